@@ -1,0 +1,28 @@
+{
+  "targets": [
+    {
+      "target_name": "pocker",
+      "sources": [
+        "cpp/addon/module.cpp", "cpp/addon/spawn.cpp", "cpp/addon/cgroup.cpp", "cpp/addon/fs.cpp",
+        "cpp/addon/pty.cpp", "cpp/addon/errors.cpp",
+        "cpp/common/spec.cpp", "cpp/common/cgroup.cpp", "cpp/common/util.cpp"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "cpp"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++20", "-fvisibility=hidden"]
+    },
+    {
+      "target_name": "pocker-init",
+      "type": "executable",
+      "sources": [
+        "cpp/init/main.cpp", "cpp/init/container.cpp", "cpp/init/monitor.cpp",
+        "cpp/common/spec.cpp", "cpp/common/cgroup.cpp", "cpp/common/util.cpp"
+      ],
+      "include_dirs": ["cpp"],
+      "cflags_cc!": ["-std=gnu++17"],
+      "cflags_cc": ["-std=c++20", "-fno-exceptions", "-fno-rtti"],
+      "ldflags": ["-static"]
+    }
+  ]
+}

@@ -1,0 +1,76 @@
+// The one loader of the native addon (pocker.node) and the pocker-init helper binary.
+// node-gyp-build finds prebuilds/linux-x64/ (npm installs) or build/Release/ (source builds).
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Events a running container's monitor reports, in this order: pid, [pty], started | error, exit. */
+export type NativeEvent =
+  | { type: 'pid'; pid: number }
+  | { type: 'pty'; fd: number }
+  | { type: 'started' }
+  | { type: 'error'; errno: number; code: string; syscall: string; step: string; path: string }
+  | { type: 'exit'; exitCode: number; signal: number; oomKilled: boolean }
+  /** The monitor process itself was reaped (always last). `status` is its exit code or -1; `signal` 0 or the signal that killed it. */
+  | { type: 'reaped'; status: number; signal: number };
+
+export interface NativeMonitor {
+  /** Host pid of the pocker-init monitor. */
+  readonly pid: number;
+  /** Asks the monitor to send `signal` to the container process. False when the monitor is gone. */
+  kill(signal: number): boolean;
+}
+
+export interface SpawnOptions {
+  /** The spec, encoded by lib/runtime/spec.ts. */
+  spec: Uint8Array;
+  /** File descriptors that become the monitor's (and, without a tty, the container's) stdin, stdout, stderr. */
+  stdio: [number, number, number];
+  onEvent: (event: NativeEvent) => void;
+}
+
+export interface NativeAddon {
+  /** Seals a memfd copy of pocker-init (once per process); spawn() executes that copy. */
+  setInitPath(path: string): void;
+  spawn(options: SpawnOptions): NativeMonitor;
+  /** A close-on-exec pipe: [readFd, writeFd]. */
+  pipe(): [number, number];
+  /** mkdir of a cgroup directory; an existing one is fine. */
+  cgroupCreate(path: string): void;
+  /** open(O_WRONLY) + write of one value to a cgroup control file. */
+  cgroupWrite(path: string, value: string): void;
+  /** Kills what is left in a cgroup and removes it (and retries while it drains); a missing one is fine. */
+  cgroupRemove(path: string): void;
+  setWinsize(fd: number, rows: number, cols: number): void;
+  /** Clears FD_CLOEXEC, or sets it. */
+  setCloexec(fd: number, on: boolean): void;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The package root (dist/ or lib/ sits directly below it). */
+export const packageRoot = resolve(here, '..');
+
+let cached: NativeAddon | undefined;
+
+/** Loads the addon and points it at pocker-init. Throws a clear error when neither a prebuild nor a build exists. */
+export function native(): NativeAddon {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+  const addon = load(packageRoot);
+  addon.setInitPath(initPath());
+  cached = addon;
+  return addon;
+}
+
+/** Where pocker-init lives: next to the prebuilt addon, or in the source build's output. */
+export function initPath(): string {
+  const candidates = [
+    process.env.POCKER_INIT,
+    join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'pocker-init'),
+    join(packageRoot, 'build', 'Release', 'pocker-init'),
+  ];
+  for (const c of candidates) if (c && existsSync(c)) return c;
+  throw new Error('pocker: pocker-init not found (run `npm run build:native`)');
+}

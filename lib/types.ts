@@ -1,0 +1,129 @@
+// Public types of the library API. Option names mirror the CLI's flags (camelCase).
+import type { Readable, Writable } from 'node:stream';
+
+/** A bind mount (`-v src:dst[:ro]`). */
+export interface VolumeSpec {
+  /** Absolute host path (must exist). */
+  source: string;
+  /** Absolute path inside the container (not under /proc or /sys, not `/`). */
+  target: string;
+  readonly?: boolean;
+}
+
+/** A tmpfs mount (`--tmpfs /path[:options]`). */
+export interface TmpfsSpec {
+  target: string;
+  /** mount(8) data, e.g. `size=64m,mode=1777`. Only size, mode, uid, gid, nr_inodes, noexec, nosuid, nodev, exec, suid, dev, ro, rw are accepted. */
+  options?: string;
+}
+
+export interface RunOptions {
+  /** Image reference. Only the built-in `host` image is available until registry support lands. Exactly one of `image` and `rootfs`. */
+  image?: string;
+  /** An exploded root filesystem directory, used like an image (never modified). */
+  rootfs?: string;
+  /** Command and arguments. Defaults to `/bin/sh`. */
+  cmd?: string[];
+  /** Replaces the image's entrypoint (the command's arguments follow it). */
+  entrypoint?: string;
+  /** Environment, as `KEY=VALUE` strings or a record. `PATH`, `HOSTNAME` and `HOME` get defaults. */
+  env?: string[] | Record<string, string>;
+  /** Files of `KEY=VALUE` lines (Docker's --env-file format). */
+  envFile?: string[];
+  /** Working directory inside the container (absolute); created when missing. */
+  workdir?: string;
+  /** `uid[:gid]`, or a user (and group) name from the rootfs' /etc/passwd and /etc/group. */
+  user?: string;
+  hostname?: string;
+  /** Container name: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 128 characters. */
+  name?: string;
+  /** Keep stdin open (`-i`). The library gives `stdin` as a writable stream. */
+  interactive?: boolean;
+  /** Allocate a pty (`-t`). stdout then carries the terminal's output; stderr is empty. */
+  tty?: boolean;
+  /** Initial terminal size for `tty`. */
+  ttySize?: { rows: number; cols: number };
+  readOnly?: boolean;
+  volumes?: Array<string | VolumeSpec>;
+  tmpfs?: Array<string | TmpfsSpec>;
+  /** `none` (default: a private network namespace with only loopback) or `host`. */
+  network?: 'none' | 'host';
+  /** Run an init as PID 1 that reaps zombies and forwards signals. */
+  init?: boolean;
+  /** Memory limit: bytes or a string like `512m`, `1g` (at least 6 MB). */
+  memory?: number | string;
+  /** Memory + swap limit (Docker's semantics): bytes, a string, or -1 for unlimited swap. */
+  memorySwap?: number | string;
+  /** CPU quota in CPUs, e.g. 0.5 (more than 0, at most the number of CPUs). */
+  cpus?: number | string;
+  /** Relative CPU weight (2..262144). */
+  cpuShares?: number;
+  /** CPUs the container may use, e.g. `0-1` or `0,2`. */
+  cpusetCpus?: string;
+  /** Maximum number of tasks; -1 or 0 for unlimited. */
+  pidsLimit?: number;
+  capAdd?: string[];
+  capDrop?: string[];
+  /** `no-new-privileges` (or `no-new-privileges:true`) is supported. */
+  securityOpt?: string[];
+  /** Remove the container's writable layer and state when it ends (the library always cleans up its kernel objects). */
+  rm?: boolean;
+  /** State directory (default /var/lib/pocker, or POCKER_ROOT). */
+  root?: string;
+  /** cgroup parent below the root of each hierarchy (default `pocker`). */
+  cgroupParent?: string;
+  /**
+   * Standard streams. `pipe` (default for the library) gives Node streams on the handle;
+   * `inherit` hands this process's fd straight to the container; `ignore` is /dev/null;
+   * a number is any open file descriptor.
+   */
+  stdio?: StdioOption | [StdioOption, StdioOption, StdioOption];
+}
+
+export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
+
+/** How a container ended. */
+export interface ExitStatus {
+  /** The exit code, or 128+N when killed by signal N (Docker's convention). */
+  exitCode: number;
+  /** The signal that killed the container's process, e.g. `SIGKILL`, or null. */
+  signal: NodeJS.Signals | null;
+  /** True when the kernel's OOM killer ended a process of the container (memory limit reached). */
+  oomKilled: boolean;
+}
+
+/** A running container started by `run()`. */
+export interface Container {
+  /** The container's id (64 hex characters). */
+  readonly id: string;
+  readonly name: string;
+  /** Host pid of the container's first process. */
+  readonly pid: number;
+  /** Writable when `interactive` (or stdio[0] is `pipe`), else null. With `tty`, it writes to the terminal. */
+  readonly stdin: Writable | null;
+  /** The container's stdout (with `tty`: the terminal's output), when piped. */
+  readonly stdout: Readable | null;
+  /** The container's stderr, when piped (null with `tty`). */
+  readonly stderr: Readable | null;
+  /** Resolves when the container has ended and its cgroups, mounts and (with `rm`) files are gone. */
+  wait(): Promise<ExitStatus>;
+  /** Sends a signal (default SIGTERM) to the container's first process. */
+  kill(signal?: NodeJS.Signals | number): void;
+  /** With `tty`: sets the terminal size. */
+  resize(rows: number, cols: number): void;
+}
+
+/** The setup steps an error can name in `err.step`. */
+export type SetupStep = string;
+
+/** Every error pocker raises: Node's SystemError shape plus `step`. */
+export interface PockerErrorShape extends Error {
+  /** `EINVAL`-style errno name, or `ERR_POCKER_*` for validation errors. */
+  code: string;
+  /** Negative errno (as in Node's SystemError), or undefined for validation errors. */
+  errno?: number;
+  syscall?: string;
+  path?: string;
+  /** What pocker was doing: `validate`, `cgroup`, `spawn`, `mount-rootfs`, `pivot_root`, `exec`, … */
+  step: SetupStep;
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// Install step: use the shipped prebuilt binaries when they load; otherwise build from source.
+// cmake-js (CMakeLists.txt, the build's source of truth) when it is installed (development
+// checkouts); node-gyp (binding.gyp, bundled with npm) as the fallback for user installs.
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const pre = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+
+function prebuiltOk() {
+  if (process.env.POCKER_BUILD_FROM_SOURCE) return false;
+  const addon = path.join(pre, 'pocker.node');
+  const init = path.join(pre, 'pocker-init');
+  if (!fs.existsSync(addon) || !fs.existsSync(init)) return false;
+  try {
+    require(addon);
+    fs.accessSync(init, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (process.platform !== 'linux') {
+  console.error('pocker: Linux only; skipping the native build');
+  process.exit(0);
+}
+if (prebuiltOk()) process.exit(0);
+
+let cmakeJs = null;
+try {
+  cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
+} catch {
+  /* not installed: user install without prebuilds */
+}
+const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+if (cmakeJs) {
+  run(process.execPath, [cmakeJs, 'compile', '--out', 'build']);
+} else {
+  const npmDir = path.dirname(path.dirname(process.env.npm_execpath || ''));
+  const gyp = path.join(npmDir, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  run(process.execPath, [fs.existsSync(gyp) ? gyp : require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild']);
+}

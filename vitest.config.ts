@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Containers are real kernel objects: keep files serial so cgroup/mount accounting in the
+    // leftovers check is exact, and give the slow emulated cgroup-v2 guest room.
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
