@@ -1,0 +1,395 @@
+// Spawning pocker-init and watching it from libuv's loop.
+//
+// Node is multi-threaded, so nothing container-related happens in a child of Node: spawn() clones
+// with CLONE_VM|CLONE_VFORK on a stack of its own and the child immediately execveat()s a sealed
+// memfd copy of pocker-init (only dup2/fcntl/execveat in between: async-signal-safe). The copy is
+// sealed so that no process can ever write through /proc/<pid>/exe to a host binary
+// (CVE-2019-5736 class). pocker-init reports over a SOCK_SEQPACKET socket; its exit is observed
+// through a pidfd. Both fds are polled on the loop: no thread per container.
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "addon/addon.h"
+#include "common/util.h"
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+namespace pocker {
+namespace {
+
+// ---------- the sealed pocker-init image ----------
+
+std::mutex gInitMutex;
+int gInitFd = -1;  // lives for the whole process
+std::string gInitPath;
+
+int sealedCopy(const std::string& path, int* out) {
+  Fd src(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!src) return errno;
+  struct stat st;
+  if (fstat(src.get(), &st) != 0) return errno;
+  Fd mem(static_cast<int>(syscall(SYS_memfd_create, "pocker-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC)));
+  if (!mem && errno == EINVAL)
+    mem.reset(static_cast<int>(syscall(SYS_memfd_create, "pocker-init", MFD_CLOEXEC | MFD_ALLOW_SEALING)));
+  if (!mem) return errno;
+  off_t off = 0;
+  while (off < st.st_size) {
+    ssize_t n = sendfile(mem.get(), src.get(), &off, static_cast<size_t>(st.st_size - off));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n == 0 ? EIO : errno;
+  }
+  if (fchmod(mem.get(), 0555) != 0) return errno;
+  int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;
+  if (fcntl(mem.get(), F_ADD_SEALS, seals | F_SEAL_EXEC) != 0 && fcntl(mem.get(), F_ADD_SEALS, seals) != 0)
+    return errno;
+  *out = mem.release();
+  return 0;
+}
+
+Napi::Value SetInitPath(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) return throwTypeError(info.Env(), "setInitPath(path)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::lock_guard<std::mutex> lock(gInitMutex);
+  if (gInitFd >= 0 && gInitPath == path) return info.Env().Undefined();
+  int fd = -1;
+  if (int err = sealedCopy(path, &fd)) return throwSystemError(info.Env(), err, "memfd", path, "spawn");
+  if (gInitFd >= 0) ::close(gInitFd);
+  gInitFd = fd;
+  gInitPath = path;
+  return info.Env().Undefined();
+}
+
+// ---------- clone + exec ----------
+
+struct Mapping {
+  void* addr = MAP_FAILED;
+  size_t len = 0;
+  explicit Mapping(size_t n) : len(n) {
+    addr = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  }
+  ~Mapping() {
+    if (addr != MAP_FAILED) munmap(addr, len);
+  }
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+};
+
+struct ChildArgs {
+  int src[5];  // become fds 0..4: stdin, stdout, stderr, sync socket, spec memfd
+  int initFd;
+  volatile int err;
+};
+
+// Runs on its own stack, sharing Node's memory until execveat: async-signal-safe calls only.
+// Every signal is blocked (by the parent, around clone) and execve resets handlers.
+int childMain(void* p) {
+  auto* a = static_cast<ChildArgs*>(p);
+  int hi[5];
+  for (int i = 0; i < 5; i++) {
+    hi[i] = fcntl(a->src[i], F_DUPFD_CLOEXEC, 16);
+    if (hi[i] < 0) {
+      a->err = errno;
+      _exit(127);
+    }
+  }
+  for (int i = 0; i < 5; i++) {
+    if (dup2(hi[i], i) < 0) {
+      a->err = errno;
+      _exit(127);
+    }
+  }
+  static char arg0[] = "pocker-init";
+  char* argv[] = {arg0, nullptr};
+  char* envp[] = {nullptr};
+  syscall(SYS_execveat, a->initFd, "", argv, envp, AT_EMPTY_PATH);
+  a->err = errno;
+  _exit(127);
+}
+
+// ---------- the monitor handle ----------
+
+class Monitor : public Napi::ObjectWrap<Monitor> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Monitor",
+                       {InstanceMethod("kill", &Monitor::Kill), InstanceAccessor("pid", &Monitor::Pid, nullptr)});
+  }
+  explicit Monitor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Monitor>(info) {}
+  ~Monitor() override = default;
+
+  // Returns 0 or an errno (with *syscall set).
+  int Start(Napi::Env env, Napi::Object self, const uint8_t* spec, size_t specLen, const int stdio[3],
+            Napi::Function onEvent, const char** syscallName);
+
+ private:
+  Napi::Value Kill(const Napi::CallbackInfo& info);
+  Napi::Value Pid(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pid_); }
+
+  static void OnSock(uv_poll_t* h, int status, int events);
+  static void OnExit(uv_poll_t* h, int status, int events);
+  void DrainSocket();
+  void Emit(Napi::Object ev);
+  void CloseSocket();
+  static void ClosePoll(uv_poll_t*& h);
+
+  Napi::Env env_ = nullptr;
+  pid_t pid_ = -1;
+  Fd pidfd_, sock_;
+  uv_poll_t* sockPoll_ = nullptr;
+  uv_poll_t* exitPoll_ = nullptr;
+  Napi::FunctionReference onEvent_;
+  Napi::ObjectReference self_;  // keeps this object alive while the monitor runs
+  Napi::AsyncContext* ctx_ = nullptr;
+};
+
+int Monitor::Start(Napi::Env env, Napi::Object self, const uint8_t* spec, size_t specLen, const int stdio[3],
+                   Napi::Function onEvent, const char** syscallName) {
+  env_ = env;
+  int initFd;
+  {
+    std::lock_guard<std::mutex> lock(gInitMutex);
+    initFd = gInitFd;
+  }
+  *syscallName = "setInitPath";
+  if (initFd < 0) return ENOEXEC;
+
+  // The spec travels in a sealed memfd: any size, read-only for pocker-init.
+  *syscallName = "memfd_create";
+  Fd specFd(static_cast<int>(syscall(SYS_memfd_create, "pocker-spec", MFD_CLOEXEC | MFD_ALLOW_SEALING)));
+  if (!specFd) return errno;
+  *syscallName = "write";
+  if (!writeAll(specFd.get(), spec, specLen)) return errno;
+  *syscallName = "fcntl";
+  if (fcntl(specFd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) return errno;
+
+  int sv[2];
+  *syscallName = "socketpair";
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) != 0) return errno;
+  Fd ours(sv[0]), theirs(sv[1]);
+  // pocker-init's end must block.
+  fcntl(theirs.get(), F_SETFL, fcntl(theirs.get(), F_GETFL) & ~O_NONBLOCK);
+
+  Mapping stack(64 * 1024);
+  *syscallName = "mmap";
+  if (stack.addr == MAP_FAILED) return errno;
+
+  ChildArgs args = {{stdio[0], stdio[1], stdio[2], theirs.get(), specFd.get()}, initFd, 0};
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = clone(childMain, static_cast<char*>(stack.addr) + stack.len, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  int cloneErr = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  *syscallName = "clone";
+  if (pid < 0) return cloneErr;
+  if (args.err) {
+    // The child never reached pocker-init; reap it and report why.
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    *syscallName = "execveat";
+    return args.err;
+  }
+  pid_ = pid;
+  *syscallName = "pidfd_open";
+  pidfd_.reset(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd_) {
+    int err = errno;
+    ::kill(pid, SIGKILL);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return err;
+  }
+  sock_ = std::move(ours);
+
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  sockPoll_ = new uv_poll_t;
+  exitPoll_ = new uv_poll_t;
+  uv_poll_init(loop, sockPoll_, sock_.get());
+  uv_poll_init(loop, exitPoll_, pidfd_.get());
+  sockPoll_->data = this;
+  exitPoll_->data = this;
+  uv_poll_start(sockPoll_, UV_READABLE | UV_DISCONNECT, OnSock);
+  uv_poll_start(exitPoll_, UV_READABLE, OnExit);
+  onEvent_ = Napi::Persistent(onEvent);
+  self_ = Napi::Persistent(self);
+  ctx_ = new Napi::AsyncContext(env, "pocker:container");
+  return 0;
+}
+
+Napi::Value Monitor::Kill(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) return throwTypeError(info.Env(), "kill(signal)");
+  int sig = info[0].As<Napi::Number>().Int32Value();
+  if (!sock_) return Napi::Boolean::New(info.Env(), false);
+  char msg[32];
+  std::snprintf(msg, sizeof msg, "K %d", sig);
+  return Napi::Boolean::New(info.Env(), sendMsg(sock_.get(), msg));
+}
+
+void Monitor::Emit(Napi::Object ev) {
+  if (onEvent_.IsEmpty()) return;
+  onEvent_.MakeCallback(self_.IsEmpty() ? env_.Undefined() : self_.Value(), {ev}, *ctx_);
+}
+
+void Monitor::ClosePoll(uv_poll_t*& h) {
+  if (!h) return;
+  uv_poll_stop(h);
+  uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) { delete reinterpret_cast<uv_poll_t*>(x); });
+  h = nullptr;
+}
+
+void Monitor::CloseSocket() {
+  ClosePoll(sockPoll_);
+  sock_.reset();
+}
+
+void Monitor::DrainSocket() {
+  Napi::HandleScope scope(env_);
+  while (sock_) {
+    char buf[8192];
+    int fd = -1;
+    ssize_t n = recvMsg(sock_.get(), buf, sizeof buf - 1, &fd);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) {
+      CloseSocket();
+      return;
+    }
+    buf[n] = 0;
+    Napi::Object ev = Napi::Object::New(env_);
+    switch (buf[0]) {
+      case 'P':
+        ev.Set("type", "pid");
+        ev.Set("pid", std::atoi(buf + 2));
+        break;
+      case 'T':
+        if (fd < 0) continue;
+        ev.Set("type", "pty");
+        ev.Set("fd", fd);
+        fd = -1;  // now owned by JS
+        break;
+      case 'S':
+        ev.Set("type", "started");
+        break;
+      case 'E': {
+        // "E <errno> <step> <syscall>\n<path>"
+        char step[64] = "", sys[64] = "";
+        int err = 0;
+        std::sscanf(buf, "E %d %63s %63[^\n]", &err, step, sys);
+        const char* nl = std::strchr(buf, '\n');
+        std::string path = nl ? std::string(nl + 1, static_cast<size_t>(buf + n - nl - 1)) : "";
+        ev = makeSystemError(env_, err, sys, path, step);
+        ev.Set("type", "error");
+        ev.Set("path", path);
+        break;
+      }
+      case 'X': {
+        int code = 0, sig = 0, oom = 0;
+        std::sscanf(buf, "X %d %d %d", &code, &sig, &oom);
+        ev.Set("type", "exit");
+        ev.Set("exitCode", code);
+        ev.Set("signal", sig);
+        ev.Set("oomKilled", oom != 0);
+        break;
+      }
+      default:
+        if (fd >= 0) ::close(fd);
+        continue;
+    }
+    if (fd >= 0) ::close(fd);
+    Emit(ev);
+  }
+}
+
+void Monitor::OnSock(uv_poll_t* h, int status, int events) {
+  (void)status;
+  (void)events;
+  static_cast<Monitor*>(h->data)->DrainSocket();
+}
+
+void Monitor::OnExit(uv_poll_t* h, int status, int events) {
+  (void)status;
+  (void)events;
+  auto* m = static_cast<Monitor*>(h->data);
+  siginfo_t si;
+  std::memset(&si, 0, sizeof si);
+  if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(m->pidfd_.get()), &si, WEXITED | WNOHANG) != 0 ||
+      si.si_pid == 0)
+    return;  // not yet
+  // Everything pocker-init sent before exiting is already queued: deliver it first.
+  m->DrainSocket();
+  m->CloseSocket();
+  ClosePoll(m->exitPoll_);
+  m->pidfd_.reset();
+  {
+    Napi::HandleScope scope(m->env_);
+    Napi::Object ev = Napi::Object::New(m->env_);
+    ev.Set("type", "reaped");
+    ev.Set("status", si.si_code == CLD_EXITED ? si.si_status : -1);
+    ev.Set("signal", si.si_code == CLD_EXITED ? 0 : si.si_status);
+    m->Emit(ev);
+  }
+  m->onEvent_.Reset();
+  delete m->ctx_;
+  m->ctx_ = nullptr;
+  m->self_.Reset();  // may now be collected
+}
+
+Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) return throwTypeError(env, "spawn(options)");
+  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Value specV = o.Get("spec"), stdioV = o.Get("stdio"), cbV = o.Get("onEvent");
+  if (!specV.IsTypedArray() || !stdioV.IsArray() || !cbV.IsFunction())
+    return throwTypeError(env, "spawn({ spec: Uint8Array, stdio: [fd, fd, fd], onEvent })");
+  Napi::Uint8Array spec = specV.As<Napi::Uint8Array>();
+  Napi::Array stdioA = stdioV.As<Napi::Array>();
+  int stdio[3];
+  for (uint32_t i = 0; i < 3; i++) {
+    Napi::Value v = stdioA.Get(i);
+    if (!v.IsNumber()) return throwTypeError(env, "spawn: stdio must be three file descriptors");
+    stdio[i] = v.As<Napi::Number>().Int32Value();
+  }
+  auto* ctor = env.GetInstanceData<Napi::FunctionReference>();
+  Napi::Object obj = ctor->New({});
+  Monitor* m = Monitor::Unwrap(obj);
+  const char* sys = "";
+  if (int err = m->Start(env, obj, spec.Data(), spec.ByteLength(), stdio, cbV.As<Napi::Function>(), &sys))
+    return throwSystemError(env, err, sys, "", "spawn");
+  return obj;
+}
+
+}  // namespace
+
+void initSpawn(Napi::Env env, Napi::Object exports) {
+  auto* ctor = new Napi::FunctionReference(Napi::Persistent(Monitor::Define(env)));
+  env.SetInstanceData(ctor);
+  exports.Set("setInitPath", Napi::Function::New(env, SetInitPath, "setInitPath"));
+  exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
+}
+
+}  // namespace pocker

@@ -1,0 +1,91 @@
+#include "common/util.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <cstring>
+
+namespace pocker {
+
+bool writeAll(int fd, const void* buf, size_t len) {
+  auto p = static_cast<const char*>(buf);
+  while (len > 0) {
+    ssize_t n = ::write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+int readFile(const char* path, std::string* out) {
+  Fd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno;
+  out->clear();
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) return 0;
+    out->append(buf, static_cast<size_t>(n));
+  }
+}
+
+int writeFile(const char* path, const std::string& value) {
+  Fd fd(::open(path, O_WRONLY | O_CLOEXEC));
+  if (!fd) return errno;
+  ssize_t n;
+  do n = ::write(fd.get(), value.data(), value.size());
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return errno;
+  if (static_cast<size_t>(n) != value.size()) return EIO;
+  return 0;
+}
+
+bool sendMsg(int sock, const std::string& data, int fd) {
+  struct iovec iov = {const_cast<char*>(data.data()), data.size()};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  if (fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  }
+  ssize_t n;
+  do n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == static_cast<ssize_t>(data.size());
+}
+
+ssize_t recvMsg(int sock, char* buf, size_t cap, int* fd) {
+  *fd = -1;
+  struct iovec iov = {buf, cap};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return -1;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int)))
+      std::memcpy(fd, CMSG_DATA(c), sizeof(int));
+  }
+  return n;
+}
+
+}  // namespace pocker

@@ -1,0 +1,620 @@
+// The container's first process, between clone3 and exec: rootfs, mounts, identity, privileges.
+// Every path inside the rootfs is resolved with openat2(RESOLVE_IN_ROOT) and mounted through
+// /proc/self/fd, so a symlink planted in an image can never redirect a mount onto the host.
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/openat2.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <climits>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "init/init.h"
+
+namespace pocker {
+namespace {
+
+// ---------- paths inside the rootfs ----------
+
+int openat2InRoot(int root, const std::string& rel, int flags, uint64_t resolve, mode_t mode = 0) {
+  struct open_how how;
+  std::memset(&how, 0, sizeof how);
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.mode = (flags & O_CREAT) ? mode : 0;
+  how.resolve = resolve;
+  const char* p = rel.c_str();
+  while (*p == '/') p++;
+  return static_cast<int>(syscall(SYS_openat2, root, *p ? p : ".", &how, sizeof how));
+}
+
+std::string fdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+std::vector<std::string> splitPath(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) parts.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return parts;
+}
+
+// mkdir -p inside the root, then open the target (a dir, or a file when `file`) as O_PATH.
+// Symlinks are followed but never leave the root (RESOLVE_IN_ROOT); magic links are refused.
+int ensureInRoot(int root, const std::string& path, bool file, Error* err, const char* step) {
+  auto parts = splitPath(path);
+  std::string cur;
+  const uint64_t res = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  for (size_t i = 0; i < parts.size(); i++) {
+    bool last = i + 1 == parts.size();
+    std::string next = cur + "/" + parts[i];
+    Fd probe(openat2InRoot(root, next, O_PATH, res));
+    if (!probe) {
+      if (errno != ENOENT) {
+        *err = fail(step, "openat2", path);
+        return -1;
+      }
+      Fd parent(openat2InRoot(root, cur, O_PATH | O_DIRECTORY, res));
+      if (!parent) {
+        *err = fail(step, "openat2", path);
+        return -1;
+      }
+      int rc;
+      if (last && file) {
+        Fd f(openat2InRoot(parent.get(), parts[i], O_CREAT | O_WRONLY | O_NOFOLLOW, RESOLVE_BENEATH, 0644));
+        rc = f ? 0 : -1;
+      } else {
+        rc = mkdirat(parent.get(), parts[i].c_str(), 0755);
+      }
+      if (rc != 0 && errno != EEXIST) {
+        *err = fail(step, last && file ? "open" : "mkdirat", path);
+        return -1;
+      }
+    }
+    cur = next;
+  }
+  int fd = openat2InRoot(root, path, O_PATH, res);
+  if (fd < 0) *err = fail(step, "openat2", path);
+  return fd;
+}
+
+// A mount point that must be a real directory at exactly this place: refused if it is a symlink.
+int mountpointNoSymlink(int root, const std::string& path, Error* err, const char* step) {
+  Fd fd(openat2InRoot(root, path, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
+  if (!fd && errno == ENOENT) {
+    // Parents may be created (they are resolved in the root); the last component must be new.
+    Fd parent(ensureInRoot(root, path.substr(0, path.rfind('/')), false, err, step));
+    if (!parent) return -1;
+    std::string leaf = path.substr(path.rfind('/') + 1);
+    if (mkdirat(parent.get(), leaf.c_str(), 0755) != 0 && errno != EEXIST) {
+      *err = fail(step, "mkdirat", path);
+      return -1;
+    }
+    fd.reset(openat2InRoot(root, path, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
+  }
+  if (!fd) {
+    *err = fail(step, errno == ELOOP ? "openat2 (symlink refused)" : "openat2", path);
+    return -1;
+  }
+  return fd.release();
+}
+
+Error mountAt(const char* src, int targetFd, const char* fstype, unsigned long flags, const char* data,
+              const char* step, const std::string& path) {
+  if (::mount(src, fdPath(targetFd).c_str(), fstype, flags, data) != 0) return fail(step, "mount", path);
+  return {};
+}
+
+// Re-open a mount point after mounting (the old fd names the covered directory) and remount it.
+Error remount(int root, const std::string& path, unsigned long flags, const char* step) {
+  Fd fd(openat2InRoot(root, path, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+  if (!fd) return fail(step, "openat2", path);
+  return mountAt(nullptr, fd.get(), nullptr, MS_REMOUNT | MS_BIND | flags, nullptr, step, path);
+}
+
+// ---------- the root filesystem ----------
+
+std::string escapeOverlay(const std::string& p) {
+  // Overlay option values: ',' separates options and ':' lower dirs; both are escaped with '\'.
+  std::string out;
+  for (char c : p) {
+    if (c == ',' || c == ':' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+Error mountRootfs(const Spec& s) {
+  std::string upper = s.upper, work = s.work;
+  if (s.scratchUpper) {
+    // The writable layer lives on a tmpfs private to this mount namespace: used when the lower
+    // contains the store itself (the host image), where overlayfs refuses an upper inside a lower.
+    if (::mount("tmpfs", s.upper.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0)
+      return fail("mount-rootfs", "mount", s.upper);
+    upper = s.upper + "/upper";
+    work = s.upper + "/work";
+    if (mkdir(upper.c_str(), 0755) != 0 || mkdir(work.c_str(), 0700) != 0)
+      return fail("mount-rootfs", "mkdir", upper);
+  }
+  std::string data = "lowerdir=";
+  for (size_t i = 0; i < s.lowers.size(); i++) {
+    if (i) data += ':';
+    data += escapeOverlay(s.lowers[i]);
+  }
+  data += ",upperdir=" + escapeOverlay(upper) + ",workdir=" + escapeOverlay(work);
+  // nodev everywhere: with no device cgroup, a node made with CAP_MKNOD must stay unusable.
+  if (::mount("overlay", s.rootfs.c_str(), "overlay", MS_NODEV, data.c_str()) != 0)
+    return fail("mount-rootfs", "mount", s.rootfs);
+  return {};
+}
+
+Error setupDev(int root, const Spec& s) {
+  Error err;
+  Fd dev(mountpointNoSymlink(root, "/dev", &err, "mount-dev"));
+  if (!dev) return err;
+  if ((err = mountAt("tmpfs", dev.get(), "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=755,size=65536k",
+                     "mount-dev", "/dev")))
+    return err;
+  Fd devRoot(openat2InRoot(root, "/dev", O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
+  if (!devRoot) return fail("mount-dev", "openat2", "/dev");
+  Fd devDir(openat2InRoot(root, "/dev", O_DIRECTORY | O_RDONLY, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
+  if (!devDir) return fail("mount-dev", "openat2", "/dev");
+  // Device nodes: bind mounts of the host's, each its own mount (so the tmpfs may be nodev).
+  static const char* const devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+  for (const char* d : devices) {
+    Fd f(openat(devDir.get(), d, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666));
+    if (!f) return fail("mount-dev", "openat", std::string("/dev/") + d);
+    std::string host = std::string("/dev/") + d;
+    Fd target(openat(devDir.get(), d, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if ((err = mountAt(host.c_str(), target.get(), nullptr, MS_BIND, nullptr, "mount-dev", host))) return err;
+  }
+  struct Sub {
+    const char* name;
+    const char* fstype;
+    unsigned long flags;
+    const char* data;
+  };
+  static const Sub subs[] = {
+      {"pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"},
+      {"shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"},
+      {"mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
+  };
+  for (const auto& sub : subs) {
+    if (mkdirat(devDir.get(), sub.name, 0755) != 0) return fail("mount-dev", "mkdirat", std::string("/dev/") + sub.name);
+    Fd target(openat(devDir.get(), sub.name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
+    if (!target) return fail("mount-dev", "openat", std::string("/dev/") + sub.name);
+    if ((err = mountAt(sub.fstype, target.get(), sub.fstype, sub.flags, sub.data, "mount-dev",
+                       std::string("/dev/") + sub.name)))
+      return err;
+  }
+  static const char* const links[][2] = {{"ptmx", "pts/ptmx"},        {"fd", "/proc/self/fd"},
+                                         {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+                                         {"stderr", "/proc/self/fd/2"}, {"core", "/proc/kcore"}};
+  for (const auto& l : links)
+    if (symlinkat(l[1], devDir.get(), l[0]) != 0) return fail("mount-dev", "symlinkat", std::string("/dev/") + l[0]);
+  if (s.tty) {
+    Fd f(openat(devDir.get(), "console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!f) return fail("mount-dev", "openat", "/dev/console");
+  }
+  return {};
+}
+
+Error setupMounts(int root, const Spec& s) {
+  Error err;
+  // /proc, owned by the new pid namespace. The target must be a real directory.
+  {
+    Fd proc(mountpointNoSymlink(root, "/proc", &err, "mount-proc"));
+    if (!proc) return err;
+    if ((err = mountAt("proc", proc.get(), "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr, "mount-proc", "/proc")))
+      return err;
+  }
+  if ((err = setupDev(root, s))) return err;
+  {
+    Fd sys(mountpointNoSymlink(root, "/sys", &err, "mount-sys"));
+    if (!sys) return err;
+    if ((err = mountAt("sysfs", sys.get(), "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, nullptr, "mount-sys",
+                       "/sys")))
+      return err;
+  }
+  // Volumes and tmpfs, parents first (the caller sorted them).
+  for (const auto& m : s.mounts) {
+    if (m.kind == MountBind) {
+      Fd src(::open(m.src.c_str(), O_PATH | O_CLOEXEC));
+      if (!src) return fail("mount-volume", "open", m.src);
+      struct stat st;
+      if (fstat(src.get(), &st) != 0) return fail("mount-volume", "fstat", m.src);
+      Fd target(ensureInRoot(root, m.dst, !S_ISDIR(st.st_mode), &err, "mount-volume"));
+      if (!target) return err;
+      if ((err = mountAt(fdPath(src.get()).c_str(), target.get(), nullptr, MS_BIND | MS_REC, nullptr, "mount-volume",
+                         m.dst)))
+        return err;
+      // nodev unless the volume is itself a device node the user chose to pass in.
+      unsigned long flags = (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) ? 0 : MS_NODEV;
+      if (m.readonly) flags |= MS_RDONLY;
+      if (flags && (err = remount(root, m.dst, flags, "mount-volume"))) return err;
+    } else {
+      Fd target(ensureInRoot(root, m.dst, false, &err, "mount-tmpfs"));
+      if (!target) return err;
+      unsigned long flags = MS_NOSUID | MS_NODEV;
+      std::string data;
+      // data is mount(8)-style; translate the flag words, keep the rest for tmpfs.
+      size_t i = 0;
+      while (i <= m.data.size()) {
+        size_t j = m.data.find(',', i);
+        if (j == std::string::npos) j = m.data.size();
+        std::string o = m.data.substr(i, j - i);
+        if (o == "noexec") flags |= MS_NOEXEC;
+        else if (o == "exec") flags &= ~static_cast<unsigned long>(MS_NOEXEC);
+        else if (o == "nosuid") flags |= MS_NOSUID;
+        else if (o == "suid") flags &= ~static_cast<unsigned long>(MS_NOSUID);
+        else if (o == "nodev") flags |= MS_NODEV;
+        else if (!o.empty()) data += (data.empty() ? "" : ",") + o;
+        i = j + 1;
+      }
+      if (m.readonly) flags |= MS_RDONLY;
+      if ((err = mountAt("tmpfs", target.get(), "tmpfs", flags, data.c_str(), "mount-tmpfs", m.dst))) return err;
+    }
+  }
+  // Docker's masked paths: a read-only empty tmpfs over directories, /dev/null over files.
+  for (const auto& p : s.masks) {
+    Fd fd(openat2InRoot(root, p, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+    if (!fd) {
+      if (errno == ENOENT) continue;
+      return fail("mask-paths", "openat2", p);
+    }
+    struct stat st;
+    if (fstat(fd.get(), &st) != 0) return fail("mask-paths", "fstat", p);
+    if (S_ISDIR(st.st_mode)) {
+      if ((err = mountAt("tmpfs", fd.get(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0555",
+                         "mask-paths", p)))
+        return err;
+    } else {
+      Fd null(openat2InRoot(root, "/dev/null", O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
+      if (!null) return fail("mask-paths", "openat2", "/dev/null");
+      if ((err = mountAt(fdPath(null.get()).c_str(), fd.get(), nullptr, MS_BIND, nullptr, "mask-paths", p))) return err;
+    }
+  }
+  for (const auto& p : s.readonlyPaths) {
+    Fd fd(openat2InRoot(root, p, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+    if (!fd) {
+      if (errno == ENOENT) continue;
+      return fail("readonly-paths", "openat2", p);
+    }
+    if ((err = mountAt(fdPath(fd.get()).c_str(), fd.get(), nullptr, MS_BIND | MS_REC, nullptr, "readonly-paths", p)))
+      return err;
+    if ((err = remount(root, p, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "readonly-paths"))) return err;
+  }
+  return {};
+}
+
+Error pivotRoot(const Spec& s) {
+  Fd newRoot(::open(s.rootfs.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+  if (!newRoot) return fail("pivot_root", "open", s.rootfs);
+  if (fchdir(newRoot.get()) != 0) return fail("pivot_root", "fchdir", s.rootfs);
+  if (syscall(SYS_pivot_root, ".", ".") != 0) return fail("pivot_root", "pivot_root", s.rootfs);
+  // The old root is stacked under the new one: make it a slave so the detach can't propagate, then drop it.
+  if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) return fail("pivot_root", "mount", "/");
+  if (umount2(".", MNT_DETACH) != 0) return fail("pivot_root", "umount2", "/");
+  if (chdir("/") != 0) return fail("pivot_root", "chdir", "/");
+  return {};
+}
+
+// ---------- identity ----------
+
+struct Identity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string home = "/";
+  std::vector<gid_t> groups;
+};
+
+bool isNumber(const std::string& s) {
+  if (s.empty() || s.size() > 10) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+std::vector<std::vector<std::string>> readColonFile(const char* path) {
+  std::vector<std::vector<std::string>> rows;
+  std::string text;
+  if (readFile(path, &text) != 0) return rows;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = text.find('\n', i);
+    if (j == std::string::npos) j = text.size();
+    std::string line = text.substr(i, j - i);
+    i = j + 1;
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> f;
+    size_t a = 0;
+    for (;;) {
+      size_t b = line.find(':', a);
+      f.push_back(line.substr(a, b == std::string::npos ? std::string::npos : b - a));
+      if (b == std::string::npos) break;
+      a = b + 1;
+    }
+    rows.push_back(std::move(f));
+  }
+  return rows;
+}
+
+// Docker's rules: "" is root; a name must be in /etc/passwd; a number needs no entry.
+Error resolveUser(const std::string& spec, Identity* id) {
+  std::string user = spec, group;
+  size_t colon = spec.find(':');
+  if (colon != std::string::npos) {
+    user = spec.substr(0, colon);
+    group = spec.substr(colon + 1);
+  }
+  if (user.empty()) user = "0";
+  auto passwd = readColonFile("/etc/passwd");
+  std::string name;
+  bool found = false;
+  for (const auto& f : passwd) {
+    if (f.size() < 7) continue;
+    if ((isNumber(user) && f[2] == user) || (!isNumber(user) && f[0] == user)) {
+      name = f[0];
+      id->uid = static_cast<uid_t>(std::strtoul(f[2].c_str(), nullptr, 10));
+      id->gid = static_cast<gid_t>(std::strtoul(f[3].c_str(), nullptr, 10));
+      id->home = f[5].empty() ? "/" : f[5];
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    if (!isNumber(user)) return Error{ENOENT, "user", "getpwnam", "unable to find user " + user + ": no matching entries in passwd file"};
+    id->uid = static_cast<uid_t>(std::strtoul(user.c_str(), nullptr, 10));
+    id->gid = 0;
+  }
+  auto groupRows = readColonFile("/etc/group");
+  if (!group.empty()) {
+    if (isNumber(group)) {
+      id->gid = static_cast<gid_t>(std::strtoul(group.c_str(), nullptr, 10));
+    } else {
+      bool g = false;
+      for (const auto& f : groupRows)
+        if (f.size() >= 3 && f[0] == group) {
+          id->gid = static_cast<gid_t>(std::strtoul(f[2].c_str(), nullptr, 10));
+          g = true;
+          break;
+        }
+      if (!g) return Error{ENOENT, "user", "getgrnam", "unable to find group " + group + ": no matching entries in group file"};
+    }
+  } else if (!name.empty()) {
+    // Supplementary groups: every group that lists the user as a member.
+    for (const auto& f : groupRows) {
+      if (f.size() < 4) continue;
+      size_t a = 0;
+      while (a <= f[3].size()) {
+        size_t b = f[3].find(',', a);
+        if (b == std::string::npos) b = f[3].size();
+        if (f[3].compare(a, b - a, name) == 0 && b > a) {
+          gid_t g = static_cast<gid_t>(std::strtoul(f[2].c_str(), nullptr, 10));
+          if (g != id->gid) id->groups.push_back(g);
+        }
+        a = b + 1;
+      }
+    }
+  }
+  return {};
+}
+
+// ---------- privileges ----------
+
+Error dropPrivileges(const Spec& s, const Identity& id) {
+  // Bounding set first (needs CAP_SETPCAP, which we still have).
+  for (int cap = 0; cap <= 63; cap++) {
+    if (s.caps & (1ULL << cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+      if (errno == EINVAL) break;  // past the kernel's last capability
+      return fail("capabilities", "prctl(PR_CAPBSET_DROP)");
+    }
+  }
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+    return fail("capabilities", "prctl(PR_CAP_AMBIENT)");
+  if (setgroups(id.groups.size(), id.groups.data()) != 0) return fail("user", "setgroups");
+  if (setresgid(id.gid, id.gid, id.gid) != 0) return fail("user", "setresgid");
+  // A non-root uid loses every permitted and effective capability here (Docker's behaviour).
+  if (setresuid(id.uid, id.uid, id.uid) != 0) return fail("user", "setresuid");
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  std::memset(data, 0, sizeof data);
+  if (id.uid == 0) {
+    data[0].effective = data[0].permitted = static_cast<uint32_t>(s.caps);
+    data[1].effective = data[1].permitted = static_cast<uint32_t>(s.caps >> 32);
+  }
+  if (syscall(SYS_capset, &hdr, data) != 0) return fail("capabilities", "capset");
+  if (s.noNewPrivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail("no-new-privileges", "prctl");
+  return {};
+}
+
+// ---------- exec ----------
+
+const char* envGet(const std::vector<std::string>& env, const char* key) {
+  size_t n = std::strlen(key);
+  for (const auto& e : env)
+    if (e.compare(0, n, key) == 0 && e.size() > n && e[n] == '=') return e.c_str() + n + 1;
+  return nullptr;
+}
+
+// execvpe over the container's own PATH. Returns the errno that best describes the failure:
+// ENOENT only when no candidate existed at all (exit 127), otherwise e.g. EACCES (exit 126).
+int execWorkload(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  std::vector<char*> argv, envp;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  const std::string& cmd = args[0];
+  if (cmd.find('/') != std::string::npos) {
+    execve(cmd.c_str(), argv.data(), envp.data());
+    return errno;
+  }
+  const char* path = envGet(env, "PATH");
+  if (!path) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  int best = ENOENT;
+  std::string p = path;
+  size_t i = 0;
+  while (i <= p.size()) {
+    size_t j = p.find(':', i);
+    if (j == std::string::npos) j = p.size();
+    std::string dir = p.substr(i, j - i);
+    i = j + 1;
+    std::string full = (dir.empty() ? "." : dir) + "/" + cmd;
+    execve(full.c_str(), argv.data(), envp.data());
+    if (errno != ENOENT && errno != ENOTDIR) best = errno;
+  }
+  return best;
+}
+
+void resetSignals() {
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// --init: PID 1 reaps every orphan and forwards signals to the workload; exits with its status.
+[[noreturn]] void runInit(pid_t workload) {
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);
+  for (;;) {
+    siginfo_t si;
+    int sig = sigwaitinfo(&all, &si);
+    if (sig < 0) continue;
+    if (sig == SIGCHLD) {
+      int st;
+      pid_t r;
+      while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
+        if (r == workload) _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+      }
+    } else if (sig != SIGTTOU && sig != SIGTTIN && sig != SIGTSTP) {
+      ::kill(workload, sig);
+    }
+  }
+}
+
+Error setupTty(int sock, const Spec& s, const Identity& id) {
+  Fd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!master) return fail("tty", "open", "/dev/ptmx");
+  int unlock = 0;
+  if (ioctl(master.get(), TIOCSPTLCK, &unlock) != 0) return fail("tty", "ioctl(TIOCSPTLCK)");
+  Fd slave(ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!slave) return fail("tty", "ioctl(TIOCGPTPEER)");
+  if (s.rows && s.cols) {
+    struct winsize ws = {s.rows, s.cols, 0, 0};
+    ioctl(slave.get(), TIOCSWINSZ, &ws);
+  }
+  if (fchown(slave.get(), id.uid, static_cast<gid_t>(-1)) != 0) return fail("tty", "fchown");
+  if (::mount(fdPath(slave.get()).c_str(), "/dev/console", nullptr, MS_BIND, nullptr) != 0)
+    return fail("tty", "mount", "/dev/console");
+  if (!sendMsg(sock, "T", master.get())) return fail("tty", "sendmsg");
+  for (int i = 0; i < 3; i++)
+    if (dup2(slave.get(), i) < 0) return fail("tty", "dup2");
+  if (ioctl(0, TIOCSCTTY, 0) != 0) return fail("tty", "ioctl(TIOCSCTTY)");
+  return {};
+}
+
+Error prepare(const Spec& s, int sock, Identity* id, std::vector<std::string>* env) {
+  Error err;
+  if (setsid() < 0) return fail("setsid", "setsid");
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) return fail("mount-propagation", "mount", "/");
+  if ((err = mountRootfs(s))) return err;
+  {
+    Fd root(::open(s.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return fail("mount-rootfs", "open", s.rootfs);
+    if ((err = setupMounts(root.get(), s))) return err;
+  }
+  if (!s.hostname.empty() && sethostname(s.hostname.data(), s.hostname.size()) != 0)
+    return fail("hostname", "sethostname", s.hostname);
+  if ((err = pivotRoot(s))) return err;
+  if ((err = resolveUser(s.user, id))) return err;
+  *env = s.env;
+  if (!envGet(*env, "HOME")) env->push_back("HOME=" + id->home);
+  // The working directory: created when missing (as Docker does), then checked to be inside the
+  // root (no fd or cwd inherited from the host may leave a way out: runc CVE-2024-21626).
+  {
+    Error e2;
+    Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    Fd cwd(ensureInRoot(root.get(), s.cwd, false, &e2, "workdir"));
+    if (!cwd) return e2;
+  }
+  if (chdir(s.cwd.c_str()) != 0) return fail("workdir", "chdir", s.cwd);
+  char buf[PATH_MAX];
+  if (!getcwd(buf, sizeof buf) || buf[0] != '/') return Error{EPERM, "workdir", "getcwd", s.cwd};
+  if (s.tty && (err = setupTty(sock, s, *id))) return err;
+  if (s.readOnly && ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV, nullptr) != 0)
+    return fail("read-only", "mount", "/");
+  umask(022);
+  if ((err = dropPrivileges(s, *id))) return err;
+  return {};
+}
+
+}  // namespace
+
+int runContainer(const Spec& spec, int sock) {
+  // Wait until the monitor has placed us in our cgroups.
+  char go[8];
+  int stray = -1;
+  if (recvMsg(sock, go, sizeof go, &stray) <= 0) return 1;
+  if (stray >= 0) ::close(stray);
+
+  Identity id;
+  std::vector<std::string> env;
+  if (Error err = prepare(spec, sock, &id, &env)) {
+    reportError(sock, err);
+    return 1;
+  }
+  // Everything but stdio and the (close-on-exec) sync socket is closed at exec.
+  syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+
+  if (spec.init) {
+    pid_t workload = fork();
+    if (workload < 0) {
+      reportError(sock, fail("init", "fork"));
+      return 1;
+    }
+    if (workload == 0) {
+      // Own process group, in the foreground of the terminal, so Ctrl-C reaches it alone.
+      setpgid(0, 0);
+      if (spec.tty) {
+        signal(SIGTTOU, SIG_IGN);
+        tcsetpgrp(0, getpid());
+      }
+      resetSignals();
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      int e = execWorkload(spec.args, env);
+      reportError(sock, Error{e, "exec", "execve", spec.args[0]});
+      _exit(e == ENOENT ? 127 : 126);
+    }
+    ::close(sock);
+    runInit(workload);
+  }
+  resetSignals();
+  // Dies with the monitor (set last: a credential change clears it).
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  int e = execWorkload(spec.args, env);
+  reportError(sock, Error{e, "exec", "execve", spec.args[0]});
+  return 1;
+}
+
+}  // namespace pocker

@@ -1,0 +1,118 @@
+// Run-time detection of the cgroup layout: pure v2 (cgroup2 at /sys/fs/cgroup), v1 "legacy" or
+// "hybrid" (tmpfs at /sys/fs/cgroup with one mount per v1 hierarchy, maybe a cgroup2 beside them).
+import { readFileSync, statfsSync } from 'node:fs';
+import { PockerError } from '../errors.js';
+
+export const CGROUP2_SUPER_MAGIC = 0x63677270;
+export const CGROUP_SUPER_MAGIC = 0x27e0eb;
+export const TMPFS_MAGIC = 0x01021994;
+
+export interface CgroupInfo {
+  version: 1 | 2;
+  /** v2: where the cgroup2 hierarchy pocker uses is mounted. */
+  unifiedMount?: string;
+  /** v1: controller -> mount point of its hierarchy (co-mounted controllers share one). */
+  v1Mounts?: Record<string, string>;
+}
+
+export interface MountEntry {
+  mountPoint: string;
+  /** The subtree of the filesystem that is mounted (4th mountinfo field). */
+  root: string;
+  fsType: string;
+  superOptions: string[];
+}
+
+/** Real v1 controller names (super options of a `cgroup` mount also hold rw, name=…, xattr, …). */
+const V1_CONTROLLER_NAMES = new Set([
+  'cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids',
+  'net_cls', 'net_prio', 'perf_event', 'hugetlb', 'rdma', 'misc',
+]);
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo. */
+function unescapeOctal(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/**
+ * Parses /proc/<pid>/mountinfo. A later mount on the same mount point hides an earlier one, so only
+ * the last entry per mount point is kept (in the order the mount points first appear).
+ */
+export function parseMountinfo(text: string): MountEntry[] {
+  const byPoint = new Map<string, MountEntry>();
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const f = line.trim().split(' ');
+    // id parent maj:min root mountpoint options [optional…] - fstype source superoptions
+    const sep = f.indexOf('-', 6);
+    if (sep < 0 || f.length < sep + 4) continue;
+    const entry: MountEntry = {
+      root: unescapeOctal(f[3]!),
+      mountPoint: unescapeOctal(f[4]!),
+      fsType: f[sep + 1]!,
+      superOptions: f[sep + 3]!.split(','),
+    };
+    byPoint.delete(entry.mountPoint);
+    byPoint.set(entry.mountPoint, entry);
+  }
+  return [...byPoint.values()];
+}
+
+const DEFAULT_ROOT = '/sys/fs/cgroup';
+
+function fromMounts(text: string, statfsType: number | undefined): CgroupInfo {
+  const mounts = parseMountinfo(text);
+  const v2 = mounts.filter((m) => m.fsType === 'cgroup2');
+  const v2Root = v2.find((m) => m.mountPoint === DEFAULT_ROOT);
+  const v1Mounts: Record<string, string> = {};
+  for (const m of mounts) {
+    if (m.fsType !== 'cgroup') continue;
+    for (const opt of m.superOptions) {
+      // The first mount of a hierarchy wins (others are bind mounts of the same hierarchy).
+      if (V1_CONTROLLER_NAMES.has(opt) && v1Mounts[opt] === undefined) v1Mounts[opt] = m.mountPoint;
+    }
+  }
+  if (statfsType === CGROUP2_SUPER_MAGIC || (statfsType === undefined && v2Root)) {
+    return { version: 2, unifiedMount: (v2Root ?? v2[0])?.mountPoint ?? DEFAULT_ROOT };
+  }
+  if (Object.keys(v1Mounts).length > 0) return { version: 1, v1Mounts };
+  // No v1 controller is mounted anywhere: a cgroup2 mount elsewhere is all there is.
+  if (v2[0]) return { version: 2, unifiedMount: (v2Root ?? v2[0]).mountPoint };
+  throw new PockerError('no cgroup filesystem is mounted (neither cgroup2 nor a v1 controller hierarchy)', {
+    code: 'ERR_POCKER_NO_CGROUPS',
+    step: 'cgroup',
+    path: DEFAULT_ROOT,
+  });
+}
+
+let hostInfo: CgroupInfo | undefined;
+
+function copy(info: CgroupInfo): CgroupInfo {
+  return {
+    version: info.version,
+    ...(info.unifiedMount !== undefined ? { unifiedMount: info.unifiedMount } : {}),
+    ...(info.v1Mounts ? { v1Mounts: { ...info.v1Mounts } } : {}),
+  };
+}
+
+/**
+ * Detects the cgroup layout. Without arguments it looks at this host (/proc/self/mountinfo and
+ * statfs of /sys/fs/cgroup) and caches the answer; with a mountinfo text (and optionally the statfs
+ * f_type of /sys/fs/cgroup) it decides from those alone.
+ */
+export function detectCgroups(mountinfoText?: string, statfsType?: number): CgroupInfo {
+  if (mountinfoText !== undefined) return fromMounts(mountinfoText, statfsType);
+  if (statfsType === undefined && hostInfo) return copy(hostInfo);
+  const text = readFileSync('/proc/self/mountinfo', 'utf8');
+  let type = statfsType;
+  if (type === undefined) {
+    try {
+      type = Number(statfsSync(DEFAULT_ROOT).type);
+    } catch {
+      type = undefined; // no /sys/fs/cgroup: decide from mountinfo alone
+    }
+  }
+  const info = fromMounts(text, type);
+  if (statfsType === undefined) hostInfo = copy(info);
+  return info;
+}

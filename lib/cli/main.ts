@@ -1,0 +1,73 @@
+// The `pocker` CLI: a thin layer over the library. One file per command; this one only builds the
+// program and maps the outcome to an exit code. Keep it cheap: `pocker --version` must load
+// nothing but commander (never the runtime or the native addon).
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { addRunCommand, executeRun, type CliContext } from './run.js';
+
+/** The version in package.json (two levels above both lib/cli and dist/cli). */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Builds the program. Parse it once: commander keeps option values between parses. */
+export function createProgram(ctx: CliContext): Command {
+  const program = new Command('pocker')
+    .description('A Linux container runtime for Node.js')
+    .usage('[OPTIONS] COMMAND')
+    .version(version(), '-v, --version', 'Print version information and quit')
+    .helpOption('-h, --help', 'Print usage')
+    .helpCommand(false)
+    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    // Options after a subcommand belong to it; `run` then passes its command's options through.
+    .enablePositionalOptions()
+    .showHelpAfterError("Run 'pocker --help' for more information.")
+    // Subcommands inherit these (commander copies them in .command()).
+    .exitOverride()
+    .configureOutput({
+      writeErr: (text) => ctx.writeErr(text),
+      outputError: (text, write) => write(`pocker: ${text.replace(/^error: /, '')}`),
+    });
+  addRunCommand(program, ctx);
+  return program;
+}
+
+/** Commander's own outcomes: help and version are successes; usage errors are 125, like Docker. */
+export function commanderExitCode(err: CommanderError): number {
+  if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+    return 0;
+  }
+  return 125;
+}
+
+/** Parses `argv` (process.argv's shape) and runs the command; resolves with the exit code. */
+export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
+  try {
+    await createProgram(ctx).parseAsync(argv);
+    return ctx.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return commanderExitCode(err);
+    ctx.writeErr(`pocker: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 125;
+  }
+}
+
+/**
+ * The CLI's entry: runs `argv` and sets process.exitCode. The process then ends naturally; a
+ * leaked handle cannot keep it alive past a short grace period.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const code = await runCli(argv, {
+    env: process.env,
+    execute: executeRun,
+    writeErr: (text) => process.stderr.write(text),
+    exitCode: 0,
+  });
+  process.exitCode = code;
+  // stdout/stderr are synchronous for files, pipes and terminals on Linux, and `run` has already
+  // waited for the container's output to drain: nothing is lost by ending now if something
+  // (a stray handle) would otherwise keep the loop alive. unref: never delays a natural exit.
+  setTimeout(() => process.exit(code), 500).unref();
+  return code;
+}

@@ -1,0 +1,358 @@
+// `pocker run`: Docker's flags mapped onto RunOptions, then the container's life in the
+// foreground (stdio, tty, signal proxying, exit code). The library does all validation; this file
+// only parses flags. It must stay cheap to import: the runtime (and with it the native addon) is
+// loaded lazily, only when a container is actually run.
+import { isatty } from 'node:tty';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { Container, RunOptions } from '../types.js';
+
+/** The parsed flags of `pocker run` (commander's camelCase names). */
+export interface RunFlags {
+  interactive?: boolean;
+  tty?: boolean;
+  rm?: boolean;
+  name?: string;
+  env?: string[];
+  envFile?: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  entrypoint?: string;
+  readOnly?: boolean;
+  volume?: string[];
+  tmpfs?: string[];
+  network?: string;
+  /** `--net`, Docker's alias of `--network`. */
+  net?: string;
+  init?: boolean;
+  memory?: string;
+  memorySwap?: string;
+  cpus?: string;
+  cpuShares?: number;
+  cpusetCpus?: string;
+  pidsLimit?: number;
+  capAdd?: string[];
+  capDrop?: string[];
+  securityOpt?: string[];
+  rootfs?: string;
+  root?: string;
+  cgroupParent?: string;
+}
+
+/** Runs a container in the foreground and resolves with the CLI's exit code. */
+export type RunExecutor = (options: RunOptions) => Promise<number>;
+
+/** What the CLI needs from its surroundings (injectable for tests). */
+export interface CliContext {
+  env: NodeJS.ProcessEnv;
+  execute: RunExecutor;
+  writeErr: (text: string) => void;
+  /** Set by the command's action. */
+  exitCode: number;
+}
+
+/** A failure of the CLI itself (usage, terminal): exit 125 unless told otherwise. */
+export class CliError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 125) {
+    super(message);
+    this.name = 'CliError';
+    this.exitCode = exitCode;
+  }
+}
+
+/** Splits `run`'s positionals: IMAGE first, unless `--rootfs` is given (then all are the command). */
+export function splitPositionals(positionals: string[], flags: Pick<RunFlags, 'rootfs'>): { image: string | undefined; args: string[] } {
+  if (flags.rootfs !== undefined) return { image: undefined, args: [...positionals] };
+  const [image, ...args] = positionals;
+  return { image, args };
+}
+
+/** `-e KEY=VALUE` as given; `-e KEY` takes KEY's value from `env`, and is dropped when unset (Docker). */
+export function resolveEnvFlags(entries: string[], env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  for (const entry of entries) {
+    if (entry.includes('=')) out.push(entry);
+    else {
+      const value = env[entry];
+      if (value !== undefined) out.push(`${entry}=${value}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Maps `pocker run`'s flags to the library's RunOptions. Pure: no I/O, no validation (the library
+ * validates and throws PockerError with step `validate`). Only flags that were given appear.
+ */
+export function toRunOptions(image: string | undefined, args: string[], flags: RunFlags, env: NodeJS.ProcessEnv = {}): RunOptions {
+  const o: RunOptions = {};
+  if (image !== undefined) o.image = image;
+  if (flags.rootfs !== undefined) o.rootfs = flags.rootfs;
+  if (args.length > 0) o.cmd = [...args];
+  if (flags.entrypoint !== undefined) o.entrypoint = flags.entrypoint;
+  if (flags.env?.length) o.env = resolveEnvFlags(flags.env, env);
+  if (flags.envFile?.length) o.envFile = [...flags.envFile];
+  if (flags.workdir !== undefined) o.workdir = flags.workdir;
+  if (flags.user !== undefined) o.user = flags.user;
+  if (flags.hostname !== undefined) o.hostname = flags.hostname;
+  if (flags.name !== undefined) o.name = flags.name;
+  if (flags.readOnly) o.readOnly = true;
+  if (flags.volume?.length) o.volumes = [...flags.volume];
+  if (flags.tmpfs?.length) o.tmpfs = [...flags.tmpfs];
+  const network = flags.network ?? flags.net;
+  // Passed as given: the library rejects anything but none|host.
+  if (network !== undefined) o.network = network as RunOptions['network'];
+  if (flags.init) o.init = true;
+  if (flags.memory !== undefined) o.memory = flags.memory;
+  if (flags.memorySwap !== undefined) o.memorySwap = flags.memorySwap.trim() === '-1' ? -1 : flags.memorySwap;
+  if (flags.cpus !== undefined) o.cpus = flags.cpus;
+  if (flags.cpuShares !== undefined) o.cpuShares = flags.cpuShares;
+  if (flags.cpusetCpus !== undefined) o.cpusetCpus = flags.cpusetCpus;
+  if (flags.pidsLimit !== undefined) o.pidsLimit = flags.pidsLimit;
+  if (flags.capAdd?.length) o.capAdd = [...flags.capAdd];
+  if (flags.capDrop?.length) o.capDrop = [...flags.capDrop];
+  if (flags.securityOpt?.length) o.securityOpt = [...flags.securityOpt];
+  if (flags.rm) o.rm = true;
+  const root = flags.root ?? (env.POCKER_ROOT || undefined);
+  if (root !== undefined) o.root = root;
+  if (flags.cgroupParent !== undefined) o.cgroupParent = flags.cgroupParent;
+  if (flags.tty) {
+    // The pty's master side comes back as container.stdin/stdout; the CLI pumps them.
+    o.tty = true;
+    if (flags.interactive) o.interactive = true;
+    o.stdio = 'pipe';
+  } else {
+    // The CLI's own fds go straight to the container: no copying through Node.
+    o.stdio = [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'];
+  }
+  return o;
+}
+
+/** The command a container was asked to exec, for error messages. */
+export function requestedCommand(options: RunOptions): string | undefined {
+  return options.entrypoint || options.cmd?.[0] || undefined;
+}
+
+const execErrorText: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOEXEC: 'exec format error',
+  EISDIR: 'is a directory',
+};
+
+/**
+ * Maps an error of `pocker run` to Docker's exit codes and a one-line message:
+ * 127 command not found, 126 command cannot be invoked, 125 anything else (pocker failed).
+ */
+export function errorExit(err: unknown, command?: string): { exitCode: number; message: string } {
+  if (err instanceof CliError) return { exitCode: err.exitCode, message: `pocker: ${err.message}` };
+  const e = (err ?? {}) as { message?: unknown; code?: unknown; step?: unknown; path?: unknown };
+  const message = typeof e.message === 'string' && e.message ? e.message : String(err);
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  const step = typeof e.step === 'string' ? e.step : undefined;
+  if (step === 'exec' && code !== undefined) {
+    const cmd = command ?? (typeof e.path === 'string' ? e.path : undefined) ?? '/bin/sh';
+    if (code === 'ENOENT') {
+      const why = cmd.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH';
+      return { exitCode: 127, message: `pocker: exec: ${JSON.stringify(cmd)}: ${why}` };
+    }
+    const why = execErrorText[code];
+    if (why !== undefined) return { exitCode: 126, message: `pocker: exec: ${JSON.stringify(cmd)}: ${why}` };
+  }
+  return { exitCode: 125, message: `pocker: ${message}${step ? ` (step: ${step})` : ''}` };
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function integer(value: string): number {
+  if (!/^\s*[+-]?\d+\s*$/.test(value)) throw new InvalidArgumentError('Not an integer.');
+  return Number(value);
+}
+
+/** Adds `run` to the program. `ctx.execute` runs the container (the real one: `executeRun`). */
+export function addRunCommand(program: Command, ctx: CliContext): Command {
+  return program
+    .command('run')
+    .description('Create and run a new container from an image or a root filesystem directory')
+    .usage('[OPTIONS] (IMAGE | --rootfs DIR) [COMMAND] [ARG...]')
+    // -h is --hostname, as in Docker.
+    .helpOption('--help', 'Print usage')
+    .argument('[args...]', 'IMAGE, then the command and its arguments (with --rootfs: the command and its arguments)')
+    // Everything after the first positional belongs to the container's command.
+    .passThroughOptions()
+    .showHelpAfterError("See 'pocker run --help'.")
+    .option('-i, --interactive', 'Keep STDIN open')
+    .option('-t, --tty', 'Allocate a pseudo-TTY')
+    .option('--rm', 'Remove the container when it exits')
+    .option('--name <name>', 'Assign a name to the container')
+    .option('-e, --env <KEY[=VALUE]>', 'Set environment variables (KEY alone: from this environment)', collect)
+    .option('--env-file <file>', 'Read in a file of environment variables', collect)
+    .option('-w, --workdir <dir>', 'Working directory inside the container')
+    .option('-u, --user <user>', 'Username or UID (format: <name|uid>[:<group|gid>])')
+    .option('-h, --hostname <name>', 'Container host name')
+    .option('--entrypoint <cmd>', 'Overwrite the default ENTRYPOINT of the image')
+    .option('--read-only', "Mount the container's root filesystem as read only")
+    .option('-v, --volume <src:dst[:ro]>', 'Bind mount a volume', collect)
+    .option('--tmpfs <path[:options]>', 'Mount a tmpfs directory', collect)
+    .option('--network <mode>', 'Connect a container to a network: none (default) or host')
+    .addOption(new Option('--net <mode>', 'Alias of --network').hideHelp())
+    .option('--init', 'Run an init inside the container that forwards signals and reaps processes')
+    .option('-m, --memory <bytes>', 'Memory limit')
+    .option('--memory-swap <bytes>', "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+    .option('--cpus <number>', 'Number of CPUs')
+    .option('-c, --cpu-shares <int>', 'CPU shares (relative weight)', integer)
+    .option('--cpuset-cpus <cpus>', 'CPUs in which to allow execution (0-3, 0,1)')
+    .option('--pids-limit <int>', 'Tune container pids limit (-1 for unlimited)', integer)
+    .option('--cap-add <cap>', 'Add Linux capabilities', collect)
+    .option('--cap-drop <cap>', 'Drop Linux capabilities', collect)
+    .option('--security-opt <opt>', 'Security options', collect)
+    .option('--rootfs <dir>', 'Use an exploded root filesystem directory instead of an image')
+    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--cgroup-parent <path>', 'Optional parent cgroup for the container')
+    .action(async (positionals: string[], flags: RunFlags, cmd: Command) => {
+      const globalRoot = cmd.parent?.opts<{ root?: string }>().root;
+      const merged: RunFlags = { ...flags };
+      if (merged.root === undefined && globalRoot !== undefined) merged.root = globalRoot;
+      const { image, args } = splitPositionals(positionals, merged);
+      if (image === undefined && merged.rootfs === undefined) {
+        // Docker's own arity error (a usage error: 125).
+        ctx.writeErr(`pocker: "pocker run" requires at least 1 argument.\nSee 'pocker run --help'.\n\n`
+          + `Usage:  pocker run ${cmd.usage()}\n\nCreate and run a new container from an image\n`);
+        ctx.exitCode = 125;
+        return;
+      }
+      const options = toRunOptions(image, args, merged, ctx.env);
+      try {
+        ctx.exitCode = await ctx.execute(options);
+      } catch (err) {
+        const { exitCode, message } = errorExit(err, requestedCommand(options));
+        ctx.writeErr(`${message}\n`);
+        ctx.exitCode = exitCode;
+      }
+    });
+}
+
+const proxiedSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/** The terminal size to give a pty: stdout's, else stderr's. */
+function terminal(): NodeJS.WriteStream | undefined {
+  if (process.stdout.isTTY) return process.stdout;
+  if (process.stderr.isTTY) return process.stderr;
+  return undefined;
+}
+
+/**
+ * Runs a container in the foreground, like `docker run` without -d: wires stdio (and the pty with
+ * -t), proxies signals, and resolves with the container's exit code. Throws the library's errors.
+ */
+export async function executeRun(options: RunOptions): Promise<number> {
+  const tty = options.tty === true;
+  const interactive = options.interactive === true;
+  // Checked on fd 0 without touching process.stdin (which would open a handle on it).
+  if (tty && interactive && !isatty(0)) throw new CliError('the input device is not a TTY');
+  const term = tty ? terminal() : undefined;
+  if (term?.columns && term.rows) options = { ...options, ttySize: { rows: term.rows, cols: term.columns } };
+
+  let container: Container | undefined;
+  const pending: NodeJS.Signals[] = [];
+  const forward = (signal: NodeJS.Signals): void => {
+    if (!container) {
+      pending.push(signal);
+      return;
+    }
+    try {
+      container.kill(signal);
+    } catch {
+      // The container already ended (ESRCH): wait() reports how.
+    }
+  };
+  // Docker's sig-proxy. With -t and a raw terminal, Ctrl-C reaches the container as a byte through
+  // the pty, so SIGINT here only comes from kill(1) or a non-raw terminal: forwarding it is right
+  // then too, and it keeps the CLI from dying with the terminal left in raw mode.
+  const handlers = new Map<NodeJS.Signals, () => void>();
+  for (const signal of proxiedSignals) {
+    const handler = (): void => forward(signal);
+    handlers.set(signal, handler);
+    process.on(signal, handler);
+  }
+
+  let rawSet = false;
+  const restoreTerminal = (): void => {
+    if (rawSet) {
+      rawSet = false;
+      try {
+        process.stdin.setRawMode(false);
+      } catch {
+        // stdin already gone.
+      }
+    }
+  };
+  const onResize = (): void => {
+    if (container && term?.columns && term.rows) {
+      try {
+        container.resize(term.rows, term.columns);
+      } catch {
+        // The container ended.
+      }
+    }
+  };
+  let stdinPiped = false;
+
+  try {
+    const { run } = await import('../runtime/run.js');
+    const c: Container = await run(options);
+    container = c;
+    for (const signal of pending.splice(0)) forward(signal);
+
+    let outputDone: Promise<void> = Promise.resolve();
+    if (tty) {
+      if (interactive && c.stdin) {
+        const stdin = process.stdin;
+        if (stdin.isTTY) {
+          stdin.setRawMode(true);
+          rawSet = true;
+          process.once('exit', restoreTerminal);
+        }
+        c.stdin.on('error', () => {
+          // EIO/EPIPE once the container has ended.
+        });
+        stdin.pipe(c.stdin);
+        stdinPiped = true;
+      }
+      if (term) term.on('resize', onResize);
+      const out = c.stdout;
+      if (out) {
+        outputDone = new Promise<void>((resolve) => {
+          out.once('end', resolve);
+          out.once('close', resolve);
+          // A pty master reads EIO when the last slave fd closes: that is the end of output.
+          out.once('error', () => resolve());
+        });
+        out.pipe(process.stdout, { end: false });
+      }
+    }
+
+    const status = await c.wait();
+    // Everything the container wrote must reach our stdout before we exit. wait() resolves once
+    // the container's processes are gone, so the pty drains promptly; don't hang if it does not.
+    let drainTimer: NodeJS.Timeout | undefined;
+    await Promise.race([outputDone, new Promise<void>((resolve) => { drainTimer = setTimeout(resolve, 2000); })]);
+    clearTimeout(drainTimer);
+    if (status.oomKilled) {
+      process.stderr.write(`pocker: container ${c.name} was killed: out of memory (OOM)\n`);
+    }
+    return status.exitCode;
+  } finally {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+    if (term) term.off('resize', onResize);
+    if (stdinPiped) {
+      process.stdin.unpipe();
+      process.stdin.pause();
+    }
+    restoreTerminal();
+    process.off('exit', restoreTerminal);
+  }
+}

@@ -1,0 +1,765 @@
+// Validation and resolution of the public RunOptions into a ResolvedRunConfig.
+//
+// Every user input is checked here, before anything touches the kernel: later layers (cgroup
+// writes, the spec sent to pocker-init) trust a ResolvedRunConfig completely. Errors are
+// `invalid(message, path?)` (code ERR_POCKER_INVALID, step `validate`) and their messages follow
+// Docker's wording where Docker has one, always naming the offending value.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { invalid } from '../errors.js';
+import type { RunOptions, TmpfsSpec, VolumeSpec } from '../types.js';
+
+export interface ResolvedMount {
+  kind: 'bind' | 'tmpfs';
+  /** Host path for `bind`, `tmpfs` for tmpfs. */
+  src: string;
+  dst: string;
+  readonly: boolean;
+  /** tmpfs: comma-separated mount options (flags and key=value), without ro/rw. bind: ''. */
+  data: string;
+}
+
+export interface Resources {
+  /** Bytes. */
+  memory?: number;
+  /** Bytes of memory+swap, or -1 = unlimited swap (Docker semantics). */
+  memorySwap?: number;
+  /** Microseconds; period is always 100000. */
+  cpuQuota?: { quota: number; period: number };
+  cpuShares?: number;
+  /** Normalised list like "0-1,3". */
+  cpusetCpus?: string;
+  /** > 0; absent = unlimited. */
+  pidsLimit?: number;
+}
+
+export interface ResolvedRunConfig {
+  /** 64 lowercase hex characters, random. */
+  id: string;
+  name: string;
+  rootfs: { kind: 'host' } | { kind: 'dir'; path: string };
+  /** Entrypoint + cmd; never empty. */
+  args: string[];
+  /** KEY=VALUE, one entry per key. */
+  env: string[];
+  cwd: string;
+  /** '' (root) or the raw `user[:group]` spec (syntax validated). */
+  user: string;
+  hostname: string;
+  interactive: boolean;
+  tty: boolean;
+  ttySize?: { rows: number; cols: number };
+  readOnly: boolean;
+  init: boolean;
+  network: 'none' | 'host';
+  /** Volumes, then tmpfs mounts, each in the given order. */
+  mounts: ResolvedMount[];
+  resources: Resources;
+  /** Bitmask of kept capabilities: bit N = capability number N. */
+  caps: bigint;
+  noNewPrivs: boolean;
+  rm: boolean;
+  /** Absolute state directory. */
+  root: string;
+  /** Relative cgroup path of safe segments (default `pocker`). */
+  cgroupParent: string;
+}
+
+/** Every Linux capability, keyed without the CAP_ prefix (include/uapi/linux/capability.h). */
+export const CAPABILITIES: Readonly<Record<string, number>> = Object.freeze({
+  CHOWN: 0,
+  DAC_OVERRIDE: 1,
+  DAC_READ_SEARCH: 2,
+  FOWNER: 3,
+  FSETID: 4,
+  KILL: 5,
+  SETGID: 6,
+  SETUID: 7,
+  SETPCAP: 8,
+  LINUX_IMMUTABLE: 9,
+  NET_BIND_SERVICE: 10,
+  NET_BROADCAST: 11,
+  NET_ADMIN: 12,
+  NET_RAW: 13,
+  IPC_LOCK: 14,
+  IPC_OWNER: 15,
+  SYS_MODULE: 16,
+  SYS_RAWIO: 17,
+  SYS_CHROOT: 18,
+  SYS_PTRACE: 19,
+  SYS_PACCT: 20,
+  SYS_ADMIN: 21,
+  SYS_BOOT: 22,
+  SYS_NICE: 23,
+  SYS_RESOURCE: 24,
+  SYS_TIME: 25,
+  SYS_TTY_CONFIG: 26,
+  MKNOD: 27,
+  LEASE: 28,
+  AUDIT_WRITE: 29,
+  AUDIT_CONTROL: 30,
+  SETFCAP: 31,
+  MAC_OVERRIDE: 32,
+  MAC_ADMIN: 33,
+  SYSLOG: 34,
+  WAKE_ALARM: 35,
+  BLOCK_SUSPEND: 36,
+  AUDIT_READ: 37,
+  PERFMON: 38,
+  BPF: 39,
+  CHECKPOINT_RESTORE: 40,
+});
+
+/** Docker's default capability set (moby's oci/caps/defaults.go). */
+export const DEFAULT_CAPS: readonly string[] = Object.freeze([
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FSETID',
+  'FOWNER',
+  'MKNOD',
+  'NET_RAW',
+  'SETGID',
+  'SETUID',
+  'SETFCAP',
+  'SETPCAP',
+  'NET_BIND_SERVICE',
+  'SYS_CHROOT',
+  'KILL',
+  'AUDIT_WRITE',
+]);
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const DEFAULT_ROOT = '/var/lib/pocker';
+const DEFAULT_CGROUP_PARENT = 'pocker';
+/** Docker's linuxMinMemory: the kernel needs some headroom to even start a process. */
+const MIN_MEMORY = 6 * 1024 * 1024;
+const CPU_PERIOD = 100_000;
+/** (uid_t)-1 is "no change" for setuid(2) and not mappable, so the largest id is 2^32-2. */
+const MAX_ID = 2 ** 32 - 2;
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** Normalises an absolute path lexically, without a trailing slash (except for `/`). */
+function normalisePath(p: string): string {
+  return path.posix.normalize(p).replace(/(.)\/+$/, '$1');
+}
+
+function noNul(value: string, what: string): void {
+  if (value.includes('\0')) throw invalid(`invalid ${what} ${show(value)}: contains a NUL byte`);
+}
+
+function str(value: unknown, what: string): string {
+  if (typeof value !== 'string') throw invalid(`invalid ${what} ${show(value)}: must be a string`);
+  noNul(value, what);
+  return value;
+}
+
+function strArray(value: unknown, what: string): string[] {
+  if (!Array.isArray(value)) throw invalid(`invalid ${what} ${show(value)}: must be an array of strings`);
+  return value.map((v) => str(v, what));
+}
+
+function bool(value: unknown, what: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw invalid(`invalid ${what} ${show(value)}: must be a boolean`);
+  return value;
+}
+
+/** The number of CPUs this process may use (what Docker's sysinfo.NumCPU reports). */
+function cpuCount(): number {
+  return os.availableParallelism();
+}
+
+/** The highest CPU number that may appear in a cpuset (CPUs are numbered from 0). */
+function cpuMaxIndex(): number {
+  return Math.max(os.cpus().length, os.availableParallelism()) - 1;
+}
+
+/** The kernel's highest capability number (/proc/sys/kernel/cap_last_cap), capped to the ones we name. */
+let cachedLastCap: number | undefined;
+function lastCap(): number {
+  if (cachedLastCap !== undefined) return cachedLastCap;
+  const known = Math.max(...Object.values(CAPABILITIES));
+  cachedLastCap = known;
+  try {
+    const n = Number.parseInt(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim(), 10);
+    if (Number.isInteger(n) && n >= 0) cachedLastCap = Math.min(n, known);
+  } catch {
+    // Not Linux, or /proc not mounted: assume every capability we know.
+  }
+  return cachedLastCap;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sizes
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/**
+ * Docker's RAMInBytes: a byte count, or a string of a (possibly decimal) number and an optional
+ * binary unit b, k, m, g, t, case-insensitive, optionally followed by `b` (or `ib`): `512m`,
+ * `1.5g`, `10mb`, `64KiB`. The result is an integer number of bytes (truncated).
+ */
+export function parseBytes(value: number | string, what: string): number {
+  let bytes: number;
+  if (typeof value === 'number') {
+    bytes = value;
+  } else if (typeof value === 'string') {
+    const m = /^(\d+(?:\.\d+)?) ?([kmgt]?)(i?b)?$/i.exec(value);
+    // "10b" must read as 10 bytes, "10bb" is garbage: a bare `b` unit takes no further suffix.
+    if (!m || (m[2] === '' && m[3] !== undefined && m[3].toLowerCase() !== 'b')) {
+      throw invalid(`invalid ${what} ${show(value)}: expected a size like 512m or 1.5g`);
+    }
+    bytes = Math.trunc(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+  } else {
+    throw invalid(`invalid ${what} ${show(value)}: expected a number of bytes or a size like 512m`);
+  }
+  if (!Number.isSafeInteger(bytes) || bytes < 0) {
+    throw invalid(`invalid ${what} ${show(value)}: must be a non-negative integer number of bytes`);
+  }
+  return bytes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environment
+
+/**
+ * Docker's --env-file format: one `KEY=VALUE` per line, taken literally (no quote processing,
+ * no trimming of the value); leading whitespace ignored; blank lines and lines starting with `#`
+ * skipped; `KEY` alone takes the value from `env`, and is omitted when unset there.
+ */
+export function parseEnvFile(text: string, env: NodeJS.ProcessEnv, file?: string): string[] {
+  const where = file ? ` in ${file}` : '';
+  const out: string[] = [];
+  const lines = text.replace(/^\uFEFF/, '').split('\n');
+  lines.forEach((raw, i) => {
+    const line = raw.replace(/\r$/, '').replace(/^\s+/, '');
+    if (line === '' || line.startsWith('#')) return;
+    if (line.includes('\0')) throw invalid(`invalid env line ${i + 1}${where}: contains a NUL byte`, file);
+    const eq = line.indexOf('=');
+    const key = eq === -1 ? line : line.slice(0, eq);
+    if (key === '') throw invalid(`no variable name on line ${show(line)}${where}`, file);
+    if (/\s/.test(key)) throw invalid(`variable ${show(key)} contains whitespaces${where}`, file);
+    if (eq !== -1) out.push(line);
+    else if (env[key] !== undefined) out.push(`${key}=${env[key]}`);
+  });
+  return out;
+}
+
+/** One `-e` entry: `KEY=VALUE`, or `KEY` alone (value from the caller's env, omitted if unset). */
+function envEntry(entry: unknown, env: NodeJS.ProcessEnv): string | undefined {
+  const s = str(entry, 'environment variable');
+  const eq = s.indexOf('=');
+  const key = eq === -1 ? s : s.slice(0, eq);
+  if (key === '') throw invalid(`invalid environment variable ${show(s)}: empty name`);
+  if (eq !== -1) return s;
+  const value = env[key];
+  return value === undefined ? undefined : `${key}=${value}`;
+}
+
+function envKey(entry: string): string {
+  return entry.slice(0, entry.indexOf('='));
+}
+
+/** Docker's ReplaceOrAppendEnvValues: a later entry replaces an earlier one with the same key in place. */
+function mergeEnv(base: string[], overrides: string[]): string[] {
+  const out = [...base];
+  const index = new Map(out.map((e, i) => [envKey(e), i]));
+  for (const e of overrides) {
+    const k = envKey(e);
+    const i = index.get(k);
+    if (i === undefined) {
+      index.set(k, out.length);
+      out.push(e);
+    } else {
+      out[i] = e;
+    }
+  }
+  return out;
+}
+
+function resolveEnv(opts: RunOptions, env: NodeJS.ProcessEnv, hostname: string, tty: boolean): string[] {
+  const user: string[] = [];
+  if (opts.envFile !== undefined) {
+    for (const file of strArray(opts.envFile, 'env file')) {
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? 'error';
+        throw invalid(`cannot read env file ${file}: ${code}`, file);
+      }
+      user.push(...parseEnvFile(text, env, file));
+    }
+  }
+  const e = opts.env as unknown;
+  if (Array.isArray(e)) {
+    for (const entry of e) {
+      const s = envEntry(entry, env);
+      if (s !== undefined) user.push(s);
+    }
+  } else if (e !== undefined && e !== null && typeof e === 'object') {
+    for (const [key, value] of Object.entries(e)) {
+      if (key === '' || key.includes('=')) {
+        throw invalid(`invalid environment variable name ${show(key)}: must be non-empty and without '='`);
+      }
+      noNul(key, 'environment variable name');
+      user.push(`${key}=${str(value, `value of environment variable ${key}`)}`);
+    }
+  } else if (e !== undefined) {
+    throw invalid(`invalid env ${show(e)}: must be an array of KEY=VALUE strings or a record`);
+  }
+  // Docker's order: its defaults come first, user entries replace them in place or append.
+  const defaults = [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${hostname}`, ...(tty ? ['TERM=xterm'] : [])];
+  return mergeEnv(defaults, user);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resources
+
+function resolveResources(opts: RunOptions): Resources {
+  const r: Resources = {};
+
+  if (opts.memory !== undefined) {
+    const memory = parseBytes(opts.memory, 'memory limit');
+    // Docker: "Minimum memory limit allowed is 6MB". (Docker reads 0 as "unset"; an explicit 0
+    // is rejected here: leave the option out for no limit.)
+    if (memory < MIN_MEMORY) throw invalid(`invalid memory limit ${show(opts.memory)}: Minimum memory limit allowed is 6MB`);
+    r.memory = memory;
+  }
+
+  if (opts.memorySwap !== undefined) {
+    const raw = opts.memorySwap;
+    if (raw === -1 || raw === '-1') {
+      // Unlimited swap. Without a memory limit it changes nothing, which Docker accepts too.
+      r.memorySwap = -1;
+    } else {
+      const swap = parseBytes(raw, 'memory+swap limit');
+      if (r.memory === undefined) {
+        throw invalid(`invalid memory+swap limit ${show(raw)}: You should always set the Memory limit when using Memoryswap limit`);
+      }
+      // memorySwap counts memory plus swap, so it can't be below memory; equal means "no swap".
+      if (swap < r.memory) {
+        throw invalid(`invalid memory+swap limit ${show(raw)}: Minimum memoryswap limit should be larger than memory limit`);
+      }
+      r.memorySwap = swap;
+    }
+  }
+  // memory set and memorySwap unset: left undefined, the cgroup layer applies Docker's 2x default.
+
+  if (opts.cpus !== undefined) {
+    const raw = opts.cpus as unknown;
+    let cpus: number;
+    if (typeof raw === 'number') cpus = raw;
+    else if (typeof raw === 'string' && /^(\d+(\.\d*)?|\.\d+)$/.test(raw)) cpus = Number(raw);
+    else throw invalid(`invalid cpus ${show(raw)}: must be a number like 0.5 or 2`);
+    const n = cpuCount();
+    // Docker's range: quota is at least 1 ms per 100 ms period (the kernel's minimum quota).
+    if (!Number.isFinite(cpus) || cpus < 0.01 || cpus > n) {
+      throw invalid(`invalid cpus ${show(raw)}: Range of CPUs is from 0.01 to ${n}.00, as there are only ${n} CPUs available`);
+    }
+    r.cpuQuota = { quota: Math.round(cpus * CPU_PERIOD), period: CPU_PERIOD };
+  }
+
+  if (opts.cpuShares !== undefined) {
+    const shares = opts.cpuShares as unknown;
+    if (typeof shares !== 'number' || !Number.isInteger(shares) || shares < 2 || shares > 262144) {
+      throw invalid(`invalid cpu shares ${show(shares)}: must be an integer from 2 to 262144`);
+    }
+    r.cpuShares = shares;
+  }
+
+  if (opts.cpusetCpus !== undefined) r.cpusetCpus = parseCpuset(opts.cpusetCpus);
+
+  if (opts.pidsLimit !== undefined) {
+    const limit = opts.pidsLimit as unknown;
+    if (typeof limit !== 'number' || !Number.isSafeInteger(limit)) {
+      throw invalid(`invalid pids limit ${show(limit)}: must be an integer`);
+    }
+    // Docker: 0 and -1 (any value <= 0) mean unlimited.
+    if (limit > 0) r.pidsLimit = limit;
+  }
+  return r;
+}
+
+/** Docker's ParseUintList for cpuset.cpus: `0-1,3`, ranges ascending, every CPU present. Returns the merged list. */
+function parseCpuset(value: unknown): string {
+  const s = str(value, 'cpuset-cpus');
+  const bad = (why: string) => invalid(`invalid cpuset-cpus ${show(s)}: ${why}`);
+  if (s === '') throw bad('expected a list like 0-1,3');
+  const max = cpuMaxIndex();
+  const cpus = new Set<number>();
+  for (const part of s.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw bad('expected a list like 0-1,3');
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    if (hi < lo) throw bad(`range ${part} is not ascending`);
+    if (hi > max) {
+      throw invalid(`Requested CPUs are not available - requested ${s}, available: ${max === 0 ? '0' : `0-${max}`}`);
+    }
+    for (let c = lo; c <= hi; c++) cpus.add(c);
+  }
+  // Normalise: sorted, merged into ranges.
+  const sorted = [...cpus].sort((a, b) => a - b);
+  const out: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    out.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return out.join(',');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mounts
+
+/** A container-side mount destination: absolute, normalised, and not a path that would hide or expose kernel interfaces. */
+function mountTarget(value: unknown, what: string): string {
+  const raw = str(value, `${what} destination`);
+  if (!raw.startsWith('/')) throw invalid(`invalid ${what} destination ${show(raw)}: must be an absolute path`);
+  const dst = normalisePath(raw);
+  if (dst === '/') throw invalid(`invalid ${what} destination ${show(raw)}: destination can't be '/'`);
+  // /proc and /sys are pocker's own mounts with masked paths; mounting over or into them could
+  // undo the masking. /dev itself is pocker's tmpfs, but /dev/shm etc. may be replaced.
+  for (const p of ['/proc', '/sys']) {
+    if (dst === p || dst.startsWith(`${p}/`)) {
+      throw invalid(`invalid ${what} destination ${show(raw)}: cannot mount on ${p} or below it`);
+    }
+  }
+  if (dst === '/dev') throw invalid(`invalid ${what} destination ${show(raw)}: cannot mount over /dev`);
+  return dst;
+}
+
+function resolveVolume(spec: unknown): ResolvedMount {
+  let source: unknown, target: unknown, readonly = false;
+  if (typeof spec === 'string') {
+    noNul(spec, 'volume');
+    const parts = spec.split(':');
+    if (parts.length < 2 || parts.length > 3) {
+      throw invalid(`invalid volume specification ${show(spec)}: expected /host/path:/container/path[:ro|rw]`);
+    }
+    [source, target] = parts;
+    if (parts.length === 3) {
+      const modes = parts[2]!.split(',');
+      for (const m of modes) {
+        if (m !== 'ro' && m !== 'rw') {
+          throw invalid(`invalid volume specification ${show(spec)}: invalid mode ${show(m)} (only ro and rw are supported)`);
+        }
+      }
+      // Docker rejects repeated or contradictory modes such as "ro,rw".
+      if (modes.length > 1) throw invalid(`invalid volume specification ${show(spec)}: invalid mode ${show(parts[2])}`);
+      readonly = modes[0] === 'ro';
+    }
+  } else if (spec !== null && typeof spec === 'object') {
+    const v = spec as Partial<VolumeSpec>;
+    source = v.source;
+    target = v.target;
+    readonly = bool(v.readonly, 'volume readonly flag');
+  } else {
+    throw invalid(`invalid volume ${show(spec)}: must be a "src:dst[:ro]" string or { source, target }`);
+  }
+
+  const src = str(source, 'volume source');
+  if (!path.isAbsolute(src)) {
+    throw invalid(`invalid volume source ${show(src)}: must be an absolute path (named volumes are not supported)`, src);
+  }
+  try {
+    fs.statSync(src);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw invalid(`invalid volume source ${src}: ${code === 'ENOENT' ? 'no such file or directory' : code ?? 'cannot stat'}`, src);
+  }
+  return { kind: 'bind', src: normalisePath(src), dst: mountTarget(target, 'volume'), readonly, data: '' };
+}
+
+/** tmpfs option groups where the last flag of a pair wins (as mount(8) and moby's MergeTmpfsOptions do). */
+const TMPFS_FLAGS: Record<string, string> = {
+  exec: 'exec', noexec: 'exec',
+  suid: 'suid', nosuid: 'suid',
+  dev: 'dev', nodev: 'dev',
+  ro: 'rw', rw: 'rw',
+};
+/** The kernel's memparse: a number with an optional k/m/g/t/p/e suffix; tmpfs also takes a percentage. */
+const MEMPARSE = /^\d+[kmgtpe]?$|^\d+%$/i;
+
+function resolveTmpfs(spec: unknown): ResolvedMount {
+  let target: unknown, options: unknown;
+  if (typeof spec === 'string') {
+    const colon = spec.indexOf(':');
+    target = colon === -1 ? spec : spec.slice(0, colon);
+    options = colon === -1 ? '' : spec.slice(colon + 1);
+  } else if (spec !== null && typeof spec === 'object') {
+    ({ target, options = '' } = spec as Partial<TmpfsSpec>);
+  } else {
+    throw invalid(`invalid tmpfs ${show(spec)}: must be a "/path[:options]" string or { target, options }`);
+  }
+  const dst = mountTarget(target, 'tmpfs');
+  const opts = str(options, 'tmpfs options');
+
+  // Defaults first; user options replace them in place. Docker also defaults to noexec; pocker
+  // keeps exec allowed (a tmpfs /tmp is commonly used for build output) but always nosuid,nodev.
+  const merged = new Map<string, string>([['suid', 'nosuid'], ['dev', 'nodev']]);
+  const bad = (why: string) => invalid(`invalid tmpfs options ${show(opts)} for ${dst}: ${why}`);
+  for (const opt of opts === '' ? [] : opts.split(',')) {
+    const eq = opt.indexOf('=');
+    const key = eq === -1 ? opt : opt.slice(0, eq);
+    const value = eq === -1 ? undefined : opt.slice(eq + 1);
+    if (Object.hasOwn(TMPFS_FLAGS, key)) {
+      if (value !== undefined) throw bad(`${key} takes no value`);
+      // Device nodes on a container-writable tmpfs would let the container reach host devices.
+      if (key === 'dev') throw bad('dev is not allowed (tmpfs mounts are always nodev)');
+      merged.set(TMPFS_FLAGS[key]!, key);
+      continue;
+    }
+    if (value === undefined || value === '') throw bad(`${show(opt)} is not a supported option`);
+    switch (key) {
+      case 'size':
+      case 'nr_inodes':
+        if (!MEMPARSE.test(value)) throw bad(`${key} must be a number with an optional k, m or g suffix, or a percentage`);
+        break;
+      case 'mode':
+        if (!/^[0-7]{1,4}$/.test(value)) throw bad('mode must be octal, like 1777');
+        break;
+      case 'uid':
+      case 'gid':
+        if (!/^\d+$/.test(value) || Number(value) > MAX_ID) throw bad(`${key} must be a number from 0 to ${MAX_ID}`);
+        break;
+      default:
+        throw bad(`${show(key)} is not a supported option (size, mode, uid, gid, nr_inodes, noexec, nosuid, nodev, exec, suid, ro, rw)`);
+    }
+    merged.set(key, `${key}=${value}`); // last value of a key wins
+  }
+  const readonly = merged.get('rw') === 'ro';
+  merged.delete('rw');
+  return { kind: 'tmpfs', src: 'tmpfs', dst, readonly, data: [...merged.values()].join(',') };
+}
+
+function resolveMounts(opts: RunOptions): ResolvedMount[] {
+  const mounts: ResolvedMount[] = [];
+  const list = (value: unknown, what: string): unknown[] => {
+    if (value === undefined) return [];
+    if (!Array.isArray(value)) throw invalid(`invalid ${what} ${show(value)}: must be an array`);
+    return value;
+  };
+  for (const v of list(opts.volumes, 'volumes')) mounts.push(resolveVolume(v));
+  for (const t of list(opts.tmpfs, 'tmpfs')) mounts.push(resolveTmpfs(t));
+  const seen = new Set<string>();
+  for (const m of mounts) {
+    if (seen.has(m.dst)) throw invalid(`Duplicate mount point: ${m.dst}`);
+    seen.add(m.dst);
+  }
+  return mounts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Security
+
+/** CAP_X / x / cap_x -> X, or 'ALL'. */
+function normaliseCap(value: unknown, what: string): string {
+  const raw = str(value, what);
+  const name = raw.toUpperCase().replace(/^CAP_/, '');
+  if (name === 'ALL') return name;
+  if (!Object.hasOwn(CAPABILITIES, name)) throw invalid(`unknown capability: ${show(raw)}`);
+  if (CAPABILITIES[name]! > lastCap()) throw invalid(`capability CAP_${name} is not supported by this kernel`);
+  return name;
+}
+
+/** moby's TweakCapabilities. */
+function resolveCaps(opts: RunOptions): bigint {
+  const adds = (opts.capAdd === undefined ? [] : strArray(opts.capAdd, 'capability')).map((c) => normaliseCap(c, 'capability'));
+  const drops = (opts.capDrop === undefined ? [] : strArray(opts.capDrop, 'capability')).map((c) => normaliseCap(c, 'capability'));
+  const all = Object.keys(CAPABILITIES).filter((c) => CAPABILITIES[c]! <= lastCap());
+  let kept: string[];
+  if (adds.includes('ALL')) {
+    // Add ALL wins over everything: all capabilities except those dropped by name.
+    kept = all.filter((c) => !drops.includes(c));
+  } else if (drops.includes('ALL')) {
+    // Drop ALL: only the added ones.
+    kept = adds;
+  } else {
+    // Drop from the defaults, then add (so a capability both dropped and added is kept).
+    kept = [...DEFAULT_CAPS.filter((c) => !drops.includes(c)), ...adds];
+  }
+  let mask = 0n;
+  for (const c of kept) mask |= 1n << BigInt(CAPABILITIES[c]!);
+  return mask;
+}
+
+function resolveSecurityOpt(opts: RunOptions): boolean {
+  let noNewPrivs = false;
+  for (const opt of opts.securityOpt === undefined ? [] : strArray(opts.securityOpt, 'security option')) {
+    const m = /^no-new-privileges(?:[:=](true|false))?$/.exec(opt);
+    if (!m) {
+      throw invalid(`invalid --security-opt ${show(opt)}: only no-new-privileges[:true|false] is supported for now (seccomp and apparmor come later)`);
+    }
+    noNewPrivs = m[1] !== 'false';
+  }
+  return noNewPrivs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity, process
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const LABEL_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
+const USER_PART_RE = /^[a-z_][a-z0-9_.-]*$|^\d+$/;
+
+function resolveName(value: unknown, id: string): string {
+  if (value === undefined) return `pocker_${id.slice(0, 12)}`;
+  const name = str(value, 'container name');
+  if (!NAME_RE.test(name) || name.length > 128) {
+    throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at most 128 characters`);
+  }
+  return name;
+}
+
+function resolveHostname(value: unknown, id: string): string {
+  if (value === undefined) return id.slice(0, 12);
+  const hostname = str(value, 'hostname');
+  // RFC 1123: dot-separated labels of letters, digits and inner hyphens; the kernel keeps 64 bytes.
+  if (hostname.length === 0 || hostname.length > 64 || !hostname.split('.').every((l) => LABEL_RE.test(l))) {
+    throw invalid(`invalid hostname ${show(hostname)}: must be RFC 1123 labels (letters, digits, inner '-') separated by '.', at most 64 characters`);
+  }
+  return hostname;
+}
+
+function resolveUser(value: unknown): string {
+  if (value === undefined) return '';
+  const user = str(value, 'user');
+  if (user === '') return '';
+  const parts = user.split(':');
+  const ok =
+    parts.length <= 2 &&
+    parts.every((p) => USER_PART_RE.test(p) && (!/^\d+$/.test(p) || Number(p) <= MAX_ID));
+  if (!ok) {
+    throw invalid(`invalid user ${show(user)}: expected name|uid[:name|gid], ids from 0 to ${MAX_ID}`);
+  }
+  return user;
+}
+
+function resolveArgs(opts: RunOptions): string[] {
+  const cmd = opts.cmd === undefined ? [] : strArray(opts.cmd, 'command argument');
+  const entrypoint = opts.entrypoint === undefined ? '' : str(opts.entrypoint, 'entrypoint');
+  // With an entrypoint the command is its arguments (Docker resets the image's cmd when
+  // --entrypoint is given); '' means no entrypoint.
+  const args = entrypoint !== '' ? [entrypoint, ...cmd] : cmd.length > 0 ? cmd : ['/bin/sh'];
+  if (args[0] === '') throw invalid(`invalid command ${show(args)}: the executable can't be empty`);
+  return args;
+}
+
+function resolveWorkdir(value: unknown): string {
+  if (value === undefined) return '/';
+  const dir = str(value, 'working directory');
+  if (!dir.startsWith('/')) throw invalid(`the working directory ${show(dir)} is invalid, it needs to be an absolute path`);
+  return normalisePath(dir);
+}
+
+function resolveRootfs(opts: RunOptions): ResolvedRunConfig['rootfs'] {
+  const { image, rootfs } = opts;
+  if (image !== undefined && rootfs !== undefined) throw invalid('give either an image or a rootfs, not both');
+  if (image === undefined && rootfs === undefined) throw invalid('an image or a rootfs is required');
+  if (image !== undefined) {
+    const ref = str(image, 'image');
+    if (ref !== 'host') {
+      throw invalid(`image ${show(ref)} is not available: only the built-in "host" image and --rootfs are supported for now (registry images come later)`);
+    }
+    return { kind: 'host' };
+  }
+  const dir = str(rootfs, 'rootfs');
+  if (dir === '') throw invalid('invalid rootfs "": must be a directory');
+  let real: string;
+  try {
+    real = fs.realpathSync(path.resolve(dir));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw invalid(`invalid rootfs ${dir}: ${code === 'ENOENT' ? 'no such file or directory' : code ?? 'cannot resolve'}`, dir);
+  }
+  if (!fs.statSync(real).isDirectory()) throw invalid(`invalid rootfs ${dir}: not a directory`, dir);
+  return { kind: 'dir', path: real };
+}
+
+function resolveTtySize(value: unknown): { rows: number; cols: number } | undefined {
+  if (value === undefined) return undefined;
+  const v = value as { rows?: unknown; cols?: unknown } | null;
+  const ok = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535;
+  if (v === null || typeof v !== 'object' || !ok(v.rows) || !ok(v.cols)) {
+    throw invalid(`invalid tty size ${show(value)}: rows and cols must be integers from 1 to 65535`);
+  }
+  return { rows: v.rows as number, cols: v.cols as number };
+}
+
+function resolveNetwork(value: unknown): 'none' | 'host' {
+  if (value === undefined) return 'none';
+  if (value === 'none' || value === 'host') return value;
+  throw invalid(`invalid network ${show(value)}: only "none" and "host" are supported`);
+}
+
+function resolveRoot(value: unknown, env: NodeJS.ProcessEnv): string {
+  // An empty POCKER_ROOT counts as unset, as usual for environment variables.
+  const raw = value !== undefined ? value : env.POCKER_ROOT || DEFAULT_ROOT;
+  const root = str(raw, 'root directory');
+  if (root === '') throw invalid('invalid root directory "": must be a path');
+  return path.resolve(root);
+}
+
+function resolveCgroupParent(value: unknown): string {
+  if (value === undefined) return DEFAULT_CGROUP_PARENT;
+  const parent = str(value, 'cgroup parent');
+  const ok = parent !== '' && parent.split('/').every((s) => /^[A-Za-z0-9_.-]+$/.test(s) && s !== '.' && s !== '..');
+  if (!ok) {
+    throw invalid(`invalid cgroup parent ${show(parent)}: must be a relative path of [A-Za-z0-9_.-] segments, without '.' or '..'`);
+  }
+  return parent;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Validates `opts` completely and resolves defaults. Throws `invalid()` on the first bad value. */
+export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = process.env): ResolvedRunConfig {
+  if (opts === null || typeof opts !== 'object') throw invalid(`invalid run options ${show(opts)}: must be an object`);
+  const id = randomBytes(32).toString('hex');
+  const rootfs = resolveRootfs(opts);
+  const name = resolveName(opts.name, id);
+  const hostname = resolveHostname(opts.hostname, id);
+  const tty = bool(opts.tty, 'tty');
+  const ttySize = resolveTtySize(opts.ttySize);
+  const config: ResolvedRunConfig = {
+    id,
+    name,
+    rootfs,
+    args: resolveArgs(opts),
+    env: resolveEnv(opts, env, hostname, tty),
+    cwd: resolveWorkdir(opts.workdir),
+    user: resolveUser(opts.user),
+    hostname,
+    interactive: bool(opts.interactive, 'interactive'),
+    tty,
+    readOnly: bool(opts.readOnly, 'readOnly'),
+    init: bool(opts.init, 'init'),
+    network: resolveNetwork(opts.network),
+    mounts: resolveMounts(opts),
+    resources: resolveResources(opts),
+    caps: resolveCaps(opts),
+    noNewPrivs: resolveSecurityOpt(opts),
+    rm: bool(opts.rm, 'rm'),
+    root: resolveRoot(opts.root, env),
+    cgroupParent: resolveCgroupParent(opts.cgroupParent),
+  };
+  if (ttySize) config.ttySize = ttySize;
+  return config;
+}

@@ -1,0 +1,350 @@
+// run(): validate, lay out the container's directories, create its cgroups, hand the resolved spec
+// to pocker-init through the addon, and give back a handle with streams, wait() and kill().
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { join, relative, isAbsolute } from 'node:path';
+import { ReadStream as TtyReadStream } from 'node:tty';
+import type { Readable, Writable } from 'node:stream';
+
+import { createCgroups, detectCgroups, planCgroups, removeCgroups, type CgroupPlan } from '../cgroup/index.js';
+import { PockerError, errnoName, fromSystemError } from '../errors.js';
+import { native, type NativeEvent, type NativeMonitor } from '../native.js';
+import type { Container, ExitStatus, RunOptions, StdioOption } from '../types.js';
+import { resolveRunOptions, type ResolvedRunConfig } from './options.js';
+import {
+  CLONE_NEWCGROUP,
+  CLONE_NEWIPC,
+  CLONE_NEWNET,
+  CLONE_NEWNS,
+  CLONE_NEWPID,
+  CLONE_NEWUTS,
+  MASKED_PATHS,
+  READONLY_PATHS,
+  encodeSpec,
+  type InitSpec,
+} from './spec.js';
+
+const signalNames = new Map<number, NodeJS.Signals>(
+  Object.entries(osConstants.signals).map(([name, n]) => [n as number, name as NodeJS.Signals]),
+);
+
+/** A signal name or number to its number; throws on an unknown one. */
+export function signalNumber(signal: NodeJS.Signals | number): number {
+  if (typeof signal === 'number') {
+    if (!Number.isInteger(signal) || signal < 1 || signal > 64) throw new PockerError(`invalid signal ${signal}`, { code: 'ERR_POCKER_INVALID', step: 'kill' });
+    return signal;
+  }
+  const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+  const n = (osConstants.signals as Record<string, number>)[name];
+  if (n === undefined) throw new PockerError(`invalid signal ${signal}`, { code: 'ERR_POCKER_INVALID', step: 'kill' });
+  return n;
+}
+
+interface Layout {
+  dir: string;
+  lowers: string[];
+  scratchUpper: boolean;
+  upper: string;
+  work: string;
+  rootfs: string;
+}
+
+/** Where the container's layers live. Overlayfs refuses an upper dir inside a lower one, so when
+ * the lower contains the state root (the `host` image is `/`), the writable layer goes on a tmpfs
+ * private to the container's mount namespace instead. */
+function layout(cfg: ResolvedRunConfig): Layout {
+  const dir = join(cfg.root, 'containers', cfg.id);
+  const lower = cfg.rootfs.kind === 'host' ? '/' : cfg.rootfs.path;
+  const rel = relative(lower, dir);
+  const inside = rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  return inside
+    ? { dir, lowers: [lower], scratchUpper: true, upper: join(dir, 'scratch'), work: '', rootfs: join(dir, 'rootfs') }
+    : { dir, lowers: [lower], scratchUpper: false, upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs') };
+}
+
+function makeLayout(l: Layout): void {
+  mkdirSync(l.dir, { recursive: true, mode: 0o700 });
+  mkdirSync(l.rootfs, { mode: 0o755 });
+  mkdirSync(l.upper, { mode: 0o755 });
+  if (l.work) mkdirSync(l.work, { mode: 0o700 });
+}
+
+/** Mount points sorted so that parents are mounted before their children (stable otherwise). */
+function byDepth<T extends { dst: string }>(mounts: T[]): T[] {
+  const depth = (p: string) => p.split('/').filter(Boolean).length;
+  return mounts
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => depth(a.m.dst) - depth(b.m.dst) || a.i - b.i)
+    .map((x) => x.m);
+}
+
+function buildSpec(cfg: ResolvedRunConfig, l: Layout, plan: CgroupPlan): InitSpec {
+  let namespaces = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID;
+  if (cfg.network === 'none') namespaces |= CLONE_NEWNET;
+  if (plan.version === 2) namespaces |= CLONE_NEWCGROUP;
+  return {
+    args: cfg.args,
+    env: cfg.env,
+    cwd: cfg.cwd,
+    hostname: cfg.hostname,
+    user: cfg.user,
+    lowers: l.lowers,
+    scratchUpper: l.scratchUpper,
+    upper: l.upper,
+    work: l.work,
+    rootfs: l.rootfs,
+    readOnly: cfg.readOnly,
+    caps: cfg.caps,
+    noNewPrivs: cfg.noNewPrivs,
+    namespaces,
+    mounts: byDepth(cfg.mounts),
+    masks: MASKED_PATHS,
+    readonlyPaths: READONLY_PATHS,
+    ...(plan.v2Leaf ? { cgroupV2: plan.v2Leaf } : {}),
+    cgroupV1Procs: plan.v1Procs,
+    ...(plan.oomFile?.version === 1 ? { oomV1: plan.oomFile.path } : {}),
+    ...(plan.oomFile?.version === 2 ? { oomV2: plan.oomFile.path } : {}),
+    cgroupCleanup: plan.leafDirs,
+    init: cfg.init,
+    tty: cfg.tty,
+    ...(cfg.ttySize ? { ttySize: cfg.ttySize } : {}),
+    foreground: true,
+    stdin: cfg.interactive,
+  };
+}
+
+interface StdioPlan {
+  /** fds handed to pocker-init (0, 1, 2). */
+  child: [number, number, number];
+  /** Our ends of pipes, by stream index. */
+  parent: [number | null, number | null, number | null];
+  /** fds we opened and close right after spawn. */
+  closeAfterSpawn: number[];
+}
+
+function planStdio(opts: RunOptions, cfg: ResolvedRunConfig): StdioPlan {
+  const given = opts.stdio;
+  const pick = (i: number): StdioOption => {
+    if (Array.isArray(given)) return given[i] ?? 'pipe';
+    return given ?? 'pipe';
+  };
+  let modes: StdioOption[] = [pick(0), pick(1), pick(2)];
+  if (!cfg.interactive && modes[0] === 'pipe') modes[0] = 'ignore';
+  // With a tty the container's stdio is the pty; pocker-init gets /dev/null.
+  if (cfg.tty) modes = ['ignore', 'ignore', 'ignore'];
+  const plan: StdioPlan = { child: [0, 1, 2], parent: [null, null, null], closeAfterSpawn: [] };
+  const addon = native();
+  modes.forEach((mode, i) => {
+    if (mode === 'inherit') plan.child[i] = i;
+    else if (typeof mode === 'number') plan.child[i] = mode;
+    else if (mode === 'ignore') {
+      const fd = openSync('/dev/null', i === 0 ? 'r' : 'w');
+      plan.child[i] = fd;
+      plan.closeAfterSpawn.push(fd);
+    } else {
+      const [r, w] = addon.pipe();
+      plan.child[i] = i === 0 ? r : w;
+      plan.parent[i] = i === 0 ? w : r;
+      plan.closeAfterSpawn.push(plan.child[i]);
+    }
+  });
+  return plan;
+}
+
+function closeQuietly(fds: Array<number | null>): void {
+  for (const fd of fds) {
+    if (fd === null) continue;
+    try {
+      closeSync(fd);
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+/** Turns pocker-init's `{errno, step, syscall, path}` report into a PockerError. */
+function setupError(ev: Extract<NativeEvent, { type: 'error' }>, cfg: ResolvedRunConfig): PockerError {
+  const errno = Math.abs(ev.errno);
+  const code = ev.code || errnoName(errno);
+  let message: string;
+  if (ev.step === 'exec') {
+    message =
+      code === 'ENOENT'
+        ? `exec: "${cfg.args[0]}": executable file not found in $PATH`
+        : `exec: "${cfg.args[0]}": ${code === 'EACCES' ? 'permission denied' : code}`;
+  } else if (ev.step === 'user') {
+    message = ev.path;
+  } else {
+    message = `container setup failed at ${ev.step}: ${code} (${ev.syscall}${ev.path ? ` ${ev.path}` : ''})`;
+  }
+  return new PockerError(message, { code, errno, syscall: ev.syscall, path: ev.path, step: ev.step });
+}
+
+class RunningContainer implements Container {
+  readonly id: string;
+  readonly name: string;
+  pid = 0;
+  stdin: Writable | null = null;
+  stdout: Readable | null = null;
+  stderr: Readable | null = null;
+  private ptyFd = -1;
+  private exit: ExitStatus | null = null;
+  private done: Promise<ExitStatus>;
+  private resolveDone!: (s: ExitStatus) => void;
+  private monitor: NativeMonitor | null = null;
+
+  constructor(cfg: ResolvedRunConfig) {
+    this.id = cfg.id;
+    this.name = cfg.name;
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  attach(monitor: NativeMonitor): void {
+    this.monitor = monitor;
+  }
+
+  setPty(fd: number, interactive: boolean): void {
+    this.ptyFd = fd;
+    const stream = new TtyReadStream(fd);
+    // When the container's side of the pty closes, reads fail with EIO: that is the end of output.
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EIO') stream.emit('pocker-error', err);
+      stream.push(null);
+    });
+    this.stdout = stream;
+    if (interactive) this.stdin = stream;
+  }
+
+  onExit(status: ExitStatus): void {
+    this.exit = status;
+  }
+
+  finish(reaped: { status: number; signal: number }, cleanup: () => void): void {
+    cleanup();
+    let status = this.exit;
+    if (!status) {
+      // The monitor itself died (e.g. SIGKILL): the container died with it (PDEATHSIG).
+      const sig = reaped.signal || 0;
+      status = sig
+        ? { exitCode: 128 + sig, signal: signalNames.get(sig) ?? null, oomKilled: false }
+        : { exitCode: reaped.status < 0 ? 125 : reaped.status, signal: null, oomKilled: false };
+    }
+    this.monitor = null;
+    this.resolveDone(status);
+  }
+
+  wait(): Promise<ExitStatus> {
+    return this.done;
+  }
+
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): void {
+    const n = signalNumber(signal);
+    this.monitor?.kill(n);
+  }
+
+  resize(rows: number, cols: number): void {
+    if (this.ptyFd < 0 || !this.monitor) return;
+    native().setWinsize(this.ptyFd, rows, cols);
+  }
+}
+
+/**
+ * Starts a container and resolves once its workload has been exec'd (or rejects with a
+ * PockerError naming the failed `step`: `validate`, `cgroup`, `spawn`, `mount-rootfs`, `exec`, …).
+ * Nothing is left behind on failure.
+ */
+export async function run(options: RunOptions): Promise<Container> {
+  const cfg = resolveRunOptions(options);
+  const addon = native();
+  const info = detectCgroups();
+  const plan = planCgroups(info, cfg.cgroupParent, cfg.id, cfg.resources);
+  const l = layout(cfg);
+
+  const removeDir = () => rmSync(l.dir, { recursive: true, force: true });
+  try {
+    makeLayout(l);
+  } catch (err) {
+    removeDir();
+    throw fromSystemError(err, 'state', `cannot create the container directory ${l.dir}`);
+  }
+  try {
+    createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
+  } catch (err) {
+    removeDir();
+    throw err instanceof PockerError ? err : fromSystemError(err, 'cgroup', 'cannot create the container cgroup');
+  }
+  const cleanup = () => {
+    try {
+      removeCgroups(plan, addon);
+    } catch {
+      /* the monitor normally removed them already */
+    }
+    removeDir();
+  };
+
+  let stdio: StdioPlan;
+  try {
+    stdio = planStdio(options, cfg);
+  } catch (err) {
+    cleanup();
+    throw fromSystemError(err, 'stdio', 'cannot set up stdio');
+  }
+
+  const container = new RunningContainer(cfg);
+  return new Promise<Container>((resolve, reject) => {
+    let started = false;
+    let failure: PockerError | null = null;
+    const onEvent = (ev: NativeEvent) => {
+      switch (ev.type) {
+        case 'pid':
+          container.pid = ev.pid;
+          break;
+        case 'pty':
+          container.setPty(ev.fd, cfg.interactive);
+          break;
+        case 'started':
+          started = true;
+          resolve(container);
+          break;
+        case 'error':
+          failure = setupError(ev, cfg);
+          break;
+        case 'exit':
+          container.onExit({ exitCode: ev.exitCode, signal: ev.signal ? (signalNames.get(ev.signal) ?? null) : null, oomKilled: ev.oomKilled });
+          break;
+        case 'reaped':
+          if (!started) {
+            cleanup();
+            closeQuietly(stdio.parent);
+            reject(
+              failure ??
+                new PockerError(`pocker-init ended before the container started (status ${ev.status}, signal ${ev.signal})`, {
+                  code: 'ERR_POCKER_INIT',
+                  step: 'spawn',
+                }),
+            );
+          } else {
+            container.finish(ev, cleanup);
+          }
+          break;
+      }
+    };
+    let monitor: NativeMonitor;
+    try {
+      monitor = addon.spawn({ spec: encodeSpec(buildSpec(cfg, l, plan)), stdio: stdio.child, onEvent });
+    } catch (err) {
+      closeQuietly(stdio.closeAfterSpawn);
+      closeQuietly(stdio.parent);
+      cleanup();
+      reject(fromSystemError(err, 'spawn', 'cannot start pocker-init'));
+      return;
+    }
+    closeQuietly(stdio.closeAfterSpawn);
+    container.attach(monitor);
+    const [inFd, outFd, errFd] = stdio.parent;
+    if (inFd !== null) container.stdin = new Socket({ fd: inFd, readable: false, writable: true });
+    if (outFd !== null) container.stdout = new Socket({ fd: outFd, readable: true, writable: false });
+    if (errFd !== null) container.stderr = new Socket({ fd: errFd, readable: true, writable: false });
+  });
+}
