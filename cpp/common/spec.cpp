@@ -110,7 +110,6 @@ bool parseSpec(const uint8_t* data, size_t len, Spec* out, const char** why) {
         if (!f.u16(&out->rows) || !f.u16(&out->cols)) return false;
         break;
       case Tag::Foreground: out->foreground = true; break;
-      case Tag::Stdin: out->stdinOpen = true; break;
       default:
         *why = "unknown tag";
         return false;

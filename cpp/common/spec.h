@@ -40,7 +40,6 @@ enum class Tag : uint16_t {
   Tty = 25,           // flag
   TtySize = 26,       // u16 rows, u16 cols
   Foreground = 28,    // flag: kill the container when the controlling socket closes
-  Stdin = 29,         // flag: keep stdin open (otherwise /dev/null)
 };
 
 enum MountKind : uint8_t { MountBind = 1, MountTmpfs = 2 };
@@ -56,7 +55,7 @@ struct Spec {
   std::vector<MountSpec> mounts;
   std::string cwd = "/", hostname, user, upper, work, rootfs, cgroupV2, oomV1, oomV2;
   bool scratchUpper = false, readOnly = false, noNewPrivs = false, init = false, tty = false,
-       foreground = false, stdinOpen = false;
+       foreground = false;
   uint64_t caps = 0;
   uint32_t namespaces = 0;
   uint16_t rows = 0, cols = 0;

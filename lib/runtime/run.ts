@@ -110,7 +110,6 @@ function buildSpec(cfg: ResolvedRunConfig, l: Layout, plan: CgroupPlan): InitSpe
     tty: cfg.tty,
     ...(cfg.ttySize ? { ttySize: cfg.ttySize } : {}),
     foreground: true,
-    stdin: cfg.interactive,
   };
 }
 

@@ -28,7 +28,6 @@ export const Tag = {
   Tty: 25,
   TtySize: 26,
   Foreground: 28,
-  Stdin: 29,
 } as const;
 
 /** Linux clone flags for namespaces (include/uapi/linux/sched.h). */
@@ -75,7 +74,6 @@ export interface InitSpec {
   tty: boolean;
   ttySize?: { rows: number; cols: number };
   foreground: boolean;
-  stdin: boolean;
 }
 
 class Writer {
@@ -149,7 +147,6 @@ export function encodeSpec(s: InitSpec): Buffer {
     w.record(Tag.TtySize, sz);
   }
   w.flag(Tag.Foreground, s.foreground);
-  w.flag(Tag.Stdin, s.stdin);
   return w.bytes();
 }
 
