@@ -2,8 +2,8 @@
 // node-gyp-build finds prebuilds/linux-x64/ (npm installs) or build/Release/ (source builds).
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { packageRoot } from './paths.js';
 
 /** Events a running container's monitor reports, in this order: pid, [pty], started | error, exit. */
 export type NativeEvent =
@@ -47,30 +47,40 @@ export interface NativeAddon {
   setCloexec(fd: number, on: boolean): void;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** The package root (dist/ or lib/ sits directly below it). */
-export const packageRoot = resolve(here, '..');
-
 let cached: NativeAddon | undefined;
 
-/** Loads the addon and points it at pocker-init. Throws a clear error when neither a prebuild nor a build exists. */
+interface NodeGypBuild {
+  (dir: string): unknown;
+  resolve(dir: string): string;
+}
+
+/**
+ * Where the addon is: a source build (build/Release, preferred, as node-gyp-build does) or the
+ * shipped prebuild. These two paths are checked directly: node-gyp-build's general search costs
+ * 4-6 ms of every CLI start here, so it is only the fallback for other layouts.
+ */
+function addonPath(require: NodeRequire): string {
+  for (const dir of [join(packageRoot, 'build', 'Release'), join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`)]) {
+    const file = join(dir, 'pocker.node');
+    if (existsSync(file)) return file;
+  }
+  return (require('node-gyp-build') as NodeGypBuild).resolve(packageRoot);
+}
+
+/** Loads the addon and points it at the pocker-init built with it. Throws a clear error when neither a prebuild nor a build exists. */
 export function native(): NativeAddon {
   if (cached) return cached;
-  const require = createRequire(import.meta.url);
-  const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-  const addon = load(packageRoot);
-  addon.setInitPath(initPath());
+  const require = createRequire(join(packageRoot, 'package.json'));
+  const path = addonPath(require);
+  const addon = require(path) as NativeAddon;
+  addon.setInitPath(initPath(path));
   cached = addon;
   return addon;
 }
 
-/** Where pocker-init lives: next to the prebuilt addon, or in the source build's output. */
-export function initPath(): string {
-  const candidates = [
-    process.env.POCKER_INIT,
-    join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'pocker-init'),
-    join(packageRoot, 'build', 'Release', 'pocker-init'),
-  ];
-  for (const c of candidates) if (c && existsSync(c)) return c;
-  throw new Error('pocker: pocker-init not found (run `npm run build:native`)');
+/** pocker-init lives beside the addon it was built with (prebuilds/linux-x64/ or build/Release/), so the two always match; POCKER_INIT overrides. */
+export function initPath(addonPath: string): string {
+  const path = process.env.POCKER_INIT || join(dirname(addonPath), 'pocker-init');
+  if (!existsSync(path)) throw new Error(`pocker: pocker-init not found at ${path} (run \`npm run build:native\`)`);
+  return path;
 }

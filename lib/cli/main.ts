@@ -2,12 +2,14 @@
 // program and maps the outcome to an exit code. Keep it cheap: `pocker --version` must load
 // nothing but commander (never the runtime or the native addon).
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { packageRoot } from '../paths.js';
 import { addRunCommand, executeRun, type CliContext } from './run.js';
 
-/** The version in package.json (two levels above both lib/cli and dist/cli). */
+/** The version in package.json. */
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }
 

@@ -1,10 +1,8 @@
 // run(): validate, lay out the container's directories, create its cgroups, hand the resolved spec
 // to pocker-init through the addon, and give back a handle with streams, wait() and kill().
 import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
-import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { join, relative, isAbsolute } from 'node:path';
-import { ReadStream as TtyReadStream } from 'node:tty';
 import type { Readable, Writable } from 'node:stream';
 
 import { createCgroups, detectCgroups, planCgroups, removeCgroups, type CgroupPlan } from '../cgroup/index.js';
@@ -203,9 +201,9 @@ class RunningContainer implements Container {
     this.monitor = monitor;
   }
 
-  setPty(fd: number, interactive: boolean): void {
+  setPty(tty: typeof import('node:tty'), fd: number, interactive: boolean): void {
     this.ptyFd = fd;
-    const stream = new TtyReadStream(fd);
+    const stream = new tty.ReadStream(fd);
     // When the container's side of the pty closes, reads fail with EIO: that is the end of output.
     stream.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code !== 'EIO') stream.emit('pocker-error', err);
@@ -290,6 +288,9 @@ export async function run(options: RunOptions): Promise<Container> {
     throw fromSystemError(err, 'stdio', 'cannot set up stdio');
   }
 
+  // node:net and node:tty are loaded only when used: most CLI runs hand their own fds over.
+  const net = stdio.parent.some((fd) => fd !== null) ? await import('node:net') : null;
+  const tty = cfg.tty ? await import('node:tty') : null;
   const container = new RunningContainer(cfg);
   return new Promise<Container>((resolve, reject) => {
     let started = false;
@@ -300,7 +301,7 @@ export async function run(options: RunOptions): Promise<Container> {
           container.pid = ev.pid;
           break;
         case 'pty':
-          container.setPty(ev.fd, cfg.interactive);
+          if (tty) container.setPty(tty, ev.fd, cfg.interactive);
           break;
         case 'started':
           started = true;
@@ -342,6 +343,8 @@ export async function run(options: RunOptions): Promise<Container> {
     closeQuietly(stdio.closeAfterSpawn);
     container.attach(monitor);
     const [inFd, outFd, errFd] = stdio.parent;
+    const Socket = net?.Socket;
+    if (!Socket) return;
     if (inFd !== null) container.stdin = new Socket({ fd: inFd, readable: false, writable: true });
     if (outFd !== null) container.stdout = new Socket({ fd: outFd, readable: true, writable: false });
     if (errFd !== null) container.stderr = new Socket({ fd: errFd, readable: true, writable: false });

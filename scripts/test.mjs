@@ -1,0 +1,297 @@
+#!/usr/bin/env node
+// `npm test`: the whole test suite, as CI runs it (as root, on a fresh clone, after `npm ci`).
+//
+//   1. prerequisites  apt packages the tests need (APT_PACKAGES) plus cmake and g++; installed
+//                     with apt-get when missing and running as root, otherwise reported
+//   2. build:native   `npx cmake-js compile --out build`, unless build/Release is newer than cpp/
+//                     and CMakeLists.txt
+//   3. build:ts       `npm run build:ts` (tsc, then the CLI bundle)
+//   4. host tests     vitest over test/unit, test/native, test/integration, test/security (this
+//                     machine: cgroup v1)
+//   5. cgroup-v2 VM   the cgroup tests again inside ../shared/vm/cgroup2-vm (a cgroup-v2-only
+//                     guest, emulated and 8-20x slower); skipped loudly when the VM script is
+//                     absent or we are not root, on purpose with --no-vm or POCKER_TEST_SKIP_VM=1
+//   6. leftovers      vitest over test/final (nothing may be left behind: cgroups, mounts, ...)
+//
+// Usage: node scripts/test.mjs [--no-vm | --only-vm] [VITEST ARGS...] [-- VITEST ARGS...]
+// Arguments other than ours go to the vitest runs of steps 4 and 5 (e.g. `npm test -- -t overlay`,
+// `npm test -- --reporter=verbose`); the leftovers check always runs unfiltered.
+// Prints one `pocker test summary:` line per step at the end; exits non-zero if any step failed.
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
+import { delimiter, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Debian packages the tests use (busybox-static: a static shell and tools for container rootfs fixtures). */
+const APT_PACKAGES = ['busybox-static'];
+/** Commands the build needs, and the Debian package that provides each. */
+const BUILD_COMMANDS = { cmake: 'cmake', 'g++': 'g++' };
+
+const HOST_TESTS = ['test/unit', 'test/native', 'test/integration', 'test/security'];
+const VM_TESTS = ['test/integration/cgroups.test.ts', 'test/integration/run.test.ts'];
+const FINAL_TESTS = ['test/final'];
+const VM_SCRIPT = resolve(repo, '..', 'shared', 'vm', 'cgroup2-vm');
+const VM_TIMEOUT_SECONDS = 1500;
+/** Per-test and per-hook timeout inside the VM, whose Node runs 8-20x slower than the host's. */
+const VM_TEST_TIMEOUT_MS = 600_000;
+
+const isRoot = process.getuid?.() === 0;
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+function usage() {
+  console.log(`Usage: node scripts/test.mjs [--no-vm | --only-vm] [VITEST ARGS...] [-- VITEST ARGS...]
+  --no-vm     skip the cgroup-v2 VM pass (as does POCKER_TEST_SKIP_VM=1)
+  --only-vm   run only the prerequisites, the build and the cgroup-v2 VM pass
+  other arguments are passed to vitest (host and VM passes)`);
+}
+
+const opts = { noVm: process.env.POCKER_TEST_SKIP_VM === '1', skipVmReason: '', onlyVm: false, vitestArgs: [] };
+if (opts.noVm) opts.skipVmReason = 'POCKER_TEST_SKIP_VM=1';
+{
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      opts.vitestArgs.push(...argv.slice(i + 1));
+      break;
+    } else if (a === '--no-vm') {
+      opts.noVm = true;
+      opts.skipVmReason = '--no-vm';
+    } else if (a === '--only-vm') opts.onlyVm = true;
+    else if (a === '--help') {
+      usage();
+      process.exit(0);
+    } else opts.vitestArgs.push(a);
+  }
+  if (opts.noVm && opts.onlyVm) {
+    console.error(`pocker test: --only-vm contradicts ${opts.skipVmReason}`);
+    process.exit(2);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** Where `cmd` is on PATH, or undefined. */
+function which(cmd) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const file = join(dir, cmd);
+    try {
+      accessSync(file, constants.X_OK);
+      if (statSync(file).isFile()) return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function banner(lines) {
+  const bar = '!'.repeat(78);
+  console.log(`\n${bar}\n${lines.map((l) => `!!! ${l}`).join('\n')}\n${bar}\n`);
+}
+
+let current; // the running child, for signal forwarding
+let interrupted; // the signal that interrupted us
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    interrupted = signal;
+    // A terminal's Ctrl-C already reached the whole foreground process group.
+    if (signal !== 'SIGINT' && current) current.kill(signal);
+  });
+}
+
+/** Runs a command with inherited stdio; resolves with its exit code (128+N when killed by signal N). */
+function run(cmd, args, options = {}) {
+  console.log(`\n$ ${[cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')}`);
+  return new Promise((resolvePromise) => {
+    const child = spawn(cmd, args, { cwd: repo, stdio: 'inherit', ...options });
+    current = child;
+    child.once('error', (err) => {
+      console.error(`pocker test: cannot run ${cmd}: ${err.message}`);
+      current = undefined;
+      resolvePromise(127);
+    });
+    child.once('exit', (code, signal) => {
+      current = undefined;
+      const signals = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+      resolvePromise(code ?? 128 + (signals[signal] ?? 0));
+    });
+  });
+}
+
+const steps = [];
+
+/**
+ * Runs one step. `fn` resolves with { status: 'ok' | 'FAILED' | 'skipped', note? }. A step after an
+ * interruption or a failed build is 'not run'.
+ */
+async function step(name, fn, { blocked } = {}) {
+  if (interrupted || blocked) {
+    steps.push({ name, status: 'not run', seconds: 0, note: interrupted ? `interrupted by ${interrupted}` : blocked });
+    return steps.at(-1);
+  }
+  console.log(`\n=== pocker test: ${name}`);
+  const start = performance.now();
+  let result;
+  try {
+    result = await fn();
+  } catch (err) {
+    console.error(err);
+    result = { status: 'FAILED', note: err instanceof Error ? err.message : String(err) };
+  }
+  const seconds = (performance.now() - start) / 1000;
+  steps.push({ name, seconds, ...result });
+  console.log(`=== pocker test: ${name}: ${result.status}${result.note ? ` (${result.note})` : ''} in ${seconds.toFixed(1)}s`);
+  return steps.at(-1);
+}
+
+const fromExit = (code, what = 'exit') => (code === 0 ? { status: 'ok' } : { status: 'FAILED', note: `${what} ${code}` });
+
+// ---------------------------------------------------------------------------------------------
+// 1. Prerequisites
+
+function dpkgInstalled(pkg) {
+  const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
+  return r.status === 0 && /\binstalled$/.test(r.stdout.trim()) && !/not-installed|config-files/.test(r.stdout);
+}
+
+async function prerequisites() {
+  const missing = [];
+  if (which('dpkg-query')) {
+    for (const pkg of APT_PACKAGES) if (!dpkgInstalled(pkg)) missing.push(pkg);
+  } else {
+    console.log(`pocker test: no dpkg-query: cannot check for ${APT_PACKAGES.join(', ')}; tests that need them may fail`);
+  }
+  for (const [cmd, pkg] of Object.entries(BUILD_COMMANDS)) if (!which(cmd) && !missing.includes(pkg)) missing.push(pkg);
+  if (missing.length === 0) return { status: 'ok', note: 'nothing missing' };
+  if (!isRoot || !which('apt-get')) {
+    banner([
+      `missing prerequisites: ${missing.join(' ')}`,
+      isRoot ? 'no apt-get here: install them by hand' : 'not root: cannot install them (run as root, or: apt-get install ' + missing.join(' ') + ')',
+      'tests that need them will fail or skip',
+    ]);
+    return { status: 'skipped', note: `missing ${missing.join(' ')}` };
+  }
+  console.log(`pocker test: installing ${missing.join(' ')} (apt-get)`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const lock = ['-o', 'DPkg::Lock::Timeout=600'];
+  const update = await run('apt-get', [...lock, 'update'], { env });
+  if (update !== 0) return { status: 'FAILED', note: `apt-get update exited ${update}` };
+  const install = await run('apt-get', [...lock, 'install', '-y', '--no-install-recommends', ...missing], { env });
+  if (install !== 0) return { status: 'FAILED', note: `apt-get install exited ${install}` };
+  return { status: 'ok', note: `installed ${missing.join(' ')}` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2, 3. Build
+
+function newestMtime(path) {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs; // a deleted source file changes its directory
+  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)));
+  return newest;
+}
+
+/** Why the native code needs building, or undefined when build/Release is up to date. */
+function nativeOutOfDate() {
+  const outputs = ['pocker.node', 'pocker-init'].map((f) => join(repo, 'build', 'Release', f));
+  for (const o of outputs) if (!existsSync(o)) return `${relative(repo, o)} is missing`;
+  const oldestOutput = Math.min(...outputs.map((o) => statSync(o).mtimeMs));
+  const newestInput = Math.max(newestMtime(join(repo, 'cpp')), newestMtime(join(repo, 'CMakeLists.txt')));
+  return newestInput > oldestOutput ? 'cpp/ or CMakeLists.txt changed since the last build' : undefined;
+}
+
+async function buildNative() {
+  const why = nativeOutOfDate();
+  if (!why) {
+    console.log('pocker test: build/Release/pocker.node and pocker-init are newer than cpp/ and CMakeLists.txt');
+    return { status: 'ok', note: 'up to date' };
+  }
+  console.log(`pocker test: building the native code: ${why}`);
+  const code = await run('npx', ['--no-install', 'cmake-js', 'compile', '--out', 'build']);
+  return fromExit(code, 'cmake-js exited');
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. The cgroup-v2 VM
+
+/** Why the VM pass cannot run here (loudly reported), or undefined. */
+function vmUnavailable() {
+  if (!existsSync(VM_SCRIPT)) return `${VM_SCRIPT} does not exist`;
+  if (!isRoot) return 'not running as root (cgroup2-vm needs root)';
+  if (/[\s,]/.test(repo)) return `the repository path ${JSON.stringify(repo)} contains a space or comma (cgroup2-vm cannot share it)`;
+  return undefined;
+}
+
+async function vmPass() {
+  const envArgs = ['--env', 'POCKER_TEST_IN_VM=1'];
+  // Our own knobs travel along (CI, NODE_OPTIONS, TERM, ... are passed by cgroup2-vm itself).
+  for (const name of Object.keys(process.env).sort()) {
+    if (name.startsWith('POCKER_') && name !== 'POCKER_TEST_SKIP_VM' && name !== 'POCKER_TEST_IN_VM') envArgs.push('--env', name);
+  }
+  const code = await run(VM_SCRIPT, [
+    '--timeout', String(VM_TIMEOUT_SECONDS),
+    '--workdir', repo,
+    ...envArgs,
+    '--',
+    // vitest's own bin, not npx: loading npm costs ~12 s in the emulated guest.
+    'node_modules/.bin/vitest', 'run', ...VM_TESTS,
+    '--passWithNoTests',
+    `--testTimeout=${VM_TEST_TIMEOUT_MS}`,
+    `--hookTimeout=${VM_TEST_TIMEOUT_MS}`,
+    ...opts.vitestArgs,
+  ]);
+  if (code === 124) return { status: 'FAILED', note: `timed out after ${VM_TIMEOUT_SECONDS}s` };
+  if (code === 125) return { status: 'FAILED', note: 'the VM died before the command finished (exit 125)' };
+  return fromExit(code);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+const vitest = (files, extra) => run('npx', ['--no-install', 'vitest', 'run', ...files, '--passWithNoTests', ...extra]);
+const started = performance.now();
+console.log(`pocker test: node ${process.version}, ${isRoot ? 'root' : `uid ${process.getuid?.()}`}, repo ${repo}`);
+
+await step('prerequisites', prerequisites);
+const native = await step('build:native', buildNative);
+const ts = await step('build:ts', async () => fromExit(await run('npm', ['run', '--silent', 'build:ts'])));
+const buildFailed = [native, ts].some((s) => s.status === 'FAILED') ? 'the build failed' : undefined;
+
+if (opts.onlyVm) steps.push({ name: 'host tests', status: 'skipped', seconds: 0, note: '--only-vm' });
+else await step('host tests', async () => fromExit(await vitest(HOST_TESTS, opts.vitestArgs)), { blocked: buildFailed });
+
+const unavailable = vmUnavailable();
+if (opts.noVm) {
+  banner([`cgroup-v2 VM pass skipped on purpose (${opts.skipVmReason}): the cgroup v2 code path is NOT tested`]);
+  steps.push({ name: 'cgroup-v2 VM tests', status: 'skipped', seconds: 0, note: opts.skipVmReason });
+} else if (unavailable && !interrupted && !buildFailed) {
+  banner([`cgroup-v2 VM pass SKIPPED: ${unavailable}`, 'the cgroup v2 code path is NOT tested']);
+  steps.push({ name: 'cgroup-v2 VM tests', status: 'skipped', seconds: 0, note: unavailable });
+} else {
+  await step('cgroup-v2 VM tests', vmPass, { blocked: buildFailed });
+}
+
+if (opts.onlyVm) steps.push({ name: 'leftovers check', status: 'skipped', seconds: 0, note: '--only-vm' });
+else await step('leftovers check', async () => fromExit(await vitest(FINAL_TESTS, [])), { blocked: buildFailed });
+
+const failed = steps.filter((s) => s.status === 'FAILED');
+console.log('');
+const width = Math.max(...steps.map((s) => s.name.length));
+for (const s of steps) {
+  console.log(`pocker test summary: ${s.name.padEnd(width)}  ${s.status.padEnd(7)} ${s.seconds.toFixed(1).padStart(7)}s${s.note ? `  (${s.note})` : ''}`);
+}
+const total = ((performance.now() - started) / 1000).toFixed(1);
+const verdict = interrupted ? `INTERRUPTED by ${interrupted}` : failed.length ? `FAILED (${failed.map((s) => s.name).join(', ')})` : 'PASSED';
+console.log(`pocker test summary: ${verdict} in ${total}s`);
+
+if (interrupted) process.exit(interrupted === 'SIGINT' ? 130 : interrupted === 'SIGHUP' ? 129 : 143);
+process.exit(failed.length === 0 ? 0 : 1);
