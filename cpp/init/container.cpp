@@ -56,40 +56,64 @@ std::vector<std::string> splitPath(const std::string& path) {
 }
 
 // mkdir -p inside the root, then open the target (a dir, or a file when `file`) as O_PATH.
-// Symlinks are followed but never leave the root (RESOLVE_IN_ROOT); magic links are refused.
+// Symlinks are followed but never leave the root (RESOLVE_IN_ROOT); magic links are refused. A
+// dangling symlink on the way is followed by hand and its target created, inside the root, as
+// Docker does for a volume destination such as /data -> /srv/data.
 int ensureInRoot(int root, const std::string& path, bool file, Error* err, const char* step) {
   auto parts = splitPath(path);
   std::string cur;
   const uint64_t res = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  for (size_t i = 0; i < parts.size(); i++) {
+  int hops = 0;
+  size_t i = 0;
+  while (i < parts.size()) {
     bool last = i + 1 == parts.size();
     std::string next = cur + "/" + parts[i];
     Fd probe(openat2InRoot(root, next, O_PATH, res));
-    if (!probe) {
-      if (errno != ENOENT) {
-        *err = fail(step, "openat2", path);
+    if (probe) {
+      cur = next;
+      i++;
+      continue;
+    }
+    if (errno != ENOENT) {
+      *err = fail(step, "openat2", path);
+      return -1;
+    }
+    Fd parent(openat2InRoot(root, cur, O_PATH | O_DIRECTORY, res));
+    if (!parent) {
+      *err = fail(step, "openat2", path);
+      return -1;
+    }
+    char target[PATH_MAX];
+    ssize_t n = readlinkat(parent.get(), parts[i].c_str(), target, sizeof target - 1);
+    if (n >= 0) {
+      if (++hops > 40) {
+        *err = Error{ELOOP, step, "readlinkat", path};
         return -1;
       }
-      Fd parent(openat2InRoot(root, cur, O_PATH | O_DIRECTORY, res));
-      if (!parent) {
-        *err = fail(step, "openat2", path);
-        return -1;
-      }
-      int rc;
-      if (last && file) {
-        Fd f(openat2InRoot(parent.get(), parts[i], O_CREAT | O_WRONLY | O_NOFOLLOW, RESOLVE_BENEATH, 0644));
-        rc = f ? 0 : -1;
-      } else {
-        rc = mkdirat(parent.get(), parts[i].c_str(), 0755);
-      }
-      if (rc != 0 && errno != EEXIST) {
-        *err = fail(step, last && file ? "open" : "mkdirat", path);
-        return -1;
-      }
+      target[n] = 0;
+      // Restart from the root on the link's target (absolute targets are read inside the root).
+      std::vector<std::string> resolved = splitPath(target[0] == '/' ? std::string(target) : cur + "/" + target);
+      resolved.insert(resolved.end(), parts.begin() + static_cast<long>(i) + 1, parts.end());
+      parts = std::move(resolved);
+      cur.clear();
+      i = 0;
+      continue;
+    }
+    int rc;
+    if (last && file) {
+      Fd f(openat2InRoot(parent.get(), parts[i], O_CREAT | O_WRONLY | O_NOFOLLOW, RESOLVE_BENEATH, 0644));
+      rc = f ? 0 : -1;
+    } else {
+      rc = mkdirat(parent.get(), parts[i].c_str(), 0755);
+    }
+    if (rc != 0 && errno != EEXIST) {
+      *err = fail(step, last && file ? "open" : "mkdirat", path);
+      return -1;
     }
     cur = next;
+    i++;
   }
-  int fd = openat2InRoot(root, path, O_PATH, res);
+  int fd = openat2InRoot(root, cur.empty() ? "/" : cur, O_PATH, res);
   if (fd < 0) *err = fail(step, "openat2", path);
   return fd;
 }

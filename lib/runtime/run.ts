@@ -295,16 +295,30 @@ export async function run(options: RunOptions): Promise<Container> {
   return new Promise<Container>((resolve, reject) => {
     let started = false;
     let failure: PockerError | null = null;
+    let ptyFd = -1;
+    const attachStreams = () => {
+      if (ptyFd >= 0 && tty) container.setPty(tty, ptyFd, cfg.interactive);
+      const Socket = net?.Socket;
+      if (!Socket) return;
+      const [inFd, outFd, errFd] = stdio.parent;
+      if (inFd !== null) container.stdin = new Socket({ fd: inFd, readable: false, writable: true });
+      if (outFd !== null) container.stdout = new Socket({ fd: outFd, readable: true, writable: false });
+      if (errFd !== null) container.stderr = new Socket({ fd: errFd, readable: true, writable: false });
+    };
     const onEvent = (ev: NativeEvent) => {
       switch (ev.type) {
         case 'pid':
           container.pid = ev.pid;
           break;
         case 'pty':
-          if (tty) container.setPty(tty, ev.fd, cfg.interactive);
+          ptyFd = ev.fd;
           break;
         case 'started':
           started = true;
+          // The streams are made in the same tick as the promise resolves, so the caller's
+          // listeners are attached before any end-of-file can be read: a workload that exits at
+          // once must not end its (empty) streams before anyone could listen.
+          attachStreams();
           resolve(container);
           break;
         case 'error':
@@ -317,6 +331,7 @@ export async function run(options: RunOptions): Promise<Container> {
           if (!started) {
             cleanup();
             closeQuietly(stdio.parent);
+            if (ptyFd >= 0) closeQuietly([ptyFd]);
             reject(
               failure ??
                 new PockerError(`pocker-init ended before the container started (status ${ev.status}, signal ${ev.signal})`, {
@@ -342,11 +357,5 @@ export async function run(options: RunOptions): Promise<Container> {
     }
     closeQuietly(stdio.closeAfterSpawn);
     container.attach(monitor);
-    const [inFd, outFd, errFd] = stdio.parent;
-    const Socket = net?.Socket;
-    if (!Socket) return;
-    if (inFd !== null) container.stdin = new Socket({ fd: inFd, readable: false, writable: true });
-    if (outFd !== null) container.stdout = new Socket({ fd: outFd, readable: true, writable: false });
-    if (errFd !== null) container.stderr = new Socket({ fd: errFd, readable: true, writable: false });
   });
 }

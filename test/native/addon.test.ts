@@ -1,0 +1,95 @@
+// The addon's own contract: SystemError-shaped errors, the sealed pocker-init image, the spec
+// channel. No container is created here (a malformed spec stops pocker-init before any namespace).
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, fstatSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+import { native, type NativeEvent } from '../../lib/native.js';
+import { encodeSpec } from '../../lib/runtime/spec.js';
+
+const built = existsSync(new URL('../../build/Release/pocker.node', import.meta.url)) ||
+  existsSync(new URL('../../prebuilds/linux-x64/pocker.node', import.meta.url));
+
+function spawnAndCollect(spec: Uint8Array): Promise<{ events: NativeEvent[]; exe: string }> {
+  return new Promise((resolve) => {
+    const events: NativeEvent[] = [];
+    let exe = '';
+    const devnull = openSync('/dev/null', 'r+');
+    const m = native().spawn({
+      spec,
+      stdio: [devnull, devnull, devnull],
+      onEvent: (ev) => {
+        events.push(ev);
+        if (ev.type === 'reaped') resolve({ events, exe });
+      },
+    });
+    try {
+      exe = readlinkSync(`/proc/${m.pid}/exe`);
+    } catch {
+      /* already gone */
+    }
+    closeSync(devnull);
+  });
+}
+
+describe.skipIf(!built)('native addon', () => {
+  it('reports a malformed spec as an error event with step read-spec, then the reaped event', async () => {
+    const { events } = await spawnAndCollect(Buffer.from('garbage'));
+    const err = events.find((e) => e.type === 'error');
+    expect(err).toMatchObject({ type: 'error', code: 'EINVAL', step: 'read-spec', errno: -22 });
+    expect(events.at(-1)).toMatchObject({ type: 'reaped', status: 125, signal: 0 });
+  });
+
+  it('rejects a spec without a command', async () => {
+    const spec = encodeSpec({
+      args: [], env: [], cwd: '/', hostname: '', user: '', lowers: [], scratchUpper: false, upper: '', work: '',
+      rootfs: '', readOnly: false, caps: 0n, noNewPrivs: false, namespaces: 0, mounts: [], masks: [],
+      readonlyPaths: [], cgroupV1Procs: [], cgroupCleanup: [], init: false, tty: false, foreground: true,
+    });
+    const { events } = await spawnAndCollect(spec);
+    expect(events.find((e) => e.type === 'error')).toMatchObject({ step: 'read-spec', path: 'no command' });
+  });
+
+  it('runs pocker-init from a sealed memfd, never from a host path', async () => {
+    const { exe } = await spawnAndCollect(Buffer.from('PKS1'));
+    expect(exe).toMatch(/^\/memfd:pocker-init/);
+  });
+
+  it('throws SystemError-shaped errors with a step', () => {
+    const addon = native();
+    let caught: unknown;
+    try {
+      addon.cgroupWrite('/nonexistent-pocker-dir/cgroup.procs', '1');
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'write', path: '/nonexistent-pocker-dir/cgroup.procs', step: 'cgroup' });
+    expect(() => addon.setInitPath('/nonexistent-pocker-init')).toThrow(expect.objectContaining({ code: 'ENOENT', step: 'spawn' }));
+    expect(() => (addon.spawn as unknown as (x: unknown) => void)({})).toThrow(TypeError);
+  });
+
+  it('makes close-on-exec pipes', () => {
+    const [r, w] = native().pipe();
+    writeFileSync(w, 'x');
+    expect(fstatSync(r).isFIFO()).toBe(true);
+    // A child process must not inherit them.
+    const out = spawnSync('sh', ['-c', `ls /proc/self/fd`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    expect(out).not.toContain(String(r));
+    expect(out).not.toContain(String(w));
+    closeSync(r);
+    closeSync(w);
+  });
+});
+
+describe.skipIf(!built)('pocker-init run by hand', () => {
+  it('refuses with a message and exit 125', async () => {
+    const { initPath } = await import('../../lib/native.js');
+    const { existsSync: ex } = await import('node:fs');
+    const addonPath = ['build/Release', 'prebuilds/linux-x64']
+      .map((d) => new URL(`../../${d}/pocker.node`, import.meta.url).pathname)
+      .find((p) => ex(p))!;
+    const r = spawnSync(initPath(addonPath), [], { encoding: 'utf8' });
+    expect(r.status).toBe(125);
+    expect(r.stderr).toMatch(/internal helper of pocker/);
+  });
+});
