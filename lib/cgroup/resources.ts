@@ -17,16 +17,8 @@ export interface Resources {
   pidsLimit?: number;
 }
 
-/** A validated Resources: every field present is meaningful. */
-export interface NormalizedResources {
-  memory?: number;
-  /** Only when memory is set; -1 = unlimited. */
-  memorySwap?: number;
-  cpuQuota?: { quota: number; period: number };
-  cpuShares?: number;
-  cpusetCpus?: string;
-  pidsLimit?: number;
-}
+/** A validated Resources (normalizeResources): every field present is meaningful; memorySwap only with memory. */
+export type NormalizedResources = Resources;
 
 export interface CgroupWrite {
   file: string;

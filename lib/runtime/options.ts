@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { invalid } from '../errors.js';
+import type { Resources } from '../cgroup/resources.js';
 import type { RunOptions, TmpfsSpec, VolumeSpec } from '../types.js';
 
 export interface ResolvedMount {
@@ -21,19 +22,8 @@ export interface ResolvedMount {
   data: string;
 }
 
-export interface Resources {
-  /** Bytes. */
-  memory?: number;
-  /** Bytes of memory+swap, or -1 = unlimited swap (Docker semantics). */
-  memorySwap?: number;
-  /** Microseconds; period is always 100000. */
-  cpuQuota?: { quota: number; period: number };
-  cpuShares?: number;
-  /** Normalised list like "0-1,3". */
-  cpusetCpus?: string;
-  /** > 0; absent = unlimited. */
-  pidsLimit?: number;
-}
+/** Resource limits, resolved: the cgroup layer's own type (one definition). */
+export type { Resources };
 
 export interface ResolvedRunConfig {
   /** 64 lowercase hex characters, random. */
