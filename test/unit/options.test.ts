@@ -1,8 +1,10 @@
 // Unit tests of RunOptions validation and resolution (no root, no kernel objects).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import osDefault from 'node:os';
+import { syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PockerError } from '../../lib/errors.js';
 import {
   CAPABILITIES,
@@ -280,10 +282,19 @@ describe('cpus, cpuShares, cpusetCpus, pidsLimit', () => {
     expect(resolve({ cpusetCpus: '1,0-1,1' }).resources.cpusetCpus).toBe('0-1');
   });
 
-  it.runIf(MAXCPU >= 3)('normalises a cpuset list', () => {
-    expect(resolve({ cpusetCpus: '3,0-1' }).resources.cpusetCpus).toBe('0-1,3');
-    expect(resolve({ cpusetCpus: '0,1,2' }).resources.cpusetCpus).toBe('0-2');
-    expect(resolve({ cpusetCpus: '2-3,0-1' }).resources.cpusetCpus).toBe('0-3');
+  it('normalises a cpuset list (on a machine with 8 CPUs)', () => {
+    // The CPU count is the machine's: pretend to have 8 (node:os is patched and re-synced to ESM).
+    const cpu = os.cpus()[0]!;
+    const spies = [vi.spyOn(osDefault, 'availableParallelism').mockReturnValue(8), vi.spyOn(osDefault, 'cpus').mockReturnValue(Array(8).fill(cpu))];
+    syncBuiltinESMExports();
+    try {
+      expect(resolve({ cpusetCpus: '3,0-1' }).resources.cpusetCpus).toBe('0-1,3');
+      expect(resolve({ cpusetCpus: '0,1,2' }).resources.cpusetCpus).toBe('0-2');
+      expect(resolve({ cpusetCpus: '2-3,0-1' }).resources.cpusetCpus).toBe('0-3');
+    } finally {
+      for (const s of spies) s.mockRestore();
+      syncBuiltinESMExports();
+    }
   });
 
   it.each<[unknown, RegExp]>([
