@@ -253,6 +253,13 @@ class RunningContainer implements Container {
  */
 export async function run(options: RunOptions): Promise<Container> {
   const cfg = resolveRunOptions(options);
+  if (process.getuid?.() !== 0) {
+    throw new PockerError('pocker run needs root: rootless containers (user namespaces) are not supported yet', {
+      code: 'EPERM',
+      errno: 1,
+      step: 'validate',
+    });
+  }
   const addon = native();
   const info = detectCgroups();
   const plan = planCgroups(info, cfg.cgroupParent, cfg.id, cfg.resources);

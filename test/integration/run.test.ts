@@ -1,6 +1,6 @@
 // Real containers through the library and the CLI: the host image and a minimal busybox rootfs.
 // Root only. Every container uses a temp state root and the cgroup parent pocker-test-<pid>.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
@@ -275,6 +275,14 @@ describe.skipIf(!isRoot)('run: real containers', () => {
   });
 
   describe('exit codes and signals', () => {
+    it('refuses to run without root, clearly, with exit 125 and nothing created', () => {
+      const root = tempRoot();
+      const r = spawnSync(process.execPath, [pockerBin, 'run', '--rm', '--root', root, 'host', 'true'], { uid: 65534, gid: 65534, encoding: 'utf8' });
+      expect(r.status).toBe(125);
+      expect(r.stderr).toMatch(/needs root.*\(step: validate\)/);
+      expect(existsSync(join(root, 'containers'))).toBe(false);
+    });
+
     it.each([
       [['true'], 0, /^$/],
       [['false'], 1, /^$/],
