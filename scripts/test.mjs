@@ -18,7 +18,7 @@
 // `npm test -- --reporter=verbose`); the leftovers check always runs unfiltered.
 // Prints one `pocker test summary:` line per step at the end; exits non-zero if any step failed.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { delimiter, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -245,6 +245,7 @@ async function vmPass() {
     // vitest's own bin, not npx: loading npm costs ~12 s in the emulated guest.
     'node_modules/.bin/vitest', 'run', ...VM_TESTS,
     '--passWithNoTests',
+    ...reportArgs('vm'),
     `--testTimeout=${VM_TEST_TIMEOUT_MS}`,
     `--hookTimeout=${VM_TEST_TIMEOUT_MS}`,
     ...opts.vitestArgs,
@@ -257,7 +258,33 @@ async function vmPass() {
 // ---------------------------------------------------------------------------------------------
 // Main
 
-const vitest = (files, extra) => run('npx', ['--no-install', 'vitest', 'run', ...files, '--passWithNoTests', ...extra]);
+/** Each vitest run also writes a JSON report (inside the repo, so the VM can write it too). */
+const reports = [];
+function reportArgs(name) {
+  const file = join(repo, `.vitest-${name}-${process.pid}.json`);
+  rmSync(file, { force: true });
+  reports.push(file);
+  return ['--reporter=default', '--reporter=json', `--outputFile.json=${file}`];
+}
+/** Sums passed/failed/skipped over every report written (a run that wrote none counts nothing). */
+function testCounts() {
+  const total = { passed: 0, failed: 0, skipped: 0 };
+  for (const file of reports) {
+    if (!existsSync(file)) continue;
+    try {
+      const r = JSON.parse(readFileSync(file, 'utf8'));
+      total.passed += r.numPassedTests ?? 0;
+      // A file that failed to load is a failure too.
+      total.failed += (r.numFailedTests ?? 0) + (r.numFailedTestSuites ?? 0);
+      total.skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }
+  return total;
+}
+
+const vitest = (name, files, extra) => run('npx', ['--no-install', 'vitest', 'run', ...files, '--passWithNoTests', ...reportArgs(name), ...extra]);
 const started = performance.now();
 console.log(`pocker test: node ${process.version}, ${isRoot ? 'root' : `uid ${process.getuid?.()}`}, repo ${repo}`);
 
@@ -267,7 +294,7 @@ const ts = await step('build:ts', async () => fromExit(await run('npm', ['run', 
 const buildFailed = [native, ts].some((s) => s.status === 'FAILED') ? 'the build failed' : undefined;
 
 if (opts.onlyVm) steps.push({ name: 'host tests', status: 'skipped', seconds: 0, note: '--only-vm' });
-else await step('host tests', async () => fromExit(await vitest(HOST_TESTS, opts.vitestArgs)), { blocked: buildFailed });
+else await step('host tests', async () => fromExit(await vitest('host', HOST_TESTS, opts.vitestArgs)), { blocked: buildFailed });
 
 const unavailable = vmUnavailable();
 if (opts.noVm) {
@@ -281,7 +308,7 @@ if (opts.noVm) {
 }
 
 if (opts.onlyVm) steps.push({ name: 'leftovers check', status: 'skipped', seconds: 0, note: '--only-vm' });
-else await step('leftovers check', async () => fromExit(await vitest(FINAL_TESTS, [])), { blocked: buildFailed });
+else await step('leftovers check', async () => fromExit(await vitest('final', FINAL_TESTS, [])), { blocked: buildFailed });
 
 const failed = steps.filter((s) => s.status === 'FAILED');
 console.log('');
@@ -292,6 +319,11 @@ for (const s of steps) {
 const total = ((performance.now() - started) / 1000).toFixed(1);
 const verdict = interrupted ? `INTERRUPTED by ${interrupted}` : failed.length ? `FAILED (${failed.map((s) => s.name).join(', ')})` : 'PASSED';
 console.log(`pocker test summary: ${verdict} in ${total}s`);
+// The plain closing line CI reads: tests over every vitest run (host, cgroup-v2 VM, leftovers).
+const counts = testCounts();
+// A failed step with no failed test (a build, the VM itself) still counts as a failure.
+const failures = counts.failed || failed.length;
+console.log(`${counts.passed} passed, ${failures} failed, ${counts.skipped} skipped`);
 
 if (interrupted) process.exit(interrupted === 'SIGINT' ? 130 : interrupted === 'SIGHUP' ? 129 : 143);
 process.exit(failed.length === 0 ? 0 : 1);
