@@ -513,6 +513,16 @@ describe.skipIf(!isRoot)('run: real containers', () => {
       await done;
     });
 
+    it('Ctrl-C on the pty reaches the workload (with --init it is not PID 1, so SIGINT is not ignored)', async () => {
+      const c = await start({ image: 'host', cmd: ['sh', '-c', 'echo ready; exec sleep 30'], tty: true, interactive: true, init: true });
+      const done = collect(c.stdout);
+      await waitForOutput(c.stdout!, /ready/);
+      // A byte on the pty: the line discipline turns it into SIGINT for the foreground process group.
+      c.stdin!.write('\x03');
+      expect(await c.wait()).toEqual({ exitCode: 130, signal: null, oomKilled: false });
+      await done;
+    });
+
     const ptyDriver = havePythonPty();
     it.skipIf(!ptyDriver)(
       ptyDriver
