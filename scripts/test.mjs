@@ -24,8 +24,9 @@ import { fileURLToPath } from 'node:url';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Debian packages the tests use (busybox-static: a static shell and tools for container rootfs fixtures). */
-const APT_PACKAGES = ['busybox-static'];
+/** Debian packages the tests use (busybox-static: a static shell and tools for container rootfs fixtures;
+ * docker-registry, skopeo, apache2-utils: a loopback registry, pushing test images to it, htpasswd). */
+const APT_PACKAGES = ['busybox-static', 'docker-registry', 'skopeo', 'apache2-utils'];
 /** Commands the build needs, and the Debian package that provides each. */
 const BUILD_COMMANDS = { cmake: 'cmake', 'g++': 'g++' };
 
