@@ -3,7 +3,7 @@
     {
       "target_name": "pocker",
       "sources": [
-        "cpp/addon/module.cpp", "cpp/addon/spawn.cpp", "cpp/addon/cgroup.cpp", "cpp/addon/fs.cpp",
+        "cpp/addon/module.cpp", "cpp/addon/spawn.cpp", "cpp/addon/cgroup.cpp", "cpp/addon/fs.cpp", "cpp/addon/extract.cpp",
         "cpp/addon/pty.cpp", "cpp/addon/errors.cpp",
         "cpp/common/spec.cpp", "cpp/common/cgroup.cpp", "cpp/common/util.cpp"
       ],

@@ -45,6 +45,59 @@ export interface NativeAddon {
   setWinsize(fd: number, rows: number, cols: number): void;
   /** Clears FD_CLOEXEC, or sets it. */
   setCloexec(fd: number, on: boolean): void;
+  /**
+   * flock(2): a shared or exclusive lock on an open file. With `wait` false (LOCK_NB) returns false
+   * when another open file description holds a conflicting lock; with `wait` true it blocks the
+   * calling thread until granted. Released by closing the fd. Errors have step `lock`.
+   */
+  flock(fd: number, exclusive: boolean, wait: boolean): boolean;
+
+  // Root-relative filesystem primitives (layer extraction; cpp/addon/extract.cpp). `rootFd` comes
+  // from fsOpenRoot; every `path` is relative to it ("" or "." is the root itself, a leading "/"
+  // and "." components are ignored, ".." is refused with EXDEV). No call ever follows a symlink:
+  // one anywhere in the parent chain fails with ELOOP (even a symlink the caller created), the last
+  // component is acted on with *at()/NOFOLLOW calls. Creating over an existing entry unlinks it
+  // first (a whole directory tree too), never writes through it. Modes passed at creation are
+  // subject to the umask; set them with fsChmod/fsSetMeta. Errors: SystemError shape, step `extract`.
+  /** Opens a directory as a root (O_RDONLY|O_DIRECTORY|O_CLOEXEC); close it with fs.closeSync. */
+  fsOpenRoot(dir: string): number;
+  /** mkdir. True when created, false when a directory was already there; an existing symlink is ELOOP, anything else EEXIST. */
+  fsMkdir(rootFd: number, path: string, mode: number): boolean;
+  /** Creates (or replaces) a regular file; returns an O_WRONLY close-on-exec fd for its content. */
+  fsCreateFile(rootFd: number, path: string, mode: number): number;
+  /** Creates (or replaces) a symlink; `target` is stored as is, never resolved. */
+  fsSymlink(rootFd: number, path: string, target: string): void;
+  /** Creates (or replaces) a hard link to `target`, itself resolved beneath the root with no symlinks (a symlink target is linked itself). */
+  fsLink(rootFd: number, path: string, target: string): void;
+  /** Creates (or replaces) a device node or fifo: `mode` includes S_IFCHR, S_IFBLK or S_IFIFO. */
+  fsMknod(rootFd: number, path: string, mode: number, major: number, minor: number): void;
+  /** lchown: a symlink's own owner. -1 leaves an id unchanged. */
+  fsLchown(rootFd: number, path: string, uid: number, gid: number): void;
+  /** chmod of the entry itself (07777 bits); a symlink is refused with ELOOP. */
+  fsChmod(rootFd: number, path: string, mode: number): void;
+  /** utimensat(AT_SYMLINK_NOFOLLOW) in nanoseconds since the epoch; null leaves a time unchanged. */
+  fsUtimes(rootFd: number, path: string, atimeNs: bigint | null, mtimeNs: bigint | null): void;
+  /** lsetxattr (e.g. security.capability, trusted.overlay.opaque). */
+  fsLsetxattr(rootFd: number, path: string, name: string, value: Uint8Array): void;
+  /** lgetxattr; null when the entry has no such attribute. */
+  fsLgetxattr(rootFd: number, path: string, name: string): Buffer | null;
+  /** Removes a file or a whole directory tree (fd-relative, no symlink followed). False when nothing was there. */
+  fsRemove(rootFd: number, path: string): boolean;
+  /**
+   * Applies, in this order, owner (lchown), mode (refused on a symlink), xattrs and times to one
+   * entry. Returns the xattr names the filesystem refused with EOPNOTSUPP or EPERM (not applied);
+   * any other error throws.
+   */
+  fsSetMeta(
+    rootFd: number,
+    path: string,
+    meta: { uid?: number; gid?: number; mode?: number; xattrs?: Record<string, Uint8Array>; atimeNs?: bigint | null; mtimeNs?: bigint | null },
+  ): string[];
+  /** fsSetMeta on an open file (fchown, fchmod, fsetxattr, futimens). */
+  fsSetMetaFd(
+    fd: number,
+    meta: { uid?: number; gid?: number; mode?: number; xattrs?: Record<string, Uint8Array>; atimeNs?: bigint | null; mtimeNs?: bigint | null },
+  ): string[];
 }
 
 let cached: NativeAddon | undefined;

@@ -1,10 +1,17 @@
-// File-descriptor primitives Node has no JS API for.
+// File-descriptor primitives Node has no JS API for. The root-relative primitives of layer
+// extraction (fsOpenRoot, fsMkdir, ...) live in extract.cpp.
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include "addon/addon.h"
 
 namespace pocker {
+
+void initRootFs(Napi::Env env, Napi::Object exports);  // extract.cpp
+
 namespace {
 
 Napi::Value Pipe(const Napi::CallbackInfo& info) {
@@ -27,11 +34,29 @@ Napi::Value SetCloexec(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// flock(fd, exclusive, wait): true once the lock is held; with wait=false, false when another
+// open file description holds a conflicting lock. (wait=true blocks the calling thread.)
+Napi::Value Flock(const Napi::CallbackInfo& info) {
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsBoolean() || !info[2].IsBoolean())
+    return throwTypeError(info.Env(), "flock(fd, exclusive, wait)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  bool exclusive = info[1].As<Napi::Boolean>().Value(), wait = info[2].As<Napi::Boolean>().Value();
+  int op = (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB);
+  for (;;) {
+    if (flock(fd, op) == 0) return Napi::Boolean::New(info.Env(), true);
+    if (errno == EINTR) continue;
+    if (!wait && errno == EWOULDBLOCK) return Napi::Boolean::New(info.Env(), false);
+    return throwSystemError(info.Env(), errno, "flock", "", "lock");
+  }
+}
+
 }  // namespace
 
 void initFs(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("setCloexec", Napi::Function::New(env, SetCloexec, "setCloexec"));
+  exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
+  initRootFs(env, exports);
 }
 
 }  // namespace pocker
