@@ -1,10 +1,12 @@
 // pocker's public API.
 export { run, signalNumber } from './runtime/run.js';
 export { PockerError } from './errors.js';
+export { pull, type PullOptions, type PullResult } from './image/pull.js';
 export type {
   Container,
   ExitStatus,
   PockerErrorShape,
+  PullProgress,
   RunOptions,
   SetupStep,
   StdioOption,

@@ -18,8 +18,18 @@ export interface TmpfsSpec {
 }
 
 export interface RunOptions {
-  /** Image reference. Only the built-in `host` image is available until registry support lands. Exactly one of `image` and `rootfs`. */
+  /**
+   * Image reference (`alpine`, `alpine:3.20`, `ghcr.io/o/r:tag`, `localhost:5000/x@sha256:…`), or the
+   * built-in `host` image (a read-only view of the host's `/`). Exactly one of `image` and `rootfs`.
+   * The image's Entrypoint, Cmd, Env, WorkingDir and User apply unless given here.
+   */
   image?: string;
+  /** When to pull the image: `missing` (default), `always` or `never`. */
+  pull?: 'missing' | 'always' | 'never';
+  /** Registries (`host[:port]`) reached over plain HTTP; loopback registries always are. */
+  insecureRegistries?: string[];
+  /** Pull progress, when run() pulls the image. */
+  onPull?: (event: PullProgress) => void;
   /** An exploded root filesystem directory, used like an image (never modified). */
   rootfs?: string;
   /** Command and arguments. Defaults to `/bin/sh`. */
@@ -81,6 +91,12 @@ export interface RunOptions {
 }
 
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
+
+/** Pull progress, as Docker shows it: a status per layer (`id` = the first 12 hex digits of its digest). */
+export type PullProgress =
+  | { type: 'resolving'; reference: string }
+  | { type: 'layer'; id: string; status: 'Waiting' | 'Downloading' | 'Verifying Checksum' | 'Download complete' | 'Extracting' | 'Pull complete' | 'Already exists'; current?: number; total?: number }
+  | { type: 'done'; reference: string; digest: string; id: string; upToDate: boolean };
 
 /** How a container ended. */
 export interface ExitStatus {

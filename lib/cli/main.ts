@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../paths.js';
+import { addPullCommand } from './pull.js';
 import { addRunCommand, executeRun, type CliContext } from './run.js';
 
 /** The version in package.json. */
@@ -32,6 +33,7 @@ export function createProgram(ctx: CliContext): Command {
       outputError: (text, write) => write(`pocker: ${text.replace(/^error: /, '')}`),
     });
   addRunCommand(program, ctx);
+  addPullCommand(program, ctx);
   return program;
 }
 

@@ -37,6 +37,9 @@ export interface RunFlags {
   rootfs?: string;
   root?: string;
   cgroupParent?: string;
+  /** `--pull missing|always|never`. */
+  pull?: string;
+  insecureRegistry?: string[];
 }
 
 /** Runs a container in the foreground and resolves with the CLI's exit code. */
@@ -117,6 +120,9 @@ export function toRunOptions(image: string | undefined, args: string[], flags: R
   const root = flags.root ?? (env.POCKER_ROOT || undefined);
   if (root !== undefined) o.root = root;
   if (flags.cgroupParent !== undefined) o.cgroupParent = flags.cgroupParent;
+  // Passed as given: the library rejects anything but missing|always|never.
+  if (flags.pull !== undefined) o.pull = flags.pull as RunOptions['pull'];
+  if (flags.insecureRegistry?.length) o.insecureRegistries = [...flags.insecureRegistry];
   if (flags.tty) {
     // The pty's master side comes back as container.stdin/stdout; the CLI pumps them.
     o.tty = true;
@@ -212,6 +218,8 @@ export function addRunCommand(program: Command, ctx: CliContext): Command {
     .option('--rootfs <dir>', 'Use an exploded root filesystem directory instead of an image')
     .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
     .option('--cgroup-parent <path>', 'Optional parent cgroup for the container')
+    .option('--pull <policy>', 'Pull image before running: missing (default), always or never')
+    .option('--insecure-registry <host>', 'Reach this registry over plain HTTP (loopback ones always are)', collect)
     .action(async (positionals: string[], flags: RunFlags, cmd: Command) => {
       const globalRoot = cmd.parent?.opts<{ root?: string }>().root;
       const merged: RunFlags = { ...flags };
@@ -303,7 +311,21 @@ export async function executeRun(options: RunOptions): Promise<number> {
 
   try {
     const { run } = await import('../runtime/run.js');
-    const c: Container = await run(options);
+    // A missing image is pulled first, with Docker's messages and progress on stderr.
+    const { pullReporter } = await import('./progress.js');
+    const report = pullReporter(process.stderr);
+    let c: Container;
+    try {
+      c = await run({
+        ...options,
+        onPull: (ev) => {
+          if (ev.type === 'resolving') process.stderr.write(`Unable to find image '${ev.reference}' locally\n`);
+          report(ev);
+        },
+      });
+    } finally {
+      report.stop();
+    }
     container = c;
     for (const signal of pending.splice(0)) forward(signal);
 

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { invalid } from '../errors.js';
 import type { Resources } from '../cgroup/resources.js';
+import { parseReference } from '../image/reference.js';
 import type { RunOptions, TmpfsSpec, VolumeSpec } from '../types.js';
 
 export interface ResolvedMount {
@@ -29,11 +30,14 @@ export interface ResolvedRunConfig {
   /** 64 lowercase hex characters, random. */
   id: string;
   name: string;
-  rootfs: { kind: 'host' } | { kind: 'dir'; path: string };
+  /** `host`, an exploded directory (absolute realpath), or an image reference to resolve in the store. */
+  rootfs: { kind: 'host' } | { kind: 'dir'; path: string } | { kind: 'image'; reference: string };
   /** Entrypoint + cmd; never empty. */
   args: string[];
   /** KEY=VALUE, one entry per key. */
   env: string[];
+  /** The entries the caller gave (env files, then env), before any default: images merge them over theirs. */
+  userEnv: string[];
   cwd: string;
   /** '' (root) or the raw `user[:group]` spec (syntax validated). */
   user: string;
@@ -281,7 +285,7 @@ function mergeEnv(base: string[], overrides: string[]): string[] {
   return out;
 }
 
-function resolveEnv(opts: RunOptions, env: NodeJS.ProcessEnv, hostname: string, tty: boolean): string[] {
+function resolveUserEnv(opts: RunOptions, env: NodeJS.ProcessEnv): string[] {
   const user: string[] = [];
   if (opts.envFile !== undefined) {
     for (const file of strArray(opts.envFile, 'env file')) {
@@ -312,9 +316,13 @@ function resolveEnv(opts: RunOptions, env: NodeJS.ProcessEnv, hostname: string, 
   } else if (e !== undefined) {
     throw invalid(`invalid env ${show(e)}: must be an array of KEY=VALUE strings or a record`);
   }
-  // Docker's order: its defaults come first, user entries replace them in place or append.
+  return user;
+}
+
+/** Docker's order: its defaults come first (then the image's), user entries replace them in place or append. */
+function containerEnv(user: string[], hostname: string, tty: boolean, imageEnv: string[] = []): string[] {
   const defaults = [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${hostname}`, ...(tty ? ['TERM=xterm'] : [])];
-  return mergeEnv(defaults, user);
+  return mergeEnv(mergeEnv(defaults, imageEnv), user);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -665,10 +673,9 @@ function resolveRootfs(opts: RunOptions): ResolvedRunConfig['rootfs'] {
   if (image === undefined && rootfs === undefined) throw invalid('an image or a rootfs is required');
   if (image !== undefined) {
     const ref = str(image, 'image');
-    if (ref !== 'host') {
-      throw invalid(`image ${show(ref)} is not available: only the built-in "host" image and --rootfs are supported for now (registry images come later)`);
-    }
-    return { kind: 'host' };
+    if (ref === 'host') return { kind: 'host' };
+    parseReference(ref); // throws Docker's "invalid reference format" errors
+    return { kind: 'image', reference: ref };
   }
   const dir = str(rootfs, 'rootfs');
   if (dir === '') throw invalid('invalid rootfs "": must be a directory');
@@ -728,12 +735,14 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
   const hostname = resolveHostname(opts.hostname, id);
   const tty = bool(opts.tty, 'tty');
   const ttySize = resolveTtySize(opts.ttySize);
+  const userEnv = resolveUserEnv(opts, env);
   const config: ResolvedRunConfig = {
     id,
     name,
     rootfs,
     args: resolveArgs(opts),
-    env: resolveEnv(opts, env, hostname, tty),
+    env: containerEnv(userEnv, hostname, tty),
+    userEnv,
     cwd: resolveWorkdir(opts.workdir),
     user: resolveUser(opts.user),
     hostname,
@@ -752,4 +761,32 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
   };
   if (ttySize) config.ttySize = ttySize;
   return config;
+}
+
+/** What an image's config contributes to a container (Config.Entrypoint, Cmd, Env, WorkingDir, User). */
+export interface ImageDefaults {
+  entrypoint?: string[] | null;
+  cmd?: string[] | null;
+  env?: string[] | null;
+  workdir?: string;
+  user?: string;
+}
+
+/**
+ * Applies an image's defaults where the caller gave nothing, with Docker's rules: `entrypoint`
+ * replaces the image's Entrypoint and drops its Cmd; a command replaces Cmd; the image's Env comes
+ * after pocker's defaults and before the caller's entries; WorkingDir and User apply unless given.
+ */
+export function applyImageDefaults(cfg: ResolvedRunConfig, opts: RunOptions, image: ImageDefaults): ResolvedRunConfig {
+  const given = opts.cmd !== undefined && opts.cmd.length > 0 ? [...opts.cmd] : undefined;
+  const entrypoint = opts.entrypoint !== undefined ? (opts.entrypoint === '' ? [] : [opts.entrypoint]) : [...(image.entrypoint ?? [])];
+  const cmd = given ?? (opts.entrypoint !== undefined ? [] : [...(image.cmd ?? [])]);
+  const args = [...entrypoint, ...cmd];
+  if (args.length === 0) throw invalid('no command specified: the image has no Entrypoint or Cmd, and none was given');
+  if (args[0] === '') throw invalid(`invalid command ${show(args)}: the executable can't be empty`);
+  for (const a of args) noNul(a, 'command argument');
+  const imageEnv = (image.env ?? []).filter((e) => e.includes('=') && !e.includes('\0'));
+  const workdir = opts.workdir !== undefined ? cfg.cwd : image.workdir ? normalisePath(image.workdir.startsWith('/') ? image.workdir : `/${image.workdir}`) : '/';
+  const user = opts.user !== undefined ? cfg.user : resolveUser(image.user ?? '');
+  return { ...cfg, args, env: containerEnv(cfg.userEnv, cfg.hostname, cfg.tty, imageEnv), cwd: workdir, user };
 }

@@ -9,7 +9,7 @@ import { createCgroups, detectCgroups, planCgroups, removeCgroups, type CgroupPl
 import { PockerError, errnoName, fromSystemError } from '../errors.js';
 import { native, type NativeEvent, type NativeMonitor } from '../native.js';
 import type { Container, ExitStatus, RunOptions, StdioOption } from '../types.js';
-import { resolveRunOptions, type ResolvedRunConfig } from './options.js';
+import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
 import {
   CLONE_NEWCGROUP,
   CLONE_NEWIPC,
@@ -51,14 +51,30 @@ interface Layout {
 /** Where the container's layers live. Overlayfs refuses an upper dir inside a lower one, so when
  * the lower contains the state root (the `host` image is `/`), the writable layer goes on a tmpfs
  * private to the container's mount namespace instead. */
-function layout(cfg: ResolvedRunConfig): Layout {
+function layout(cfg: ResolvedRunConfig, lowers: string[]): Layout {
   const dir = join(cfg.root, 'containers', cfg.id);
-  const lower = cfg.rootfs.kind === 'host' ? '/' : cfg.rootfs.path;
-  const rel = relative(lower, dir);
-  const inside = rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  const inside = lowers.some((lower) => {
+    const rel = relative(lower, dir);
+    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  });
   return inside
-    ? { dir, lowers: [lower], scratchUpper: true, upper: join(dir, 'scratch'), work: '', rootfs: join(dir, 'rootfs') }
-    : { dir, lowers: [lower], scratchUpper: false, upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs') };
+    ? { dir, lowers, scratchUpper: true, upper: join(dir, 'scratch'), work: '', rootfs: join(dir, 'rootfs') }
+    : { dir, lowers, scratchUpper: false, upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs') };
+}
+
+/** The overlay lower dirs, top-most first, and the config with the image's defaults applied. */
+async function resolveLowers(cfg: ResolvedRunConfig, options: RunOptions): Promise<{ cfg: ResolvedRunConfig; lowers: string[] }> {
+  if (cfg.rootfs.kind === 'host') return { cfg, lowers: ['/'] };
+  if (cfg.rootfs.kind === 'dir') return { cfg, lowers: [cfg.rootfs.path] };
+  const { imageForRun } = await import('../image/resolve.js');
+  const image = await imageForRun(cfg.rootfs.reference, {
+    root: cfg.root,
+    ...(options.pull ? { pull: options.pull } : {}),
+    ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
+    ...(options.onPull ? { onPullEvent: options.onPull } : {}),
+  });
+  if (image.layers.length === 0) throw new PockerError(`image ${cfg.rootfs.reference} has no layers`, { code: 'ERR_POCKER_INVALID', step: 'image' });
+  return { cfg: applyImageDefaults(cfg, options, image.defaults), lowers: [...image.layers].reverse() };
 }
 
 function makeLayout(l: Layout): void {
@@ -252,7 +268,10 @@ class RunningContainer implements Container {
  * Nothing is left behind on failure.
  */
 export async function run(options: RunOptions): Promise<Container> {
-  const cfg = resolveRunOptions(options);
+  if (options.pull !== undefined && !['missing', 'always', 'never'].includes(options.pull)) {
+    throw new PockerError(`invalid pull policy ${JSON.stringify(options.pull)}: must be missing, always or never`, { code: 'ERR_POCKER_INVALID', step: 'validate' });
+  }
+  const resolved = resolveRunOptions(options);
   if (process.getuid?.() !== 0) {
     throw new PockerError('pocker run needs root: rootless containers (user namespaces) are not supported yet', {
       code: 'EPERM',
@@ -260,10 +279,12 @@ export async function run(options: RunOptions): Promise<Container> {
       step: 'validate',
     });
   }
-  const addon = native();
   const info = detectCgroups();
-  const plan = planCgroups(info, cfg.cgroupParent, cfg.id, cfg.resources);
-  const l = layout(cfg);
+  const plan = planCgroups(info, resolved.cgroupParent, resolved.id, resolved.resources);
+  // Everything is validated above; an image may still have to be pulled (no kernel object yet).
+  const { cfg, lowers } = await resolveLowers(resolved, options);
+  const addon = native();
+  const l = layout(cfg, lowers);
 
   const removeDir = () => rmSync(l.dir, { recursive: true, force: true });
   try {

@@ -11,6 +11,7 @@ import {
   DEFAULT_CAPS,
   parseBytes,
   parseEnvFile,
+  applyImageDefaults,
   resolveRunOptions,
   type ResolvedRunConfig,
 } from '../../lib/runtime/options.js';
@@ -121,12 +122,16 @@ describe('image and rootfs', () => {
   it.each<[string, RunOptions, RegExp]>([
     ['neither', {}, /an image or a rootfs is required/],
     ['both', { image: 'host', rootfs: '/' }, /not both/],
-    ['registry image', { image: 'alpine' }, /"alpine".*only the built-in "host" image and --rootfs are supported for now \(registry images come later\)/],
-    ['empty image', { image: '' }, /only the built-in "host" image/],
+    ['invalid image reference', { image: 'Alpine' }, /invalid reference format: repository name must be lowercase/],
+    ['empty image', { image: '' }, /invalid reference format/],
     ['missing rootfs', { rootfs: '/nonexistent/pocker-rootfs' }, /\/nonexistent\/pocker-rootfs: no such file or directory/],
     ['empty rootfs', { rootfs: '' }, /invalid rootfs/],
   ])('rejects %s', (_label, opts, message) => {
     expect(() => resolveRunOptions(opts, {})).toThrow(message);
+  });
+
+  it('takes a registry image reference (resolved in the store by run())', () => {
+    expect(resolveRunOptions({ image: 'alpine:3.20' }, {}).rootfs).toEqual({ kind: 'image', reference: 'alpine:3.20' });
   });
 
   it('rejects a rootfs that is a file, with its path', () => {
@@ -786,4 +791,34 @@ describe('root and cgroupParent', () => {
       rejects({ cgroupParent }, /invalid cgroup parent/);
     },
   );
+});
+
+describe('applyImageDefaults (Docker rules)', () => {
+  const base = (opts: RunOptions) => resolveRunOptions({ image: 'alpine', ...opts }, {});
+  const image = { entrypoint: ['/entry'], cmd: ['default', 'args'], env: ['PATH=/img/bin', 'A=image', 'B=image'], workdir: '/srv', user: 'app' };
+
+  it.each<[string, RunOptions, string[]]>([
+    ['image entrypoint + cmd', {}, ['/entry', 'default', 'args']],
+    ['a command replaces Cmd', { cmd: ['x', 'y'] }, ['/entry', 'x', 'y']],
+    ['--entrypoint replaces Entrypoint and drops Cmd', { entrypoint: '/other' }, ['/other']],
+    ['--entrypoint with a command', { entrypoint: '/other', cmd: ['a'] }, ['/other', 'a']],
+    ['--entrypoint "" keeps only the command', { entrypoint: '', cmd: ['sh'] }, ['sh']],
+  ])('%s', (_label, opts, args) => {
+    expect(applyImageDefaults(base(opts), opts, image).args).toEqual(args);
+  });
+
+  it('merges env: defaults, then the image, then the caller', () => {
+    const opts: RunOptions = { env: ['B=user', 'C=user'], hostname: 'h1' };
+    expect(applyImageDefaults(base(opts), opts, image).env).toEqual(['PATH=/img/bin', 'HOSTNAME=h1', 'A=image', 'B=user', 'C=user']);
+  });
+
+  it('applies WorkingDir and User unless given', () => {
+    expect(applyImageDefaults(base({}), {}, image)).toMatchObject({ cwd: '/srv', user: 'app' });
+    const opts: RunOptions = { workdir: '/w', user: '0' };
+    expect(applyImageDefaults(base(opts), opts, image)).toMatchObject({ cwd: '/w', user: '0' });
+  });
+
+  it('refuses an image with nothing to run and no command', () => {
+    expect(() => applyImageDefaults(base({}), {}, { entrypoint: null, cmd: null })).toThrow(/no command specified/);
+  });
 });

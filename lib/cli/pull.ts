@@ -1,0 +1,52 @@
+// `pocker pull [-q] NAME[:TAG|@DIGEST]`: Docker's output (per-layer progress, Digest:, Status:,
+// then the canonical reference).
+import type { Command } from 'commander';
+
+import type { CliContext } from './run.js';
+
+interface PullFlags {
+  quiet?: boolean;
+  platform?: string;
+  insecureRegistry?: string[];
+  root?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function addPullCommand(program: Command, ctx: CliContext): Command {
+  return program
+    .command('pull')
+    .description('Download an image from a registry')
+    .usage('[OPTIONS] NAME[:TAG|@DIGEST]')
+    .helpOption('--help', 'Print usage')
+    .argument('<name>', 'Image reference')
+    .option('-q, --quiet', 'Suppress verbose output')
+    .option('--platform <os/arch[/variant]>', 'Pick this platform from a multi-platform image')
+    .option('--insecure-registry <host>', 'Reach this registry over plain HTTP (loopback ones always are)', collect)
+    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .action(async (name: string, flags: PullFlags, cmd: Command) => {
+      const root = flags.root ?? cmd.parent?.opts<{ root?: string }>().root ?? (ctx.env.POCKER_ROOT || undefined);
+      const [{ pull }, { pullReporter }, { parsePlatform }] = await Promise.all([
+        import('../image/pull.js'),
+        import('./progress.js'),
+        import('../image/registry.js'),
+      ]);
+      const report = pullReporter(process.stdout, flags.quiet ? { quiet: true } : {});
+      try {
+        const result = await pull(name, {
+          ...(root ? { root } : {}),
+          ...(flags.insecureRegistry ? { insecureRegistries: flags.insecureRegistry } : {}),
+          ...(flags.platform ? { platform: parsePlatform(flags.platform) } : {}),
+          onEvent: report,
+        });
+        report.stop();
+        process.stdout.write(`${result.name}\n`);
+        ctx.exitCode = 0;
+      } catch (err) {
+        report.stop();
+        const e = err as { message?: string; code?: string };
+        ctx.writeErr(`pocker: ${e.message ?? String(err)}\n`);
+        ctx.exitCode = 1;
+      }
+    });
+}

@@ -1,0 +1,71 @@
+// The image a container runs: found in the store by reference (pulled first when missing, or
+// always, per the pull policy), with its layer directories and its config's run defaults.
+import { PockerError } from '../errors.js';
+import type { ImageDefaults } from '../runtime/options.js';
+import { pull, type PullEvent } from './pull.js';
+import { parseReference } from './reference.js';
+import { parseImageConfig } from './registry.js';
+import { ImageStore, type ImageRecord } from './store.js';
+
+/** When `run` pulls: Docker's `--pull` policy. */
+export type PullPolicy = 'missing' | 'always' | 'never';
+
+export interface RunImage {
+  /** The name the image is stored under. */
+  name: string;
+  id: string;
+  /** Layer directories, base first (overlay wants them top-most first: reverse them). */
+  layers: string[];
+  defaults: ImageDefaults;
+  /** Config.StopSignal, e.g. `SIGQUIT`, when the image sets one. */
+  stopSignal?: string;
+}
+
+export interface ImageForRunOptions {
+  root: string;
+  pull?: PullPolicy;
+  insecureRegistries?: string[];
+  /** Called before a pull starts (Docker prints "Unable to find image … locally"). */
+  onPullStart?: (reference: string) => void;
+  onPullEvent?: (event: PullEvent) => void;
+}
+
+export async function imageForRun(reference: string, options: ImageForRunOptions): Promise<RunImage> {
+  const ref = parseReference(reference);
+  const name = ref.digest ? `${ref.name}@${ref.digest}` : ref.canonical;
+  const policy = options.pull ?? 'missing';
+  const store = new ImageStore(options.root);
+  try {
+    let record: ImageRecord | undefined = policy === 'always' ? undefined : await store.getImage(name);
+    if (!record) {
+      if (policy === 'never') {
+        throw new PockerError(`No such image: ${ref.familiar}`, { code: 'ERR_POCKER_NOT_FOUND', step: 'image' });
+      }
+      if (policy === 'missing') options.onPullStart?.(ref.familiar);
+      await pull(reference, {
+        root: options.root,
+        ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
+        ...(options.onPullEvent ? { onEvent: options.onPullEvent } : {}),
+      });
+      record = await store.getImage(name);
+      if (!record) throw new PockerError(`${ref.familiar}: not in the store after pulling it`, { code: 'ERR_POCKER_NOT_FOUND', step: 'image' });
+    }
+    const config = parseImageConfig(await store.readBlob(record.configDigest));
+    const c = config.config ?? {};
+    return {
+      name,
+      id: record.id,
+      layers: record.layers.map((chain) => store.layerPath(chain)),
+      defaults: {
+        entrypoint: c.Entrypoint ?? null,
+        cmd: c.Cmd ?? null,
+        env: c.Env ?? null,
+        ...(c.WorkingDir ? { workdir: c.WorkingDir } : {}),
+        ...(c.User ? { user: c.User } : {}),
+      },
+      ...(c.StopSignal ? { stopSignal: c.StopSignal } : {}),
+    };
+  } finally {
+    await store.close();
+  }
+}

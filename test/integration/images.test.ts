@@ -1,0 +1,119 @@
+// Images end to end: a real registry (Debian's docker-registry on 127.0.0.1), images pushed with
+// skopeo, then `pocker pull` and `pocker run` of them through the CLI and the library.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { cleanupAll, cli, hostBusybox, isRoot, runToEnd, tempDir, tempRoot } from '../helpers.js';
+import { buildOciLayout, pushImage, type LayerSpec } from '../image-builder.js';
+import { missingRegistryTools, startRegistry, type TestRegistry } from '../registry.js';
+
+const missing = isRoot ? missingRegistryTools() : ['root'];
+const busybox = hostBusybox();
+
+/** A busybox base layer, then a layer that deletes a file and replaces a directory. */
+function layers(): LayerSpec[] {
+  const base: LayerSpec = {
+    'bin/busybox': { type: 'file', content: readFileSync(busybox!), mode: 0o755 },
+    'etc/passwd': 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n',
+    'etc/group': 'root:x:0:\napp:x:1000:\n',
+    'etc/gone': 'deleted by the upper layer\n',
+    'data/old/a': 'old a\n',
+    'data/old/b': 'old b\n',
+    'tmp': { type: 'dir', mode: 0o1777 },
+  };
+  for (const applet of ['sh', 'ls', 'cat', 'echo', 'pwd', 'env', 'id', 'find', 'sort', 'true']) {
+    base[`bin/${applet}`] = { type: 'symlink', target: 'busybox' };
+  }
+  const upper: LayerSpec = {
+    'etc/gone': { type: 'whiteout' },
+    'data/old': { type: 'opaque' },
+    'data/old/c': 'new c\n',
+    'srv/hello': 'hello from the image\n',
+  };
+  return [base, upper];
+}
+
+describe.skipIf(missing.length > 0 || !busybox)('images: pull and run from a registry', () => {
+  let registry: TestRegistry;
+  let root: string;
+  let ref: string;
+  let refV2s2: string;
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    const layout = tempDir('layout');
+    buildOciLayout(layout, {
+      layers: layers(),
+      config: { config: { Cmd: ['sh', '-c', 'echo default cmd'], Env: ['PATH=/bin', 'FROM_IMAGE=yes'], WorkingDir: '/srv' } },
+    });
+    pushImage(layout, registry.host, 'test/busybox:1', { format: 'oci' });
+    pushImage(layout, registry.host, 'test/busybox-v2s2:1', { format: 'v2s2' });
+    ref = `${registry.host}/test/busybox:1`;
+    refV2s2 = `${registry.host}/test/busybox-v2s2:1`;
+    root = tempRoot();
+  }, 120_000);
+
+  afterAll(async () => {
+    await registry?.stop();
+    await cleanupAll();
+  });
+
+  it('pocker pull shows per-layer progress, the digest and the status, then the name', async () => {
+    const r = await cli(['--root', root, 'pull', ref]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^1: Pulling from /m);
+    expect(r.stdout.match(/^[0-9a-f]{12}: Pull complete$/gm)).toHaveLength(2);
+    expect(r.stdout).toMatch(/^Digest: sha256:[0-9a-f]{64}$/m);
+    expect(r.stdout).toMatch(/^Status: Downloaded newer image for /m);
+    expect(r.stdout.trim().split('\n').at(-1)).toBe(ref);
+    const again = await cli(['--root', root, 'pull', ref]);
+    expect(again.stdout).toMatch(/^Status: Image is up to date for /m);
+  });
+
+  it('runs the image: its Cmd, Env and WorkingDir apply; whiteouts and opaque dirs give the expected tree', async () => {
+    const r = await cli(['--root', root, 'run', '--rm', ref]);
+    expect(r.stdout).toBe('default cmd\n');
+    const tree = await cli(['--root', root, 'run', '--rm', ref, 'sh', '-c',
+      'pwd; echo $FROM_IMAGE; ls /etc; find /data | sort; cat /data/old/c /srv/hello']);
+    expect(tree.code).toBe(0);
+    expect(tree.stdout).toBe(['/srv', 'yes', 'group', 'passwd', '/data', '/data/old', '/data/old/c', 'new c', 'hello from the image', ''].join('\n'));
+  });
+
+  it('a Docker schema 2 image pulls and runs the same way (layers shared by chain id)', async () => {
+    const before = readdirSync(join(root, 'layers')).filter((f) => !f.endsWith('.json')).length;
+    const r = await cli(['--root', root, 'run', '--rm', refV2s2, 'cat', '/srv/hello']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('hello from the image\n');
+    expect(r.stderr).toMatch(/Unable to find image/);
+    expect(readdirSync(join(root, 'layers')).filter((f) => !f.endsWith('.json')).length).toBe(before);
+  });
+
+  it('the library runs an image (pulling it when missing) with command and env overrides', async () => {
+    const fresh = tempRoot();
+    const events: string[] = [];
+    const r = await runToEnd({ root: fresh, image: ref, cmd: ['sh', '-c', 'echo $FROM_IMAGE $MINE'], env: ['MINE=given'], onPull: (e) => events.push(e.type) });
+    expect(r.status.exitCode).toBe(0);
+    expect(r.stdout).toBe('yes given\n');
+    expect(events[0]).toBe('resolving');
+    expect(events.at(-1)).toBe('done');
+  });
+
+  it('--pull never fails clearly for a missing image (125), before creating anything', async () => {
+    const fresh = tempRoot();
+    const r = await cli(['--root', fresh, 'run', '--rm', '--pull', 'never', ref, 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/No such image/);
+  });
+
+  it('two concurrent pulls of the same image both succeed and store each blob once', async () => {
+    const fresh = tempRoot();
+    const [a, b] = await Promise.all([cli(['--root', fresh, 'pull', '-q', ref]), cli(['--root', fresh, 'pull', '-q', ref])]);
+    expect([a.code, b.code, a.stderr, b.stderr]).toEqual([0, 0, '', '']);
+    const blobs = readdirSync(join(fresh, 'blobs', 'sha256'));
+    expect(new Set(blobs).size).toBe(blobs.length);
+    expect(blobs.length).toBe(4); // manifest, config, two layers
+    expect(readdirSync(join(fresh, 'tmp')).filter((f) => !f.endsWith('.lock') && f !== '.')).toEqual([]);
+  });
+});
