@@ -1,6 +1,6 @@
 // run(): validate, lay out the container's directories, create its cgroups, hand the resolved spec
 // to pocker-init through the addon, and give back a handle with streams, wait() and kill().
-import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join, relative, isAbsolute } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -63,9 +63,12 @@ function layout(cfg: ResolvedRunConfig, lowers: string[]): Layout {
 }
 
 /** The overlay lower dirs, top-most first, and the config with the image's defaults applied. */
-async function resolveLowers(cfg: ResolvedRunConfig, options: RunOptions): Promise<{ cfg: ResolvedRunConfig; lowers: string[] }> {
-  if (cfg.rootfs.kind === 'host') return { cfg, lowers: ['/'] };
-  if (cfg.rootfs.kind === 'dir') return { cfg, lowers: [cfg.rootfs.path] };
+async function resolveLowers(
+  cfg: ResolvedRunConfig,
+  options: RunOptions,
+): Promise<{ cfg: ResolvedRunConfig; lowers: string[]; image: ContainerRecord['image'] }> {
+  if (cfg.rootfs.kind === 'host') return { cfg, lowers: ['/'], image: { host: true } };
+  if (cfg.rootfs.kind === 'dir') return { cfg, lowers: [cfg.rootfs.path], image: { rootfs: cfg.rootfs.path } };
   const { imageForRun } = await import('../image/resolve.js');
   const image = await imageForRun(cfg.rootfs.reference, {
     root: cfg.root,
@@ -74,14 +77,31 @@ async function resolveLowers(cfg: ResolvedRunConfig, options: RunOptions): Promi
     ...(options.onPull ? { onPullEvent: options.onPull } : {}),
   });
   if (image.layers.length === 0) throw new PockerError(`image ${cfg.rootfs.reference} has no layers`, { code: 'ERR_POCKER_INVALID', step: 'image' });
-  return { cfg: applyImageDefaults(cfg, options, image.defaults), lowers: [...image.layers].reverse() };
+  return {
+    cfg: applyImageDefaults(cfg, options, image.defaults),
+    lowers: [...image.layers].reverse(),
+    image: { name: image.name, id: image.id, layers: image.layers },
+  };
 }
 
-function makeLayout(l: Layout): void {
+/** What containers/<id>/config.json records: enough for image commands to see what is in use. */
+interface ContainerRecord {
+  id: string;
+  name: string;
+  created: string;
+  /** The image (its stored name, id and layer dirs), or the rootfs the container runs on. */
+  image: { name: string; id: string; layers: string[] } | { host: true } | { rootfs: string };
+}
+
+function makeLayout(l: Layout, record: ContainerRecord): void {
   mkdirSync(l.dir, { recursive: true, mode: 0o700 });
   mkdirSync(l.rootfs, { mode: 0o755 });
   mkdirSync(l.upper, { mode: 0o755 });
   if (l.work) mkdirSync(l.work, { mode: 0o700 });
+  // Atomic: written beside, then renamed (a reader never sees half a file).
+  const file = join(l.dir, 'config.json');
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
 }
 
 /** Mount points sorted so that parents are mounted before their children (stable otherwise). */
@@ -282,13 +302,13 @@ export async function run(options: RunOptions): Promise<Container> {
   const info = detectCgroups();
   const plan = planCgroups(info, resolved.cgroupParent, resolved.id, resolved.resources);
   // Everything is validated above; an image may still have to be pulled (no kernel object yet).
-  const { cfg, lowers } = await resolveLowers(resolved, options);
+  const { cfg, lowers, image } = await resolveLowers(resolved, options);
   const addon = native();
   const l = layout(cfg, lowers);
 
   const removeDir = () => rmSync(l.dir, { recursive: true, force: true });
   try {
-    makeLayout(l);
+    makeLayout(l, { id: cfg.id, name: cfg.name, created: new Date().toISOString(), image });
   } catch (err) {
     removeDir();
     throw fromSystemError(err, 'state', `cannot create the container directory ${l.dir}`);
