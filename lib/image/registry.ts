@@ -681,6 +681,41 @@ export class RegistryClient {
     return parseImageConfig(raw, `config ${descriptor.digest} of ${ref.familiar}`);
   }
 
+  /**
+   * `pocker login`: checks the credentials the client has for `registry` (a domain, as
+   * normalizeRegistry() gives it) with `GET /v2/`, through the same auth flow as every request: a
+   * Bearer challenge gets a token for no scope with the credentials, a Basic one re-sends them.
+   * Resolves when the registry accepts them (or needs none); ERR_POCKER_AUTH when it refuses them.
+   */
+  async checkLogin(registry: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const url = `${this.baseUrl(registry)}/v2/`;
+    const what = `login to ${registry}`;
+    let authRetried = false;
+    for (;;) {
+      const headers: Record<string, string> = { 'user-agent': this.userAgent };
+      const authorization = await this.authorization(registry, '', options.signal);
+      if (authorization) headers.authorization = authorization;
+      const res = await this.send(url, { method: 'GET', headers }, options.signal, what);
+      if (res.status === 200) {
+        await discard(res);
+        return;
+      }
+      if (res.status === 401 && !authRetried) {
+        authRetried = true;
+        const challenge = res.headers.get('www-authenticate');
+        await discard(res);
+        await this.answerChallenge(registry, '', challenge, url, options.signal, what);
+        continue;
+      }
+      const detail = await errorDetail(res);
+      const where = `(GET ${safeUrl(res.url || url)} -> ${res.status}${res.statusText ? ` ${res.statusText}` : ''})`;
+      if (res.status === 401 || res.status === 403) {
+        throw pullError('ERR_POCKER_AUTH', `${what}: unauthorized: incorrect username or password${detail ? ` (${detail})` : ''} ${where}`);
+      }
+      throw pullError('ERR_POCKER_REGISTRY', `${what}: unexpected response${detail ? `: ${detail}` : ''} ${where}`);
+    }
+  }
+
   // -------------------------------------------------------------------------------------------
   // Manifests
 
