@@ -30,16 +30,28 @@ export interface ImageForRunOptions {
   onPullEvent?: (event: PullEvent) => void;
 }
 
+/** An image id or id prefix (`sha256:4a1b…`, `4a1b2c`), as `docker run` also accepts. */
+export const IMAGE_ID_RE = /^(?:sha256:[0-9a-f]{4,64}|[0-9a-f]{4,64})$/;
+
 export async function imageForRun(reference: string, options: ImageForRunOptions): Promise<RunImage> {
-  const ref = parseReference(reference);
-  const name = ref.digest ? `${ref.name}@${ref.digest}` : ref.canonical;
+  const idLike = IMAGE_ID_RE.test(reference);
+  // `sha256:…` is an id only; a bare hex string may be a name (library/<hex>) or an id prefix.
+  const ref = reference.startsWith('sha256:') ? undefined : parseReference(reference);
+  let name = ref ? (ref.digest ? `${ref.name}@${ref.digest}` : ref.canonical) : reference;
   const policy = options.pull ?? 'missing';
   const store = new ImageStore(options.root);
   try {
-    let record: ImageRecord | undefined = policy === 'always' ? undefined : await store.getImage(name);
+    let record: ImageRecord | undefined = policy === 'always' || !ref ? undefined : await store.getImage(name);
+    if (!record && idLike && policy !== 'always') {
+      const entry = await store.resolveImage(reference);
+      if (entry) {
+        record = entry;
+        name = entry.name;
+      }
+    }
     if (!record) {
-      if (policy === 'never') {
-        throw new PockerError(`No such image: ${ref.familiar}`, { code: 'ERR_POCKER_NOT_FOUND', step: 'image' });
+      if (policy === 'never' || !ref) {
+        throw new PockerError(`No such image: ${ref?.familiar ?? reference}`, { code: 'ERR_POCKER_NOT_FOUND', step: 'image' });
       }
       if (policy === 'missing') options.onPullStart?.(ref.familiar);
       await pull(reference, {

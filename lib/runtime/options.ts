@@ -674,7 +674,8 @@ function resolveRootfs(opts: RunOptions): ResolvedRunConfig['rootfs'] {
   if (image !== undefined) {
     const ref = str(image, 'image');
     if (ref === 'host') return { kind: 'host' };
-    parseReference(ref); // throws Docker's "invalid reference format" errors
+    // An image id (`sha256:<hex>`) or a reference; parseReference throws Docker's "invalid reference format".
+    if (!/^sha256:[0-9a-f]{4,64}$/.test(ref)) parseReference(ref);
     return { kind: 'image', reference: ref };
   }
   const dir = str(rootfs, 'rootfs');

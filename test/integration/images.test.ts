@@ -81,6 +81,15 @@ describe.skipIf(missing.length > 0 || !busybox)('images: pull and run from a reg
     expect(tree.stdout).toBe(['/srv', 'yes', 'group', 'passwd', '/data', '/data/old', '/data/old/c', 'new c', 'hello from the image', ''].join('\n'));
   });
 
+  it('runs an image by its id or an id prefix, as docker run does', async () => {
+    const images = JSON.parse(readFileSync(join(root, 'images.json'), 'utf8')).images as Record<string, { id: string }>;
+    const id = images[ref.replace(/^/, '')]?.id ?? Object.values(images)[0]!.id;
+    for (const r of [id, id.slice('sha256:'.length, 'sha256:'.length + 12)]) {
+      const out = await cli(['--root', root, 'run', '--rm', '--pull', 'never', r, 'cat', '/srv/hello']);
+      expect([out.code, out.stdout]).toEqual([0, 'hello from the image\n']);
+    }
+  });
+
   it('a Docker schema 2 image pulls and runs the same way (layers shared by chain id)', async () => {
     const before = readdirSync(join(root, 'layers')).filter((f) => !f.endsWith('.json')).length;
     const r = await cli(['--root', root, 'run', '--rm', refV2s2, 'cat', '/srv/hello']);
