@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../paths.js';
+import { addImageCommands } from './images.js';
+import { addArchiveCommands } from './load.js';
 import { addPullCommand } from './pull.js';
 import { addRunCommand, executeRun, type CliContext } from './run.js';
 
@@ -34,6 +36,8 @@ export function createProgram(ctx: CliContext): Command {
     });
   addRunCommand(program, ctx);
   addPullCommand(program, ctx);
+  addImageCommands(program, ctx);
+  addArchiveCommands(program, ctx);
   return program;
 }
 
