@@ -859,16 +859,20 @@ async function removeImages(args: string[], flags: RmiFlags, cmd: Command, ctx: 
   const store = await openStore(cmd, ctx);
   let code = 0;
   try {
-    const live = await liveContainers(store.root);
-    for (const arg of args) {
-      try {
-        const lines = await removeOne(store, arg, flags.force === true, live);
-        out(lines.map((l) => `${l}\n`).join(''));
-      } catch (err) {
-        ctx.writeErr(`${err instanceof CommandError ? err.message : `pocker: ${(err as Error).message}`}\n`);
-        code = 1;
+    // Under the store's lock: run() records a starting container under it too, so what we see in
+    // use is what is in use (nested store calls reuse the lock).
+    await store.withLock(async () => {
+      const live = await liveContainers(store.root);
+      for (const arg of args) {
+        try {
+          const lines = await removeOne(store, arg, flags.force === true, live);
+          out(lines.map((l) => `${l}\n`).join(''));
+        } catch (err) {
+          ctx.writeErr(`${err instanceof CommandError ? err.message : `pocker: ${(err as Error).message}`}\n`);
+          code = 1;
+        }
       }
-    }
+    });
   } finally {
     await store.close();
   }
@@ -1008,12 +1012,14 @@ async function pruneImages(flags: PruneFlags, cmd: Command, ctx: CliContext): Pr
   const familiar = await familiarFn();
   try {
     const before = await store.listImages();
-    const live = await liveContainers(store.root);
-    const inUse = imagesInUse(before, live);
-    const result = await store.prune({
-      dangling: !flags.all,
-      keepImages: inUse.keys(),
-      keepLayers: layersInUse(live),
+    // Containers are looked at under the store's lock, as run() records them (see removeImages).
+    const result = await store.withLock(async () => {
+      const live = await liveContainers(store.root);
+      return store.prune({
+        dangling: !flags.all,
+        keepImages: imagesInUse(before, live).keys(),
+        keepLayers: layersInUse(live),
+      });
     });
     const after = new Set((await store.listImages()).map((e) => e.id));
     const lines: string[] = [];

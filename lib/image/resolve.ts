@@ -27,6 +27,12 @@ export interface ImageForRunOptions {
   insecureRegistries?: string[];
   /** Called before a pull starts (Docker prints "Unable to find image … locally"). */
   onPullStart?: (reference: string) => void;
+  /**
+   * Runs under the store's lock once the image is found, before the lock is released: the place
+   * to record the container that uses it (rmi and prune look at containers under the same lock),
+   * so no concurrent pocker can remove the layers in between.
+   */
+  claim?: (image: RunImage) => void | Promise<void>;
   onPullEvent?: (event: PullEvent) => void;
 }
 
@@ -62,21 +68,32 @@ export async function imageForRun(reference: string, options: ImageForRunOptions
       record = await store.getImage(name);
       if (!record) throw new PockerError(`${ref.familiar}: not in the store after pulling it`, { code: 'ERR_POCKER_NOT_FOUND', step: 'image' });
     }
-    const config = parseImageConfig(await store.readBlob(record.configDigest));
-    const c = config.config ?? {};
-    return {
-      name,
-      id: record.id,
-      layers: record.layers.map((chain) => store.layerPath(chain)),
-      defaults: {
-        entrypoint: c.Entrypoint ?? null,
-        cmd: c.Cmd ?? null,
-        env: c.Env ?? null,
-        ...(c.WorkingDir ? { workdir: c.WorkingDir } : {}),
-        ...(c.User ? { user: c.User } : {}),
-      },
-      ...(c.StopSignal ? { stopSignal: c.StopSignal } : {}),
-    };
+    return await store.withLock(async () => {
+      // Still there? (an rmi or prune may have run since we looked: then it is gone, all of it)
+      const current = await store.getImage(name);
+      let complete = current !== undefined && (await store.hasBlob(current.configDigest));
+      for (const chain of current?.layers ?? []) complete &&= await store.hasLayer(chain);
+      if (!current || !complete) {
+        throw new PockerError(`image ${name} was removed while the container was starting`, { code: 'ERR_POCKER_NOT_FOUND', step: 'image' });
+      }
+      const config = parseImageConfig(await store.readBlob(current.configDigest));
+      const c = config.config ?? {};
+      const image: RunImage = {
+        name,
+        id: current.id,
+        layers: current.layers.map((chain) => store.layerPath(chain)),
+        defaults: {
+          entrypoint: c.Entrypoint ?? null,
+          cmd: c.Cmd ?? null,
+          env: c.Env ?? null,
+          ...(c.WorkingDir ? { workdir: c.WorkingDir } : {}),
+          ...(c.User ? { user: c.User } : {}),
+        },
+        ...(c.StopSignal ? { stopSignal: c.StopSignal } : {}),
+      };
+      await options.claim?.(image);
+      return image;
+    });
   } finally {
     await store.close();
   }

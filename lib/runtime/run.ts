@@ -62,28 +62,6 @@ function layout(cfg: ResolvedRunConfig, lowers: string[]): Layout {
     : { dir, lowers, scratchUpper: false, upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs') };
 }
 
-/** The overlay lower dirs, top-most first, and the config with the image's defaults applied. */
-async function resolveLowers(
-  cfg: ResolvedRunConfig,
-  options: RunOptions,
-): Promise<{ cfg: ResolvedRunConfig; lowers: string[]; image: ContainerRecord['image'] }> {
-  if (cfg.rootfs.kind === 'host') return { cfg, lowers: ['/'], image: { host: true } };
-  if (cfg.rootfs.kind === 'dir') return { cfg, lowers: [cfg.rootfs.path], image: { rootfs: cfg.rootfs.path } };
-  const { imageForRun } = await import('../image/resolve.js');
-  const image = await imageForRun(cfg.rootfs.reference, {
-    root: cfg.root,
-    ...(options.pull ? { pull: options.pull } : {}),
-    ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
-    ...(options.onPull ? { onPullEvent: options.onPull } : {}),
-  });
-  if (image.layers.length === 0) throw new PockerError(`image ${cfg.rootfs.reference} has no layers`, { code: 'ERR_POCKER_INVALID', step: 'image' });
-  return {
-    cfg: applyImageDefaults(cfg, options, image.defaults),
-    lowers: [...image.layers].reverse(),
-    image: { name: image.name, id: image.id, layers: image.layers },
-  };
-}
-
 /** What containers/<id>/config.json records: enough for image commands to see what is in use. */
 interface ContainerRecord {
   id: string;
@@ -102,6 +80,47 @@ function makeLayout(l: Layout, record: ContainerRecord): void {
   const file = join(l.dir, 'config.json');
   writeFileSync(`${file}.tmp`, `${JSON.stringify(record)}\n`, { mode: 0o600 });
   renameSync(`${file}.tmp`, file);
+}
+
+/** What run() prepared on disk: the config (with the image's defaults applied) and the layout. */
+interface Prepared {
+  cfg: ResolvedRunConfig;
+  l: Layout;
+}
+
+/**
+ * Resolves the rootfs (an image is found, or pulled, in the store) and creates the container's
+ * directory with its config.json. For an image this happens under the store's lock, so an rmi or
+ * prune running at the same time sees the container and keeps its layers.
+ */
+async function prepare(resolved: ResolvedRunConfig, options: RunOptions): Promise<Prepared> {
+  const create = (cfg: ResolvedRunConfig, lowers: string[], image: ContainerRecord['image']): Prepared => {
+    const l = layout(cfg, lowers);
+    try {
+      makeLayout(l, { id: cfg.id, name: cfg.name, created: new Date().toISOString(), image });
+    } catch (err) {
+      rmSync(l.dir, { recursive: true, force: true });
+      throw fromSystemError(err, 'state', `cannot create the container directory ${l.dir}`);
+    }
+    return { cfg, l };
+  };
+  if (resolved.rootfs.kind === 'host') return create(resolved, ['/'], { host: true });
+  if (resolved.rootfs.kind === 'dir') return create(resolved, [resolved.rootfs.path], { rootfs: resolved.rootfs.path });
+  const { imageForRun } = await import('../image/resolve.js');
+  let prepared: Prepared | undefined;
+  const reference = resolved.rootfs.reference;
+  await imageForRun(reference, {
+    root: resolved.root,
+    ...(options.pull ? { pull: options.pull } : {}),
+    ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
+    ...(options.onPull ? { onPullEvent: options.onPull } : {}),
+    claim: (image) => {
+      if (image.layers.length === 0) throw new PockerError(`image ${reference} has no layers`, { code: 'ERR_POCKER_INVALID', step: 'image' });
+      const cfg = applyImageDefaults(resolved, options, image.defaults);
+      prepared = create(cfg, [...image.layers].reverse(), { name: image.name, id: image.id, layers: image.layers });
+    },
+  });
+  return prepared!;
 }
 
 /** Mount points sorted so that parents are mounted before their children (stable otherwise). */
@@ -302,17 +321,9 @@ export async function run(options: RunOptions): Promise<Container> {
   const info = detectCgroups();
   const plan = planCgroups(info, resolved.cgroupParent, resolved.id, resolved.resources);
   // Everything is validated above; an image may still have to be pulled (no kernel object yet).
-  const { cfg, lowers, image } = await resolveLowers(resolved, options);
+  const { cfg, l } = await prepare(resolved, options);
   const addon = native();
-  const l = layout(cfg, lowers);
-
   const removeDir = () => rmSync(l.dir, { recursive: true, force: true });
-  try {
-    makeLayout(l, { id: cfg.id, name: cfg.name, created: new Date().toISOString(), image });
-  } catch (err) {
-    removeDir();
-    throw fromSystemError(err, 'state', `cannot create the container directory ${l.dir}`);
-  }
   try {
     createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
   } catch (err) {

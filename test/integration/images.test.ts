@@ -116,6 +116,21 @@ describe.skipIf(missing.length > 0 || !busybox)('images: pull and run from a reg
     expect(r.stderr).toMatch(/No such image/);
   });
 
+  it('containers starting while `image prune -a` and `rmi -f` run keep their layers (the store lock covers both)', async () => {
+    const fresh = tempRoot();
+    expect((await cli(['--root', fresh, 'pull', '-q', ref])).code).toBe(0);
+    const runs = Array.from({ length: 6 }, () => cli(['--root', fresh, 'run', '--rm', '--pull', 'never', ref, 'cat', '/srv/hello']));
+    const removals = [cli(['--root', fresh, 'image', 'prune', '-a', '-f']), cli(['--root', fresh, 'rmi', '-f', ref])];
+    const results = await Promise.all(runs);
+    await Promise.all(removals);
+    // Each run either started (then its layers were kept and it printed the file) or found the
+    // image already gone (a clear "No such image", exit 125): never a broken mount.
+    for (const r of results) {
+      if (r.code === 0) expect(r.stdout).toBe('hello from the image\n');
+      else expect([r.code, r.stderr]).toEqual([125, expect.stringMatching(/No such image|was removed while the container was starting/)]);
+    }
+  });
+
   it('two concurrent pulls of the same image both succeed and store each blob once', async () => {
     const fresh = tempRoot();
     const [a, b] = await Promise.all([cli(['--root', fresh, 'pull', '-q', ref]), cli(['--root', fresh, 'pull', '-q', ref])]);
