@@ -78,6 +78,14 @@ export interface RunOptions {
   securityOpt?: string[];
   /** Remove the container's writable layer and state when it ends (the library always cleans up its kernel objects). */
   rm?: boolean;
+  /**
+   * Run in the background (`-d`): the container's own pocker-init monitor outlives this process,
+   * writes its output to a json-file log (`containers/<id>/<id>-json.log`) and its status to
+   * `containers/<id>/state.json`. stdio, `tty` and `interactive` don't apply.
+   */
+  detach?: boolean;
+  /** json-file log options (`--log-opt`): `maxSize` (bytes or `10m`; rotate past it) and `maxFile` (files kept, default 1). */
+  logOpts?: { maxSize?: number | string; maxFile?: number };
   /** State directory (default /var/lib/pocker, or POCKER_ROOT). */
   root?: string;
   /** cgroup parent below the root of each hierarchy (default `pocker`). */

@@ -57,8 +57,10 @@ bool parseSpec(const uint8_t* data, size_t len, Spec* out, const char** why) {
     r.p += n;
     std::string s;
     f.str(&s, n);
-    if (!noNul(s) && tag != static_cast<uint16_t>(Tag::Mount) && tag != static_cast<uint16_t>(Tag::Caps) &&
-        tag != static_cast<uint16_t>(Tag::Namespaces) && tag != static_cast<uint16_t>(Tag::TtySize)) {
+    const bool binary = tag == static_cast<uint16_t>(Tag::Mount) || tag == static_cast<uint16_t>(Tag::Caps) ||
+                        tag == static_cast<uint16_t>(Tag::Namespaces) || tag == static_cast<uint16_t>(Tag::TtySize) ||
+                        tag == static_cast<uint16_t>(Tag::LogMaxSize) || tag == static_cast<uint16_t>(Tag::LogMaxFiles);
+    if (!noNul(s) && !binary) {
       *why = "NUL byte in a string";
       return false;
     }
@@ -110,6 +112,19 @@ bool parseSpec(const uint8_t* data, size_t len, Spec* out, const char** why) {
         if (!f.u16(&out->rows) || !f.u16(&out->cols)) return false;
         break;
       case Tag::Foreground: out->foreground = true; break;
+      case Tag::Detach: out->detach = true; break;
+      case Tag::StateDir: out->stateDir = s; break;
+      case Tag::LogPath: out->logPath = s; break;
+      case Tag::LogMaxSize: {
+        uint32_t lo, hi;
+        if (!f.u32(&lo) || !f.u32(&hi)) return false;
+        out->logMaxSize = (static_cast<uint64_t>(hi) << 32) | lo;
+        break;
+      }
+      case Tag::LogMaxFiles:
+        if (!f.u32(&out->logMaxFiles) || out->logMaxFiles == 0) return false;
+        break;
+      case Tag::RemoveOnExit: out->removeOnExit = true; break;
       default:
         *why = "unknown tag";
         return false;

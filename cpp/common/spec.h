@@ -40,6 +40,12 @@ enum class Tag : uint16_t {
   Tty = 25,           // flag
   TtySize = 26,       // u16 rows, u16 cols
   Foreground = 28,    // flag: kill the container when the controlling socket closes
+  Detach = 30,        // flag: the monitor leaves the caller's session and outlives it, owning the container's output
+  StateDir = 31,      // containers/<id>: state.json is kept here (detached containers)
+  LogPath = 32,       // json-file log of the container's stdout/stderr (detached containers)
+  LogMaxSize = 33,    // u64: rotate the log past this many bytes (0 = never)
+  LogMaxFiles = 34,   // u32: log files kept, the current one included (>= 1)
+  RemoveOnExit = 35,  // flag: remove StateDir when the container has ended (--rm)
 };
 
 enum MountKind : uint8_t { MountBind = 1, MountTmpfs = 2 };
@@ -53,9 +59,11 @@ struct MountSpec {
 struct Spec {
   std::vector<std::string> args, env, lowers, masks, readonlyPaths, cgroupV1Procs, cgroupCleanup;
   std::vector<MountSpec> mounts;
-  std::string cwd = "/", hostname, user, upper, work, rootfs, cgroupV2, oomV1, oomV2;
+  std::string cwd = "/", hostname, user, upper, work, rootfs, cgroupV2, oomV1, oomV2, stateDir, logPath;
   bool scratchUpper = false, readOnly = false, noNewPrivs = false, init = false, tty = false,
-       foreground = false;
+       foreground = false, detach = false, removeOnExit = false;
+  uint64_t logMaxSize = 0;
+  uint32_t logMaxFiles = 1;
   uint64_t caps = 0;
   uint32_t namespaces = 0;
   uint16_t rows = 0, cols = 0;

@@ -18,6 +18,7 @@
 
 #include "common/cgroup.h"
 #include "init/init.h"
+#include "init/logs.h"
 
 namespace pocker {
 namespace {
@@ -66,7 +67,55 @@ int abortStart(const Spec& spec, int sync, pid_t pid, const Error& e) {
 
 }  // namespace
 
+// A detached container's monitor leaves the caller's process tree and session: the process the
+// caller started (and watches) forks the real monitor, waits until it has reported the start (or
+// died), and exits. The monitor is then reparented to init (or the nearest subreaper), so neither a
+// closed terminal nor the caller's exit reaches it. Returns the write end of the "ready" pipe.
+static int detachMonitor() {
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) return -1;
+  pid_t m = fork();
+  if (m < 0) return -1;
+  if (m > 0) {
+    ::close(ready[1]);
+    char c;
+    while (read(ready[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    _exit(0);
+  }
+  ::close(ready[0]);
+  setsid();
+  return ready[1];
+}
+
+static std::string stateJson(const char* status, pid_t pid, const std::string& startedAt, const std::string& finishedAt,
+                             int exitCode, int sig, bool oom) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "{\"status\":\"%s\",\"pid\":%d,\"monitorPid\":%d,\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,",
+                status, pid, getpid(), exitCode, sig, oom ? "true" : "false");
+  return std::string(buf) + "\"startedAt\":" + jsonString(startedAt) + ",\"finishedAt\":" + jsonString(finishedAt) + "}";
+}
+
 int runMonitor(const Spec& spec, int sync) {
+  Fd ready;
+  if (spec.detach) {
+    ready.reset(detachMonitor());
+    if (!ready) return abortStart(spec, sync, -1, fail("detach", "fork"));
+  }
+  // A detached container's output goes to pipes the monitor reads into the json-file log.
+  Fd outR, errR;
+  JsonLog log;
+  if (spec.detach && !spec.logPath.empty()) {
+    int po[2], pe[2];
+    if (pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0) return abortStart(spec, sync, -1, fail("logs", "pipe2"));
+    if (dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0) return abortStart(spec, sync, -1, fail("logs", "dup2"));
+    ::close(po[1]);
+    ::close(pe[1]);
+    outR.reset(po[0]);
+    errR.reset(pe[0]);
+    if (int err = log.open(spec.logPath, spec.logMaxSize, spec.logMaxFiles))
+      return abortStart(spec, sync, -1, fail("logs", "open", spec.logPath, err));
+  }
   // Block what we forward (and SIGCHLD) before the child exists, so nothing is lost; the child
   // restores an empty mask before exec.
   sigset_t set;
@@ -142,14 +191,28 @@ int runMonitor(const Spec& spec, int sync) {
     }
   }
   child.reset();
+  std::string startedAt = nowRfc3339();
+  if (!spec.stateDir.empty()) writeState(spec.stateDir, stateJson("running", pid, startedAt, "", 0, 0, false));
   sendMsg(sync, "S");
+  ready.reset();  // the caller's process may go now
 
   // Monitor loop.
   bool syncOpen = true;
   int status = 0;
+  auto pump = [&](Fd& fd, int stream) {
+    char buf[32 * 1024];
+    ssize_t r = read(fd.get(), buf, sizeof buf);
+    if (r > 0) {
+      log.feed(stream, buf, static_cast<size_t>(r));
+    } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+      log.flush(stream);
+      fd.reset();
+    }
+  };
   for (;;) {
-    struct pollfd pfd[2] = {{sfd.get(), POLLIN, 0}, {sync, POLLIN, 0}};
-    int n = poll(pfd, syncOpen ? 2 : 1, -1);
+    struct pollfd pfd[4] = {{sfd.get(), POLLIN, 0}, {syncOpen ? sync : -1, POLLIN, 0}, {outR.get(), POLLIN, 0},
+                            {errR.get(), POLLIN, 0}};
+    int n = poll(pfd, 4, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       break;
@@ -165,6 +228,8 @@ int runMonitor(const Spec& spec, int sync) {
         }
       }
     }
+    if (outR && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))) pump(outR, 0);
+    if (errR && (pfd[3].revents & (POLLIN | POLLHUP | POLLERR))) pump(errR, 1);
     if (syncOpen && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
       char buf[64];
       int fd = -1;
@@ -189,8 +254,15 @@ int runMonitor(const Spec& spec, int sync) {
     sig = WTERMSIG(status);
     exitCode = 128 + sig;
   }
+  // The container's processes are gone (its PID 1 died): drain what they wrote.
+  while (outR) pump(outR, 0);
+  while (errR) pump(errR, 1);
   bool oom = oomKilled(spec);
   cleanupCgroups(spec);
+  if (!spec.stateDir.empty()) {
+    if (spec.removeOnExit) removeTree(spec.stateDir);
+    else writeState(spec.stateDir, stateJson("exited", 0, startedAt, nowRfc3339(), exitCode, sig, oom));
+  }
   std::snprintf(msg, sizeof msg, "X %d %d %d", exitCode, sig, oom ? 1 : 0);
   if (syncOpen) sendMsg(sync, msg);
   return 0;

@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../paths.js';
 import { addImageCommands } from './images.js';
 import { addArchiveCommands } from './load.js';
+import { addLogsCommand } from './logs.js';
 import { addPullCommand } from './pull.js';
 import { addRunCommand, executeRun, type CliContext } from './run.js';
 
@@ -36,6 +37,7 @@ export function createProgram(ctx: CliContext): Command {
     });
   addRunCommand(program, ctx);
   addPullCommand(program, ctx);
+  addLogsCommand(program, ctx);
   addImageCommands(program, ctx);
   addArchiveCommands(program, ctx);
   return program;

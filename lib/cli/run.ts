@@ -39,6 +39,8 @@ export interface RunFlags {
   cgroupParent?: string;
   /** `--pull missing|always|never`. */
   pull?: string;
+  detach?: boolean;
+  logOpt?: string[];
   insecureRegistry?: string[];
 }
 
@@ -123,6 +125,15 @@ export function toRunOptions(image: string | undefined, args: string[], flags: R
   // Passed as given: the library rejects anything but missing|always|never.
   if (flags.pull !== undefined) o.pull = flags.pull as RunOptions['pull'];
   if (flags.insecureRegistry?.length) o.insecureRegistries = [...flags.insecureRegistry];
+  if (flags.logOpt?.length) o.logOpts = parseLogOpts(flags.logOpt);
+  if (flags.detach) {
+    // The container's own monitor owns its output (the json-file log); the library checks -i/-t.
+    o.detach = true;
+    if (flags.tty) o.tty = true;
+    if (flags.interactive) o.interactive = true;
+    o.stdio = 'ignore';
+    return o;
+  }
   if (flags.tty) {
     // The pty's master side comes back as container.stdin/stdout; the CLI pumps them.
     o.tty = true;
@@ -133,6 +144,20 @@ export function toRunOptions(image: string | undefined, args: string[], flags: R
     o.stdio = [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'];
   }
   return o;
+}
+
+/** `--log-opt max-size=10m --log-opt max-file=3` -> { maxSize: '10m', maxFile: 3 }. */
+export function parseLogOpts(opts: string[]): NonNullable<RunOptions['logOpts']> {
+  const out: NonNullable<RunOptions['logOpts']> = {};
+  for (const opt of opts) {
+    const eq = opt.indexOf('=');
+    const key = eq < 0 ? opt : opt.slice(0, eq);
+    const value = eq < 0 ? '' : opt.slice(eq + 1);
+    if (key === 'max-size') out.maxSize = value;
+    else if (key === 'max-file' && /^\d+$/.test(value)) out.maxFile = Number(value);
+    else throw new CliError(`invalid log option ${JSON.stringify(opt)}: supported are max-size=SIZE and max-file=N`);
+  }
+  return out;
 }
 
 /** The command a container was asked to exec, for error messages. */
@@ -219,6 +244,8 @@ export function addRunCommand(program: Command, ctx: CliContext): Command {
     .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
     .option('--cgroup-parent <path>', 'Optional parent cgroup for the container')
     .option('--pull <policy>', 'Pull image before running: missing (default), always or never')
+    .option('-d, --detach', 'Run container in background and print container ID')
+    .option('--log-opt <opt>', 'Log driver options: max-size=SIZE, max-file=N', collect)
     .option('--insecure-registry <host>', 'Reach this registry over plain HTTP (loopback ones always are)', collect)
     .action(async (positionals: string[], flags: RunFlags, cmd: Command) => {
       const globalRoot = cmd.parent?.opts<{ root?: string }>().root;
@@ -316,6 +343,11 @@ export async function executeRun(options: RunOptions): Promise<number> {
     const report = pullReporter(process.stderr);
     let c: Container;
     try {
+      if (options.detach) {
+        const d = await run({ ...options, onPull: (ev) => report(ev) });
+        process.stdout.write(`${d.id}\n`);
+        return 0;
+      }
       c = await run({
         ...options,
         onPull: (ev) => {

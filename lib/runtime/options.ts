@@ -55,6 +55,9 @@ export interface ResolvedRunConfig {
   caps: bigint;
   noNewPrivs: boolean;
   rm: boolean;
+  /** Detached (see RunOptions.detach), with the json-file log's rotation. */
+  detach: boolean;
+  log: { maxSize: number; maxFiles: number };
   /** Absolute state directory. */
   root: string;
   /** Relative cgroup path of safe segments (default `pocker`). */
@@ -701,6 +704,23 @@ function resolveTtySize(value: unknown): { rows: number; cols: number } | undefi
   return { rows: v.rows as number, cols: v.cols as number };
 }
 
+function resolveDetach(opts: RunOptions, tty: boolean): boolean {
+  const detach = bool(opts.detach, 'detach');
+  // Attaching to a detached container comes with `attach`: until then -d excludes -i and -t.
+  if (detach && (tty || opts.interactive)) throw invalid('detached containers with -i or -t are not supported yet (attach comes later)');
+  return detach;
+}
+
+function resolveLogOpts(value: RunOptions['logOpts']): { maxSize: number; maxFiles: number } {
+  if (value === undefined) return { maxSize: 0, maxFiles: 1 };
+  if (value === null || typeof value !== 'object') throw invalid(`invalid log options ${show(value)}`);
+  const maxSize = value.maxSize === undefined ? 0 : parseBytes(value.maxSize, 'log max-size');
+  const maxFiles = value.maxFile ?? 1;
+  if (!Number.isInteger(maxFiles) || maxFiles < 1 || maxFiles > 1000) throw invalid(`invalid log max-file ${show(value.maxFile)}: must be an integer from 1 to 1000`);
+  if (maxFiles > 1 && maxSize === 0) throw invalid('log max-file needs max-size');
+  return { maxSize, maxFiles };
+}
+
 function resolveNetwork(value: unknown): 'none' | 'host' {
   if (value === undefined) return 'none';
   if (value === 'none' || value === 'host') return value;
@@ -757,6 +777,8 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
     caps: resolveCaps(opts),
     noNewPrivs: resolveSecurityOpt(opts),
     rm: bool(opts.rm, 'rm'),
+    detach: resolveDetach(opts, tty),
+    log: resolveLogOpts(opts.logOpts),
     root: resolveRoot(opts.root, env),
     cgroupParent: resolveCgroupParent(opts.cgroupParent),
   };

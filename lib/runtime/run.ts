@@ -1,6 +1,6 @@
 // run(): validate, lay out the container's directories, create its cgroups, hand the resolved spec
 // to pocker-init through the addon, and give back a handle with streams, wait() and kill().
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join, relative, isAbsolute } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -162,8 +162,52 @@ function buildSpec(cfg: ResolvedRunConfig, l: Layout, plan: CgroupPlan): InitSpe
     init: cfg.init,
     tty: cfg.tty,
     ...(cfg.ttySize ? { ttySize: cfg.ttySize } : {}),
-    foreground: true,
+    foreground: !cfg.detach,
+    ...(cfg.detach
+      ? {
+          detach: {
+            stateDir: l.dir,
+            logPath: join(l.dir, `${cfg.id}-json.log`),
+            logMaxSize: cfg.log.maxSize,
+            logMaxFiles: cfg.log.maxFiles,
+            removeOnExit: cfg.rm,
+          },
+        }
+      : {}),
   };
+}
+
+/** A detached container's state.json, as its monitor writes it. */
+interface DetachedState {
+  status: 'running' | 'exited';
+  pid: number;
+  monitorPid: number;
+  exitCode: number;
+  signal: number;
+  oomKilled: boolean;
+  startedAt: string;
+  finishedAt: string;
+}
+
+function readState(dir: string): DetachedState | null {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as DetachedState;
+  } catch {
+    return null;
+  }
+}
+
+/** Polls a detached container's state until it has exited. With `rm` its directory goes away
+ * instead: the status is then unknown (exitCode -1). */
+async function waitDetached(dir: string): Promise<ExitStatus> {
+  for (;;) {
+    const state = readState(dir);
+    if (state?.status === 'exited') {
+      return { exitCode: state.exitCode, signal: state.signal ? (signalNames.get(state.signal) ?? null) : null, oomKilled: state.oomKilled };
+    }
+    if (!existsSync(dir)) return { exitCode: -1, signal: null, oomKilled: false };
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 interface StdioPlan {
@@ -184,7 +228,7 @@ function planStdio(opts: RunOptions, cfg: ResolvedRunConfig): StdioPlan {
   let modes: StdioOption[] = [pick(0), pick(1), pick(2)];
   if (!cfg.interactive && modes[0] === 'pipe') modes[0] = 'ignore';
   // With a tty the container's stdio is the pty; pocker-init gets /dev/null.
-  if (cfg.tty) modes = ['ignore', 'ignore', 'ignore'];
+  if (cfg.tty || cfg.detach) modes = ['ignore', 'ignore', 'ignore'];
   const plan: StdioPlan = { child: [0, 1, 2], parent: [null, null, null], closeAfterSpawn: [] };
   const addon = native();
   modes.forEach((mode, i) => {
@@ -287,12 +331,31 @@ class RunningContainer implements Container {
   }
 
   wait(): Promise<ExitStatus> {
-    return this.done;
+    return this.stateDir ? waitDetached(this.stateDir) : this.done;
   }
 
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): void {
     const n = signalNumber(signal);
-    this.monitor?.kill(n);
+    if (!this.stateDir) {
+      this.monitor?.kill(n);
+      return;
+    }
+    // Detached: the monitor forwards signals; SIGKILL (which it cannot catch) goes to the container.
+    const state = readState(this.stateDir);
+    if (!state || state.status !== 'running') return;
+    try {
+      process.kill(n === osConstants.signals.SIGKILL ? state.pid : state.monitorPid, n);
+    } catch {
+      /* it has just ended */
+    }
+  }
+
+  /** Set for a detached container: its state lives in containers/<id>/state.json. */
+  stateDir: string | null = null;
+
+  detached(stateDir: string): void {
+    this.stateDir = stateDir;
+    this.monitor = null;
   }
 
   resize(rows: number, cols: number): void {
@@ -378,6 +441,8 @@ export async function run(options: RunOptions): Promise<Container> {
           // listeners are attached before any end-of-file can be read: a workload that exits at
           // once must not end its (empty) streams before anyone could listen.
           attachStreams();
+          // Detached: from here on the container is its monitor's (state.json), not this process's.
+          if (cfg.detach) container.detached(l.dir);
           resolve(container);
           break;
         case 'error':
@@ -398,9 +463,9 @@ export async function run(options: RunOptions): Promise<Container> {
                   step: 'spawn',
                 }),
             );
-          } else {
+          } else if (!cfg.detach) {
             container.finish(ev, cleanup);
-          }
+          } // (detached: the process we started has handed the container to its own monitor and left)
           break;
       }
     };

@@ -28,6 +28,12 @@ export const Tag = {
   Tty: 25,
   TtySize: 26,
   Foreground: 28,
+  Detach: 30,
+  StateDir: 31,
+  LogPath: 32,
+  LogMaxSize: 33,
+  LogMaxFiles: 34,
+  RemoveOnExit: 35,
 } as const;
 
 /** Linux clone flags for namespaces (include/uapi/linux/sched.h). */
@@ -74,6 +80,8 @@ export interface InitSpec {
   tty: boolean;
   ttySize?: { rows: number; cols: number };
   foreground: boolean;
+  /** Detached: the monitor keeps state.json in `stateDir` and the output in `logPath`. */
+  detach?: { stateDir: string; logPath: string; logMaxSize: number; logMaxFiles: number; removeOnExit: boolean };
 }
 
 class Writer {
@@ -147,6 +155,18 @@ export function encodeSpec(s: InitSpec): Buffer {
     w.record(Tag.TtySize, sz);
   }
   w.flag(Tag.Foreground, s.foreground);
+  if (s.detach) {
+    w.flag(Tag.Detach, true);
+    w.str(Tag.StateDir, s.detach.stateDir);
+    w.str(Tag.LogPath, s.detach.logPath);
+    const size = Buffer.alloc(8);
+    size.writeBigUInt64LE(BigInt(s.detach.logMaxSize), 0);
+    w.record(Tag.LogMaxSize, size);
+    const files = Buffer.alloc(4);
+    files.writeUInt32LE(s.detach.logMaxFiles, 0);
+    w.record(Tag.LogMaxFiles, files);
+    w.flag(Tag.RemoveOnExit, s.detach.removeOnExit);
+  }
   return w.bytes();
 }
 

@@ -224,3 +224,12 @@ describe('pocker --version', () => {
     }
   });
 });
+
+describe('--log-opt', () => {
+  it('parses max-size and max-file, and refuses anything else', async () => {
+    const { parseLogOpts } = await import('../../lib/cli/run.js');
+    expect(parseLogOpts(['max-size=10m', 'max-file=3'])).toEqual({ maxSize: '10m', maxFile: 3 });
+    expect(() => parseLogOpts(['mode=non-blocking'])).toThrow(/supported are max-size=SIZE and max-file=N/);
+    expect(() => parseLogOpts(['max-file=x'])).toThrow(/invalid log option/);
+  });
+});

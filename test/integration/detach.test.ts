@@ -1,0 +1,104 @@
+// Detached containers: the container's own pocker-init monitor outlives the CLI, keeps its output
+// in Docker's json-file log (rotated), and records its status in state.json.
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { run } from '../../lib/index.js';
+import { cleanupAll, cli, isRoot, tempRoot, testCgroupParent } from '../helpers.js';
+
+interface State {
+  status: string;
+  pid: number;
+  monitorPid: number;
+  exitCode: number;
+  startedAt: string;
+  finishedAt: string;
+}
+
+const state = (root: string, id: string) => JSON.parse(readFileSync(join(root, 'containers', id, 'state.json'), 'utf8')) as State;
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const ppid = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+
+describe.skipIf(!isRoot)('detached containers', () => {
+  afterAll(async () => {
+    await cleanupAll();
+  });
+
+  it('run -d prints the id and returns while the container runs under its own monitor; logs keeps stdout and stderr apart', async () => {
+    const root = tempRoot();
+    const r = await cli(['run', '-d', 'host', 'sh', '-c', 'echo to-out; echo to-err >&2; exec sleep 30'], { root });
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    const s = state(root, id);
+    expect(s.status).toBe('running');
+    expect(alive(s.pid) && alive(s.monitorPid)).toBe(true);
+    // The monitor left the CLI's process tree and session.
+    expect(readFileSync(`/proc/${s.monitorPid}/stat`, 'utf8').split(') ')[1]!.split(' ')[3]).toBe(String(s.monitorPid));
+    expect(ppid(s.monitorPid)).not.toBe(process.pid);
+
+    // Output reaches the log as the container writes it.
+    for (let i = 0; i < 50 && !readFileSync(join(root, 'containers', id, `${id}-json.log`), 'utf8').includes('to-err'); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const logs = await cli(['--root', root, 'logs', id.slice(0, 12)]);
+    expect([logs.code, logs.stdout, logs.stderr]).toEqual([0, 'to-out\n', 'to-err\n']);
+    const lines = readFileSync(join(root, 'containers', id, `${id}-json.log`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+    expect(lines.map((l) => [l.stream, l.log])).toEqual(expect.arrayContaining([['stdout', 'to-out\n'], ['stderr', 'to-err\n']]));
+    for (const l of lines) expect(l.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+
+    // SIGKILL ends it; the monitor records the status, removes the cgroup and ends too.
+    process.kill(s.pid, 'SIGKILL');
+    for (let i = 0; i < 100 && state(root, id).status !== 'exited'; i++) await new Promise((res) => setTimeout(res, 50));
+    const end = state(root, id);
+    expect(end).toMatchObject({ status: 'exited', exitCode: 137 });
+    expect(Date.parse(end.finishedAt)).toBeGreaterThanOrEqual(Date.parse(end.startedAt));
+    for (let i = 0; i < 50 && alive(s.monitorPid); i++) await new Promise((res) => setTimeout(res, 50));
+    expect(alive(s.monitorPid)).toBe(false);
+    const leaf = readdirSync('/sys/fs/cgroup', { withFileTypes: true }).flatMap((d) =>
+      existsSync(join('/sys/fs/cgroup', d.name, testCgroupParent(), id)) ? [d.name] : [],
+    );
+    expect(leaf).toEqual([]);
+  });
+
+  it('the library: detach, kill through the monitor, wait() for the recorded status; --rm removes the state', async () => {
+    const root = tempRoot();
+    const c = await run({ image: 'host', cmd: ['sleep', '30'], detach: true, init: true, root, cgroupParent: testCgroupParent() });
+    expect(c.stdout).toBeNull();
+    c.kill('SIGTERM'); // the monitor forwards it; with --init, sleep is not PID 1 and dies of it
+    expect(await c.wait()).toEqual({ exitCode: 143, signal: null, oomKilled: false });
+
+    const gone = await run({ image: 'host', cmd: ['true'], detach: true, rm: true, root, cgroupParent: testCgroupParent() });
+    await gone.wait();
+    expect(existsSync(join(root, 'containers', gone.id))).toBe(false);
+  });
+
+  it('rotates the log at max-size, keeping max-file files; logs --tail shows the newest lines', async () => {
+    const root = tempRoot();
+    const r = await cli(['run', '-d', '--log-opt', 'max-size=400', '--log-opt', 'max-file=2', 'host', 'sh', '-c', 'i=0; while [ $i -lt 40 ]; do echo line $i; i=$((i+1)); done'], { root });
+    const id = r.stdout.trim();
+    for (let i = 0; i < 100 && state(root, id).status !== 'exited'; i++) await new Promise((res) => setTimeout(res, 50));
+    const files = readdirSync(join(root, 'containers', id)).filter((f) => f.includes('-json.log')).sort();
+    expect(files).toEqual([`${id}-json.log`, `${id}-json.log.1`]);
+    for (const f of files) expect(statSync(join(root, 'containers', id, f)).size).toBeLessThanOrEqual(400);
+    const tail = await cli(['--root', root, 'logs', '--tail', '2', id]);
+    expect(tail.stdout).toBe('line 38\nline 39\n');
+    const bad = await cli(['run', '-d', '--log-opt', 'max-file=2', 'host', 'true'], { root });
+    expect([bad.code, bad.stderr]).toEqual([125, expect.stringMatching(/max-file needs max-size/)]);
+  });
+
+  it('logs -f follows a running container until it ends', async () => {
+    const root = tempRoot();
+    const r = await cli(['run', '-d', 'host', 'sh', '-c', 'echo one; sleep 1; echo two'], { root });
+    const follow = await cli(['--root', root, 'logs', '-f', r.stdout.trim()]);
+    expect([follow.code, follow.stdout]).toEqual([0, 'one\ntwo\n']);
+  });
+});
