@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../paths.js';
 import { addImageCommands } from './images.js';
+import { addContainerCommands } from './containers.js';
 import { addArchiveCommands } from './load.js';
 import { addLogsCommand } from './logs.js';
 import { addPullCommand } from './pull.js';
@@ -40,6 +41,7 @@ export function createProgram(ctx: CliContext): Command {
   addLogsCommand(program, ctx);
   addImageCommands(program, ctx);
   addArchiveCommands(program, ctx);
+  addContainerCommands(program, ctx);
   return program;
 }
 

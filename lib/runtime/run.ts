@@ -1,6 +1,6 @@
 // run(): validate, lay out the container's directories, create its cgroups, hand the resolved spec
 // to pocker-init through the addon, and give back a handle with streams, wait() and kill().
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join, relative, isAbsolute } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -8,6 +8,8 @@ import type { Readable, Writable } from 'node:stream';
 import { createCgroups, detectCgroups, planCgroups, removeCgroups, type CgroupPlan } from '../cgroup/index.js';
 import { PockerError, errnoName, fromSystemError } from '../errors.js';
 import { native, type NativeEvent, type NativeMonitor } from '../native.js';
+import { effectiveState } from '../state/containers.js';
+import { claimName, releaseName } from '../state/names.js';
 import type { Container, ExitStatus, RunOptions, StdioOption } from '../types.js';
 import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
 import {
@@ -67,6 +69,8 @@ interface ContainerRecord {
   id: string;
   name: string;
   created: string;
+  /** The container's command line (entrypoint and command, image defaults applied). */
+  args: string[];
   /** The image (its stored name, id and layer dirs), or the rootfs the container runs on. */
   image: { name: string; id: string; layers: string[] } | { host: true } | { rootfs: string };
 }
@@ -96,13 +100,23 @@ interface Prepared {
 async function prepare(resolved: ResolvedRunConfig, options: RunOptions): Promise<Prepared> {
   const create = (cfg: ResolvedRunConfig, lowers: string[], image: ContainerRecord['image']): Prepared => {
     const l = layout(cfg, lowers);
+    let named = cfg;
     try {
-      makeLayout(l, { id: cfg.id, name: cfg.name, created: new Date().toISOString(), image });
+      // The name is claimed (unique across processes) right before the directory is made.
+      claimName(cfg.root, options.name === undefined ? undefined : cfg.name, cfg.id, (name) => {
+        named = { ...cfg, name };
+        try {
+          makeLayout(l, { id: cfg.id, name, created: new Date().toISOString(), args: cfg.args, image });
+        } catch (err) {
+          rmSync(l.dir, { recursive: true, force: true });
+          throw err;
+        }
+      });
     } catch (err) {
-      rmSync(l.dir, { recursive: true, force: true });
+      if (err instanceof PockerError) throw err;
       throw fromSystemError(err, 'state', `cannot create the container directory ${l.dir}`);
     }
-    return { cfg, l };
+    return { cfg: named, l };
   };
   if (resolved.rootfs.kind === 'host') return create(resolved, ['/'], { host: true });
   if (resolved.rootfs.kind === 'dir') return create(resolved, [resolved.rootfs.path], { rootfs: resolved.rootfs.path });
@@ -177,31 +191,12 @@ function buildSpec(cfg: ResolvedRunConfig, l: Layout, plan: CgroupPlan): InitSpe
   };
 }
 
-/** A detached container's state.json, as its monitor writes it. */
-interface DetachedState {
-  status: 'running' | 'exited';
-  pid: number;
-  monitorPid: number;
-  exitCode: number;
-  signal: number;
-  oomKilled: boolean;
-  startedAt: string;
-  finishedAt: string;
-}
-
-function readState(dir: string): DetachedState | null {
-  try {
-    return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as DetachedState;
-  } catch {
-    return null;
-  }
-}
-
 /** Polls a detached container's state until it has exited. With `rm` its directory goes away
  * instead: the status is then unknown (exitCode -1). */
 async function waitDetached(dir: string): Promise<ExitStatus> {
   for (;;) {
-    const state = readState(dir);
+    // A monitor that died without recording the end counts as exited (137), never as running.
+    const { state } = effectiveState(dir);
     if (state?.status === 'exited') {
       return { exitCode: state.exitCode, signal: state.signal ? (signalNames.get(state.signal) ?? null) : null, oomKilled: state.oomKilled };
     }
@@ -341,7 +336,7 @@ class RunningContainer implements Container {
       return;
     }
     // Detached: the monitor forwards signals; SIGKILL (which it cannot catch) goes to the container.
-    const state = readState(this.stateDir);
+    const { state } = effectiveState(this.stateDir);
     if (!state || state.status !== 'running') return;
     try {
       process.kill(n === osConstants.signals.SIGKILL ? state.pid : state.monitorPid, n);
@@ -386,7 +381,10 @@ export async function run(options: RunOptions): Promise<Container> {
   // Everything is validated above; an image may still have to be pulled (no kernel object yet).
   const { cfg, l } = await prepare(resolved, options);
   const addon = native();
-  const removeDir = () => rmSync(l.dir, { recursive: true, force: true });
+  const removeDir = () => {
+    rmSync(l.dir, { recursive: true, force: true });
+    releaseName(cfg.root, cfg.name, cfg.id);
+  };
   try {
     createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
   } catch (err) {
