@@ -1,10 +1,13 @@
 // File-descriptor primitives Node has no JS API for. The root-relative primitives of layer
 // extraction (fsOpenRoot, fsMkdir, ...) live in extract.cpp.
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 
 #include "addon/addon.h"
 
@@ -50,12 +53,35 @@ Napi::Value Flock(const Napi::CallbackInfo& info) {
   }
 }
 
+// fsOpenInRoot(rootFd, path, flags, mode): openat2(rootFd, path, {flags | O_CLOEXEC, mode,
+// RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS}). Every component, symlinks and ".." included, is
+// resolved as if rootFd were "/" (a container's root from /proc/<pid>/root): nothing can escape it.
+Napi::Value OpenInRoot(const Napi::CallbackInfo& info) {
+  if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsNumber() || !info[3].IsNumber())
+    return throwTypeError(info.Env(), "fsOpenInRoot(rootFd, path, flags, mode)");
+  int root = info[0].As<Napi::Number>().Int32Value();
+  std::string path = info[1].As<Napi::String>().Utf8Value();
+  if (path.find('\0') != std::string::npos) return throwSystemError(info.Env(), EINVAL, "openat2", path, "copy");
+  if (path.empty()) path = ".";
+  struct open_how how = {};
+  how.flags = static_cast<unsigned>(info[2].As<Napi::Number>().Int32Value()) | O_CLOEXEC;
+  how.mode = (how.flags & (O_CREAT | O_TMPFILE)) ? (info[3].As<Napi::Number>().Uint32Value() & 07777) : 0;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  for (;;) {
+    long fd = syscall(SYS_openat2, root, path.c_str(), &how, sizeof how);
+    if (fd >= 0) return Napi::Number::New(info.Env(), static_cast<double>(fd));
+    if (errno == EINTR || errno == EAGAIN) continue;  // EAGAIN: a concurrent rename; retry
+    return throwSystemError(info.Env(), errno, "openat2", path, "copy");
+  }
+}
+
 }  // namespace
 
 void initFs(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("setCloexec", Napi::Function::New(env, SetCloexec, "setCloexec"));
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
+  exports.Set("fsOpenInRoot", Napi::Function::New(env, OpenInRoot, "fsOpenInRoot"));
   initRootFs(env, exports);
 }
 

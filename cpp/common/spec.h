@@ -46,6 +46,7 @@ enum class Tag : uint16_t {
   LogMaxSize = 33,    // u64: rotate the log past this many bytes (0 = never)
   LogMaxFiles = 34,   // u32: log files kept, the current one included (>= 1)
   RemoveOnExit = 35,  // flag: remove StateDir when the container has ended (--rm)
+  ExecPid = 36,       // u32: exec into the running container whose first process is this host pid
 };
 
 enum MountKind : uint8_t { MountBind = 1, MountTmpfs = 2 };
@@ -63,6 +64,7 @@ struct Spec {
   bool scratchUpper = false, readOnly = false, noNewPrivs = false, init = false, tty = false,
        foreground = false, detach = false, removeOnExit = false;
   uint64_t logMaxSize = 0;
+  uint32_t execPid = 0;
   uint32_t logMaxFiles = 1;
   uint64_t caps = 0;
   uint32_t namespaces = 0;

@@ -6,6 +6,7 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -537,7 +538,7 @@ void resetSignals() {
   }
 }
 
-Error setupTty(int sock, const Spec& s, const Identity& id) {
+Error setupTty(int sock, const Spec& s, const Identity& id, bool console) {
   Fd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (!master) return fail("tty", "open", "/dev/ptmx");
   int unlock = 0;
@@ -549,7 +550,7 @@ Error setupTty(int sock, const Spec& s, const Identity& id) {
     ioctl(slave.get(), TIOCSWINSZ, &ws);
   }
   if (fchown(slave.get(), id.uid, static_cast<gid_t>(-1)) != 0) return fail("tty", "fchown");
-  if (::mount(fdPath(slave.get()).c_str(), "/dev/console", nullptr, MS_BIND, nullptr) != 0)
+  if (console && ::mount(fdPath(slave.get()).c_str(), "/dev/console", nullptr, MS_BIND, nullptr) != 0)
     return fail("tty", "mount", "/dev/console");
   if (!sendMsg(sock, "T", master.get())) return fail("tty", "sendmsg");
   for (int i = 0; i < 3; i++)
@@ -585,7 +586,7 @@ Error prepare(const Spec& s, int sock, Identity* id, std::vector<std::string>* e
   if (chdir(s.cwd.c_str()) != 0) return fail("workdir", "chdir", s.cwd);
   char buf[PATH_MAX];
   if (!getcwd(buf, sizeof buf) || buf[0] != '/') return Error{EPERM, "workdir", "getcwd", s.cwd};
-  if (s.tty && (err = setupTty(sock, s, *id))) return err;
+  if (s.tty && (err = setupTty(sock, s, *id, true))) return err;
   if (s.readOnly && ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV, nullptr) != 0)
     return fail("read-only", "mount", "/");
   umask(022);
@@ -594,6 +595,39 @@ Error prepare(const Spec& s, int sock, Identity* id, std::vector<std::string>* e
 }
 
 }  // namespace
+
+// exec: join every namespace of the running container that differs from ours (a container on the
+// host network shares ours), through a pidfd, all at once. The mount namespace brings the
+// container's root and a cwd at it; the pid namespace applies to our children (hence the fork).
+Error prepareExec(const Spec& s, int sock, Identity* id, std::vector<std::string>* env) {
+  if (setsid() < 0) return fail("setsid", "setsid");
+  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, s.execPid, 0)));
+  if (!pidfd) return fail("exec-join", "pidfd_open", "/proc/" + std::to_string(s.execPid));
+  static const struct {
+    const char* name;
+    int flag;
+  } kinds[] = {{"mnt", CLONE_NEWNS},   {"uts", CLONE_NEWUTS}, {"ipc", CLONE_NEWIPC},
+               {"net", CLONE_NEWNET},  {"pid", CLONE_NEWPID}, {"cgroup", CLONE_NEWCGROUP}};
+  int flags = 0;
+  for (const auto& k : kinds) {
+    struct stat mine, theirs;
+    std::string p = "/proc/" + std::to_string(s.execPid) + "/ns/" + k.name;
+    if (stat(p.c_str(), &theirs) != 0) return fail("exec-join", "stat", p);
+    if (stat((std::string("/proc/self/ns/") + k.name).c_str(), &mine) != 0) return fail("exec-join", "stat", k.name);
+    if (mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev) flags |= k.flag;
+  }
+  if (setns(pidfd.get(), flags) != 0) return fail("exec-join", "setns", "/proc/" + std::to_string(s.execPid));
+  Error err;
+  if ((err = resolveUser(s.user, id))) return err;
+  *env = s.env;
+  if (!envGet(*env, "HOME")) env->push_back("HOME=" + id->home);
+  if (chdir(s.cwd.c_str()) != 0) return fail("workdir", "chdir", s.cwd);
+  char buf[PATH_MAX];
+  if (!getcwd(buf, sizeof buf) || buf[0] != '/') return Error{EPERM, "workdir", "getcwd", s.cwd};
+  if (s.tty && (err = setupTty(sock, s, *id, false))) return err;
+  umask(022);
+  return dropPrivileges(s, *id);
+}
 
 int runContainer(const Spec& spec, int sock) {
   // Wait until the monitor has placed us in our cgroups.
@@ -604,14 +638,16 @@ int runContainer(const Spec& spec, int sock) {
 
   Identity id;
   std::vector<std::string> env;
-  if (Error err = prepare(spec, sock, &id, &env)) {
+  if (Error err = spec.execPid ? prepareExec(spec, sock, &id, &env) : prepare(spec, sock, &id, &env)) {
     reportError(sock, err);
     return 1;
   }
   // Everything but stdio and the (close-on-exec) sync socket is closed at exec.
   syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
 
-  if (spec.init) {
+  // With --init, and always for exec (a joined pid namespace only applies to children), the
+  // workload is a child of this process, which reaps and forwards signals.
+  if (spec.init || spec.execPid) {
     pid_t workload = fork();
     if (workload < 0) {
       reportError(sock, fail("init", "fork"));

@@ -8,6 +8,8 @@ import { packageRoot } from '../paths.js';
 import { addImageCommands } from './images.js';
 import { addContainerCommands } from './containers.js';
 import { addArchiveCommands } from './load.js';
+import { addLifecycleCommands } from './lifecycle.js';
+import { addExecCommand } from './exec.js';
 import { addLogsCommand } from './logs.js';
 import { addPullCommand } from './pull.js';
 import { addRunCommand, executeRun, type CliContext } from './run.js';
@@ -39,9 +41,11 @@ export function createProgram(ctx: CliContext): Command {
   addRunCommand(program, ctx);
   addPullCommand(program, ctx);
   addLogsCommand(program, ctx);
+  addExecCommand(program, ctx);
   addImageCommands(program, ctx);
   addArchiveCommands(program, ctx);
   addContainerCommands(program, ctx);
+  addLifecycleCommands(program, ctx);
   return program;
 }
 

@@ -283,7 +283,7 @@ function terminal(): NodeJS.WriteStream | undefined {
  * Runs a container in the foreground, like `docker run` without -d: wires stdio (and the pty with
  * -t), proxies signals, and resolves with the container's exit code. Throws the library's errors.
  */
-export async function executeRun(options: RunOptions): Promise<number> {
+export async function executeRun(options: RunOptions, start?: (options: RunOptions) => Promise<Container>): Promise<number> {
   const tty = options.tty === true;
   const interactive = options.interactive === true;
   // Checked on fd 0 without touching process.stdin (which would open a handle on it).
@@ -337,26 +337,28 @@ export async function executeRun(options: RunOptions): Promise<number> {
   let stdinPiped = false;
 
   try {
-    const { run } = await import('../runtime/run.js');
-    // A missing image is pulled first, with Docker's messages and progress on stderr.
+    // `start` is exec's way in: the same stdio, pty and signal handling for a process in a container.
+    const run = start ?? (await import('../runtime/run.js')).run;
+    // A missing image is pulled first, with Docker's messages and progress on stderr. The
+    // reporter is made on the first event: on a terminal it draws (and resets the cursor), which
+    // must not happen when nothing is pulled.
     const { pullReporter } = await import('./progress.js');
-    const report = pullReporter(process.stderr);
+    let report: ReturnType<typeof pullReporter> | undefined;
     let c: Container;
     try {
-      if (options.detach) {
-        const d = await run({ ...options, onPull: (ev) => report(ev) });
-        process.stdout.write(`${d.id}\n`);
-        return 0;
-      }
       c = await run({
         ...options,
         onPull: (ev) => {
           if (ev.type === 'resolving') process.stderr.write(`Unable to find image '${ev.reference}' locally\n`);
-          report(ev);
+          (report ??= pullReporter(process.stderr))(ev);
         },
       });
+      if (options.detach) {
+        process.stdout.write(`${c.id}\n`);
+        return 0;
+      }
     } finally {
-      report.stop();
+      report?.stop();
     }
     container = c;
     for (const signal of pending.splice(0)) forward(signal);

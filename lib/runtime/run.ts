@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { createCgroups, detectCgroups, planCgroups, removeCgroups, type CgroupPlan } from '../cgroup/index.js';
 import { PockerError, errnoName, fromSystemError } from '../errors.js';
 import { native, type NativeEvent, type NativeMonitor } from '../native.js';
-import { effectiveState } from '../state/containers.js';
+import { effectiveState, type ContainerConfig as ContainerRecord } from '../state/containers.js';
 import { claimName, releaseName } from '../state/names.js';
 import type { Container, ExitStatus, RunOptions, StdioOption } from '../types.js';
 import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
@@ -64,17 +64,6 @@ function layout(cfg: ResolvedRunConfig, lowers: string[]): Layout {
     : { dir, lowers, scratchUpper: false, upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs') };
 }
 
-/** What containers/<id>/config.json records: enough for image commands to see what is in use. */
-interface ContainerRecord {
-  id: string;
-  name: string;
-  created: string;
-  /** The container's command line (entrypoint and command, image defaults applied). */
-  args: string[];
-  /** The image (its stored name, id and layer dirs), or the rootfs the container runs on. */
-  image: { name: string; id: string; layers: string[] } | { host: true } | { rootfs: string };
-}
-
 function makeLayout(l: Layout, record: ContainerRecord): void {
   mkdirSync(l.dir, { recursive: true, mode: 0o700 });
   mkdirSync(l.rootfs, { mode: 0o755 });
@@ -97,7 +86,7 @@ interface Prepared {
  * directory with its config.json. For an image this happens under the store's lock, so an rmi or
  * prune running at the same time sees the container and keeps its layers.
  */
-async function prepare(resolved: ResolvedRunConfig, options: RunOptions): Promise<Prepared> {
+async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups: string[]): Promise<Prepared> {
   const create = (cfg: ResolvedRunConfig, lowers: string[], image: ContainerRecord['image']): Prepared => {
     const l = layout(cfg, lowers);
     let named = cfg;
@@ -106,7 +95,15 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions): Promis
       claimName(cfg.root, options.name === undefined ? undefined : cfg.name, cfg.id, (name) => {
         named = { ...cfg, name };
         try {
-          makeLayout(l, { id: cfg.id, name, created: new Date().toISOString(), args: cfg.args, image });
+          makeLayout(l, {
+            id: cfg.id,
+            name,
+            created: new Date().toISOString(),
+            args: cfg.args,
+            image,
+            cgroups,
+            process: { env: cfg.env, cwd: cfg.cwd, user: cfg.user, caps: `0x${cfg.caps.toString(16)}`, noNewPrivs: cfg.noNewPrivs },
+          });
         } catch (err) {
           rmSync(l.dir, { recursive: true, force: true });
           throw err;
@@ -214,7 +211,7 @@ interface StdioPlan {
   closeAfterSpawn: number[];
 }
 
-function planStdio(opts: RunOptions, cfg: ResolvedRunConfig): StdioPlan {
+function planStdio(opts: Pick<RunOptions, 'stdio'>, cfg: LaunchConfig): StdioPlan {
   const given = opts.stdio;
   const pick = (i: number): StdioOption => {
     if (Array.isArray(given)) return given[i] ?? 'pipe';
@@ -255,7 +252,7 @@ function closeQuietly(fds: Array<number | null>): void {
 }
 
 /** Turns pocker-init's `{errno, step, syscall, path}` report into a PockerError. */
-function setupError(ev: Extract<NativeEvent, { type: 'error' }>, cfg: ResolvedRunConfig): PockerError {
+function setupError(ev: Extract<NativeEvent, { type: 'error' }>, cfg: Pick<ResolvedRunConfig, 'args'>): PockerError {
   const errno = Math.abs(ev.errno);
   const code = ev.code || errnoName(errno);
   let message: string;
@@ -285,7 +282,7 @@ class RunningContainer implements Container {
   private resolveDone!: (s: ExitStatus) => void;
   private monitor: NativeMonitor | null = null;
 
-  constructor(cfg: ResolvedRunConfig) {
+  constructor(cfg: Pick<ResolvedRunConfig, 'id' | 'name'>) {
     this.id = cfg.id;
     this.name = cfg.name;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -359,47 +356,14 @@ class RunningContainer implements Container {
   }
 }
 
-/**
- * Starts a container and resolves once its workload has been exec'd (or rejects with a
- * PockerError naming the failed `step`: `validate`, `cgroup`, `spawn`, `mount-rootfs`, `exec`, …).
- * Nothing is left behind on failure.
- */
-export async function run(options: RunOptions): Promise<Container> {
-  if (options.pull !== undefined && !['missing', 'always', 'never'].includes(options.pull)) {
-    throw new PockerError(`invalid pull policy ${JSON.stringify(options.pull)}: must be missing, always or never`, { code: 'ERR_POCKER_INVALID', step: 'validate' });
-  }
-  const resolved = resolveRunOptions(options);
-  if (process.getuid?.() !== 0) {
-    throw new PockerError('pocker run needs root: rootless containers (user namespaces) are not supported yet', {
-      code: 'EPERM',
-      errno: 1,
-      step: 'validate',
-    });
-  }
-  const info = detectCgroups();
-  const plan = planCgroups(info, resolved.cgroupParent, resolved.id, resolved.resources);
-  // Everything is validated above; an image may still have to be pulled (no kernel object yet).
-  const { cfg, l } = await prepare(resolved, options);
-  const addon = native();
-  const removeDir = () => {
-    rmSync(l.dir, { recursive: true, force: true });
-    releaseName(cfg.root, cfg.name, cfg.id);
-  };
-  try {
-    createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
-  } catch (err) {
-    removeDir();
-    throw err instanceof PockerError ? err : fromSystemError(err, 'cgroup', 'cannot create the container cgroup');
-  }
-  const cleanup = () => {
-    try {
-      removeCgroups(plan, addon);
-    } catch {
-      /* the monitor normally removed them already */
-    }
-    removeDir();
-  };
+/** What launch() needs of a resolved config (run's, or exec's). */
+export type LaunchConfig = Pick<ResolvedRunConfig, 'id' | 'name' | 'args' | 'tty' | 'interactive' | 'detach'>;
 
+/**
+ * Starts pocker-init on an encoded spec and resolves with the handle once the workload has been
+ * exec'd (or rejects with the setup error, after `cleanup`). Shared by run() and exec().
+ */
+export async function launch(spec: Buffer, cfg: LaunchConfig, options: Pick<RunOptions, 'stdio'>, cleanup: () => void, detachedDir: string | null): Promise<Container> {
   let stdio: StdioPlan;
   try {
     stdio = planStdio(options, cfg);
@@ -440,7 +404,7 @@ export async function run(options: RunOptions): Promise<Container> {
           // once must not end its (empty) streams before anyone could listen.
           attachStreams();
           // Detached: from here on the container is its monitor's (state.json), not this process's.
-          if (cfg.detach) container.detached(l.dir);
+          if (detachedDir) container.detached(detachedDir);
           resolve(container);
           break;
         case 'error':
@@ -461,7 +425,7 @@ export async function run(options: RunOptions): Promise<Container> {
                   step: 'spawn',
                 }),
             );
-          } else if (!cfg.detach) {
+          } else if (!detachedDir) {
             container.finish(ev, cleanup);
           } // (detached: the process we started has handed the container to its own monitor and left)
           break;
@@ -469,7 +433,7 @@ export async function run(options: RunOptions): Promise<Container> {
     };
     let monitor: NativeMonitor;
     try {
-      monitor = addon.spawn({ spec: encodeSpec(buildSpec(cfg, l, plan)), stdio: stdio.child, onEvent });
+      monitor = native().spawn({ spec, stdio: stdio.child, onEvent });
     } catch (err) {
       closeQuietly(stdio.closeAfterSpawn);
       closeQuietly(stdio.parent);
@@ -480,4 +444,48 @@ export async function run(options: RunOptions): Promise<Container> {
     closeQuietly(stdio.closeAfterSpawn);
     container.attach(monitor);
   });
+}
+
+/**
+ * Starts a container and resolves once its workload has been exec'd (or rejects with a
+ * PockerError naming the failed `step`: `validate`, `cgroup`, `spawn`, `mount-rootfs`, `exec`, …).
+ * Nothing is left behind on failure.
+ */
+export async function run(options: RunOptions): Promise<Container> {
+  if (options.pull !== undefined && !['missing', 'always', 'never'].includes(options.pull)) {
+    throw new PockerError(`invalid pull policy ${JSON.stringify(options.pull)}: must be missing, always or never`, { code: 'ERR_POCKER_INVALID', step: 'validate' });
+  }
+  const resolved = resolveRunOptions(options);
+  if (process.getuid?.() !== 0) {
+    throw new PockerError('pocker run needs root: rootless containers (user namespaces) are not supported yet', {
+      code: 'EPERM',
+      errno: 1,
+      step: 'validate',
+    });
+  }
+  const info = detectCgroups();
+  const plan = planCgroups(info, resolved.cgroupParent, resolved.id, resolved.resources);
+  // Everything is validated above; an image may still have to be pulled (no kernel object yet).
+  const { cfg, l } = await prepare(resolved, options, plan.leafDirs);
+  const addon = native();
+  const removeDir = () => {
+    rmSync(l.dir, { recursive: true, force: true });
+    releaseName(cfg.root, cfg.name, cfg.id);
+  };
+  try {
+    createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
+  } catch (err) {
+    removeDir();
+    throw err instanceof PockerError ? err : fromSystemError(err, 'cgroup', 'cannot create the container cgroup');
+  }
+  const cleanup = () => {
+    try {
+      removeCgroups(plan, addon);
+    } catch {
+      /* the monitor normally removed them already */
+    }
+    removeDir();
+  };
+
+  return launch(encodeSpec(buildSpec(cfg, l, plan)), cfg, options, cleanup, cfg.detach ? l.dir : null);
 }

@@ -34,6 +34,7 @@ export const Tag = {
   LogMaxSize: 33,
   LogMaxFiles: 34,
   RemoveOnExit: 35,
+  ExecPid: 36,
 } as const;
 
 /** Linux clone flags for namespaces (include/uapi/linux/sched.h). */
@@ -80,6 +81,8 @@ export interface InitSpec {
   tty: boolean;
   ttySize?: { rows: number; cols: number };
   foreground: boolean;
+  /** exec: join the running container whose first process has this host pid. */
+  execPid?: number;
   /** Detached: the monitor keeps state.json in `stateDir` and the output in `logPath`. */
   detach?: { stateDir: string; logPath: string; logMaxSize: number; logMaxFiles: number; removeOnExit: boolean };
 }
@@ -155,6 +158,11 @@ export function encodeSpec(s: InitSpec): Buffer {
     w.record(Tag.TtySize, sz);
   }
   w.flag(Tag.Foreground, s.foreground);
+  if (s.execPid) {
+    const pid = Buffer.alloc(4);
+    pid.writeUInt32LE(s.execPid, 0);
+    w.record(Tag.ExecPid, pid);
+  }
   if (s.detach) {
     w.flag(Tag.Detach, true);
     w.str(Tag.StateDir, s.detach.stateDir);

@@ -73,14 +73,19 @@ export function parseLogLines(text: string): LogEntry[] {
   return out;
 }
 
-/** What run() records in config.json. */
+/** What run() records in containers/<id>/config.json (written once, atomically, before anything is mounted). */
 export interface ContainerConfig {
   id: string;
   name: string;
   created: string;
-  /** The command line (absent in containers made by older versions). */
-  args?: string[];
+  /** The container's command line (entrypoint and command, image defaults applied). */
+  args: string[];
+  /** The image (its stored name, id and layer dirs), or the rootfs the container runs on. */
   image: { name: string; id: string; layers: string[] } | { host: true } | { rootfs: string };
+  /** The container's cgroup dirs (one per v1 hierarchy, or the v2 leaf): stats, exec and rm use them. */
+  cgroups: string[];
+  /** What `exec` gives a new process by default: the container's env, workdir, user and privileges. */
+  process: { env: string[]; cwd: string; user: string; caps: string; noNewPrivs: boolean };
 }
 
 /** A detached container's state.json, as its monitor writes it. */

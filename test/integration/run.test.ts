@@ -567,6 +567,8 @@ sys.exit(os.waitstatus_to_exitcode(status) if hasattr(os, 'waitstatus_to_exitcod
         expect(stdout).toMatch(ttyLine('30 90'));
         expect(stdout).toMatch(ttyLine('/dev/pts/0'));
         expect(stdout).toMatch(ttyLine('42'));
+        // A fixed bug: the pull-progress renderer was made (and reset the cursor) even with nothing to pull.
+        expect(stdout).not.toContain('\u001b[?25');
         expect(code).toBe(3);
       },
     );

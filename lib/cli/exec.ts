@@ -1,0 +1,70 @@
+// `pocker exec [-i] [-t] [-u USER] [-e KEY=VALUE] [-w DIR] CONTAINER COMMAND [ARG...]`: a new
+// process in a running container, with run's stdio, pty and signal handling and exit codes.
+import type { Command } from 'commander';
+
+import { errorExit, executeRun, resolveEnvFlags, type CliContext } from './run.js';
+
+interface ExecFlags {
+  interactive?: boolean;
+  tty?: boolean;
+  detach?: boolean;
+  user?: string;
+  env?: string[];
+  workdir?: string;
+  root?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function addExecCommand(program: Command, ctx: CliContext): Command {
+  return program
+    .command('exec')
+    .description('Execute a command in a running container')
+    .usage('[OPTIONS] CONTAINER COMMAND [ARG...]')
+    .helpOption('--help', 'Print usage')
+    .argument('<container>', 'Container id, id prefix or name')
+    .argument('<command...>', 'The command and its arguments')
+    .passThroughOptions()
+    .option('-i, --interactive', 'Keep STDIN open')
+    .option('-t, --tty', 'Allocate a pseudo-TTY')
+    .option('-d, --detach', 'Detached mode: run command in the background (not supported yet)')
+    .option('-u, --user <user>', 'Username or UID (format: <name|uid>[:<group|gid>])')
+    .option('-e, --env <KEY[=VALUE]>', 'Set environment variables', collect)
+    .option('-w, --workdir <dir>', 'Working directory inside the container')
+    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .action(async (container: string, command: string[], flags: ExecFlags, cmd: Command) => {
+      if (flags.detach) {
+        ctx.writeErr('pocker: exec -d is not supported yet\n');
+        ctx.exitCode = 125;
+        return;
+      }
+      const root = flags.root ?? cmd.parent?.opts<{ root?: string }>().root ?? (ctx.env.POCKER_ROOT || undefined);
+      const { exec } = await import('../runtime/exec.js');
+      const env = flags.env?.length ? resolveEnvFlags(flags.env, ctx.env) : undefined;
+      try {
+        // executeRun wires stdio/pty/signals from these fields; exec() gets the rest.
+        ctx.exitCode = await executeRun(
+          {
+            ...(flags.tty ? { tty: true, stdio: 'pipe' as const } : { stdio: [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'] as ['inherit' | 'ignore', 'inherit', 'inherit'] }),
+            ...(flags.interactive ? { interactive: true } : {}),
+          },
+          (o) =>
+            exec(container, {
+              cmd: command,
+              ...(env ? { env } : {}),
+              ...(flags.user !== undefined ? { user: flags.user } : {}),
+              ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
+              ...(o.tty ? { tty: true } : {}),
+              ...(o.interactive ? { interactive: true } : {}),
+              ...(o.ttySize ? { ttySize: o.ttySize } : {}),
+              ...(o.stdio ? { stdio: o.stdio } : {}),
+              ...(root ? { root } : {}),
+            }),
+        );
+      } catch (err) {
+        const { exitCode, message } = errorExit(err, command[0]);
+        ctx.writeErr(`${message}\n`);
+        ctx.exitCode = exitCode;
+      }
+    });
+}

@@ -1,0 +1,88 @@
+// exec(): runs a new process in a running (detached) container: pocker-init joins the container's
+// namespaces through a pidfd and its cgroup (CLONE_INTO_CGROUP on v2, cgroup.procs on v1), takes
+// the container's user, environment, capabilities and no_new_privs unless told otherwise, and
+// reports exactly as for run().
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { detectCgroups } from '../cgroup/index.js';
+import { PockerError, invalid } from '../errors.js';
+import { effectiveState, findContainer, type ContainerConfig } from '../state/containers.js';
+import type { Container, RunOptions, StdioOption } from '../types.js';
+import { resolveRunOptions } from './options.js';
+import { launch } from './run.js';
+import { encodeSpec } from './spec.js';
+
+/** Options of exec(); names mirror `pocker exec`'s flags. */
+export interface ExecOptions {
+  /** The command and its arguments (required). */
+  cmd: string[];
+  /** Extra environment (`KEY=VALUE` or a record), over the container's. */
+  env?: string[] | Record<string, string>;
+  /** Working directory (default: the container's). */
+  workdir?: string;
+  /** `user[:group]` (default: the container's user). */
+  user?: string;
+  interactive?: boolean;
+  tty?: boolean;
+  ttySize?: { rows: number; cols: number };
+  stdio?: StdioOption | [StdioOption, StdioOption, StdioOption];
+  /** State directory (default /var/lib/pocker, or POCKER_ROOT). */
+  root?: string;
+}
+
+/** Runs `options.cmd` inside the running container `container` (id, id prefix or name). */
+export async function exec(container: string, options: ExecOptions): Promise<Container> {
+  if (!options || !Array.isArray(options.cmd) || options.cmd.length === 0) throw invalid('exec needs a command');
+  // The same validation as run() for what exec shares with it (user, env, workdir, tty size).
+  const checked = resolveRunOptions({
+    image: 'host',
+    cmd: options.cmd,
+    ...(options.env !== undefined ? { env: options.env } : {}),
+    ...(options.workdir !== undefined ? { workdir: options.workdir } : {}),
+    ...(options.user !== undefined ? { user: options.user } : {}),
+    ...(options.tty !== undefined ? { tty: options.tty } : {}),
+    ...(options.interactive !== undefined ? { interactive: options.interactive } : {}),
+    ...(options.ttySize !== undefined ? { ttySize: options.ttySize } : {}),
+    ...(options.root !== undefined ? { root: options.root } : {}),
+  } satisfies RunOptions);
+  const entry = findContainer(checked.root, container);
+  const { state } = effectiveState(entry.dir);
+  if (!state || state.status !== 'running') {
+    throw new PockerError(`container ${container} is not running`, { code: 'ERR_POCKER_NOT_RUNNING', step: 'exec' });
+  }
+  const config = JSON.parse(readFileSync(join(entry.dir, 'config.json'), 'utf8')) as ContainerConfig;
+  const v2 = detectCgroups().version === 2;
+  // The container's environment, then the caller's entries (replacing by key).
+  const env = new Map<string, string>();
+  for (const e of [...config.process.env, ...checked.userEnv]) env.set(e.slice(0, e.indexOf('=')), e);
+  const spec = encodeSpec({
+    args: checked.args,
+    env: [...env.values()],
+    cwd: options.workdir !== undefined ? checked.cwd : config.process.cwd,
+    hostname: '',
+    user: options.user !== undefined ? checked.user : config.process.user,
+    lowers: [],
+    scratchUpper: false,
+    upper: '',
+    work: '',
+    rootfs: '',
+    readOnly: false,
+    caps: BigInt(config.process.caps),
+    noNewPrivs: config.process.noNewPrivs,
+    namespaces: 0,
+    mounts: [],
+    masks: [],
+    readonlyPaths: [],
+    ...(v2 ? { cgroupV2: config.cgroups[0] } : {}),
+    cgroupV1Procs: v2 ? [] : config.cgroups.map((d) => join(d, 'cgroup.procs')),
+    cgroupCleanup: [],
+    init: false,
+    tty: checked.tty,
+    ...(checked.ttySize ? { ttySize: checked.ttySize } : {}),
+    foreground: true,
+    execPid: state.pid,
+  });
+  const launchCfg = { id: config.id, name: config.name, args: checked.args, tty: checked.tty, interactive: checked.interactive, detach: false };
+  return launch(spec, launchCfg, { stdio: options.stdio ?? 'pipe' }, () => {}, null);
+}
