@@ -51,6 +51,14 @@ export interface NativeAddon {
    * calling thread until granted. Released by closing the fd. Errors have step `lock`.
    */
   flock(fd: number, exclusive: boolean, wait: boolean): boolean;
+  /**
+   * openat2(rootFd, path, { flags | O_CLOEXEC, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS }):
+   * `path` and every symlink met on the way (absolute ones, "..") are resolved as if `rootFd` were
+   * "/" — e.g. a dir fd of /proc/<pid>/root, for `cp` into and out of a container — so nothing
+   * resolves outside it. `flags` are open(2)'s (fs.constants), `mode` applies with O_CREAT.
+   * Returns the new fd (close it with fs.closeSync). Errors: SystemError shape, step `copy`.
+   */
+  fsOpenInRoot(rootFd: number, path: string, flags: number, mode: number): number;
 
   // Root-relative filesystem primitives (layer extraction; cpp/addon/extract.cpp). `rootFd` comes
   // from fsOpenRoot; every `path` is relative to it ("" or "." is the root itself, a leading "/"

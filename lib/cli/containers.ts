@@ -240,6 +240,8 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
           await waitExited(st, c, 30_000);
         }
         await monitorGone(st, c);
+        // A monitor that died could not clean up: kill what is left in its cgroups and remove them.
+        if (c.deadMonitor) (await import('../state/lifecycle.js')).removeContainerCgroups(c);
         rmSync(c.dir, { recursive: true, force: true });
         releaseName(root, c.name, c.id);
         process.stdout.write(`${ref}\n`);

@@ -126,3 +126,35 @@ export function releaseName(root: string, name: string, id: string): void {
     /* best effort: a stale claim is taken over anyway */
   }
 }
+
+/**
+ * Renames container `id` (in `<root>/containers/<id>/`) from `oldName` to `newName`, under the names
+ * lock: the new name is claimed atomically (ERR_POCKER_NAME_CONFLICT when another container holds
+ * it), config.json is rewritten atomically (temp file + rename), then the old claim is released.
+ * If the rewrite fails the new claim is released and the old name stays.
+ */
+export function renameContainer(root: string, id: string, oldName: string, newName: string): void {
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(newName)) {
+    throw new PockerError(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, { code: 'ERR_POCKER_INVALID', step: 'validate' });
+  }
+  if (newName === oldName) {
+    throw new PockerError('Renaming a container with the same name as its current name', { code: 'ERR_POCKER_INVALID', step: 'validate' });
+  }
+  const dir = join(root, 'containers', id);
+  withNamesLock(root, () => {
+    if (!existsSync(dir)) throw new PockerError(`No such container: ${oldName}`, { code: 'ERR_POCKER_NOT_FOUND', step: 'lookup' });
+    claimLocked(root, newName, id);
+    try {
+      const file = join(dir, 'config.json');
+      const config = JSON.parse(readFileSync(file, 'utf8')) as { name?: string };
+      config.name = newName;
+      const tmp = `${file}.rename-${process.pid}`;
+      writeFileSync(tmp, `${JSON.stringify(config)}\n`, { mode: 0o600 });
+      renameSync(tmp, file);
+    } catch (err) {
+      rmSync(join(namesDir(root), newName), { recursive: true, force: true });
+      throw err;
+    }
+    if (nameOwner(root, oldName) === id) rmSync(join(namesDir(root), oldName), { recursive: true, force: true });
+  });
+}

@@ -1,0 +1,256 @@
+// `pocker stats | top | rename | cp | container prune`: container lifecycle commands over the
+// on-disk state (config.json's cgroups, the monitor's state.json), with Docker's output. The work
+// is in lib/state/ (stats.ts, names.ts, copy.ts, lifecycle.ts); this file parses and prints.
+import type { Command } from 'commander';
+
+import type { ListedContainer } from '../state/containers.js';
+import type { ContainerStats } from '../state/stats.js';
+import type { CliContext } from './run.js';
+
+const ROOT_HELP = 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)';
+
+function rootOf(ctx: CliContext, flags: { root?: string }, cmd: Command): string {
+  return flags.root ?? cmd.parent?.opts<{ root?: string }>().root ?? cmd.parent?.parent?.opts<{ root?: string }>().root ?? (ctx.env.POCKER_ROOT || '/var/lib/pocker');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Docker's tabwriter: columns padded to the widest cell plus 3 spaces. */
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...(r[i] ?? '')].length)));
+  return rows
+    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell + ' '.repeat(widths[i]! - [...cell].length + 3))).join('').trimEnd() + '\n')
+    .join('');
+}
+
+class UserError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** Runs a command body: a thrown error is printed as `pocker: message` with exit code 1 (125 for usage). */
+async function guard(ctx: CliContext, body: () => Promise<void>): Promise<void> {
+  ctx.exitCode = 0;
+  try {
+    await body();
+  } catch (err) {
+    ctx.writeErr(`pocker: ${(err as Error).message}\n`);
+    ctx.exitCode = err instanceof UserError ? err.exitCode : 1;
+  }
+}
+
+async function lookup(root: string, ref: string): Promise<ListedContainer> {
+  const st = await import('../state/containers.js');
+  return st.describeContainer(st.findContainer(root, ref));
+}
+
+/** The container's host pid; throws unless it is a running detached container. */
+function runningPid(c: ListedContainer, what: string): number {
+  if (c.status !== 'running') throw new UserError(`${what}: container ${c.id} is not running`);
+  if (!c.state) throw new UserError(`${what}: container ${c.id} runs in the foreground of a pocker run`);
+  return c.state.pid;
+}
+
+/** Reads one line of stdin (undefined at its end). */
+function readLine(): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let text = '';
+    const onData = (d: Buffer | string) => {
+      text += d.toString();
+      const nl = text.indexOf('\n');
+      if (nl >= 0) finish(text.slice(0, nl));
+    };
+    const onEnd = () => finish(text || undefined);
+    const finish = (line: string | undefined) => {
+      process.stdin.off('data', onData);
+      process.stdin.off('end', onEnd);
+      process.stdin.pause();
+      resolve(line);
+    };
+    process.stdin.on('data', onData);
+    process.stdin.once('end', onEnd);
+    process.stdin.resume();
+  });
+}
+
+const STATS_HEADERS = ['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS'];
+
+export function addLifecycleCommands(program: Command, ctx: CliContext): void {
+  program
+    .command('stats')
+    .description('Display a live stream of container(s) resource usage statistics')
+    .usage('[OPTIONS] [CONTAINER...]')
+    .helpOption('--help', 'Print usage')
+    .argument('[containers...]', 'Container ids, id prefixes or names')
+    .option('-a, --all', 'Show all containers (default shows just running)')
+    .option('--no-stream', 'Disable streaming stats and only pull the first result')
+    .option('--no-trunc', "Don't truncate output")
+    .option('--format <format>', 'Format output: "table" or "json"', 'table')
+    .option('--root <dir>', ROOT_HELP)
+    .action(async (refs: string[], flags: { all?: boolean; stream: boolean; trunc: boolean; format: string; root?: string }, cmd: Command) => {
+      if (flags.format !== 'table' && flags.format !== 'json') {
+        ctx.writeErr(`pocker: invalid --format ${JSON.stringify(flags.format)}: "table" or "json"\n`);
+        ctx.exitCode = 125;
+        return;
+      }
+      await guard(ctx, async () => {
+        const root = rootOf(ctx, flags, cmd);
+        const st = await import('../state/containers.js');
+        const stats = await import('../state/stats.js');
+        const pick = (): ListedContainer[] => {
+          if (refs.length) return refs.map((ref) => st.describeContainer(st.findContainer(root, ref)));
+          return st.listContainers(root).filter((c) => flags.all || c.status === 'running');
+        };
+        const render = (rows: ContainerStats[]): string => {
+          const cells = rows.map((r) => ({ ...stats.statsCells(r), ...(flags.trunc ? {} : { ID: r.id }) }));
+          if (flags.format === 'json') return cells.map((c) => `${JSON.stringify({ BlockIO: c.BlockIO, CPUPerc: c.CPUPerc, Container: c.ID, ID: c.ID, MemPerc: c.MemPerc, MemUsage: c.MemUsage, Name: c.Name, NetIO: c.NetIO, PIDs: c.PIDs })}\n`).join('');
+          return table([STATS_HEADERS, ...cells.map((c) => [c.ID, c.Name, c.CPUPerc, c.MemUsage, c.MemPerc, c.NetIO, c.BlockIO, c.PIDs])]);
+        };
+        const sampleAll = (list: ListedContainer[]) =>
+          new Map(list.map((c) => [c.id, c.status === 'running' && c.config ? stats.sampleStats(c.config.cgroups, c.state?.pid ?? 0) : null]));
+        let list = pick();
+        let prev = sampleAll(list);
+        const tty = process.stdout.isTTY === true;
+        let stop = false;
+        const onInt = () => {
+          stop = true;
+        };
+        if (flags.stream) process.once('SIGINT', onInt);
+        try {
+          for (;;) {
+            // Docker's first figures come from two readings a moment apart.
+            const interval = flags.stream ? 1000 : 1000;
+            for (let waited = 0; waited < interval && !stop; waited += 100) await sleep(100);
+            if (stop) break;
+            const now = sampleAll(list);
+            const rows = list.map((c) => {
+              const a = prev.get(c.id);
+              const b = now.get(c.id);
+              return a && b ? stats.statsOf(c, a, b) : stats.zeroStats(c);
+            });
+            const text = render(rows);
+            process.stdout.write(tty && flags.stream ? `\x1b[2J\x1b[H${text}` : text);
+            if (!flags.stream) break;
+            // The set of containers may change between two screens (refs given: the same ones).
+            list = refs.length ? list.map((c) => st.describeContainer(c)) : pick();
+            prev = new Map([...now].filter(([id]) => list.some((c) => c.id === id)));
+            for (const c of list) if (!prev.has(c.id)) prev.set(c.id, c.status === 'running' && c.config ? stats.sampleStats(c.config.cgroups, c.state?.pid ?? 0) : null);
+          }
+        } finally {
+          process.off('SIGINT', onInt);
+        }
+      });
+    });
+
+  program
+    .command('top')
+    .description('Display the running processes of a container')
+    .usage('CONTAINER [ps OPTIONS]')
+    .helpOption('--help', 'Print usage')
+    .argument('<container>', 'Container id, id prefix or name')
+    .argument('[psOptions...]', 'ps options (default -ef)')
+    .passThroughOptions()
+    .allowUnknownOption()
+    .option('--root <dir>', ROOT_HELP)
+    .action(async (ref: string, psOptions: string[], flags: { root?: string }, cmd: Command) => {
+      await guard(ctx, async () => {
+        const c = await lookup(rootOf(ctx, flags, cmd), ref);
+        runningPid(c, 'top');
+        const stats = await import('../state/stats.js');
+        const cgroups = c.config?.cgroups ?? [];
+        if (psOptions.length === 0 || (psOptions.length === 1 && psOptions[0] === '-ef')) {
+          process.stdout.write(table([stats.TOP_TITLES, ...stats.topRows(cgroups)]));
+          return;
+        }
+        // Docker: the host's ps with these options, keeping the rows of the container's pids.
+        const { spawnSync } = await import('node:child_process');
+        const r = spawnSync('ps', psOptions, { encoding: 'utf8' });
+        if (r.status !== 0) throw new UserError(`ps: ${(r.stderr || r.error?.message || 'failed').trim()}`);
+        const lines = r.stdout.split('\n').filter(Boolean);
+        const header = lines[0] ?? '';
+        const pidCol = header.trim().split(/\s+/).indexOf('PID');
+        if (pidCol < 0) throw new UserError(`Couldn't find PID field in ps output`);
+        const pids = new Set(stats.containerPids(cgroups).map(String));
+        process.stdout.write(`${[header, ...lines.slice(1).filter((l) => pids.has(l.trim().split(/\s+/)[pidCol] ?? ''))].join('\n')}\n`);
+      });
+    });
+
+  program
+    .command('rename')
+    .description('Rename a container')
+    .usage('CONTAINER NEW_NAME')
+    .helpOption('--help', 'Print usage')
+    .argument('<container>', 'Container id, id prefix or name')
+    .argument('<newName>', 'The new name')
+    .option('--root <dir>', ROOT_HELP)
+    .action(async (ref: string, newName: string, flags: { root?: string }, cmd: Command) => {
+      await guard(ctx, async () => {
+        const root = rootOf(ctx, flags, cmd);
+        const c = await lookup(root, ref);
+        const { renameContainer } = await import('../state/names.js');
+        renameContainer(root, c.id, c.name, newName.replace(/^\//, ''));
+      });
+    });
+
+  program
+    .command('cp')
+    .description('Copy files/folders between a container and the local filesystem')
+    .usage('CONTAINER:SRC_PATH DEST_PATH | SRC_PATH CONTAINER:DEST_PATH')
+    .helpOption('--help', 'Print usage')
+    .argument('<src>', 'CONTAINER:SRC_PATH or a local path')
+    .argument('<dest>', 'a local path or CONTAINER:DEST_PATH')
+    .option('--root <dir>', ROOT_HELP)
+    .action(async (src: string, dest: string, flags: { root?: string }, cmd: Command) => {
+      await guard(ctx, async () => {
+        const cp = await import('../state/copy.js');
+        const from = cp.parseCpOperand(src);
+        const to = cp.parseCpOperand(dest);
+        if ('container' in from === 'container' in to) {
+          throw new UserError('copying between containers, or between two local paths, is not supported: one of SRC and DEST must be CONTAINER:PATH', 125);
+        }
+        const ref = 'container' in from ? from.container : (to as { container: string }).container;
+        const c = await lookup(rootOf(ctx, flags, cmd), ref);
+        const pid = runningPid(c, 'cp');
+        const { closeSync } = await import('node:fs');
+        const rootFd = cp.openContainerRoot(pid, c.config?.cgroups ?? []);
+        try {
+          if ('container' in from) {
+            if ((to as { host: string }).host === '-') throw new UserError('copying to stdout (a tar stream) is not supported', 125);
+            cp.copyOut(rootFd, from.path, (to as { host: string }).host);
+          } else {
+            cp.copyIn(rootFd, from.host, (to as { container: string; path: string }).path);
+          }
+        } finally {
+          closeSync(rootFd);
+        }
+      });
+    });
+
+  const container = program.command('container').description('Manage containers').usage('COMMAND').helpCommand(false);
+  container
+    .command('prune')
+    .description('Remove all stopped containers')
+    .usage('[OPTIONS]')
+    .helpOption('--help', 'Print usage')
+    .option('-f, --force', 'Do not prompt for confirmation')
+    .option('--root <dir>', ROOT_HELP)
+    .action(async (flags: { force?: boolean; root?: string }, cmd: Command) => {
+      await guard(ctx, async () => {
+        if (!flags.force) {
+          process.stdout.write('WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ');
+          const answer = (await readLine())?.trim().toLowerCase();
+          if (answer === undefined) process.stdout.write('\n');
+          if (answer !== 'y' && answer !== 'yes') return;
+        }
+        const { pruneContainers } = await import('../state/lifecycle.js');
+        const { humanSize } = await import('../state/stats.js');
+        const { deleted, reclaimed } = await pruneContainers(rootOf(ctx, flags, cmd));
+        if (deleted.length) process.stdout.write(`Deleted Containers:\n${deleted.map((id) => `${id}\n`).join('')}\n`);
+        process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed, 4)}\n`);
+      });
+    });
+}

@@ -1,0 +1,51 @@
+// Removal of containers that have ended: `rm` of a container whose monitor died, `container prune`.
+import { existsSync, rmSync } from 'node:fs';
+
+import { native } from '../native.js';
+import { describeContainer, isPockerInit, listContainers, type ListedContainer } from './containers.js';
+import { releaseName } from './names.js';
+import { treeSize } from './stats.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Kills what is left in the container's cgroups and removes them (config.json `cgroups`). Its
+ * monitor does this when the container ends; this is for a monitor that died first.
+ */
+export function removeContainerCgroups(c: ListedContainer): void {
+  const addon = native();
+  for (const dir of c.config?.cgroups ?? []) addon.cgroupRemove(dir);
+}
+
+/** Waits (up to `ms`) for the container's monitor to end, so that it has cleaned up after itself. */
+export async function waitMonitorGone(c: ListedContainer, ms = 5000): Promise<void> {
+  const pid = c.state?.monitorPid ?? 0;
+  const end = Date.now() + ms;
+  while (isPockerInit(pid) && Date.now() < end) await sleep(50);
+}
+
+/**
+ * Removes an exited detached container: its cgroups when its monitor died, its directory and its
+ * name. Returns the bytes its directory held.
+ */
+export async function removeExited(root: string, c: ListedContainer): Promise<number> {
+  await waitMonitorGone(c);
+  const now = existsSync(c.dir) ? describeContainer(c) : c;
+  if (now.deadMonitor || c.deadMonitor) removeContainerCgroups(now.config ? now : c);
+  const size = treeSize(c.dir);
+  rmSync(c.dir, { recursive: true, force: true });
+  releaseName(root, c.name, c.id);
+  return size;
+}
+
+/** `container prune`: removes every exited detached container; returns their ids and the bytes reclaimed. */
+export async function pruneContainers(root: string): Promise<{ deleted: string[]; reclaimed: number }> {
+  const deleted: string[] = [];
+  let reclaimed = 0;
+  for (const c of listContainers(root)) {
+    if (c.status !== 'exited' || !c.state) continue;
+    reclaimed += await removeExited(root, c);
+    deleted.push(c.id);
+  }
+  return { deleted, reclaimed };
+}

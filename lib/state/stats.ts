@@ -1,0 +1,349 @@
+// `stats` and `top`: what a container uses, read from its cgroup files (config.json `cgroups`) and
+// from /proc, formatted as Docker formats it.
+import { existsSync, readFileSync, readlinkSync, readdirSync, statSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { join } from 'node:path';
+
+import type { ListedContainer } from './containers.js';
+
+/** One raw sample of a container's counters. */
+export interface StatsSample {
+  /** Cumulative CPU time in nanoseconds (null: no cpu accounting). */
+  cpuNs: number | null;
+  /** When the sample was taken (process.hrtime, ns). */
+  atNs: bigint;
+  /** Memory in use, page cache's inactive files left out (as Docker does). */
+  memUsage: number;
+  memLimit: number;
+  pids: number;
+  netRx: number;
+  netTx: number;
+  blkRead: number;
+  blkWrite: number;
+}
+
+/** What `stats` shows for one container. */
+export interface ContainerStats {
+  id: string;
+  name: string;
+  /** Percent of one CPU (Docker: 100% per fully busy CPU). */
+  cpuPercent: number;
+  memUsage: number;
+  memLimit: number;
+  memPercent: number;
+  netRx: number;
+  netTx: number;
+  blkRead: number;
+  blkWrite: number;
+  pids: number;
+}
+
+function read(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** The first of `dirs` holding `file`, or null. */
+function leafWith(dirs: string[], file: string): string | null {
+  for (const d of dirs) if (existsSync(join(d, file))) return join(d, file);
+  return null;
+}
+
+/** "key value" lines (memory.stat, cpu.stat) -> a map. */
+export function parseKeyValues(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v !== undefined && /^\d+$/.test(v)) out.set(k, Number(v));
+  }
+  return out;
+}
+
+function num(text: string | null): number {
+  const n = Number((text ?? '').trim());
+  return Number.isFinite(n) ? n : 0;
+}
+
+/** Bytes received and sent on the container's interfaces (lo excluded; 0 with the host's netns). */
+export function netIO(pid: number): { rx: number; tx: number } {
+  try {
+    if (readlinkSync(`/proc/${pid}/ns/net`) === readlinkSync('/proc/self/ns/net')) return { rx: 0, tx: 0 };
+  } catch {
+    return { rx: 0, tx: 0 };
+  }
+  return parseNetDev(read(`/proc/${pid}/net/dev`) ?? '');
+}
+
+/** Sums /proc/net/dev's receive and transmit bytes over every interface but lo. */
+export function parseNetDev(text: string): { rx: number; tx: number } {
+  let rx = 0;
+  let tx = 0;
+  for (const line of text.split('\n').slice(2)) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    if (line.slice(0, colon).trim() === 'lo') continue;
+    const f = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    rx += f[0] ?? 0;
+    tx += f[8] ?? 0;
+  }
+  return { rx, tx };
+}
+
+function blockIO(dirs: string[]): { read: number; write: number } {
+  let r = 0;
+  let w = 0;
+  const v2 = leafWith(dirs, 'io.stat');
+  if (v2) {
+    for (const line of (read(v2) ?? '').split('\n')) {
+      r += Number(/\brbytes=(\d+)/.exec(line)?.[1] ?? 0);
+      w += Number(/\bwbytes=(\d+)/.exec(line)?.[1] ?? 0);
+    }
+    return { read: r, write: w };
+  }
+  const v1 = leafWith(dirs, 'blkio.throttle.io_service_bytes');
+  for (const line of (v1 ? read(v1) ?? '' : '').split('\n')) {
+    const [, op, n] = line.trim().split(/\s+/);
+    if (op === 'Read') r += Number(n ?? 0);
+    if (op === 'Write') w += Number(n ?? 0);
+  }
+  return { read: r, write: w };
+}
+
+/** Reads the container's counters now. `pid`: the container's init (0 when it is not running). */
+export function sampleStats(cgroups: string[], pid: number): StatsSample {
+  const atNs = process.hrtime.bigint();
+  let cpuNs: number | null = null;
+  const v1cpu = leafWith(cgroups, 'cpuacct.usage');
+  if (v1cpu) cpuNs = num(read(v1cpu));
+  else {
+    const v2cpu = leafWith(cgroups, 'cpu.stat');
+    const usec = v2cpu ? parseKeyValues(read(v2cpu) ?? '').get('usage_usec') : undefined;
+    if (usec !== undefined) cpuNs = usec * 1000;
+  }
+  const host = totalmem();
+  let memUsage = 0;
+  let memLimit = host;
+  const v1mem = leafWith(cgroups, 'memory.usage_in_bytes');
+  const v2mem = v1mem ? null : leafWith(cgroups, 'memory.current');
+  if (v1mem) {
+    const stat = parseKeyValues(read(join(v1mem, '..', 'memory.stat')) ?? '');
+    const usage = num(read(v1mem));
+    const inactive = stat.get('total_inactive_file') ?? 0;
+    memUsage = inactive < usage ? usage - inactive : usage;
+    const limit = num(read(join(v1mem, '..', 'memory.limit_in_bytes')));
+    memLimit = limit > 0 && limit < host ? limit : host;
+  } else if (v2mem) {
+    const stat = parseKeyValues(read(join(v2mem, '..', 'memory.stat')) ?? '');
+    const usage = num(read(v2mem));
+    const inactive = stat.get('inactive_file') ?? 0;
+    memUsage = inactive < usage ? usage - inactive : usage;
+    const max = (read(join(v2mem, '..', 'memory.max')) ?? 'max').trim();
+    const limit = max === 'max' ? host : Number(max);
+    memLimit = limit > 0 && limit < host ? limit : host;
+  }
+  const pidsFile = leafWith(cgroups, 'pids.current');
+  const pids = pidsFile ? num(read(pidsFile)) : 0;
+  const net = pid > 0 ? netIO(pid) : { rx: 0, tx: 0 };
+  const blk = blockIO(cgroups);
+  return { cpuNs, atNs, memUsage, memLimit, pids, netRx: net.rx, netTx: net.tx, blkRead: blk.read, blkWrite: blk.write };
+}
+
+/**
+ * Docker's CPU %: (container CPU time delta / host CPU time delta) × online CPUs × 100. The host's
+ * CPU time over an interval is the wall time × online CPUs, so this is the container's CPU time
+ * over the wall time, × 100.
+ */
+export function cpuPercent(prev: StatsSample, now: StatsSample): number {
+  if (prev.cpuNs === null || now.cpuNs === null) return 0;
+  const wall = Number(now.atNs - prev.atNs);
+  const used = now.cpuNs - prev.cpuNs;
+  return wall > 0 && used > 0 ? (used / wall) * 100 : 0;
+}
+
+/** Combines two samples into the row `stats` shows. */
+export function statsOf(c: ListedContainer, prev: StatsSample, now: StatsSample): ContainerStats {
+  return {
+    id: c.id,
+    name: c.name,
+    cpuPercent: cpuPercent(prev, now),
+    memUsage: now.memUsage,
+    memLimit: now.memLimit,
+    memPercent: now.memLimit > 0 ? (now.memUsage / now.memLimit) * 100 : 0,
+    netRx: now.netRx,
+    netTx: now.netTx,
+    blkRead: now.blkRead,
+    blkWrite: now.blkWrite,
+    pids: now.pids,
+  };
+}
+
+/** A zero row for a container that is not running. */
+export function zeroStats(c: ListedContainer): ContainerStats {
+  return { id: c.id, name: c.name, cpuPercent: 0, memUsage: 0, memLimit: 0, memPercent: 0, netRx: 0, netTx: 0, blkRead: 0, blkWrite: 0, pids: 0 };
+}
+
+/** Go's %.<p>g: `p` significant digits, trailing zeros dropped. */
+function gFormat(n: number, p: number): string {
+  return String(Number(n.toPrecision(p)));
+}
+
+/** Docker's units.BytesSize: binary units, 4 significant digits ("1.5MiB", "512KiB"). */
+export function bytesSize(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${gFormat(n, 4)}${units[i]}`;
+}
+
+/** Docker's units.HumanSizeWithPrecision: decimal units ("1.2kB", "3.4MB"). */
+export function humanSize(n: number, precision = 3): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${gFormat(n, precision)}${units[i]}`;
+}
+
+/** The cells Docker prints (also the values of --format json). */
+export function statsCells(s: ContainerStats): {
+  ID: string;
+  Name: string;
+  CPUPerc: string;
+  MemUsage: string;
+  MemPerc: string;
+  NetIO: string;
+  BlockIO: string;
+  PIDs: string;
+} {
+  return {
+    ID: s.id.slice(0, 12),
+    Name: s.name,
+    CPUPerc: `${s.cpuPercent.toFixed(2)}%`,
+    MemUsage: `${bytesSize(s.memUsage)} / ${bytesSize(s.memLimit)}`,
+    MemPerc: `${s.memPercent.toFixed(2)}%`,
+    NetIO: `${humanSize(s.netRx)} / ${humanSize(s.netTx)}`,
+    BlockIO: `${humanSize(s.blkRead)} / ${humanSize(s.blkWrite)}`,
+    PIDs: String(s.pids),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// top
+
+/** The host pids in the container's cgroup (cgroup.procs of its first leaf), sorted. */
+export function containerPids(cgroups: string[]): number[] {
+  const first = cgroups[0];
+  if (!first) return [];
+  return (read(join(first, 'cgroup.procs')) ?? '')
+    .split('\n')
+    .filter(Boolean)
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0)
+    .sort((a, b) => a - b);
+}
+
+let userNames: Map<number, string> | undefined;
+
+function userName(uid: number): string {
+  if (!userNames) {
+    userNames = new Map();
+    for (const line of (read('/etc/passwd') ?? '').split('\n')) {
+      const f = line.split(':');
+      if (f.length >= 3 && /^\d+$/.test(f[2]!) && !userNames.has(Number(f[2]))) userNames.set(Number(f[2]), f[0]!);
+    }
+  }
+  return userNames.get(uid) ?? String(uid);
+}
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+function ttyName(ttyNr: number): string {
+  if (ttyNr === 0) return '?';
+  const major = (ttyNr >> 8) & 0xfff;
+  const minor = (ttyNr & 0xff) | ((ttyNr >> 12) & 0xfff00);
+  if (major === 136) return `pts/${minor}`;
+  if (major === 4 && minor < 64) return `tty${minor}`;
+  if (major === 4) return `ttyS${minor - 64}`;
+  return '?';
+}
+
+/** Host boot time in ms since the epoch. */
+function bootTimeMs(): number {
+  const btime = /^btime (\d+)$/m.exec(read('/proc/stat') ?? '');
+  return btime ? Number(btime[1]) * 1000 : Date.now() - Number((read('/proc/uptime') ?? '0').split(' ')[0]) * 1000;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** One `ps -ef` row (UID PID PPID C STIME TTY TIME CMD) for a host pid, or null when it is gone. */
+export function psRow(pid: number, now = Date.now()): string[] | null {
+  const stat = read(`/proc/${pid}/stat`);
+  const status = read(`/proc/${pid}/status`);
+  if (!stat || !status) return null;
+  const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+  const field = (n: number) => Number(f[n - 3] ?? 0);
+  const hz = 100; // USER_HZ on Linux
+  const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+  const startMs = bootTimeMs() + (field(22) / hz) * 1000;
+  const cpuSec = (field(14) + field(15)) / hz;
+  const elapsed = Math.max((now - startMs) / 1000, 0.001);
+  const c = Math.min(99, Math.floor((cpuSec / elapsed) * 100));
+  const start = new Date(startMs);
+  const today = new Date(now);
+  const stime =
+    start.toDateString() === today.toDateString()
+      ? `${pad2(start.getHours())}:${pad2(start.getMinutes())}`
+      : now - startMs < 365 * 86400_000
+        ? `${MONTHS[start.getMonth()]}${pad2(start.getDate())}`
+        : String(start.getFullYear());
+  const total = Math.floor(cpuSec);
+  const days = Math.floor(total / 86400);
+  const time = `${days ? `${days}-` : ''}${pad2(Math.floor((total % 86400) / 3600))}:${pad2(Math.floor((total % 3600) / 60))}:${pad2(total % 60)}`;
+  const cmdline = (read(`/proc/${pid}/cmdline`) ?? '').replace(/\0+$/, '').split('\0').join(' ');
+  return [userName(uid), String(pid), String(field(4)), String(c), stime, ttyName(field(7)), time, cmdline || `[${comm}]`];
+}
+
+export const TOP_TITLES = ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD'];
+
+/** `top` rows for every pid of the container, from /proc. */
+export function topRows(cgroups: string[]): string[][] {
+  const now = Date.now();
+  return containerPids(cgroups)
+    .map((pid) => psRow(pid, now))
+    .filter((r): r is string[] => r !== null);
+}
+
+/** Size in bytes of the regular files under `dir` (no symlink followed, errors ignored). */
+export function treeSize(dir: string): number {
+  let total = 0;
+  const walk = (d: string) => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        try {
+          total += statSync(p).size;
+        } catch {
+          /* gone */
+        }
+      }
+    }
+  };
+  walk(dir);
+  return total;
+}
