@@ -84,6 +84,12 @@ export interface RunOptions {
    * `containers/<id>/state.json`. stdio, `tty` and `interactive` don't apply.
    */
   detach?: boolean;
+  /**
+   * Restart policy of a detached container, carried out by its monitor (`--restart`): `no`
+   * (default), `on-failure[:N]` (a non-zero exit, at most N times), `always`, `unless-stopped`
+   * (as always; `pocker stop` ends both). Backoff: 100 ms, doubling, at most a minute.
+   */
+  restart?: string;
   /** json-file log options (`--log-opt`): `maxSize` (bytes or `10m`; rotate past it) and `maxFile` (files kept, default 1). */
   logOpts?: { maxSize?: number | string; maxFile?: number };
   /** State directory (default /var/lib/pocker, or POCKER_ROOT). */

@@ -60,7 +60,7 @@ bool parseSpec(const uint8_t* data, size_t len, Spec* out, const char** why) {
     const bool binary = tag == static_cast<uint16_t>(Tag::Mount) || tag == static_cast<uint16_t>(Tag::Caps) ||
                         tag == static_cast<uint16_t>(Tag::Namespaces) || tag == static_cast<uint16_t>(Tag::TtySize) ||
                         tag == static_cast<uint16_t>(Tag::LogMaxSize) || tag == static_cast<uint16_t>(Tag::LogMaxFiles) ||
-                        tag == static_cast<uint16_t>(Tag::ExecPid);
+                        tag == static_cast<uint16_t>(Tag::ExecPid) || tag == static_cast<uint16_t>(Tag::Restart);
     if (!noNul(s) && !binary) {
       *why = "NUL byte in a string";
       return false;
@@ -126,6 +126,9 @@ bool parseSpec(const uint8_t* data, size_t len, Spec* out, const char** why) {
         if (!f.u32(&out->logMaxFiles) || out->logMaxFiles == 0) return false;
         break;
       case Tag::RemoveOnExit: out->removeOnExit = true; break;
+      case Tag::Restart:
+        if (!f.u8(&out->restartPolicy) || !f.u32(&out->restartMax) || out->restartPolicy > 3) return false;
+        break;
       case Tag::ExecPid:
         if (!f.u32(&out->execPid) || out->execPid == 0) return false;
         break;

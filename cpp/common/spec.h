@@ -47,7 +47,10 @@ enum class Tag : uint16_t {
   LogMaxFiles = 34,   // u32: log files kept, the current one included (>= 1)
   RemoveOnExit = 35,  // flag: remove StateDir when the container has ended (--rm)
   ExecPid = 36,       // u32: exec into the running container whose first process is this host pid
+  Restart = 37,       // u8 policy (RestartPolicy) + u32 maximum restarts for on-failure (0 = no limit)
 };
+
+enum RestartPolicy : uint8_t { RestartNo = 0, RestartOnFailure = 1, RestartAlways = 2, RestartUnlessStopped = 3 };
 
 enum MountKind : uint8_t { MountBind = 1, MountTmpfs = 2 };
 
@@ -65,6 +68,8 @@ struct Spec {
        foreground = false, detach = false, removeOnExit = false;
   uint64_t logMaxSize = 0;
   uint32_t execPid = 0;
+  uint8_t restartPolicy = 0;
+  uint32_t restartMax = 0;
   uint32_t logMaxFiles = 1;
   uint64_t caps = 0;
   uint32_t namespaces = 0;

@@ -89,11 +89,25 @@ static int detachMonitor() {
 }
 
 static std::string stateJson(const char* status, pid_t pid, const std::string& startedAt, const std::string& finishedAt,
-                             int exitCode, int sig, bool oom) {
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "{\"status\":\"%s\",\"pid\":%d,\"monitorPid\":%d,\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,",
-                status, pid, getpid(), exitCode, sig, oom ? "true" : "false");
+                             int exitCode, int sig, bool oom, uint32_t restarts) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf,
+                "{\"status\":\"%s\",\"pid\":%d,\"monitorPid\":%d,\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,"
+                "\"restartCount\":%u,",
+                status, pid, getpid(), exitCode, sig, oom ? "true" : "false", restarts);
   return std::string(buf) + "\"startedAt\":" + jsonString(startedAt) + ",\"finishedAt\":" + jsonString(finishedAt) + "}";
+}
+
+// --restart: whether a detached container that ended with `exitCode` runs again. `pocker stop`
+// leaves a "stop-requested" file in the state dir first: a stopped container stays stopped.
+static bool shouldRestart(const Spec& spec, int exitCode, uint32_t restarts) {
+  if (!spec.detach || spec.restartPolicy == RestartNo) return false;
+  if (!spec.stateDir.empty() && ::access((spec.stateDir + "/stop-requested").c_str(), F_OK) == 0) return false;
+  if (spec.restartPolicy == RestartOnFailure) {
+    if (exitCode == 0) return false;
+    if (spec.restartMax > 0 && restarts >= spec.restartMax) return false;
+  }
+  return true;
 }
 
 int runMonitor(const Spec& spec, int sync) {
@@ -102,17 +116,8 @@ int runMonitor(const Spec& spec, int sync) {
     ready.reset(detachMonitor());
     if (!ready) return abortStart(spec, sync, -1, fail("detach", "fork"));
   }
-  // A detached container's output goes to pipes the monitor reads into the json-file log.
-  Fd outR, errR;
   JsonLog log;
   if (spec.detach && !spec.logPath.empty()) {
-    int po[2], pe[2];
-    if (pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0) return abortStart(spec, sync, -1, fail("logs", "pipe2"));
-    if (dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0) return abortStart(spec, sync, -1, fail("logs", "dup2"));
-    ::close(po[1]);
-    ::close(pe[1]);
-    outR.reset(po[0]);
-    errR.reset(pe[0]);
     if (int err = log.open(spec.logPath, spec.logMaxSize, spec.logMaxFiles))
       return abortStart(spec, sync, -1, fail("logs", "open", spec.logPath, err));
   }
@@ -126,146 +131,187 @@ int runMonitor(const Spec& spec, int sync) {
   Fd sfd(signalfd(-1, &set, SFD_CLOEXEC));
   if (!sfd) return abortStart(spec, sync, -1, fail("monitor", "signalfd"));
 
-  int pair[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
-    return abortStart(spec, sync, -1, fail("monitor", "socketpair"));
-  Fd child(pair[0]), childEnd(pair[1]);
-
-  Fd cgroupFd;
-  if (!spec.cgroupV2.empty()) {
-    cgroupFd.reset(::open(spec.cgroupV2.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!cgroupFd) return abortStart(spec, sync, -1, fail("cgroup", "open", spec.cgroupV2));
-  }
-
-  pid_t pid = clone3Container(spec, cgroupFd.get());
-  if (pid < 0) return abortStart(spec, sync, -1, fail("clone", "clone3"));
-  if (pid == 0) {
-    child.reset();
-    runContainer(spec, childEnd.get());
-    _exit(125);
-  }
-  childEnd.reset();
-  cgroupFd.reset();
-
-  // cgroup v1: join every hierarchy before the container may run a single instruction of its own.
-  char pidText[24];
-  std::snprintf(pidText, sizeof pidText, "%d", pid);
-  for (const auto& procs : spec.cgroupV1Procs) {
-    if (int err = writeFile(procs.c_str(), pidText))
-      return abortStart(spec, sync, pid, fail("cgroup", "write", procs, err));
-  }
-  char msg[64];
-  std::snprintf(msg, sizeof msg, "P %d", pid);
-  sendMsg(sync, msg);
-  if (!sendMsg(child.get(), "G")) return abortStart(spec, sync, pid, fail("start", "sendmsg"));
-
-  // The monitor no longer needs the container's stdio: holding it would delay EOF for readers.
-  {
-    Fd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    if (devnull)
-      for (int i = 0; i < 3; i++) dup2(devnull.get(), i);
-  }
-
-  // Start-up: a pty master to pass on, an error, or EOF (the workload's exec closed the socket).
-  for (;;) {
-    char buf[4096];
-    int fd = -1;
-    ssize_t n = recvMsg(child.get(), buf, sizeof buf - 1, &fd);
-    if (n < 0) return abortStart(spec, sync, pid, fail("start", "recvmsg"));
-    if (n == 0) break;
-    buf[n] = 0;
-    if (buf[0] == 'T' && fd >= 0) {
-      Fd master(fd);
-      sendMsg(sync, "T", master.get());
-    } else if (buf[0] == 'E') {
-      if (fd >= 0) ::close(fd);
-      // Relay the container's own error report unchanged, after cleaning up.
-      ::kill(pid, SIGKILL);
-      while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
-      }
-      cleanupCgroups(spec);
-      sendMsg(sync, std::string(buf, static_cast<size_t>(n)));
-      return 1;
-    } else if (fd >= 0) {
-      ::close(fd);
-    }
-  }
-  child.reset();
-  std::string startedAt = nowRfc3339();
-  if (!spec.stateDir.empty()) writeState(spec.stateDir, stateJson("running", pid, startedAt, "", 0, 0, false));
-  sendMsg(sync, "S");
-  ready.reset();  // the caller's process may go now
-
-  // Monitor loop.
   bool syncOpen = true;
-  int status = 0;
-  auto pump = [&](Fd& fd, int stream) {
-    char buf[32 * 1024];
-    ssize_t r = read(fd.get(), buf, sizeof buf);
-    if (r > 0) {
-      log.feed(stream, buf, static_cast<size_t>(r));
-    } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
-      log.flush(stream);
-      fd.reset();
-    }
-  };
+  uint32_t restarts = 0;
+  char msg[64];
+  // One run of the container per turn; more turns only with a restart policy (detached).
   for (;;) {
-    struct pollfd pfd[4] = {{sfd.get(), POLLIN, 0}, {syncOpen ? sync : -1, POLLIN, 0}, {outR.get(), POLLIN, 0},
-                            {errR.get(), POLLIN, 0}};
-    int n = poll(pfd, 4, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
+    // A detached container's output goes to pipes the monitor reads into the json-file log.
+    Fd outR, errR;
+    if (spec.detach && !spec.logPath.empty()) {
+      int po[2], pe[2];
+      if (pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0) return abortStart(spec, sync, -1, fail("logs", "pipe2"));
+      if (dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0) return abortStart(spec, sync, -1, fail("logs", "dup2"));
+      ::close(po[1]);
+      ::close(pe[1]);
+      outR.reset(po[0]);
+      errR.reset(pe[0]);
     }
-    if (pfd[0].revents & POLLIN) {
-      struct signalfd_siginfo si;
-      if (read(sfd.get(), &si, sizeof si) == sizeof si) {
-        if (si.ssi_signo == SIGCHLD) {
-          pid_t r = waitpid(pid, &status, WNOHANG | __WALL);
-          if (r == pid) break;
-        } else {
-          ::kill(pid, static_cast<int>(si.ssi_signo));
+
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+      return abortStart(spec, sync, -1, fail("monitor", "socketpair"));
+    Fd child(pair[0]), childEnd(pair[1]);
+
+    Fd cgroupFd;
+    if (!spec.cgroupV2.empty()) {
+      cgroupFd.reset(::open(spec.cgroupV2.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (!cgroupFd) return abortStart(spec, sync, -1, fail("cgroup", "open", spec.cgroupV2));
+    }
+
+    pid_t pid = clone3Container(spec, cgroupFd.get());
+    if (pid < 0) return abortStart(spec, sync, -1, fail("clone", "clone3"));
+    if (pid == 0) {
+      child.reset();
+      runContainer(spec, childEnd.get());
+      _exit(125);
+    }
+    childEnd.reset();
+    cgroupFd.reset();
+
+    // cgroup v1: join every hierarchy before the container may run a single instruction of its own.
+    char pidText[24];
+    std::snprintf(pidText, sizeof pidText, "%d", pid);
+    for (const auto& procs : spec.cgroupV1Procs) {
+      if (int err = writeFile(procs.c_str(), pidText))
+        return abortStart(spec, sync, pid, fail("cgroup", "write", procs, err));
+    }
+    std::snprintf(msg, sizeof msg, "P %d", pid);
+    if (syncOpen) sendMsg(sync, msg);
+    if (!sendMsg(child.get(), "G")) return abortStart(spec, sync, pid, fail("start", "sendmsg"));
+
+    // The monitor no longer needs the container's stdio: holding it would delay EOF for readers.
+    {
+      Fd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+      if (devnull)
+        for (int i = 0; i < 3; i++) dup2(devnull.get(), i);
+    }
+
+    // Start-up: a pty master to pass on, an error, or EOF (the workload's exec closed the socket).
+    int setupExit = 0;
+    for (;;) {
+      char buf[4096];
+      int fd = -1;
+      ssize_t n = recvMsg(child.get(), buf, sizeof buf - 1, &fd);
+      if (n < 0) return abortStart(spec, sync, pid, fail("start", "recvmsg"));
+      if (n == 0) break;
+      buf[n] = 0;
+      if (buf[0] == 'T' && fd >= 0) {
+        Fd master(fd);
+        if (syncOpen) sendMsg(sync, "T", master.get());
+      } else if (buf[0] == 'E') {
+        if (fd >= 0) ::close(fd);
+        ::kill(pid, SIGKILL);
+        while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
+        }
+        if (restarts == 0) {
+          // Relay the container's own error report unchanged, after cleaning up.
+          cleanupCgroups(spec);
+          sendMsg(sync, std::string(buf, static_cast<size_t>(n)));
+          return 1;
+        }
+        // A restart that cannot exec ends the policy, with the exit code Docker would give.
+        int err = std::atoi(buf + 2);
+        setupExit = std::strncmp(buf, "E ", 2) == 0 && std::strstr(buf, " exec ") ? (err == ENOENT ? 127 : 126) : 125;
+        break;
+      } else if (fd >= 0) {
+        ::close(fd);
+      }
+    }
+    child.reset();
+    std::string startedAt = nowRfc3339();
+    int exitCode = setupExit, sig = 0, status = 0;
+    if (setupExit == 0) {
+      if (!spec.stateDir.empty()) writeState(spec.stateDir, stateJson("running", pid, startedAt, "", 0, 0, false, restarts));
+      if (restarts == 0 && syncOpen) sendMsg(sync, "S");
+      ready.reset();  // the caller's process may go now
+
+      // Monitor loop.
+      auto pump = [&](Fd& fd, int stream) {
+        char buf[32 * 1024];
+        ssize_t r = read(fd.get(), buf, sizeof buf);
+        if (r > 0) {
+          log.feed(stream, buf, static_cast<size_t>(r));
+        } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+          log.flush(stream);
+          fd.reset();
+        }
+      };
+      for (;;) {
+        struct pollfd pfd[4] = {{sfd.get(), POLLIN, 0}, {syncOpen ? sync : -1, POLLIN, 0}, {outR.get(), POLLIN, 0},
+                                {errR.get(), POLLIN, 0}};
+        int n = poll(pfd, 4, -1);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          break;
+        }
+        if (pfd[0].revents & POLLIN) {
+          struct signalfd_siginfo si;
+          if (read(sfd.get(), &si, sizeof si) == sizeof si) {
+            if (si.ssi_signo == SIGCHLD) {
+              pid_t r = waitpid(pid, &status, WNOHANG | __WALL);
+              if (r == pid) break;
+            } else {
+              ::kill(pid, static_cast<int>(si.ssi_signo));
+            }
+          }
+        }
+        if (outR && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))) pump(outR, 0);
+        if (errR && (pfd[3].revents & (POLLIN | POLLHUP | POLLERR))) pump(errR, 1);
+        if (syncOpen && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+          char buf[64];
+          int fd = -1;
+          ssize_t r = recvMsg(sync, buf, sizeof buf - 1, &fd);
+          if (fd >= 0) ::close(fd);
+          if (r <= 0) {
+            // The caller is gone. A foreground container dies with it (no orphaned workloads).
+            syncOpen = false;
+            if (spec.foreground) ::kill(pid, SIGKILL);
+          } else if (buf[0] == 'K') {
+            buf[r] = 0;
+            int sig2 = std::atoi(buf + 1);
+            if (sig2 > 0 && sig2 < NSIG) ::kill(pid, sig2);
+          }
         }
       }
-    }
-    if (outR && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))) pump(outR, 0);
-    if (errR && (pfd[3].revents & (POLLIN | POLLHUP | POLLERR))) pump(errR, 1);
-    if (syncOpen && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-      char buf[64];
-      int fd = -1;
-      ssize_t r = recvMsg(sync, buf, sizeof buf - 1, &fd);
-      if (fd >= 0) ::close(fd);
-      if (r <= 0) {
-        // The caller is gone. A foreground container dies with it (no orphaned workloads).
-        syncOpen = false;
-        if (spec.foreground) ::kill(pid, SIGKILL);
-      } else if (buf[0] == 'K') {
-        buf[r] = 0;
-        int sig = std::atoi(buf + 1);
-        if (sig > 0 && sig < NSIG) ::kill(pid, sig);
+      if (WIFEXITED(status)) {
+        exitCode = WEXITSTATUS(status);
+      } else if (WIFSIGNALED(status)) {
+        sig = WTERMSIG(status);
+        exitCode = 128 + sig;
       }
+      // The container's processes are gone (its PID 1 died): drain what they wrote.
+      while (outR) pump(outR, 0);
+      while (errR) pump(errR, 1);
     }
-  }
+    bool oom = oomKilled(spec);
 
-  int exitCode = 0, sig = 0;
-  if (WIFEXITED(status)) {
-    exitCode = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    sig = WTERMSIG(status);
-    exitCode = 128 + sig;
+    if (setupExit == 0 && shouldRestart(spec, exitCode, restarts)) {
+      // Docker's backoff: 100 ms, doubling, at most a minute. A SIGTERM/SIGINT meanwhile ends it.
+      if (!spec.stateDir.empty())
+        writeState(spec.stateDir, stateJson("restarting", 0, startedAt, nowRfc3339(), exitCode, sig, oom, restarts));
+      int delayMs = 100 << (restarts < 10 ? restarts : 10);
+      if (delayMs > 60000) delayMs = 60000;
+      restarts++;
+      bool stop = false;
+      struct pollfd pfd = {sfd.get(), POLLIN, 0};
+      while (!stop && poll(&pfd, 1, delayMs) > 0) {
+        struct signalfd_siginfo si;
+        if (read(sfd.get(), &si, sizeof si) == sizeof si && (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT))
+          stop = true;
+      }
+      if (!stop) continue;
+    }
+
+    cleanupCgroups(spec);
+    if (!spec.stateDir.empty()) {
+      if (spec.removeOnExit) removeTree(spec.stateDir);
+      else writeState(spec.stateDir, stateJson("exited", 0, startedAt, nowRfc3339(), exitCode, sig, oom, restarts));
+    }
+    std::snprintf(msg, sizeof msg, "X %d %d %d", exitCode, sig, oom ? 1 : 0);
+    if (syncOpen) sendMsg(sync, msg);
+    return 0;
   }
-  // The container's processes are gone (its PID 1 died): drain what they wrote.
-  while (outR) pump(outR, 0);
-  while (errR) pump(errR, 1);
-  bool oom = oomKilled(spec);
-  cleanupCgroups(spec);
-  if (!spec.stateDir.empty()) {
-    if (spec.removeOnExit) removeTree(spec.stateDir);
-    else writeState(spec.stateDir, stateJson("exited", 0, startedAt, nowRfc3339(), exitCode, sig, oom));
-  }
-  std::snprintf(msg, sizeof msg, "X %d %d %d", exitCode, sig, oom ? 1 : 0);
-  if (syncOpen) sendMsg(sync, msg);
-  return 0;
 }
 
 }  // namespace pocker

@@ -1,5 +1,8 @@
 // `pocker ps | stop | kill | wait | rm | inspect`: the lifecycle commands over the on-disk state
 // (containers/<id>/config.json and the monitor's state.json), with Docker's output.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import type { Command } from 'commander';
 
 import type { ListedContainer } from '../state/containers.js';
@@ -66,10 +69,21 @@ async function waitExited(st: StateModule, c: ListedContainer, ms: number): Prom
 }
 
 function signalTo(pid: number, sig: NodeJS.Signals | number): void {
+  // pid 0 (a container between two runs) would signal our own process group.
+  if (!(pid > 0)) return;
   try {
     process.kill(pid, sig);
   } catch {
     /* it has just ended */
+  }
+}
+
+/** `pocker stop` / `rm -f`: the monitor of a container with a restart policy must not restart it. */
+function markStopRequested(dir: string): void {
+  try {
+    writeFileSync(join(dir, 'stop-requested'), '');
+  } catch {
+    /* the container's directory is already gone */
   }
 }
 
@@ -80,6 +94,7 @@ async function monitorGone(st: StateModule, c: ListedContainer): Promise<void> {
 }
 
 class UserError extends Error {}
+
 
 function notRunning(c: ListedContainer): never {
   throw new UserError(`cannot kill container: ${c.id}: container ${c.id} is not running`);
@@ -160,7 +175,9 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
       await each(ctx, rootOf(ctx, flags, cmd), refs, async (c, ref, st) => {
         if (c.status === 'running') {
           if (!c.state) throw new UserError(`cannot stop container ${ref}: it runs in the foreground of a pocker run`);
-          // The monitor forwards SIGTERM to the container; SIGKILL after the grace period.
+          // Marked first, so a restart policy doesn't start it again; then the monitor forwards
+          // SIGTERM to the container (or, between two runs, gives up); SIGKILL after the grace period.
+          markStopRequested(c.dir);
           signalTo(c.state.monitorPid, 'SIGTERM');
           let now = await waitExited(st, c, grace < 0 ? Infinity : grace * 1000);
           if (now && now.status === 'running') {
@@ -236,16 +253,24 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
                 : `cannot remove container "/${c.name}": it runs in the foreground of a pocker run`,
             );
           }
+          markStopRequested(c.dir);
           signalTo(c.state.pid, 'SIGKILL');
+          if (c.state.restarting) signalTo(c.state.monitorPid, 'SIGTERM');
           await waitExited(st, c, 30_000);
         }
         await monitorGone(st, c);
-        // A monitor that died could not clean up: kill what is left in its cgroups and remove them.
-        if (c.deadMonitor) (await import('../state/lifecycle.js')).removeContainerCgroups(c);
-        rmSync(c.dir, { recursive: true, force: true });
+        // A monitor (or, before it took over, the creating process) that died could not clean up:
+        // kill what is left in the container's cgroups and remove them.
+        if (c.deadMonitor || c.deadOwner) {
+          const { native } = await import('../native.js');
+          for (const dir of st.containerCgroupDirs(root, c)) native().cgroupRemove(dir);
+        }
+        rmSync(c.dir, { recursive: true, force: true, maxRetries: 5 });
         releaseName(root, c.name, c.id);
         process.stdout.write(`${ref}\n`);
       });
+      // A name claimed by a process killed before it made the container's directory: release it.
+      if (flags.force) (await import('../state/containers.js')).releaseStaleNames(root, refs);
     });
 
   program

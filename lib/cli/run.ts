@@ -41,6 +41,7 @@ export interface RunFlags {
   pull?: string;
   detach?: boolean;
   logOpt?: string[];
+  restart?: string;
   insecureRegistry?: string[];
 }
 
@@ -126,6 +127,7 @@ export function toRunOptions(image: string | undefined, args: string[], flags: R
   if (flags.pull !== undefined) o.pull = flags.pull as RunOptions['pull'];
   if (flags.insecureRegistry?.length) o.insecureRegistries = [...flags.insecureRegistry];
   if (flags.logOpt?.length) o.logOpts = parseLogOpts(flags.logOpt);
+  if (flags.restart !== undefined) o.restart = flags.restart;
   if (flags.detach) {
     // The container's own monitor owns its output (the json-file log); the library checks -i/-t.
     o.detach = true;
@@ -245,6 +247,7 @@ export function addRunCommand(program: Command, ctx: CliContext): Command {
     .option('--cgroup-parent <path>', 'Optional parent cgroup for the container')
     .option('--pull <policy>', 'Pull image before running: missing (default), always or never')
     .option('-d, --detach', 'Run container in background and print container ID')
+    .option('--restart <policy>', 'Restart policy to apply when a container exits: no, on-failure[:N], always, unless-stopped')
     .option('--log-opt <opt>', 'Log driver options: max-size=SIZE, max-file=N', collect)
     .option('--insecure-registry <host>', 'Reach this registry over plain HTTP (loopback ones always are)', collect)
     .action(async (positionals: string[], flags: RunFlags, cmd: Command) => {

@@ -48,7 +48,7 @@ export async function exec(container: string, options: ExecOptions): Promise<Con
   } satisfies RunOptions);
   const entry = findContainer(checked.root, container);
   const { state } = effectiveState(entry.dir);
-  if (!state || state.status !== 'running') {
+  if (!state || state.status !== 'running' || state.restarting) {
     throw new PockerError(`container ${container} is not running`, { code: 'ERR_POCKER_NOT_RUNNING', step: 'exec' });
   }
   const config = JSON.parse(readFileSync(join(entry.dir, 'config.json'), 'utf8')) as ContainerConfig;

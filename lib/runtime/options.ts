@@ -57,6 +57,8 @@ export interface ResolvedRunConfig {
   rm: boolean;
   /** Detached (see RunOptions.detach), with the json-file log's rotation. */
   detach: boolean;
+  /** --restart: 0 no, 1 on-failure (max restarts, 0 = unlimited), 2 always, 3 unless-stopped. */
+  restart: { policy: 0 | 1 | 2 | 3; max: number };
   log: { maxSize: number; maxFiles: number };
   /** Absolute state directory. */
   root: string;
@@ -711,6 +713,17 @@ function resolveDetach(opts: RunOptions, tty: boolean): boolean {
   return detach;
 }
 
+function resolveRestart(opts: RunOptions): { policy: 0 | 1 | 2 | 3; max: number } {
+  if (opts.restart === undefined || opts.restart === 'no') return { policy: 0, max: 0 };
+  const value = str(opts.restart, 'restart policy');
+  const m = /^(on-failure)(?::(\d+))?$|^(always|unless-stopped)$/.exec(value);
+  if (!m) throw invalid(`invalid restart policy ${show(value)}: no, on-failure[:max-retries], always or unless-stopped`);
+  if (opts.rm) throw invalid('conflicting options: cannot specify both --restart and --rm');
+  if (!opts.detach) throw invalid('--restart applies to detached containers (-d): their monitor restarts them');
+  if (m[1]) return { policy: 1, max: m[2] === undefined ? 0 : Number(m[2]) };
+  return { policy: m[3] === 'always' ? 2 : 3, max: 0 };
+}
+
 function resolveLogOpts(value: RunOptions['logOpts']): { maxSize: number; maxFiles: number } {
   if (value === undefined) return { maxSize: 0, maxFiles: 1 };
   if (value === null || typeof value !== 'object') throw invalid(`invalid log options ${show(value)}`);
@@ -778,6 +791,7 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
     noNewPrivs: resolveSecurityOpt(opts),
     rm: bool(opts.rm, 'rm'),
     detach: resolveDetach(opts, tty),
+    restart: resolveRestart(opts),
     log: resolveLogOpts(opts.logOpts),
     root: resolveRoot(opts.root, env),
     cgroupParent: resolveCgroupParent(opts.cgroupParent),

@@ -1,6 +1,6 @@
 // run(): validate, lay out the container's directories, create its cgroups, hand the resolved spec
 // to pocker-init through the addon, and give back a handle with streams, wait() and kill().
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join, relative, isAbsolute } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -24,6 +24,24 @@ import {
   encodeSpec,
   type InitSpec,
 } from './spec.js';
+
+/**
+ * Crash-safety tests: when `POCKER_FAULT` names this point, the process SIGKILLs itself there
+ * (points: after-claim, after-dir, after-cgroups, after-spawn, after-started).
+ */
+function faultPoint(name: string): void {
+  if (process.env.POCKER_FAULT === name) process.kill(process.pid, 'SIGKILL');
+}
+
+/** This process's start time (field 22 of /proc/self/stat): with the pid, it names this process. */
+function selfStartTime(): string {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
 
 const signalNames = new Map<number, NodeJS.Signals>(
   Object.entries(osConstants.signals).map(([name, n]) => [n as number, name as NodeJS.Signals]),
@@ -94,6 +112,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups
       // The name is claimed (unique across processes) right before the directory is made.
       claimName(cfg.root, options.name === undefined ? undefined : cfg.name, cfg.id, (name) => {
         named = { ...cfg, name };
+        faultPoint('after-claim');
         try {
           makeLayout(l, {
             id: cfg.id,
@@ -102,6 +121,8 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups
             args: cfg.args,
             image,
             cgroups,
+            // Until the monitor writes state.json, the container is this process's: dead, it is not running.
+            owner: { pid: process.pid, start: selfStartTime() },
             process: { env: cfg.env, cwd: cfg.cwd, user: cfg.user, caps: `0x${cfg.caps.toString(16)}`, noNewPrivs: cfg.noNewPrivs },
           });
         } catch (err) {
@@ -113,6 +134,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups
       if (err instanceof PockerError) throw err;
       throw fromSystemError(err, 'state', `cannot create the container directory ${l.dir}`);
     }
+    faultPoint('after-dir');
     return { cfg: named, l };
   };
   if (resolved.rootfs.kind === 'host') return create(resolved, ['/'], { host: true });
@@ -174,6 +196,7 @@ function buildSpec(cfg: ResolvedRunConfig, l: Layout, plan: CgroupPlan): InitSpe
     tty: cfg.tty,
     ...(cfg.ttySize ? { ttySize: cfg.ttySize } : {}),
     foreground: !cfg.detach,
+    restart: cfg.restart,
     ...(cfg.detach
       ? {
           detach: {
@@ -334,7 +357,7 @@ class RunningContainer implements Container {
     }
     // Detached: the monitor forwards signals; SIGKILL (which it cannot catch) goes to the container.
     const { state } = effectiveState(this.stateDir);
-    if (!state || state.status !== 'running') return;
+    if (!state || state.status !== 'running' || !(state.pid > 0)) return;
     try {
       process.kill(n === osConstants.signals.SIGKILL ? state.pid : state.monitorPid, n);
     } catch {
@@ -406,6 +429,7 @@ export async function launch(spec: Buffer, cfg: LaunchConfig, options: Pick<RunO
           // Detached: from here on the container is its monitor's (state.json), not this process's.
           if (detachedDir) container.detached(detachedDir);
           resolve(container);
+          faultPoint('after-started');
           break;
         case 'error':
           failure = setupError(ev, cfg);
@@ -441,6 +465,7 @@ export async function launch(spec: Buffer, cfg: LaunchConfig, options: Pick<RunO
       reject(fromSystemError(err, 'spawn', 'cannot start pocker-init'));
       return;
     }
+    faultPoint('after-spawn');
     closeQuietly(stdio.closeAfterSpawn);
     container.attach(monitor);
   });
@@ -478,6 +503,7 @@ export async function run(options: RunOptions): Promise<Container> {
     removeDir();
     throw err instanceof PockerError ? err : fromSystemError(err, 'cgroup', 'cannot create the container cgroup');
   }
+  faultPoint('after-cgroups');
   const cleanup = () => {
     try {
       removeCgroups(plan, addon);

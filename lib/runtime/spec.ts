@@ -35,6 +35,7 @@ export const Tag = {
   LogMaxFiles: 34,
   RemoveOnExit: 35,
   ExecPid: 36,
+  Restart: 37,
 } as const;
 
 /** Linux clone flags for namespaces (include/uapi/linux/sched.h). */
@@ -81,6 +82,8 @@ export interface InitSpec {
   tty: boolean;
   ttySize?: { rows: number; cols: number };
   foreground: boolean;
+  /** --restart policy (0 no, 1 on-failure, 2 always, 3 unless-stopped) and on-failure's maximum. */
+  restart?: { policy: number; max: number };
   /** exec: join the running container whose first process has this host pid. */
   execPid?: number;
   /** Detached: the monitor keeps state.json in `stateDir` and the output in `logPath`. */
@@ -158,6 +161,12 @@ export function encodeSpec(s: InitSpec): Buffer {
     w.record(Tag.TtySize, sz);
   }
   w.flag(Tag.Foreground, s.foreground);
+  if (s.restart && s.restart.policy !== 0) {
+    const r = Buffer.alloc(5);
+    r.writeUInt8(s.restart.policy, 0);
+    r.writeUInt32LE(s.restart.max, 1);
+    w.record(Tag.Restart, r);
+  }
   if (s.execPid) {
     const pid = Buffer.alloc(4);
     pid.writeUInt32LE(s.execPid, 0);

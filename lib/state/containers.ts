@@ -1,9 +1,10 @@
 // Containers on disk: <root>/containers/<id>/ with config.json (written by run()) and, for
 // detached containers, state.json and the json-file log (written by the container's monitor).
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { PockerError } from '../errors.js';
+import { native } from '../native.js';
 
 export interface ContainerEntry {
   id: string;
@@ -84,13 +85,24 @@ export interface ContainerConfig {
   image: { name: string; id: string; layers: string[] } | { host: true } | { rootfs: string };
   /** The container's cgroup dirs (one per v1 hierarchy, or the v2 leaf): stats, exec and rm use them. */
   cgroups: string[];
+  /** The process that created the container (pid and /proc start time): until the monitor writes
+   * state.json it owns the container, so with it dead the container is not running. */
+  owner?: { pid: number; start: string };
   /** What `exec` gives a new process by default: the container's env, workdir, user and privileges. */
   process: { env: string[]; cwd: string; user: string; caps: string; noNewPrivs: boolean };
 }
 
 /** A detached container's state.json, as its monitor writes it. */
 export interface ContainerState {
+  /**
+   * `restarting` is read as `running` with `restarting: true` (and `pid` 0) by effectiveState: the
+   * monitor lives and will start the container again (--restart) unless it is stopped.
+   */
   status: 'running' | 'exited';
+  /** Between two runs of a container with a restart policy. */
+  restarting?: boolean;
+  /** How often the monitor has restarted the container. */
+  restartCount?: number;
   pid: number;
   monitorPid: number;
   exitCode: number;
@@ -110,6 +122,12 @@ export interface ListedContainer extends ContainerEntry {
   foreground: boolean;
   /** True when state.json said running but its monitor is gone. */
   deadMonitor: boolean;
+  /**
+   * True when there is no state.json and the process that created the container is gone (killed
+   * during create/start), or config.json is missing (its creator died before writing it): it is
+   * not running, and rm / prune remove what it may have left (cgroups, directory, name).
+   */
+  deadOwner: boolean;
 }
 
 function readJson<T>(path: string): T | null {
@@ -142,7 +160,8 @@ export function isPockerInit(pid: number): boolean {
 
 /** The container's state with a dead monitor accounted for. */
 export function effectiveState(dir: string): { state: ContainerState | null; deadMonitor: boolean } {
-  const state = readJson<ContainerState>(join(dir, 'state.json'));
+  const raw = readJson<ContainerState | (Omit<ContainerState, 'status'> & { status: 'restarting' })>(join(dir, 'state.json'));
+  const state: ContainerState | null = raw?.status === 'restarting' ? { ...raw, status: 'running', restarting: true } : (raw as ContainerState | null);
   if (state?.status === 'running' && !isPockerInit(state.monitorPid)) {
     // Re-read: the monitor may have recorded the exit and ended between the two reads.
     const again = readJson<ContainerState>(join(dir, 'state.json'));
@@ -163,11 +182,60 @@ function containerIds(root: string): string[] {
   }
 }
 
+/** Is the process `owner` (pid and start time) still alive? */
+function ownerAlive(owner: { pid: number; start: string }): boolean {
+  if (!Number.isInteger(owner.pid) || owner.pid <= 0) return false;
+  try {
+    const stat = readFileSync(`/proc/${owner.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return !fields[0]!.startsWith('Z') && (!owner.start || fields[19] === owner.start);
+  } catch {
+    return false;
+  }
+}
+
 /** Reads one container's config and state. */
 export function describeContainer(entry: ContainerEntry): ListedContainer {
   const config = readJson<ContainerConfig>(join(entry.dir, 'config.json'));
   const { state, deadMonitor } = effectiveState(entry.dir);
-  return { ...entry, config, state, status: state ? state.status : 'running', foreground: !state, deadMonitor };
+  // Without state.json the container is its creator's (a foreground run, or a detached one not yet
+  // handed to its monitor): a creator that died (or never wrote config.json) leaves no running container.
+  let deadOwner = false;
+  if (!state) {
+    deadOwner = config ? !!config.owner && !ownerAlive(config.owner) : true;
+    // Re-read: a detached container's monitor may have written state.json meanwhile.
+    if (deadOwner && existsSync(join(entry.dir, 'state.json'))) return describeContainer(entry);
+  }
+  return { ...entry, config, state, status: state ? state.status : deadOwner ? 'exited' : 'running', foreground: !state, deadMonitor, deadOwner };
+}
+
+/**
+ * The cgroup dirs a container may have: config.json's `cgroups` or, without config.json, a leaf
+ * named after the id under the default parent (`pocker`) and the parents other containers of the
+ * root record, in every mounted hierarchy.
+ */
+export function containerCgroupDirs(root: string, c: Pick<ListedContainer, 'id' | 'config'>): string[] {
+  if (c.config) return c.config.cgroups ?? [];
+  const mounts = new Set<string>();
+  try {
+    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const f = line.split(' ');
+      const sep = f.indexOf('-', 6);
+      if (sep >= 0 && (f[sep + 1] === 'cgroup' || f[sep + 1] === 'cgroup2')) mounts.add(f[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+    }
+  } catch {
+    /* no /proc */
+  }
+  const parents = new Set<string>(['pocker']);
+  for (const id of containerIds(root)) {
+    for (const dir of readJson<ContainerConfig>(join(root, 'containers', id, 'config.json'))?.cgroups ?? []) {
+      const mount = [...mounts].find((m) => dir.startsWith(`${m}/`));
+      if (mount) parents.add(dir.slice(mount.length + 1, dir.lastIndexOf('/')));
+    }
+  }
+  const out: string[] = [];
+  for (const mount of mounts) for (const parent of parents) if (parent) out.push(join(mount, parent, c.id));
+  return out.filter((d) => existsSync(d));
 }
 
 /** Every container under `root`, newest first. */
@@ -202,6 +270,12 @@ export function humanDuration(ms: number): string {
 
 /** Docker's STATUS column: `Up 5 seconds`, `Exited (0) 2 minutes ago`. */
 export function containerStatus(c: ListedContainer, now = Date.now()): string {
+  // Its creator died before the monitor took over: killed while being created or started.
+  if (c.deadOwner) return 'Exited (137)';
+  if (c.state?.restarting) {
+    const finished = Date.parse(c.state.finishedAt);
+    return `Restarting (${c.state.exitCode}) ${finished > 0 ? `${humanDuration(now - finished)} ago` : ''}`.trimEnd();
+  }
   if (c.status === 'running') {
     const since = Date.parse(c.state?.startedAt ?? c.config?.created ?? '') || now;
     return `Up ${humanDuration(now - since)}`;
@@ -209,4 +283,40 @@ export function containerStatus(c: ListedContainer, now = Date.now()): string {
   const code = c.state?.exitCode ?? 0;
   const finished = Date.parse(c.state?.finishedAt ?? '');
   return `Exited (${code}) ${finished > 0 ? `${humanDuration(now - finished)} ago` : ''}`.trimEnd();
+}
+
+/**
+ * Releases the name claims (`names/<name>`, all of them or those in `only`) whose container does not
+ * exist: left by a process killed after claiming the name and before making the directory. Checked
+ * under the names lock, which the claim and the directory's creation hold together.
+ */
+export function releaseStaleNames(root: string, only?: string[]): string[] {
+  const dir = join(root, 'names');
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => !n.startsWith('.') && (!only || only.includes(n)));
+  } catch {
+    return [];
+  }
+  if (!names.length) return [];
+  const released: string[] = [];
+  const fd = openSync(join(dir, '.lock'), 'a', 0o600);
+  try {
+    native().flock(fd, true, true);
+    for (const name of names) {
+      let owner = '';
+      try {
+        owner = readFileSync(join(dir, name, 'owner'), 'utf8').trim();
+      } catch {
+        continue; // no owner file: not a completed claim
+      }
+      if (/^[0-9a-f]{64}$/.test(owner) && !existsSync(join(root, 'containers', owner))) {
+        rmSync(join(dir, name), { recursive: true, force: true });
+        released.push(name);
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return released;
 }

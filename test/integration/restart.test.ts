@@ -1,0 +1,53 @@
+// --restart, carried out by the detached container's monitor.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { cleanupAll, cli, isRoot, tempRoot } from '../helpers.js';
+
+const state = (root: string, id: string) =>
+  JSON.parse(readFileSync(join(root, 'containers', id, 'state.json'), 'utf8')) as { status: string; exitCode: number; restartCount: number };
+
+async function until(check: () => boolean, ms = 20_000): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end && !check(); ) await new Promise((r) => setTimeout(r, 50));
+}
+
+describe.skipIf(!isRoot)('restart policies', () => {
+  const root = tempRoot();
+  afterAll(async () => {
+    await cleanupAll();
+  });
+
+  it('on-failure:2 runs a failing container three times, then records its exit', async () => {
+    const r = await cli(['run', '-d', '--restart', 'on-failure:2', 'host', 'sh', '-c', 'echo run; exit 3'], { root });
+    const id = r.stdout.trim();
+    await until(() => state(root, id).status === 'exited');
+    expect(state(root, id)).toMatchObject({ status: 'exited', exitCode: 3, restartCount: 2 });
+    expect((await cli(['--root', root, 'logs', id])).stdout).toBe('run\nrun\nrun\n');
+  });
+
+  it('on-failure does not restart a clean exit', async () => {
+    const id = (await cli(['run', '-d', '--restart', 'on-failure', 'host', 'true'], { root })).stdout.trim();
+    await until(() => state(root, id).status === 'exited');
+    expect(state(root, id)).toMatchObject({ exitCode: 0, restartCount: 0 });
+  });
+
+  it('always restarts until `pocker stop`, which ends it for good', async () => {
+    const id = (await cli(['run', '-d', '--restart', 'always', 'host', 'sh', '-c', 'sleep 0.1; exit 0'], { root })).stdout.trim();
+    await until(() => (state(root, id).restartCount ?? 0) >= 2);
+    expect(state(root, id).restartCount).toBeGreaterThanOrEqual(2);
+    expect((await cli(['--root', root, 'stop', '-t', '1', id])).code).toBe(0);
+    expect(state(root, id).status).toBe('exited');
+    const count = state(root, id).restartCount;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(state(root, id)).toMatchObject({ status: 'exited', restartCount: count });
+    expect((await cli(['--root', root, 'rm', id])).code).toBe(0);
+  });
+
+  it('refuses --restart with --rm, without -d, and an unknown policy (125)', async () => {
+    for (const args of [['--rm', '-d', '--restart', 'always'], ['--restart', 'always'], ['-d', '--restart', 'sometimes']]) {
+      const r = await cli(['run', ...args, 'host', 'true'], { root });
+      expect(r.code).toBe(125);
+    }
+  });
+});
