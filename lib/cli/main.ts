@@ -8,6 +8,7 @@ import { packageRoot } from '../paths.js';
 import { addImageCommands } from './images.js';
 import { addContainerCommands } from './containers.js';
 import { addArchiveCommands } from './load.js';
+import { addCommitExportCommands } from './commit.js';
 import { addLifecycleCommands } from './lifecycle.js';
 import { addExecCommand } from './exec.js';
 import { addLogsCommand } from './logs.js';
@@ -46,6 +47,7 @@ export function createProgram(ctx: CliContext): Command {
   addArchiveCommands(program, ctx);
   addContainerCommands(program, ctx);
   addLifecycleCommands(program, ctx);
+  addCommitExportCommands(program, ctx);
   return program;
 }
 

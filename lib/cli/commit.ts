@@ -1,0 +1,141 @@
+// `pocker commit` (a container's changes → a new image; prints `sha256:<id>`) and `pocker export`
+// (a container's filesystem → a tar on stdout or -o FILE), with Docker's flags. The work is in
+// lib/image/commit.ts and lib/image/export.ts, loaded only when a command runs.
+import type { Writable } from 'node:stream';
+import type { Command } from 'commander';
+
+import type { CliContext } from './run.js';
+
+interface CommitFlags {
+  change?: string[];
+  message?: string;
+  author?: string;
+  pause?: boolean;
+  root?: string;
+}
+
+interface ExportFlags {
+  output?: string;
+  root?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** The state root: the command's --root, the program's --root, $POCKER_ROOT, then the default. */
+async function rootOf(flags: { root?: string }, cmd: Command, ctx: CliContext): Promise<string> {
+  if (flags.root !== undefined) return flags.root;
+  for (let c = cmd.parent; c; c = c.parent) {
+    const root = c.opts<{ root?: string }>().root;
+    if (root !== undefined) return root;
+  }
+  if (ctx.env.POCKER_ROOT) return ctx.env.POCKER_ROOT;
+  const { defaultStoreRoot } = await import('../image/store.js');
+  return defaultStoreRoot(ctx.env);
+}
+
+function fail(ctx: CliContext, err: unknown): void {
+  const e = err as { message?: string };
+  ctx.writeErr(`pocker: ${e.message ?? String(err)}\n`);
+  ctx.exitCode = 1;
+}
+
+function addCommit(command: Command, ctx: CliContext): void {
+  command
+    .description("Create a new image from a container's changes")
+    .usage('[OPTIONS] CONTAINER [REPOSITORY[:TAG]]')
+    .helpOption('--help', 'Print usage')
+    .argument('<container>', 'The container (id, id prefix or name)')
+    .argument('[reference]', 'REPOSITORY[:TAG] to name the image')
+    .option('-a, --author <author>', 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
+    .option('-c, --change <instruction>', 'Apply Dockerfile instruction to the created image (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)', collect)
+    .option('-m, --message <message>', 'Commit message')
+    .option('-p, --pause', 'Pause container during commit (default)', true)
+    .option('--no-pause', 'Do not pause the container during commit')
+    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .action(async (container: string, reference: string | undefined, flags: CommitFlags, cmd: Command) => {
+      try {
+        const root = await rootOf(flags, cmd, ctx);
+        const { commitContainer } = await import('../image/commit.js');
+        const id = await commitContainer(root, container, {
+          ...(reference !== undefined ? { reference } : {}),
+          changes: flags.change ?? [],
+          ...(flags.message !== undefined ? { message: flags.message } : {}),
+          ...(flags.author !== undefined ? { author: flags.author } : {}),
+          pause: flags.pause !== false,
+        });
+        process.stdout.write(`${id}\n`);
+        ctx.exitCode = 0;
+      } catch (err) {
+        fail(ctx, err);
+      }
+    });
+}
+
+function addExport(command: Command, ctx: CliContext): void {
+  command
+    .description("Export a container's filesystem as a tar archive")
+    .usage('[OPTIONS] CONTAINER')
+    .helpOption('--help', 'Print usage')
+    .argument('<container>', 'The container (id, id prefix or name)')
+    .option('-o, --output <file>', 'Write to a file, instead of STDOUT')
+    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .action(async (container: string, flags: ExportFlags, cmd: Command) => {
+      try {
+        const root = await rootOf(flags, cmd, ctx);
+        if ((flags.output === undefined || flags.output === '-') && process.stdout.isTTY) {
+          throw new Error('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+        }
+        const { exportContainer } = await import('../image/export.js');
+        if (flags.output === undefined || flags.output === '-') {
+          await exportContainer(root, container, process.stdout as unknown as Writable);
+        } else {
+          const [{ createWriteStream }, { lstat, rename, rm }, { dirname, basename, join }, { randomBytes }] = await Promise.all([
+            import('node:fs'),
+            import('node:fs/promises'),
+            import('node:path'),
+            import('node:crypto'),
+          ]);
+          const target = flags.output;
+          const existing = await lstat(target).catch(() => undefined);
+          const opened = (out: ReturnType<typeof createWriteStream>) =>
+            new Promise<void>((resolve, reject) => {
+              out.once('open', () => resolve());
+              out.once('error', (err) => reject(err));
+            });
+          if (existing && !existing.isFile()) {
+            const out = createWriteStream(target, { flags: 'w' });
+            await opened(out);
+            await exportContainer(root, container, out);
+          } else {
+            // A temp file beside the target, renamed when complete: a failure leaves no half archive.
+            const tmp = join(dirname(target), `.${basename(target)}.pocker-tmp-${randomBytes(6).toString('hex')}`);
+            const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
+            try {
+              await opened(out);
+              await exportContainer(root, container, out);
+              await rename(tmp, target);
+            } catch (err) {
+              out.destroy();
+              await rm(tmp, { force: true }).catch(() => {});
+              throw err;
+            }
+          }
+        }
+        ctx.exitCode = 0;
+      } catch (err) {
+        fail(ctx, err);
+      }
+    });
+}
+
+/** `commit` and `export`; also as `container commit|export` when the `container` command exists. */
+export function addCommitExportCommands(program: Command, ctx: CliContext): Command {
+  addCommit(program.command('commit'), ctx);
+  addExport(program.command('export'), ctx);
+  const container = program.commands.find((c) => c.name() === 'container');
+  if (container) {
+    addCommit(container.command('commit'), ctx);
+    addExport(container.command('export'), ctx);
+  }
+  return program;
+}
