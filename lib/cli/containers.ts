@@ -1,6 +1,7 @@
 // `pocker ps | stop | kill | wait | rm | inspect`: the lifecycle commands over the on-disk state
 // (containers/<id>/config.json and the monitor's state.json), with Docker's output.
 import { writeFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 
 import type { Command } from 'commander';
@@ -76,6 +77,18 @@ function signalTo(pid: number, sig: NodeJS.Signals | number): void {
   } catch {
     /* it has just ended */
   }
+}
+
+/** Signals a container's monitor passes on (cpp/init/monitor.cpp kForwarded). */
+const FORWARDED = new Set<string>(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGALRM']);
+
+/** `QUIT`, `SIGQUIT`, `3` -> `SIGQUIT` (undefined when it names no signal). */
+function normalizeSignal(value: string | undefined): NodeJS.Signals | undefined {
+  if (!value) return undefined;
+  const signals = osConstants.signals as Record<string, number>;
+  if (/^\d+$/.test(value)) return Object.keys(signals).find((k) => signals[k] === Number(value)) as NodeJS.Signals | undefined;
+  const name = value.toUpperCase().startsWith('SIG') ? value.toUpperCase() : `SIG${value.toUpperCase()}`;
+  return name in signals ? (name as NodeJS.Signals) : undefined;
 }
 
 /** `pocker stop` / `rm -f`: the monitor of a container with a restart policy must not restart it. */
@@ -178,7 +191,11 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
           // Marked first, so a restart policy doesn't start it again; then the monitor forwards
           // SIGTERM to the container (or, between two runs, gives up); SIGKILL after the grace period.
           markStopRequested(c.dir);
-          signalTo(c.state.monitorPid, 'SIGTERM');
+          // The image's StopSignal (Docker's rule), else SIGTERM. The monitor forwards the usual
+          // signals; any other (SIGKILL, real-time ones) goes to the container's process itself.
+          const stopSignal = normalizeSignal(c.config?.stopSignal) ?? 'SIGTERM';
+          if (FORWARDED.has(stopSignal)) signalTo(c.state.monitorPid, stopSignal);
+          else signalTo(c.state.pid, stopSignal);
           let now = await waitExited(st, c, grace < 0 ? Infinity : grace * 1000);
           if (now && now.status === 'running') {
             signalTo(c.state.pid, 'SIGKILL');

@@ -105,7 +105,7 @@ interface Prepared {
  * prune running at the same time sees the container and keeps its layers.
  */
 async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups: string[]): Promise<Prepared> {
-  const create = (cfg: ResolvedRunConfig, lowers: string[], image: ContainerRecord['image']): Prepared => {
+  const create = (cfg: ResolvedRunConfig, lowers: string[], image: ContainerRecord['image'], stopSignal?: string): Prepared => {
     const l = layout(cfg, lowers);
     let named = cfg;
     try {
@@ -124,6 +124,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups
             // Until the monitor writes state.json, the container is this process's: dead, it is not running.
             owner: { pid: process.pid, start: selfStartTime() },
             process: { env: cfg.env, cwd: cfg.cwd, user: cfg.user, caps: `0x${cfg.caps.toString(16)}`, noNewPrivs: cfg.noNewPrivs },
+            ...(stopSignal ? { stopSignal } : {}),
           });
         } catch (err) {
           rmSync(l.dir, { recursive: true, force: true });
@@ -150,7 +151,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups
     claim: (image) => {
       if (image.layers.length === 0) throw new PockerError(`image ${reference} has no layers`, { code: 'ERR_POCKER_INVALID', step: 'image' });
       const cfg = applyImageDefaults(resolved, options, image.defaults);
-      prepared = create(cfg, [...image.layers].reverse(), { name: image.name, id: image.id, layers: image.layers });
+      prepared = create(cfg, [...image.layers].reverse(), { name: image.name, id: image.id, layers: image.layers }, image.stopSignal);
     },
   });
   return prepared!;

@@ -90,6 +90,8 @@ export interface ContainerConfig {
   owner?: { pid: number; start: string };
   /** What `exec` gives a new process by default: the container's env, workdir, user and privileges. */
   process: { env: string[]; cwd: string; user: string; caps: string; noNewPrivs: boolean };
+  /** The image's Config.StopSignal (`pocker stop` sends it; SIGTERM otherwise). */
+  stopSignal?: string;
 }
 
 /** A detached container's state.json, as its monitor writes it. */

@@ -49,6 +49,9 @@ describe.skipIf(missing.length > 0 || !busybox)('images: pull and run from a reg
     });
     pushImage(layout, registry.host, 'test/busybox:1', { format: 'oci' });
     pushImage(layout, registry.host, 'test/busybox-v2s2:1', { format: 'v2s2' });
+    const stopLayout = tempDir('layout-stop');
+    buildOciLayout(stopLayout, { layers: layers(), config: { config: { Env: ['PATH=/bin'], StopSignal: 'SIGUSR1' } } });
+    pushImage(stopLayout, registry.host, 'test/stopsignal:1', { format: 'oci' });
     ref = `${registry.host}/test/busybox:1`;
     refV2s2 = `${registry.host}/test/busybox-v2s2:1`;
     root = tempRoot();
@@ -129,6 +132,17 @@ describe.skipIf(missing.length > 0 || !busybox)('images: pull and run from a reg
       if (r.code === 0) expect(r.stdout).toBe('hello from the image\n');
       else expect([r.code, r.stderr]).toEqual([125, expect.stringMatching(/No such image|was removed while the container was starting/)]);
     }
+  });
+
+  it("`pocker stop` sends the image's StopSignal", async () => {
+    const stopRef = `${registry.host}/test/stopsignal:1`;
+    const r = await cli(['run', '-d', stopRef, 'sh', '-c', 'trap "echo got-usr1; exit 0" USR1; echo ready; while :; do sleep 0.1; done'], { root });
+    const id = r.stdout.trim();
+    for (let i = 0; i < 100 && !(await cli(['--root', root, 'logs', id])).stdout.includes('ready'); i++) await new Promise((res) => setTimeout(res, 50));
+    expect((await cli(['--root', root, 'stop', '-t', '5', id])).code).toBe(0);
+    expect((await cli(['--root', root, 'logs', id])).stdout).toBe('ready\ngot-usr1\n');
+    expect((await cli(['--root', root, 'wait', id])).stdout.trim()).toBe('0');
+    await cli(['--root', root, 'rm', id]);
   });
 
   it('two concurrent pulls of the same image both succeed and store each blob once', async () => {
