@@ -1,8 +1,8 @@
 // Removal of containers that have ended: `rm` of a container whose monitor died, `container prune`.
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 
 import { native } from '../native.js';
-import { describeContainer, isPockerInit, listContainers, type ListedContainer } from './containers.js';
+import { containerCgroupDirs, describeContainer, isPockerInit, listContainers, releaseStaleNames, type ListedContainer } from './containers.js';
 import { releaseName } from './names.js';
 import { treeSize } from './stats.js';
 
@@ -32,8 +32,10 @@ export async function removeExited(root: string, c: ListedContainer): Promise<nu
   await waitMonitorGone(c);
   const now = existsSync(c.dir) ? describeContainer(c) : c;
   if (now.deadMonitor || c.deadMonitor) removeContainerCgroups(now.config ? now : c);
+  // Its creator died before a monitor took over (or before config.json was written).
+  if (now.deadOwner || c.deadOwner) for (const dir of containerCgroupDirs(root, now.config ? now : c)) native().cgroupRemove(dir);
   const size = treeSize(c.dir);
-  rmSync(c.dir, { recursive: true, force: true });
+  rmSync(c.dir, { recursive: true, force: true, maxRetries: 5 });
   releaseName(root, c.name, c.id);
   return size;
 }
@@ -43,9 +45,21 @@ export async function pruneContainers(root: string): Promise<{ deleted: string[]
   const deleted: string[] = [];
   let reclaimed = 0;
   for (const c of listContainers(root)) {
-    if (c.status !== 'exited' || !c.state) continue;
+    if (c.status !== 'exited' || (!c.state && !c.deadOwner)) continue;
+    // A directory without config.json may be one being created right now (under the names lock).
+    if (!c.config && Date.now() - statMs(c.dir) < 10_000) continue;
     reclaimed += await removeExited(root, c);
     deleted.push(c.id);
   }
+  // Names claimed by a process killed before it made the container's directory.
+  releaseStaleNames(root);
   return { deleted, reclaimed };
+}
+
+function statMs(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
 }
