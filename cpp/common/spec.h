@@ -52,7 +52,9 @@ enum class Tag : uint16_t {
 
 enum RestartPolicy : uint8_t { RestartNo = 0, RestartOnFailure = 1, RestartAlways = 2, RestartUnlessStopped = 3 };
 
-enum MountKind : uint8_t { MountBind = 1, MountTmpfs = 2 };
+// MountImageVolume: a bind mount of an anonymous volume for an image's VOLUME, filled from the
+// image's content at that path when the volume is still empty (as Docker does).
+enum MountKind : uint8_t { MountBind = 1, MountTmpfs = 2, MountImageVolume = 3 };
 
 struct MountSpec {
   uint8_t kind = MountBind;

@@ -1,6 +1,7 @@
 // The container's first process, between clone3 and exec: rootfs, mounts, identity, privileges.
 // Every path inside the rootfs is resolved with openat2(RESOLVE_IN_ROOT) and mounted through
 // /proc/self/fd, so a symlink planted in an image can never redirect a mount onto the host.
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -9,6 +10,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -240,6 +242,81 @@ Error setupDev(int root, const Spec& s) {
   return {};
 }
 
+// Copies a directory tree (never following a symlink: entries come from readdir, each opened
+// with O_NOFOLLOW relative to its parent) with owners, modes and times. Devices are skipped
+// (they would be unusable on a nodev mount anyway); whiteouts are not visible in a merged view.
+Error copyTree(int from, int to, const std::string& where) {
+  Fd dupd(fcntl(from, F_DUPFD_CLOEXEC, 0));
+  DIR* dir = fdopendir(dupd.release());
+  if (!dir) return fail("volume-copy", "fdopendir", where);
+  Error err;
+  while (struct dirent* e = readdir(dir)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st;
+    if (fstatat(from, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    std::string path = where + "/" + name;
+    if (S_ISDIR(st.st_mode)) {
+      if (mkdirat(to, name.c_str(), 0700) != 0) { err = fail("volume-copy", "mkdirat", path); break; }
+      Fd sub(openat(from, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      Fd dsub(openat(to, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!sub || !dsub) { err = fail("volume-copy", "openat", path); break; }
+      if ((err = copyTree(sub.get(), dsub.get(), path))) break;
+      fchown(dsub.get(), st.st_uid, st.st_gid);
+      fchmod(dsub.get(), st.st_mode & 07777);
+      struct timespec ts[2] = {st.st_atim, st.st_mtim};
+      futimens(dsub.get(), ts);
+    } else if (S_ISREG(st.st_mode)) {
+      Fd in(openat(from, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      Fd out(openat(to, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!in || !out) { err = fail("volume-copy", "openat", path); break; }
+      // copy_file_range across filesystems (overlay -> the volume's) may be refused: sendfile then.
+      bool plain = false;
+      for (;;) {
+        ssize_t n = plain ? sendfile(out.get(), in.get(), nullptr, 1 << 20)
+                          : copy_file_range(in.get(), nullptr, out.get(), nullptr, 1 << 20, 0);
+        if (n == 0) break;
+        if (n < 0 && !plain && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+          plain = true;
+          continue;
+        }
+        if (n < 0) { err = fail("volume-copy", plain ? "sendfile" : "copy_file_range", path); break; }
+      }
+      if (err) break;
+      fchown(out.get(), st.st_uid, st.st_gid);
+      fchmod(out.get(), st.st_mode & 07777);
+      struct timespec ts[2] = {st.st_atim, st.st_mtim};
+      futimens(out.get(), ts);
+    } else if (S_ISLNK(st.st_mode)) {
+      char target[PATH_MAX];
+      ssize_t n = readlinkat(from, name.c_str(), target, sizeof target - 1);
+      if (n < 0) continue;
+      target[n] = 0;
+      if (symlinkat(target, to, name.c_str()) != 0) { err = fail("volume-copy", "symlinkat", path); break; }
+      fchownat(to, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+    } else if (S_ISFIFO(st.st_mode)) {
+      mknodat(to, name.c_str(), st.st_mode, 0);
+      fchownat(to, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+    }
+  }
+  closedir(dir);
+  return err;
+}
+
+// An image VOLUME's anonymous volume starts as a copy of the image's content at that path.
+Error fillVolume(int root, const MountSpec& m) {
+  Fd dst(::open(m.src.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dst) return fail("mount-volume", "open", m.src);
+  Fd srcDir(openat2InRoot(root, m.dst, O_RDONLY | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+  if (!srcDir) return {};  // nothing at that path in the image: the volume starts empty
+  struct stat st;
+  if (fstat(srcDir.get(), &st) == 0) {
+    fchown(dst.get(), st.st_uid, st.st_gid);
+    fchmod(dst.get(), st.st_mode & 07777);
+  }
+  return copyTree(srcDir.get(), dst.get(), m.dst);
+}
+
 Error setupMounts(int root, const Spec& s) {
   Error err;
   // /proc, owned by the new pid namespace. The target must be a real directory.
@@ -259,7 +336,8 @@ Error setupMounts(int root, const Spec& s) {
   }
   // Volumes and tmpfs, parents first (the caller sorted them).
   for (const auto& m : s.mounts) {
-    if (m.kind == MountBind) {
+    if (m.kind == MountImageVolume && (err = fillVolume(root, m))) return err;
+    if (m.kind == MountBind || m.kind == MountImageVolume) {
       Fd src(::open(m.src.c_str(), O_PATH | O_CLOEXEC));
       if (!src) return fail("mount-volume", "open", m.src);
       struct stat st;

@@ -19,6 +19,8 @@ export interface RunImage {
   defaults: ImageDefaults;
   /** Config.StopSignal, e.g. `SIGQUIT`, when the image sets one. */
   stopSignal?: string;
+  /** Config.Volumes: paths that get an anonymous volume, filled from the image. */
+  volumes: string[];
 }
 
 export interface ImageForRunOptions {
@@ -90,6 +92,7 @@ export async function imageForRun(reference: string, options: ImageForRunOptions
           ...(c.User ? { user: c.User } : {}),
         },
         ...(c.StopSignal ? { stopSignal: c.StopSignal } : {}),
+        volumes: Object.keys(c.Volumes ?? {}),
       };
       await options.claim?.(image);
       return image;

@@ -14,7 +14,8 @@ import { parseReference } from '../image/reference.js';
 import type { RunOptions, TmpfsSpec, VolumeSpec } from '../types.js';
 
 export interface ResolvedMount {
-  kind: 'bind' | 'tmpfs';
+  /** `image-volume` mounts come from an image's VOLUMEs (run() adds them). */
+  kind: 'bind' | 'tmpfs' | 'image-volume';
   /** Host path for `bind`, `tmpfs` for tmpfs. */
   src: string;
   dst: string;

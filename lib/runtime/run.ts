@@ -93,6 +93,25 @@ function makeLayout(l: Layout, record: ContainerRecord): void {
   renameSync(`${file}.tmp`, file);
 }
 
+/**
+ * An image's VOLUMEs get anonymous volumes (`containers/<id>/volumes/<n>`, removed with the
+ * container), each filled by pocker-init from the image's content at that path, as Docker does;
+ * a path the caller mounts something on (or under which it mounts) keeps the caller's mount.
+ */
+function withImageVolumes(cfg: ResolvedRunConfig, paths: string[]): ResolvedRunConfig {
+  const taken = cfg.mounts.map((m) => m.dst);
+  const mounts = [...cfg.mounts];
+  let n = 0;
+  for (const raw of paths) {
+    if (!raw.startsWith('/')) continue;
+    const dst = raw.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
+    if (dst === '/' || dst === '/proc' || dst.startsWith('/proc/') || dst === '/sys' || dst.startsWith('/sys/')) continue;
+    if (taken.some((t) => t === dst || dst.startsWith(`${t}/`))) continue;
+    mounts.push({ kind: 'image-volume', src: join(cfg.root, 'containers', cfg.id, 'volumes', String(n++)), dst, readonly: false, data: '' });
+  }
+  return n ? { ...cfg, mounts } : cfg;
+}
+
 /** What run() prepared on disk: the config (with the image's defaults applied) and the layout. */
 interface Prepared {
   cfg: ResolvedRunConfig;
@@ -126,6 +145,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups
             process: { env: cfg.env, cwd: cfg.cwd, user: cfg.user, caps: `0x${cfg.caps.toString(16)}`, noNewPrivs: cfg.noNewPrivs },
             ...(stopSignal ? { stopSignal } : {}),
           });
+          for (const m of cfg.mounts) if (m.kind === 'image-volume') mkdirSync(m.src, { recursive: true, mode: 0o755 });
         } catch (err) {
           rmSync(l.dir, { recursive: true, force: true });
           throw err;
@@ -151,7 +171,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups
     claim: (image) => {
       if (image.layers.length === 0) throw new PockerError(`image ${reference} has no layers`, { code: 'ERR_POCKER_INVALID', step: 'image' });
       const cfg = applyImageDefaults(resolved, options, image.defaults);
-      prepared = create(cfg, [...image.layers].reverse(), { name: image.name, id: image.id, layers: image.layers }, image.stopSignal);
+      prepared = create(withImageVolumes(cfg, image.volumes), [...image.layers].reverse(), { name: image.name, id: image.id, layers: image.layers }, image.stopSignal);
     },
   });
   return prepared!;

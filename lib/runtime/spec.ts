@@ -47,7 +47,8 @@ export const CLONE_NEWPID = 0x20000000;
 export const CLONE_NEWNET = 0x40000000;
 
 export interface SpecMount {
-  kind: 'bind' | 'tmpfs';
+  /** `image-volume`: an anonymous volume for an image's VOLUME, filled from the image when empty. */
+  kind: 'bind' | 'tmpfs' | 'image-volume';
   readonly: boolean;
   src: string;
   dst: string;
@@ -142,7 +143,7 @@ export function encodeSpec(s: InitSpec): Buffer {
   for (const m of s.mounts) {
     w.record(
       Tag.Mount,
-      Buffer.concat([Buffer.from([m.kind === 'bind' ? 1 : 2, m.readonly ? 1 : 0]), lstr(m.src), lstr(m.dst), lstr(m.data)]),
+      Buffer.concat([Buffer.from([m.kind === 'bind' ? 1 : m.kind === 'tmpfs' ? 2 : 3, m.readonly ? 1 : 0]), lstr(m.src), lstr(m.dst), lstr(m.data)]),
     );
   }
   w.list(Tag.Mask, s.masks);

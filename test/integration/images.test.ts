@@ -50,7 +50,10 @@ describe.skipIf(missing.length > 0 || !busybox)('images: pull and run from a reg
     pushImage(layout, registry.host, 'test/busybox:1', { format: 'oci' });
     pushImage(layout, registry.host, 'test/busybox-v2s2:1', { format: 'v2s2' });
     const stopLayout = tempDir('layout-stop');
-    buildOciLayout(stopLayout, { layers: layers(), config: { config: { Env: ['PATH=/bin'], StopSignal: 'SIGUSR1' } } });
+    buildOciLayout(stopLayout, {
+      layers: [...layers(), { 'vol/seed': 'from the image\n', 'vol/sub/deep': 'deep\n' }],
+      config: { config: { Env: ['PATH=/bin'], StopSignal: 'SIGUSR1', Volumes: { '/vol': {}, '/empty': {} } } },
+    });
     pushImage(stopLayout, registry.host, 'test/stopsignal:1', { format: 'oci' });
     ref = `${registry.host}/test/busybox:1`;
     refV2s2 = `${registry.host}/test/busybox-v2s2:1`;
@@ -132,6 +135,17 @@ describe.skipIf(missing.length > 0 || !busybox)('images: pull and run from a reg
       if (r.code === 0) expect(r.stdout).toBe('hello from the image\n');
       else expect([r.code, r.stderr]).toEqual([125, expect.stringMatching(/No such image|was removed while the container was starting/)]);
     }
+  });
+
+  it("an image's VOLUMEs get anonymous volumes, filled from the image, outside the container layer", async () => {
+    const stopRef = `${registry.host}/test/stopsignal:1`;
+    const r = await cli(['run', '--rm', stopRef, 'sh', '-c', 'cat /vol/seed /vol/sub/deep; echo x > /vol/new; ls -A /empty; grep -c " /vol " /proc/self/mountinfo']);
+    expect([r.code, r.stdout], r.stderr).toEqual([0, 'from the image\ndeep\n1\n']);
+    // A -v on the same path wins over the anonymous volume.
+    const mine = tempDir('myvol');
+    const v = await cli(['run', '--rm', '-v', `${mine}:/vol`, stopRef, 'sh', '-c', 'ls -A /vol; echo mine > /vol/f']);
+    expect([v.code, v.stdout]).toEqual([0, '']);
+    expect(readFileSync(join(mine, 'f'), 'utf8')).toBe('mine\n');
   });
 
   it("`pocker stop` sends the image's StopSignal", async () => {
