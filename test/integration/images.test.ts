@@ -159,6 +159,19 @@ describe.skipIf(missing.length > 0 || !busybox)('images: pull and run from a reg
     await cli(['--root', root, 'rm', id]);
   });
 
+  it('save → rmi → load → run round-trips', async () => {
+    const fresh = tempRoot();
+    expect((await cli(['--root', fresh, 'pull', '-q', ref])).code).toBe(0);
+    const tar = join(tempDir('save'), 'image.tar');
+    expect((await cli(['--root', fresh, 'save', '-o', tar, ref])).code).toBe(0);
+    expect((await cli(['--root', fresh, 'rmi', ref])).code).toBe(0);
+    expect((await cli(['--root', fresh, 'images', '-q'])).stdout).toBe('');
+    const loaded = await cli(['--root', fresh, 'load', '-i', tar]);
+    expect([loaded.code, loaded.stdout]).toEqual([0, expect.stringMatching(/^Loaded image: /m)]);
+    const r = await cli(['--root', fresh, 'run', '--rm', '--pull', 'never', ref, 'cat', '/srv/hello']);
+    expect([r.code, r.stdout]).toEqual([0, 'hello from the image\n']);
+  });
+
   it('two concurrent pulls of the same image both succeed and store each blob once', async () => {
     const fresh = tempRoot();
     const [a, b] = await Promise.all([cli(['--root', fresh, 'pull', '-q', ref]), cli(['--root', fresh, 'pull', '-q', ref])]);
