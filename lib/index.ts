@@ -3,6 +3,34 @@ export { run, signalNumber } from './runtime/run.js';
 export { exec, type ExecOptions } from './runtime/exec.js';
 export { PockerError } from './errors.js';
 export { pull, type PullOptions, type PullResult } from './image/pull.js';
+export {
+  containerLogs,
+  containerStats,
+  containerTop,
+  containerTopTable,
+  followLogs,
+  inspectContainer,
+  killContainer,
+  listContainers,
+  pruneContainers,
+  removeContainer,
+  renameContainer,
+  stopContainer,
+  waitContainer,
+  type ContainerDetails,
+  type ContainerInfo,
+  type ContainerStats,
+  type ContainerStatusName,
+  type KillOptions,
+  type LogEntry,
+  type LogsOptions,
+  type ProcessRow,
+  type PruneResult,
+  type RemoveOptions,
+  type StateOptions,
+  type StatsOptions,
+  type StopOptions,
+} from './state/api.js';
 export type {
   Container,
   ExitStatus,

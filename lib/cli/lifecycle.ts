@@ -1,6 +1,6 @@
 // `pocker stats | top | rename | cp | container prune`: container lifecycle commands over the
 // on-disk state (config.json's cgroups, the monitor's state.json), with Docker's output. The work
-// is in lib/state/ (stats.ts, names.ts, copy.ts, lifecycle.ts); this file parses and prints.
+// is in lib/state/ (api.ts, and copy.ts for cp); this file parses and prints.
 import type { Command } from 'commander';
 
 import type { ListedContainer } from '../state/containers.js';
@@ -99,19 +99,15 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
       }
       await guard(ctx, async () => {
         const root = rootOf(ctx, flags, cmd);
-        const st = await import('../state/containers.js');
+        const api = await import('../state/api.js');
         const stats = await import('../state/stats.js');
-        const pick = (): ListedContainer[] => {
-          if (refs.length) return refs.map((ref) => st.describeContainer(st.findContainer(root, ref)));
-          return st.listContainers(root).filter((c) => flags.all || c.status === 'running');
-        };
+        const pick = (): ListedContainer[] => api.pickContainers(refs, { all: !!flags.all, root });
         const render = (rows: ContainerStats[]): string => {
           const cells = rows.map((r) => ({ ...stats.statsCells(r), ...(flags.trunc ? {} : { ID: r.id }) }));
           if (flags.format === 'json') return cells.map((c) => `${JSON.stringify({ BlockIO: c.BlockIO, CPUPerc: c.CPUPerc, Container: c.ID, ID: c.ID, MemPerc: c.MemPerc, MemUsage: c.MemUsage, Name: c.Name, NetIO: c.NetIO, PIDs: c.PIDs })}\n`).join('');
           return table([STATS_HEADERS, ...cells.map((c) => [c.ID, c.Name, c.CPUPerc, c.MemUsage, c.MemPerc, c.NetIO, c.BlockIO, c.PIDs])]);
         };
-        const sampleAll = (list: ListedContainer[]) =>
-          new Map(list.map((c) => [c.id, c.status === 'running' && c.config ? stats.sampleStats(c.config.cgroups, c.state?.pid ?? 0) : null]));
+        const sampleAll = (list: ListedContainer[]) => new Map(list.map((c) => [c.id, api.sampleContainer(c)]));
         let list = pick();
         let prev = sampleAll(list);
         const tty = process.stdout.isTTY === true;
@@ -127,18 +123,15 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
             for (let waited = 0; waited < interval && !stop; waited += 100) await sleep(100);
             if (stop) break;
             const now = sampleAll(list);
-            const rows = list.map((c) => {
-              const a = prev.get(c.id);
-              const b = now.get(c.id);
-              return a && b ? stats.statsOf(c, a, b) : stats.zeroStats(c);
-            });
+            const rows = list.map((c) => api.statsBetween(c, prev.get(c.id) ?? null, now.get(c.id) ?? null));
             const text = render(rows);
             process.stdout.write(tty && flags.stream ? `\x1b[2J\x1b[H${text}` : text);
             if (!flags.stream) break;
             // The set of containers may change between two screens (refs given: the same ones).
-            list = refs.length ? list.map((c) => st.describeContainer(c)) : pick();
+            const { describeContainer } = await import('../state/containers.js');
+            list = refs.length ? list.map((c) => describeContainer(c)) : pick();
             prev = new Map([...now].filter(([id]) => list.some((c) => c.id === id)));
-            for (const c of list) if (!prev.has(c.id)) prev.set(c.id, c.status === 'running' && c.config ? stats.sampleStats(c.config.cgroups, c.state?.pid ?? 0) : null);
+            for (const c of list) if (!prev.has(c.id)) prev.set(c.id, api.sampleContainer(c));
           }
         } finally {
           process.off('SIGINT', onInt);
@@ -158,24 +151,11 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
     .option('--root <dir>', ROOT_HELP)
     .action(async (ref: string, psOptions: string[], flags: { root?: string }, cmd: Command) => {
       await guard(ctx, async () => {
-        const c = await lookup(rootOf(ctx, flags, cmd), ref);
-        runningPid(c, 'top');
-        const stats = await import('../state/stats.js');
-        const cgroups = c.config?.cgroups ?? [];
-        if (psOptions.length === 0 || (psOptions.length === 1 && psOptions[0] === '-ef')) {
-          process.stdout.write(table([stats.TOP_TITLES, ...stats.topRows(cgroups)]));
-          return;
-        }
-        // Docker: the host's ps with these options, keeping the rows of the container's pids.
-        const { spawnSync } = await import('node:child_process');
-        const r = spawnSync('ps', psOptions, { encoding: 'utf8' });
-        if (r.status !== 0) throw new UserError(`ps: ${(r.stderr || r.error?.message || 'failed').trim()}`);
-        const lines = r.stdout.split('\n').filter(Boolean);
-        const header = lines[0] ?? '';
-        const pidCol = header.trim().split(/\s+/).indexOf('PID');
-        if (pidCol < 0) throw new UserError(`Couldn't find PID field in ps output`);
-        const pids = new Set(stats.containerPids(cgroups).map(String));
-        process.stdout.write(`${[header, ...lines.slice(1).filter((l) => pids.has(l.trim().split(/\s+/)[pidCol] ?? ''))].join('\n')}\n`);
+        const { containerTopTable } = await import('../state/api.js');
+        const { titles, rows } = await containerTopTable(ref, psOptions, { root: rootOf(ctx, flags, cmd) });
+        // With ps options, the host's ps lines as printed (one cell each).
+        if (titles.length === 1) process.stdout.write(`${[titles[0]!, ...rows.map((r) => r[0]!)].join('\n')}\n`);
+        else process.stdout.write(table([titles, ...rows]));
       });
     });
 
@@ -189,10 +169,8 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
     .option('--root <dir>', ROOT_HELP)
     .action(async (ref: string, newName: string, flags: { root?: string }, cmd: Command) => {
       await guard(ctx, async () => {
-        const root = rootOf(ctx, flags, cmd);
-        const c = await lookup(root, ref);
-        const { renameContainer } = await import('../state/names.js');
-        renameContainer(root, c.id, c.name, newName.replace(/^\//, ''));
+        const { renameContainer } = await import('../state/api.js');
+        renameContainer(ref, newName, { root: rootOf(ctx, flags, cmd) });
       });
     });
 
@@ -246,9 +224,9 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
           if (answer === undefined) process.stdout.write('\n');
           if (answer !== 'y' && answer !== 'yes') return;
         }
-        const { pruneContainers } = await import('../state/lifecycle.js');
+        const { pruneContainers } = await import('../state/api.js');
         const { humanSize } = await import('../state/stats.js');
-        const { deleted, reclaimed } = await pruneContainers(rootOf(ctx, flags, cmd));
+        const { deleted, reclaimedBytes: reclaimed } = await pruneContainers({ root: rootOf(ctx, flags, cmd) });
         if (deleted.length) process.stdout.write(`Deleted Containers:\n${deleted.map((id) => `${id}\n`).join('')}\n`);
         process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed, 4)}\n`);
       });
