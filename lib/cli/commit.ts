@@ -89,37 +89,8 @@ function addExport(command: Command, ctx: CliContext): void {
         if (flags.output === undefined || flags.output === '-') {
           await exportContainer(root, container, process.stdout as unknown as Writable);
         } else {
-          const [{ createWriteStream }, { lstat, rename, rm }, { dirname, basename, join }, { randomBytes }] = await Promise.all([
-            import('node:fs'),
-            import('node:fs/promises'),
-            import('node:path'),
-            import('node:crypto'),
-          ]);
-          const target = flags.output;
-          const existing = await lstat(target).catch(() => undefined);
-          const opened = (out: ReturnType<typeof createWriteStream>) =>
-            new Promise<void>((resolve, reject) => {
-              out.once('open', () => resolve());
-              out.once('error', (err) => reject(err));
-            });
-          if (existing && !existing.isFile()) {
-            const out = createWriteStream(target, { flags: 'w' });
-            await opened(out);
-            await exportContainer(root, container, out);
-          } else {
-            // A temp file beside the target, renamed when complete: a failure leaves no half archive.
-            const tmp = join(dirname(target), `.${basename(target)}.pocker-tmp-${randomBytes(6).toString('hex')}`);
-            const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
-            try {
-              await opened(out);
-              await exportContainer(root, container, out);
-              await rename(tmp, target);
-            } catch (err) {
-              out.destroy();
-              await rm(tmp, { force: true }).catch(() => {});
-              throw err;
-            }
-          }
+          const { writeToFile } = await import('./output.js');
+          await writeToFile(flags.output, (out) => exportContainer(root, container, out));
         }
         ctx.exitCode = 0;
       } catch (err) {

@@ -145,39 +145,8 @@ function addSave(command: Command, ctx: CliContext): void {
         if (flags.output === undefined || flags.output === '-') {
           await saveImages(images, process.stdout as unknown as Writable, options);
         } else {
-          const [{ createWriteStream }, { lstat, rename, rm }, { dirname, basename, join }, { randomBytes }] = await Promise.all([
-            import('node:fs'),
-            import('node:fs/promises'),
-            import('node:path'),
-            import('node:crypto'),
-          ]);
-          const target = flags.output;
-          const existing = await lstat(target).catch(() => undefined);
-          const opened = (out: NodeJS.WritableStream & { once: (e: string, f: (...a: unknown[]) => void) => unknown }) =>
-            new Promise<void>((resolve, reject) => {
-              out.once('open', () => resolve());
-              out.once('error', (err) => reject(err as Error));
-            });
-          if (existing && !existing.isFile()) {
-            // A device, a fifo, a symlink: written in place, never replaced (`-o /dev/stdout`, a named pipe).
-            const out = createWriteStream(target, { flags: 'w' });
-            await opened(out);
-            await saveImages(images, out, options);
-          } else {
-            // A regular file: a temp file in the same directory, renamed when complete (as Docker), so a
-            // failure never leaves a half-written archive (nor destroys an older one).
-            const tmp = join(dirname(target), `.${basename(target)}.pocker-tmp-${randomBytes(6).toString('hex')}`);
-            const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
-            try {
-              await opened(out);
-              await saveImages(images, out, options);
-              await rename(tmp, target);
-            } catch (err) {
-              out.destroy();
-              await rm(tmp, { force: true }).catch(() => {});
-              throw err;
-            }
-          }
+          const { writeToFile } = await import('./output.js');
+          await writeToFile(flags.output, (out) => saveImages(images, out, options));
         }
         ctx.exitCode = 0;
       } catch (err) {

@@ -30,6 +30,7 @@ import { extract as tarExtract, pack as tarPack, type Header, type Pack } from '
 
 type TarHeaders = Partial<Header> & Pick<Header, 'name'>;
 
+import { drained } from './streams.js';
 import { PockerError, invalid } from '../errors.js';
 import { HashingStream, digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
 import { nativeFlock, tryFlock } from './lock.js';
@@ -923,24 +924,6 @@ async function waitFor(emitter: NodeJS.EventEmitter, event: string, abort: Promi
   await Promise.race([once(emitter, event), abort]);
 }
 
-/** Resolves on 'drain'; fails on 'error' or 'close'. Leaves no listener behind. */
-function drained(output: Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (err?: Error) => {
-      output.off('drain', onDrain);
-      output.off('error', onError);
-      output.off('close', onClose);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onDrain = () => done();
-    const onError = (err: Error) => done(err);
-    const onClose = () => done(new Error('the output was closed'));
-    output.on('drain', onDrain);
-    output.on('error', onError);
-    output.on('close', onClose);
-  });
-}
 
 /** Adds one entry to the pack: bytes, or a stream of exactly `size` bytes. */
 async function addEntry(pack: Pack, header: TarHeaders, body: Buffer | (() => Promise<Readable>) | undefined, size: number, abort: Promise<never>): Promise<void> {

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pack as tarPack, type Header, type Pack } from 'tar-stream';
 
+import { drained } from './streams.js';
 import { PockerError } from '../errors.js';
 import { native } from '../native.js';
 import { effectiveState, findContainer, type ContainerConfig } from '../state/containers.js';
@@ -369,23 +370,6 @@ export async function writeTar(output: Writable | NodeJS.WritableStream, fill: (
   await pumping;
 }
 
-function drained(output: Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (err?: Error) => {
-      output.off('drain', onDrain);
-      output.off('error', onError);
-      output.off('close', onClose);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onDrain = () => done();
-    const onError = (err: Error) => done(err);
-    const onClose = () => done(new Error('the output was closed'));
-    output.on('drain', onDrain);
-    output.on('error', onError);
-    output.on('close', onClose);
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Containers

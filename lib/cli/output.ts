@@ -1,0 +1,39 @@
+// Writing a tar archive to `-o FILE` (save, export) the way Docker does.
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { lstat, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
+
+function opened(out: WriteStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    out.once('open', () => resolve());
+    out.once('error', (err) => reject(err));
+  });
+}
+
+/**
+ * Runs `write` into `target`. A regular (or missing) file gets a temp file in the same directory,
+ * renamed when complete, so a failure never leaves a half-written archive (nor destroys an older
+ * one); a device, fifo or symlink (`-o /dev/stdout`, a named pipe) is written in place.
+ */
+export async function writeToFile(target: string, write: (out: Writable) => Promise<void>): Promise<void> {
+  const existing = await lstat(target).catch(() => undefined);
+  if (existing && !existing.isFile()) {
+    const out = createWriteStream(target, { flags: 'w' });
+    await opened(out);
+    await write(out);
+    return;
+  }
+  const tmp = join(dirname(target), `.${basename(target)}.pocker-tmp-${randomBytes(6).toString('hex')}`);
+  const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
+  try {
+    await opened(out);
+    await write(out);
+    await rename(tmp, target);
+  } catch (err) {
+    out.destroy();
+    await rm(tmp, { force: true }).catch(() => {});
+    throw err;
+  }
+}
