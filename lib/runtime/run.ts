@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { createCgroups, detectCgroups, planCgroups, removeCgroups, type CgroupPlan } from '../cgroup/index.js';
 import { PockerError, errnoName, fromSystemError } from '../errors.js';
 import { native, type NativeEvent, type NativeMonitor } from '../native.js';
-import { effectiveState, type ContainerConfig as ContainerRecord } from '../state/containers.js';
+import { effectiveState, signalDetached, type ContainerConfig as ContainerRecord } from '../state/containers.js';
 import { claimName, releaseName } from '../state/names.js';
 import type { Container, ExitStatus, RunOptions, StdioOption } from '../types.js';
 import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
@@ -376,14 +376,8 @@ class RunningContainer implements Container {
       this.monitor?.kill(n);
       return;
     }
-    // Detached: the monitor forwards signals; SIGKILL (which it cannot catch) goes to the container.
     const { state } = effectiveState(this.stateDir);
-    if (!state || state.status !== 'running' || !(state.pid > 0)) return;
-    try {
-      process.kill(n === osConstants.signals.SIGKILL ? state.pid : state.monitorPid, n);
-    } catch {
-      /* it has just ended */
-    }
+    if (state && state.status === 'running') signalDetached(state, n);
   }
 
   /** Set for a detached container: its state lives in containers/<id>/state.json. */

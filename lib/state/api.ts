@@ -223,9 +223,6 @@ function signalTo(pid: number, sig: NodeJS.Signals | number): void {
   }
 }
 
-/** Signals a container's monitor passes on (cpp/init/monitor.cpp kForwarded). */
-const FORWARDED = new Set<string>(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGALRM']);
-
 /** `QUIT`, `SIGQUIT`, `3` -> `SIGQUIT` (undefined when it names no signal). */
 function normalizeSignal(value: string | undefined): NodeJS.Signals | undefined {
   if (!value) return undefined;
@@ -274,8 +271,7 @@ export async function stopContainer(ref: string, options: StopOptions = {}): Pro
   // The monitor forwards the usual signals; any other (SIGKILL, real-time ones) goes to the
   // container's process itself.
   const stopSignal = normalizeSignal(c.config?.stopSignal) ?? 'SIGTERM';
-  if (FORWARDED.has(stopSignal)) signalTo(c.state.monitorPid, stopSignal);
-  else signalTo(c.state.pid, stopSignal);
+  st.signalDetached(c.state, (osConstants.signals as Record<string, number>)[stopSignal]!);
   const now = await waitExited(c, grace < 0 ? Infinity : grace * 1000);
   if (now && now.status === 'running') {
     signalTo(c.state.pid, 'SIGKILL');
@@ -300,7 +296,7 @@ export async function killContainer(ref: string, options: KillOptions = {}): Pro
   const c = lookup(stateRoot(options), ref);
   if (c.status !== 'running') throw notRunningError(`cannot kill container: ${c.id}: container ${c.id} is not running`, 'kill');
   if (!c.state) throw foregroundError(`cannot kill container ${ref}: it runs in the foreground of a pocker run`);
-  signalTo(sig === 9 ? c.state.pid : c.state.monitorPid, sig);
+  st.signalDetached(c.state, sig);
 }
 
 /**

@@ -1,6 +1,7 @@
 // Containers on disk: <root>/containers/<id>/ with config.json (written by run()) and, for
 // detached containers, state.json and the json-file log (written by the container's monitor).
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 
 import { PockerError } from '../errors.js';
@@ -321,4 +322,27 @@ export function releaseStaleNames(root: string, only?: string[]): string[] {
     closeSync(fd);
   }
   return released;
+}
+
+/** The signals a container's monitor passes on to it (cpp/init/monitor.cpp kForwarded). */
+const FORWARDED_SIGNALS: ReadonlySet<number> = new Set(
+  ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGALRM'].map(
+    (name) => (osConstants.signals as Record<string, number>)[name]!,
+  ),
+);
+
+/**
+ * Sends `signal` to a detached container: through its monitor when the monitor forwards it,
+ * otherwise (SIGKILL, SIGSTOP, real-time signals…) straight to the container's first process, so
+ * the monitor itself is never killed by a signal it does not handle. A pid of 0 (between two runs
+ * of a restarting container) is never signalled: it would mean our own process group.
+ */
+export function signalDetached(state: Pick<ContainerState, 'pid' | 'monitorPid'>, signal: number): void {
+  const target = FORWARDED_SIGNALS.has(signal) ? state.monitorPid : state.pid;
+  if (!(target > 0)) return;
+  try {
+    process.kill(target, signal);
+  } catch {
+    /* it has just ended */
+  }
 }

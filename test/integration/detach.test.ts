@@ -1,6 +1,7 @@
 // Detached containers: the container's own pocker-init monitor outlives the CLI, keeps its output
 // in Docker's json-file log (rotated), and records its status in state.json.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import * as os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -79,6 +80,17 @@ describe.skipIf(!isRoot)('detached containers', () => {
     const gone = await run({ image: 'host', cmd: ['true'], detach: true, rm: true, root, cgroupParent: testCgroupParent() });
     await gone.wait();
     expect(existsSync(join(root, 'containers', gone.id))).toBe(false);
+  });
+
+  it('a signal the monitor does not forward goes to the container, never kills the monitor (a fixed bug)', async () => {
+    const root = tempRoot();
+    const c = await run({ image: 'host', cmd: ['sleep', '30'], detach: true, root, cgroupParent: testCgroupParent() });
+    const s = state(root, c.id);
+    c.kill(os.constants.signals.SIGUSR1 + 24); // a real-time signal: PID 1 without a handler ignores it
+    await new Promise((res) => setTimeout(res, 300));
+    expect([alive(s.monitorPid), alive(s.pid), state(root, c.id).status]).toEqual([true, true, 'running']);
+    c.kill('SIGKILL');
+    expect((await c.wait()).exitCode).toBe(137);
   });
 
   it('rotates the log at max-size, keeping max-file files; logs --tail shows the newest lines', async () => {
