@@ -316,8 +316,13 @@ export const pockerBin = join(repoRoot, 'bin', 'pocker.cjs');
 
 /** The argv given to `node bin/pocker.cjs`: `--root` and `--cgroup-parent` go right after `run`. */
 export function cliArgs(args: string[], opts: CliOptions = {}): string[] {
-  if (args[0] !== 'run') return [...args];
-  return ['run', '--root', opts.root ?? sharedRoot(), '--cgroup-parent', opts.cgroupParent ?? testCgroupParent(), ...args.slice(1)];
+  // `run` first, or after global options (`--root DIR run …`): containers always get the test's
+  // cgroup parent; the root only when the caller gave none.
+  let i = 0;
+  while (args[i] === '--root') i += 2;
+  if (args[i] !== 'run') return [...args];
+  const root = i === 0 ? ['--root', opts.root ?? sharedRoot()] : [];
+  return [...args.slice(0, i), 'run', ...root, '--cgroup-parent', opts.cgroupParent ?? testCgroupParent(), ...args.slice(i + 1)];
 }
 
 /** Runs `node bin/pocker.cjs <args>` (with the test root and cgroup parent for `run`). */
