@@ -1066,6 +1066,30 @@ export async function saveImages(names: string[], output: Writable, options: Sav
 // import
 
 /**
+ * Writes an image's config and its OCI manifest over `layers` into the store (import, commit);
+ * returns both digests. The layer blobs must be in the store already.
+ */
+export async function storeConfigAndManifest(
+  store: ImageStore,
+  config: ImageConfig,
+  layers: Descriptor[],
+): Promise<{ configDigest: string; manifestDigest: string }> {
+  const configData = Buffer.from(JSON.stringify(config));
+  const configDigest = digestOf(configData);
+  await store.writeBlob({ digest: configDigest, size: configData.length }, Readable.from([configData]));
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_OCI_MANIFEST,
+    config: { mediaType: MEDIA_TYPE_OCI_CONFIG, digest: configDigest, size: configData.length },
+    layers,
+  };
+  const manifestData = Buffer.from(JSON.stringify(manifest));
+  const manifestDigest = digestOf(manifestData);
+  await store.writeBlob({ digest: manifestDigest, size: manifestData.length }, Readable.from([manifestData]));
+  return { configDigest, manifestDigest };
+}
+
+/**
  * Makes a one-layer image of a root filesystem tarball (plain, gzip or zstd: sniffed), with a
  * config for this host's platform and the `changes` applied. Returns the image id.
  */
@@ -1101,18 +1125,9 @@ export async function importRootfs(input: Readable, options: ImportOptions = {})
       rootfs: { type: 'layers', diff_ids: [diffId] },
       history: [{ created, created_by: 'pocker import', comment: options.message || `Imported from ${options.source ?? '-'}` }],
     };
-    const configData = Buffer.from(JSON.stringify(config));
-    const configDigest = digestOf(configData);
-    await store.writeBlob({ digest: configDigest, size: configData.length }, Readable.from([configData]));
-    const manifest: ImageManifest = {
-      schemaVersion: 2,
-      mediaType: MEDIA_TYPE_OCI_MANIFEST,
-      config: { mediaType: MEDIA_TYPE_OCI_CONFIG, digest: configDigest, size: configData.length },
-      layers: [{ mediaType: MEDIA_TYPE_OCI_LAYER, digest: diffId, size }],
-    };
-    const manifestData = Buffer.from(JSON.stringify(manifest));
-    const manifestDigest = digestOf(manifestData);
-    await store.writeBlob({ digest: manifestDigest, size: manifestData.length }, Readable.from([manifestData]));
+    const { configDigest, manifestDigest } = await storeConfigAndManifest(store, config, [
+      { mediaType: MEDIA_TYPE_OCI_LAYER, digest: diffId, size },
+    ]);
     const record: ImageRecord = { id: configDigest, manifestDigest, configDigest, layers: [diffId], created, size };
     await recordImage(store, name ? [name] : [], record, emit);
     return configDigest;

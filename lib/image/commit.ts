@@ -6,20 +6,18 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 
 import { PockerError, invalid } from '../errors.js';
-import { parseChanges } from './archive.js';
-import { HashingStream, digestOf } from './digest.js';
+import { parseChanges, storeConfigAndManifest } from './archive.js';
+import { HashingStream } from './digest.js';
 import { TreeWalker, containerFs, writeTar } from './export.js';
 import { parseReference } from './reference.js';
 import { ImageStore, type ImageRecord } from './store.js';
 import {
-  MEDIA_TYPE_OCI_CONFIG,
   MEDIA_TYPE_OCI_LAYER_GZIP,
-  MEDIA_TYPE_OCI_MANIFEST,
   type Descriptor,
   type HistoryEntry,
   type ImageConfig,
@@ -170,18 +168,10 @@ export async function commitContainer(root: string, containerRef: string, option
       rootfs: { type: 'layers', diff_ids: diffIds },
       history: [...(base.history ?? []), history],
     };
-    const configData = Buffer.from(JSON.stringify(config));
-    const configDigest = digestOf(configData);
-    await store.writeBlob({ digest: configDigest, size: configData.length }, Readable.from([configData]));
-    const manifest: ImageManifest = {
-      schemaVersion: 2,
-      mediaType: MEDIA_TYPE_OCI_MANIFEST,
-      config: { mediaType: MEDIA_TYPE_OCI_CONFIG, digest: configDigest, size: configData.length },
-      layers: [...baseLayers, { mediaType: MEDIA_TYPE_OCI_LAYER_GZIP, digest: blob.digest, size: blob.size }],
-    };
-    const manifestData = Buffer.from(JSON.stringify(manifest));
-    const manifestDigest = digestOf(manifestData);
-    await store.writeBlob({ digest: manifestDigest, size: manifestData.length }, Readable.from([manifestData]));
+    const { configDigest, manifestDigest } = await storeConfigAndManifest(store, config, [
+      ...baseLayers,
+      { mediaType: MEDIA_TYPE_OCI_LAYER_GZIP, digest: blob.digest, size: blob.size },
+    ]);
     const baseRecord = (await store.listImages()).find((i) => i.id === image.id);
     const record: ImageRecord = {
       id: configDigest,
