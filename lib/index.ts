@@ -1,5 +1,6 @@
 // pocker's public API.
-export { run, signalNumber } from './runtime/run.js';
+export { attach, create, run, signalNumber, start, type CreatedContainer, type StartOptions } from './runtime/run.js';
+export type { Attachment } from './runtime/attach.js';
 export { exec, type ExecOptions } from './runtime/exec.js';
 export { PockerError } from './errors.js';
 export { pull, type PullOptions, type PullResult } from './image/pull.js';
@@ -15,6 +16,7 @@ export {
   pruneContainers,
   removeContainer,
   renameContainer,
+  restartContainer,
   stopContainer,
   waitContainer,
   type ContainerDetails,

@@ -27,6 +27,8 @@ export interface SpawnOptions {
   spec: Uint8Array;
   /** File descriptors that become the monitor's (and, without a tty, the container's) stdin, stdout, stderr. */
   stdio: [number, number, number];
+  /** An attach client socket, handed to the (detached) monitor as its first client (`start -a`). */
+  attach?: number;
   onEvent: (event: NativeEvent) => void;
 }
 
@@ -36,6 +38,8 @@ export interface NativeAddon {
   spawn(options: SpawnOptions): NativeMonitor;
   /** A close-on-exec pipe: [readFd, writeFd]. */
   pipe(): [number, number];
+  /** A connected pair of close-on-exec unix stream sockets. */
+  socketpair(): [number, number];
   /** mkdir of a cgroup directory; an existing one is fine. */
   cgroupCreate(path: string): void;
   /** open(O_WRONLY) + write of one value to a cgroup control file. */

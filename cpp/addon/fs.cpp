@@ -1,6 +1,7 @@
 // File-descriptor primitives Node has no JS API for. The root-relative primitives of layer
 // extraction (fsOpenRoot, fsMkdir, ...) live in extract.cpp.
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <linux/openat2.h>
 #include <sys/file.h>
 #include <sys/syscall.h>
@@ -20,6 +21,18 @@ namespace {
 Napi::Value Pipe(const Napi::CallbackInfo& info) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) return throwSystemError(info.Env(), errno, "pipe2", "", "stdio");
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, p[0]);
+  a.Set(1u, p[1]);
+  return a;
+}
+
+// A connected pair of unix stream sockets (close-on-exec): `start -a` keeps one end and hands the
+// other to the container's monitor as its first attach client. Node cannot make socketpairs.
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  int p[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) != 0)
+    return throwSystemError(info.Env(), errno, "socketpair", "", "attach");
   Napi::Array a = Napi::Array::New(info.Env(), 2);
   a.Set(0u, p[0]);
   a.Set(1u, p[1]);
@@ -79,6 +92,7 @@ Napi::Value OpenInRoot(const Napi::CallbackInfo& info) {
 
 void initFs(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
+  exports.Set("socketpair", Napi::Function::New(env, SocketPair, "socketpair"));
   exports.Set("setCloexec", Napi::Function::New(env, SetCloexec, "setCloexec"));
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
   exports.Set("fsOpenInRoot", Napi::Function::New(env, OpenInRoot, "fsOpenInRoot"));

@@ -98,7 +98,8 @@ struct Mapping {
 };
 
 struct ChildArgs {
-  int src[5];  // become fds 0..4: stdin, stdout, stderr, sync socket, spec memfd
+  int src[6];  // become fds 0..5: stdin, stdout, stderr, sync socket, spec memfd[, attach client]
+  int count;
   int initFd;
   volatile int err;
 };
@@ -107,15 +108,15 @@ struct ChildArgs {
 // Every signal is blocked (by the parent, around clone) and execve resets handlers.
 int childMain(void* p) {
   auto* a = static_cast<ChildArgs*>(p);
-  int hi[5];
-  for (int i = 0; i < 5; i++) {
+  int hi[6];
+  for (int i = 0; i < a->count; i++) {
     hi[i] = fcntl(a->src[i], F_DUPFD_CLOEXEC, 16);
     if (hi[i] < 0) {
       a->err = errno;
       _exit(127);
     }
   }
-  for (int i = 0; i < 5; i++) {
+  for (int i = 0; i < a->count; i++) {
     if (dup2(hi[i], i) < 0) {
       a->err = errno;
       _exit(127);
@@ -141,7 +142,7 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
   ~Monitor() override = default;
 
   // Returns 0 or an errno (with *syscall set).
-  int Start(Napi::Env env, Napi::Object self, const uint8_t* spec, size_t specLen, const int stdio[3],
+  int Start(Napi::Env env, Napi::Object self, const uint8_t* spec, size_t specLen, const int stdio[3], int attachFd,
             Napi::Function onEvent, const char** syscallName);
 
  private:
@@ -166,7 +167,7 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
 };
 
 int Monitor::Start(Napi::Env env, Napi::Object self, const uint8_t* spec, size_t specLen, const int stdio[3],
-                   Napi::Function onEvent, const char** syscallName) {
+                   int attachFd, Napi::Function onEvent, const char** syscallName) {
   env_ = env;
   int initFd;
   {
@@ -196,7 +197,7 @@ int Monitor::Start(Napi::Env env, Napi::Object self, const uint8_t* spec, size_t
   *syscallName = "mmap";
   if (stack.addr == MAP_FAILED) return errno;
 
-  ChildArgs args = {{stdio[0], stdio[1], stdio[2], theirs.get(), specFd.get()}, initFd, 0};
+  ChildArgs args = {{stdio[0], stdio[1], stdio[2], theirs.get(), specFd.get(), attachFd}, attachFd >= 0 ? 6 : 5, initFd, 0};
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -374,11 +375,18 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     if (!v.IsNumber()) return throwTypeError(env, "spawn: stdio must be three file descriptors");
     stdio[i] = v.As<Napi::Number>().Int32Value();
   }
+  // An attach client for the container's monitor (`start -a`): pocker-init's fd 5.
+  int attachFd = -1;
+  Napi::Value attachV = o.Get("attach");
+  if (!attachV.IsUndefined()) {
+    if (!attachV.IsNumber()) return throwTypeError(env, "spawn: attach must be a file descriptor");
+    attachFd = attachV.As<Napi::Number>().Int32Value();
+  }
   auto* ctor = env.GetInstanceData<Napi::FunctionReference>();
   Napi::Object obj = ctor->New({});
   Monitor* m = Monitor::Unwrap(obj);
   const char* sys = "";
-  if (int err = m->Start(env, obj, spec.Data(), spec.ByteLength(), stdio, cbV.As<Napi::Function>(), &sys))
+  if (int err = m->Start(env, obj, spec.Data(), spec.ByteLength(), stdio, attachFd, cbV.As<Napi::Function>(), &sys))
     return throwSystemError(env, err, sys, "", "spawn");
   return obj;
 }

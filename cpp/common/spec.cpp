@@ -126,6 +126,10 @@ bool parseSpec(const uint8_t* data, size_t len, Spec* out, const char** why) {
         if (!f.u32(&out->logMaxFiles) || out->logMaxFiles == 0) return false;
         break;
       case Tag::RemoveOnExit: out->removeOnExit = true; break;
+      case Tag::Interactive: out->interactive = true; break;
+      case Tag::StdinOnce: out->stdinOnce = true; break;
+      case Tag::AttachSocket: out->attachSocket = s; break;
+      case Tag::AttachFd: out->attachFd = true; break;
       case Tag::Restart:
         if (!f.u8(&out->restartPolicy) || !f.u32(&out->restartMax) || out->restartPolicy > 3) return false;
         break;

@@ -48,6 +48,10 @@ enum class Tag : uint16_t {
   RemoveOnExit = 35,  // flag: remove StateDir when the container has ended (--rm)
   ExecPid = 36,       // u32: exec into the running container whose first process is this host pid
   Restart = 37,       // u8 policy (RestartPolicy) + u32 maximum restarts for on-failure (0 = no limit)
+  Interactive = 38,   // flag (detached): the container's stdin is a pipe the monitor feeds from attached clients
+  StdinOnce = 39,     // flag (detached): an attached client's end of input closes the container's stdin
+  AttachSocket = 40,  // detached: unix socket the monitor serves attach clients on (cpp/init/attach.h)
+  AttachFd = 41,      // flag: fd 5 is an attach client, connected before the container starts (start -a)
 };
 
 enum RestartPolicy : uint8_t { RestartNo = 0, RestartOnFailure = 1, RestartAlways = 2, RestartUnlessStopped = 3 };
@@ -65,9 +69,11 @@ struct MountSpec {
 struct Spec {
   std::vector<std::string> args, env, lowers, masks, readonlyPaths, cgroupV1Procs, cgroupCleanup;
   std::vector<MountSpec> mounts;
-  std::string cwd = "/", hostname, user, upper, work, rootfs, cgroupV2, oomV1, oomV2, stateDir, logPath;
+  std::string cwd = "/", hostname, user, upper, work, rootfs, cgroupV2, oomV1, oomV2, stateDir, logPath,
+      attachSocket;
   bool scratchUpper = false, readOnly = false, noNewPrivs = false, init = false, tty = false,
-       foreground = false, detach = false, removeOnExit = false;
+       foreground = false, detach = false, removeOnExit = false, interactive = false, stdinOnce = false,
+       attachFd = false;
   uint64_t logMaxSize = 0;
   uint32_t execPid = 0;
   uint8_t restartPolicy = 0;

@@ -9,6 +9,7 @@ namespace pocker {
 // File descriptors pocker-init is started with (set up by the addon's spawn).
 constexpr int kSyncFd = 3;  // SOCK_SEQPACKET to the caller
 constexpr int kSpecFd = 4;  // sealed memfd holding the spec
+constexpr int kAttachFd = 5;  // an attach client (Spec::attachFd: `start -a`)
 
 // Reports an error to the caller as "E <errno> <step> <syscall>\n<path>".
 void reportError(int sock, const Error& e);

@@ -36,8 +36,8 @@ int main(int argc, char** argv) {
     (void)!write(2, msg, sizeof msg - 1);
     return 125;
   }
-  // Nothing but stdio, the sync socket and the spec may cross into the container.
-  syscall(SYS_close_range, 5U, ~0U, 0U);
+  // Nothing but stdio, the sync socket, the spec (and an attach client) may cross into the container.
+  syscall(SYS_close_range, 6U, ~0U, 0U);
 
   std::string raw;
   Spec spec;
@@ -63,5 +63,6 @@ int main(int argc, char** argv) {
     reportError(kSyncFd, Error{EINVAL, "read-spec", "parse", why});
     return 125;
   }
+  if (!spec.attachFd) ::close(kAttachFd);
   return runMonitor(spec, kSyncFd);
 }

@@ -15,8 +15,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "common/cgroup.h"
+#include "init/attach.h"
 #include "init/init.h"
 #include "init/logs.h"
 
@@ -61,6 +63,7 @@ int abortStart(const Spec& spec, int sync, pid_t pid, const Error& e) {
     }
   }
   cleanupCgroups(spec);
+  if (!spec.attachSocket.empty()) ::unlink(spec.attachSocket.c_str());
   reportError(sync, e);
   return 1;
 }
@@ -121,6 +124,16 @@ int runMonitor(const Spec& spec, int sync) {
     if (int err = log.open(spec.logPath, spec.logMaxSize, spec.logMaxFiles))
       return abortStart(spec, sync, -1, fail("logs", "open", spec.logPath, err));
   }
+  // Attach clients are served on a socket in the state dir; `start -a`'s own is fd 5 already.
+  AttachHub hub;
+  if (spec.detach) {
+    ::signal(SIGPIPE, SIG_IGN);  // a client or a stdin that went away is an error code, not our end
+    if (!spec.attachSocket.empty()) {
+      if (int err = hub.listen(spec.attachSocket))
+        return abortStart(spec, sync, -1, fail("attach", "bind", spec.attachSocket, err));
+    }
+    if (spec.attachFd) hub.addClient(kAttachFd);
+  }
   // Block what we forward (and SIGCHLD) before the child exists, so nothing is lost; the child
   // restores an empty mask before exec.
   sigset_t set;
@@ -147,6 +160,15 @@ int runMonitor(const Spec& spec, int sync) {
       outR.reset(po[0]);
       errR.reset(pe[0]);
     }
+    // -i: the container's stdin is a pipe the monitor feeds from attached clients.
+    Fd inW;
+    if (spec.detach && spec.interactive && !spec.tty) {
+      int pi[2];
+      if (pipe2(pi, O_CLOEXEC) != 0 || dup2(pi[0], 0) < 0) return abortStart(spec, sync, -1, fail("stdin", "pipe2"));
+      ::close(pi[0]);
+      inW.reset(pi[1]);
+    }
+    Fd master;  // a detached container's pty (the monitor relays it)
 
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
@@ -197,8 +219,9 @@ int runMonitor(const Spec& spec, int sync) {
       if (n == 0) break;
       buf[n] = 0;
       if (buf[0] == 'T' && fd >= 0) {
-        Fd master(fd);
-        if (syncOpen) sendMsg(sync, "T", master.get());
+        Fd m(fd);
+        if (spec.detach) master = std::move(m);
+        else if (syncOpen) sendMsg(sync, "T", m.get());
       } else if (buf[0] == 'E') {
         if (fd >= 0) ::close(fd);
         ::kill(pid, SIGKILL);
@@ -226,25 +249,38 @@ int runMonitor(const Spec& spec, int sync) {
       if (restarts == 0 && syncOpen) sendMsg(sync, "S");
       ready.reset();  // the caller's process may go now
 
-      // Monitor loop.
-      auto pump = [&](Fd& fd, int stream) {
+      if (master) fcntl(master.get(), F_SETFL, fcntl(master.get(), F_GETFL) | O_NONBLOCK);
+      hub.setInput(inW.release(), master.get(), spec.interactive, spec.stdinOnce);
+
+      // Monitor loop. Output goes to the log and to attached clients; returns what read(2) did.
+      auto pump = [&](Fd& fd, int stream) -> ssize_t {
         char buf[32 * 1024];
         ssize_t r = read(fd.get(), buf, sizeof buf);
         if (r > 0) {
           log.feed(stream, buf, static_cast<size_t>(r));
+          hub.broadcast(stream == 0 ? FrameStdout : FrameStderr, buf, static_cast<size_t>(r));
         } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+          // EOF, or EIO: a pty whose other side is closed.
           log.flush(stream);
           fd.reset();
         }
+        return r;
       };
+      std::vector<struct pollfd> pfd;
       for (;;) {
-        struct pollfd pfd[4] = {{sfd.get(), POLLIN, 0}, {syncOpen ? sync : -1, POLLIN, 0}, {outR.get(), POLLIN, 0},
-                                {errR.get(), POLLIN, 0}};
-        int n = poll(pfd, 4, -1);
+        pfd.assign({{sfd.get(), POLLIN, 0},
+                    {syncOpen ? sync : -1, POLLIN, 0},
+                    {outR.get(), POLLIN, 0},
+                    {errR.get(), POLLIN, 0},
+                    {master.get(), POLLIN, 0}});
+        constexpr size_t kFixed = 5;
+        hub.pollfds(&pfd);
+        int n = poll(pfd.data(), pfd.size(), -1);
         if (n < 0) {
           if (errno == EINTR) continue;
           break;
         }
+        hub.handle(pfd.data() + kFixed, pfd.size() - kFixed);
         if (pfd[0].revents & POLLIN) {
           struct signalfd_siginfo si;
           if (read(sfd.get(), &si, sizeof si) == sizeof si) {
@@ -258,6 +294,7 @@ int runMonitor(const Spec& spec, int sync) {
         }
         if (outR && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))) pump(outR, 0);
         if (errR && (pfd[3].revents & (POLLIN | POLLHUP | POLLERR))) pump(errR, 1);
+        if (master && (pfd[4].revents & (POLLIN | POLLHUP | POLLERR))) pump(master, 0);
         if (syncOpen && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
           char buf[64];
           int fd = -1;
@@ -283,8 +320,12 @@ int runMonitor(const Spec& spec, int sync) {
       // The container's processes are gone (its PID 1 died): drain what they wrote.
       while (outR) pump(outR, 0);
       while (errR) pump(errR, 1);
+      while (master && pump(master, 0) > 0) {
+      }
+      master.reset();
     }
     bool oom = oomKilled(spec);
+    hub.finish(exitCode, sig, oom);
 
     if (setupExit == 0 && shouldRestart(spec, exitCode, restarts)) {
       // Docker's backoff: 100 ms, doubling, at most a minute. A SIGTERM/SIGINT meanwhile ends it.
@@ -304,6 +345,7 @@ int runMonitor(const Spec& spec, int sync) {
     }
 
     cleanupCgroups(spec);
+    hub.close();
     if (!spec.stateDir.empty()) {
       if (spec.removeOnExit) removeTree(spec.stateDir);
       else writeState(spec.stateDir, stateJson("exited", 0, startedAt, nowRfc3339(), exitCode, sig, oom, restarts));

@@ -27,21 +27,30 @@ export function addExecCommand(program: Command, ctx: CliContext): Command {
     .passThroughOptions()
     .option('-i, --interactive', 'Keep STDIN open')
     .option('-t, --tty', 'Allocate a pseudo-TTY')
-    .option('-d, --detach', 'Detached mode: run command in the background (not supported yet)')
+    .option('-d, --detach', 'Detached mode: run command in the background')
     .option('-u, --user <user>', 'Username or UID (format: <name|uid>[:<group|gid>])')
     .option('-e, --env <KEY[=VALUE]>', 'Set environment variables', collect)
     .option('-w, --workdir <dir>', 'Working directory inside the container')
     .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
     .action(async (container: string, command: string[], flags: ExecFlags, cmd: Command) => {
-      if (flags.detach) {
-        ctx.writeErr('pocker: exec -d is not supported yet\n');
-        ctx.exitCode = 125;
-        return;
-      }
       const root = flags.root ?? cmd.parent?.opts<{ root?: string }>().root ?? (ctx.env.POCKER_ROOT || undefined);
       const { exec } = await import('../runtime/exec.js');
       const env = flags.env?.length ? resolveEnvFlags(flags.env, ctx.env) : undefined;
       try {
+        if (flags.detach) {
+          // Docker's exec -d: started, then left to itself (its output is discarded).
+          await exec(container, {
+            cmd: command,
+            detach: true,
+            ...(env ? { env } : {}),
+            ...(flags.user !== undefined ? { user: flags.user } : {}),
+            ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
+            ...(flags.tty ? { tty: true } : {}),
+            ...(root ? { root } : {}),
+          });
+          ctx.exitCode = 0;
+          return;
+        }
         // executeRun wires stdio/pty/signals from these fields; exec() gets the rest.
         ctx.exitCode = await executeRun(
           {

@@ -13,7 +13,8 @@ import { addLifecycleCommands } from './lifecycle.js';
 import { addExecCommand } from './exec.js';
 import { addLogsCommand } from './logs.js';
 import { addPullCommand } from './pull.js';
-import { addRunCommand, executeRun, type CliContext } from './run.js';
+import { addAttachCommands } from './attach.js';
+import { addCreateCommand, addRunCommand, executeRun, type CliContext } from './run.js';
 
 /** The version in package.json. */
 export function version(): string {
@@ -40,6 +41,8 @@ export function createProgram(ctx: CliContext): Command {
       outputError: (text, write) => write(`pocker: ${text.replace(/^error: /, '')}`),
     });
   addRunCommand(program, ctx);
+  addCreateCommand(program, ctx);
+  addAttachCommands(program, ctx);
   addPullCommand(program, ctx);
   addLogsCommand(program, ctx);
   addExecCommand(program, ctx);

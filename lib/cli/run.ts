@@ -205,18 +205,9 @@ function integer(value: string): number {
   return Number(value);
 }
 
-/** Adds `run` to the program. `ctx.execute` runs the container (the real one: `executeRun`). */
-export function addRunCommand(program: Command, ctx: CliContext): Command {
-  return program
-    .command('run')
-    .description('Create and run a new container from an image or a root filesystem directory')
-    .usage('[OPTIONS] (IMAGE | --rootfs DIR) [COMMAND] [ARG...]')
-    // -h is --hostname, as in Docker.
-    .helpOption('--help', 'Print usage')
-    .argument('[args...]', 'IMAGE, then the command and its arguments (with --rootfs: the command and its arguments)')
-    // Everything after the first positional belongs to the container's command.
-    .passThroughOptions()
-    .showHelpAfterError("See 'pocker run --help'.")
+/** The options `run` and `create` share (Docker's; `create` has no -d). */
+function withContainerOptions(cmd: Command, detachable: boolean): Command {
+  cmd
     .option('-i, --interactive', 'Keep STDIN open')
     .option('-t, --tty', 'Allocate a pseudo-TTY')
     .option('--rm', 'Remove the container when it exits')
@@ -245,24 +236,85 @@ export function addRunCommand(program: Command, ctx: CliContext): Command {
     .option('--rootfs <dir>', 'Use an exploded root filesystem directory instead of an image')
     .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
     .option('--cgroup-parent <path>', 'Optional parent cgroup for the container')
-    .option('--pull <policy>', 'Pull image before running: missing (default), always or never')
-    .option('-d, --detach', 'Run container in background and print container ID')
+    .option('--pull <policy>', 'Pull image before running: missing (default), always or never');
+  if (detachable) cmd.option('-d, --detach', 'Run container in background and print container ID');
+  return cmd
     .option('--restart <policy>', 'Restart policy to apply when a container exits: no, on-failure[:N], always, unless-stopped')
     .option('--log-opt <opt>', 'Log driver options: max-size=SIZE, max-file=N', collect)
-    .option('--insecure-registry <host>', 'Reach this registry over plain HTTP (loopback ones always are)', collect)
-    .action(async (positionals: string[], flags: RunFlags, cmd: Command) => {
-      const globalRoot = cmd.parent?.opts<{ root?: string }>().root;
-      const merged: RunFlags = { ...flags };
-      if (merged.root === undefined && globalRoot !== undefined) merged.root = globalRoot;
-      const { image, args } = splitPositionals(positionals, merged);
-      if (image === undefined && merged.rootfs === undefined) {
-        // Docker's own arity error (a usage error: 125).
-        ctx.writeErr(`pocker: "pocker run" requires at least 1 argument.\nSee 'pocker run --help'.\n\n`
-          + `Usage:  pocker run ${cmd.usage()}\n\nCreate and run a new container from an image\n`);
-        ctx.exitCode = 125;
-        return;
+    .option('--insecure-registry <host>', 'Reach this registry over plain HTTP (loopback ones always are)', collect);
+}
+
+/** Parses `run`/`create` positionals and flags into RunOptions; null (after Docker's usage error) without an image. */
+function parseRunCommand(name: string, positionals: string[], flags: RunFlags, cmd: Command, ctx: CliContext): RunOptions | null {
+  const globalRoot = cmd.parent?.opts<{ root?: string }>().root;
+  const merged: RunFlags = { ...flags };
+  if (merged.root === undefined && globalRoot !== undefined) merged.root = globalRoot;
+  const { image, args } = splitPositionals(positionals, merged);
+  if (image === undefined && merged.rootfs === undefined) {
+    // Docker's own arity error (a usage error: 125).
+    ctx.writeErr(`pocker: "pocker ${name}" requires at least 1 argument.\nSee 'pocker ${name} --help'.\n\n`
+      + `Usage:  pocker ${name} ${cmd.usage()}\n\n${name === 'run' ? 'Create and run a new container from an image' : 'Create a new container'}\n`);
+    ctx.exitCode = 125;
+    return null;
+  }
+  return toRunOptions(image, args, merged, ctx.env);
+}
+
+/** Adds `create` to the program: a container made (image pulled, name claimed), not started. */
+export function addCreateCommand(program: Command, ctx: CliContext): Command {
+  const cmd = program
+    .command('create')
+    .description('Create a new container (start it with `pocker start`)')
+    .usage('[OPTIONS] (IMAGE | --rootfs DIR) [COMMAND] [ARG...]')
+    .helpOption('--help', 'Print usage')
+    .argument('[args...]', 'IMAGE, then the command and its arguments (with --rootfs: the command and its arguments)')
+    .passThroughOptions()
+    .showHelpAfterError("See 'pocker create --help'.");
+  return withContainerOptions(cmd, false).action(async (positionals: string[], flags: RunFlags, c: Command) => {
+    // A created container is run by its monitor, as with -d.
+    const options = parseRunCommand('create', positionals, { ...flags, detach: true }, c, ctx);
+    if (!options) return;
+    try {
+      const { create } = await import('../runtime/run.js');
+      const { pullReporter } = await import('./progress.js');
+      let report: ReturnType<typeof pullReporter> | undefined;
+      try {
+        const made = await create({
+          ...options,
+          onPull: (ev) => {
+            if (ev.type === 'resolving') process.stderr.write(`Unable to find image '${ev.reference}' locally\n`);
+            (report ??= pullReporter(process.stderr))(ev);
+          },
+        });
+        process.stdout.write(`${made.id}\n`);
+      } finally {
+        report?.stop();
       }
-      const options = toRunOptions(image, args, merged, ctx.env);
+      ctx.exitCode = 0;
+    } catch (err) {
+      const { exitCode, message } = errorExit(err);
+      ctx.writeErr(`${message}\n`);
+      ctx.exitCode = exitCode;
+    }
+  });
+}
+
+/** Adds `run` to the program. `ctx.execute` runs the container (the real one: `executeRun`). */
+export function addRunCommand(program: Command, ctx: CliContext): Command {
+  const cmd = program
+    .command('run')
+    .description('Create and run a new container from an image or a root filesystem directory')
+    .usage('[OPTIONS] (IMAGE | --rootfs DIR) [COMMAND] [ARG...]')
+    // -h is --hostname, as in Docker.
+    .helpOption('--help', 'Print usage')
+    .argument('[args...]', 'IMAGE, then the command and its arguments (with --rootfs: the command and its arguments)')
+    // Everything after the first positional belongs to the container's command.
+    .passThroughOptions()
+    .showHelpAfterError("See 'pocker run --help'.");
+  return withContainerOptions(cmd, true)
+    .action(async (positionals: string[], flags: RunFlags, c: Command) => {
+      const options = parseRunCommand('run', positionals, flags, c, ctx);
+      if (!options) return;
       try {
         ctx.exitCode = await ctx.execute(options);
       } catch (err) {
@@ -290,7 +342,8 @@ export async function executeRun(options: RunOptions, start?: (options: RunOptio
   const tty = options.tty === true;
   const interactive = options.interactive === true;
   // Checked on fd 0 without touching process.stdin (which would open a handle on it).
-  if (tty && interactive && !isatty(0)) throw new CliError('the input device is not a TTY');
+  // Detached (-dit), the terminal is the container's monitor's to serve: ours is not needed.
+  if (tty && interactive && !options.detach && !isatty(0)) throw new CliError('the input device is not a TTY');
   const term = tty ? terminal() : undefined;
   if (term?.columns && term.rows) options = { ...options, ttySize: { rows: term.rows, cols: term.columns } };
 

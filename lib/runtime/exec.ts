@@ -25,6 +25,12 @@ export interface ExecOptions {
   user?: string;
   interactive?: boolean;
   tty?: boolean;
+  /**
+   * Detached (`exec -d`): resolves once the command runs, which then outlives the caller (its
+   * output is discarded, as Docker does); the handle's wait() resolves when it has ended, with
+   * exit code -1 (unknown).
+   */
+  detach?: boolean;
   ttySize?: { rows: number; cols: number };
   stdio?: StdioOption | [StdioOption, StdioOption, StdioOption];
   /** State directory (default /var/lib/pocker, or POCKER_ROOT). */
@@ -80,9 +86,13 @@ export async function exec(container: string, options: ExecOptions): Promise<Con
     init: false,
     tty: checked.tty,
     ...(checked.ttySize ? { ttySize: checked.ttySize } : {}),
-    foreground: true,
+    foreground: !options.detach,
     execPid: state.pid,
+    ...(options.detach ? { detach: { stateDir: '', logPath: '', logMaxSize: 0, logMaxFiles: 1, removeOnExit: false } } : {}),
   });
-  const launchCfg = { id: config.id, name: config.name, args: checked.args, tty: checked.tty, interactive: checked.interactive, detach: false };
-  return launch(spec, launchCfg, { stdio: options.stdio ?? 'pipe' }, () => {}, null);
+  const detach = !!options.detach;
+  const launchCfg = { id: config.id, name: config.name, args: checked.args, tty: checked.tty, interactive: checked.interactive && !detach, detach };
+  const handle = await launch(spec, launchCfg, { stdio: detach ? 'ignore' : (options.stdio ?? 'pipe') }, () => {}, null);
+  if (detach) handle.detachedProcess();
+  return handle;
 }

@@ -707,12 +707,6 @@ function resolveTtySize(value: unknown): { rows: number; cols: number } | undefi
   return { rows: v.rows as number, cols: v.cols as number };
 }
 
-function resolveDetach(opts: RunOptions, tty: boolean): boolean {
-  const detach = bool(opts.detach, 'detach');
-  // Attaching to a detached container comes with `attach`: until then -d excludes -i and -t.
-  if (detach && (tty || opts.interactive)) throw invalid('detached containers with -i or -t are not supported yet (attach comes later)');
-  return detach;
-}
 
 function resolveRestart(opts: RunOptions): { policy: 0 | 1 | 2 | 3; max: number } {
   if (opts.restart === undefined || opts.restart === 'no') return { policy: 0, max: 0 };
@@ -791,7 +785,7 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
     caps: resolveCaps(opts),
     noNewPrivs: resolveSecurityOpt(opts),
     rm: bool(opts.rm, 'rm'),
-    detach: resolveDetach(opts, tty),
+    detach: bool(opts.detach, 'detach'),
     restart: resolveRestart(opts),
     log: resolveLogOpts(opts.logOpts),
     root: resolveRoot(opts.root, env),

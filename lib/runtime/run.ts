@@ -8,9 +8,21 @@ import type { Readable, Writable } from 'node:stream';
 import { createCgroups, detectCgroups, planCgroups, removeCgroups, type CgroupPlan } from '../cgroup/index.js';
 import { PockerError, errnoName, fromSystemError } from '../errors.js';
 import { native, type NativeEvent, type NativeMonitor } from '../native.js';
-import { effectiveState, signalDetached, type ContainerConfig as ContainerRecord } from '../state/containers.js';
+import {
+  describeContainer,
+  effectiveState,
+  findContainer,
+  signalDetached,
+  withContainerLock,
+  type ContainerConfig as ContainerRecord,
+  type ContainerEntry,
+  type ContainerState,
+  type ListedContainer,
+  type StoredRun,
+} from '../state/containers.js';
 import { claimName, releaseName } from '../state/names.js';
 import type { Container, ExitStatus, RunOptions, StdioOption } from '../types.js';
+import { attachDir, attachFd, type Attachment } from './attach.js';
 import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
 import {
   CLONE_NEWCGROUP,
@@ -82,15 +94,29 @@ function layout(cfg: ResolvedRunConfig, lowers: string[]): Layout {
     : { dir, lowers, scratchUpper: false, upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs') };
 }
 
+/** Writes `value` as JSON to `file` atomically: beside it, then renamed (a reader never sees half a file). */
+function writeJsonAtomic(file: string, value: unknown): void {
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(value)}\n`, { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+/** state.json of a container that `create` (or `run -d`, before its start) made. */
+const CREATED_STATE: ContainerState = { status: 'created', pid: 0, monitorPid: 0, exitCode: 0, signal: 0, oomKilled: false, startedAt: '', finishedAt: '' };
+
 function makeLayout(l: Layout, record: ContainerRecord): void {
   mkdirSync(l.dir, { recursive: true, mode: 0o700 });
   mkdirSync(l.rootfs, { mode: 0o755 });
   mkdirSync(l.upper, { mode: 0o755 });
   if (l.work) mkdirSync(l.work, { mode: 0o700 });
-  // Atomic: written beside, then renamed (a reader never sees half a file).
-  const file = join(l.dir, 'config.json');
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
+  // A container a monitor will run is `created` from the moment its config.json exists.
+  if (record.run) writeJsonAtomic(join(l.dir, 'state.json'), CREATED_STATE);
+  writeJsonAtomic(join(l.dir, 'config.json'), record);
+}
+
+/** What start needs of a config (the layout without its dir, caps as hex). */
+function storedRun(cfg: ResolvedRunConfig, l: Layout, stdinOnce: boolean): StoredRun {
+  const { dir: _dir, ...layout } = l;
+  return { config: { ...cfg, caps: `0x${cfg.caps.toString(16)}` }, layout, stdinOnce };
 }
 
 /**
@@ -123,7 +149,7 @@ interface Prepared {
  * directory with its config.json. For an image this happens under the store's lock, so an rmi or
  * prune running at the same time sees the container and keeps its layers.
  */
-async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups: string[]): Promise<Prepared> {
+async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups: string[], stdinOnce = false): Promise<Prepared> {
   const create = (cfg: ResolvedRunConfig, lowers: string[], image: ContainerRecord['image'], stopSignal?: string): Prepared => {
     const l = layout(cfg, lowers);
     let named = cfg;
@@ -140,8 +166,8 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups
             args: cfg.args,
             image,
             cgroups,
-            // Until the monitor writes state.json, the container is this process's: dead, it is not running.
-            owner: { pid: process.pid, start: selfStartTime() },
+            // A foreground container is this process's (it has no state.json): dead, it is not running.
+            ...(cfg.detach ? { run: storedRun({ ...cfg, name }, l, stdinOnce) } : { owner: { pid: process.pid, start: selfStartTime() } }),
             process: { env: cfg.env, cwd: cfg.cwd, user: cfg.user, caps: `0x${cfg.caps.toString(16)}`, noNewPrivs: cfg.noNewPrivs },
             ...(stopSignal ? { stopSignal } : {}),
           });
@@ -186,7 +212,7 @@ function byDepth<T extends { dst: string }>(mounts: T[]): T[] {
     .map((x) => x.m);
 }
 
-function buildSpec(cfg: ResolvedRunConfig, l: Layout, plan: CgroupPlan): InitSpec {
+function buildSpec(cfg: ResolvedRunConfig, l: Layout, plan: CgroupPlan, attach: { stdinOnce: boolean; fd: boolean } = { stdinOnce: false, fd: false }): InitSpec {
   let namespaces = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID;
   if (cfg.network === 'none') namespaces |= CLONE_NEWNET;
   if (plan.version === 2) namespaces |= CLONE_NEWCGROUP;
@@ -226,6 +252,10 @@ function buildSpec(cfg: ResolvedRunConfig, l: Layout, plan: CgroupPlan): InitSpe
             logMaxSize: cfg.log.maxSize,
             logMaxFiles: cfg.log.maxFiles,
             removeOnExit: cfg.rm,
+            attachSocket: join(l.dir, 'attach.sock'),
+            interactive: cfg.interactive,
+            stdinOnce: attach.stdinOnce,
+            attachFd: attach.fd,
           },
         }
       : {}),
@@ -313,7 +343,7 @@ function setupError(ev: Extract<NativeEvent, { type: 'error' }>, cfg: Pick<Resol
   return new PockerError(message, { code, errno, syscall: ev.syscall, path: ev.path, step: ev.step });
 }
 
-class RunningContainer implements Container {
+export class RunningContainer implements Container {
   readonly id: string;
   readonly name: string;
   pid = 0;
@@ -367,7 +397,11 @@ class RunningContainer implements Container {
   }
 
   wait(): Promise<ExitStatus> {
-    return this.stateDir ? waitDetached(this.stateDir) : this.done;
+    const dir = this.stateDir;
+    if (!dir) return this.done;
+    // Attached: the monitor tells how the container ended (also with --rm, whose state goes away).
+    if (this.attachment) return this.attachment.exited.then((s) => s ?? waitDetached(dir));
+    return waitDetached(dir);
   }
 
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): void {
@@ -382,13 +416,44 @@ class RunningContainer implements Container {
 
   /** Set for a detached container: its state lives in containers/<id>/state.json. */
   stateDir: string | null = null;
+  private attachment: Attachment | null = null;
 
   detached(stateDir: string): void {
     this.stateDir = stateDir;
     this.monitor = null;
   }
 
+  /** exec -d: the process outlives the caller; wait() polls for its end (its status is not known here). */
+  detachedProcess(): void {
+    this.monitor = null;
+    const pid = this.pid;
+    this.done = (async () => {
+      for (;;) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          return { exitCode: -1, signal: null, oomKilled: false };
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+  }
+
+  /** A detached container's stdio, served by its monitor (start -a, attach). */
+  useAttachment(a: Attachment): void {
+    this.attachment = a;
+    this.stdin = a.stdin;
+    this.stdout = a.stdout;
+    this.stderr = a.stderr;
+  }
+
+  /** Ends the attachment (if any); the detached container goes on. */
+  detach(): void {
+    this.attachment?.detach();
+  }
+
   resize(rows: number, cols: number): void {
+    if (this.attachment) return this.attachment.resize(rows, cols);
     if (this.ptyFd < 0 || !this.monitor) return;
     native().setWinsize(this.ptyFd, rows, cols);
   }
@@ -401,7 +466,14 @@ export type LaunchConfig = Pick<ResolvedRunConfig, 'id' | 'name' | 'args' | 'tty
  * Starts pocker-init on an encoded spec and resolves with the handle once the workload has been
  * exec'd (or rejects with the setup error, after `cleanup`). Shared by run() and exec().
  */
-export async function launch(spec: Buffer, cfg: LaunchConfig, options: Pick<RunOptions, 'stdio'>, cleanup: () => void, detachedDir: string | null): Promise<Container> {
+export async function launch(
+  spec: Buffer,
+  cfg: LaunchConfig,
+  options: Pick<RunOptions, 'stdio'>,
+  cleanup: () => void,
+  detachedDir: string | null,
+  attach?: number,
+): Promise<RunningContainer> {
   let stdio: StdioPlan;
   try {
     stdio = planStdio(options, cfg);
@@ -414,7 +486,7 @@ export async function launch(spec: Buffer, cfg: LaunchConfig, options: Pick<RunO
   const net = stdio.parent.some((fd) => fd !== null) ? await import('node:net') : null;
   const tty = cfg.tty ? await import('node:tty') : null;
   const container = new RunningContainer(cfg);
-  return new Promise<Container>((resolve, reject) => {
+  return new Promise<RunningContainer>((resolve, reject) => {
     let started = false;
     let failure: PockerError | null = null;
     let ptyFd = -1;
@@ -472,7 +544,7 @@ export async function launch(spec: Buffer, cfg: LaunchConfig, options: Pick<RunO
     };
     let monitor: NativeMonitor;
     try {
-      monitor = native().spawn({ spec, stdio: stdio.child, onEvent });
+      monitor = native().spawn({ spec, stdio: stdio.child, ...(attach !== undefined ? { attach } : {}), onEvent });
     } catch (err) {
       closeQuietly(stdio.closeAfterSpawn);
       closeQuietly(stdio.parent);
@@ -486,16 +558,7 @@ export async function launch(spec: Buffer, cfg: LaunchConfig, options: Pick<RunO
   });
 }
 
-/**
- * Starts a container and resolves once its workload has been exec'd (or rejects with a
- * PockerError naming the failed `step`: `validate`, `cgroup`, `spawn`, `mount-rootfs`, `exec`, …).
- * Nothing is left behind on failure.
- */
-export async function run(options: RunOptions): Promise<Container> {
-  if (options.pull !== undefined && !['missing', 'always', 'never'].includes(options.pull)) {
-    throw new PockerError(`invalid pull policy ${JSON.stringify(options.pull)}: must be missing, always or never`, { code: 'ERR_POCKER_INVALID', step: 'validate' });
-  }
-  const resolved = resolveRunOptions(options);
+function checkRoot(): void {
   if (process.getuid?.() !== 0) {
     throw new PockerError('pocker run needs root: rootless containers (user namespaces) are not supported yet', {
       code: 'EPERM',
@@ -503,10 +566,28 @@ export async function run(options: RunOptions): Promise<Container> {
       step: 'validate',
     });
   }
+}
+
+function checkPull(options: RunOptions): void {
+  if (options.pull !== undefined && !['missing', 'always', 'never'].includes(options.pull)) {
+    throw new PockerError(`invalid pull policy ${JSON.stringify(options.pull)}: must be missing, always or never`, { code: 'ERR_POCKER_INVALID', step: 'validate' });
+  }
+}
+
+/**
+ * Starts a container and resolves once its workload has been exec'd (or rejects with a
+ * PockerError naming the failed `step`: `validate`, `cgroup`, `spawn`, `mount-rootfs`, `exec`, …).
+ * Nothing is left behind on failure. With `detach` this is create() then start().
+ */
+export async function run(options: RunOptions): Promise<Container> {
+  checkPull(options);
+  const resolved = resolveRunOptions(options);
+  checkRoot();
   const info = detectCgroups();
   const plan = planCgroups(info, resolved.cgroupParent, resolved.id, resolved.resources);
   // Everything is validated above; an image may still have to be pulled (no kernel object yet).
   const { cfg, l } = await prepare(resolved, options, plan.leafDirs);
+  if (cfg.detach) return startEntry({ id: cfg.id, name: cfg.name, dir: l.dir, logPath: join(l.dir, `${cfg.id}-json.log`) }, { removeOnFailure: true });
   const addon = native();
   const removeDir = () => {
     rmSync(l.dir, { recursive: true, force: true });
@@ -528,5 +609,137 @@ export async function run(options: RunOptions): Promise<Container> {
     removeDir();
   };
 
-  return launch(encodeSpec(buildSpec(cfg, l, plan)), cfg, options, cleanup, cfg.detach ? l.dir : null);
+  return launch(encodeSpec(buildSpec(cfg, l, plan)), cfg, options, cleanup, null);
+}
+
+/** What create() made. */
+export interface CreatedContainer {
+  id: string;
+  name: string;
+}
+
+/**
+ * Creates a container without starting it (`pocker create`): validates, resolves (or pulls) the
+ * image, claims the name, lays out its directory and records everything start() needs. It is
+ * `created` until started; a monitor runs it then, as for `detach` (`stdio` does not apply; attach
+ * to it with start({ attach: true }) or attach()). With `interactive`, the first attached client's
+ * end of input closes its stdin (Docker's StdinOnce).
+ */
+export async function create(options: RunOptions): Promise<CreatedContainer> {
+  checkPull(options);
+  const resolved = resolveRunOptions({ ...options, detach: true });
+  checkRoot();
+  const plan = planCgroups(detectCgroups(), resolved.cgroupParent, resolved.id, resolved.resources);
+  const { cfg } = await prepare(resolved, options, plan.leafDirs, resolved.interactive);
+  return { id: cfg.id, name: cfg.name };
+}
+
+/** Options of start() and attach(). */
+export interface StartOptions {
+  /** State directory (default /var/lib/pocker, or POCKER_ROOT). */
+  root?: string;
+  /**
+   * Attach to the container's stdio (`start -a`): the handle's stdout/stderr (and stdin, for a
+   * container created with `interactive`) are the container's, from its very first byte, and
+   * wait() gives its exit status.
+   */
+  attach?: boolean;
+}
+
+/** The handle of a detached container that is already running (pid and state from state.json). */
+function runningHandle(c: ListedContainer): RunningContainer {
+  const h = new RunningContainer({ id: c.id, name: c.name });
+  h.pid = c.state?.pid ?? 0;
+  h.detached(c.dir);
+  return h;
+}
+
+async function attachTo(h: RunningContainer, dir: string, run: StoredRun | undefined): Promise<RunningContainer> {
+  const a = await attachDir(dir, { stdin: !!run?.config.interactive, tty: !!run?.config.tty });
+  h.useAttachment(a);
+  return h;
+}
+
+/**
+ * Starts a created (or exited) container (`pocker start`): its monitor runs it detached, as
+ * run({ detach: true }) does; the handle is that of a detached container. A running container is
+ * left as it is. Throws `ERR_POCKER_NOT_FOUND`, or `ERR_POCKER_FOREGROUND` for a container that a
+ * foreground `pocker run` owns; a setup failure leaves the container as it was (not started).
+ */
+export async function start(ref: string, options: StartOptions = {}): Promise<Container> {
+  const { stateRoot } = await import('../state/api.js');
+  checkRoot();
+  return startEntry(findContainer(stateRoot(options), ref), { attach: !!options.attach });
+}
+
+async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; removeOnFailure?: boolean }): Promise<Container> {
+  return withContainerLock(entry.dir, async () => {
+    const c = describeContainer(entry);
+    const stored = c.config?.run;
+    if (!stored) {
+      throw new PockerError(`cannot start container ${c.name}: it runs in the foreground of a pocker run`, { code: 'ERR_POCKER_FOREGROUND', step: 'start' });
+    }
+    if (c.status === 'running') return opts.attach ? attachTo(runningHandle(c), c.dir, stored) : runningHandle(c);
+    const cfg: ResolvedRunConfig = { ...stored.config, caps: BigInt(stored.config.caps) };
+    const l: Layout = { dir: entry.dir, ...stored.layout };
+    const info = detectCgroups();
+    const plan = planCgroups(info, cfg.cgroupParent, cfg.id, cfg.resources);
+    const addon = native();
+    const removeDir = () => {
+      rmSync(l.dir, { recursive: true, force: true });
+      releaseName(cfg.root, c.name, cfg.id);
+    };
+    // Leftovers of a start killed before its monitor took over (no monitor runs this container).
+    for (const dir of plan.leafDirs) addon.cgroupRemove(dir);
+    try {
+      createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
+    } catch (err) {
+      if (opts.removeOnFailure) removeDir();
+      throw err instanceof PockerError ? err : fromSystemError(err, 'cgroup', 'cannot create the container cgroup');
+    }
+    faultPoint('after-cgroups');
+    // `stop` marked it stopped for its restart policy: a start makes the policy apply again.
+    rmSync(join(l.dir, 'stop-requested'), { force: true });
+    const cleanup = () => {
+      try {
+        removeCgroups(plan, addon);
+      } catch {
+        /* the monitor normally removed them already */
+      }
+      if (opts.removeOnFailure) removeDir();
+    };
+    const pair = opts.attach ? addon.socketpair() : null;
+    let handle: RunningContainer;
+    try {
+      const spec = encodeSpec(buildSpec({ ...cfg, name: c.name, detach: true }, l, plan, { stdinOnce: stored.stdinOnce, fd: !!pair }));
+      handle = await launch(spec, { ...cfg, name: c.name, detach: true }, { stdio: 'ignore' }, cleanup, l.dir, pair?.[1]);
+    } catch (err) {
+      if (pair) closeQuietly([pair[0]]);
+      throw err;
+    } finally {
+      // The monitor has its own copy (fd 5).
+      if (pair) closeQuietly([pair[1]]);
+    }
+    if (pair) handle.useAttachment(await attachFd(pair[0], { stdin: cfg.interactive, tty: cfg.tty }));
+    return handle;
+  });
+}
+
+/**
+ * Attaches to a running detached container's stdio (`pocker attach`): the handle's streams are the
+ * container's from now on (stdin only for a container started with `interactive`), wait() gives
+ * its exit status, and detach() ends the attachment without stopping it. Throws
+ * `ERR_POCKER_NOT_RUNNING` for a container that is not running, `ERR_POCKER_FOREGROUND` for one a
+ * foreground `pocker run` owns.
+ */
+export async function attach(ref: string, options: Omit<StartOptions, 'attach'> = {}): Promise<Container & { detach(): void }> {
+  const { stateRoot } = await import('../state/api.js');
+  const c = describeContainer(findContainer(stateRoot(options), ref));
+  if (c.status !== 'running') {
+    throw new PockerError(`You cannot attach to a stopped container, start it first`, { code: 'ERR_POCKER_NOT_RUNNING', step: 'attach' });
+  }
+  if (!c.config?.run) {
+    throw new PockerError(`cannot attach to container ${c.name}: it runs in the foreground of a pocker run, which owns its stdio`, { code: 'ERR_POCKER_FOREGROUND', step: 'attach' });
+  }
+  return attachTo(runningHandle(c), c.dir, c.config.run);
 }

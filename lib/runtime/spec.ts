@@ -36,6 +36,10 @@ export const Tag = {
   RemoveOnExit: 35,
   ExecPid: 36,
   Restart: 37,
+  Interactive: 38,
+  StdinOnce: 39,
+  AttachSocket: 40,
+  AttachFd: 41,
 } as const;
 
 /** Linux clone flags for namespaces (include/uapi/linux/sched.h). */
@@ -87,8 +91,23 @@ export interface InitSpec {
   restart?: { policy: number; max: number };
   /** exec: join the running container whose first process has this host pid. */
   execPid?: number;
-  /** Detached: the monitor keeps state.json in `stateDir` and the output in `logPath`. */
-  detach?: { stateDir: string; logPath: string; logMaxSize: number; logMaxFiles: number; removeOnExit: boolean };
+  /**
+   * Detached: the monitor keeps state.json in `stateDir` and the output in `logPath` (both empty
+   * for `exec -d`: the process just outlives the caller). It serves attach clients on
+   * `attachSocket`, feeds the container's stdin from them when `interactive` (closing it at the
+   * first client's end of input with `stdinOnce`), and `attachFd` says fd 5 is a client already.
+   */
+  detach?: {
+    stateDir: string;
+    logPath: string;
+    logMaxSize: number;
+    logMaxFiles: number;
+    removeOnExit: boolean;
+    attachSocket?: string;
+    interactive?: boolean;
+    stdinOnce?: boolean;
+    attachFd?: boolean;
+  };
 }
 
 class Writer {
@@ -184,6 +203,10 @@ export function encodeSpec(s: InitSpec): Buffer {
     files.writeUInt32LE(s.detach.logMaxFiles, 0);
     w.record(Tag.LogMaxFiles, files);
     w.flag(Tag.RemoveOnExit, s.detach.removeOnExit);
+    w.str(Tag.AttachSocket, s.detach.attachSocket);
+    w.flag(Tag.Interactive, !!s.detach.interactive);
+    w.flag(Tag.StdinOnce, !!s.detach.stdinOnce);
+    w.flag(Tag.AttachFd, !!s.detach.attachFd);
   }
   return w.bytes();
 }

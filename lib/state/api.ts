@@ -38,10 +38,10 @@ const signalNames = new Map<number, NodeJS.Signals>(Object.entries(osConstants.s
 // list / inspect
 
 /**
- * A container's status: `running` (or between two runs of a restart policy: `restarting`), or
- * `exited` (ended, or its monitor or creator died).
+ * A container's status: `created` (by create, not started yet), `running` (or between two runs of
+ * a restart policy: `restarting`), or `exited` (ended, or its monitor or creator died).
  */
-export type ContainerStatusName = 'running' | 'restarting' | 'exited';
+export type ContainerStatusName = 'created' | 'running' | 'restarting' | 'exited';
 
 /** One container, as `pocker ps` lists it. */
 export interface ContainerInfo {
@@ -139,7 +139,7 @@ export interface ContainerDetails {
   Path: string;
   Args: string[];
   State: {
-    Status: 'running' | 'exited';
+    Status: 'created' | 'running' | 'exited';
     Running: boolean;
     Paused: boolean;
     Restarting: boolean;
@@ -154,11 +154,44 @@ export interface ContainerDetails {
   Image: string;
   LogPath: string;
   Name: string;
+  RestartCount: number;
   Config: {
+    Hostname: string;
+    User: string;
+    Env: string[];
     Cmd: string[];
     Image: string;
+    WorkingDir: string;
+    Tty: boolean;
+    OpenStdin: boolean;
+    StdinOnce: boolean;
+    /** The image's StopSignal, if any. */
+    StopSignal?: string;
   };
+  HostConfig: {
+    /** Bytes (0: unlimited). */
+    Memory: number;
+    /** Bytes of memory + swap (-1 unlimited, 0 unset). */
+    MemorySwap: number;
+    NanoCpus: number;
+    CpuShares: number;
+    CpusetCpus: string;
+    /** null: unlimited. */
+    PidsLimit: number | null;
+    RestartPolicy: { Name: '' | 'no' | 'on-failure' | 'always' | 'unless-stopped'; MaximumRetryCount: number };
+    AutoRemove: boolean;
+    ReadonlyRootfs: boolean;
+    NetworkMode: string;
+    Init: boolean;
+    CgroupParent: string;
+    Binds: string[];
+    Tmpfs: Record<string, string>;
+    LogConfig: { Type: 'json-file'; Config: Record<string, string> };
+  };
+  Mounts: Array<{ Type: 'bind' | 'tmpfs' | 'volume'; Source: string; Destination: string; RW: boolean }>;
 }
+
+const RESTART_NAMES = ['no', 'on-failure', 'always', 'unless-stopped'] as const;
 
 /**
  * Docker's inspect document of container `ref` (id, id prefix or name). Throws a PockerError
@@ -170,6 +203,10 @@ export function inspectContainer(ref: string, options: StateOptions = {}): Conta
   const s = c.state;
   const args = c.config?.args ?? [];
   const image = c.config?.image;
+  // The whole resolved configuration exists for containers a monitor runs (create, run -d).
+  const r = c.config?.run?.config;
+  const res = r?.resources ?? {};
+  const mounts = r?.mounts ?? [];
   return {
     Id: c.id,
     Created: c.config?.created ?? '',
@@ -191,10 +228,48 @@ export function inspectContainer(ref: string, options: StateOptions = {}): Conta
     Image: image && 'id' in image ? image.id : '',
     LogPath: c.state ? c.logPath : '',
     Name: `/${c.name}`,
+    RestartCount: s?.restartCount ?? 0,
     Config: {
+      Hostname: r?.hostname ?? '',
+      User: c.config?.process?.user ?? '',
+      Env: c.config?.process?.env ?? [],
       Cmd: args,
       Image: imageText(c),
+      WorkingDir: c.config?.process?.cwd ?? '',
+      Tty: r?.tty ?? false,
+      OpenStdin: r?.interactive ?? false,
+      StdinOnce: c.config?.run?.stdinOnce ?? false,
+      ...(c.config?.stopSignal ? { StopSignal: c.config.stopSignal } : {}),
     },
+    HostConfig: {
+      Memory: res.memory ?? 0,
+      MemorySwap: res.memorySwap ?? 0,
+      NanoCpus: res.cpuQuota && res.cpuQuota.quota > 0 ? Math.round((res.cpuQuota.quota / res.cpuQuota.period) * 1e9) : 0,
+      CpuShares: res.cpuShares ?? 0,
+      CpusetCpus: res.cpusetCpus ?? '',
+      PidsLimit: res.pidsLimit && res.pidsLimit > 0 ? res.pidsLimit : null,
+      RestartPolicy: { Name: r ? RESTART_NAMES[r.restart.policy] : '', MaximumRetryCount: r?.restart.max ?? 0 },
+      AutoRemove: r?.rm ?? false,
+      ReadonlyRootfs: r?.readOnly ?? false,
+      NetworkMode: r?.network ?? 'none',
+      Init: r?.init ?? false,
+      CgroupParent: r?.cgroupParent ?? '',
+      Binds: mounts.filter((m) => m.kind === 'bind').map((m) => `${m.src}:${m.dst}${m.readonly ? ':ro' : ''}`),
+      Tmpfs: Object.fromEntries(mounts.filter((m) => m.kind === 'tmpfs').map((m) => [m.dst, [m.readonly ? 'ro' : '', m.data].filter(Boolean).join(',')])),
+      LogConfig: {
+        Type: 'json-file',
+        Config: {
+          ...(r && r.log.maxSize ? { 'max-size': String(r.log.maxSize) } : {}),
+          ...(r && r.log.maxFiles > 1 ? { 'max-file': String(r.log.maxFiles) } : {}),
+        },
+      },
+    },
+    Mounts: mounts.map((m) => ({
+      Type: m.kind === 'image-volume' ? ('volume' as const) : m.kind,
+      Source: m.src,
+      Destination: m.dst,
+      RW: !m.readonly,
+    })),
   };
 }
 
@@ -279,6 +354,16 @@ export async function stopContainer(ref: string, options: StopOptions = {}): Pro
   }
 }
 
+/**
+ * Restarts a container (`pocker restart`): stops it as stopContainer() does (when it runs), then
+ * starts it again with its monitor. Resolves once it runs.
+ */
+export async function restartContainer(ref: string, options: StopOptions = {}): Promise<void> {
+  await stopContainer(ref, options);
+  const { start } = await import('../runtime/run.js');
+  await start(ref, { root: stateRoot(options) });
+}
+
 /** Options of killContainer(). */
 export interface KillOptions extends StateOptions {
   /** The signal (name or number; default SIGKILL). */
@@ -326,9 +411,21 @@ export interface RemoveOptions extends StateOptions {
 export async function removeContainer(ref: string, options: RemoveOptions = {}): Promise<void> {
   const root = stateRoot(options);
   try {
-    const c = lookup(root, ref);
+    const found = st.findContainer(root, ref);
+    // Under the container's lock: a start in progress finishes first (and is then seen running).
+    // A directory without config.json (its creator died making it) has nothing to start.
+    if (!existsSync(join(found.dir, 'config.json'))) await removeLocked(root, ref, st.describeContainer(found), !!options.force);
+    else await st.withContainerLock(found.dir, () => removeLocked(root, ref, st.describeContainer(found), !!options.force));
+  } finally {
+    // A name claimed by a process killed before it made the container's directory: release it.
+    if (options.force) st.releaseStaleNames(root, [ref]);
+  }
+}
+
+async function removeLocked(root: string, ref: string, c: ListedContainer, force: boolean): Promise<void> {
+  {
     if (c.status === 'running') {
-      if (!options.force || !c.state) {
+      if (!force || !c.state) {
         throw c.state
           ? new PockerError(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`, { code: 'ERR_POCKER_RUNNING', step: 'remove' })
           : foregroundError(`cannot remove container "/${c.name}": it runs in the foreground of a pocker run`);
@@ -341,14 +438,11 @@ export async function removeContainer(ref: string, options: RemoveOptions = {}):
     // Waits (briefly) for the monitor to end, so that it has removed the cgroups.
     const monitorPid = c.state?.monitorPid ?? 0;
     for (let i = 0; i < 100 && st.isPockerInit(monitorPid); i++) await sleep(50);
-    // A monitor (or, before it took over, the creating process) that died could not clean up:
-    // kill what is left in the container's cgroups and remove them.
-    if (c.deadMonitor || c.deadOwner) for (const dir of st.containerCgroupDirs(root, c)) native().cgroupRemove(dir);
+    // A monitor (or, before it took over, the creating process, or a start) that died could not
+    // clean up: kill what is left in the container's cgroups and remove them.
+    if (c.deadMonitor || c.deadOwner || c.status === 'created') for (const dir of st.containerCgroupDirs(root, c)) native().cgroupRemove(dir);
     rmSync(c.dir, { recursive: true, force: true, maxRetries: 5 });
     releaseName(root, c.name, c.id);
-  } finally {
-    // A name claimed by a process killed before it made the container's directory: release it.
-    if (options.force) st.releaseStaleNames(root, [ref]);
   }
 }
 

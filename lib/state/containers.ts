@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 import { PockerError } from '../errors.js';
 import { native } from '../native.js';
+import type { ResolvedRunConfig } from '../runtime/options.js';
 
 export interface ContainerEntry {
   id: string;
@@ -93,15 +94,29 @@ export interface ContainerConfig {
   process: { env: string[]; cwd: string; user: string; caps: string; noNewPrivs: boolean };
   /** The image's Config.StopSignal (`pocker stop` sends it; SIGTERM otherwise). */
   stopSignal?: string;
+  /**
+   * What `start` needs to run the container (again): recorded by `create` and `run -d`, whose
+   * containers are run by a monitor (foreground ones end with their `pocker run`).
+   */
+  run?: StoredRun;
+}
+
+/** The resolved run configuration (caps as a hex string), the container's layers and attach mode. */
+export interface StoredRun {
+  config: Omit<ResolvedRunConfig, 'caps'> & { caps: string };
+  layout: { lowers: string[]; scratchUpper: boolean; upper: string; work: string; rootfs: string };
+  /** Docker's StdinOnce (`create -i`): the first attached client's end of input closes the container's stdin. */
+  stdinOnce: boolean;
 }
 
 /** A detached container's state.json, as its monitor writes it. */
 export interface ContainerState {
   /**
    * `restarting` is read as `running` with `restarting: true` (and `pid` 0) by effectiveState: the
-   * monitor lives and will start the container again (--restart) unless it is stopped.
+   * monitor lives and will start the container again (--restart) unless it is stopped. `created`:
+   * made by `create` (or `run -d` before its start), never started.
    */
-  status: 'running' | 'exited';
+  status: 'running' | 'exited' | 'created';
   /** Between two runs of a container with a restart policy. */
   restarting?: boolean;
   /** How often the monitor has restarted the container. */
@@ -119,8 +134,8 @@ export interface ListedContainer extends ContainerEntry {
   config: ContainerConfig | null;
   /** state.json, with a dead monitor's "running" turned into exited (137). Null: foreground. */
   state: ContainerState | null;
-  /** Docker's status: running or exited (a foreground container, without state.json, is running). */
-  status: 'running' | 'exited';
+  /** Docker's status: created, running or exited (a foreground container, without state.json, is running). */
+  status: 'running' | 'exited' | 'created';
   /** True when the container has no state.json: a live `pocker run` in the foreground owns it. */
   foreground: boolean;
   /** True when state.json said running but its monitor is gone. */
@@ -275,6 +290,7 @@ export function humanDuration(ms: number): string {
 export function containerStatus(c: ListedContainer, now = Date.now()): string {
   // Its creator died before the monitor took over: killed while being created or started.
   if (c.deadOwner) return 'Exited (137)';
+  if (c.status === 'created') return 'Created';
   if (c.state?.restarting) {
     const finished = Date.parse(c.state.finishedAt);
     return `Restarting (${c.state.exitCode}) ${finished > 0 ? `${humanDuration(now - finished)} ago` : ''}`.trimEnd();
@@ -344,5 +360,29 @@ export function signalDetached(state: Pick<ContainerState, 'pid' | 'monitorPid'>
     process.kill(target, signal);
   } catch {
     /* it has just ended */
+  }
+}
+
+/**
+ * Runs `fn` holding the container's lock (an flock on `<dir>/lock`, polled so the event loop goes
+ * on): `start` holds it until the monitor has taken over and `rm` while it removes, so a container
+ * is never started twice at once, nor removed half-started. Throws `ERR_POCKER_NOT_FOUND` when the
+ * container was removed while we waited.
+ */
+export async function withContainerLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  let fd: number;
+  try {
+    fd = openSync(join(dir, 'lock'), 'a', 0o600);
+  } catch {
+    throw new PockerError(`No such container: ${dir.slice(dir.lastIndexOf('/') + 1)}`, { code: 'ERR_POCKER_NOT_FOUND', step: 'lookup' });
+  }
+  try {
+    while (!native().flock(fd, true, false)) await new Promise((r) => setTimeout(r, 20));
+    if (!existsSync(join(dir, 'config.json'))) {
+      throw new PockerError(`No such container: ${dir.slice(dir.lastIndexOf('/') + 1)}`, { code: 'ERR_POCKER_NOT_FOUND', step: 'lookup' });
+    }
+    return await fn();
+  } finally {
+    closeSync(fd);
   }
 }

@@ -2,7 +2,7 @@
 import { existsSync, rmSync, statSync } from 'node:fs';
 
 import { native } from '../native.js';
-import { containerCgroupDirs, describeContainer, isPockerInit, listContainers, releaseStaleNames, type ListedContainer } from './containers.js';
+import { containerCgroupDirs, describeContainer, isPockerInit, listContainers, releaseStaleNames, withContainerLock, type ListedContainer } from './containers.js';
 import { releaseName } from './names.js';
 import { treeSize } from './stats.js';
 
@@ -31,7 +31,8 @@ export async function waitMonitorGone(c: ListedContainer, ms = 5000): Promise<vo
 export async function removeExited(root: string, c: ListedContainer): Promise<number> {
   await waitMonitorGone(c);
   const now = existsSync(c.dir) ? describeContainer(c) : c;
-  if (now.deadMonitor || c.deadMonitor) removeContainerCgroups(now.config ? now : c);
+  // A created container's cgroups exist only if a start was killed before its monitor took over.
+  if (now.deadMonitor || c.deadMonitor || now.status === 'created') removeContainerCgroups(now.config ? now : c);
   // Its creator died before a monitor took over (or before config.json was written).
   if (now.deadOwner || c.deadOwner) for (const dir of containerCgroupDirs(root, now.config ? now : c)) native().cgroupRemove(dir);
   const size = treeSize(c.dir);
@@ -45,10 +46,15 @@ export async function pruneContainers(root: string): Promise<{ deleted: string[]
   const deleted: string[] = [];
   let reclaimed = 0;
   for (const c of listContainers(root)) {
-    if (c.status !== 'exited' || (!c.state && !c.deadOwner)) continue;
+    // Exited and created containers go (Docker's prune takes every container that is not running).
+    if (c.status === 'running' || (!c.state && !c.deadOwner)) continue;
     // A directory without config.json may be one being created right now (under the names lock).
     if (!c.config && Date.now() - statMs(c.dir) < 10_000) continue;
-    reclaimed += await removeExited(root, c);
+    // Under the container's lock, checked again: a concurrent start may have just run it.
+    const remove = async () => (describeContainer(c).status === 'running' ? -1 : removeExited(root, c));
+    const size = c.config ? await withContainerLock(c.dir, remove).catch(() => -1) : await removeExited(root, c);
+    if (size < 0) continue;
+    reclaimed += size;
     deleted.push(c.id);
   }
   // Names claimed by a process killed before it made the container's directory.

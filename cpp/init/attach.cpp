@@ -1,0 +1,223 @@
+#include "init/attach.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
+
+#include <cstring>
+
+namespace pocker {
+namespace {
+
+constexpr size_t kHeader = 8;
+constexpr size_t kMaxFrame = 1 << 20;
+constexpr size_t kMaxClients = 64;
+
+int64_t nowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+int AttachHub::listen(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return EINVAL;
+  Fd dir(::open(slash == 0 ? "/" : path.substr(0, slash).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return errno;
+  std::string base = path.substr(slash + 1);
+  // The state dir may be deeper than sun_path's 108 bytes: bind through the directory's fd.
+  std::string via = "/proc/self/fd/" + std::to_string(dir.get()) + "/" + base;
+  struct sockaddr_un addr;
+  std::memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (via.size() >= sizeof addr.sun_path) return ENAMETOOLONG;
+  std::memcpy(addr.sun_path, via.c_str(), via.size());
+  Fd s(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!s) return errno;
+  if (unlinkat(dir.get(), base.c_str(), 0) != 0 && errno != ENOENT) return errno;
+  mode_t old = umask(077);  // the socket is born 0600: only root may attach
+  int rc = bind(s.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr);
+  int err = errno;
+  umask(old);
+  if (rc != 0) return err;
+  if (::listen(s.get(), 16) != 0) return errno;
+  listen_ = std::move(s);
+  path_ = path;
+  return 0;
+}
+
+void AttachHub::addClient(int fd) {
+  Fd owned(fd);
+  if (clients_.size() >= kMaxClients) return;
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  Client c;
+  c.fd = std::move(owned);
+  clients_.push_back(std::move(c));
+}
+
+void AttachHub::setInput(int stdinPipe, int ptyMaster, bool ptyInput, bool stdinOnce) {
+  stdinPipe_.reset(stdinPipe);
+  if (stdinPipe_) fcntl(stdinPipe, F_SETFL, fcntl(stdinPipe, F_GETFL) | O_NONBLOCK);
+  pty_ = ptyMaster;
+  ptyInput_ = ptyInput;
+  stdinOnce_ = stdinOnce;
+  input_.clear();
+}
+
+void AttachHub::frame(Client& c, uint8_t kind, const char* data, size_t n) {
+  if (c.dead) return;
+  if (c.out.size() + n + kHeader > kMaxPending) {
+    c.dead = true;  // it does not read: it must not hold the container up
+    return;
+  }
+  char h[kHeader] = {static_cast<char>(kind), 0, 0, 0, static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                     static_cast<char>(n >> 8), static_cast<char>(n)};
+  c.out.append(h, kHeader);
+  c.out.append(data, n);
+  flushClient(c);
+}
+
+void AttachHub::broadcast(uint8_t kind, const char* data, size_t n) {
+  for (auto& c : clients_) frame(c, kind, data, n);
+}
+
+void AttachHub::flushClient(Client& c) {
+  while (!c.dead && !c.out.empty()) {
+    ssize_t w = send(c.fd.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w > 0) {
+      c.out.erase(0, static_cast<size_t>(w));
+    } else if (w < 0 && errno == EINTR) {
+      continue;
+    } else {
+      if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      c.dead = true;
+    }
+  }
+}
+
+void AttachHub::flushInput() {
+  int target = pty_ >= 0 ? pty_ : stdinPipe_.get();
+  while (!input_.empty() && target >= 0) {
+    ssize_t w = write(target, input_.data(), input_.size());
+    if (w > 0) {
+      input_.erase(0, static_cast<size_t>(w));
+    } else if (w < 0 && errno == EINTR) {
+      continue;
+    } else {
+      if (w < 0 && errno == EAGAIN) return;
+      input_.clear();  // the container closed its stdin (EPIPE) or its pty (EIO)
+      if (target == stdinPipe_.get()) stdinPipe_.reset();
+      return;
+    }
+  }
+  if (target < 0) input_.clear();
+}
+
+void AttachHub::parse(Client& c) {
+  while (c.in.size() >= kHeader) {
+    auto u = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(c.in[i])); };
+    uint8_t kind = static_cast<uint8_t>(c.in[0]);
+    size_t len = (u(4) << 24) | (u(5) << 16) | (u(6) << 8) | u(7);
+    if (len > kMaxFrame) {
+      c.dead = true;
+      return;
+    }
+    if (c.in.size() < kHeader + len) return;
+    const char* p = c.in.data() + kHeader;
+    if (kind == FrameStdin) {
+      if ((pty_ >= 0 && ptyInput_) || stdinPipe_) input_.append(p, len);
+    } else if (kind == FrameResize && len == 4 && pty_ >= 0) {
+      struct winsize ws;
+      std::memset(&ws, 0, sizeof ws);
+      ws.ws_row = static_cast<unsigned short>((u(8) << 8) | u(9));
+      ws.ws_col = static_cast<unsigned short>((u(10) << 8) | u(11));
+      if (ws.ws_row && ws.ws_col) ioctl(pty_, TIOCSWINSZ, &ws);
+    } else if (kind == FrameCloseStdin && stdinOnce_ && stdinPipe_) {
+      // Docker's StdinOnce: the first attached client's end of input is the container's.
+      flushInput();
+      if (input_.empty()) stdinPipe_.reset();
+    }
+    c.in.erase(0, kHeader + len);
+  }
+}
+
+void AttachHub::pollfds(std::vector<struct pollfd>* fds) const {
+  fds->push_back({listen_.get(), POLLIN, 0});
+  int target = pty_ >= 0 ? pty_ : stdinPipe_.get();
+  fds->push_back({input_.empty() ? -1 : target, POLLOUT, 0});
+  // Input that the container does not take stops reading from clients (back-pressure).
+  bool reading = input_.size() < kMaxInput;
+  for (const auto& c : clients_) {
+    short ev = static_cast<short>((reading ? POLLIN : 0) | (c.out.empty() ? 0 : POLLOUT));
+    fds->push_back({c.fd.get(), ev, 0});
+  }
+}
+
+void AttachHub::handle(const struct pollfd* fds, size_t n) {
+  if (n < 2) return;
+  size_t known = n - 2 < clients_.size() ? n - 2 : clients_.size();
+  for (size_t i = 0; i < known; i++) {
+    Client& c = clients_[i];
+    short re = fds[2 + i].revents;
+    if (re & POLLOUT) flushClient(c);
+    if (re & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[32 * 1024];
+      ssize_t r = recv(c.fd.get(), buf, sizeof buf, MSG_DONTWAIT);
+      if (r > 0) {
+        c.in.append(buf, static_cast<size_t>(r));
+        parse(c);
+      } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+        c.dead = true;  // detached (or gone): the container keeps running
+      }
+    }
+  }
+  if (fds[1].revents & (POLLOUT | POLLERR | POLLHUP)) flushInput();
+  else if (!input_.empty()) flushInput();
+  for (size_t i = 0; i < clients_.size();) {
+    if (clients_[i].dead) clients_.erase(clients_.begin() + static_cast<std::ptrdiff_t>(i));
+    else i++;
+  }
+  if (fds[0].revents & POLLIN) {
+    for (;;) {
+      int fd = accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) break;
+      addClient(fd);
+    }
+  }
+}
+
+void AttachHub::finish(int exitCode, int sig, bool oom) {
+  char text[48];
+  int len = std::snprintf(text, sizeof text, "%d %d %d", exitCode, sig, oom ? 1 : 0);
+  for (auto& c : clients_) frame(c, FrameExit, text, static_cast<size_t>(len));
+  // Give readers a moment to take what is pending; a client that does not read is not waited for.
+  int64_t end = nowMs() + 1000;
+  for (;;) {
+    std::vector<struct pollfd> fds;
+    for (const auto& c : clients_)
+      if (!c.dead && !c.out.empty()) fds.push_back({c.fd.get(), POLLOUT, 0});
+    int64_t left = end - nowMs();
+    if (fds.empty() || left <= 0) break;
+    if (poll(fds.data(), fds.size(), static_cast<int>(left)) < 0 && errno != EINTR) break;
+    for (auto& c : clients_) flushClient(c);
+  }
+  clients_.clear();
+  stdinPipe_.reset();
+  pty_ = -1;
+  input_.clear();
+}
+
+void AttachHub::close() {
+  if (!path_.empty()) ::unlink(path_.c_str());
+  listen_.reset();
+  path_.clear();
+}
+
+}  // namespace pocker

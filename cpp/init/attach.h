@@ -1,0 +1,75 @@
+// Attach: a detached container's monitor serves its stdio to clients (`pocker attach`,
+// `pocker start -a`) over a unix socket in the state dir, so no Node process has to live beside it.
+//
+// Framing, both ways: Docker's stdcopy header (u8 kind, 3 zero bytes, u32 big-endian length) then
+// the payload. Hand-written: the format is eight bytes and no library frames unix sockets for a
+// static helper.
+//   monitor -> client  1 stdout, 2 stderr (with a tty everything is 1), 3 exit "<code> <signal> <oom>"
+//   client -> monitor  0 stdin bytes, 4 resize (u16 rows, u16 cols, big-endian), 5 end of input
+// A slow client never holds the container up: past kMaxPending bytes of unread output it is dropped.
+#pragma once
+#include <poll.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/util.h"
+
+namespace pocker {
+
+enum AttachKind : uint8_t {
+  FrameStdin = 0,
+  FrameStdout = 1,
+  FrameStderr = 2,
+  FrameExit = 3,
+  FrameResize = 4,
+  FrameCloseStdin = 5,
+};
+
+class AttachHub {
+ public:
+  // Listens on `path` (mode 0600; any stale socket there is replaced). Paths longer than a
+  // sockaddr_un allows are reached through /proc/self/fd of their directory. Returns 0 or errno.
+  int listen(const std::string& path);
+  // Takes a connected client (e.g. `start -a`'s, passed at spawn so it misses no output).
+  void addClient(int fd);
+  // Where clients' input goes for this run of the container: the write end of its stdin pipe
+  // (owned; closed on end of input when `stdinOnce`) or its pty master (not owned; resized, and
+  // written to when `ptyInput`, i.e. the container was started with -i).
+  void setInput(int stdinPipe, int ptyMaster, bool ptyInput, bool stdinOnce);
+  // Output of the container, copied to every client.
+  void broadcast(uint8_t kind, const char* data, size_t n);
+  // Appends this hub's descriptors to `fds`; handle() takes the same slice back after poll().
+  void pollfds(std::vector<struct pollfd>* fds) const;
+  void handle(const struct pollfd* fds, size_t n);
+  // The container ended: tells every client how, flushes (briefly), closes them and the input.
+  void finish(int exitCode, int sig, bool oom);
+  // Removes the socket (the monitor is about to exit).
+  void close();
+
+ private:
+  struct Client {
+    Fd fd;
+    std::string in, out;
+    bool dead = false;
+  };
+  static constexpr size_t kMaxPending = 4 << 20;  // unread output per client
+  static constexpr size_t kMaxInput = 64 << 10;   // input not yet taken by the container
+
+  void frame(Client& c, uint8_t kind, const char* data, size_t n);
+  void parse(Client& c);
+  void flushInput();
+  void flushClient(Client& c);
+
+  Fd listen_;
+  std::string path_;
+  std::vector<Client> clients_;
+  Fd stdinPipe_;
+  int pty_ = -1;
+  bool ptyInput_ = false;
+  bool stdinOnce_ = false;
+  std::string input_;
+};
+
+}  // namespace pocker
