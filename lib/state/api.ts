@@ -12,11 +12,13 @@ import type { ExitStatus } from '../types.js';
 import * as st from './containers.js';
 import type { ListedContainer, LogEntry } from './containers.js';
 import { pruneContainers as pruneExited } from './lifecycle.js';
+import { filterContainers, normalizeFilters, type ContainerFilters } from './filters.js';
 import { releaseName, renameContainer as renameClaim } from './names.js';
 import * as stats from './stats.js';
 import type { ContainerStats, StatsSample } from './stats.js';
 
 export type { LogEntry } from './containers.js';
+export type { ContainerFilters, ContainerStatusFilter } from './filters.js';
 export type { ContainerStats } from './stats.js';
 
 /** Options every operation takes. */
@@ -76,6 +78,17 @@ export interface ContainerInfo {
   finishedAt: string;
   /** The json-file log ('' for a foreground container). */
   logPath: string;
+  /**
+   * Bytes in the container's writable layer (its files' sizes, as Docker's SizeRw): only when
+   * listContainers() was asked for `size`. A `host` container's writable layer is a tmpfs inside
+   * the container and counts as 0.
+   */
+  sizeRw?: number;
+  /**
+   * The writable layer plus the image's layers (Docker's SizeRootFs, the "virtual" size), or 0 when
+   * unknown (`host`, and a `--rootfs` directory that contains the state root): only with `size`.
+   */
+  sizeRootFs?: number;
 }
 
 function imageText(c: ListedContainer): string {
@@ -120,16 +133,60 @@ function lookup(root: string, ref: string): ListedContainer {
   return st.describeContainer(st.findContainer(root, ref));
 }
 
+/** Options of listContainers(). */
+export interface ListOptions extends StateOptions {
+  /** Stopped containers too (default: the running ones, restarting included). */
+  all?: boolean;
+  /**
+   * Only the containers these filters match (`ps --filter`): see ContainerFilters. A status or
+   * exited filter implies `all`. Throws ERR_POCKER_INVALID for an unknown key or a bad value, and
+   * ERR_POCKER_NOT_FOUND / ERR_POCKER_AMBIGUOUS when `before` or `since` names no single container.
+   */
+  filters?: ContainerFilters;
+  /** Only the N most recently created containers, stopped ones included (`ps -n N`; `ps -l` is 1). 0 or less: no limit. */
+  last?: number;
+  /** Compute `sizeRw` and `sizeRootFs` (walks each listed container's writable layer: slower). */
+  size?: boolean;
+}
+
+/** A layer directory's size as the image store recorded it (`<layer>.json`), else its files' sizes. */
+function layerSize(dir: string): number {
+  try {
+    const size = (JSON.parse(readFileSync(`${dir}.json`, 'utf8')) as { size?: unknown }).size;
+    if (typeof size === 'number') return size;
+  } catch {
+    /* no record: count the files */
+  }
+  return stats.treeSize(dir);
+}
+
+/** Docker's SizeRw and SizeRootFs of a container. */
+function sizesOf(c: ListedContainer): { sizeRw: number; sizeRootFs: number } {
+  const sizeRw = stats.treeSize(join(c.dir, 'upper'));
+  const image = c.config?.image;
+  let base = 0;
+  if (image && 'layers' in image) base = image.layers.reduce((sum, dir) => sum + layerSize(dir), 0);
+  // A rootfs that contains the state root (its writable layer is then a `scratch` tmpfs) is not walked.
+  else if (image && 'rootfs' in image && !existsSync(join(c.dir, 'scratch'))) base = stats.treeSize(image.rootfs);
+  return { sizeRw, sizeRootFs: base > 0 ? sizeRw + base : 0 };
+}
+
 /**
  * The containers under the state root, newest first: the running ones (restarting included), or
- * all with `all`.
+ * all with `all`; with `filters`, `last` and `size` as `ps` has them.
  */
-export function listContainers(options: StateOptions & { all?: boolean } = {}): ContainerInfo[] {
+export function listContainers(options: ListOptions = {}): ContainerInfo[] {
+  const filters = normalizeFilters(options.filters);
+  if (options.last !== undefined && !Number.isInteger(options.last)) throw invalid(`invalid last ${String(options.last)}: a whole number`);
   const now = Date.now();
-  return st
-    .listContainers(stateRoot(options))
-    .filter((c) => options.all || c.status === 'running')
-    .map((c) => infoOf(c, now));
+  const listed = st.listContainers(stateRoot(options));
+  const byId = new Map(listed.map((c) => [c.id, c]));
+  const shown = filterContainers(
+    listed.map((c) => infoOf(c, now)),
+    filters,
+    { ...(options.all ? { all: true } : {}), ...(options.last !== undefined ? { last: options.last } : {}) },
+  );
+  return options.size ? shown.map((info) => ({ ...info, ...sizesOf(byId.get(info.id)!) })) : shown;
 }
 
 /** One container, as `pocker inspect` prints it (Docker's field names). */
