@@ -33,6 +33,7 @@ export {
   type StateOptions,
   type StatsOptions,
   type StopOptions,
+  type TimeValue,
 } from './state/api.js';
 export type {
   Container,
