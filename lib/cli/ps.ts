@@ -177,7 +177,7 @@ export function addPsCommand(program: Command, ctx: CliContext, rootOf: (flags: 
         if (err instanceof TemplateError) return fail(`template parsing error: ${err.message}`);
         throw err;
       }
-      const size = flags.size === true || (!quiet && !format.json && templateUsesSize(format.body));
+      const size = !quiet && (flags.size === true || (!format.json && templateUsesSize(format.body)));
 
       const api = await import('../state/api.js');
       let list: ContainerInfo[];
