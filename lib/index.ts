@@ -20,10 +20,13 @@ export {
   stopContainer,
   waitContainer,
   type ContainerDetails,
+  type ContainerFilters,
   type ContainerInfo,
   type ContainerStats,
+  type ContainerStatusFilter,
   type ContainerStatusName,
   type KillOptions,
+  type ListOptions,
   type LogEntry,
   type LogsOptions,
   type ProcessRow,
@@ -32,6 +35,7 @@ export {
   type StateOptions,
   type StatsOptions,
   type StopOptions,
+  type TimeValue,
 } from './state/api.js';
 export type {
   Container,

@@ -1,5 +1,6 @@
-// `pocker logs [-f] [--tail N] [-t] CONTAINER`: a detached container's json-file log, stdout and
-// stderr kept apart, as Docker prints them (read by lib/state/api.ts containerLogs / followLogs).
+// `pocker logs [-f] [--tail N] [-t] [--since T] [--until T] CONTAINER`: a detached container's
+// json-file log, stdout and stderr kept apart, as Docker prints them (read by lib/state/api.ts
+// containerLogs / followLogs; times parsed by lib/state/timestamps.ts).
 import type { Command } from 'commander';
 
 import type { LogEntry } from '../state/api.js';
@@ -9,6 +10,8 @@ interface LogsFlags {
   follow?: boolean;
   tail?: string;
   timestamps?: boolean;
+  since?: string;
+  until?: string;
   root?: string;
 }
 
@@ -22,6 +25,8 @@ export function addLogsCommand(program: Command, ctx: CliContext): Command {
     .option('-f, --follow', 'Follow log output')
     .option('-n, --tail <n>', 'Number of lines to show from the end of the logs (default "all")')
     .option('-t, --timestamps', 'Show timestamps')
+    .option('--since <time>', 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
+    .option('--until <time>', 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
     .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
     .action(async (ref: string, flags: LogsFlags, cmd: Command) => {
       const api = await import('../state/api.js');
@@ -32,7 +37,19 @@ export function addLogsCommand(program: Command, ctx: CliContext): Command {
         ctx.exitCode = 125;
         return;
       }
-      const options = { tail, timestamps: !!flags.timestamps, root };
+      // As Docker's CLI: each time becomes seconds.nanoseconds once, relative to now ('' is unset).
+      const { parseTimeArg, unixNanosString } = await import('../state/timestamps.js');
+      const now = Date.now();
+      const window: { since?: string; until?: string } = {};
+      try {
+        if (flags.since) window.since = unixNanosString(parseTimeArg(flags.since, '--since', now));
+        if (flags.until) window.until = unixNanosString(parseTimeArg(flags.until, '--until', now));
+      } catch (err) {
+        ctx.writeErr(`pocker: ${(err as Error).message}\n`);
+        ctx.exitCode = 125;
+        return;
+      }
+      const options = { tail, timestamps: !!flags.timestamps, root, ...window };
       let entries: Iterable<LogEntry> | AsyncIterable<LogEntry>;
       try {
         entries = flags.follow ? api.followLogs(ref, options) : api.containerLogs(ref, options);

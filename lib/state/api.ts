@@ -12,12 +12,16 @@ import type { ExitStatus } from '../types.js';
 import * as st from './containers.js';
 import type { ListedContainer, LogEntry } from './containers.js';
 import { pruneContainers as pruneExited } from './lifecycle.js';
+import { filterContainers, normalizeFilters, type ContainerFilters } from './filters.js';
 import { releaseName, renameContainer as renameClaim } from './names.js';
 import * as stats from './stats.js';
 import type { ContainerStats, StatsSample } from './stats.js';
+import { logTimeNanos, timeValueNanos, type TimeValue } from './timestamps.js';
 
 export type { LogEntry } from './containers.js';
+export type { ContainerFilters, ContainerStatusFilter } from './filters.js';
 export type { ContainerStats } from './stats.js';
+export type { TimeValue } from './timestamps.js';
 
 /** Options every operation takes. */
 export interface StateOptions {
@@ -76,6 +80,17 @@ export interface ContainerInfo {
   finishedAt: string;
   /** The json-file log ('' for a foreground container). */
   logPath: string;
+  /**
+   * Bytes in the container's writable layer (its files' sizes, as Docker's SizeRw): only when
+   * listContainers() was asked for `size`. A `host` container's writable layer is a tmpfs inside
+   * the container and counts as 0.
+   */
+  sizeRw?: number;
+  /**
+   * The writable layer plus the image's layers (Docker's SizeRootFs, the "virtual" size), or 0 when
+   * unknown (`host`, and a `--rootfs` directory that contains the state root): only with `size`.
+   */
+  sizeRootFs?: number;
 }
 
 function imageText(c: ListedContainer): string {
@@ -120,16 +135,60 @@ function lookup(root: string, ref: string): ListedContainer {
   return st.describeContainer(st.findContainer(root, ref));
 }
 
+/** Options of listContainers(). */
+export interface ListOptions extends StateOptions {
+  /** Stopped containers too (default: the running ones, restarting included). */
+  all?: boolean;
+  /**
+   * Only the containers these filters match (`ps --filter`): see ContainerFilters. A status or
+   * exited filter implies `all`. Throws ERR_POCKER_INVALID for an unknown key or a bad value, and
+   * ERR_POCKER_NOT_FOUND / ERR_POCKER_AMBIGUOUS when `before` or `since` names no single container.
+   */
+  filters?: ContainerFilters;
+  /** Only the N most recently created containers, stopped ones included (`ps -n N`; `ps -l` is 1). 0 or less: no limit. */
+  last?: number;
+  /** Compute `sizeRw` and `sizeRootFs` (walks each listed container's writable layer: slower). */
+  size?: boolean;
+}
+
+/** A layer directory's size as the image store recorded it (`<layer>.json`), else its files' sizes. */
+function layerSize(dir: string): number {
+  try {
+    const size = (JSON.parse(readFileSync(`${dir}.json`, 'utf8')) as { size?: unknown }).size;
+    if (typeof size === 'number') return size;
+  } catch {
+    /* no record: count the files */
+  }
+  return stats.treeSize(dir);
+}
+
+/** Docker's SizeRw and SizeRootFs of a container. */
+function sizesOf(c: ListedContainer): { sizeRw: number; sizeRootFs: number } {
+  const sizeRw = stats.treeSize(join(c.dir, 'upper'));
+  const image = c.config?.image;
+  let base = 0;
+  if (image && 'layers' in image) base = image.layers.reduce((sum, dir) => sum + layerSize(dir), 0);
+  // A rootfs that contains the state root (its writable layer is then a `scratch` tmpfs) is not walked.
+  else if (image && 'rootfs' in image && !existsSync(join(c.dir, 'scratch'))) base = stats.treeSize(image.rootfs);
+  return { sizeRw, sizeRootFs: base > 0 ? sizeRw + base : 0 };
+}
+
 /**
  * The containers under the state root, newest first: the running ones (restarting included), or
- * all with `all`.
+ * all with `all`; with `filters`, `last` and `size` as `ps` has them.
  */
-export function listContainers(options: StateOptions & { all?: boolean } = {}): ContainerInfo[] {
+export function listContainers(options: ListOptions = {}): ContainerInfo[] {
+  const filters = normalizeFilters(options.filters);
+  if (options.last !== undefined && !Number.isInteger(options.last)) throw invalid(`invalid last ${String(options.last)}: a whole number`);
   const now = Date.now();
-  return st
-    .listContainers(stateRoot(options))
-    .filter((c) => options.all || c.status === 'running')
-    .map((c) => infoOf(c, now));
+  const listed = st.listContainers(stateRoot(options));
+  const byId = new Map(listed.map((c) => [c.id, c]));
+  const shown = filterContainers(
+    listed.map((c) => infoOf(c, now)),
+    filters,
+    { ...(options.all ? { all: true } : {}), ...(options.last !== undefined ? { last: options.last } : {}) },
+  );
+  return options.size ? shown.map((info) => ({ ...info, ...sizesOf(byId.get(info.id)!) })) : shown;
 }
 
 /** One container, as `pocker inspect` prints it (Docker's field names). */
@@ -461,10 +520,40 @@ export function renameContainer(ref: string, name: string, options: StateOptions
 
 /** Options of containerLogs() and followLogs(). */
 export interface LogsOptions extends StateOptions {
-  /** Only the last N entries (default: all). */
+  /** Only the last N entries (default: all); of those `since` and `until` leave. */
   tail?: number;
   /** Prefix each entry's `log` with its time and a space (as `logs -t` prints it). */
   timestamps?: boolean;
+  /**
+   * Only entries logged at or after this time (an entry's json-file `time`): a Date, Unix seconds
+   * (fractions allowed), or a string as `logs --since` takes it: an RFC 3339 time
+   * (`2024-01-02T15:04:05.123Z`, `2024-01-02T15:04`, `2024-01-02`; local without a zone), a Unix
+   * timestamp (`1700000000.123456789`), or a Go duration before now (`10m`, `1h30m`, `42s`).
+   * ERR_POCKER_INVALID when it is none of these.
+   */
+  since?: TimeValue;
+  /** Only entries logged at or before this time (as `since`). followLogs() stops following then. */
+  until?: TimeValue;
+}
+
+/** The [since, until] window of `options` in nanoseconds (undefined: unbounded). */
+interface TimeWindow {
+  since: bigint | undefined;
+  until: bigint | undefined;
+}
+
+function timeWindow(options: LogsOptions): TimeWindow {
+  const now = Date.now();
+  return {
+    since: options.since === undefined ? undefined : timeValueNanos(options.since, 'since', now),
+    until: options.until === undefined ? undefined : timeValueNanos(options.until, 'until', now),
+  };
+}
+
+function inWindow(e: LogEntry, w: TimeWindow): boolean {
+  if (w.since === undefined && w.until === undefined) return true;
+  const t = logTimeNanos(e.time);
+  return (w.since === undefined || t >= w.since) && (w.until === undefined || t <= w.until);
 }
 
 function checkTail(tail: number | undefined): number {
@@ -477,26 +566,32 @@ function stamp(entries: LogEntry[], timestamps: boolean | undefined): LogEntry[]
   return timestamps ? entries.map((e) => ({ ...e, log: `${e.time} ${e.log}` })) : entries;
 }
 
-function readLogs(c: st.ContainerEntry, tail: number): LogEntry[] {
-  const all = st.logFiles(c.logPath).flatMap((f) => st.parseLogLines(readFileSync(f, 'utf8')));
+function readLogs(c: st.ContainerEntry, tail: number, window: TimeWindow): LogEntry[] {
+  const all = st
+    .logFiles(c.logPath)
+    .flatMap((f) => st.parseLogLines(readFileSync(f, 'utf8')))
+    .filter((e) => inWindow(e, window));
   return tail === Infinity ? all : tail === 0 ? [] : all.slice(-tail);
 }
 
 /**
  * The entries of a detached container's json-file log, oldest first (rotated files included),
- * stdout and stderr apart (`stream`).
+ * stdout and stderr apart (`stream`), between `since` and `until` when given.
  */
 export function containerLogs(ref: string, options: LogsOptions = {}): LogEntry[] {
   const tail = checkTail(options.tail);
-  return stamp(readLogs(st.findContainer(stateRoot(options), ref), tail), options.timestamps);
+  const window = timeWindow(options);
+  return stamp(readLogs(st.findContainer(stateRoot(options), ref), tail, window), options.timestamps);
 }
 
 /**
  * The log entries (as containerLogs() returns them), then those the container writes until it
- * ends; follows across rotations. The container is looked up at once (throwing when not found).
+ * ends, or until `until` (Docker's `logs -f --until`); follows across rotations. The options are
+ * checked and the container looked up at once (throwing when invalid or not found).
  */
 export function followLogs(ref: string, options: LogsOptions = {}): AsyncIterable<LogEntry> {
   const tail = checkTail(options.tail);
+  const window = timeWindow(options);
   const c = st.findContainer(stateRoot(options), ref);
   const running = () => {
     try {
@@ -505,13 +600,15 @@ export function followLogs(ref: string, options: LogsOptions = {}): AsyncIterabl
       return false;
     }
   };
+  const pastUntil = () => window.until !== undefined && BigInt(Date.now()) * 1_000_000n > window.until;
   async function* follow(): AsyncGenerator<LogEntry> {
-    yield* stamp(readLogs(c, tail), options.timestamps);
+    yield* stamp(readLogs(c, tail, window), options.timestamps);
     // Poll the current file; a rotation (the file shrank or was replaced) starts it over.
     let offset = existsSync(c.logPath) ? statSync(c.logPath).size : 0;
     let ino = existsSync(c.logPath) ? statSync(c.logPath).ino : 0;
     for (;;) {
-      const alive = running();
+      // Read once more after the container ended, or `until` passed: what it wrote until then.
+      const over = !running() || pastUntil();
       if (existsSync(c.logPath)) {
         const s = statSync(c.logPath);
         if (s.ino !== ino || s.size < offset) {
@@ -522,10 +619,13 @@ export function followLogs(ref: string, options: LogsOptions = {}): AsyncIterabl
           const text = readFileSync(c.logPath).subarray(offset).toString('utf8');
           const complete = text.slice(0, text.lastIndexOf('\n') + 1);
           offset += Buffer.byteLength(complete);
-          yield* stamp(st.parseLogLines(complete), options.timestamps);
+          const entries = st.parseLogLines(complete);
+          const after = window.until === undefined ? -1 : entries.findIndex((e) => logTimeNanos(e.time) > window.until!);
+          yield* stamp((after === -1 ? entries : entries.slice(0, after)).filter((e) => inWindow(e, window)), options.timestamps);
+          if (after !== -1) return;
         }
       }
-      if (!alive) return;
+      if (over) return;
       await sleep(200);
     }
   }

@@ -8,7 +8,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, st
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { humanSize } from '../../lib/cli/images.js';
+import { humanSize } from '../../lib/cli/format.js';
 import { cleanupAll, cli, hostBusybox, isRoot, tempDir, tempRoot, type CliResult } from '../helpers.js';
 import { buildOciLayout, pushImage, type LayerSpec } from '../image-builder.js';
 import { missingRegistryTools, startRegistry, type TestRegistry } from '../registry.js';

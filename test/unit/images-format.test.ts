@@ -1,28 +1,22 @@
-// Docker's output formats for the image commands (lib/cli/images.ts): go-units sizes and
+// Docker's output formats for the image commands (lib/cli/format.ts, images.ts): go-units sizes and
 // durations, text/tabwriter tables, Go's JSON, the --format template subset, name splitting and
 // the mountinfo parsing that finds the layers running containers use. No root, no I/O.
 import { describe, expect, it } from 'vitest';
 
+import { containerMounts, globMatch, imageRow, inspectObject, reclaimableCell, shortImageId, splitName } from '../../lib/cli/images.js';
 import {
-  containerMounts,
   formatG,
   formatTable,
-  globMatch,
   goJson,
   goTimeString,
   humanDuration,
   humanSize,
-  imageRow,
-  inspectObject,
   parseFormat,
-  reclaimableCell,
   renderRows,
   renderTemplate,
-  shortImageId,
-  splitName,
   TemplateError,
   timeAgo,
-} from '../../lib/cli/images.js';
+} from '../../lib/cli/format.js';
 import { familiarName } from '../../lib/image/reference.js';
 import type { ImageEntry } from '../../lib/image/store.js';
 import type { ImageConfig } from '../../lib/image/types.js';

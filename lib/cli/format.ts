@@ -1,0 +1,279 @@
+// Docker's output formatting, shared by the commands that print lists (`ps`, `images`, `system df`):
+// go-units sizes (`7.38MB`, decimal, `%.3g`/`%.4g`) and HumanDuration ("2 days ago"), Go's
+// time.Time.String(), Go's JSON (`<`, `>`, `&` escaped), text/tabwriter tables as Docker configures
+// them (min width 10, padding 3), and `--format`: `table`, `json` and a subset of Go templates.
+//
+// Pure functions, no I/O: exported for the commands and the unit tests. Cheap to import.
+
+// ---------------------------------------------------------------------------------------------
+// Sizes, durations, times, JSON, tables
+
+/** Go's `%.<precision>g`: shortest of %e/%f with `precision` significant digits, trailing zeros dropped. */
+export function formatG(value: number, precision: number): string {
+  if (!Number.isFinite(value)) return value > 0 ? '+Inf' : value < 0 ? '-Inf' : 'NaN';
+  if (value === 0) return '0';
+  const p = Math.max(1, precision);
+  const exp = Number(value.toExponential(p - 1).split('e')[1]);
+  if (exp < -4 || exp >= p) {
+    const [mantissa, e] = value.toExponential(p - 1).split('e') as [string, string];
+    const m = mantissa.includes('.') ? mantissa.replace(/\.?0+$/, '') : mantissa;
+    const n = Number(e);
+    return `${m}e${n < 0 ? '-' : '+'}${String(Math.abs(n)).padStart(2, '0')}`;
+  }
+  const fixed = value.toFixed(Math.max(0, p - 1 - exp));
+  return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
+}
+
+const DECIMAL_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
+
+/**
+ * go-units HumanSizeWithPrecision: decimal units (1 kB = 1000 B), `precision` significant digits.
+ * Docker prints image sizes with precision 3 (`docker images`: `7.38MB`) and disk usage and
+ * reclaimed space with 4 (HumanSize: `7.377MB`).
+ */
+export function humanSize(bytes: number, precision = 4): string {
+  let size = bytes;
+  let i = 0;
+  while (size >= 1000 && i < DECIMAL_UNITS.length - 1) {
+    size /= 1000;
+    i++;
+  }
+  return `${formatG(size, precision)}${DECIMAL_UNITS[i]}`;
+}
+
+/** go-units HumanDuration: "Less than a second", "About a minute", "3 hours", "2 weeks", … */
+export function humanDuration(ms: number): string {
+  const seconds = Math.trunc(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.trunc(ms / 60_000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.trunc(ms / 3_600_000 + 0.5);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
+  return `${Math.trunc(Math.trunc(ms / 3_600_000) / 24 / 365)} years`;
+}
+
+/** Docker's CREATED column: "2 days ago" (`N/A` for an unknown or zero time). */
+export function timeAgo(created: string | number | Date, now: number = Date.now()): string {
+  const t = created instanceof Date ? created.getTime() : typeof created === 'number' ? created : Date.parse(created);
+  if (!Number.isFinite(t) || new Date(t).getUTCFullYear() <= 1) return 'N/A';
+  return `${humanDuration(now - t)} ago`;
+}
+
+/** Go's time.Time.String() of a whole-second time in the local zone: `2024-01-27 01:32:17 +0000 UTC`. */
+export function goTimeString(created: string | number | Date): string {
+  const d = new Date(created instanceof Date ? created.getTime() : typeof created === 'number' ? created : Date.parse(created));
+  if (Number.isNaN(d.getTime())) return '';
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  const offset = -d.getTimezoneOffset();
+  const sign = offset < 0 ? '-' : '+';
+  const abs = Math.abs(offset);
+  let zone = 'UTC';
+  if (offset !== 0) {
+    try {
+      zone =
+        new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ??
+        `${sign}${pad(Math.trunc(abs / 60))}${pad(abs % 60)}`;
+    } catch {
+      zone = `${sign}${pad(Math.trunc(abs / 60))}${pad(abs % 60)}`;
+    }
+  }
+  return (
+    `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${sign}${pad(Math.trunc(abs / 60))}${pad(abs % 60)} ${zone}`
+  );
+}
+
+/** JSON as Go's encoding/json writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped. */
+export function goJson(value: unknown, indent?: string): string {
+  const text = indent === undefined ? JSON.stringify(value) : JSON.stringify(value, null, indent);
+  return (text ?? 'null').replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+export interface TableOptions {
+  /** Minimal cell width, padding included (Docker: 10). */
+  minWidth?: number;
+  /** Spaces added to the widest cell of a column (Docker: 3). */
+  padding?: number;
+}
+
+/**
+ * Go's text/tabwriter as Docker configures it (`tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`):
+ * cells are tab-terminated, a column is as wide as its widest cell plus the padding (at least the
+ * minimal width) over each block of consecutive lines that have it, and the text after a line's
+ * last tab is not a column (never padded). `text` is tab-separated lines, or rows of cells.
+ */
+export function formatTable(text: string | string[][], options: TableOptions = {}): string {
+  const minWidth = options.minWidth ?? 10;
+  const padding = options.padding ?? 3;
+  const lines: string[][] = typeof text === 'string' ? text.replace(/\n$/, '').split('\n').map((l) => l.split('\t')) : text;
+  const width = (s: string) => [...s].length;
+  const out: string[] = [];
+  const widths: number[] = [];
+  const writeLines = (from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const cells = lines[i]!;
+      let line = '';
+      cells.forEach((cell, j) => {
+        line += cell;
+        if (j < widths.length && j < cells.length - 1) line += ' '.repeat(Math.max(0, widths[j]! - width(cell)));
+      });
+      out.push(line);
+    }
+  };
+  const format = (column: number, line0: number, line1: number) => {
+    let start = line0;
+    for (let i = line0; i < line1; i++) {
+      if (column >= lines[i]!.length - 1) continue;
+      // A block of lines with a cell in this column starts here.
+      writeLines(start, i);
+      start = i;
+      let w = minWidth;
+      for (; i < line1; i++) {
+        const cells = lines[i]!;
+        if (column >= cells.length - 1) break;
+        w = Math.max(w, width(cells[column]!) + padding);
+      }
+      widths.push(w);
+      format(column + 1, start, i);
+      widths.pop();
+      start = i;
+      i--; // the loop's i++ revisits the line that ended the block
+    }
+    writeLines(start, line1);
+  };
+  format(0, 0, lines.length);
+  return out.map((l) => `${l}\n`).join('');
+}
+
+// ---------------------------------------------------------------------------------------------
+// --format: Docker's `table`, `json` and a subset of Go templates
+
+/** A bad `--format` template (Docker: "template parsing error"). */
+export class TemplateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TemplateError';
+  }
+}
+
+/** Go's default printing (fmt's %v) of a template value. */
+function goPrint(v: unknown): string {
+  if (v === undefined) return '<no value>';
+  if (v === null) return '<nil>';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (Array.isArray(v)) return `[${v.map(goPrint).join(' ')}]`;
+  if (typeof v === 'object') {
+    return `map[${Object.keys(v)
+      .sort()
+      .map((k) => `${k}:${goPrint((v as Record<string, unknown>)[k])}`)
+      .join(' ')}]`;
+  }
+  return String(v);
+}
+
+function splitArgs(expr: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|`([^`]*)`|(\S+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(expr))) {
+    if (m[1] !== undefined) out.push(JSON.stringify(JSON.parse(`"${m[1]}"`)));
+    else if (m[2] !== undefined) out.push(JSON.stringify(m[2]));
+    else out.push(m[3]!);
+  }
+  return out;
+}
+
+type TemplateFn = (...args: unknown[]) => unknown;
+
+const TEMPLATE_FUNCS: Record<string, TemplateFn> = {
+  json: (v) => goJson(v),
+  upper: (v) => goPrint(v).toUpperCase(),
+  lower: (v) => goPrint(v).toLowerCase(),
+  title: (v) => goPrint(v).replace(/\b\w/g, (c) => c.toUpperCase()),
+  join: (v, sep) => (Array.isArray(v) ? v.map(goPrint).join(goPrint(sep)) : goPrint(v)),
+  split: (v, sep) => goPrint(v).split(goPrint(sep)),
+  truncate: (v, n) => [...goPrint(v)].slice(0, Number(n)).join(''),
+  pad: (v, l, r) => `${' '.repeat(Number(l))}${goPrint(v)}${' '.repeat(Number(r))}`,
+  println: (...args) => `${args.map(goPrint).join(' ')}\n`,
+  print: (...args) => args.map(goPrint).join(''),
+  len: (v) => (Array.isArray(v) || typeof v === 'string' ? v.length : v && typeof v === 'object' ? Object.keys(v).length : 0),
+};
+
+/**
+ * Renders a Go template subset against `data`: text, `{{.Field}}`, `{{.A.B}}`, `{{.}}`, and calls
+ * of json, upper, lower, title, join, split, truncate, pad, print, println, len (`{{json .}}`,
+ * `{{join .RepoTags ","}}`); `{{-`/`-}}` trim whitespace. A field `data` does not have at its top
+ * level is an error, as Go's is for a struct.
+ */
+export function renderTemplate(template: string, data: Record<string, unknown>): string {
+  const evalArg = (arg: string): unknown => {
+    if (arg.startsWith('"')) return JSON.parse(arg) as unknown;
+    if (/^-?\d+(\.\d+)?$/.test(arg)) return Number(arg);
+    if (arg === 'true' || arg === 'false') return arg === 'true';
+    if (arg === '.') return data;
+    if (!arg.startsWith('.')) throw new TemplateError(`template: :1: function "${arg}" not defined`);
+    let v: unknown = data;
+    const path = arg.slice(1).split('.');
+    for (let i = 0; i < path.length; i++) {
+      const key = path[i]!;
+      if (v === null || v === undefined) return undefined;
+      if (typeof v !== 'object' || Array.isArray(v)) throw new TemplateError(`template: :1: can't evaluate field ${key} in type ${Array.isArray(v) ? 'slice' : typeof v}`);
+      if (i === 0 && !Object.prototype.hasOwnProperty.call(v, key)) throw new TemplateError(`template: :1: executing "" at <${arg}>: can't evaluate field ${key}`);
+      v = (v as Record<string, unknown>)[key];
+    }
+    return v;
+  };
+  let out = '';
+  let last = 0;
+  let trimNext = false;
+  const re = /\{\{(-\s)?\s*([\s\S]*?)\s*(\s-)?\}\}/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(template))) {
+    let text = template.slice(last, m.index);
+    if (trimNext) text = text.replace(/^\s+/, '');
+    if (m[1]) text = text.replace(/\s+$/, '');
+    out += text;
+    last = m.index + m[0].length;
+    trimNext = m[3] !== undefined;
+    const expr = m[2]!;
+    if (expr.startsWith('/*')) continue; // a comment
+    const args = splitArgs(expr);
+    if (args.length === 0) throw new TemplateError('template: :1: missing value for command');
+    const head = args[0]!;
+    const fn = TEMPLATE_FUNCS[head];
+    if (fn) out += goPrint(fn(...args.slice(1).map(evalArg)));
+    else if (args.length === 1) out += goPrint(evalArg(head));
+    else throw new TemplateError(`template: :1: function "${head}" not defined`);
+  }
+  let tail = template.slice(last);
+  if (trimNext) tail = tail.replace(/^\s+/, '');
+  if (tail.includes('{{')) throw new TemplateError('template: :1: unclosed action');
+  out += tail;
+  return out;
+}
+
+/** Docker's `--format` preprocessing: `table` prefix, `\t` and `\n` escapes. */
+export function parseFormat(format: string | undefined, defaultTable: string): { table: boolean; json: boolean; body: string } {
+  const f = format ?? '';
+  if (f === '' || f === 'table') return { table: true, json: false, body: defaultTable };
+  if (f === 'json') return { table: false, json: true, body: '{{json .}}' };
+  const table = f.startsWith('table');
+  const body = (table ? f.slice('table'.length) : f).trim().replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+  return { table, json: false, body };
+}
+
+/** Rows through a format: a table (header from `headers`, tabwriter) or one rendered line per row. */
+export function renderRows(format: { table: boolean; body: string }, rows: Array<Record<string, unknown>>, headers: Record<string, string>): string {
+  if (!format.table) return rows.map((r) => `${renderTemplate(format.body, r)}\n`).join('');
+  const header = renderTemplate(format.body, headers);
+  const lines = [header, ...rows.map((r) => renderTemplate(format.body, r))];
+  return formatTable(lines.join('\n'));
+}
