@@ -314,15 +314,16 @@ export interface CliOptions {
 
 export const pockerBin = join(repoRoot, 'bin', 'pocker.cjs');
 
-/** The argv given to `node bin/pocker.cjs`: `--root` and `--cgroup-parent` go right after `run`. */
+/** The argv given to `node bin/pocker.cjs`: `--root` and `--cgroup-parent` go right after `run` (or `create`). */
 export function cliArgs(args: string[], opts: CliOptions = {}): string[] {
-  // `run` first, or after global options (`--root DIR run …`): containers always get the test's
+  // `run`/`create` first, or after global options (`--root DIR run …`): containers always get the test's
   // cgroup parent; the root only when the caller gave none.
   let i = 0;
   while (args[i] === '--root') i += 2;
-  if (args[i] !== 'run') return [...args];
+  const verb = args[i];
+  if (verb !== 'run' && verb !== 'create') return [...args];
   const root = i === 0 ? ['--root', opts.root ?? sharedRoot()] : [];
-  return [...args.slice(0, i), 'run', ...root, '--cgroup-parent', opts.cgroupParent ?? testCgroupParent(), ...args.slice(i + 1)];
+  return [...args.slice(0, i), verb, ...root, '--cgroup-parent', opts.cgroupParent ?? testCgroupParent(), ...args.slice(i + 1)];
 }
 
 /** Runs `node bin/pocker.cjs <args>` (with the test root and cgroup parent for `run`). */

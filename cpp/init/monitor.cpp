@@ -230,6 +230,7 @@ int runMonitor(const Spec& spec, int sync) {
         if (restarts == 0) {
           // Relay the container's own error report unchanged, after cleaning up.
           cleanupCgroups(spec);
+          hub.close();
           sendMsg(sync, std::string(buf, static_cast<size_t>(n)));
           return 1;
         }

@@ -64,6 +64,11 @@ export function detachFilter(keys: Buffer, pass: (b: Buffer) => void, onDetach: 
   };
 }
 
+/** Docker's exit status for a failed start/attach: 1, or 125 for the CLI's own usage errors. */
+function failureCode(err: unknown): number {
+  return err instanceof CliError ? err.exitCode : 1;
+}
+
 const proxiedSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 /**
@@ -199,9 +204,8 @@ export function addAttachCommands(program: Command, ctx: CliContext): void {
           const c = (await start(refs[0]!, { attach: true, ...(root ? { root } : {}) })) as Container & { detach(): void };
           ctx.exitCode = await attachedSession(c, { stdin: !!flags.interactive, tty, sigProxy: true, detachKeys: keys });
         } catch (err) {
-          const { exitCode, message } = errorExit(err);
-          ctx.writeErr(`${message}\n`);
-          ctx.exitCode = exitCode;
+          ctx.writeErr(`${errorExit(err).message}\n`);
+          ctx.exitCode = failureCode(err);
         }
         return;
       }
@@ -264,9 +268,8 @@ export function addAttachCommands(program: Command, ctx: CliContext): void {
         const c = await attach(ref, root ? { root } : {});
         ctx.exitCode = await attachedSession(c, { stdin, tty: config.Tty, sigProxy: flags.sigProxy !== 'false', detachKeys: keys });
       } catch (err) {
-        const { exitCode, message } = errorExit(err);
-        ctx.writeErr(`${message}\n`);
-        ctx.exitCode = exitCode;
+        ctx.writeErr(`${errorExit(err).message}\n`);
+        ctx.exitCode = failureCode(err);
       }
     });
 }

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { detectCgroups, planCgroups, sharesToWeight, type CgroupPlan, type Resources } from '../../lib/cgroup/index.js';
-import { cleanupAll, cli, collect, existingCgroupParentDirs, isRoot, start, testCgroupParent, waitForOutput } from '../helpers.js';
+import { create, inspectContainer, removeContainer, restartContainer, start as startContainer, stopContainer } from '../../lib/index.js';
+import { cleanupAll, cli, collect, existingCgroupParentDirs, isRoot, start, tempRoot, testCgroupParent, waitForOutput } from '../helpers.js';
 
 const MB = 1024 * 1024;
 
@@ -175,6 +176,37 @@ describe.skipIf(!isRoot)('cgroup limits on real containers', () => {
     } finally {
       c.kill('SIGKILL');
       await c.wait();
+    }
+    for (const leaf of plan.leafDirs) expect(existsSync(leaf), leaf).toBe(false);
+  });
+
+  it('create + start + restart: every start makes the cgroups again, with the limits, and the end removes them', async () => {
+    const parent = testCgroupParent();
+    const root = tempRoot();
+    const made = await create({ image: 'host', memory: '48m', pidsLimit: 30, cmd: ['sleep', '100'], root, cgroupParent: parent });
+    const plan = planCgroups(info!, parent, made.id, { memory: 48 * MB, pidsLimit: 30 });
+    // Created: nothing in the kernel yet.
+    for (const leaf of plan.leafDirs) expect(existsSync(leaf), leaf).toBe(false);
+    const procsFiles = plan.version === 2 ? [join(plan.v2Leaf!, 'cgroup.procs')] : plan.v1Procs;
+    const check = async () => {
+      const pid = (await startContainer(made.id, { root })).pid;
+      for (const f of procsFiles) expect(readFileSync(f, 'utf8').split('\n'), f).toContain(String(pid));
+      expect(readControl(plan, 'pids.max')).toBe('30');
+      expect(readControl(plan, plan.version === 2 ? 'memory.max' : 'memory.limit_in_bytes')).toBe(String(48 * MB));
+      return pid;
+    };
+    try {
+      const first = await check();
+      await stopContainer(made.id, { root, timeout: 0 });
+      for (const leaf of plan.leafDirs) expect(existsSync(leaf), leaf).toBe(false);
+      const second = await check();
+      expect(second).not.toBe(first);
+      await restartContainer(made.id, { root, timeout: 0 });
+      const third = inspectContainer(made.id, { root }).State.Pid;
+      expect(third).not.toBe(second);
+      for (const f of procsFiles) expect(readFileSync(f, 'utf8').split('\n'), f).toContain(String(third));
+    } finally {
+      await removeContainer(made.id, { root, force: true });
     }
     for (const leaf of plan.leafDirs) expect(existsSync(leaf), leaf).toBe(false);
   });
