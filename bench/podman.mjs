@@ -135,12 +135,15 @@ export async function setupPodman({ dir, tar, runtime, cgroupParent, hybridNames
     cleanup() {
       this.run('rm', '-af', '-t', '0');
       this.run('rmi', '-af');
-      const mountinfo = this.nsPid ? `/proc/${this.nsPid}/mountinfo` : '/proc/self/mountinfo';
-      let mounts = [];
-      try {
-        mounts = readFileSync(mountinfo, 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(`${dir}/`));
-      } catch { /* namespace gone */ }
-      for (const m of mounts.sort().reverse()) sh([...this.prefix, 'umount', '-l', m]);
+      // The overlay driver bind-mounts its home on itself in whichever namespace first used the
+      // store (the first probe runs in this one), and the containers' rootfs in podman's own.
+      for (const [mountinfo, prefix] of [['/proc/self/mountinfo', []], ...(this.nsPid ? [[`/proc/${this.nsPid}/mountinfo`, this.prefix]] : [])]) {
+        let mounts = [];
+        try {
+          mounts = readFileSync(mountinfo, 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m && m.startsWith(`${dir}/`));
+        } catch { /* namespace gone */ }
+        for (const m of mounts.sort().reverse()) sh([...prefix, 'umount', '-l', m]);
+      }
     },
   };
   const imp = sh(withPrivateBlobCache(dir, ['podman', ...pm.global, 'import', tar, IMAGE]), pm.env);
