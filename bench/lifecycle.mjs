@@ -170,7 +170,10 @@ function cleanup() {
     }
   }
 }
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { cleanup(); process.exit(130); });
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { log(`bench: ${sig}, cleaning up`); cleanup(); process.exit(130); });
+// The commands run with spawnSync: a signal's handler only runs when the event loop turns, so the
+// loops below yield between commands.
+const tick = () => new Promise((r) => setTimeout(r, 0));
 
 // ---------------------------------------------------------------------------------------------
 // measurements
@@ -195,7 +198,7 @@ function addPodmanTool(pm) {
 }
 
 /** Starts `count` detached `sleep 60`, reads each monitor's memory, removes them. */
-function monitorMemory(tool, rootfs) {
+async function monitorMemory(tool, rootfs) {
   const t = toolDefs[tool];
   const ids = [];
   const mems = [];
@@ -205,6 +208,7 @@ function monitorMemory(tool, rootfs) {
     const id = r.stdout.trim();
     ids.push(id);
     started[tool].add(id);
+    await tick();
   }
   // Let every monitor reach its steady state (logs open, start-up buffers freed).
   spawnSync('sleep', ['1']);
@@ -266,7 +270,7 @@ try {
 
   for (const tool of tools) {
     log(`bench: ${tool}: ${opts.count} detached containers, monitor memory`);
-    results.memory[tool] = { monitor: toolDefs[tool].monitor, ...monitorMemory(tool, rootfs) };
+    results.memory[tool] = { monitor: toolDefs[tool].monitor, ...(await monitorMemory(tool, rootfs)) };
   }
   for (const tool of tools) cycle(tool, rootfs); // warm-up
   const samples = Object.fromEntries(tools.map((t) => [t, []]));
@@ -274,7 +278,10 @@ try {
   for (let i = 0; i < opts.runs; i++) {
     // Interleaved, a different tool first each round.
     const order = tools.map((_, k) => tools[(k + i) % tools.length]);
-    for (const tool of order) samples[tool].push(cycle(tool, rootfs));
+    for (const tool of order) {
+      samples[tool].push(cycle(tool, rootfs));
+      await tick();
+    }
   }
   log('');
   for (const tool of tools) {
