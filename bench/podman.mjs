@@ -113,6 +113,7 @@ export async function setupPodman({ dir, tar, runtime, cgroupParent, hybridNames
   writeFileSync(join(dir, 'storage.conf'), `[storage]\ndriver = "overlay"\nrunroot = "${dir}/run"\ngraphroot = "${dir}/root"\n`);
   writeFileSync(join(dir, 'containers.conf'), [
     '[engine]', 'events_logger = "file"', `events_logfile_path = "${dir}/events.log"`, 'cgroup_manager = "cgroupfs"', 'lock_type = "file"',
+    `image_copy_tmp_dir = "${dir}/tmp"`,
     '[network]', 'network_backend = "cni"', `network_config_dir = "${dir}/net"`, `cni_plugin_dirs = ["${dir}/cni"]`, '',
   ].join('\n'));
   const pm = {
@@ -120,7 +121,8 @@ export async function setupPodman({ dir, tar, runtime, cgroupParent, hybridNames
     label: `podman (${runtime})`,
     runtime,
     dir,
-    env: { CONTAINERS_CONF: join(dir, 'containers.conf'), CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf') },
+    // TMPDIR: containers/image puts a scratch file in /var/tmp on every `run` otherwise.
+    env: { CONTAINERS_CONF: join(dir, 'containers.conf'), CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf'), TMPDIR: join(dir, 'tmp') },
     prefix: [],
     global: ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--tmpdir', join(dir, 'tmp'),
       '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', runtime],
