@@ -257,7 +257,7 @@ try {
     log('bench: setting up podman');
     podmans.push(...(await podmanSetup(rootfs)));
     for (const pm of podmans) {
-      results.podman.push({ key: pm.key, runtime: pm.runtime, invocation: pm.argv && [...pm.argv('run', '-d', ...pm.runFlags, IMAGE, 'sleep', '60')], workarounds: pm.workarounds, error: pm.error });
+      results.podman.push({ key: pm.key, runtime: pm.runtime, invocation: pm.argv && [...pm.argv('run', '-d', ...pm.runFlags, IMAGE, 'sleep', '60')], containersConf: pm.containersConf, workarounds: pm.workarounds, error: pm.error });
       if (pm.error) log(`bench: ${pm.key} cannot run containers here, not measured: ${pm.error}`);
       else {
         for (const w of pm.workarounds) log(`bench: ${pm.key}: "${w.error}" → ${w.fix}`);

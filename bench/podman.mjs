@@ -23,11 +23,12 @@ export function podmanVersion() {
 }
 
 /**
- * The `--ulimit` flags that match what this process may set. Rootful podman asks its runtime for
- * RLIMIT_NOFILE and RLIMIT_NPROC = 1048576 unless told otherwise, and raising a hard limit needs
- * CAP_SYS_RESOURCE. containers/common also lowers podman's own RLIMIT_NPROC to kernel.pid_max at
- * start-up (its default `nproc` ulimit), and conmon and the runtime inherit that: nproc can be at
- * most min(hard limit, pid_max).
+ * The `--ulimit` flags that match what this process may set (the fallback when an empty
+ * `default_ulimits` is not enough). Rootful podman asks its runtime for RLIMIT_NOFILE and
+ * RLIMIT_NPROC = 1048576 unless told otherwise, and raising a hard limit needs CAP_SYS_RESOURCE.
+ * containers/common also lowers podman's own RLIMIT_NPROC to kernel.pid_max at start-up (its
+ * default `nproc` ulimit), and conmon and the runtime inherit that: nproc can be at most
+ * min(hard limit, pid_max).
  */
 export function hostUlimits() {
   const limits = readFileSync('/proc/self/limits', 'utf8');
@@ -102,7 +103,9 @@ function withPrivateBlobCache(dir, argv) {
  * 50 characters), the image `tar` imported as IMAGE, and `runtime` as its OCI runtime. A probe
  * `run --rm IMAGE true` decides the workarounds:
  *
- * - setrlimit fails (no CAP_SYS_RESOURCE): `--ulimit` flags at the current hard limits;
+ * - setrlimit fails (no CAP_SYS_RESOURCE): `default_ulimits = []` in containers.conf, so that the
+ *   OCI spec has no rlimits and the container inherits the limits (as pocker's containers do);
+ *   if that is not enough, `--ulimit` flags at the current hard limits;
  * - crun refuses a hybrid cgroup host: every podman command runs through
  *   `nsenter --mount=/proc/<pid>/ns/mnt`, `pid` from `hybridNamespace()` (async, shared).
  *
@@ -111,16 +114,19 @@ function withPrivateBlobCache(dir, argv) {
 export async function setupPodman({ dir, tar, runtime, cgroupParent, hybridNamespace }) {
   for (const d of ['net', 'cni', 'tmp']) mkdirSync(join(dir, d), { recursive: true });
   writeFileSync(join(dir, 'storage.conf'), `[storage]\ndriver = "overlay"\nrunroot = "${dir}/run"\ngraphroot = "${dir}/root"\n`);
-  writeFileSync(join(dir, 'containers.conf'), [
+  const writeConf = (containers = []) => writeFileSync(join(dir, 'containers.conf'), [
+    '[containers]', ...containers,
     '[engine]', 'events_logger = "file"', `events_logfile_path = "${dir}/events.log"`, 'cgroup_manager = "cgroupfs"', 'lock_type = "file"',
     `image_copy_tmp_dir = "${dir}/tmp"`,
     '[network]', 'network_backend = "cni"', `network_config_dir = "${dir}/net"`, `cni_plugin_dirs = ["${dir}/cni"]`, '',
   ].join('\n'));
+  writeConf();
   const pm = {
     key: `podman-${runtime}`,
     label: `podman (${runtime})`,
     runtime,
     dir,
+    containersConf: [],
     // TMPDIR: containers/image puts a scratch file in /var/tmp on every `run` otherwise.
     env: { CONTAINERS_CONF: join(dir, 'containers.conf'), CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf'), TMPDIR: join(dir, 'tmp') },
     prefix: [],
@@ -155,6 +161,12 @@ export async function setupPodman({ dir, tar, runtime, cgroupParent, hybridNames
   }
   const probe = () => pm.run('run', '--rm', ...pm.runFlags, IMAGE, 'true');
   let r = probe();
+  if (r.code !== 0 && /setrlimit|rlimit/i.test(r.stderr)) {
+    pm.containersConf = ['default_ulimits = []'];
+    writeConf(pm.containersConf);
+    pm.workarounds.push({ error: lastLine(r.stderr), fix: 'default_ulimits = [] in containers.conf' });
+    r = probe();
+  }
   if (r.code !== 0 && /setrlimit|rlimit/i.test(r.stderr)) {
     const flags = hostUlimits();
     pm.workarounds.push({ error: lastLine(r.stderr), fix: flags.join(' ') });

@@ -740,6 +740,7 @@ async function main() {
   // Podman: one store per runtime, on an image imported from a tarball of the same rootfs. Its probe
   // container is the preflight; the workarounds it needed on this host are kept as the row's note.
   const podmanTargets = targets.filter((t) => t.key.startsWith('podman-'));
+  const podmanSetups = {};
   if (podmanTargets.length) {
     const tar = join(tmp, 'rootfs.tar');
     const tr = sh(['tar', '-C', rootfs, '-cf', tar, '.']);
@@ -759,6 +760,7 @@ async function main() {
         },
       });
       ctx.podman[t.key] = pm;
+      podmanSetups[t.key] = { containersConf: pm.containersConf, workarounds: pm.workarounds, error: pm.error };
       cleanupState.podmans.push(pm);
       if (pm.error) {
         t.disabled = 'preflight failed';
@@ -906,7 +908,7 @@ async function main() {
     const dir = join(REPO, 'bench/results');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `${facts.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
-    writeFileSync(file, JSON.stringify({ machine: facts, options: opts, results, ratios, notes, cleanup: cleanupReport }, null, 2) + '\n');
+    writeFileSync(file, JSON.stringify({ machine: facts, options: opts, results, ratios, podman: podmanSetups, notes, cleanup: cleanupReport }, null, 2) + '\n');
     process.stdout.write(`\nJSON: ${file}\n`);
   }
   const anyFailed = targets.some((t) => t.failures.length && ['cli', 'run'].includes(t.key));
