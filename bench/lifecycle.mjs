@@ -265,7 +265,7 @@ try {
       }
     }
     if (!podmans.some((pm) => !pm.error)) results.podmanError = podmans.map((pm) => `${pm.key}: ${pm.error}`).join('; ');
-  } else if (opts.podman) results.podmanError = 'podman is not installed';
+  } else results.podmanError = opts.podman ? 'podman is not installed' : '--no-podman';
   const tools = Object.keys(toolDefs);
 
   for (const tool of tools) {
