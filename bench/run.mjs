@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// pocker start-up benchmark: `pocker run --rm` (CLI), run() from a warm Node process, crun, runc
-// and bubblewrap, side by side on one minimal busybox rootfs, in one run.
+// pocker start-up benchmark: `pocker run --rm` (CLI), run() from a warm Node process, crun, runc,
+// bubblewrap and `podman run --rm` (with crun and with runc), side by side on one minimal busybox
+// rootfs, in one run.
 //
 //   npm run bench [-- --runs 50 --count 100 --workers 2 --rounds 3 --warmup 3 --only cli,run,crun]
 //
@@ -18,6 +19,7 @@ import {
 import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { IMAGE as PODMAN_IMAGE, podmanVersion, setupPodman } from './podman.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CGROUP_PARENT = 'pocker-bench';
@@ -118,13 +120,13 @@ const ms = (t0, t1) => Number(t1 - t0) / 1e6;
 
 /** Spawns argv with stdin/stdout on /dev/null and stderr piped; resolves with the time from the
  * spawn() call to the 'exit' event, the exit status and stderr (collected after 'close'). */
-function timedSpawn(argv) {
+function timedSpawn(argv, env) {
   return new Promise((resolveP) => {
     const t0 = now();
     let t1 = null;
     let child;
     try {
-      child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+      child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
     } catch (err) {
       resolveP({ ms: NaN, code: null, signal: null, stderr: String(err?.message ?? err) });
       return;
@@ -205,6 +207,8 @@ function machineFacts() {
     runc: versionOf(['runc', '--version']),
     crun: versionOf(['crun', '--version']),
     bwrap: versionOf(['bwrap', '--version']),
+    podman: podmanVersion(),
+    conmon: versionOf(['conmon', '--version']),
   };
 }
 
@@ -318,6 +322,8 @@ const TARGET_DEFS = [
   { key: 'crun', label: 'crun run' },
   { key: 'runc', label: 'runc run' },
   { key: 'bwrap', label: 'bwrap --unshare-all' },
+  { key: 'podman-crun', label: 'podman run --rm (crun)' },
+  { key: 'podman-runc', label: 'podman run --rm (runc)' },
   { key: 'node', label: 'node -e 0 (reference)' },
   { key: 'version', label: 'pocker --version (reference)' },
   { key: 'spawn', label: 'spawn /bin/true (reference)' },
@@ -377,6 +383,15 @@ function makeTargets(ctx) {
     // The CLI's own start-up (Node + commander, no runtime, no addon): splits the CLI's cost.
     version: spawnTarget([process.execPath, join(REPO, 'bin/pocker.cjs'), '--version']),
     spawn: spawnTarget(['/bin/true']),
+    // ctx.podman[key] is set up after the preflight of the others (setupPodman).
+    ...Object.fromEntries(['podman-crun', 'podman-runc'].map((key) => [key, {
+      prepare: () => null,
+      once: () => {
+        const pm = ctx.podman[key];
+        return timedSpawn(pm.argv('run', '--rm', ...pm.runFlags, PODMAN_IMAGE, '/bin/true'), pm.env);
+      },
+      release() {},
+    }])),
     nsenter: {
       prepare: () => null,
       once: () => timedSpawn(['nsenter', `--mount=/proc/${ctx.crunNs.pid}/ns/mnt`, '/bin/true']),
@@ -541,19 +556,27 @@ let cleaning = null;
 function cleanup() {
   cleaning ??= (async () => {
     const st = cleanupState;
-    const report = { leftoverCgroups: [], removedParents: [], notes: [] };
+    const report = { leftoverCgroups: [], podmanCgroups: [], removedParents: [], notes: [] };
     // 1. Containers of run() still alive (only after an interruption).
     for (const c of liveContainers) {
       try { c.kill('SIGKILL'); } catch { /* gone */ }
     }
     await Promise.race([Promise.allSettled([...liveContainers].map((c) => c.wait())), new Promise((r) => setTimeout(r, 2000))]);
-    // 2. Processes this script spawned (runtimes, the crun namespace holder), and wait for them.
-    const exited = [...children].map((child) => new Promise((r) => {
-      if (child.exitCode !== null || child.signalCode !== null) return r();
-      child.once('exit', r);
-      try { child.kill('SIGKILL'); } catch { r(); }
-    }));
-    await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, 3000))]);
+    // 2. Processes this script spawned (runtimes), and wait for them. The crun namespace holder goes
+    //    last: podman's crun store is only reachable through its namespace.
+    const killAll = async (list) => {
+      const exited = list.map((child) => new Promise((r) => {
+        if (child.exitCode !== null || child.signalCode !== null) return r();
+        child.once('exit', r);
+        try { child.kill('SIGKILL'); } catch { r(); }
+      }));
+      await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, 3000))]);
+    };
+    const nsHolder = st?.ctx?.crunNs ?? null;
+    await killAll([...children].filter((c) => c !== nsHolder));
+    // 2b. Podman: every container (and conmon) of its stores, its images and mounts.
+    for (const pm of st?.podmans ?? []) pm.cleanup();
+    await killAll([...children]);
     if (st?.tmp) {
       // 3. runc/crun containers left in our state dirs (interrupted runs).
       for (const rt of ['runc', 'crun']) {
@@ -577,6 +600,11 @@ function cleanup() {
           try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
         }
         const removed = await removeCgroupDir(key);
+        // Podman (cgroupfs) puts every conmon in <parent>/conmon and never removes that cgroup.
+        if (st.podmans?.length && key.endsWith(`/${CGROUP_PARENT}/conmon`) && !pids.length && removed) {
+          report.podmanCgroups.push(key);
+          continue;
+        }
         report.leftoverCgroups.push(`${key}${pids.length ? ` (${pids.length} task(s) killed)` : ''}${removed ? '' : ' (could not be removed)'}`);
       }
       for (const h of cgroupHierarchies()) {
@@ -651,7 +679,7 @@ async function main() {
     `${facts.cgroup.mode ? ` (${facts.cgroup.mode})` : ''}, load ${facts.loadavg.join(' ')}, ${facts.cpu}`);
 
   const tmp = mkdtempSync(join(tmpdir(), 'pocker-bench-'));
-  cleanupState = { tmp, cgroupsBefore: snapshotBenchCgroups() };
+  cleanupState = { tmp, cgroupsBefore: snapshotBenchCgroups(), podmans: [], ctx: null };
   const rootfs = join(tmp, 'rootfs');
   const pockerRoot = join(tmp, 'pocker-root');
   mkdirSync(pockerRoot);
@@ -662,7 +690,8 @@ async function main() {
   const pocker = await import(pathToFileURL(distIndex).href);
   let ociCfg = null;
   const setupNotes = [];
-  const ctx = { tmp, rootfs, pockerRoot, pocker, ociCfg: null, crunNs: null };
+  const ctx = { tmp, rootfs, pockerRoot, pocker, ociCfg: null, crunNs: null, podman: {} };
+  cleanupState.ctx = ctx;
   const wanted = new Set(opts.only ?? TARGET_DEFS.map((t) => t.key).filter((k) => k !== 'nsenter'));
   if (wanted.has('crun') || wanted.has('runc')) {
     try {
@@ -680,6 +709,7 @@ async function main() {
   // Preflight: one run each; the exact error is kept for anything that fails.
   log('preflight…');
   for (const t of targets) {
+    if (t.key.startsWith('podman-')) continue; // below
     if ((t.key === 'crun' || t.key === 'runc') && !ociCfg) {
       t.disabled = 'no OCI bundle (runc spec failed)';
       continue;
@@ -705,6 +735,46 @@ async function main() {
       t.disabled = 'preflight failed';
       t.failures.push(res);
       log(`  ${t.key}: FAILED: ${res}`);
+    }
+  }
+  // Podman: one store per runtime, on an image imported from a tarball of the same rootfs. Its probe
+  // container is the preflight; the workarounds it needed on this host are kept as the row's note.
+  const podmanTargets = targets.filter((t) => t.key.startsWith('podman-'));
+  const podmanSetups = {};
+  if (podmanTargets.length) {
+    const tar = join(tmp, 'rootfs.tar');
+    const tr = sh(['tar', '-C', rootfs, '-cf', tar, '.']);
+    for (const t of podmanTargets) {
+      if (!facts.podman) { t.disabled = 'podman is not installed'; continue; }
+      if (tr.status !== 0) { t.disabled = `tar: ${tr.stderr}`; continue; }
+      const runtime = t.key.slice('podman-'.length);
+      const pm = await setupPodman({
+        dir: join(tmp, `p${runtime[0]}`), // short: podman refuses a runroot over 50 characters
+        tar,
+        runtime,
+        cgroupParent: CGROUP_PARENT,
+        hybridNamespace: async () => {
+          if (!facts.cgroup.unifiedMount) throw new Error('no cgroup2 mount to hide');
+          ctx.crunNs ??= await startCrunNamespace(tmp, facts.cgroup.unifiedMount);
+          return ctx.crunNs.pid;
+        },
+      });
+      ctx.podman[t.key] = pm;
+      podmanSetups[t.key] = { containersConf: pm.containersConf, workarounds: pm.workarounds, error: pm.error };
+      cleanupState.podmans.push(pm);
+      if (pm.error) {
+        t.disabled = 'preflight failed';
+        t.failures.push(pm.error);
+        log(`  ${t.key}: FAILED: ${pm.error}`);
+        continue;
+      }
+      t.note = `${pm.argv('run', '--rm', ...pm.runFlags, PODMAN_IMAGE, '/bin/true').join(' ').replaceAll(tmp, 'TMP').replace(/\/proc\/\d+\//, '/proc/HELPER/')}` +
+        pm.workarounds.map((w) => `; because of "${w.error}": ${w.fix}`).join('');
+      log(`  ${t.key}: ${t.note}`);
+      if (pm.nsPid && !targets.some((x) => x.key === 'nsenter')) {
+        const d = TARGET_DEFS.find((x) => x.key === 'nsenter');
+        targets.push({ ...d, impl: impls.nsenter, latency: [], throughput: [], failures: [], disabled: null, note: null, latencyOnly: true });
+      }
     }
   }
   for (const t of targets) if (t.key === 'nsenter' && !ctx.crunNs) t.disabled = 'only used with the crun hybrid-cgroup workaround';
@@ -760,6 +830,16 @@ async function main() {
     },
   };
 
+  // pocker ÷ podman, for each podman row: latency medians (below 1: pocker faster) and
+  // containers/s (above 1: pocker faster).
+  const div = (a, b) => (a !== null && b ? r2(a / b) : null);
+  ratios.vsPodman = Object.fromEntries(['podman-crun', 'podman-runc'].filter((k) => med(k) !== null).map((k) => [k, {
+    cliLatency: div(med('cli'), med(k)),
+    runLatency: div(med('run'), med(k)),
+    cliThroughput: div(cps('cli'), cps(k)),
+    runThroughput: div(cps('run'), cps(k)),
+  }]));
+
   const notes = [...setupNotes];
   for (const t of targets) {
     if (t.note) notes.push(`${t.key}: ${t.note}`);
@@ -772,6 +852,11 @@ async function main() {
     notes.push(`crun: the nsenter hop costs ≈ ${fmt(overhead)} ms (nsenter /bin/true − spawn /bin/true medians); ` +
       `crun's median without it ≈ ${fmt(med('crun') - overhead)} ms`);
   }
+  if (ctx.podman['podman-crun']?.nsPid && med('podman-crun') !== null && med('nsenter') !== null && med('spawn') !== null) {
+    const overhead = med('nsenter') - med('spawn');
+    results['podman-crun'].latencyMs.medianWithoutNsenter = r2(med('podman-crun') - overhead);
+    notes.push(`podman-crun: every podman command pays the same nsenter hop (≈ ${fmt(overhead)} ms); its median without it ≈ ${fmt(med('podman-crun') - overhead)} ms`);
+  }
 
   const out = [];
   out.push('');
@@ -779,7 +864,7 @@ async function main() {
   out.push(`machine: nproc ${facts.nproc} (${facts.cpu}), kernel ${facts.kernel}, cgroup ${facts.cgroup.version}` +
     `${facts.cgroup.mode ? ` ${facts.cgroup.mode}` : ''}${facts.cgroup.unifiedControllers ? ` (cgroup2 controllers: ${facts.cgroup.unifiedControllers})` : ''}, ` +
     `load ${facts.loadavg.join(' ')} at start, ${facts.loadavgEnd.join(' ')} at end (${Math.round(facts.durationSec)} s), node ${facts.node}`);
-  out.push(`versions: pocker ${facts.pocker}; ${facts.runc?.replace(/\s+/g, ' ') ?? 'runc: n/a'}; ${facts.crun ?? 'crun: n/a'}; ${facts.bwrap ?? 'bwrap: n/a'}`);
+  out.push(`versions: pocker ${facts.pocker}; ${facts.runc?.replace(/\s+/g, ' ') ?? 'runc: n/a'}; ${facts.crun ?? 'crun: n/a'}; ${facts.bwrap ?? 'bwrap: n/a'}; ${facts.podman ?? 'podman: n/a'}${facts.podman ? ` (${facts.conmon})` : ''}`);
   out.push(`latency: ${opts.runs} sequential runs each (+${opts.warmup} warm-up), round-robin; throughput: ${opts.count} containers × ${opts.rounds} round(s), ${opts.workers} workers, median round`);
   out.push('');
   const rows = targets.map((t) => {
@@ -798,6 +883,15 @@ async function main() {
   out.push(`  run() median                    ${fmt(ratios.runMedianMs.value)} ms   (target ≤ 5 ms)   ${mark(ratios.runMedianMs.pass)}`);
   out.push(`  run() c/s ÷ crun c/s            ${fmt(ratios.runVsCrunThroughput.value)}×     (target ≥ 3×)     ${mark(ratios.runVsCrunThroughput.pass)}`);
   out.push(`  CLI median − node -e 0 median   ${fmt(ratios.cliMinusNodeMs.value)} ms   (target ≤ 10 ms)  ${mark(ratios.cliMinusNodeMs.pass)}`);
+  const vs = Object.entries(ratios.vsPodman);
+  if (vs.length) {
+    out.push('');
+    out.push('pocker ÷ podman (latency: below 1 = pocker faster; containers/s: above 1 = pocker faster):');
+    for (const [k, v] of vs) {
+      out.push(`  ${pad(results[k].label, 24)} latency: CLI ${fmt(v.cliLatency)}, run() ${fmt(v.runLatency)};  containers/s: CLI ${fmt(v.cliThroughput)}, run() ${fmt(v.runThroughput)}`);
+    }
+  }
+  if (cleanupReport.podmanCgroups.length) notes.push(`removed podman's shared conmon cgroup under ${CGROUP_PARENT} (${cleanupReport.podmanCgroups.length} hierarchies)`);
   if (cleanupReport.leftoverCgroups.length) {
     notes.push(`cgroups left under ${CGROUP_PARENT} after the runs (removed by the bench): ${cleanupReport.leftoverCgroups.join(', ')}`);
   }
@@ -814,7 +908,7 @@ async function main() {
     const dir = join(REPO, 'bench/results');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `${facts.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
-    writeFileSync(file, JSON.stringify({ machine: facts, options: opts, results, ratios, notes, cleanup: cleanupReport }, null, 2) + '\n');
+    writeFileSync(file, JSON.stringify({ machine: facts, options: opts, results, ratios, podman: podmanSetups, notes, cleanup: cleanupReport }, null, 2) + '\n');
     process.stdout.write(`\nJSON: ${file}\n`);
   }
   const anyFailed = targets.some((t) => t.failures.length && ['cli', 'run'].includes(t.key));
