@@ -271,7 +271,14 @@ sys.exit(os.waitstatus_to_exitcode(status))
     const s = state(root, id);
     expect(s.status).toBe('running');
     // One monitor, one container process in the container's cgroup.
-    const inits = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(`/${id}`));
+    const cgroupOf = (p: string) => {
+      try {
+        return readFileSync(`/proc/${p}/cgroup`, 'utf8');
+      } catch {
+        return ''; // a process that ended meanwhile (other tests run beside this one)
+      }
+    };
+    const inits = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && cgroupOf(p).includes(`/${id}`));
     expect(inits).toEqual([String(s.pid)]);
     const again = await pk(root, 'start', 'race');
     expect(again.code).toBe(0);
