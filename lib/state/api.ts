@@ -338,12 +338,16 @@ export function inspectContainer(ref: string, options: StateOptions = {}): Conta
 /** Polls until the container has exited or `ms` passed (`Infinity` waits forever); null when its directory went away. */
 async function waitExited(c: ListedContainer, ms: number): Promise<ListedContainer | null> {
   const end = Date.now() + ms;
+  // Short at first (a killed container ends within a few ms, and stop/rm wait on this), then
+  // longer, so that a long `wait` costs next to nothing.
+  let delay = 10;
   for (;;) {
     if (!existsSync(c.dir)) return null;
     const now = st.describeContainer(c);
     if (now.status === 'exited') return now;
     if (Date.now() >= end) return now;
-    await sleep(50);
+    await sleep(delay);
+    delay = Math.min(delay * 1.5, 200);
   }
 }
 
@@ -496,7 +500,7 @@ async function removeLocked(root: string, ref: string, c: ListedContainer, force
     }
     // Waits (briefly) for the monitor to end, so that it has removed the cgroups.
     const monitorPid = c.state?.monitorPid ?? 0;
-    for (let i = 0; i < 100 && st.isPockerInit(monitorPid); i++) await sleep(50);
+    for (let i = 0; i < 500 && st.isPockerInit(monitorPid); i++) await sleep(10);
     // A monitor (or, before it took over, the creating process, or a start) that died could not
     // clean up: kill what is left in the container's cgroups and remove them.
     if (c.deadMonitor || c.deadOwner || c.status === 'created') for (const dir of st.containerCgroupDirs(root, c)) native().cgroupRemove(dir);
