@@ -36,6 +36,11 @@ export interface NativeAddon {
   /** Seals a memfd copy of pocker-init (once per process); spawn() executes that copy. */
   setInitPath(path: string): void;
   spawn(options: SpawnOptions): NativeMonitor;
+  /**
+   * Uses the pocker-init image of the first of these running pocker-init processes whose image is
+   * a sealed memfd with exactly our bytes (so detached monitors share one copy); returns its pid, or 0.
+   */
+  shareInit(pids: number[]): number;
   /** A close-on-exec pipe: [readFd, writeFd]. */
   pipe(): [number, number];
   /** A connected pair of close-on-exec unix stream sockets. */

@@ -82,6 +82,47 @@ Napi::Value SetInitPath(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Detached monitors started by different processes would each keep a copy of their own alive
+// (~1.2 MB each). A live monitor's image (/proc/<pid>/exe) is adopted instead when it is a memfd
+// sealed against writes and size changes (nobody can ever change it) holding exactly our bytes.
+bool sameSealedImage(int candidate, int ours) {
+  constexpr int kNeed = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK;
+  int seals = fcntl(candidate, F_GET_SEALS);
+  if (seals < 0 || (seals & kNeed) != kNeed) return false;
+  struct stat a, b;
+  if (fstat(candidate, &a) != 0 || fstat(ours, &b) != 0 || a.st_size != b.st_size) return false;
+  if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) return true;
+  static char x[64 * 1024], y[64 * 1024];
+  for (off_t off = 0; off < b.st_size;) {
+    ssize_t n = pread(ours, y, sizeof y, off);
+    if (n <= 0 || pread(candidate, x, static_cast<size_t>(n), off) != n) return false;
+    if (std::memcmp(x, y, static_cast<size_t>(n)) != 0) return false;
+    off += n;
+  }
+  return true;
+}
+
+// shareInit(pids): adopts the image of the first of these pocker-init processes that has ours;
+// returns its pid, or 0 (ours is kept).
+Napi::Value ShareInit(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsArray()) return throwTypeError(info.Env(), "shareInit(pids)");
+  Napi::Array pids = info[0].As<Napi::Array>();
+  std::lock_guard<std::mutex> lock(gInitMutex);
+  if (gInitFd < 0) return Napi::Number::New(info.Env(), 0);
+  for (uint32_t i = 0; i < pids.Length(); i++) {
+    Napi::Value v = pids.Get(i);
+    if (!v.IsNumber()) continue;
+    int pid = v.As<Napi::Number>().Int32Value();
+    if (pid <= 0) continue;
+    Fd candidate(::open(("/proc/" + std::to_string(pid) + "/exe").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!candidate || !sameSealedImage(candidate.get(), gInitFd)) continue;
+    ::close(gInitFd);
+    gInitFd = candidate.release();
+    return Napi::Number::New(info.Env(), pid);
+  }
+  return Napi::Number::New(info.Env(), 0);
+}
+
 // ---------- clone + exec ----------
 
 struct Mapping {
@@ -398,6 +439,7 @@ void initSpawn(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(ctor);
   exports.Set("setInitPath", Napi::Function::New(env, SetInitPath, "setInitPath"));
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
+  exports.Set("shareInit", Napi::Function::New(env, ShareInit, "shareInit"));
 }
 
 }  // namespace pocker

@@ -12,6 +12,7 @@ import {
   describeContainer,
   effectiveState,
   findContainer,
+  runningMonitorPids,
   signalDetached,
   withContainerLock,
   type ContainerConfig as ContainerRecord,
@@ -708,6 +709,8 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
       }
       if (opts.removeOnFailure) removeDir();
     };
+    // A detached monitor outlives this process: share the image other monitors already run.
+    addon.shareInit(runningMonitorPids(cfg.root));
     const pair = opts.attach ? addon.socketpair() : null;
     let handle: RunningContainer;
     try {

@@ -386,3 +386,14 @@ export async function withContainerLock<T>(dir: string, fn: () => Promise<T>): P
     closeSync(fd);
   }
 }
+
+/** Monitor pids of (up to `limit`) containers under `root` whose state.json says running. */
+export function runningMonitorPids(root: string, limit = 4): number[] {
+  const out: number[] = [];
+  for (const id of containerIds(root)) {
+    const s = readJson<ContainerState>(join(root, 'containers', id, 'state.json'));
+    if (s?.status === 'running' && s.monitorPid > 0) out.push(s.monitorPid);
+    if (out.length >= limit) break;
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 // Detached containers: the container's own pocker-init monitor outlives the CLI, keeps its output
 // in Docker's json-file log (rotated), and records its status in state.json.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -68,6 +68,24 @@ describe.skipIf(!isRoot)('detached containers', () => {
       existsSync(join('/sys/fs/cgroup', d.name, testCgroupParent(), id)) ? [d.name] : [],
     );
     expect(leaf).toEqual([]);
+  });
+
+  it('monitors started by different CLI runs share one sealed pocker-init image (not a copy each)', async () => {
+    const root = tempRoot();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await cli(['run', '-d', 'host', 'sleep', '30'], { root });
+      expect(r.code, r.stderr).toBe(0);
+      ids.push(r.stdout.trim());
+    }
+    const images = ids.map((id) => {
+      const m = state(root, id).monitorPid;
+      expect(readlinkSync(`/proc/${m}/exe`)).toMatch(/^\/memfd:pocker-init/);
+      return statSync(`/proc/${m}/exe`).ino;
+    });
+    expect(new Set(images).size).toBe(1);
+    const rm = await cli(['--root', root, 'rm', '-f', ...ids]);
+    expect(rm.code, rm.stderr).toBe(0);
   });
 
   it('the library: detach, kill through the monitor, wait() for the recorded status; --rm removes the state', async () => {
