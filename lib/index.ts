@@ -1,6 +1,5 @@
 // pocker's public API.
-export { attach, create, run, signalNumber, start, type CreatedContainer, type StartOptions } from './runtime/run.js';
-export type { Attachment } from './runtime/attach.js';
+export { attach, create, run, signalNumber, start, type CreatedContainer, type DetachedContainer, type StartOptions } from './runtime/run.js';
 export { exec, type ExecOptions } from './runtime/exec.js';
 export { PockerError } from './errors.js';
 export { pull, type PullOptions, type PullResult } from './image/pull.js';

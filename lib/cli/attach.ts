@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { isatty } from 'node:tty';
 
-import type { Container } from '../types.js';
+import type { DetachedContainer } from '../runtime/run.js';
 import { CliError, errorExit, type CliContext } from './run.js';
 
 const ROOT_HELP = 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)';
@@ -76,7 +76,7 @@ const proxiedSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUI
  * our stdout/stderr, raw mode and the window size with a tty, signals proxied without one. Resolves
  * with the container's exit code, or 0 when the user detached.
  */
-export async function attachedSession(c: Container & { detach(): void }, opts: { stdin: boolean; tty: boolean; sigProxy: boolean; detachKeys: Buffer }): Promise<number> {
+export async function attachedSession(c: DetachedContainer, opts: { stdin: boolean; tty: boolean; sigProxy: boolean; detachKeys: Buffer }): Promise<number> {
   const cleanups: Array<() => void> = [];
   let detached = false;
   let resolveDetach!: () => void;
@@ -201,7 +201,7 @@ export function addAttachCommands(program: Command, ctx: CliContext): void {
           const { inspectContainer } = await import('../state/api.js');
           const tty = inspectContainer(refs[0]!, root ? { root } : {}).Config.Tty;
           if (tty && flags.interactive && !isatty(0)) throw new CliError('the input device is not a TTY');
-          const c = (await start(refs[0]!, { attach: true, ...(root ? { root } : {}) })) as Container & { detach(): void };
+          const c = await start(refs[0]!, { attach: true, ...(root ? { root } : {}) });
           ctx.exitCode = await attachedSession(c, { stdin: !!flags.interactive, tty, sigProxy: true, detachKeys: keys });
         } catch (err) {
           ctx.writeErr(`${errorExit(err).message}\n`);

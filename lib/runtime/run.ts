@@ -635,6 +635,12 @@ export async function create(options: RunOptions): Promise<CreatedContainer> {
   return { id: cfg.id, name: cfg.name };
 }
 
+/** The handle of a container its own monitor runs (start(), attach()). */
+export interface DetachedContainer extends Container {
+  /** Ends the attachment, if any (the container goes on). */
+  detach(): void;
+}
+
 /** Options of start() and attach(). */
 export interface StartOptions {
   /** State directory (default /var/lib/pocker, or POCKER_ROOT). */
@@ -667,17 +673,20 @@ async function attachTo(h: RunningContainer, dir: string, run: StoredRun | undef
  * left as it is. Throws `ERR_POCKER_NOT_FOUND`, or `ERR_POCKER_FOREGROUND` for a container that a
  * foreground `pocker run` owns; a setup failure leaves the container as it was (not started).
  */
-export async function start(ref: string, options: StartOptions = {}): Promise<Container> {
+export async function start(ref: string, options: StartOptions = {}): Promise<DetachedContainer> {
   const { stateRoot } = await import('../state/api.js');
   checkRoot();
   return startEntry(findContainer(stateRoot(options), ref), { attach: !!options.attach });
 }
 
-async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; removeOnFailure?: boolean }): Promise<Container> {
+async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; removeOnFailure?: boolean }): Promise<DetachedContainer> {
   return withContainerLock(entry.dir, async () => {
     const c = describeContainer(entry);
     const stored = c.config?.run;
     if (!stored) {
+      if (c.state) {
+        throw new PockerError(`cannot start container ${c.name}: it was made by an older pocker, which did not record its configuration`, { code: 'ERR_POCKER_INVALID', step: 'start' });
+      }
       throw new PockerError(`cannot start container ${c.name}: it runs in the foreground of a pocker run`, { code: 'ERR_POCKER_FOREGROUND', step: 'start' });
     }
     if (c.status === 'running') return opts.attach ? attachTo(runningHandle(c), c.dir, stored) : runningHandle(c);
@@ -735,7 +744,7 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
  * `ERR_POCKER_NOT_RUNNING` for a container that is not running, `ERR_POCKER_FOREGROUND` for one a
  * foreground `pocker run` owns.
  */
-export async function attach(ref: string, options: Omit<StartOptions, 'attach'> = {}): Promise<Container & { detach(): void }> {
+export async function attach(ref: string, options: Omit<StartOptions, 'attach'> = {}): Promise<DetachedContainer> {
   const { stateRoot } = await import('../state/api.js');
   const c = describeContainer(findContainer(stateRoot(options), ref));
   if (c.status !== 'running') {

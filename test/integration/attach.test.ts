@@ -5,7 +5,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { attach, create, inspectContainer, removeContainer, start, type Container } from '../../lib/index.js';
+import { attach, create, inspectContainer, removeContainer, start } from '../../lib/index.js';
 import { cleanupAll, cli, cliArgs, collect, existingCgroupParentDirs, havePythonPty, isRoot, pockerBin, repoRoot, tempRoot, testCgroupParent } from '../helpers.js';
 
 const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
@@ -167,7 +167,7 @@ describe.skipIf(!isRoot)('create, start, attach', () => {
   it('a tty container: attach resizes the terminal and types into it', async () => {
     const root = newRoot();
     const { id } = await create({ image: 'host', cmd: ['sh'], tty: true, interactive: true, root, cgroupParent: testCgroupParent() });
-    const c = (await start(id, { root, attach: true })) as Container & { detach(): void };
+    const c = await start(id, { root, attach: true });
     expect(c.stderr).toBeNull();
     c.resize(44, 122);
     c.stdin!.write('stty size; tty; exit 6\n');
