@@ -2,7 +2,7 @@
 // wait, remove, rename, logs, stats, top and prune over the on-disk state (containers/<id>/
 // config.json, the monitor's state.json and json-file log). The CLI (lib/cli/containers.ts,
 // lifecycle.ts, logs.ts) only parses its flags and formats what these return.
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 
@@ -570,12 +570,41 @@ function stamp(entries: LogEntry[], timestamps: boolean | undefined): LogEntry[]
   return timestamps ? entries.map((e) => ({ ...e, log: `${e.time} ${e.log}` })) : entries;
 }
 
+/**
+ * The log's entries, and where they end in the current file (its inode and the byte after the last
+ * complete line): following goes on from exactly there, so no line written meanwhile, and no line
+ * torn at the moment of reading, is lost.
+ */
+function readLogsAt(c: st.ContainerEntry, tail: number, window: TimeWindow): { entries: LogEntry[]; offset: number; ino: number } {
+  const all: LogEntry[] = [];
+  let offset = 0;
+  let ino = 0;
+  for (const f of st.logFiles(c.logPath)) {
+    if (f !== c.logPath) {
+      all.push(...st.parseLogLines(readFileSync(f, 'utf8')));
+      continue;
+    }
+    let fd: number;
+    try {
+      fd = openSync(f, 'r');
+    } catch {
+      continue; // rotated away meanwhile
+    }
+    try {
+      ino = fstatSync(fd).ino;
+      const buf = readFileSync(fd);
+      offset = buf.lastIndexOf(0x0a) + 1;
+      all.push(...st.parseLogLines(buf.subarray(0, offset).toString('utf8')));
+    } finally {
+      closeSync(fd);
+    }
+  }
+  const inside = all.filter((e) => inWindow(e, window));
+  return { entries: tail === Infinity ? inside : tail === 0 ? [] : inside.slice(-tail), offset, ino };
+}
+
 function readLogs(c: st.ContainerEntry, tail: number, window: TimeWindow): LogEntry[] {
-  const all = st
-    .logFiles(c.logPath)
-    .flatMap((f) => st.parseLogLines(readFileSync(f, 'utf8')))
-    .filter((e) => inWindow(e, window));
-  return tail === Infinity ? all : tail === 0 ? [] : all.slice(-tail);
+  return readLogsAt(c, tail, window).entries;
 }
 
 /**
@@ -606,10 +635,11 @@ export function followLogs(ref: string, options: LogsOptions = {}): AsyncIterabl
   };
   const pastUntil = () => window.until !== undefined && BigInt(Date.now()) * 1_000_000n > window.until;
   async function* follow(): AsyncGenerator<LogEntry> {
-    yield* stamp(readLogs(c, tail, window), options.timestamps);
-    // Poll the current file; a rotation (the file shrank or was replaced) starts it over.
-    let offset = existsSync(c.logPath) ? statSync(c.logPath).size : 0;
-    let ino = existsSync(c.logPath) ? statSync(c.logPath).ino : 0;
+    const first = readLogsAt(c, tail, window);
+    yield* stamp(first.entries, options.timestamps);
+    // Poll the current file from where that read ended; a rotation (the file shrank or was
+    // replaced) starts it over.
+    let { offset, ino } = first;
     for (;;) {
       // Read once more after the container ended, or `until` passed: what it wrote until then.
       const over = !running() || pastUntil();
