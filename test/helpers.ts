@@ -519,3 +519,58 @@ export function ensureBuilt(log: (msg: string) => void = (m) => process.stderr.w
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Detached containers on disk (containers/<id>/state.json) and their processes
+
+/** A detached container's state.json, as its monitor writes it. */
+export interface StateFile {
+  status: string;
+  pid: number;
+  monitorPid: number;
+  exitCode: number;
+  signal: number;
+  oomKilled: boolean;
+  restartCount: number;
+  startedAt: string;
+  finishedAt: string;
+}
+
+/** Reads `root`'s container `id`'s state.json. */
+export function containerState(root: string, id: string): StateFile {
+  return JSON.parse(readFileSync(join(root, 'containers', id, 'state.json'), 'utf8')) as StateFile;
+}
+
+/** Alive and not a zombie (a reparented monitor may wait for a busy reaper). */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
+/** Removes every container of `root` (rm -f), so that no pocker-init is left behind. */
+export async function removeAllContainers(root: string): Promise<void> {
+  const ids = (await cli(['--root', root, 'ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
+  if (ids.length) await cli(['--root', root, 'rm', '-f', ...ids]);
+}
+
+/**
+ * Temporary state roots for one test file: `newRoot()` makes one, `removeAll()` (from afterAll)
+ * removes every container in each of them.
+ */
+export function rootTracker(): { newRoot(): string; removeAll(): Promise<void> } {
+  const roots: string[] = [];
+  return {
+    newRoot() {
+      const r = tempRoot();
+      roots.push(r);
+      return r;
+    },
+    async removeAll() {
+      for (const r of roots) await removeAllContainers(r);
+    },
+  };
+}

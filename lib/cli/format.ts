@@ -4,6 +4,7 @@
 // them (min width 10, padding 3), and `--format`: `table`, `json` and a subset of Go templates.
 //
 // Pure functions, no I/O: exported for the commands and the unit tests. Cheap to import.
+import { humanDuration } from '../state/containers.js';
 
 // ---------------------------------------------------------------------------------------------
 // Sizes, durations, times, JSON, tables
@@ -41,23 +42,8 @@ export function humanSize(bytes: number, precision = 4): string {
   return `${formatG(size, precision)}${DECIMAL_UNITS[i]}`;
 }
 
-/** go-units HumanDuration: "Less than a second", "About a minute", "3 hours", "2 weeks", … */
-export function humanDuration(ms: number): string {
-  const seconds = Math.trunc(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.trunc(ms / 60_000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.trunc(ms / 3_600_000 + 0.5);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
-  return `${Math.trunc(Math.trunc(ms / 3_600_000) / 24 / 365)} years`;
-}
+/** go-units HumanDuration (one definition, beside Docker's STATUS column in lib/state). */
+export { humanDuration };
 
 /** Docker's CREATED column: "2 days ago" (`N/A` for an unknown or zero time). */
 export function timeAgo(created: string | number | Date, now: number = Date.now()): string {

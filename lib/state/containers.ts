@@ -267,23 +267,22 @@ export function listContainers(root: string): ListedContainer[] {
   return list.sort((a, b) => time(b) - time(a));
 }
 
-/** Docker's human duration ("5 seconds", "About a minute", "2 hours"). */
+/** go-units HumanDuration, Docker's: "Less than a second", "About a minute", "3 hours", "2 weeks", … */
 export function humanDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 1) return 'Less than a second';
-  if (s === 1) return '1 second';
-  if (s < 60) return `${s} seconds`;
-  const m = Math.round(s / 60);
-  if (m === 1) return 'About a minute';
-  if (m < 60) return `${m} minutes`;
-  const h = Math.round(s / 3600);
-  if (h === 1) return 'About an hour';
-  if (h < 48) return `${h} hours`;
-  const d = Math.floor(h / 24);
-  if (d < 14) return `${d} days`;
-  if (d < 60) return `${Math.floor(d / 7)} weeks`;
-  if (d < 365 * 2) return `${Math.floor(d / 30)} months`;
-  return `${Math.floor(d / 365)} years`;
+  const seconds = Math.trunc(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.trunc(ms / 60_000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.trunc(ms / 3_600_000 + 0.5);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
+  return `${Math.trunc(Math.trunc(ms / 3_600_000) / 24 / 365)} years`;
 }
 
 /** Docker's STATUS column: `Up 5 seconds`, `Exited (0) 2 minutes ago`. */

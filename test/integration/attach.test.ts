@@ -6,24 +6,27 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { attach, create, inspectContainer, removeContainer, start } from '../../lib/index.js';
-import { cleanupAll, cli, cliArgs, collect, existingCgroupParentDirs, havePythonPty, isRoot, pockerBin, repoRoot, tempRoot, testCgroupParent } from '../helpers.js';
+import {
+  cleanupAll,
+  cli,
+  cliArgs,
+  collect,
+  containerState,
+  existingCgroupParentDirs,
+  havePythonPty,
+  isRoot,
+  pockerBin,
+  processAlive,
+  repoRoot,
+  rootTracker,
+  testCgroupParent,
+} from '../helpers.js';
 
 const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface State {
-  status: string;
-  pid: number;
-  monitorPid: number;
-}
-const state = (root: string, id: string) => JSON.parse(readFileSync(join(root, 'containers', id, 'state.json'), 'utf8')) as State;
-const alive = (pid: number) => {
-  try {
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
-  } catch {
-    return false;
-  }
-};
+const state = containerState;
+const alive = processAlive;
 
 async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
@@ -51,17 +54,9 @@ function readUntil(stream: NodeJS.ReadableStream, re: RegExp, ms = 20_000): Prom
 }
 
 describe.skipIf(!isRoot)('create, start, attach', () => {
-  const roots: string[] = [];
-  const newRoot = () => {
-    const r = tempRoot();
-    roots.push(r);
-    return r;
-  };
+  const { newRoot, removeAll } = rootTracker();
   afterAll(async () => {
-    for (const root of roots) {
-      const ids = (await pk(root, 'ps', '-aq', '--no-trunc')).stdout.split('\n').filter(Boolean);
-      if (ids.length) await pk(root, 'rm', '-f', ...ids);
-    }
+    await removeAll();
     await cleanupAll();
   });
 

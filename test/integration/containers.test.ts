@@ -1,34 +1,15 @@
 // ps, stop, kill, wait, rm, inspect over detached containers; unique and auto-generated names.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cleanupAll, cli, isRoot, tempRoot } from '../helpers.js';
+import { cleanupAll, cli, containerState, isRoot, processAlive, removeAllContainers, tempRoot } from '../helpers.js';
 
-interface State {
-  status: string;
-  pid: number;
-  monitorPid: number;
-}
-
-const state = (root: string, id: string) => JSON.parse(readFileSync(join(root, 'containers', id, 'state.json'), 'utf8')) as State;
-/** Alive and not a zombie (a reparented monitor may wait for a busy reaper). */
-const alive = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
-};
+const state = containerState;
+const alive = processAlive;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
-
-/** Removes every container of `root` (rm -f), so that no pocker-init is left behind. */
-async function removeAll(root: string): Promise<void> {
-  const ids = (await pk(root, 'ps', '-aq', '--no-trunc')).stdout.split('\n').filter(Boolean);
-  if (ids.length) await pk(root, 'rm', '-f', ...ids);
-}
+const removeAll = removeAllContainers;
 
 describe.skipIf(!isRoot)('container commands', () => {
   const roots: string[] = [];

@@ -6,26 +6,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { run } from '../../lib/index.js';
-import { cleanupAll, cli, isRoot, tempRoot, testCgroupParent } from '../helpers.js';
+import { cleanupAll, cli, containerState, isRoot, processAlive, tempRoot, testCgroupParent } from '../helpers.js';
 
-interface State {
-  status: string;
-  pid: number;
-  monitorPid: number;
-  exitCode: number;
-  startedAt: string;
-  finishedAt: string;
-}
-
-const state = (root: string, id: string) => JSON.parse(readFileSync(join(root, 'containers', id, 'state.json'), 'utf8')) as State;
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const state = containerState;
+const alive = processAlive;
 const ppid = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
 
 describe.skipIf(!isRoot)('detached containers', () => {

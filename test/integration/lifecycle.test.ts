@@ -5,27 +5,19 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cgroupParentDirs, cleanupAll, cli, isRoot, tempDir, tempRoot } from '../helpers.js';
+import { cgroupParentDirs, cleanupAll, cli, containerState, isRoot, removeAllContainers, tempDir, tempRoot } from '../helpers.js';
 
-interface State {
-  status: string;
-  pid: number;
-  monitorPid: number;
-}
 interface Config {
   name: string;
   cgroups: string[];
 }
 
-const state = (root: string, id: string) => JSON.parse(readFileSync(join(root, 'containers', id, 'state.json'), 'utf8')) as State;
+const state = containerState;
 const config = (root: string, id: string) => JSON.parse(readFileSync(join(root, 'containers', id, 'config.json'), 'utf8')) as Config;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
 
-async function removeAll(root: string): Promise<void> {
-  const ids = (await pk(root, 'ps', '-aq', '--no-trunc')).stdout.split('\n').filter(Boolean);
-  if (ids.length) await pk(root, 'rm', '-f', ...ids);
-}
+const removeAll = removeAllContainers;
 
 async function waitExited(root: string, id: string): Promise<void> {
   for (let i = 0; i < 200 && state(root, id).status !== 'exited'; i++) await sleep(50);

@@ -1,12 +1,9 @@
 // --restart, carried out by the detached container's monitor.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cleanupAll, cli, isRoot, tempRoot } from '../helpers.js';
+import { cleanupAll, cli, containerState, isRoot, tempRoot } from '../helpers.js';
 
-const state = (root: string, id: string) =>
-  JSON.parse(readFileSync(join(root, 'containers', id, 'state.json'), 'utf8')) as { status: string; exitCode: number; restartCount: number };
+const state = containerState;
 
 async function until(check: () => boolean, ms = 20_000): Promise<void> {
   for (const end = Date.now() + ms; Date.now() < end && !check(); ) await new Promise((r) => setTimeout(r, 50));
