@@ -198,7 +198,7 @@ export interface ContainerDetails {
   Path: string;
   Args: string[];
   State: {
-    Status: 'created' | 'running' | 'exited';
+    Status: 'created' | 'running' | 'restarting' | 'exited';
     Running: boolean;
     Paused: boolean;
     Restarting: boolean;
@@ -272,10 +272,10 @@ export function inspectContainer(ref: string, options: StateOptions = {}): Conta
     Path: args[0] ?? '',
     Args: args.slice(1),
     State: {
-      Status: c.status,
+      Status: c.state?.restarting ? 'restarting' : c.status,
       Running: c.status === 'running',
       Paused: false,
-      Restarting: false,
+      Restarting: !!c.state?.restarting,
       OOMKilled: s?.oomKilled ?? false,
       Dead: false,
       Pid: c.status === 'running' ? (s?.pid ?? 0) : 0,

@@ -41,6 +41,17 @@ describe.skipIf(!isRoot)('restart policies', () => {
     expect((await cli(['--root', root, 'rm', id])).code).toBe(0);
   });
 
+  it('between two runs: inspect says restarting (Status, Restarting, RestartCount) and the policy', async () => {
+    // A failure every run: the backoff doubles (100, 200, 400 ms…), so the restarting state lasts.
+    const id = (await cli(['run', '-d', '--restart', 'on-failure:5', 'host', 'sh', '-c', 'exit 1'], { root })).stdout.trim();
+    await until(() => state(root, id).status === 'restarting' && state(root, id).restartCount >= 2);
+    const doc = (JSON.parse((await cli(['--root', root, 'inspect', id])).stdout) as Array<Record<string, Record<string, unknown>>>)[0]!;
+    expect(doc.State).toMatchObject({ Status: 'restarting', Restarting: true, Running: true });
+    expect(doc.HostConfig!.RestartPolicy).toEqual({ Name: 'on-failure', MaximumRetryCount: 5 });
+    expect(doc.RestartCount).toBeGreaterThanOrEqual(2);
+    expect((await cli(['--root', root, 'rm', '-f', id])).code).toBe(0);
+  });
+
   it('refuses --restart with --rm, without -d, and an unknown policy (125)', async () => {
     for (const args of [['--rm', '-d', '--restart', 'always'], ['--restart', 'always'], ['-d', '--restart', 'sometimes']]) {
       const r = await cli(['run', ...args, 'host', 'true'], { root });
