@@ -699,11 +699,20 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
       rmSync(l.dir, { recursive: true, force: true });
       releaseName(cfg.root, c.name, cfg.id);
     };
+    // `start -a`'s connection to the monitor, made before any kernel object (it can fail: fds).
+    let pair: [number, number] | null;
+    try {
+      pair = opts.attach ? addon.socketpair() : null;
+    } catch (err) {
+      if (opts.removeOnFailure) removeDir();
+      throw fromSystemError(err, 'attach', 'cannot make the attach connection');
+    }
     // Leftovers of a start killed before its monitor took over (no monitor runs this container).
     for (const dir of plan.leafDirs) addon.cgroupRemove(dir);
     try {
       createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
     } catch (err) {
+      if (pair) closeQuietly(pair);
       if (opts.removeOnFailure) removeDir();
       throw err instanceof PockerError ? err : fromSystemError(err, 'cgroup', 'cannot create the container cgroup');
     }
@@ -720,7 +729,6 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
     };
     // A detached monitor outlives this process: share the image other monitors already run.
     addon.shareInit(runningMonitorPids(cfg.root));
-    const pair = opts.attach ? addon.socketpair() : null;
     let handle: RunningContainer;
     try {
       const spec = encodeSpec(buildSpec({ ...cfg, name: c.name, detach: true }, l, plan, { stdinOnce: stored.stdinOnce, fd: !!pair }));
