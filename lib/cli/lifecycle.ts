@@ -208,7 +208,12 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
       });
     });
 
-  const container = program.command('container').description('Manage containers').usage('COMMAND').helpCommand(false);
+  const container = program
+    .command('container')
+    .description('Manage containers')
+    .usage('COMMAND')
+    .helpCommand(false)
+    .addHelpText('after', '\nAlso, as Docker has them: container attach, cp, create, exec, inspect, kill, logs, ls (list, ps), rename,\nrestart, rm, run, start, stats, stop, top and wait (the top-level commands of those names).');
   container
     .command('prune')
     .description('Remove all stopped containers')

@@ -62,10 +62,29 @@ export function commanderExitCode(err: CommanderError): number {
   return 125;
 }
 
+/** Docker's `container` management commands that are the top-level ones under another name. */
+const CONTAINER_ALIASES: Readonly<Record<string, string>> = {
+  attach: 'attach', cp: 'cp', create: 'create', exec: 'exec', inspect: 'inspect', kill: 'kill', logs: 'logs',
+  ls: 'ps', list: 'ps', ps: 'ps', rename: 'rename', restart: 'restart', rm: 'rm', run: 'run', start: 'start',
+  stats: 'stats', stop: 'stop', top: 'top', wait: 'wait',
+};
+
+/**
+ * `pocker [--root DIR] container ls …` is `pocker [--root DIR] ps …` (Docker's management-command
+ * names); `container prune|commit|export` are commands of their own.
+ */
+export function resolveAliases(argv: string[]): string[] {
+  let i = 2;
+  while (argv[i] === '--root') i += 2;
+  if (argv[i] !== 'container') return argv;
+  const target = CONTAINER_ALIASES[argv[i + 1] ?? ''];
+  return target ? [...argv.slice(0, i), target, ...argv.slice(i + 2)] : argv;
+}
+
 /** Parses `argv` (process.argv's shape) and runs the command; resolves with the exit code. */
 export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
   try {
-    await createProgram(ctx).parseAsync(argv);
+    await createProgram(ctx).parseAsync(resolveAliases(argv));
     return ctx.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) return commanderExitCode(err);

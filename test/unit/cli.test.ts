@@ -233,3 +233,14 @@ describe('--log-opt', () => {
     expect(() => parseLogOpts(['max-file=x'])).toThrow(/invalid log option/);
   });
 });
+
+describe('container management aliases', () => {
+  it('maps `container CMD` to the top-level command, after global options; leaves the rest alone', async () => {
+    const { resolveAliases } = await import('../../lib/cli/main.js');
+    const base = ['node', 'pocker'];
+    expect(resolveAliases([...base, 'container', 'ls', '-a'])).toEqual([...base, 'ps', '-a']);
+    expect(resolveAliases([...base, '--root', '/r', 'container', 'start', '-a', 'c'])).toEqual([...base, '--root', '/r', 'start', '-a', 'c']);
+    expect(resolveAliases([...base, 'container', 'prune', '-f'])).toEqual([...base, 'container', 'prune', '-f']);
+    expect(resolveAliases([...base, 'run', 'host', 'container', 'ls'])).toEqual([...base, 'run', 'host', 'container', 'ls']);
+  });
+});
