@@ -67,6 +67,7 @@ void AttachHub::setInput(int stdinPipe, int ptyMaster, bool ptyInput, bool stdin
   if (stdinPipe_) fcntl(stdinPipe, F_SETFL, fcntl(stdinPipe, F_GETFL) | O_NONBLOCK);
   pty_ = ptyMaster;
   ptyInput_ = ptyInput;
+  closeWhenDrained_ = false;
   stdinOnce_ = stdinOnce;
   input_.clear();
 }
@@ -118,6 +119,10 @@ void AttachHub::flushInput() {
     }
   }
   if (target < 0) input_.clear();
+  if (closeWhenDrained_ && input_.empty()) {
+    stdinPipe_.reset();
+    closeWhenDrained_ = false;
+  }
 }
 
 void AttachHub::parse(Client& c) {
@@ -140,9 +145,10 @@ void AttachHub::parse(Client& c) {
       ws.ws_col = static_cast<unsigned short>((u(10) << 8) | u(11));
       if (ws.ws_row && ws.ws_col) ioctl(pty_, TIOCSWINSZ, &ws);
     } else if (kind == FrameCloseStdin && stdinOnce_ && stdinPipe_) {
-      // Docker's StdinOnce: the first attached client's end of input is the container's.
+      // Docker's StdinOnce: the first attached client's end of input is the container's, once
+      // the container has taken what came before it.
+      closeWhenDrained_ = true;
       flushInput();
-      if (input_.empty()) stdinPipe_.reset();
     }
     c.in.erase(0, kHeader + len);
   }
@@ -212,6 +218,7 @@ void AttachHub::finish(int exitCode, int sig, bool oom) {
   stdinPipe_.reset();
   pty_ = -1;
   input_.clear();
+  closeWhenDrained_ = false;
 }
 
 void AttachHub::close() {

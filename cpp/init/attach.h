@@ -69,6 +69,7 @@ class AttachHub {
   int pty_ = -1;
   bool ptyInput_ = false;
   bool stdinOnce_ = false;
+  bool closeWhenDrained_ = false;  // end of input came: close stdin once input_ is written
   std::string input_;
 };
 

@@ -115,6 +115,15 @@ describe.skipIf(!isRoot)('create, start, attach', () => {
     expect([r.code, r.stdout, r.stderr]).toEqual([0, 'line 1\nline 2\ndone\n', '']);
   });
 
+  it('StdinOnce with more input than the pipes hold: every byte reaches the container, then its end (a fixed bug)', async () => {
+    const root = newRoot();
+    // The container reads only after a while: the input piles up in the monitor and its pipe, and
+    // the end of input arrives while some of it is still pending there.
+    expect((await cli(['--root', root, 'create', '-i', '--name', 'slow', 'host', 'sh', '-c', 'sleep 1; wc -c'], { root })).code).toBe(0);
+    const r = await cli(['--root', root, 'start', '-ai', 'slow'], { input: 'x'.repeat(100_000), timeoutMs: 30_000 });
+    expect([r.code, r.stdout.trim(), r.stderr]).toEqual([0, '100000', '']);
+  });
+
   it('run -d -i and attach through the library: input, output, detach leaves it running, attach again', async () => {
     const root = newRoot();
     const c = await (await import('../../lib/index.js')).run({ image: 'host', cmd: ['sh', '-c', 'while read l; do echo "got $l"; done; echo bye'], detach: true, interactive: true, root, cgroupParent: testCgroupParent() });
