@@ -225,6 +225,15 @@ describe('pocker --version', () => {
   });
 });
 
+describe('the CLI entry', () => {
+  it('compiles the bundle with the V8 code cache built beside it, which this Node accepts', () => {
+    expect(existsSync(join(repo, 'dist', 'cli.cjs.v8cache'))).toBe(true);
+    const r = spawnSync(process.execPath, [join(repo, 'bin', 'pocker.cjs'), '--version'], { encoding: 'utf8', env: { ...process.env, POCKER_REPORT_V8CACHE: '1' } });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('v8cache rejected=false\n');
+  });
+});
+
 describe('--log-opt', () => {
   it('parses max-size and max-file, and refuses anything else', async () => {
     const { parseLogOpts } = await import('../../lib/cli/run.js');
