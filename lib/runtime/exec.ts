@@ -7,7 +7,8 @@ import { join } from 'node:path';
 
 import { detectCgroups } from '../cgroup/index.js';
 import { PockerError, invalid } from '../errors.js';
-import { effectiveState, findContainer, type ContainerConfig } from '../state/containers.js';
+import { effectiveState, findContainer, runningMonitorPids, type ContainerConfig } from '../state/containers.js';
+import { native } from '../native.js';
 import type { Container, RunOptions, StdioOption } from '../types.js';
 import { resolveRunOptions } from './options.js';
 import { launch } from './run.js';
@@ -92,6 +93,8 @@ export async function exec(container: string, options: ExecOptions): Promise<Con
   });
   const detach = !!options.detach;
   const launchCfg = { id: config.id, name: config.name, args: checked.args, tty: checked.tty, interactive: checked.interactive && !detach, detach };
+  // A detached exec's pocker-init outlives this process: share the image the monitors run.
+  if (detach) native().shareInit(runningMonitorPids(checked.root));
   const handle = await launch(spec, launchCfg, { stdio: detach ? 'ignore' : (options.stdio ?? 'pipe') }, () => {}, null);
   if (detach) handle.detachedProcess();
   return handle;
