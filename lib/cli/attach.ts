@@ -64,6 +64,13 @@ export function detachFilter(keys: Buffer, pass: (b: Buffer) => void, onDetach: 
   };
 }
 
+/** Go's strconv.ParseBool, as Docker's boolean flags take their values. */
+function parseGoBool(value: string, flag: string): boolean {
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(value)) return false;
+  throw new CliError(`invalid argument ${JSON.stringify(value)} for "${flag}" flag: strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`);
+}
+
 /** Docker's exit status for a failed start/attach: 1, or 125 for the CLI's own usage errors. */
 function failureCode(err: unknown): number {
   return err instanceof CliError ? err.exitCode : 1;
@@ -259,6 +266,8 @@ export function addAttachCommands(program: Command, ctx: CliContext): void {
     .action(async (ref: string, flags: { stdin: boolean; sigProxy: string; detachKeys: string; root?: string }, cmd: Command) => {
       const root = rootOf(ctx, flags, cmd);
       try {
+        // Go's bool flag: `--sig-proxy` (made `--sig-proxy=true` by normalizeArgv), `--sig-proxy=false`.
+        const sigProxy = parseGoBool(flags.sigProxy, '--sig-proxy');
         const keys = parseDetachKeys(flags.detachKeys);
         const { inspectContainer } = await import('../state/api.js');
         const config = inspectContainer(ref, root ? { root } : {}).Config;
@@ -266,7 +275,7 @@ export function addAttachCommands(program: Command, ctx: CliContext): void {
         if (config.Tty && stdin && !isatty(0)) throw new CliError('the input device is not a TTY');
         const { attach } = await import('../runtime/run.js');
         const c = await attach(ref, root ? { root } : {});
-        ctx.exitCode = await attachedSession(c, { stdin, tty: config.Tty, sigProxy: flags.sigProxy !== 'false', detachKeys: keys });
+        ctx.exitCode = await attachedSession(c, { stdin, tty: config.Tty, sigProxy, detachKeys: keys });
       } catch (err) {
         ctx.writeErr(`${errorExit(err).message}\n`);
         ctx.exitCode = failureCode(err);

@@ -76,9 +76,21 @@ const CONTAINER_ALIASES: Readonly<Record<string, string>> = {
 export function resolveAliases(argv: string[]): string[] {
   let i = 2;
   while (argv[i] === '--root') i += 2;
-  if (argv[i] !== 'container') return argv;
-  const target = CONTAINER_ALIASES[argv[i + 1] ?? ''];
-  return target ? [...argv.slice(0, i), target, ...argv.slice(i + 2)] : argv;
+  let out = argv;
+  if (argv[i] === 'container') {
+    const target = CONTAINER_ALIASES[argv[i + 1] ?? ''];
+    if (target) out = [...argv.slice(0, i), target, ...argv.slice(i + 2)];
+  }
+  // Go's boolean flags take no separate value: a bare `attach --sig-proxy` is `--sig-proxy=true`
+  // (commander would take the container's name as its value). Only the command's own options.
+  if (out[i] === 'attach') {
+    out = [...out];
+    for (let j = i + 1; j < out.length && out[j]!.startsWith('-'); j++) {
+      if (out[j] === '--sig-proxy') out[j] = '--sig-proxy=true';
+      else if (out[j] === '--detach-keys' || out[j] === '--root') j++;
+    }
+  }
+  return out;
 }
 
 /** Parses `argv` (process.argv's shape) and runs the command; resolves with the exit code. */

@@ -1,7 +1,7 @@
 // create, start [-a] [-i], restart, attach and exec -d on real containers: a container made by
 // `create` is run by its own monitor, which serves its stdio to attached clients (attach.sock).
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -236,6 +236,27 @@ sys.exit(os.waitstatus_to_exitcode(status))
     expect(second.code).toBe(7);
     await until('the exit to be recorded', () => state(root, id).status === 'exited');
   }, 60_000);
+
+  it('attach without a tty forwards signals (--sig-proxy, the default) and ends with the exit code', async () => {
+    const root = newRoot();
+    const script = 'trap "echo got INT; exit 9" INT; echo ready; while :; do sleep 0.05; done';
+    expect((await cli(['--root', root, 'run', '-d', '--name', 'sig', 'host', 'sh', '-c', script], { root })).code).toBe(0);
+    const child = spawn(process.execPath, [pockerBin, '--root', root, 'attach', '--sig-proxy', 'sig'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = collect(child.stdout);
+    // Attached once the monitor has us: then the signal goes through.
+    await until('the attach to be served', () => readdirSync(`/proc/${child.pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${child.pid}/fd/${fd}`).startsWith('socket:');
+      } catch {
+        return false;
+      }
+    }));
+    await sleep(300);
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((res) => child.once('close', (c) => res(c)));
+    expect(await out).toBe('got INT\n');
+    expect(code).toBe(9);
+  });
 
   it('attach refuses a stopped container and a foreground one', async () => {
     const root = newRoot();

@@ -251,5 +251,9 @@ describe('container management aliases', () => {
     expect(resolveAliases([...base, '--root', '/r', 'container', 'start', '-a', 'c'])).toEqual([...base, '--root', '/r', 'start', '-a', 'c']);
     expect(resolveAliases([...base, 'container', 'prune', '-f'])).toEqual([...base, 'container', 'prune', '-f']);
     expect(resolveAliases([...base, 'run', 'host', 'container', 'ls'])).toEqual([...base, 'run', 'host', 'container', 'ls']);
+    // Go's bool flags: a bare --sig-proxy is true, never the next word's value.
+    expect(resolveAliases([...base, 'attach', '--sig-proxy', 'c'])).toEqual([...base, 'attach', '--sig-proxy=true', 'c']);
+    expect(resolveAliases([...base, 'container', 'attach', '--detach-keys', '--sig-proxy', 'c'])).toEqual([...base, 'attach', '--detach-keys', '--sig-proxy', 'c']);
+    expect(resolveAliases([...base, 'run', 'host', 'echo', '--sig-proxy'])).toEqual([...base, 'run', 'host', 'echo', '--sig-proxy']);
   });
 });
