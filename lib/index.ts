@@ -4,6 +4,30 @@ export { exec, type ExecOptions } from './runtime/exec.js';
 export { PockerError } from './errors.js';
 export { pull, type PullOptions, type PullResult } from './image/pull.js';
 export {
+  inspectImage,
+  listImages,
+  pruneImages,
+  removeImage,
+  systemDf,
+  tagImage,
+  type ContainerDiskUsage,
+  type DiskUsageTotals,
+  type ImageDiskUsage,
+  type ImageInfo,
+  type ImageInspect,
+  type ImageInspectConfig,
+  type ImageListOptions,
+  type ImagePruneOptions,
+  type ImagePruneResult,
+  type ImageRemoveOptions,
+  type ImageRemoveResult,
+  type ImageTagResult,
+  type LayerDiskUsage,
+  type SystemDfOptions,
+  type SystemDiskUsage,
+} from './image/manage.js';
+export { login, logout, type LoginOptions } from './image/auth.js';
+export {
   containerLogs,
   containerStats,
   containerTop,

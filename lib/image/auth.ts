@@ -1,4 +1,4 @@
-// Registry credentials for `pocker login` / `pocker logout` and for pulls.
+// Registry credentials for pulls, and login() / logout() (`pocker login` / `pocker logout`).
 //
 // pocker's own store is `$XDG_CONFIG_HOME/pocker/auth.json` (default `~/.config/pocker/auth.json`),
 // in the shape of Docker's config.json: `{ "auths": { "<registry>": { "auth": base64(user:pass) } } }`,
@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 
 import { PockerError, invalid } from '../errors.js';
 import { normalizeRegistry } from './reference.js';
+import { RegistryClient } from './registry.js';
 
 /** A username and password (or token) for a registry. */
 export interface Credentials {
@@ -197,4 +198,46 @@ export async function removeCredentials(registry: string): Promise<boolean> {
   if (!removed) return false;
   await writeAtomic(path, `${JSON.stringify({ ...file, auths }, null, 2)}\n`);
   return true;
+}
+
+/** Options of login(). */
+export interface LoginOptions {
+  /** The registry: `ghcr.io`, `localhost:5000`, `https://index.docker.io/v1/`, … (default Docker Hub). */
+  server?: string;
+  username: string;
+  password: string;
+  /** Registries reached over plain HTTP (loopback ones always are). */
+  insecureRegistries?: string[];
+}
+
+/**
+ * Logs in to a registry, Docker's `login`: checks the credentials against the registry's `/v2/`
+ * (answering its Bearer or basic challenge) and, when it accepts them, stores them in pocker's
+ * credentials file (see {@link saveCredentials}), where pull() finds them. Returns the registry as
+ * stored (`docker.io`, `ghcr.io`). Refused credentials: ERR_POCKER_AUTH, nothing is stored; a bad
+ * server name, an empty username or password: ERR_POCKER_INVALID.
+ */
+export async function login(options: LoginOptions): Promise<{ registry: string }> {
+  const registry = normalizeRegistry(options.server ?? 'docker.io');
+  const { username, password } = options;
+  if (typeof username !== 'string' || username === '') throw invalid('a username is required');
+  if (typeof password !== 'string' || password === '') throw invalid('a password is required');
+  const creds: Credentials = { username, password };
+  const client = new RegistryClient({
+    credentials: (r) => (r === registry ? creds : undefined),
+    retries: 1,
+    ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
+  });
+  await client.checkLogin(registry);
+  await saveCredentials(registry, username, password);
+  return { registry };
+}
+
+/**
+ * Logs out of a registry, Docker's `logout`: removes its credentials from pocker's file (never
+ * from Docker's config.json). Returns the registry as stored and whether there were credentials.
+ */
+export async function logout(server = 'docker.io'): Promise<{ registry: string; removed: boolean }> {
+  const registry = normalizeRegistry(server);
+  return { registry, removed: await removeCredentials(registry) };
 }

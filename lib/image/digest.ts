@@ -15,34 +15,46 @@ export interface ParsedDigest {
 }
 
 /**
- * Parses and validates `sha256:<64 hex>` or `sha512:<128 hex>` (lower case, as the OCI image spec
- * requires for these registered algorithms). Anything else is an ERR_POCKER_INVALID error.
+ * Why `digest` is not a digest pocker can verify, in go-digest's words (`unsupported digest
+ * algorithm`, `invalid checksum digest format`, `invalid checksum digest length`, or `invalid
+ * digest format` when there is no `algorithm:`), or undefined when it is one: `sha256:<64 hex>` or
+ * `sha512:<128 hex>`, lower case, as the OCI image spec requires for these registered algorithms.
+ */
+export function digestProblem(digest: unknown): string | undefined {
+  if (typeof digest !== 'string') return 'invalid digest format';
+  const colon = digest.indexOf(':');
+  if (colon <= 0) return 'invalid digest format';
+  const algorithm = digest.slice(0, colon);
+  const hex = digest.slice(colon + 1);
+  if (!Object.hasOwn(HEX_LENGTH, algorithm)) return 'unsupported digest algorithm';
+  if (!/^[a-f0-9]+$/.test(hex)) return 'invalid checksum digest format';
+  if (hex.length !== HEX_LENGTH[algorithm as DigestAlgorithm]) return 'invalid checksum digest length';
+  return undefined;
+}
+
+/**
+ * Parses and validates `sha256:<64 hex digits>` or `sha512:<128 hex digits>` (see
+ * {@link digestProblem}). Anything else is an ERR_POCKER_INVALID error of `step`, naming `what`
+ * (`blob digest`, `diff id #2`, …) and the value:
+ * `invalid blob digest "sha256:abc": invalid checksum digest length (expected …)`.
  */
 export function parseDigest(digest: unknown, step: SetupStep = 'store', what = 'digest'): ParsedDigest {
-  if (typeof digest === 'string') {
-    const colon = digest.indexOf(':');
-    const algorithm = digest.slice(0, colon);
-    const hex = digest.slice(colon + 1);
-    if (colon > 0 && Object.hasOwn(HEX_LENGTH, algorithm)) {
-      const length = HEX_LENGTH[algorithm as DigestAlgorithm];
-      if (hex.length === length && /^[0-9a-f]+$/.test(hex)) return { algorithm: algorithm as DigestAlgorithm, hex };
-    }
+  const problem = digestProblem(digest);
+  if (problem === undefined) {
+    const s = digest as string;
+    const colon = s.indexOf(':');
+    return { algorithm: s.slice(0, colon) as DigestAlgorithm, hex: s.slice(colon + 1) };
   }
   const shown = typeof digest === 'string' ? JSON.stringify(digest.length > 150 ? `${digest.slice(0, 150)}…` : digest) : String(digest);
-  throw new PockerError(`invalid ${what} ${shown}: expected sha256:<64 hex digits> or sha512:<128 hex digits>`, {
+  throw new PockerError(`invalid ${what} ${shown}: ${problem} (expected sha256:<64 hex digits> or sha512:<128 hex digits>)`, {
     code: 'ERR_POCKER_INVALID',
     step,
   });
 }
 
-/** True when `digest` is a valid sha256/sha512 digest string. */
+/** True when `digest` is a valid sha256/sha512 digest string (see {@link digestProblem}). */
 export function isDigest(digest: unknown): digest is string {
-  try {
-    parseDigest(digest);
-    return true;
-  } catch {
-    return false;
-  }
+  return digestProblem(digest) === undefined;
 }
 
 /** `sha256:<hex>` of a buffer or string (or with another supported algorithm). */

@@ -12,6 +12,7 @@
 // The first path component is a registry when it contains `.` or `:`, is `localhost`, or has an
 // uppercase letter (repository names are lowercase, so it cannot be a namespace).
 import { invalid } from '../errors.js';
+import { digestProblem, parseDigest } from './digest.js';
 
 /** A parsed, normalised image reference. */
 export interface ImageReference {
@@ -55,32 +56,6 @@ const referenceRe = new RegExp(`^(${namePattern})(?::(${tagPattern}))?(?:@(${dig
 const domainRe = new RegExp(`^${domainAndPort}$`);
 const tagRe = new RegExp(`^${tagPattern}$`);
 const identifierRe = /^[a-f0-9]{64}$/;
-
-/** Digest algorithms pocker verifies, with the length of their hex encoding. */
-const DIGEST_HEX_LENGTH: Record<string, number> = { sha256: 64, sha512: 128 };
-
-/** Splits and validates a digest (`sha256:<64 lowercase hex>` or `sha512:<128>`); throws ERR_POCKER_INVALID. */
-export function parseDigest(digest: string): { algorithm: 'sha256' | 'sha512'; hex: string } {
-  const colon = digest.indexOf(':');
-  if (colon <= 0) throw invalid(`invalid digest format: ${JSON.stringify(digest)}`);
-  const algorithm = digest.slice(0, colon);
-  const hex = digest.slice(colon + 1);
-  const length = DIGEST_HEX_LENGTH[algorithm];
-  if (length === undefined) throw invalid(`unsupported digest algorithm: ${JSON.stringify(digest)}`);
-  if (!/^[a-f0-9]+$/.test(hex)) throw invalid(`invalid checksum digest format: ${JSON.stringify(digest)}`);
-  if (hex.length !== length) throw invalid(`invalid checksum digest length: ${JSON.stringify(digest)}`);
-  return { algorithm: algorithm as 'sha256' | 'sha512', hex };
-}
-
-/** True when `digest` is a digest pocker can verify (see {@link parseDigest}). */
-export function isDigest(digest: string): boolean {
-  try {
-    parseDigest(digest);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Splits Docker's way: `[domain/]remainder`, with Docker Hub's defaults applied. */
 function splitDomain(name: string): { domain: string; remainder: string } {
@@ -145,13 +120,8 @@ export function parseReference(input: string): ImageReference {
   if (name.length > NAME_TOTAL_MAX) {
     throw invalid(`invalid reference format: repository name must not be more than ${NAME_TOTAL_MAX} characters`);
   }
-  if (digest !== undefined) {
-    try {
-      parseDigest(digest);
-    } catch (err) {
-      throw invalid(`invalid reference format: ${(err as Error).message}`);
-    }
-  }
+  const problem = digest === undefined ? undefined : digestProblem(digest);
+  if (problem !== undefined) throw invalid(`invalid reference format: ${problem}: ${JSON.stringify(digest)}`);
   const repository = name.slice(domain.length + 1);
   const tag = tagGiven ?? (digest === undefined ? 'latest' : undefined);
   return buildReference(domain, repository, tag, digest);
@@ -173,7 +143,7 @@ function buildReference(registry: string, repository: string, tag: string | unde
 
 /** The same repository with a digest (what was actually pulled); the tag stays for display. */
 export function withDigest(ref: ImageReference, digest: string): ImageReference {
-  parseDigest(digest);
+  parseDigest(digest, 'validate');
   return buildReference(ref.registry, ref.repository, ref.tag, digest);
 }
 

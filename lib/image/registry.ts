@@ -22,7 +22,8 @@ import { setTimeout as sleepTimer } from 'node:timers/promises';
 
 import { PockerError, invalid } from '../errors.js';
 import type { Credentials } from './auth.js';
-import { familiarName, manifestReference, normalizeRegistry, parseDigest, registryHost, type ImageReference } from './reference.js';
+import { digestOf, digestProblem, parseDigest } from './digest.js';
+import { familiarName, manifestReference, normalizeRegistry, registryHost, type ImageReference } from './reference.js';
 import {
   CONFIG_MEDIA_TYPES,
   INDEX_MEDIA_TYPES,
@@ -428,15 +429,9 @@ export function verifyingStream(descriptor: Pick<Descriptor, 'digest' | 'size'>,
 }
 
 function parseDigestForPull(digest: string): { algorithm: 'sha256' | 'sha512'; hex: string } {
-  try {
-    return parseDigest(digest);
-  } catch (err) {
-    throw pullError('ERR_POCKER_DIGEST', `invalid digest ${JSON.stringify(digest)}: ${(err as Error).message}`, err);
-  }
-}
-
-function digestOf(data: Buffer, algorithm: 'sha256' | 'sha512' = 'sha256'): string {
-  return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
+  const problem = digestProblem(digest);
+  if (problem !== undefined) throw pullError('ERR_POCKER_DIGEST', `invalid digest ${JSON.stringify(digest)}: ${problem}`);
+  return parseDigest(digest, 'pull');
 }
 
 function checkDescriptor(d: unknown, where: string): Descriptor {

@@ -3,7 +3,7 @@
 // the mountinfo parsing that finds the layers running containers use. No root, no I/O.
 import { describe, expect, it } from 'vitest';
 
-import { containerMounts, globMatch, imageRow, inspectObject, reclaimableCell, shortImageId, splitName } from '../../lib/cli/images.js';
+import { imageRow, reclaimableCell } from '../../lib/cli/images.js';
 import {
   formatG,
   formatTable,
@@ -17,9 +17,12 @@ import {
   TemplateError,
   timeAgo,
 } from '../../lib/cli/format.js';
+import { inspectObject } from '../../lib/image/inspect.js';
+import { globMatch, shortImageId, splitName } from '../../lib/image/names.js';
 import { familiarName } from '../../lib/image/reference.js';
 import type { ImageEntry } from '../../lib/image/store.js';
 import type { ImageConfig } from '../../lib/image/types.js';
+import { containerMounts } from '../../lib/image/usage.js';
 
 const HEX = 'a'.repeat(64);
 const ID = `sha256:05455a08881e${'0'.repeat(52)}`;

@@ -2,12 +2,11 @@
 import { describe, expect, it } from 'vitest';
 
 import { PockerError } from '../../lib/errors.js';
+import { isDigest, parseDigest } from '../../lib/image/digest.js';
 import {
   familiarName,
-  isDigest,
   manifestReference,
   normalizeRegistry,
-  parseDigest,
   parseReference,
   registryHost,
   withDigest,
