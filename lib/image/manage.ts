@@ -218,11 +218,17 @@ async function removeLocked(store: ImageStore, arg: string, options: ImageRemove
     throw conflict(`conflict: unable to delete ${short} (must be forced) - image is referenced in multiple repositories`);
   }
   const last = sameId.every((e) => names.includes(e.name));
+  // Docker's rules: an image a running container uses cannot be deleted by id even with force; a
+  // stopped (or created) container's image can, with force.
+  const running = users?.find((u) => [...live.running.keys()].some((id) => id.startsWith(u)));
+  if (last && users && !found.byName && running && options.force) {
+    throw conflict(`conflict: unable to delete ${short} (cannot be forced) - image is being used by running container ${running}`);
+  }
   if (last && users && !options.force) {
     throw conflict(
       found.byName
         ? `conflict: unable to remove repository reference "${arg}" (must force) - container ${users[0]} is using its referenced image ${short}`
-        : `conflict: unable to delete ${short} (must be forced) - image is being used by running container ${users[0]}`,
+        : `conflict: unable to delete ${short} (must be forced) - image is being used by ${running ? `running container ${running}` : `stopped container ${users[0]}`}`,
     );
   }
   const result: ImageRemoveResult = { untagged: [], deleted: [] };
