@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cleanupAll, cli, containerState, isRoot, processAlive, removeAllContainers, tempRoot } from '../helpers.js';
+import { cleanupAll, cli, containerState, isRoot, processAlive, removeAllContainers, rootTracker } from '../helpers.js';
 
 const state = containerState;
 const alive = processAlive;
@@ -12,14 +12,9 @@ const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
 const removeAll = removeAllContainers;
 
 describe.skipIf(!isRoot)('container commands', () => {
-  const roots: string[] = [];
-  const newRoot = () => {
-    const r = tempRoot();
-    roots.push(r);
-    return r;
-  };
+  const { newRoot, removeAll: removeRoots } = rootTracker();
   afterAll(async () => {
-    for (const r of roots) await removeAll(r);
+    await removeRoots();
     await cleanupAll();
   });
 

@@ -5,7 +5,7 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cgroupParentDirs, cleanupAll, cli, containerState, isRoot, removeAllContainers, tempDir, tempRoot } from '../helpers.js';
+import { cgroupParentDirs, cleanupAll, cli, containerState, isRoot, removeAllContainers, rootTracker, tempDir } from '../helpers.js';
 
 interface Config {
   name: string;
@@ -37,14 +37,9 @@ function parseBinary(text: string): number {
 }
 
 describe.skipIf(!isRoot)('lifecycle commands', () => {
-  const roots: string[] = [];
-  const newRoot = () => {
-    const r = tempRoot();
-    roots.push(r);
-    return r;
-  };
+  const { newRoot, removeAll: removeRoots } = rootTracker();
   afterAll(async () => {
-    for (const r of roots) await removeAll(r);
+    await removeRoots();
     await cleanupAll();
   });
 
