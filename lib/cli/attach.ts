@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { isatty } from 'node:tty';
 
 import type { DetachedContainer } from '../runtime/run.js';
-import { CliError, errorExit, type CliContext } from './run.js';
+import { CliError, errorExit, proxiedSignals, type CliContext } from './run.js';
 
 const ROOT_HELP = 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)';
 const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
@@ -76,8 +76,6 @@ function failureCode(err: unknown): number {
   return err instanceof CliError ? err.exitCode : 1;
 }
 
-const proxiedSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-
 /**
  * The terminal side of an attachment: stdin (when `stdin`) through the detach-keys filter, output to
  * our stdout/stderr, raw mode and the window size with a tty, signals proxied without one. Resolves
@@ -85,7 +83,6 @@ const proxiedSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUI
  */
 export async function attachedSession(c: DetachedContainer, opts: { stdin: boolean; tty: boolean; sigProxy: boolean; detachKeys: Buffer }): Promise<number> {
   const cleanups: Array<() => void> = [];
-  let detached = false;
   let resolveDetach!: () => void;
   const onDetach = new Promise<null>((resolve) => (resolveDetach = () => resolve(null)));
   try {
@@ -138,13 +135,16 @@ export async function attachedSession(c: DetachedContainer, opts: { stdin: boole
           process.off('exit', restore);
         });
       }
+      // Input the container does not take yet pauses ours (back-pressure through the monitor).
       const filter = detachFilter(
         opts.detachKeys,
-        (b) => input.write(b),
-        () => {
-          detached = true;
-          resolveDetach();
+        (b) => {
+          if (!input.write(b)) {
+            stdin.pause();
+            input.once('drain', () => stdin.resume());
+          }
         },
+        resolveDetach,
       );
       const onData = (d: Buffer) => filter(d);
       // End of our input is the end of the container's (when it was created with -i: StdinOnce).
@@ -159,7 +159,7 @@ export async function attachedSession(c: DetachedContainer, opts: { stdin: boole
     }
 
     const status = await Promise.race([c.wait(), onDetach]);
-    if (detached || !status) {
+    if (!status) {
       c.detach();
       return 0;
     }

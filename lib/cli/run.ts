@@ -325,7 +325,8 @@ export function addRunCommand(program: Command, ctx: CliContext): Command {
     });
 }
 
-const proxiedSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+/** The signals the CLI passes on to its container (Docker's sig-proxy), for run and attach. */
+export const proxiedSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 /** The terminal size to give a pty: stdout's, else stderr's. */
 function terminal(): NodeJS.WriteStream | undefined {
