@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 
 import { defaultPsFormat, PS_HEADERS, psRow, templateUsesSize } from '../../lib/cli/ps.js';
 import { parseFormat, renderRows, renderTemplate, TemplateError } from '../../lib/cli/format.js';
-import { PockerError } from '../../lib/errors.js';
 import type { ContainerInfo } from '../../lib/state/api.js';
 import { CONTAINER_STATUSES, filterContainers, normalizeFilters, parseFilterArgs, type ContainerFilters } from '../../lib/state/filters.js';
+import { thrown } from './thrown.js';
 
 const hex = (c: string) => c.repeat(64);
 
@@ -45,17 +45,6 @@ const LIST: ContainerInfo[] = [
 
 const names = (filters: ContainerFilters, options: { all?: boolean; last?: number } = {}) =>
   filterContainers(LIST, normalizeFilters(filters), options).map((c) => c.name);
-
-/** The PockerError a function throws. */
-function thrown(fn: () => unknown): PockerError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PockerError);
-    return err as PockerError;
-  }
-  throw new Error('expected a PockerError');
-}
 
 describe('parseFilterArgs (ps -f KEY=VALUE)', () => {
   it('collects values per key; keys trimmed and lower-cased, values trimmed; exit codes as numbers', () => {

@@ -4,19 +4,10 @@ import { describe, expect, it } from 'vitest';
 
 import { PockerError } from '../../lib/errors.js';
 import { logTimeNanos, parseGoDuration, parseRfc3339Nanos, parseTimeArg, timeValueNanos, unixNanosString } from '../../lib/state/timestamps.js';
+import { thrown } from './thrown.js';
 
 const NOW = Date.parse('2024-05-06T07:08:09.123Z');
 const ns = (ms: number) => BigInt(ms) * 1_000_000n;
-
-function thrown(fn: () => unknown): PockerError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PockerError);
-    return err as PockerError;
-  }
-  throw new Error('expected a PockerError');
-}
 
 describe('parseGoDuration', () => {
   it("reads Go's durations in nanoseconds", () => {
