@@ -57,7 +57,7 @@ function failure(err: unknown): string {
   return `pocker: ${err instanceof Error ? err.message : String(err)}`;
 }
 
-/** Runs a command body: CommandError / PockerError -> message and exit 1; TemplateError -> "template parsing error". */
+/** Runs a command body: CommandError / PockerError -> message and exit 1; TemplateError -> "template parsing error", 125 (a bad --format is the CLI's own failure, as in ps). */
 async function guard(ctx: CliContext, body: () => Promise<number | void>): Promise<void> {
   try {
     ctx.exitCode = (await body()) ?? 0;
@@ -67,7 +67,7 @@ async function guard(ctx: CliContext, body: () => Promise<number | void>): Promi
       ctx.exitCode = err.exitCode;
     } else if (err instanceof TemplateError) {
       ctx.writeErr(`pocker: template parsing error: ${err.message}\n`);
-      ctx.exitCode = 1;
+      ctx.exitCode = 125;
     } else {
       ctx.writeErr(`${failure(err)}\n`);
       ctx.exitCode = 1;
