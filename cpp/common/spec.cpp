@@ -103,7 +103,7 @@ bool parseSpec(const uint8_t* data, size_t len, Spec* out, const char** why) {
       case Tag::Mask: out->masks.push_back(s); break;
       case Tag::ReadOnlyPath: out->readonlyPaths.push_back(s); break;
       case Tag::CgroupV2: out->cgroupV2 = s; break;
-      case Tag::CgroupV1Procs: out->cgroupV1Procs.push_back(s); break;
+      case Tag::CgroupV1Tasks: out->cgroupV1Tasks.push_back(s); break;
       case Tag::OomV1: out->oomV1 = s; break;
       case Tag::OomV2: out->oomV2 = s; break;
       case Tag::CgroupCleanup: out->cgroupCleanup.push_back(s); break;

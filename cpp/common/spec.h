@@ -32,7 +32,7 @@ enum class Tag : uint16_t {
   Mask = 17,          // repeated: masked path
   ReadOnlyPath = 18,  // repeated: read-only path
   CgroupV2 = 19,      // v2 leaf cgroup dir (CLONE_INTO_CGROUP)
-  CgroupV1Procs = 20, // repeated: v1 cgroup.procs files to join
+  CgroupV1Tasks = 20, // repeated: v1 `tasks` files the container's first process writes 0 (itself) into
   OomV1 = 21,         // v1 memory.oom_control
   OomV2 = 22,         // v2 memory.events
   CgroupCleanup = 23, // repeated: cgroup dirs removed (in order) after the container ends
@@ -67,7 +67,7 @@ struct MountSpec {
 };
 
 struct Spec {
-  std::vector<std::string> args, env, lowers, masks, readonlyPaths, cgroupV1Procs, cgroupCleanup;
+  std::vector<std::string> args, env, lowers, masks, readonlyPaths, cgroupV1Tasks, cgroupCleanup;
   std::vector<MountSpec> mounts;
   std::string cwd = "/", hostname, user, upper, work, rootfs, cgroupV2, oomV1, oomV2, stateDir, logPath,
       attachSocket;

@@ -191,13 +191,7 @@ int runMonitor(const Spec& spec, int sync) {
     childEnd.reset();
     cgroupFd.reset();
 
-    // cgroup v1: join every hierarchy before the container may run a single instruction of its own.
-    char pidText[24];
-    std::snprintf(pidText, sizeof pidText, "%d", pid);
-    for (const auto& procs : spec.cgroupV1Procs) {
-      if (int err = writeFile(procs.c_str(), pidText))
-        return abortStart(spec, sync, pid, fail("cgroup", "write", procs, err));
-    }
+    // (cgroup v1: the container joins its hierarchies itself, first thing: see runContainer.)
     std::snprintf(msg, sizeof msg, "P %d", pid);
     if (syncOpen) sendMsg(sync, msg);
     if (!sendMsg(child.get(), "G")) return abortStart(spec, sync, pid, fail("start", "sendmsg"));

@@ -1,5 +1,5 @@
 // exec(): runs a new process in a running (detached) container: pocker-init joins the container's
-// namespaces through a pidfd and its cgroup (CLONE_INTO_CGROUP on v2, cgroup.procs on v1), takes
+// namespaces through a pidfd and its cgroup (CLONE_INTO_CGROUP on v2, joining itself through `tasks` on v1), takes
 // the container's user, environment, capabilities and no_new_privs unless told otherwise, and
 // reports exactly as for run().
 import { readFileSync } from 'node:fs';
@@ -82,7 +82,7 @@ export async function exec(container: string, options: ExecOptions): Promise<Con
     masks: [],
     readonlyPaths: [],
     ...(v2 ? { cgroupV2: config.cgroups[0] } : {}),
-    cgroupV1Procs: v2 ? [] : config.cgroups.map((d) => join(d, 'cgroup.procs')),
+    cgroupV1Tasks: v2 ? [] : config.cgroups.map((d) => join(d, 'tasks')),
     cgroupCleanup: [],
     init: false,
     tty: checked.tty,

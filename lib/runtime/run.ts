@@ -236,7 +236,7 @@ function buildSpec(cfg: ResolvedRunConfig, l: Layout, plan: CgroupPlan, attach: 
     masks: MASKED_PATHS,
     readonlyPaths: READONLY_PATHS,
     ...(plan.v2Leaf ? { cgroupV2: plan.v2Leaf } : {}),
-    cgroupV1Procs: plan.v1Procs,
+    cgroupV1Tasks: plan.v1Tasks,
     ...(plan.oomFile?.version === 1 ? { oomV1: plan.oomFile.path } : {}),
     ...(plan.oomFile?.version === 2 ? { oomV2: plan.oomFile.path } : {}),
     cgroupCleanup: plan.leafDirs,

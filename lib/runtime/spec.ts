@@ -20,7 +20,7 @@ export const Tag = {
   Mask: 17,
   ReadOnlyPath: 18,
   CgroupV2: 19,
-  CgroupV1Procs: 20,
+  CgroupV1Tasks: 20,
   OomV1: 21,
   OomV2: 22,
   CgroupCleanup: 23,
@@ -79,7 +79,8 @@ export interface InitSpec {
   masks: string[];
   readonlyPaths: string[];
   cgroupV2?: string;
-  cgroupV1Procs: string[];
+  /** v1 `tasks` files the container's first process joins by writing 0 (itself) into them. */
+  cgroupV1Tasks: string[];
   oomV1?: string;
   oomV2?: string;
   cgroupCleanup: string[];
@@ -168,7 +169,7 @@ export function encodeSpec(s: InitSpec): Buffer {
   w.list(Tag.Mask, s.masks);
   w.list(Tag.ReadOnlyPath, s.readonlyPaths);
   w.str(Tag.CgroupV2, s.cgroupV2);
-  w.list(Tag.CgroupV1Procs, s.cgroupV1Procs);
+  w.list(Tag.CgroupV1Tasks, s.cgroupV1Tasks);
   w.str(Tag.OomV1, s.oomV1);
   w.str(Tag.OomV2, s.oomV2);
   w.list(Tag.CgroupCleanup, s.cgroupCleanup);

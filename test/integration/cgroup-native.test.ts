@@ -41,7 +41,7 @@ async function sleeper(): Promise<ChildProcess> {
 describe.skipIf(!enabled)('cgroups through the native addon', () => {
   const addon = enabled ? (createRequire(import.meta.url)(addonPath) as NativeAddon) : (undefined as unknown as NativeAddon);
   const info = detectCgroups();
-  const procsFiles = (plan: CgroupPlan): string[] => (plan.version === 2 ? [join(plan.v2Leaf!, 'cgroup.procs')] : plan.v1Procs);
+  const procsFiles = (plan: CgroupPlan): string[] => (plan.leafDirs.map((d) => join(d, 'cgroup.procs')));
 
   afterAll(() => {
     for (const plan of plans) {

@@ -152,7 +152,7 @@ describe.skipIf(!isRoot)('cgroup limits on real containers', () => {
     try {
       for (const leaf of plan.leafDirs) expect(existsSync(leaf), leaf).toBe(true);
       // The container's process is in each of its cgroups.
-      const procsFiles = plan.version === 2 ? [join(plan.v2Leaf!, 'cgroup.procs')] : plan.v1Procs;
+      const procsFiles = plan.leafDirs.map((d) => join(d, 'cgroup.procs'));
       for (const f of procsFiles) expect(readFileSync(f, 'utf8').split('\n'), f).toContain(String(c.pid));
       const own = readFileSync(`/proc/${c.pid}/cgroup`, 'utf8');
       expect(own).toContain(`/${parent}/${c.id}`);
@@ -187,7 +187,7 @@ describe.skipIf(!isRoot)('cgroup limits on real containers', () => {
     const plan = planCgroups(info!, parent, made.id, { memory: 48 * MB, pidsLimit: 30 });
     // Created: nothing in the kernel yet.
     for (const leaf of plan.leafDirs) expect(existsSync(leaf), leaf).toBe(false);
-    const procsFiles = plan.version === 2 ? [join(plan.v2Leaf!, 'cgroup.procs')] : plan.v1Procs;
+    const procsFiles = plan.leafDirs.map((d) => join(d, 'cgroup.procs'));
     const check = async () => {
       const pid = (await startContainer(made.id, { root })).pid;
       for (const f of procsFiles) expect(readFileSync(f, 'utf8').split('\n'), f).toContain(String(pid));

@@ -44,10 +44,21 @@ describe.skipIf(!built)('native addon', () => {
     const spec = encodeSpec({
       args: [], env: [], cwd: '/', hostname: '', user: '', lowers: [], scratchUpper: false, upper: '', work: '',
       rootfs: '', readOnly: false, caps: 0n, noNewPrivs: false, namespaces: 0, mounts: [], masks: [],
-      readonlyPaths: [], cgroupV1Procs: [], cgroupCleanup: [], init: false, tty: false, foreground: true,
+      readonlyPaths: [], cgroupV1Tasks: [], cgroupCleanup: [], init: false, tty: false, foreground: true,
     });
     const { events } = await spawnAndCollect(spec);
     expect(events.find((e) => e.type === 'error')).toMatchObject({ step: 'read-spec', path: 'no command' });
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('a cgroup v1 hierarchy the container cannot join: error event with step cgroup and the path, nothing runs', async () => {
+    const spec = encodeSpec({
+      args: ['/bin/true'], env: [], cwd: '/', hostname: '', user: '', lowers: [], scratchUpper: false, upper: '', work: '',
+      rootfs: '', readOnly: false, caps: 0n, noNewPrivs: false, namespaces: 0, mounts: [], masks: [],
+      readonlyPaths: [], cgroupV1Tasks: ['/nonexistent-pocker-dir/tasks'], cgroupCleanup: [], init: false, tty: false, foreground: true,
+    });
+    const { events } = await spawnAndCollect(spec);
+    expect(events.find((e) => e.type === 'error')).toMatchObject({ code: 'ENOENT', step: 'cgroup', syscall: 'write', path: '/nonexistent-pocker-dir/tasks' });
+    expect(events.some((e) => e.type === 'started')).toBe(false);
   });
 
   it('runs pocker-init from a sealed memfd, never from a host path', async () => {

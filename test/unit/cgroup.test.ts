@@ -138,7 +138,7 @@ describe('planCgroups', () => {
     expect(plan).toEqual({
       version: 1,
       leafDirs: leaves,
-      v1Procs: leaves.map((l) => `${l}/cgroup.procs`),
+      v1Tasks: leaves.map((l) => `${l}/tasks`),
       oomFile: { version: 1, path: '/sys/fs/cgroup/memory/pocker/test-1/abc/memory.oom_control' },
       statsFiles: {
         cpuUsage: '/sys/fs/cgroup/cpuacct/pocker/test-1/abc/cpuacct.usage',
@@ -172,7 +172,7 @@ describe('planCgroups', () => {
       version: 2,
       leafDirs: ['/sys/fs/cgroup/pocker/abc'],
       v2Leaf: '/sys/fs/cgroup/pocker/abc',
-      v1Procs: [],
+      v1Tasks: [],
       oomFile: { version: 2, path: '/sys/fs/cgroup/pocker/abc/memory.events' },
       statsFiles: {
         cpuUsage: '/sys/fs/cgroup/pocker/abc/cpu.stat',
