@@ -21,8 +21,8 @@
       ],
       "include_dirs": ["cpp"],
       "cflags_cc!": ["-std=gnu++17"],
-      "cflags_cc": ["-std=c++20", "-fno-exceptions", "-fno-rtti"],
-      "ldflags": ["-static"]
+      "cflags_cc": ["-std=c++20", "-fno-exceptions", "-fno-rtti", "-Os", "-ffunction-sections", "-fdata-sections"],
+      "ldflags": ["-static", "-Wl,--gc-sections"]
     }
   ]
 }
