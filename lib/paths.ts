@@ -11,5 +11,8 @@ function findRoot(start: string): string {
   }
 }
 
+/** Where containers live when no --root, `root` option or $POCKER_ROOT names a state directory. */
+export const DEFAULT_STATE_ROOT = '/var/lib/pocker';
+
 /** The package root (the directory holding package.json). */
 export const packageRoot = findRoot(dirname(fileURLToPath(import.meta.url)));

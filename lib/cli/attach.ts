@@ -4,14 +4,10 @@ import type { Command } from 'commander';
 import { isatty } from 'node:tty';
 
 import type { DetachedContainer } from '../runtime/run.js';
-import { CliError, errorExit, proxiedSignals, type CliContext } from './run.js';
+import { CliError, errorExit, proxiedSignals, rootFlag as rootOf, type CliContext } from './run.js';
 
 const ROOT_HELP = 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)';
 const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
-
-function rootOf(ctx: CliContext, flags: { root?: string }, cmd: Command): string | undefined {
-  return flags.root ?? cmd.parent?.opts<{ root?: string }>().root ?? (ctx.env.POCKER_ROOT || undefined);
-}
 
 /**
  * Docker's --detach-keys: comma-separated keys, each a single character or `ctrl-X` (X one of

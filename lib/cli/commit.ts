@@ -4,7 +4,7 @@
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 
-import type { CliContext } from './run.js';
+import { rootFlag, type CliContext } from './run.js';
 
 interface CommitFlags {
   change?: string[];
@@ -23,12 +23,8 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 /** The state root: the command's --root, the program's --root, $POCKER_ROOT, then the default. */
 async function rootOf(flags: { root?: string }, cmd: Command, ctx: CliContext): Promise<string> {
-  if (flags.root !== undefined) return flags.root;
-  for (let c = cmd.parent; c; c = c.parent) {
-    const root = c.opts<{ root?: string }>().root;
-    if (root !== undefined) return root;
-  }
-  if (ctx.env.POCKER_ROOT) return ctx.env.POCKER_ROOT;
+  const given = rootFlag(ctx, flags, cmd);
+  if (given !== undefined) return given;
   const { defaultStoreRoot } = await import('../image/store.js');
   return defaultStoreRoot(ctx.env);
 }

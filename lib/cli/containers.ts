@@ -4,12 +4,13 @@
 import type { Command } from 'commander';
 
 import { addPsCommand } from './ps.js';
-import type { CliContext } from './run.js';
+import { rootFlag, type CliContext } from './run.js';
+import { DEFAULT_STATE_ROOT } from '../paths.js';
 
 const ROOT_HELP = 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)';
 
 function rootOf(ctx: CliContext, flags: { root?: string }, cmd: Command): string {
-  return flags.root ?? cmd.parent?.opts<{ root?: string }>().root ?? (ctx.env.POCKER_ROOT || '/var/lib/pocker');
+  return rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
 }
 
 /** Runs `fn` for each ref; prints `pocker: <message>` for those that fail and sets exit code 1. */

@@ -2,7 +2,7 @@
 // process in a running container, with run's stdio, pty and signal handling and exit codes.
 import type { Command } from 'commander';
 
-import { errorExit, executeRun, resolveEnvFlags, type CliContext } from './run.js';
+import { errorExit, executeRun, resolveEnvFlags, rootFlag, type CliContext } from './run.js';
 
 interface ExecFlags {
   interactive?: boolean;
@@ -33,7 +33,7 @@ export function addExecCommand(program: Command, ctx: CliContext): Command {
     .option('-w, --workdir <dir>', 'Working directory inside the container')
     .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
     .action(async (container: string, command: string[], flags: ExecFlags, cmd: Command) => {
-      const root = flags.root ?? cmd.parent?.opts<{ root?: string }>().root ?? (ctx.env.POCKER_ROOT || undefined);
+      const root = rootFlag(ctx, flags, cmd);
       const { exec } = await import('../runtime/exec.js');
       const env = flags.env?.length ? resolveEnvFlags(flags.env, ctx.env) : undefined;
       try {

@@ -5,12 +5,13 @@ import type { Command } from 'commander';
 
 import type { ListedContainer } from '../state/containers.js';
 import type { ContainerStats } from '../state/stats.js';
-import type { CliContext } from './run.js';
+import { rootFlag, type CliContext } from './run.js';
+import { DEFAULT_STATE_ROOT } from '../paths.js';
 
 const ROOT_HELP = 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)';
 
 function rootOf(ctx: CliContext, flags: { root?: string }, cmd: Command): string {
-  return flags.root ?? cmd.parent?.opts<{ root?: string }>().root ?? cmd.parent?.parent?.opts<{ root?: string }>().root ?? (ctx.env.POCKER_ROOT || '/var/lib/pocker');
+  return rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

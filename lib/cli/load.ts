@@ -5,7 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
 
 import type { ArchiveEvent } from '../image/archive.js';
-import type { CliContext } from './run.js';
+import { rootFlag, type CliContext } from './run.js';
 
 interface LoadFlags {
   input?: string;
@@ -27,15 +27,8 @@ interface ImportFlags {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-/** The state root: the command's --root, the program's --root, then $POCKER_ROOT (as `pull`). */
-function rootOf(flags: { root?: string }, cmd: Command, ctx: CliContext): string | undefined {
-  if (flags.root !== undefined) return flags.root;
-  for (let c = cmd.parent; c; c = c.parent) {
-    const root = c.opts<{ root?: string }>().root;
-    if (root !== undefined) return root;
-  }
-  return ctx.env.POCKER_ROOT || undefined;
-}
+/** The state root: the command's --root, a parent's, then $POCKER_ROOT (as `pull`). */
+const rootOf = (flags: { root?: string }, cmd: Command, ctx: CliContext): string | undefined => rootFlag(ctx, flags, cmd);
 
 function fail(ctx: CliContext, err: unknown): void {
   const e = err as { message?: string };

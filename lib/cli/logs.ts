@@ -4,7 +4,8 @@
 import type { Command } from 'commander';
 
 import type { LogEntry } from '../state/api.js';
-import type { CliContext } from './run.js';
+import { rootFlag, type CliContext } from './run.js';
+import { DEFAULT_STATE_ROOT } from '../paths.js';
 
 interface LogsFlags {
   follow?: boolean;
@@ -30,7 +31,7 @@ export function addLogsCommand(program: Command, ctx: CliContext): Command {
     .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
     .action(async (ref: string, flags: LogsFlags, cmd: Command) => {
       const api = await import('../state/api.js');
-      const root = flags.root ?? cmd.parent?.opts<{ root?: string }>().root ?? (ctx.env.POCKER_ROOT || '/var/lib/pocker');
+      const root = rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
       const tail = flags.tail === undefined || flags.tail === 'all' ? Infinity : Number(flags.tail);
       if (!(tail >= 0)) {
         ctx.writeErr(`pocker: invalid --tail ${JSON.stringify(flags.tail)}: a number or "all"\n`);

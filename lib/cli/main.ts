@@ -70,10 +70,11 @@ const CONTAINER_ALIASES: Readonly<Record<string, string>> = {
 };
 
 /**
- * `pocker [--root DIR] container ls …` is `pocker [--root DIR] ps …` (Docker's management-command
- * names); `container prune|commit|export` are commands of their own.
+ * What commander cannot say itself: `pocker [--root DIR] container ls …` is `pocker [--root DIR]
+ * ps …` (Docker's management-command names; `container prune|commit|export` are commands of their
+ * own), and `attach --sig-proxy` alone is Go's bare boolean flag (`--sig-proxy=true`).
  */
-export function resolveAliases(argv: string[]): string[] {
+export function normalizeArgv(argv: string[]): string[] {
   let i = 2;
   while (argv[i] === '--root') i += 2;
   let out = argv;
@@ -96,7 +97,7 @@ export function resolveAliases(argv: string[]): string[] {
 /** Parses `argv` (process.argv's shape) and runs the command; resolves with the exit code. */
 export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
   try {
-    await createProgram(ctx).parseAsync(resolveAliases(argv));
+    await createProgram(ctx).parseAsync(normalizeArgv(argv));
     return ctx.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) return commanderExitCode(err);

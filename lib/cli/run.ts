@@ -57,6 +57,19 @@ export interface CliContext {
   exitCode: number;
 }
 
+/**
+ * The state root a command was given: its own --root, a parent command's (`pocker --root DIR …`),
+ * then $POCKER_ROOT; undefined when none (the library's default then applies).
+ */
+export function rootFlag(ctx: Pick<CliContext, 'env'>, flags: { root?: string }, cmd: Command): string | undefined {
+  if (flags.root !== undefined) return flags.root;
+  for (let c = cmd.parent; c; c = c.parent) {
+    const root = c.opts<{ root?: string }>().root;
+    if (root !== undefined) return root;
+  }
+  return ctx.env.POCKER_ROOT || undefined;
+}
+
 /** A failure of the CLI itself (usage, terminal): exit 125 unless told otherwise. */
 export class CliError extends Error {
   readonly exitCode: number;

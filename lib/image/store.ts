@@ -30,7 +30,9 @@ import { PassThrough, Readable, Transform, type TransformCallback } from 'node:s
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
+
 import { PockerError, fromSystemError } from '../errors.js';
+import { DEFAULT_STATE_ROOT } from '../paths.js';
 import type { SetupStep } from '../types.js';
 import { HashingStream, chainIds, digestOf, parseDigest, type ParsedDigest } from './digest.js';
 import { nativeFlock, tryFlock, withFileLock, type FlockFn } from './lock.js';
@@ -182,7 +184,7 @@ const WRITE_BATCH = 1 << 20;
 /** The default store root: $POCKER_ROOT, /var/lib/pocker as root, $XDG_DATA_HOME/pocker otherwise. */
 export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
   if (env.POCKER_ROOT) return resolve(env.POCKER_ROOT);
-  if (process.getuid?.() === 0) return '/var/lib/pocker';
+  if (process.getuid?.() === 0) return DEFAULT_STATE_ROOT;
   return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'pocker');
 }
 

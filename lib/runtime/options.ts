@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { invalid } from '../errors.js';
+import { DEFAULT_STATE_ROOT } from '../paths.js';
 import type { Resources } from '../cgroup/resources.js';
 import { parseReference } from '../image/reference.js';
 import type { RunOptions, TmpfsSpec, VolumeSpec } from '../types.js';
@@ -131,7 +132,6 @@ export const DEFAULT_CAPS: readonly string[] = Object.freeze([
 ]);
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const DEFAULT_ROOT = '/var/lib/pocker';
 const DEFAULT_CGROUP_PARENT = 'pocker';
 /** Docker's linuxMinMemory: the kernel needs some headroom to even start a process. */
 const MIN_MEMORY = 6 * 1024 * 1024;
@@ -737,7 +737,7 @@ function resolveNetwork(value: unknown): 'none' | 'host' {
 
 function resolveRoot(value: unknown, env: NodeJS.ProcessEnv): string {
   // An empty POCKER_ROOT counts as unset, as usual for environment variables.
-  const raw = value !== undefined ? value : env.POCKER_ROOT || DEFAULT_ROOT;
+  const raw = value !== undefined ? value : env.POCKER_ROOT || DEFAULT_STATE_ROOT;
   const root = str(raw, 'root directory');
   if (root === '') throw invalid('invalid root directory "": must be a path');
   return path.resolve(root);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 import { PockerError, invalid } from '../errors.js';
 import { native } from '../native.js';
+import { DEFAULT_STATE_ROOT } from '../paths.js';
 import type { ExitStatus } from '../types.js';
 import * as st from './containers.js';
 import type { ListedContainer, LogEntry } from './containers.js';
@@ -31,7 +32,7 @@ export interface StateOptions {
 
 /** The state directory `options.root` names, or $POCKER_ROOT, or /var/lib/pocker. */
 export function stateRoot(options?: StateOptions): string {
-  return options?.root ?? (process.env.POCKER_ROOT || '/var/lib/pocker');
+  return options?.root ?? (process.env.POCKER_ROOT || DEFAULT_STATE_ROOT);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -245,15 +245,15 @@ describe('--log-opt', () => {
 
 describe('container management aliases', () => {
   it('maps `container CMD` to the top-level command, after global options; leaves the rest alone', async () => {
-    const { resolveAliases } = await import('../../lib/cli/main.js');
+    const { normalizeArgv } = await import('../../lib/cli/main.js');
     const base = ['node', 'pocker'];
-    expect(resolveAliases([...base, 'container', 'ls', '-a'])).toEqual([...base, 'ps', '-a']);
-    expect(resolveAliases([...base, '--root', '/r', 'container', 'start', '-a', 'c'])).toEqual([...base, '--root', '/r', 'start', '-a', 'c']);
-    expect(resolveAliases([...base, 'container', 'prune', '-f'])).toEqual([...base, 'container', 'prune', '-f']);
-    expect(resolveAliases([...base, 'run', 'host', 'container', 'ls'])).toEqual([...base, 'run', 'host', 'container', 'ls']);
+    expect(normalizeArgv([...base, 'container', 'ls', '-a'])).toEqual([...base, 'ps', '-a']);
+    expect(normalizeArgv([...base, '--root', '/r', 'container', 'start', '-a', 'c'])).toEqual([...base, '--root', '/r', 'start', '-a', 'c']);
+    expect(normalizeArgv([...base, 'container', 'prune', '-f'])).toEqual([...base, 'container', 'prune', '-f']);
+    expect(normalizeArgv([...base, 'run', 'host', 'container', 'ls'])).toEqual([...base, 'run', 'host', 'container', 'ls']);
     // Go's bool flags: a bare --sig-proxy is true, never the next word's value.
-    expect(resolveAliases([...base, 'attach', '--sig-proxy', 'c'])).toEqual([...base, 'attach', '--sig-proxy=true', 'c']);
-    expect(resolveAliases([...base, 'container', 'attach', '--detach-keys', '--sig-proxy', 'c'])).toEqual([...base, 'attach', '--detach-keys', '--sig-proxy', 'c']);
-    expect(resolveAliases([...base, 'run', 'host', 'echo', '--sig-proxy'])).toEqual([...base, 'run', 'host', 'echo', '--sig-proxy']);
+    expect(normalizeArgv([...base, 'attach', '--sig-proxy', 'c'])).toEqual([...base, 'attach', '--sig-proxy=true', 'c']);
+    expect(normalizeArgv([...base, 'container', 'attach', '--detach-keys', '--sig-proxy', 'c'])).toEqual([...base, 'attach', '--detach-keys', '--sig-proxy', 'c']);
+    expect(normalizeArgv([...base, 'run', 'host', 'echo', '--sig-proxy'])).toEqual([...base, 'run', 'host', 'echo', '--sig-proxy']);
   });
 });
