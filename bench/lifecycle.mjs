@@ -9,10 +9,11 @@
 // lives in one temp dir or under the `pocker-bench` cgroup parent, and is removed at the end (also
 // on SIGINT/SIGTERM). It only kills processes it started. See README.md.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildRootfs, quantile } from './common.mjs';
 import { hybridUnifiedMount, IMAGE, podmanVersion, setupPodman, startHybridNamespace } from './podman.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,10 +50,7 @@ function die(msg) {
 }
 
 const log = (msg) => process.stderr.write(`${msg}\n`);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
+const median = (xs) => quantile([...xs].sort((a, b) => a - b), 0.5);
 const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 const r1 = (x) => Math.round(x * 10) / 10;
 
@@ -95,15 +93,12 @@ const podmans = []; // setupPodman() results, working or not
 let hybridHelper = null; // the process holding the mount namespace of the hybrid-cgroup workaround
 
 function busyboxRootfs() {
-  const bin = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
-  if (!bin) die('busybox is not installed (apt-get install busybox-static)');
   const dir = join(TMP, 'rootfs');
-  for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp']) mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
-  copyFileSync(bin, join(dir, 'bin/busybox'));
-  chmodSync(join(dir, 'bin/busybox'), 0o755);
-  for (const a of ['sh', 'sleep', 'true']) symlinkSync('busybox', join(dir, 'bin', a));
-  writeFileSync(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  writeFileSync(join(dir, 'etc/group'), 'root:x:0:\n');
+  try {
+    buildRootfs(dir);
+  } catch (err) {
+    die(err.message);
+  }
   return dir;
 }
 
