@@ -184,13 +184,15 @@ async function main() {
         try { holder.kill('SIGKILL'); } catch { /* gone */ }
       }
       for (const h of cgroupHierarchies()) {
-        const dir = join(h, CGROUP_PARENT, cgName);
-        if (!existsSync(dir)) continue;
-        // Tasks still there belong to a container of this run whose runtime was killed.
-        for (const pid of cgroupTasks(dir)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-        if (!(await removeCgroupDir(dir))) notes.push(`could not remove cgroup ${dir}`);
         const parent = join(h, CGROUP_PARENT);
-        if (!parentExisted.has(h) && childCgroups(parent).length === 0) await removeCgroupDir(parent);
+        const dir = join(parent, cgName);
+        if (existsSync(dir)) {
+          // Tasks still there belong to a container of this run whose runtime was killed.
+          for (const pid of cgroupTasks(dir)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+          if (!(await removeCgroupDir(dir))) notes.push(`could not remove cgroup ${dir}`);
+        }
+        // The runtimes create the parent and leave it: remove it if this run created it and it is empty.
+        if (!parentExisted.has(h) && existsSync(parent) && childCgroups(parent).length === 0) await removeCgroupDir(parent);
       }
       try { rmSync(tmp, { recursive: true, force: true }); } catch (err) { notes.push(`could not remove ${tmp}: ${err.message}`); }
       return notes;
