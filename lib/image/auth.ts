@@ -18,12 +18,9 @@ import { dirname, join } from 'node:path';
 import { PockerError, invalid } from '../errors.js';
 import { normalizeRegistry } from './reference.js';
 import { RegistryClient } from './registry.js';
+import type { Credentials } from './types.js';
 
-/** A username and password (or token) for a registry. */
-export interface Credentials {
-  username: string;
-  password: string;
-}
+export type { Credentials } from './types.js';
 
 interface AuthEntry {
   auth?: string;
