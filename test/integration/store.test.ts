@@ -34,6 +34,7 @@ import { PockerError } from '../../lib/errors.js';
 import { chainIds } from '../../lib/image/digest.js';
 import { flockAvailable } from '../../lib/image/lock.js';
 import { ImageStore } from '../../lib/image/store.js';
+import { gnuTar } from '../tar.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const hasFlock = flockAvailable();
@@ -304,9 +305,7 @@ const TAR = 'application/vnd.oci.image.layer.v1.tar';
 
 /** A layer tar of `src` made by GNU tar (sorted, numeric owners, fixed mtime: reproducible). */
 function tarOf(src: string): Buffer {
-  return execFileSync('tar', ['--sort=name', '--numeric-owner', '--owner=0', '--group=0', '--mtime=@1700000000', '-C', src, '-cf', '-', '.'], {
-    maxBuffer: 256 * 1024 * 1024,
-  });
+  return gnuTar(src, { extra: ['--owner=0', '--group=0', '--mtime=@1700000000'] });
 }
 
 async function storeBlob(store: ImageStore, data: Buffer): Promise<string> {
