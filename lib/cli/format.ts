@@ -5,6 +5,7 @@
 //
 // Pure functions, no I/O: exported for the commands and the unit tests. Cheap to import.
 import { humanDuration } from '../state/containers.js';
+import { TemplateError } from './failure.js';
 
 // ---------------------------------------------------------------------------------------------
 // Sizes, durations, times, JSON, tables
@@ -141,13 +142,6 @@ export function formatTable(text: string | string[][], options: TableOptions = {
 // ---------------------------------------------------------------------------------------------
 // --format: Docker's `table`, `json` and a subset of Go templates
 
-/** A bad `--format` template (Docker: "template parsing error"). */
-export class TemplateError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TemplateError';
-  }
-}
 
 /** Go's default printing (fmt's %v) of a template value. */
 function goPrint(v: unknown): string {

@@ -45,11 +45,6 @@ export interface ExtractResult {
   bytes: number;
 }
 
-/** A hostile or invalid entry. */
-export const ERR_LAYER_UNSAFE = 'ERR_POCKER_LAYER_UNSAFE';
-/** The stream is not a valid tar (bad header checksum, truncated). */
-export const ERR_LAYER_INVALID = 'ERR_POCKER_LAYER_INVALID';
-
 const WHITEOUT_PREFIX = '.wh.';
 const WHITEOUT_META_PREFIX = '.wh..wh.';
 const WHITEOUT_OPAQUE = '.wh..wh..opq';
@@ -122,7 +117,7 @@ async function writeContent(fd: number, content: AsyncIterable<unknown>, size: n
 
 /** The error of a refused layer. */
 function unsafe(entry: string, why: string): PockerError {
-  return new PockerError(`layer entry '${entry}' refused: ${why}`, { code: ERR_LAYER_UNSAFE, step: 'extract', path: entry });
+  return new PockerError(`layer entry '${entry}' refused: ${why}`, { code: 'ERR_POCKER_LAYER_UNSAFE', step: 'extract', path: entry });
 }
 
 /**
@@ -428,7 +423,7 @@ export async function extractLayer(input: Readable, dest: string, opts: ExtractO
     if ((err as SystemErrorLike).code && (err as { syscall?: string }).syscall) throw failed(err, 'entry');
     // tar-stream: a bad header checksum, an unknown format, the end of the data inside an entry.
     throw new PockerError(`layer is not a valid tar${entryName ? ` (after entry '${entryName}')` : ''}: ${(err as Error).message}`, {
-      code: ERR_LAYER_INVALID,
+      code: 'ERR_POCKER_INVALID', // not a valid tar (bad header checksum, truncated)
       step: 'extract',
       cause: err,
     });

@@ -399,12 +399,12 @@ describe('hostile layers', () => {
     mkdirSync(dest);
     const tar = await tarFor([file('a', 'x'.repeat(5000)), file('b', 'y')], base);
     await expect(extractLayer(Readable.from([tar.subarray(0, 1024)]), dest)).rejects.toMatchObject({
-      code: 'ERR_POCKER_LAYER_INVALID',
+      code: 'ERR_POCKER_INVALID',
       step: 'extract',
     });
     const garbage = Buffer.from(tar);
     garbage.fill(0x41, 0, 100); // a header with a bad checksum
-    await expect(extractLayer(Readable.from([garbage]), dest)).rejects.toMatchObject({ code: 'ERR_POCKER_LAYER_INVALID' });
+    await expect(extractLayer(Readable.from([garbage]), dest)).rejects.toMatchObject({ code: 'ERR_POCKER_INVALID' });
     // The input's own error comes through as is.
     const boom = new Error('download failed');
     const failing = new Readable({ read() {} });
