@@ -60,7 +60,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
     .option('-s, --signal <signal>', 'Signal to send to the container', 'KILL')
     .option('--root <dir>', ROOT_HELP)
     .action(async (refs: string[], flags: { signal: string; root?: string }, cmd: Command) => {
-      const { signalNumber } = await import('../runtime/run.js');
+      const { signalNumber } = await import('../signals.js');
       let sig: number;
       try {
         sig = signalNumber(/^\d+$/.test(flags.signal) ? Number(flags.signal) : (flags.signal as NodeJS.Signals));

@@ -43,6 +43,19 @@ export function humanSize(bytes: number, precision = 4): string {
   return `${formatG(size, precision)}${DECIMAL_UNITS[i]}`;
 }
 
+const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
+
+/** go-units BytesSize: binary units (1 KiB = 1024 B), 4 significant digits (`docker stats`: `1.5MiB`). */
+export function bytesSize(bytes: number): string {
+  let size = bytes;
+  let i = 0;
+  while (size >= 1024 && i < BINARY_UNITS.length - 1) {
+    size /= 1024;
+    i++;
+  }
+  return `${formatG(size, 4)}${BINARY_UNITS[i]}`;
+}
+
 /** go-units HumanDuration (one definition, beside Docker's STATUS column in lib/state). */
 export { humanDuration };
 

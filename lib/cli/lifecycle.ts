@@ -211,7 +211,7 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
           if (answer !== 'y' && answer !== 'yes') return;
         }
         const { pruneContainers } = await import('../state/api.js');
-        const { humanSize } = await import('../state/stats.js');
+        const { humanSize } = await import('./format.js');
         const { deleted, reclaimedBytes: reclaimed } = await pruneContainers({ root: rootOf(ctx, flags, cmd) });
         if (deleted.length) process.stdout.write(`Deleted Containers:\n${deleted.map((id) => `${id}\n`).join('')}\n`);
         process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed, 4)}\n`);

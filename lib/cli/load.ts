@@ -48,7 +48,8 @@ async function openInput(path: string): Promise<Readable> {
 /** Docker's `Loading layer` line on a terminal (redrawn in place); nothing otherwise. */
 async function loadProgress(stream: NodeJS.WriteStream, quiet: boolean): Promise<{ onEvent: (e: ArchiveEvent) => void; stop: () => void }> {
   if (quiet || !stream.isTTY) return { onEvent: () => {}, stop: () => {} };
-  const { humanSize, progressBar } = await import('./progress.js');
+  const [{ progressBar }, { humanSize: formatSize }] = await Promise.all([import('./progress.js'), import('./format.js')]);
+  const humanSize = (n: number) => formatSize(n, 3);
   let open = false;
   let last = 0;
   return {

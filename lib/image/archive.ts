@@ -21,7 +21,6 @@ import { once } from 'node:events';
 import { close as closeCb, constants as fsConstants, createReadStream, open as openCb, write as writeCb } from 'node:fs';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { constants as osConstants } from 'node:os';
 import { join, posix } from 'node:path';
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -31,6 +30,7 @@ import { extract as tarExtract, pack as tarPack, type Header, type Pack } from '
 type TarHeaders = Partial<Header> & Pick<Header, 'name'>;
 
 import { drained, toBuffer } from './streams.js';
+import { isSignalSpec } from '../signals.js';
 import { PockerError, invalid, type PockerErrorCode, type SetupStep } from '../errors.js';
 import { HashingStream, digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
 import { lockedBySomeoneElse, nativeFlock, tryFlock } from './lock.js';
@@ -1301,13 +1301,6 @@ function exposedPorts(spec: string): string[] {
   return out;
 }
 
-function validSignal(sig: string): boolean {
-  if (/^\d+$/.test(sig)) return Number(sig) > 0 && Number(sig) <= 64;
-  const upper = sig.toUpperCase();
-  const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
-  return Object.hasOwn(osConstants.signals, name) || /^SIGRT(MIN|MAX)([+-]\d+)?$/.test(name);
-}
-
 /**
  * Applies Dockerfile-like instructions (`docker import --change` / `commit --change`) to a copy of
  * `base` and returns it: `CMD`/`ENTRYPOINT` in JSON form (`["sh","-c","x"]`) or shell form
@@ -1393,7 +1386,7 @@ export function parseChanges(changes: readonly string[], base: ContainerConfig =
       }
       case 'STOPSIGNAL': {
         const sig = lexWords(rest, env, false)[0] ?? '';
-        if (!validSignal(sig)) throw changeError(`Invalid signal: ${sig}`);
+        if (!isSignalSpec(sig)) throw changeError(`Invalid signal: ${sig}`);
         config.StopSignal = sig;
         break;
       }
