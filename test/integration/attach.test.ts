@@ -6,35 +6,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { attach, create, inspectContainer, removeContainer, start } from '../../lib/index.js';
-import {
-  cleanupAll,
-  cli,
-  cliArgs,
-  collect,
-  containerState,
-  existingCgroupParentDirs,
-  havePythonPty,
-  isRoot,
-  pockerBin,
-  processAlive,
-  repoRoot,
-  rootTracker,
-  testCgroupParent,
-} from '../helpers.js';
+import { cleanupAll, cli, cliArgs, collect, containerState, havePythonPty, isRoot, pk, pockerBin, repoRoot, processAlive, rootTracker, sleep, testCgroupParent, until, existingCgroupParentDirs } from '../helpers.js';
 
-const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const state = containerState;
 const alive = processAlive;
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Reads `stream` until `re` matches what came so far. */
 function readUntil(stream: NodeJS.ReadableStream, re: RegExp, ms = 20_000): Promise<string> {

@@ -4,10 +4,8 @@ import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cleanupAll, cli, isRoot, tempRoot } from '../helpers.js';
+import { cleanupAll, cli, isRoot, pk, tempRoot, sleep } from '../helpers.js';
 
-const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Every config.json and state.json under root/containers parses as JSON (returns how many were read). */
 function checkStateFiles(root: string): number {

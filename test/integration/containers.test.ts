@@ -3,12 +3,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cleanupAll, cli, containerState, isRoot, processAlive, removeAllContainers, rootTracker } from '../helpers.js';
+import { cleanupAll, cli, containerState, isRoot, pk, removeAllContainers, processAlive, rootTracker, sleep } from '../helpers.js';
 
 const state = containerState;
 const alive = processAlive;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
 const removeAll = removeAllContainers;
 
 describe.skipIf(!isRoot)('container commands', () => {

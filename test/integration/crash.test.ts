@@ -6,10 +6,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, utimesS
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cleanupAll, cli, existingCgroupParentDirs, isRoot, mountinfoLinesNaming, tempRoot, testCgroupParent } from '../helpers.js';
+import { cleanupAll, cli, isRoot, pk, mountinfoLinesNaming, tempRoot, sleep, testCgroupParent, existingCgroupParentDirs } from '../helpers.js';
 
-const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Listed {
   ID: string;

@@ -5,7 +5,7 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cgroupParentDirs, cleanupAll, cli, containerState, isRoot, removeAllContainers, rootTracker, tempDir } from '../helpers.js';
+import { cgroupParentDirs, cleanupAll, cli, containerState, isRoot, pk, tempDir, removeAllContainers, rootTracker, sleep } from '../helpers.js';
 
 interface Config {
   name: string;
@@ -14,8 +14,6 @@ interface Config {
 
 const state = containerState;
 const config = (root: string, id: string) => JSON.parse(readFileSync(join(root, 'containers', id, 'config.json'), 'utf8')) as Config;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
 
 const removeAll = removeAllContainers;
 
