@@ -6,6 +6,7 @@ import { isatty } from 'node:tty';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Container, RunOptions } from '../types.js';
 import { CliError, reportFailure } from './failure.js';
+import { resolveEnvEntry } from '../env.js';
 
 /** The parsed flags of `pocker run` (commander's camelCase names). */
 export interface RunFlags {
@@ -81,15 +82,7 @@ export function splitPositionals(positionals: string[], flags: Pick<RunFlags, 'r
 
 /** `-e KEY=VALUE` as given; `-e KEY` takes KEY's value from `env`, and is dropped when unset (Docker). */
 export function resolveEnvFlags(entries: string[], env: NodeJS.ProcessEnv): string[] {
-  const out: string[] = [];
-  for (const entry of entries) {
-    if (entry.includes('=')) out.push(entry);
-    else {
-      const value = env[entry];
-      if (value !== undefined) out.push(`${entry}=${value}`);
-    }
-  }
-  return out;
+  return entries.map((e) => resolveEnvEntry(e, env)).filter((e): e is string => e !== undefined);
 }
 
 /**
