@@ -291,9 +291,8 @@ describe.skipIf(!hasFlock)('the store across processes', () => {
     await expect(store.listImages()).rejects.toMatchObject({ code: 'ERR_POCKER_LOCK_TIMEOUT', step: 'store' });
     child.proc.kill('SIGKILL');
     await child.exited;
-    const t0 = Date.now();
+    // The lock is free again: no ERR_POCKER_LOCK_TIMEOUT (the store waits at most 300 ms).
     expect(await store.listImages()).toEqual([]);
-    expect(Date.now() - t0).toBeLessThan(300);
   });
 });
 
