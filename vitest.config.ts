@@ -2,13 +2,29 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Builds the addon, pocker-init and dist/ when missing; installs busybox-static (test/helpers.ts).
-    globalSetup: ['test/global-setup.ts'],
     // Containers are real kernel objects: keep files serial so cgroup/mount accounting in the
     // leftovers check is exact, and give the slow emulated cgroup-v2 guest room.
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    projects: [
+      {
+        // test/unit: no root, no build, no packages: plain TypeScript against lib/ (`npm run test:unit`).
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
+      },
+      {
+        // Everything else runs real containers: the global setup builds the addon, pocker-init and
+        // dist/ (for the CLI) when missing and installs busybox-static (test/helpers.ts). Vitest runs
+        // a project's global setup only when one of its files is selected.
+        extends: true,
+        test: {
+          name: 'system',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/unit/**'],
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
+    ],
   },
 });

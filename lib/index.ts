@@ -1,7 +1,8 @@
 // pocker's public API.
-export { attach, create, run, signalNumber, start, type CreatedContainer, type DetachedContainer, type StartOptions } from './runtime/run.js';
+export { attach, create, run, start, type CreatedContainer, type DetachedContainer, type StartOptions } from './runtime/run.js';
 export { exec, type ExecOptions } from './runtime/exec.js';
 export { PockerError } from './errors.js';
+export { signalNumber } from './signals.js';
 export { pull, type PullOptions, type PullResult } from './image/pull.js';
 export {
   inspectImage,

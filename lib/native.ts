@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { PockerError, type ErrnoCode, type SetupStep } from './errors.js';
 import { packageRoot } from './paths.js';
 
 /** Events a running container's monitor reports, in this order: pid, [pty], started | error, exit. */
@@ -10,7 +11,7 @@ export type NativeEvent =
   | { type: 'pid'; pid: number }
   | { type: 'pty'; fd: number }
   | { type: 'started' }
-  | { type: 'error'; errno: number; code: string; syscall: string; step: string; path: string }
+  | { type: 'error'; errno: number; code: ErrnoCode; syscall: string; step: SetupStep; path: string }
   | { type: 'exit'; exitCode: number; signal: number; oomKilled: boolean }
   /** The monitor process itself was reaped (always last). `status` is its exit code or -1; `signal` 0 or the signal that killed it. */
   | { type: 'reaped'; status: number; signal: number };
@@ -151,6 +152,8 @@ export function native(): NativeAddon {
 /** pocker-init lives beside the addon it was built with (prebuilds/linux-x64/ or build/Release/), so the two always match; POCKER_INIT overrides. */
 export function initPath(addonPath: string): string {
   const path = process.env.POCKER_INIT || join(dirname(addonPath), 'pocker-init');
-  if (!existsSync(path)) throw new Error(`pocker: pocker-init not found at ${path} (run \`npm run build:native\`)`);
+  if (!existsSync(path)) {
+    throw new PockerError(`pocker-init not found at ${path} (run \`npm run build:native\`)`, { code: 'ENOENT', step: 'spawn', path });
+  }
   return path;
 }

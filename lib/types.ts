@@ -143,17 +143,5 @@ export interface Container {
   resize(rows: number, cols: number): void;
 }
 
-/** The setup steps an error can name in `err.step`. */
-export type SetupStep = string;
-
-/** Every error pocker raises: Node's SystemError shape plus `step`. */
-export interface PockerErrorShape extends Error {
-  /** `EINVAL`-style errno name, or `ERR_POCKER_*` for validation errors. */
-  code: string;
-  /** Negative errno (as in Node's SystemError), or undefined for validation errors. */
-  errno?: number;
-  syscall?: string;
-  path?: string;
-  /** What pocker was doing: `validate`, `cgroup`, `spawn`, `mount-rootfs`, `pivot_root`, `exec`, … */
-  step: SetupStep;
-}
+// The error's shape, codes and steps are defined once, in errors.ts.
+export type { PockerErrorCode, PockerErrorShape, SetupStep } from './errors.js';

@@ -574,3 +574,33 @@ export function rootTracker(): { newRoot(): string; removeAll(): Promise<void> }
     },
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Waiting (one copy each: tests wait on real signals, never on a fixed delay as synchronisation)
+
+/** A delay. Only for pacing (polls, letting time pass on purpose), never as synchronisation. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Polls `check` every 50 ms until it is true; throws `timed out after N ms waiting for <what>` (with
+ * the last error `check` threw, if any) when it never is. Generous default: 20 s.
+ */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await check()) return;
+      last = undefined;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last instanceof Error ? last.message : String(last)})` : ''}`);
+    }
+    await sleep(50);
+  }
+}
+
+/** `pocker --root ROOT ARGS...` through the CLI. */
+export const pk = (root: string, ...args: string[]): Promise<CliResult> => cli(['--root', root, ...args]);

@@ -79,7 +79,7 @@ function fromMounts(text: string, statfsType: number | undefined): CgroupInfo {
   // No v1 controller is mounted anywhere: a cgroup2 mount elsewhere is all there is.
   if (v2[0]) return { version: 2, unifiedMount: (v2Root ?? v2[0]).mountPoint };
   throw new PockerError('no cgroup filesystem is mounted (neither cgroup2 nor a v1 controller hierarchy)', {
-    code: 'ERR_POCKER_NO_CGROUPS',
+    code: 'ERR_POCKER_UNSUPPORTED',
     step: 'cgroup',
     path: DEFAULT_ROOT,
   });

@@ -152,7 +152,7 @@ function readTokens(path: string): Set<string> {
 
 function unsupported(what: string, path: string): PockerError {
   return new PockerError(`the ${what} cgroup controller is not available on this host; cannot apply the requested limit`, {
-    code: 'ERR_POCKER_CGROUP_UNSUPPORTED',
+    code: 'ERR_POCKER_UNSUPPORTED',
     step: 'cgroup',
     path,
   });

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { isatty } from 'node:tty';
 
 import type { DetachedContainer } from '../runtime/run.js';
-import { CliError, errorExit, proxiedSignals, rootFlag as rootOf, type CliContext } from './run.js';
+import { CliError, reportFailure } from './failure.js';
+import { proxiedSignals, rootFlag as rootOf, type CliContext } from './run.js';
 
 const ROOT_HELP = 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)';
 const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
@@ -67,10 +68,6 @@ function parseGoBool(value: string, flag: string): boolean {
   throw new CliError(`invalid argument ${JSON.stringify(value)} for "${flag}" flag: strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`);
 }
 
-/** Docker's exit status for a failed start/attach: 1, or 125 for the CLI's own usage errors. */
-function failureCode(err: unknown): number {
-  return err instanceof CliError ? err.exitCode : 1;
-}
 
 /**
  * The terminal side of an attachment: stdin (when `stdin`) through the detach-keys filter, output to
@@ -192,8 +189,7 @@ export function addAttachCommands(program: Command, ctx: CliContext): void {
       const root = rootOf(ctx, flags, cmd);
       const attach = !!flags.attach || !!flags.interactive;
       if (attach && refs.length > 1) {
-        ctx.writeErr('pocker: you cannot start and attach multiple containers at once\n');
-        ctx.exitCode = 125;
+        reportFailure(ctx, new CliError('you cannot start and attach multiple containers at once'));
         return;
       }
       const { start } = await import('../runtime/run.js');
@@ -207,8 +203,7 @@ export function addAttachCommands(program: Command, ctx: CliContext): void {
           const c = await start(refs[0]!, { attach: true, ...(root ? { root } : {}) });
           ctx.exitCode = await attachedSession(c, { stdin: !!flags.interactive, tty, sigProxy: true, detachKeys: keys });
         } catch (err) {
-          ctx.writeErr(`${errorExit(err).message}\n`);
-          ctx.exitCode = failureCode(err);
+          reportFailure(ctx, err, 'start');
         }
         return;
       }
@@ -217,8 +212,7 @@ export function addAttachCommands(program: Command, ctx: CliContext): void {
           await start(ref, root ? { root } : {});
           process.stdout.write(`${ref}\n`);
         } catch (err) {
-          ctx.writeErr(`${errorExit(err).message}\n`);
-          ctx.exitCode = 1;
+          reportFailure(ctx, err, 'start');
         }
       }
     });
@@ -243,8 +237,7 @@ export function addAttachCommands(program: Command, ctx: CliContext): void {
           await restartContainer(ref, { ...(root ? { root } : {}), ...(flags.time !== undefined ? { timeout: flags.time } : {}) });
           process.stdout.write(`${ref}\n`);
         } catch (err) {
-          ctx.writeErr(`${errorExit(err).message}\n`);
-          ctx.exitCode = 1;
+          reportFailure(ctx, err, 'start');
         }
       }
     });
@@ -273,8 +266,7 @@ export function addAttachCommands(program: Command, ctx: CliContext): void {
         const c = await attach(ref, root ? { root } : {});
         ctx.exitCode = await attachedSession(c, { stdin, tty: config.Tty, sigProxy, detachKeys: keys });
       } catch (err) {
-        ctx.writeErr(`${errorExit(err).message}\n`);
-        ctx.exitCode = failureCode(err);
+        reportFailure(ctx, err, 'start');
       }
     });
 }

@@ -4,6 +4,7 @@
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 
+import { CliError, reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
 
 interface CommitFlags {
@@ -29,11 +30,6 @@ async function rootOf(flags: { root?: string }, cmd: Command, ctx: CliContext): 
   return defaultStoreRoot(ctx.env);
 }
 
-function fail(ctx: CliContext, err: unknown): void {
-  const e = err as { message?: string };
-  ctx.writeErr(`pocker: ${e.message ?? String(err)}\n`);
-  ctx.exitCode = 1;
-}
 
 function addCommit(command: Command, ctx: CliContext): void {
   command
@@ -62,7 +58,7 @@ function addCommit(command: Command, ctx: CliContext): void {
         process.stdout.write(`${id}\n`);
         ctx.exitCode = 0;
       } catch (err) {
-        fail(ctx, err);
+        reportFailure(ctx, err);
       }
     });
 }
@@ -79,7 +75,7 @@ function addExport(command: Command, ctx: CliContext): void {
       try {
         const root = await rootOf(flags, cmd, ctx);
         if ((flags.output === undefined || flags.output === '-') && process.stdout.isTTY) {
-          throw new Error('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+          throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect', { exitCode: 1 });
         }
         const { exportContainer } = await import('../image/export.js');
         if (flags.output === undefined || flags.output === '-') {
@@ -90,7 +86,7 @@ function addExport(command: Command, ctx: CliContext): void {
         }
         ctx.exitCode = 0;
       } catch (err) {
-        fail(ctx, err);
+        reportFailure(ctx, err);
       }
     });
 }

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 
 import { addPsCommand } from './ps.js';
+import { CliError, reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
 
@@ -20,8 +21,7 @@ async function each(ctx: CliContext, refs: string[], fn: (ref: string) => Promis
     try {
       await fn(ref);
     } catch (err) {
-      ctx.writeErr(`pocker: ${(err as Error).message}\n`);
-      ctx.exitCode = 1;
+      reportFailure(ctx, err);
     }
   }
 }
@@ -40,8 +40,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
     .action(async (refs: string[], flags: { time: string; root?: string }, cmd: Command) => {
       const grace = Number(flags.time);
       if (!Number.isInteger(grace)) {
-        ctx.writeErr(`pocker: invalid -t ${JSON.stringify(flags.time)}: a whole number of seconds\n`);
-        ctx.exitCode = 125;
+        reportFailure(ctx, new CliError(`invalid -t ${JSON.stringify(flags.time)}: a whole number of seconds`));
         return;
       }
       const { stopContainer } = await import('../state/api.js');
@@ -61,13 +60,12 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
     .option('-s, --signal <signal>', 'Signal to send to the container', 'KILL')
     .option('--root <dir>', ROOT_HELP)
     .action(async (refs: string[], flags: { signal: string; root?: string }, cmd: Command) => {
-      const { signalNumber } = await import('../runtime/run.js');
+      const { signalNumber } = await import('../signals.js');
       let sig: number;
       try {
         sig = signalNumber(/^\d+$/.test(flags.signal) ? Number(flags.signal) : (flags.signal as NodeJS.Signals));
       } catch (err) {
-        ctx.writeErr(`pocker: ${(err as Error).message}\n`);
-        ctx.exitCode = 125;
+        reportFailure(ctx, new CliError(`${(err as Error).message}`));
         return;
       }
       const { killContainer } = await import('../state/api.js');

@@ -2,7 +2,8 @@
 // process in a running container, with run's stdio, pty and signal handling and exit codes.
 import type { Command } from 'commander';
 
-import { errorExit, executeRun, resolveEnvFlags, rootFlag, type CliContext } from './run.js';
+import { reportFailure } from './failure.js';
+import { executeRun, resolveEnvFlags, rootFlag, type CliContext } from './run.js';
 
 interface ExecFlags {
   interactive?: boolean;
@@ -71,9 +72,7 @@ export function addExecCommand(program: Command, ctx: CliContext): Command {
             }),
         );
       } catch (err) {
-        const { exitCode, message } = errorExit(err, command[0]);
-        ctx.writeErr(`${message}\n`);
-        ctx.exitCode = exitCode;
+        reportFailure(ctx, err, 'run', command[0]);
       }
     });
 }

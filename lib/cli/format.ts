@@ -5,6 +5,7 @@
 //
 // Pure functions, no I/O: exported for the commands and the unit tests. Cheap to import.
 import { humanDuration } from '../state/containers.js';
+import { TemplateError } from './failure.js';
 
 // ---------------------------------------------------------------------------------------------
 // Sizes, durations, times, JSON, tables
@@ -40,6 +41,19 @@ export function humanSize(bytes: number, precision = 4): string {
     i++;
   }
   return `${formatG(size, precision)}${DECIMAL_UNITS[i]}`;
+}
+
+const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
+
+/** go-units BytesSize: binary units (1 KiB = 1024 B), 4 significant digits (`docker stats`: `1.5MiB`). */
+export function bytesSize(bytes: number): string {
+  let size = bytes;
+  let i = 0;
+  while (size >= 1024 && i < BINARY_UNITS.length - 1) {
+    size /= 1024;
+    i++;
+  }
+  return `${formatG(size, 4)}${BINARY_UNITS[i]}`;
 }
 
 /** go-units HumanDuration (one definition, beside Docker's STATUS column in lib/state). */
@@ -141,13 +155,6 @@ export function formatTable(text: string | string[][], options: TableOptions = {
 // ---------------------------------------------------------------------------------------------
 // --format: Docker's `table`, `json` and a subset of Go templates
 
-/** A bad `--format` template (Docker: "template parsing error"). */
-export class TemplateError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TemplateError';
-  }
-}
 
 /** Go's default printing (fmt's %v) of a template value. */
 function goPrint(v: unknown): string {

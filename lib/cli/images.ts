@@ -13,21 +13,13 @@ import { Option, type Command } from 'commander';
 import type { ImageInspect, ImageInfo } from '../image/manage.js';
 import { repoDigest, shortImageId, shownReference, splitName } from '../image/names.js';
 import type { ImageEntry } from '../image/store.js';
-import { formatTable, goJson, goTimeString, humanSize, parseFormat, renderRows, renderTemplate, TemplateError, timeAgo } from './format.js';
+import { formatTable, goJson, goTimeString, humanSize, parseFormat, renderRows, renderTemplate, timeAgo } from './format.js';
+import { CliError, guard, reportFailure } from './failure.js';
 import type { CliContext } from './run.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared plumbing
 
-/** A Docker-style failure of a command: its message is printed, the exit code is 1. */
-class CommandError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
 
 interface RootFlags {
   root?: string;
@@ -50,29 +42,6 @@ async function library(): Promise<typeof import('../image/manage.js')> {
 
 function out(text: string): void {
   process.stdout.write(text);
-}
-
-/** The message of a failure, as `pocker: <message>`. */
-function failure(err: unknown): string {
-  return `pocker: ${err instanceof Error ? err.message : String(err)}`;
-}
-
-/** Runs a command body: CommandError / PockerError -> message and exit 1; TemplateError -> "template parsing error", 125 (a bad --format is the CLI's own failure, as in ps). */
-async function guard(ctx: CliContext, body: () => Promise<number | void>): Promise<void> {
-  try {
-    ctx.exitCode = (await body()) ?? 0;
-  } catch (err) {
-    if (err instanceof CommandError) {
-      ctx.writeErr(`${err.message}\n`);
-      ctx.exitCode = err.exitCode;
-    } else if (err instanceof TemplateError) {
-      ctx.writeErr(`pocker: template parsing error: ${err.message}\n`);
-      ctx.exitCode = 125;
-    } else {
-      ctx.writeErr(`${failure(err)}\n`);
-      ctx.exitCode = 1;
-    }
-  }
 }
 
 async function familiarFn(): Promise<(name: string) => string> {
@@ -130,7 +99,7 @@ function readHidden(prompt: string): Promise<string> {
     const onData = (d: Buffer | string) => {
       for (const c of d.toString()) {
         if (c === '\r' || c === '\n' || c === '\u0004') return finish();
-        if (c === '\u0003') return finish(new CommandError('pocker: interrupted', 130));
+        if (c === '\u0003') return finish(new CliError('interrupted', { exitCode: 130 }));
         if (c === '\u007f' || c === '\b') value = [...value].slice(0, -1).join('');
         else value += c;
       }
@@ -227,7 +196,7 @@ async function removeImages(refs: string[], flags: RmiFlags, cmd: Command, ctx: 
       const { untagged, deleted } = await removeImage(ref, { root, force: flags.force === true });
       out([...untagged.map((n) => `Untagged: ${n}\n`), ...deleted.map((d) => `Deleted: ${d}\n`)].join(''));
     } catch (err) {
-      ctx.writeErr(`${failure(err)}\n`);
+      reportFailure(ctx, err);
       code = 1;
     }
   }
@@ -398,24 +367,24 @@ async function login(server: string | undefined, flags: LoginFlags, ctx: CliCont
   const registry = normalizeRegistry(server ?? 'docker.io');
   let username = flags.username;
   let password = flags.password;
-  if (password !== undefined && flags.passwordStdin) throw new CommandError('pocker: --password and --password-stdin are mutually exclusive');
+  if (password !== undefined && flags.passwordStdin) throw new CliError('--password and --password-stdin are mutually exclusive', { exitCode: 1 });
   if (flags.passwordStdin) {
-    if (!username) throw new CommandError('pocker: Must provide --username with --password-stdin');
+    if (!username) throw new CliError('Must provide --username with --password-stdin', { exitCode: 1 });
     password = (await readAll()).replace(/\r?\n$/, '');
   } else if (password !== undefined) {
     ctx.writeErr('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
   }
   const { isatty } = await import('node:tty');
   if (!username || password === undefined) {
-    if (!isatty(0)) throw new CommandError('pocker: Error: Cannot perform an interactive login from a non TTY device');
+    if (!isatty(0)) throw new CliError('Error: Cannot perform an interactive login from a non TTY device', { exitCode: 1 });
     if (!username) {
       out('Username: ');
       username = (await readLine())?.trim();
-      if (!username) throw new CommandError('pocker: Error: Non-null Username Required');
+      if (!username) throw new CliError('Error: Non-null Username Required', { exitCode: 1 });
     }
     if (password === undefined) password = await readHidden('Password: ');
   }
-  if (password === '') throw new CommandError('pocker: Error: Password Required');
+  if (password === '') throw new CliError('Error: Password Required', { exitCode: 1 });
   const auth = await import('../image/auth.js');
   await auth.login({ server: registry, username, password });
   out('Login Succeeded\n');

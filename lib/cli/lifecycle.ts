@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 
 import type { ListedContainer } from '../state/containers.js';
 import type { ContainerStats } from '../state/stats.js';
+import { CliError, guard, reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
 
@@ -24,26 +25,6 @@ function table(rows: string[][]): string {
     .join('');
 }
 
-class UserError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
-
-/** Runs a command body: a thrown error is printed as `pocker: message` with exit code 1 (125 for usage). */
-async function guard(ctx: CliContext, body: () => Promise<void>): Promise<void> {
-  ctx.exitCode = 0;
-  try {
-    await body();
-  } catch (err) {
-    ctx.writeErr(`pocker: ${(err as Error).message}\n`);
-    ctx.exitCode = err instanceof UserError ? err.exitCode : 1;
-  }
-}
-
 async function lookup(root: string, ref: string): Promise<ListedContainer> {
   const st = await import('../state/containers.js');
   return st.describeContainer(st.findContainer(root, ref));
@@ -51,8 +32,8 @@ async function lookup(root: string, ref: string): Promise<ListedContainer> {
 
 /** The container's host pid; throws unless it is a running detached container. */
 function runningPid(c: ListedContainer, what: string): number {
-  if (c.status !== 'running') throw new UserError(`${what}: container ${c.id} is not running`);
-  if (!c.state) throw new UserError(`${what}: container ${c.id} runs in the foreground of a pocker run`);
+  if (c.status !== 'running') throw new CliError(`${what}: container ${c.id} is not running`, { exitCode: 1, code: 'ERR_POCKER_NOT_RUNNING' });
+  if (!c.state) throw new CliError(`${what}: container ${c.id} runs in the foreground of a pocker run`, { exitCode: 1, code: 'ERR_POCKER_FOREGROUND' });
   return c.state.pid;
 }
 
@@ -94,8 +75,7 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
     .option('--root <dir>', ROOT_HELP)
     .action(async (refs: string[], flags: { all?: boolean; stream: boolean; trunc: boolean; format: string; root?: string }, cmd: Command) => {
       if (flags.format !== 'table' && flags.format !== 'json') {
-        ctx.writeErr(`pocker: invalid --format ${JSON.stringify(flags.format)}: "table" or "json"\n`);
-        ctx.exitCode = 125;
+        reportFailure(ctx, new CliError(`invalid --format ${JSON.stringify(flags.format)}: "table" or "json"`));
         return;
       }
       await guard(ctx, async () => {
@@ -189,7 +169,7 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
         const from = cp.parseCpOperand(src);
         const to = cp.parseCpOperand(dest);
         if ('container' in from === 'container' in to) {
-          throw new UserError('copying between containers, or between two local paths, is not supported: one of SRC and DEST must be CONTAINER:PATH', 125);
+          throw new CliError('copying between containers, or between two local paths, is not supported: one of SRC and DEST must be CONTAINER:PATH');
         }
         const ref = 'container' in from ? from.container : (to as { container: string }).container;
         const c = await lookup(rootOf(ctx, flags, cmd), ref);
@@ -198,7 +178,7 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
         const rootFd = cp.openContainerRoot(pid, c.config?.cgroups ?? []);
         try {
           if ('container' in from) {
-            if ((to as { host: string }).host === '-') throw new UserError('copying to stdout (a tar stream) is not supported', 125);
+            if ((to as { host: string }).host === '-') throw new CliError('copying to stdout (a tar stream) is not supported');
             cp.copyOut(rootFd, from.path, (to as { host: string }).host);
           } else {
             cp.copyIn(rootFd, from.host, (to as { container: string; path: string }).path);
@@ -231,7 +211,7 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
           if (answer !== 'y' && answer !== 'yes') return;
         }
         const { pruneContainers } = await import('../state/api.js');
-        const { humanSize } = await import('../state/stats.js');
+        const { humanSize } = await import('./format.js');
         const { deleted, reclaimedBytes: reclaimed } = await pruneContainers({ root: rootOf(ctx, flags, cmd) });
         if (deleted.length) process.stdout.write(`Deleted Containers:\n${deleted.map((id) => `${id}\n`).join('')}\n`);
         process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed, 4)}\n`);

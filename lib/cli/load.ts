@@ -5,6 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
 
 import type { ArchiveEvent } from '../image/archive.js';
+import { CliError, reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
 
 interface LoadFlags {
@@ -30,11 +31,6 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 /** The state root: the command's --root, a parent's, then $POCKER_ROOT (as `pull`). */
 const rootOf = (flags: { root?: string }, cmd: Command, ctx: CliContext): string | undefined => rootFlag(ctx, flags, cmd);
 
-function fail(ctx: CliContext, err: unknown): void {
-  const e = err as { message?: string };
-  ctx.writeErr(`pocker: ${e.message ?? String(err)}\n`);
-  ctx.exitCode = 1;
-}
 
 /** Opens FILE for reading with a Docker-like error (`open x: no such file or directory`). */
 async function openInput(path: string): Promise<Readable> {
@@ -45,14 +41,15 @@ async function openInput(path: string): Promise<Readable> {
   } catch (err) {
     const e = err as { code?: string; message?: string };
     const why = e.code === 'ENOENT' ? 'no such file or directory' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory' : (e.message ?? String(err));
-    throw new Error(`open ${path}: ${why}`);
+    throw new CliError(`open ${path}: ${why}`, { exitCode: 1 });
   }
 }
 
 /** Docker's `Loading layer` line on a terminal (redrawn in place); nothing otherwise. */
 async function loadProgress(stream: NodeJS.WriteStream, quiet: boolean): Promise<{ onEvent: (e: ArchiveEvent) => void; stop: () => void }> {
   if (quiet || !stream.isTTY) return { onEvent: () => {}, stop: () => {} };
-  const { humanSize, progressBar } = await import('./progress.js');
+  const [{ progressBar }, { humanSize: formatSize }] = await Promise.all([import('./progress.js'), import('./format.js')]);
+  const humanSize = (n: number) => formatSize(n, 3);
   let open = false;
   let last = 0;
   return {
@@ -90,7 +87,7 @@ function addLoad(command: Command, ctx: CliContext): void {
       const root = rootOf(flags, cmd, ctx);
       const progress = await loadProgress(process.stdout, flags.quiet === true);
       try {
-        if (flags.input === undefined && process.stdin.isTTY) throw new Error('requested load from stdin, but stdin is empty');
+        if (flags.input === undefined && process.stdin.isTTY) throw new CliError('requested load from stdin, but stdin is empty', { exitCode: 1 });
         const input = flags.input === undefined || flags.input === '-' ? process.stdin : await openInput(flags.input);
         const [{ loadImages }, { parseReference }] = await Promise.all([import('../image/archive.js'), import('../image/reference.js')]);
         const replaced: string[] = [];
@@ -112,7 +109,7 @@ function addLoad(command: Command, ctx: CliContext): void {
         ctx.exitCode = 0;
       } catch (err) {
         progress.stop();
-        fail(ctx, err);
+        reportFailure(ctx, err);
       }
     });
 
@@ -130,9 +127,9 @@ function addSave(command: Command, ctx: CliContext): void {
     .action(async (images: string[], flags: SaveFlags, cmd: Command) => {
       const root = rootOf(flags, cmd, ctx);
       try {
-        if (flags.format !== 'docker' && flags.format !== 'oci') throw new Error(`invalid --format ${JSON.stringify(flags.format)}: docker or oci`);
+        if (flags.format !== 'docker' && flags.format !== 'oci') throw new CliError(`invalid --format ${JSON.stringify(flags.format)}: docker or oci`, { exitCode: 1 });
         const format: 'docker' | 'oci' = flags.format;
-        if (flags.output === undefined && process.stdout.isTTY) throw new Error('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+        if (flags.output === undefined && process.stdout.isTTY) throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect', { exitCode: 1 });
         const { saveImages } = await import('../image/archive.js');
         const options = { ...(root ? { root } : {}), format };
         if (flags.output === undefined || flags.output === '-') {
@@ -143,7 +140,7 @@ function addSave(command: Command, ctx: CliContext): void {
         }
         ctx.exitCode = 0;
       } catch (err) {
-        fail(ctx, err);
+        reportFailure(ctx, err);
       }
     });
 
@@ -162,7 +159,7 @@ function addImport(command: Command, ctx: CliContext): void {
     .action(async (file: string, reference: string | undefined, flags: ImportFlags, cmd: Command) => {
       const root = rootOf(flags, cmd, ctx);
       try {
-        if (/^[a-z][a-z0-9+.-]*:\/\//i.test(file)) throw new Error(`importing from a URL (${file}) is not supported: download it first`);
+        if (/^[a-z][a-z0-9+.-]*:\/\//i.test(file)) throw new CliError(`importing from a URL (${file}) is not supported: download it first`, { exitCode: 1 });
         const { importRootfs, parseChanges } = await import('../image/archive.js');
         parseChanges(flags.change ?? []); // bad changes fail before any input is read
         const input = file === '-' ? process.stdin : await openInput(file);
@@ -176,7 +173,7 @@ function addImport(command: Command, ctx: CliContext): void {
         process.stdout.write(`${id}\n`);
         ctx.exitCode = 0;
       } catch (err) {
-        fail(ctx, err);
+        reportFailure(ctx, err);
       }
     });
 }

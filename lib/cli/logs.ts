@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 
 import type { LogEntry } from '../state/api.js';
+import { CliError, reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
 
@@ -34,8 +35,7 @@ export function addLogsCommand(program: Command, ctx: CliContext): Command {
       const root = rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
       const tail = flags.tail === undefined || flags.tail === 'all' ? Infinity : Number(flags.tail);
       if (!(tail >= 0)) {
-        ctx.writeErr(`pocker: invalid --tail ${JSON.stringify(flags.tail)}: a number or "all"\n`);
-        ctx.exitCode = 125;
+        reportFailure(ctx, new CliError(`invalid --tail ${JSON.stringify(flags.tail)}: a number or "all"`));
         return;
       }
       // As Docker's CLI: each time becomes seconds.nanoseconds once, relative to now ('' is unset).
@@ -46,8 +46,7 @@ export function addLogsCommand(program: Command, ctx: CliContext): Command {
         if (flags.since) window.since = unixNanosString(parseTimeArg(flags.since, '--since', now));
         if (flags.until) window.until = unixNanosString(parseTimeArg(flags.until, '--until', now));
       } catch (err) {
-        ctx.writeErr(`pocker: ${(err as Error).message}\n`);
-        ctx.exitCode = 125;
+        reportFailure(ctx, new CliError(`${(err as Error).message}`));
         return;
       }
       const options = { tail, timestamps: !!flags.timestamps, root, ...window };
@@ -55,8 +54,7 @@ export function addLogsCommand(program: Command, ctx: CliContext): Command {
       try {
         entries = flags.follow ? api.followLogs(ref, options) : api.containerLogs(ref, options);
       } catch (err) {
-        ctx.writeErr(`pocker: ${(err as Error).message}\n`);
-        ctx.exitCode = 1;
+        reportFailure(ctx, err);
         return;
       }
       ctx.exitCode = 0;

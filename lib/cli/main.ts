@@ -14,6 +14,7 @@ import { addExecCommand } from './exec.js';
 import { addLogsCommand } from './logs.js';
 import { addPullCommand } from './pull.js';
 import { addAttachCommands } from './attach.js';
+import { reportFailure } from './failure.js';
 import { addCreateCommand, addRunCommand, executeRun, type CliContext } from './run.js';
 
 /** The version in package.json. */
@@ -101,8 +102,8 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
     return ctx.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) return commanderExitCode(err);
-    ctx.writeErr(`pocker: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 125;
+    reportFailure(ctx, err, 'usage');
+    return ctx.exitCode;
   }
 }
 

@@ -4,18 +4,10 @@
 import { MultiBar, type SingleBar } from 'cli-progress';
 
 import type { PullProgress } from '../types.js';
+import { humanSize as formatSize } from './format.js';
 
-/** Docker's human sizes: decimal units, up to 3 significant digits (`1.2MB`, `512kB`). */
-export function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let n = bytes;
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${n >= 100 || i === 0 ? Math.round(n) : n.toPrecision(3).replace(/\.?0+$/, '')}${units[i]}`;
-}
+/** Docker's human sizes in progress lines: decimal units, 3 significant digits (`1.2MB`, `512kB`). */
+const humanSize = (bytes: number): string => formatSize(bytes, 3);
 
 /** Docker's bar: 50 columns, `=` done, `>` at the head. */
 export function progressBar(current: number, total: number): string {

@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 
 import type { ContainerFilters, ContainerInfo } from '../state/api.js';
-import { goTimeString, humanDuration, humanSize, parseFormat, renderRows, renderTemplate, TemplateError } from './format.js';
+import { goTimeString, humanDuration, humanSize, parseFormat, renderRows, renderTemplate } from './format.js';
+import { CliError, reportFailure, TemplateError } from './failure.js';
 import type { CliContext } from './run.js';
 
 /** One row of `ps`: Docker's ContainerContext fields, keys sorted (as `{{json .}}` prints them). */
@@ -148,14 +149,11 @@ export function addPsCommand(program: Command, ctx: CliContext, rootOf: (flags: 
     .option('-s, --size', 'Display total file sizes')
     .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
     .action(async (flags: PsFlags, cmd: Command) => {
-      const fail = (message: string) => {
-        ctx.writeErr(`pocker: ${message}\n`);
-        ctx.exitCode = 125;
-      };
+      const fail = (err: unknown) => reportFailure(ctx, err, 'usage');
       // -n: Go's strconv.ParseInt; Docker's default -1 (no limit); -l is -n 1 unless -n is given.
       let last: number | undefined;
       if (flags.last !== undefined) {
-        if (!/^[+-]?\d+$/.test(flags.last)) return fail(`invalid argument ${JSON.stringify(flags.last)} for "-n, --last" flag: strconv.ParseInt: parsing ${JSON.stringify(flags.last)}: invalid syntax`);
+        if (!/^[+-]?\d+$/.test(flags.last)) return fail(new CliError(`invalid argument ${JSON.stringify(flags.last)} for "-n, --last" flag: strconv.ParseInt: parsing ${JSON.stringify(flags.last)}: invalid syntax`));
         last = Number(flags.last);
       } else if (flags.latest) last = 1;
 
@@ -164,7 +162,7 @@ export function addPsCommand(program: Command, ctx: CliContext, rootOf: (flags: 
       try {
         filters = parseFilterArgs(flags.filter ?? []);
       } catch (err) {
-        return fail((err as Error).message);
+        return fail(err);
       }
 
       // Docker: -q prints ids in place of the table (a format given otherwise wins over -q).
@@ -174,7 +172,7 @@ export function addPsCommand(program: Command, ctx: CliContext, rootOf: (flags: 
         // Checked before anything is listed (an empty list would hide a bad template).
         renderTemplate(format.body, SAMPLE_ROW);
       } catch (err) {
-        if (err instanceof TemplateError) return fail(`template parsing error: ${err.message}`);
+        if (err instanceof TemplateError) return fail(err);
         throw err;
       }
       const size = !quiet && (flags.size === true || (!format.json && templateUsesSize(format.body)));
@@ -190,7 +188,7 @@ export function addPsCommand(program: Command, ctx: CliContext, rootOf: (flags: 
           root: rootOf(flags, cmd),
         });
       } catch (err) {
-        return fail((err as Error).message);
+        return fail(err);
       }
       const { familiarName } = await import('../image/reference.js');
       const now = Date.now();
@@ -198,7 +196,7 @@ export function addPsCommand(program: Command, ctx: CliContext, rootOf: (flags: 
       try {
         process.stdout.write(renderRows(format, rows, PS_HEADERS));
       } catch (err) {
-        if (err instanceof TemplateError) return fail(`template parsing error: ${err.message}`);
+        if (err instanceof TemplateError) return fail(err);
         throw err;
       }
       ctx.exitCode = 0;

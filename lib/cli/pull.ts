@@ -2,7 +2,8 @@
 // then the canonical reference).
 import type { Command } from 'commander';
 
-import type { CliContext } from './run.js';
+import { reportFailure } from './failure.js';
+import { rootFlag, type CliContext } from './run.js';
 
 interface PullFlags {
   quiet?: boolean;
@@ -25,7 +26,7 @@ export function addPullCommand(program: Command, ctx: CliContext): Command {
     .option('--insecure-registry <host>', 'Reach this registry over plain HTTP (loopback ones always are)', collect)
     .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
     .action(async (name: string, flags: PullFlags, cmd: Command) => {
-      const root = flags.root ?? cmd.parent?.opts<{ root?: string }>().root ?? (ctx.env.POCKER_ROOT || undefined);
+      const root = rootFlag(ctx, flags, cmd);
       const [{ pull }, { pullReporter }, { parsePlatform }] = await Promise.all([
         import('../image/pull.js'),
         import('./progress.js'),
@@ -44,9 +45,7 @@ export function addPullCommand(program: Command, ctx: CliContext): Command {
         ctx.exitCode = 0;
       } catch (err) {
         report.stop();
-        const e = err as { message?: string; code?: string };
-        ctx.writeErr(`pocker: ${e.message ?? String(err)}\n`);
-        ctx.exitCode = 1;
+        reportFailure(ctx, err);
       }
     });
 }

@@ -5,6 +5,8 @@
 import { isatty } from 'node:tty';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Container, RunOptions } from '../types.js';
+import { CliError, reportFailure } from './failure.js';
+import { resolveEnvEntry } from '../env.js';
 
 /** The parsed flags of `pocker run` (commander's camelCase names). */
 export interface RunFlags {
@@ -70,15 +72,6 @@ export function rootFlag(ctx: Pick<CliContext, 'env'>, flags: { root?: string },
   return ctx.env.POCKER_ROOT || undefined;
 }
 
-/** A failure of the CLI itself (usage, terminal): exit 125 unless told otherwise. */
-export class CliError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 125) {
-    super(message);
-    this.name = 'CliError';
-    this.exitCode = exitCode;
-  }
-}
 
 /** Splits `run`'s positionals: IMAGE first, unless `--rootfs` is given (then all are the command). */
 export function splitPositionals(positionals: string[], flags: Pick<RunFlags, 'rootfs'>): { image: string | undefined; args: string[] } {
@@ -89,15 +82,7 @@ export function splitPositionals(positionals: string[], flags: Pick<RunFlags, 'r
 
 /** `-e KEY=VALUE` as given; `-e KEY` takes KEY's value from `env`, and is dropped when unset (Docker). */
 export function resolveEnvFlags(entries: string[], env: NodeJS.ProcessEnv): string[] {
-  const out: string[] = [];
-  for (const entry of entries) {
-    if (entry.includes('=')) out.push(entry);
-    else {
-      const value = env[entry];
-      if (value !== undefined) out.push(`${entry}=${value}`);
-    }
-  }
-  return out;
+  return entries.map((e) => resolveEnvEntry(e, env)).filter((e): e is string => e !== undefined);
 }
 
 /**
@@ -178,35 +163,6 @@ export function parseLogOpts(opts: string[]): NonNullable<RunOptions['logOpts']>
 /** The command a container was asked to exec, for error messages. */
 export function requestedCommand(options: RunOptions): string | undefined {
   return options.entrypoint || options.cmd?.[0] || undefined;
-}
-
-const execErrorText: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  ENOEXEC: 'exec format error',
-  EISDIR: 'is a directory',
-};
-
-/**
- * Maps an error of `pocker run` to Docker's exit codes and a one-line message:
- * 127 command not found, 126 command cannot be invoked, 125 anything else (pocker failed).
- */
-export function errorExit(err: unknown, command?: string): { exitCode: number; message: string } {
-  if (err instanceof CliError) return { exitCode: err.exitCode, message: `pocker: ${err.message}` };
-  const e = (err ?? {}) as { message?: unknown; code?: unknown; step?: unknown; path?: unknown };
-  const message = typeof e.message === 'string' && e.message ? e.message : String(err);
-  const code = typeof e.code === 'string' ? e.code : undefined;
-  const step = typeof e.step === 'string' ? e.step : undefined;
-  if (step === 'exec' && code !== undefined) {
-    const cmd = command ?? (typeof e.path === 'string' ? e.path : undefined) ?? '/bin/sh';
-    if (code === 'ENOENT') {
-      const why = cmd.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH';
-      return { exitCode: 127, message: `pocker: exec: ${JSON.stringify(cmd)}: ${why}` };
-    }
-    const why = execErrorText[code];
-    if (why !== undefined) return { exitCode: 126, message: `pocker: exec: ${JSON.stringify(cmd)}: ${why}` };
-  }
-  return { exitCode: 125, message: `pocker: ${message}${step ? ` (step: ${step})` : ''}` };
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -305,9 +261,7 @@ export function addCreateCommand(program: Command, ctx: CliContext): Command {
       }
       ctx.exitCode = 0;
     } catch (err) {
-      const { exitCode, message } = errorExit(err);
-      ctx.writeErr(`${message}\n`);
-      ctx.exitCode = exitCode;
+      reportFailure(ctx, err, 'run');
     }
   });
 }
@@ -331,9 +285,7 @@ export function addRunCommand(program: Command, ctx: CliContext): Command {
       try {
         ctx.exitCode = await ctx.execute(options);
       } catch (err) {
-        const { exitCode, message } = errorExit(err, requestedCommand(options));
-        ctx.writeErr(`${message}\n`);
-        ctx.exitCode = exitCode;
+        reportFailure(ctx, err, 'run', requestedCommand(options));
       }
     });
 }

@@ -21,7 +21,6 @@ import { once } from 'node:events';
 import { close as closeCb, constants as fsConstants, createReadStream, open as openCb, write as writeCb } from 'node:fs';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { constants as osConstants } from 'node:os';
 import { join, posix } from 'node:path';
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -30,10 +29,11 @@ import { extract as tarExtract, pack as tarPack, type Header, type Pack } from '
 
 type TarHeaders = Partial<Header> & Pick<Header, 'name'>;
 
-import { drained } from './streams.js';
-import { PockerError, invalid } from '../errors.js';
+import { drained, toBuffer } from './streams.js';
+import { isSignalSpec } from '../signals.js';
+import { PockerError, invalid, type PockerErrorCode, type SetupStep } from '../errors.js';
 import { HashingStream, digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
-import { nativeFlock, tryFlock } from './lock.js';
+import { lockedBySomeoneElse, nativeFlock, tryFlock } from './lock.js';
 import { parseReference } from './reference.js';
 import { hostPlatform, selectManifest } from './registry.js';
 import { ImageStore, type ImageRecord } from './store.js';
@@ -117,20 +117,15 @@ const MAX_LINK_HOPS = 16;
 /** Fixed times of saved entries: the same images give the same tarball. */
 const EPOCH = new Date(0);
 
-function archiveError(message: string, step: string, code = 'ERR_POCKER_INVALID', cause?: unknown): PockerError {
+function archiveError(message: string, step: SetupStep, code: PockerErrorCode = 'ERR_POCKER_INVALID', cause?: unknown): PockerError {
   return new PockerError(message, { code, step, ...(cause !== undefined ? { cause } : {}) });
 }
 
-function digestError(message: string, step: string): PockerError {
+function digestError(message: string, step: SetupStep): PockerError {
   return archiveError(message, step, 'ERR_POCKER_DIGEST');
 }
 
-function toBuffer(chunk: unknown): Buffer {
-  if (Buffer.isBuffer(chunk)) return chunk;
-  if (typeof chunk === 'string') return Buffer.from(chunk);
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  throw new TypeError(`the input yielded a ${typeof chunk}, not bytes`);
-}
+const inputBytes = (chunk: unknown): Buffer => toBuffer(chunk, 'the input', 'load');
 
 /** Docker shows layers by the first 12 hex digits of a digest. */
 function shortId(digest: string): string {
@@ -151,7 +146,7 @@ export function sniffCompression(head: Buffer): Compression {
 type ZstdZlib = typeof zlib & { createZstdDecompress?: () => Transform };
 
 /** A decompressor for `compression`, or undefined for plain data. Unsupported ones: ERR_POCKER_UNSUPPORTED. */
-function decompressor(compression: Compression, what: string, step: string): Transform | undefined {
+function decompressor(compression: Compression, what: string, step: SetupStep): Transform | undefined {
   switch (compression) {
     case 'none':
       return undefined;
@@ -181,7 +176,7 @@ async function peek(input: Readable | AsyncIterable<unknown>, n: number): Promis
       done = true;
       break;
     }
-    const b = toBuffer(r.value);
+    const b = inputBytes(r.value);
     chunks.push(b);
     length += b.length;
   }
@@ -196,7 +191,7 @@ async function peek(input: Readable | AsyncIterable<unknown>, n: number): Promis
           finished = true;
           break;
         }
-        yield toBuffer(r.value);
+        yield inputBytes(r.value);
       }
     } finally {
       if (!finished) await it.return?.();
@@ -206,7 +201,7 @@ async function peek(input: Readable | AsyncIterable<unknown>, n: number): Promis
 }
 
 /** The input, decompressed when its magic number says so. */
-async function decompressedInput(input: Readable | AsyncIterable<unknown>, what: string, step: string): Promise<Readable> {
+async function decompressedInput(input: Readable | AsyncIterable<unknown>, what: string, step: SetupStep): Promise<Readable> {
   const { head, stream } = await peek(input, 6);
   const d = decompressor(sniffCompression(head), what, step);
   if (!d) return stream;
@@ -223,7 +218,7 @@ class Verify extends HashingStream {
     private readonly expected: string,
     private readonly size: number,
     private readonly what: string,
-    private readonly step: string,
+    private readonly step: SetupStep,
   ) {
     super(parseDigest(expected).algorithm);
   }
@@ -299,7 +294,7 @@ class Staging {
       const dir = join(store.tmpDir, id);
       const fd = await openFd(lockPath, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
       try {
-        if (!tryFlock(nativeFlock(), fd, true, lockPath)) throw new Error(`${lockPath} is locked by someone else`);
+        if (!tryFlock(nativeFlock(), fd, true, lockPath)) throw lockedBySomeoneElse(lockPath);
         const data = Buffer.from(`${JSON.stringify({ pid: process.pid, leases: [] })}\n`);
         await writeFd(fd, data, 0, data.length, 0);
         await mkdir(dir, { mode: 0o700 });
@@ -421,7 +416,7 @@ async function stageArchive(input: Readable, dir: string): Promise<StagedArchive
           while (off < buf.length) off += (await fh.write(buf, off, buf.length - off, null)).bytesWritten;
         };
         for await (const chunk of entry) {
-          const buf = toBuffer(chunk);
+          const buf = inputBytes(chunk);
           hash.update(buf);
           size += buf.length;
           pending.push(buf);
@@ -946,7 +941,7 @@ async function addEntry(pack: Pack, header: TarHeaders, body: Buffer | (() => Pr
   const sink = pack.entry(full, (err) => settle(err));
   try {
     for await (const chunk of source) {
-      if (!sink.write(toBuffer(chunk))) await waitFor(sink, 'drain', abort);
+      if (!sink.write(toBuffer(chunk, 'a blob', 'save'))) await waitFor(sink, 'drain', abort);
     }
   } catch (err) {
     sink.destroy(err as Error);
@@ -986,7 +981,7 @@ export async function saveImages(names: string[], output: Writable, options: Sav
     const pumping = (async () => {
       try {
         for await (const chunk of pack) {
-          if (!output.write(chunk)) await drained(output);
+          if (!output.write(chunk)) await drained(output, 'save');
         }
         await new Promise<void>((resolve, reject) => {
           output.once('error', reject);
@@ -1306,13 +1301,6 @@ function exposedPorts(spec: string): string[] {
   return out;
 }
 
-function validSignal(sig: string): boolean {
-  if (/^\d+$/.test(sig)) return Number(sig) > 0 && Number(sig) <= 64;
-  const upper = sig.toUpperCase();
-  const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
-  return Object.hasOwn(osConstants.signals, name) || /^SIGRT(MIN|MAX)([+-]\d+)?$/.test(name);
-}
-
 /**
  * Applies Dockerfile-like instructions (`docker import --change` / `commit --change`) to a copy of
  * `base` and returns it: `CMD`/`ENTRYPOINT` in JSON form (`["sh","-c","x"]`) or shell form
@@ -1398,7 +1386,7 @@ export function parseChanges(changes: readonly string[], base: ContainerConfig =
       }
       case 'STOPSIGNAL': {
         const sig = lexWords(rest, env, false)[0] ?? '';
-        if (!validSignal(sig)) throw changeError(`Invalid signal: ${sig}`);
+        if (!isSignalSpec(sig)) throw changeError(`Invalid signal: ${sig}`);
         config.StopSignal = sig;
         break;
       }

@@ -15,15 +15,12 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-import { PockerError, invalid } from '../errors.js';
+import { PockerError, invalid, isPockerErrorCode, type PockerErrorCode } from '../errors.js';
 import { normalizeRegistry } from './reference.js';
 import { RegistryClient } from './registry.js';
+import type { Credentials } from './types.js';
 
-/** A username and password (or token) for a registry. */
-export interface Credentials {
-  username: string;
-  password: string;
-}
+export type { Credentials } from './types.js';
 
 interface AuthEntry {
   auth?: string;
@@ -57,7 +54,7 @@ async function readAuthFile(path: string): Promise<AuthFile | undefined> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new PockerError(`cannot read credentials from ${path}: ${(err as Error).message}`, {
-      code: (err as NodeJS.ErrnoException).code ?? 'ERR_POCKER_AUTH',
+      code: isPockerErrorCode((err as NodeJS.ErrnoException).code) ? ((err as NodeJS.ErrnoException).code as PockerErrorCode) : 'ERR_POCKER',
       step: 'auth',
       path,
       cause: err,
@@ -148,7 +145,7 @@ async function writeAtomic(path: string, data: string): Promise<void> {
   } catch (err) {
     await rm(temp, { force: true });
     throw new PockerError(`cannot write credentials to ${path}: ${(err as Error).message}`, {
-      code: (err as NodeJS.ErrnoException).code ?? 'ERR_POCKER_AUTH',
+      code: isPockerErrorCode((err as NodeJS.ErrnoException).code) ? ((err as NodeJS.ErrnoException).code as PockerErrorCode) : 'ERR_POCKER',
       step: 'auth',
       path,
       cause: err,

@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 
-import { PockerError, invalid } from '../errors.js';
+import { PockerError, asPockerError, invalid, type PockerErrorCode } from '../errors.js';
 import { parseChanges, storeConfigAndManifest } from './archive.js';
 import { HashingStream } from './digest.js';
 import { TreeWalker, containerFs, writeTar } from './export.js';
@@ -37,7 +37,7 @@ export interface CommitOptions {
   pause?: boolean;
 }
 
-function commitError(message: string, code = 'ERR_POCKER_INVALID'): PockerError {
+function commitError(message: string, code: PockerErrorCode = 'ERR_POCKER_INVALID'): PockerError {
   return new PockerError(message, { code, step: 'commit' });
 }
 
@@ -146,7 +146,7 @@ export async function commitContainer(root: string, containerRef: string, option
       await compressed;
       blob = await importing;
     } catch (err) {
-      throw err instanceof PockerError ? err : commitError(`cannot commit container ${containerRef}: ${(err as Error).message}`, 'ERR_POCKER_COMMIT');
+      throw err instanceof PockerError ? err : asPockerError(err, 'commit', `cannot commit container ${containerRef}`);
     }
     const diffId = hasher.digest!;
     const diffIds = [...baseDiffIds, diffId];

@@ -2,7 +2,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { PockerError } from '../errors.js';
-import type { SetupStep } from '../types.js';
+import type { SetupStep } from '../errors.js';
 
 /** The digest algorithms pocker accepts, with the length of their hex encoding. */
 const HEX_LENGTH = { sha256: 64, sha512: 128 } as const;

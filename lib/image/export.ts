@@ -22,7 +22,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pack as tarPack, type Header, type Pack } from 'tar-stream';
 
 import { drained } from './streams.js';
-import { PockerError } from '../errors.js';
+import { PockerError, type PockerErrorCode, type SetupStep } from '../errors.js';
 import { native } from '../native.js';
 import { effectiveState, findContainer, type ContainerConfig } from '../state/containers.js';
 
@@ -344,7 +344,7 @@ export async function writeTar(output: Writable | NodeJS.WritableStream, fill: (
   const pumping = (async () => {
     try {
       for await (const chunk of writer.pack) {
-        if (!out.write(chunk as Buffer)) await drained(out);
+        if (!out.write(chunk as Buffer)) await drained(out, 'export');
       }
       if (endOutput) {
         await new Promise<void>((resolve, reject) => {
@@ -382,7 +382,7 @@ export interface ContainerFs {
   pid: number | undefined;
 }
 
-function exportError(message: string, code = 'ERR_POCKER_INVALID'): PockerError {
+function exportError(message: string, code: PockerErrorCode = 'ERR_POCKER_INVALID'): PockerError {
   return new PockerError(message, { code, step: 'export' });
 }
 
@@ -396,7 +396,7 @@ function pidAlive(pid: number): boolean {
 }
 
 /** The container, its config and (when it runs) the pid to reach its root through. */
-export function containerFs(root: string, ref: string, step = 'export'): ContainerFs {
+export function containerFs(root: string, ref: string, step: SetupStep = 'export'): ContainerFs {
   const entry = findContainer(root, ref);
   let config: ContainerConfig;
   try {

@@ -45,11 +45,6 @@ export interface ExtractResult {
   bytes: number;
 }
 
-/** A hostile or invalid entry. */
-export const ERR_LAYER_UNSAFE = 'ERR_POCKER_LAYER_UNSAFE';
-/** The stream is not a valid tar (bad header checksum, truncated). */
-export const ERR_LAYER_INVALID = 'ERR_POCKER_LAYER_INVALID';
-
 const WHITEOUT_PREFIX = '.wh.';
 const WHITEOUT_META_PREFIX = '.wh..wh.';
 const WHITEOUT_OPAQUE = '.wh..wh..opq';
@@ -122,7 +117,7 @@ async function writeContent(fd: number, content: AsyncIterable<unknown>, size: n
 
 /** The error of a refused layer. */
 function unsafe(entry: string, why: string): PockerError {
-  return new PockerError(`layer entry '${entry}' refused: ${why}`, { code: ERR_LAYER_UNSAFE, step: 'extract', path: entry });
+  return new PockerError(`layer entry '${entry}' refused: ${why}`, { code: 'ERR_POCKER_LAYER_UNSAFE', step: 'extract', path: entry });
 }
 
 /**
@@ -194,8 +189,13 @@ function rawPaxXattrs(buf: Buffer): Map<string, Buffer> {
   return out;
 }
 
-/** Makes this tar-stream extractor keep raw SCHILY.xattr values on header.pax[RAW_XATTRS]. */
-function keepRawXattrs(ex: Extract): void {
+/**
+ * Makes this tar-stream extractor keep raw SCHILY.xattr values on header.pax[RAW_XATTRS]: tar-stream
+ * decodes PAX values as UTF-8, which mangles binary ones (security.capability). This wraps a private
+ * method, so package.json pins tar-stream to the exact version it was written against, and
+ * test/unit/tar-stream-hook.test.ts fails if the hook stops applying. False when it could not apply.
+ */
+function keepRawXattrs(ex: Extract): boolean {
   type Internals = {
     _decodeLongHeader?: (this: Internals, buf: Buffer) => void;
     _header?: { type?: string | null } | null;
@@ -203,7 +203,7 @@ function keepRawXattrs(ex: Extract): void {
   };
   const x = ex as unknown as Internals;
   const decode = x._decodeLongHeader;
-  if (typeof decode !== 'function') return; // another tar-stream: text xattrs still work
+  if (typeof decode !== 'function') return false; // another tar-stream: text xattrs still work
   let global: Map<string, Buffer> | undefined;
   x._decodeLongHeader = function (this: Internals, buf: Buffer) {
     decode.call(this, buf);
@@ -211,6 +211,13 @@ function keepRawXattrs(ex: Extract): void {
     if (type === 'pax-global-header') global = rawPaxXattrs(buf);
     else if (type === 'pax-header' && this._pax) this._pax[RAW_XATTRS] = new Map([...(global ?? []), ...rawPaxXattrs(buf)]);
   };
+  return true;
+}
+
+/** A tar-stream extractor that keeps binary xattrs (and whether its hook applied): read an entry's with entryXattrs. */
+export function layerTarExtractor(): { extractor: Extract; rawXattrs: boolean } {
+  const extractor = tarExtract();
+  return { extractor, rawXattrs: keepRawXattrs(extractor) };
 }
 
 /** Overlay's own metadata is never taken from a layer (it would forge redirects, metacopy, opaque dirs). */
@@ -218,7 +225,8 @@ function ignoredXattr(name: string): boolean {
   return name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.') || !name.includes('.');
 }
 
-function xattrsOf(h: Header): Record<string, Buffer> | undefined {
+/** An entry's xattrs (SCHILY, else LIBARCHIVE), overlay's own left out; byte-exact from a layerTarExtractor. */
+export function entryXattrs(h: Header): Record<string, Buffer> | undefined {
   const pax = h.pax as PaxRecords | null | undefined;
   if (!pax) return undefined;
   const raw = pax[RAW_XATTRS];
@@ -344,8 +352,7 @@ export async function extractLayer(input: Readable, dest: string, opts: ExtractO
     return { atimeNs: atime !== undefined && atime > mtimeNs ? atime : mtimeNs, mtimeNs };
   };
 
-  const extractor = tarExtract();
-  keepRawXattrs(extractor);
+  const { extractor } = layerTarExtractor();
   let inputError: Error | undefined;
   const onInputError = (err: Error) => {
     inputError = err;
@@ -416,7 +423,7 @@ export async function extractLayer(input: Readable, dest: string, opts: ExtractO
     if ((err as SystemErrorLike).code && (err as { syscall?: string }).syscall) throw failed(err, 'entry');
     // tar-stream: a bad header checksum, an unknown format, the end of the data inside an entry.
     throw new PockerError(`layer is not a valid tar${entryName ? ` (after entry '${entryName}')` : ''}: ${(err as Error).message}`, {
-      code: ERR_LAYER_INVALID,
+      code: 'ERR_POCKER_INVALID', // not a valid tar (bad header checksum, truncated)
       step: 'extract',
       cause: err,
     });
@@ -450,7 +457,7 @@ export async function extractLayer(input: Readable, dest: string, opts: ExtractO
           dirs.add(path);
         }
         const meta: Meta = { ...ids(h), mode, ...times(h) };
-        const xattrs = xattrsOf(h);
+        const xattrs = entryXattrs(h);
         if (xattrs) meta.xattrs = xattrs;
         deferred.delete(path);
         deferred.set(path, meta);
@@ -467,7 +474,7 @@ export async function extractLayer(input: Readable, dest: string, opts: ExtractO
           bytes += await writeContent(fd, entry, h.size ?? 0);
           // chown clears setuid/setgid and security.capability: owner, then mode, then xattrs, then times.
           const meta: Meta = { ...ids(h), mode, ...times(h) };
-          const xattrs = xattrsOf(h);
+          const xattrs = entryXattrs(h);
           if (xattrs) meta.xattrs = xattrs;
           call('file', () => addon.fsSetMetaFd(fd, meta));
         } finally {
@@ -504,7 +511,7 @@ export async function extractLayer(input: Readable, dest: string, opts: ExtractO
         forget(path);
         call('symlink', () => addon.fsSymlink(root, path, target));
         const meta: Meta = { ...ids(h), ...times(h) };
-        const xattrs = xattrsOf(h);
+        const xattrs = entryXattrs(h);
         if (xattrs) meta.xattrs = xattrs;
         call('symlink', () => addon.fsSetMeta(root, path, meta));
         entry.resume();
@@ -521,7 +528,7 @@ export async function extractLayer(input: Readable, dest: string, opts: ExtractO
         const type = h.type === 'fifo' ? S_IFIFO : h.type === 'block-device' ? S_IFBLK : S_IFCHR;
         call('device', () => addon.fsMknod(root, path, type | mode, h.devmajor ?? 0, h.devminor ?? 0));
         const meta: Meta = { ...ids(h), mode, ...times(h) };
-        const xattrs = xattrsOf(h);
+        const xattrs = entryXattrs(h);
         if (xattrs) meta.xattrs = xattrs;
         call('device', () => addon.fsSetMeta(root, path, meta));
         return;

@@ -62,6 +62,11 @@ export function tryFlock(flock: FlockFn, fd: number, exclusive: boolean, path: s
   }
 }
 
+/** A lock on a file this process just created (O_EXCL) is held by someone else: EAGAIN, as flock says. */
+export function lockedBySomeoneElse(path: string): PockerError {
+  return new PockerError(`${path} is locked by someone else`, { code: 'EAGAIN', syscall: 'flock', step: 'store', path });
+}
+
 /** Files whose lock the current async context holds (for re-entrancy). */
 const held = new AsyncLocalStorage<ReadonlySet<string>>();
 /** In-process queue per lock file: the tail every new acquirer waits for. */

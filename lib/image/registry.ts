@@ -21,7 +21,6 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 
 import { PockerError, invalid } from '../errors.js';
-import type { Credentials } from './auth.js';
 import { digestOf, digestProblem, parseDigest } from './digest.js';
 import { familiarName, manifestReference, normalizeRegistry, registryHost, type ImageReference } from './reference.js';
 import {
@@ -33,6 +32,7 @@ import {
   MEDIA_TYPE_OCI_INDEX,
   MEDIA_TYPE_OCI_MANIFEST,
   SCHEMA1_MEDIA_TYPES,
+  type Credentials,
   type Descriptor,
   type ImageConfig,
   type ImageIndex,

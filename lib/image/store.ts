@@ -31,11 +31,11 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 
-import { PockerError, fromSystemError } from '../errors.js';
+import { PockerError, asPockerError, fromSystemError, type PockerErrorCode, type SetupStep } from '../errors.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
-import type { SetupStep } from '../types.js';
 import { HashingStream, chainIds, digestOf, parseDigest, type ParsedDigest } from './digest.js';
-import { nativeFlock, tryFlock, withFileLock, type FlockFn } from './lock.js';
+import { lockedBySomeoneElse, nativeFlock, tryFlock, withFileLock, type FlockFn } from './lock.js';
+import { toBuffer } from './streams.js';
 import { layerCompression, type LayerCompression } from './types.js';
 
 const openFd = promisify(openCb);
@@ -188,7 +188,7 @@ export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'pocker');
 }
 
-function storeError(message: string, code: string, step: SetupStep, extra: { path?: string; cause?: unknown } = {}): PockerError {
+function storeError(message: string, code: PockerErrorCode, step: SetupStep, extra: { path?: string; cause?: unknown } = {}): PockerError {
   return new PockerError(message, { code, step, ...extra });
 }
 
@@ -200,15 +200,6 @@ function notFound(message: string, path?: string): PockerError {
   return storeError(message, 'ERR_POCKER_NOT_FOUND', 'store', path ? { path } : {});
 }
 
-/** Any error as a PockerError: PockerErrors pass through; others keep their code (ECONNRESET, ABORT_ERR, …). */
-function asPockerError(err: unknown, step: SetupStep, what: string): PockerError {
-  if (err instanceof PockerError) return err;
-  const e = err as { code?: unknown; errno?: unknown; syscall?: unknown; message?: unknown };
-  if (typeof e?.errno === 'number' && typeof e.syscall === 'string') return fromSystemError(err, step, what);
-  const code = typeof e?.code === 'string' ? e.code : 'ERR_POCKER_STREAM';
-  const message = typeof e?.message === 'string' ? e.message : String(err);
-  return new PockerError(`${what}: ${message}`, { code, step, cause: err });
-}
 
 const isErrno = (err: unknown, ...codes: string[]): boolean => codes.includes((err as { code?: string })?.code ?? '');
 
@@ -261,12 +252,7 @@ async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {
   }
 }
 
-function toBuffer(chunk: unknown): Buffer {
-  if (Buffer.isBuffer(chunk)) return chunk;
-  if (typeof chunk === 'string') return Buffer.from(chunk);
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  throw new TypeError(`blob source yielded a ${typeof chunk}, not bytes`);
-}
+const sourceBytes = (chunk: unknown): Buffer => toBuffer(chunk, 'blob source', 'pull');
 
 /**
  * `du`-like disk usage of a tree: st_blocks × 512 of every inode, without following symlinks,
@@ -502,7 +488,7 @@ export class ImageStore {
           const lockPath = join(this.tmpDir, `${id}.lock`);
           const fd = await openFd(lockPath, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
           try {
-            if (!tryFlock(this.#flock(), fd, true, lockPath)) throw new Error(`${lockPath} is locked by someone else`);
+            if (!tryFlock(this.#flock(), fd, true, lockPath)) throw lockedBySomeoneElse(lockPath);
             await mkdir(join(this.tmpDir, id), { mode: 0o700 });
           } catch (err) {
             await closeFd(fd).catch(() => {});
@@ -698,7 +684,7 @@ export class ImageStore {
       let pending: Buffer[] = [];
       let pendingBytes = 0;
       for await (const chunk of source) {
-        const buf = toBuffer(chunk);
+        const buf = sourceBytes(chunk);
         if (buf.length === 0) continue;
         bytes += buf.length;
         if (bytes > size) throw digestError(`blob ${digest} is larger than the expected ${size} bytes`, 'pull');
@@ -759,7 +745,7 @@ export class ImageStore {
       const hash = createHash('sha256');
       let size = 0;
       for await (const chunk of source) {
-        const buf = toBuffer(chunk);
+        const buf = sourceBytes(chunk);
         hash.update(buf);
         size += buf.length;
         await writeAll(fh, [buf]);

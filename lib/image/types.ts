@@ -234,3 +234,12 @@ export interface ImageConfig {
   /** Build history, base first (entries with `empty_layer` have no layer). */
   history?: HistoryEntry[];
 }
+
+// ---------------------------------------------------------------------------------------------
+// Registry credentials
+
+/** A username and password (or token) for a registry (stored by auth.ts, sent by registry.ts). */
+export interface Credentials {
+  username: string;
+  password: string;
+}

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { invalid } from '../errors.js';
+import { resolveEnvEntry } from '../env.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
 import type { Resources } from '../cgroup/resources.js';
 import { parseReference } from '../image/reference.js';
@@ -253,8 +254,8 @@ export function parseEnvFile(text: string, env: NodeJS.ProcessEnv, file?: string
     const key = eq === -1 ? line : line.slice(0, eq);
     if (key === '') throw invalid(`no variable name on line ${show(line)}${where}`, file);
     if (/\s/.test(key)) throw invalid(`variable ${show(key)} contains whitespaces${where}`, file);
-    if (eq !== -1) out.push(line);
-    else if (env[key] !== undefined) out.push(`${key}=${env[key]}`);
+    const resolved = resolveEnvEntry(line, env);
+    if (resolved !== undefined) out.push(resolved);
   });
   return out;
 }
@@ -265,9 +266,7 @@ function envEntry(entry: unknown, env: NodeJS.ProcessEnv): string | undefined {
   const eq = s.indexOf('=');
   const key = eq === -1 ? s : s.slice(0, eq);
   if (key === '') throw invalid(`invalid environment variable ${show(s)}: empty name`);
-  if (eq !== -1) return s;
-  const value = env[key];
-  return value === undefined ? undefined : `${key}=${value}`;
+  return resolveEnvEntry(s, env);
 }
 
 function envKey(entry: string): string {

@@ -21,9 +21,8 @@ import {
   waitContainer,
   type LogEntry,
 } from '../../lib/index.js';
-import { cleanupAll, isRoot, tempRoot, testCgroupParent } from '../helpers.js';
+import { cleanupAll, isRoot, tempRoot, sleep, testCgroupParent } from '../helpers.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!isRoot)('library lifecycle API', () => {
   const started: { id: string; root: string }[] = [];

@@ -8,13 +8,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pack as tarPack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { importRootfs, loadImages, saveImages } from '../../lib/image/archive.js';
 import { ImageStore } from '../../lib/image/store.js';
 import { busyboxRootfs, cleanupAll, cli, hostBusybox, isRoot, pockerBin, repoRoot, snapshotTree, tempDir, tempRoot } from '../helpers.js';
 import { buildLayerTar, buildOciLayout, type LayerSpec } from '../image-builder.js';
+import { gnuTar, tarOf } from '../tar.js';
 
 const busybox = hostBusybox();
 const haveSkopeo = spawnSync('skopeo', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -37,24 +37,11 @@ function baseLayer(): LayerSpec {
 }
 
 /** GNU tar of a directory's content (entries are `./…`), optionally gzip'd. */
-function tarDir(dir: string, file: string, gzip = false): string {
-  execFileSync('tar', ['--create', `--file=${file}`, '--sort=name', '--numeric-owner', ...(gzip ? ['--gzip'] : []), '-C', dir, '.']);
-  return file;
-}
+const tarDir = (dir: string, file: string, gzip = false): string => gnuTar(dir, { file, gzip });
 
 /** A tar built entry by entry (hostile names are possible). */
-async function tarOf(entries: Array<{ name: string; content?: string | Buffer; type?: 'file' | 'directory' | 'symlink'; linkname?: string }>): Promise<Buffer> {
-  const p = tarPack();
-  for (const e of entries) {
-    const type = e.type ?? 'file';
-    if (type === 'file') p.entry({ name: e.name, mode: 0o644 }, e.content ?? '');
-    else p.entry({ name: e.name, type, mode: 0o755, ...(e.linkname ? { linkname: e.linkname } : {}) });
-  }
-  p.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of p) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
+const tarEntries = (entries: Array<{ name: string; content?: string | Buffer; type?: 'file' | 'directory' | 'symlink'; linkname?: string }>): Promise<Buffer> =>
+  tarOf(entries.map((e) => ({ ...e, mode: (e.type ?? 'file') === 'file' ? 0o644 : 0o755 })));
 
 /** What a store holds: image names, blobs, layers, and anything left in tmp/. */
 function storeState(root: string): { images: string[]; blobs: string[]; layers: string[]; tmp: string[] } {
@@ -354,7 +341,7 @@ describe.skipIf(!isRoot || !busybox)('images without a registry: load, save, imp
     const root = tempRoot();
     const layer = buildLayerTar({ 'a': 'a\n' });
     const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256('something else')] } }));
-    const tar = await tarOf([
+    const tar = await tarEntries([
       { name: 'l/layer.tar', content: layer },
       { name: 'c.json', content: config },
       { name: 'manifest.json', content: JSON.stringify([{ Config: 'c.json', RepoTags: ['archive-bad:1'], Layers: ['l/layer.tar'] }]) },
@@ -368,7 +355,7 @@ describe.skipIf(!isRoot || !busybox)('images without a registry: load, save, imp
     expect(err2.code).toBe('ERR_POCKER_INVALID');
     expect(storeState(root)).toEqual({ images: [], blobs: [], layers: [], tmp: [] });
 
-    const notAnImage = await errorOf(loadImages(Readable.from([await tarOf([{ name: 'hello.txt', content: 'hi' }])]), { root }));
+    const notAnImage = await errorOf(loadImages(Readable.from([await tarEntries([{ name: 'hello.txt', content: 'hi' }])]), { root }));
     expect(notAnImage.message).toMatch(/neither manifest.json nor index.json/);
   });
 
@@ -379,7 +366,7 @@ describe.skipIf(!isRoot || !busybox)('images without a registry: load, save, imp
     const root = tempRoot();
     const deep = `${'../'.repeat(24)}${outside.slice(1)}/x`;
     for (const name of ['../../etc/x', deep, `bin/../../${outside.slice(1)}/y`]) {
-      const tar = await tarOf([
+      const tar = await tarEntries([
         { name: 'bin/', type: 'directory' },
         { name: 'bin/ok', content: 'fine\n' },
         { name, content: 'escaped\n' },
@@ -397,7 +384,7 @@ describe.skipIf(!isRoot || !busybox)('images without a registry: load, save, imp
     expect(existsSync(join(root, 'tmp', 'etc'))).toBe(false);
 
     const file = join(tempDir('hostile'), 'hostile.tar');
-    writeFileSync(file, await tarOf([{ name: '../../etc/x', content: 'escaped\n' }]));
+    writeFileSync(file, await tarEntries([{ name: '../../etc/x', content: 'escaped\n' }]));
     const r = await cli(['--root', root, 'import', file, 'archive-hostile:1']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');

@@ -6,35 +6,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { attach, create, inspectContainer, removeContainer, start } from '../../lib/index.js';
-import {
-  cleanupAll,
-  cli,
-  cliArgs,
-  collect,
-  containerState,
-  existingCgroupParentDirs,
-  havePythonPty,
-  isRoot,
-  pockerBin,
-  processAlive,
-  repoRoot,
-  rootTracker,
-  testCgroupParent,
-} from '../helpers.js';
+import { cleanupAll, cli, cliArgs, collect, containerState, havePythonPty, isRoot, pk, pockerBin, repoRoot, processAlive, rootTracker, sleep, testCgroupParent, until, existingCgroupParentDirs } from '../helpers.js';
+import { runOnPty } from '../pty.js';
 
-const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const state = containerState;
 const alive = processAlive;
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Reads `stream` until `re` matches what came so far. */
 function readUntil(stream: NodeJS.ReadableStream, re: RegExp, ms = 20_000): Promise<string> {
@@ -185,54 +162,20 @@ describe.skipIf(!isRoot)('create, start, attach', () => {
     const root = newRoot();
     const id = (await cli(['--root', root, 'run', '-dit', '--name', 'term', 'host', 'sh'], { root })).stdout.trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
-    // python3 gives the CLI a 30x90 pty, types, then either the detach keys or `exit 7`.
-    const driver = `
-import os, pty, sys, select, time, fcntl, termios, struct, signal
-last = sys.argv[1].encode().decode('unicode_escape').encode()
-argv = sys.argv[2:]
-pid, fd = pty.fork()
-if pid == 0:
-    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', 30, 90, 0, 0))
-    os.execv(argv[0], argv)
-out = b''
-def pump(secs):
-    global out
-    end = time.time() + secs
-    while time.time() < end:
-        r, _, _ = select.select([fd], [], [], 0.1)
-        if fd in r:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                return
-            if not chunk:
-                return
-            out += chunk
-pump(1.5)
-os.write(fd, b'stty size; echo $((6*7))\\r')
-pump(1.5)
-os.write(fd, last)
-pump(5)
-try:
-    os.kill(pid, signal.SIGKILL)
-except ProcessLookupError:
-    pass
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(out.decode('utf-8', 'replace'))
-sys.exit(os.waitstatus_to_exitcode(status))
-`;
-    const drive = async (last: string) => {
-      const child = spawn('python3', ['-c', driver, last, process.execPath, pockerBin, ...cliArgs(['--root', root, 'attach', 'term'])], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-      const out = collect(child.stdout);
-      const code = await new Promise<number | null>((res) => child.once('close', (c) => res(c)));
-      return { code, out: await out };
-    };
-    const first = await drive('\\x10\\x11');
+    // The CLI on a 30x90 terminal: it answers a command typed into the container, then either the
+    // detach keys or `exit 7` end the session.
+    const drive = (last: string) =>
+      runOnPty([process.execPath, pockerBin, ...cliArgs(['--root', root, 'attach', 'term'])], [
+        { send: 'stty size; echo $((6*7))\r' },
+        { expect: /42\r*\n/ },
+        { send: last },
+      ]);
+    const first = await drive('\x10\x11');
     expect(first.out).toMatch(/30 90\r*\n/);
     expect(first.out).toMatch(/42\r*\n/);
     expect(first.code).toBe(0);
     expect(state(root, id).status).toBe('running');
-    const second = await drive('exit 7\\r');
+    const second = await drive('exit 7\r');
     expect(second.code).toBe(7);
     await until('the exit to be recorded', () => state(root, id).status === 'exited');
   }, 60_000);

@@ -7,19 +7,11 @@ import { existsSync, linkSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { cleanupAll, cli, copyRootfs, hostBusybox, isRoot, tempDir, tempRoot } from '../helpers.js';
+import { cleanupAll, cli, copyRootfs, hostBusybox, isRoot, tempDir, tempRoot, until } from '../helpers.js';
 
 const busybox = hostBusybox();
 
 const SCRIPT = 'echo new > /new; rm /etc/group; rm -rf /data/old; mkdir -p /data/old && echo c > /data/old/c; sleep 100';
-
-async function waitFor(cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** The sorted entry names of a tar file. */
 function tarList(file: string): string[] {
@@ -56,7 +48,7 @@ describe.skipIf(!isRoot || !busybox)('commit and export', () => {
     expect(r.code).toBe(0);
     const id = r.stdout.trim();
     ids.push(id);
-    await waitFor(() => existsSync(join(root, 'containers', id, 'upper', 'data', 'old', 'c')));
+    await until('the script to write /data/old/c', () => existsSync(join(root, 'containers', id, 'upper', 'data', 'old', 'c')));
     return id;
   }
 
@@ -97,7 +89,7 @@ describe.skipIf(!isRoot || !busybox)('commit and export', () => {
     expect(verbose).toMatch(/data\/keep-link link to data\/keep|data\/keep link to data\/keep-link/);
 
     expect((await cli(['--root', root, 'kill', id])).code).toBe(0);
-    await waitFor(() => /"status":"exited"/.test(execFileSync('cat', [join(root, 'containers', id, 'state.json')], { encoding: 'utf8' })));
+    await until('the container to exit', () => /"status":"exited"/.test(execFileSync('cat', [join(root, 'containers', id, 'state.json')], { encoding: 'utf8' })));
     const stopped = join(dir, 'stopped.tar');
     const r2 = await cli(['--root', root, 'export', '-o', stopped, id]);
     expect(r2.stderr).toBe('');

@@ -4,10 +4,8 @@ import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cleanupAll, cli, isRoot, tempRoot } from '../helpers.js';
+import { cleanupAll, cli, isRoot, pk, tempRoot, until } from '../helpers.js';
 
-const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Every config.json and state.json under root/containers parses as JSON (returns how many were read). */
 function checkStateFiles(root: string): number {
@@ -92,7 +90,7 @@ describe.skipIf(!isRoot)('concurrent run -d', () => {
     expect((await pk(root, 'ps', '-aq')).stdout).toBe('');
     expect(readdirSync(join(root, 'containers'))).toEqual([]);
     expect(readdirSync(join(root, 'names')).filter((d) => !d.startsWith('.'))).toEqual([]);
-    for (let i = 0; i < 100 && monitorsOf(root).length; i++) await sleep(50);
+    await until("the monitors of this root to end", () => !(monitorsOf(root).length), 20_000);
     expect(monitorsOf(root)).toEqual([]);
   }, 180_000);
 });

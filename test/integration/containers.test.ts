@@ -3,12 +3,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cleanupAll, cli, containerState, isRoot, processAlive, removeAllContainers, rootTracker } from '../helpers.js';
+import { cleanupAll, cli, containerState, isRoot, pk, processAlive, removeAllContainers, rootTracker, until } from '../helpers.js';
 
 const state = containerState;
 const alive = processAlive;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
 const removeAll = removeAllContainers;
 
 describe.skipIf(!isRoot)('container commands', () => {
@@ -22,7 +20,7 @@ describe.skipIf(!isRoot)('container commands', () => {
     const root = newRoot();
     const up = (await cli(['run', '-d', 'host', 'sleep', '100'], { root })).stdout.trim();
     const done = (await cli(['run', '-d', '--name', 'finished', 'host', 'sh', '-c', 'exit 3'], { root })).stdout.trim();
-    for (let i = 0; i < 100 && state(root, done).status !== 'exited'; i++) await sleep(50);
+    await until(`container ${done} to exit`, () => state(root, done).status === 'exited');
 
     const ps = await pk(root, 'ps');
     expect(ps.code).toBe(0);
@@ -107,7 +105,7 @@ describe.skipIf(!isRoot)('container commands', () => {
     // A --rm container's monitor removes only its directory: the name is free again afterwards.
     const gone = await cli(['run', '-d', '--rm', '--name', 'brief', 'host', 'true'], { root });
     expect(gone.code).toBe(0);
-    for (let i = 0; i < 100 && existsSync(join(root, 'containers', gone.stdout.trim())); i++) await sleep(50);
+    await until("the --rm container's directory to be removed", () => !(existsSync(join(root, 'containers', gone.stdout.trim()))), 20_000);
     expect((await cli(['run', '-d', '--name', 'brief', 'host', 'true'], { root })).code).toBe(0);
     await removeAll(root);
   });
@@ -131,7 +129,7 @@ describe.skipIf(!isRoot)('container commands', () => {
     const id = (await cli(['run', '-d', '--name', 'orphan', 'host', 'sleep', '100'], { root })).stdout.trim();
     const { pid, monitorPid } = state(root, id);
     process.kill(monitorPid, 'SIGKILL');
-    for (let i = 0; i < 100 && alive(monitorPid); i++) await sleep(50);
+    await until(`process ${monitorPid} to end`, () => !alive(monitorPid));
     expect(state(root, id).status).toBe('running'); // nobody recorded the end
     const ps = await pk(root, 'ps', '-a');
     expect(ps.stdout).toMatch(/Exited \(137\).*orphan\n/);
@@ -140,7 +138,7 @@ describe.skipIf(!isRoot)('container commands', () => {
     const [info] = JSON.parse((await pk(root, 'inspect', 'orphan')).stdout) as Array<{ State: { Running: boolean; ExitCode: number } }>;
     expect(info!.State).toMatchObject({ Running: false, ExitCode: 137 });
     // The container itself dies with its monitor (or is ended here).
-    for (let i = 0; i < 50 && alive(pid); i++) await sleep(50);
+    await until(`process ${pid} to end`, () => !alive(pid));
     if (alive(pid)) process.kill(pid, 'SIGKILL');
     expect((await pk(root, 'rm', 'orphan')).code).toBe(0);
   });

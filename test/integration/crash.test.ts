@@ -6,10 +6,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, utimesS
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cleanupAll, cli, existingCgroupParentDirs, isRoot, mountinfoLinesNaming, tempRoot, testCgroupParent } from '../helpers.js';
+import { cleanupAll, cli, existingCgroupParentDirs, isRoot, mountinfoLinesNaming, pk, sleep, tempRoot, testCgroupParent, until } from '../helpers.js';
 
-const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Listed {
   ID: string;
@@ -74,7 +72,7 @@ const testLeaves = () => existingCgroupParentDirs().flatMap((d) => readdirSync(d
 
 /** No cgroup leaf, mount, pocker-init, container dir or name claim of `root` is left. */
 async function expectNothingLeft(root: string): Promise<void> {
-  for (let i = 0; i < 100 && initsOf(root).length; i++) await sleep(50);
+  await until("the pocker-init processes of this root to end", () => !(initsOf(root).length), 20_000);
   expect(initsOf(root)).toEqual([]);
   expect(testLeaves()).toEqual([]);
   expect(mountinfoLinesNaming(root)).toEqual([]);
@@ -175,11 +173,11 @@ describe.skipIf(!isRoot)('crash safety', () => {
     const st = JSON.parse(readFileSync(join(root, 'containers', id, 'state.json'), 'utf8')) as { pid: number; monitorPid: number };
     expect(isInit(String(st.monitorPid))).toBe(true);
     process.kill(st.monitorPid, 'SIGKILL');
-    for (let i = 0; i < 100 && isInit(String(st.monitorPid)); i++) await sleep(50);
+    await until("the monitor to end", () => !(isInit(String(st.monitorPid))), 20_000);
     const list = await expectConsistent(root, true);
     expect(list).toMatchObject([{ ID: id, Names: 'orphan', State: 'exited', Status: expect.stringMatching(/^Exited \(137\)/) }]);
     // The container died with its monitor (PDEATHSIG).
-    for (let i = 0; i < 100 && statOf(String(st.pid)) && !statOf(String(st.pid))![0]!.startsWith('Z'); i++) await sleep(50);
+    await until("the container process to be gone or a zombie", () => !(statOf(String(st.pid)) && !statOf(String(st.pid))![0]!.startsWith('Z')), 20_000);
     const rm = await pk(root, 'rm', '-f', 'orphan');
     expect(rm.code, rm.stderr).toBe(0);
     await expectNothingLeft(root);

@@ -7,65 +7,18 @@ import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pack, type Header } from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { extractLayer } from '../../lib/image/extract.js';
 import { native } from '../../lib/native.js';
 import { cleanupAll, isRoot, tempDir } from '../helpers.js';
+import { TAR_MTIME, tarOf, type TarEntry } from '../tar.js';
 
 afterAll(async () => {
   await cleanupAll();
 });
 
-/** A tar-stream header as pack() takes it. */
-type TarHeader = Partial<Header> & { name: string; pax?: Record<string, string> };
-
-interface Entry extends TarHeader {
-  content?: Buffer | string;
-  /** Binary xattrs, written into the PAX header byte for byte. */
-  binaryXattrs?: Record<string, Buffer>;
-}
-
-const T0 = new Date('2023-11-14T22:13:20Z'); // 1_700_000_000 s
-
-/**
- * A tar of these entries. tar-stream writes PAX values as UTF-8 text, so binary xattr values are
- * written as same-length placeholders and patched into the archive afterwards.
- */
-async function tarOf(entries: Entry[]): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const ended = new Promise((resolve, reject) => {
-    p.on('end', () => resolve(undefined));
-    p.on('error', (err: unknown) => reject(err));
-  });
-  const patches: [Buffer, Buffer][] = [];
-  for (const { content, binaryXattrs, ...h } of entries) {
-    const header: TarHeader = { mtime: T0, ...h };
-    if (binaryXattrs) {
-      header.pax ??= {};
-      for (const [name, value] of Object.entries(binaryXattrs)) {
-        const placeholder = Buffer.from(`${patches.length}`.padEnd(value.length, 'Q'));
-        expect(placeholder.length).toBe(value.length);
-        patches.push([placeholder, value]);
-        header.pax[`SCHILY.xattr.${name}`] = placeholder.toString();
-      }
-    }
-    if ((header.type ?? 'file') === 'file') p.entry(header, content ?? '');
-    else (p.entry(header) as unknown as { end(): void }).end();
-  }
-  p.finalize();
-  await ended;
-  const tar = Buffer.concat(chunks);
-  for (const [placeholder, value] of patches) {
-    const at = tar.indexOf(placeholder);
-    expect(at).toBeGreaterThan(0);
-    value.copy(tar, at);
-  }
-  return tar;
-}
+const T0 = TAR_MTIME; // 2023-11-14T22:13:20Z
 
 function sha(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
@@ -299,7 +252,7 @@ describe.skipIf(!isRoot)('layer extraction', () => {
   it('keeps the event loop responsive while extracting a large layer', async () => {
     const dest = join(tempDir('extract'), 'layer');
     mkdirSync(dest);
-    const entries: Entry[] = [];
+    const entries: TarEntry[] = [];
     for (let d = 0; d < 20; d++) {
       entries.push({ name: `d${d}/`, type: 'directory', mode: 0o755 });
       for (let f = 0; f < 50; f++) entries.push({ name: `d${d}/f${f}`, mode: 0o644, content: `file ${d}/${f}\n`.repeat(20) });

@@ -5,7 +5,7 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cgroupParentDirs, cleanupAll, cli, containerState, isRoot, removeAllContainers, rootTracker, tempDir } from '../helpers.js';
+import { cgroupParentDirs, cleanupAll, cli, containerState, isRoot, pk, removeAllContainers, rootTracker, sleep, tempDir, until } from '../helpers.js';
 
 interface Config {
   name: string;
@@ -14,19 +14,17 @@ interface Config {
 
 const state = containerState;
 const config = (root: string, id: string) => JSON.parse(readFileSync(join(root, 'containers', id, 'config.json'), 'utf8')) as Config;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
 
 const removeAll = removeAllContainers;
 
 async function waitExited(root: string, id: string): Promise<void> {
-  for (let i = 0; i < 200 && state(root, id).status !== 'exited'; i++) await sleep(50);
+  await until(`container ${id} to exit`, () => state(root, id).status === 'exited');
 }
 
 /** Waits until `path` exists in the running container (its root seen through /proc/<pid>/root). */
 async function waitInside(root: string, id: string, path: string): Promise<void> {
   const pid = state(root, id).pid;
-  for (let i = 0; i < 200 && !existsSync(`/proc/${pid}/root${path}`); i++) await sleep(25);
+  await until(`${path} to appear in the container`, () => existsSync(`/proc/${pid}/root${path}`));
 }
 
 /** Parses Docker's "464KiB" / "64MiB" sizes. */
@@ -92,7 +90,7 @@ describe.skipIf(!isRoot)('lifecycle commands', () => {
     const root = newRoot();
     const id = (await cli(['run', '-d', '--name', 't', 'host', 'sh', '-c', 'sleep 101 & sleep 102'], { root })).stdout.trim();
     const pid = state(root, id).pid;
-    for (let i = 0; i < 100 && readFileSync(join(config(root, id).cgroups[0]!, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).length < 3; i++) await sleep(25);
+    await until("three processes in the container's cgroup", () => !(readFileSync(join(config(root, id).cgroups[0]!, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).length < 3), 20_000);
     const top = await pk(root, 'top', 't');
     expect(top.code).toBe(0);
     const lines = top.stdout.trimEnd().split('\n');
@@ -216,8 +214,8 @@ describe.skipIf(!isRoot)('lifecycle commands', () => {
     // Errors: a missing source, a stopped container.
     expect((await pk(root, 'cp', 'c:/nope', join(host, 'nope'))).code).toBe(1);
     await pk(root, 'rm', '-f', 'c');
-    await cli(['run', '-d', '--name', 'stopped', 'host', 'true'], { root });
-    await sleep(300);
+    const stoppedId = (await cli(['run', '-d', '--name', 'stopped', 'host', 'true'], { root })).stdout.trim();
+    await until('container "stopped" to exit', () => state(root, stoppedId).status === 'exited');
     const stopped = await pk(root, 'cp', join(host, 'payload'), 'stopped:/x');
     expect([stopped.code, stopped.stderr]).toEqual([1, expect.stringContaining('is not running')]);
     await removeAll(root);
@@ -230,7 +228,7 @@ describe.skipIf(!isRoot)('lifecycle commands', () => {
     const leaves = config(root, id).cgroups;
     expect(leaves.length).toBeGreaterThan(0);
     process.kill(monitorPid, 'SIGKILL');
-    for (let i = 0; i < 100 && existsSync(`/proc/${monitorPid}/exe`); i++) await sleep(20);
+    await until("the monitor's /proc/<pid>/exe to go away", () => !(existsSync(`/proc/${monitorPid}/exe`)), 20_000);
     expect((await pk(root, 'ps', '-a')).stdout).toMatch(/Exited \(137\).*orphan\n/);
     const rm = await pk(root, 'rm', '-f', 'orphan');
     expect([rm.code, rm.stdout]).toEqual([0, 'orphan\n']);

@@ -7,18 +7,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { PockerError, containerLogs, followLogs, listContainers } from '../../lib/index.js';
-import { busyboxRootfs, cleanupAll, cli, hostBusybox, isRoot, tempDir, tempRoot } from '../helpers.js';
+import { busyboxRootfs, cleanupAll, cli, hostBusybox, isRoot, tempDir, tempRoot, until } from '../helpers.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const busybox = hostBusybox();
-
-async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await sleep(50);
-  }
-}
 
 /** `2024-05-06T07:08:09.123456789Z` -> `1715… .123456789` (Unix seconds, exact). */
 function unixOf(rfc: string): string {
@@ -70,9 +61,9 @@ describe.skipIf(!isRoot || !busybox)('ps --filter/--format and logs --since/--un
     await start('img', 'ps-bb:1', 'sh', '-c', 'head -c 100000 /dev/zero > /big; exec sleep 100');
     await start('rootfs1', '--rootfs', rootfs, 'sleep', '100');
     await start('up2', 'host', 'sleep', '100');
-    await waitFor(async () => (await state('done0')) === 'exited' && (await state('done3')) === 'exited');
+    await until('done0 and done3 to exit', async () => (await state('done0')) === 'exited' && (await state('done3')) === 'exited');
     const big = join(root, 'containers', ids.img!, 'upper', 'big');
-    await waitFor(() => existsSync(big) && statSync(big).size === 100_000);
+    await until('the 100 kB log to be written', () => existsSync(big) && statSync(big).size === 100_000);
   });
 
   afterAll(async () => {
@@ -297,19 +288,19 @@ describe.skipIf(!isRoot || !busybox)('ps --filter/--format and logs --since/--un
 
     it('-f --until stops following at that time; -f --since skips older entries', async () => {
       await start('ticker', 'host', 'sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done');
-      await waitFor(async () => (await pk('logs', 'ticker')).stdout.includes('tick 2'));
-      const until = new Date(Date.now() + 1500).toISOString();
+      await until('tick 2 in the logs', async () => (await pk('logs', 'ticker')).stdout.includes('tick 2'));
+      const untilTime = new Date(Date.now() + 1500).toISOString();
       const t0 = Date.now();
-      const r = await pk('logs', '-f', '-t', '--until', until, 'ticker');
+      const r = await pk('logs', '-f', '-t', '--until', untilTime, 'ticker');
       const elapsed = Date.now() - t0;
       expect(r.code, r.stderr).toBe(0);
       expect(elapsed).toBeGreaterThan(1000);
       expect(elapsed).toBeLessThan(10_000);
       const lines = r.stdout.split('\n').filter(Boolean);
       expect(lines.length).toBeGreaterThan(5);
-      for (const l of lines) expect(Date.parse(l.split(' ')[0]!)).toBeLessThanOrEqual(Date.parse(until));
+      for (const l of lines) expect(Date.parse(l.split(' ')[0]!)).toBeLessThanOrEqual(Date.parse(untilTime));
       // The last entries are the ones written just before `until`, not only the history.
-      expect(Date.parse(lines.at(-1)!.split(' ')[0]!)).toBeGreaterThan(Date.parse(until) - 1000);
+      expect(Date.parse(lines.at(-1)!.split(' ')[0]!)).toBeGreaterThan(Date.parse(untilTime) - 1000);
 
       // An --until already past: the history up to it, then the command ends.
       const past = await pk('logs', '-f', '--until', '1s', 'ticker');

@@ -1,13 +1,10 @@
 // --restart, carried out by the detached container's monitor.
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cleanupAll, cli, containerState, isRoot, tempRoot } from '../helpers.js';
+import { cleanupAll, cli, containerState, isRoot, sleep, tempRoot, until } from '../helpers.js';
 
 const state = containerState;
 
-async function until(check: () => boolean, ms = 20_000): Promise<void> {
-  for (const end = Date.now() + ms; Date.now() < end && !check(); ) await new Promise((r) => setTimeout(r, 50));
-}
 
 describe.skipIf(!isRoot)('restart policies', () => {
   const root = tempRoot();
@@ -18,25 +15,25 @@ describe.skipIf(!isRoot)('restart policies', () => {
   it('on-failure:2 runs a failing container three times, then records its exit', async () => {
     const r = await cli(['run', '-d', '--restart', 'on-failure:2', 'host', 'sh', '-c', 'echo run; exit 3'], { root });
     const id = r.stdout.trim();
-    await until(() => state(root, id).status === 'exited');
+    await until(`container ${id} to exit`, () => state(root, id).status === 'exited');
     expect(state(root, id)).toMatchObject({ status: 'exited', exitCode: 3, restartCount: 2 });
     expect((await cli(['--root', root, 'logs', id])).stdout).toBe('run\nrun\nrun\n');
   });
 
   it('on-failure does not restart a clean exit', async () => {
     const id = (await cli(['run', '-d', '--restart', 'on-failure', 'host', 'true'], { root })).stdout.trim();
-    await until(() => state(root, id).status === 'exited');
+    await until(`container ${id} to exit`, () => state(root, id).status === 'exited');
     expect(state(root, id)).toMatchObject({ exitCode: 0, restartCount: 0 });
   });
 
   it('always restarts until `pocker stop`, which ends it for good', async () => {
     const id = (await cli(['run', '-d', '--restart', 'always', 'host', 'sh', '-c', 'sleep 0.1; exit 0'], { root })).stdout.trim();
-    await until(() => (state(root, id).restartCount ?? 0) >= 2);
+    await until(`container ${id} to restart twice`, () => (state(root, id).restartCount ?? 0) >= 2);
     expect(state(root, id).restartCount).toBeGreaterThanOrEqual(2);
     expect((await cli(['--root', root, 'stop', '-t', '1', id])).code).toBe(0);
     expect(state(root, id).status).toBe('exited');
     const count = state(root, id).restartCount;
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500); // time for a restart that must not happen
     expect(state(root, id)).toMatchObject({ status: 'exited', restartCount: count });
     expect((await cli(['--root', root, 'rm', id])).code).toBe(0);
   });
@@ -44,7 +41,7 @@ describe.skipIf(!isRoot)('restart policies', () => {
   it('between two runs: inspect says restarting (Status, Restarting, RestartCount) and the policy', async () => {
     // A failure every run: the backoff doubles (100, 200, 400 ms…), so the restarting state lasts.
     const id = (await cli(['run', '-d', '--restart', 'on-failure:5', 'host', 'sh', '-c', 'exit 1'], { root })).stdout.trim();
-    await until(() => state(root, id).status === 'restarting' && state(root, id).restartCount >= 2);
+    await until(`container ${id} to be restarting after two restarts`, () => state(root, id).status === 'restarting' && state(root, id).restartCount >= 2);
     const doc = (JSON.parse((await cli(['--root', root, 'inspect', id])).stdout) as Array<Record<string, Record<string, unknown>>>)[0]!;
     expect(doc.State).toMatchObject({ Status: 'restarting', Restarting: true, Running: true });
     expect(doc.HostConfig!.RestartPolicy).toEqual({ Name: 'on-failure', MaximumRetryCount: 5 });

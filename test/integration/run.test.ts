@@ -20,7 +20,6 @@ import {
   mountinfoLinesNaming,
   netDevNames,
   pockerBin,
-  repoRoot,
   cliArgs,
   runError,
   runToEnd,
@@ -32,6 +31,7 @@ import {
   tempRoot,
   waitForOutput,
 } from '../helpers.js';
+import { runOnPty } from '../pty.js';
 
 /** "CapEff:\t0000..." lines of /proc/self/status -> { CapEff: '0000...' }. */
 function statusFields(text: string): Record<string, string> {
@@ -529,41 +529,10 @@ describe.skipIf(!isRoot)('run: real containers', () => {
         ? 'CLI -it on a terminal (driven through python3 pty)'
         : 'CLI -it on a terminal: SKIPPED, python3 with its pty module is not available to drive a terminal',
       async () => {
-        // python3 gives the CLI a pty of 30x90 as its terminal, types a few lines, and reports the
-        // CLI's output and exit status.
-        const driver = `
-import os, pty, sys, select, time, fcntl, termios, struct, signal
-argv = sys.argv[1:]
-pid, fd = pty.fork()
-if pid == 0:
-    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', 30, 90, 0, 0))
-    os.execv(argv[0], argv)
-os.write(fd, b'stty size; tty; echo $((6*7)); exit 3\\r')
-out = b''
-deadline = time.time() + 90
-while time.time() < deadline:
-    r, _, _ = select.select([fd], [], [], 1)
-    if fd in r:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-else:
-    os.kill(pid, signal.SIGKILL)
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(out.decode('utf-8', 'replace'))
-sys.exit(os.waitstatus_to_exitcode(status) if hasattr(os, 'waitstatus_to_exitcode') else (status >> 8))
-`;
+        // The CLI on a 30x90 terminal: a few lines typed into the container's shell.
         const args = [process.execPath, pockerBin, ...cliArgs(['run', '--rm', '-it', 'host', 'sh'])];
-        const child = spawn('python3', ['-c', driver, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-        const out = collect(child.stdout);
-        const err = collect(child.stderr);
-        const code = await new Promise<number | null>((res) => child.once('close', (c) => res(c)));
-        const stdout = await out;
-        expect(await err).toBe('');
+        const { code, out: stdout, err } = await runOnPty(args, [{ send: 'stty size; tty; echo $((6*7)); exit 3\r' }], { timeoutMs: 90_000 });
+        expect(err).toBe('');
         expect(stdout).toMatch(ttyLine('30 90'));
         expect(stdout).toMatch(ttyLine('/dev/pts/0'));
         expect(stdout).toMatch(ttyLine('42'));

@@ -13,11 +13,11 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pack, type Header } from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { extractLayer } from '../../lib/image/extract.js';
 import { cleanupAll, isRoot, tempDir } from '../helpers.js';
+import { tarOf } from '../tar.js';
 
 afterAll(async () => {
   await cleanupAll();
@@ -38,31 +38,19 @@ const dir = (name: string, mode = 0o755): Entry => ({ name, type: 'directory', m
 const symlink = (linkname: string, name: string): Entry => ({ name, type: 'symlink', linkname });
 const hardlink = (linkname: string, name: string): Entry => ({ name, type: 'link', linkname });
 
-/** A tar (in memory) of these entries; @BASE@ in names and link names is the test's temp dir. */
-async function tarOf(entries: Entry[], base: string): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const ended = new Promise((resolve, reject) => {
-    p.on('end', () => resolve(undefined));
-    p.on('error', (err: unknown) => reject(err));
-  });
-  for (const e of entries) {
-    const h: Partial<Header> & { name: string } = {
+/** A tar (in memory) of these entries, owned by the caller; @BASE@ in names and link names is the test's temp dir. */
+function tarFor(entries: Entry[], base: string): Promise<Buffer> {
+  return tarOf(
+    entries.map((e) => ({
       name: e.name.replaceAll('@BASE@', base),
       type: e.type ?? 'file',
-      mtime: new Date(1_700_000_000_000),
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
-    };
-    if (e.mode !== undefined) h.mode = e.mode;
-    if (e.linkname !== undefined) h.linkname = e.linkname.replaceAll('@BASE@', base);
-    if (h.type === 'file') p.entry(h, e.content ?? '');
-    else (p.entry(h) as unknown as { end(): void }).end();
-  }
-  p.finalize();
-  await ended;
-  return Buffer.concat(chunks);
+      ...(e.mode !== undefined ? { mode: e.mode } : {}),
+      ...(e.linkname !== undefined ? { linkname: e.linkname.replaceAll('@BASE@', base) } : {}),
+      ...(e.content !== undefined ? { content: e.content } : {}),
+    })),
+  );
 }
 
 /** Everything about a tree a stray write, chmod, chown, utimes, link or unlink would change. */
@@ -376,7 +364,7 @@ describe('hostile layers', () => {
     chmodSync(join(base, 'outside/perm400'), 0o400);
     const before = snapshot(base, dest);
 
-    const tar = await tarOf(c.entries, base);
+    const tar = await tarFor(c.entries, base);
     let error: unknown;
     try {
       await extractLayer(Readable.from([tar]), dest);
@@ -397,7 +385,7 @@ describe('hostile layers', () => {
 
   it('names the refused entry', async () => {
     const base = tempDir('layer');
-    const tar = await tarOf([symlink('../outside', 'link'), file('link/passwd', 'x')], base);
+    const tar = await tarFor([symlink('../outside', 'link'), file('link/passwd', 'x')], base);
     await expect(extractLayer(Readable.from([tar]), join(base))).rejects.toMatchObject({
       code: 'ERR_POCKER_LAYER_UNSAFE',
       step: 'extract',
@@ -409,14 +397,14 @@ describe('hostile layers', () => {
     const base = tempDir('layer');
     const dest = join(base, 'dest');
     mkdirSync(dest);
-    const tar = await tarOf([file('a', 'x'.repeat(5000)), file('b', 'y')], base);
+    const tar = await tarFor([file('a', 'x'.repeat(5000)), file('b', 'y')], base);
     await expect(extractLayer(Readable.from([tar.subarray(0, 1024)]), dest)).rejects.toMatchObject({
-      code: 'ERR_POCKER_LAYER_INVALID',
+      code: 'ERR_POCKER_INVALID',
       step: 'extract',
     });
     const garbage = Buffer.from(tar);
     garbage.fill(0x41, 0, 100); // a header with a bad checksum
-    await expect(extractLayer(Readable.from([garbage]), dest)).rejects.toMatchObject({ code: 'ERR_POCKER_LAYER_INVALID' });
+    await expect(extractLayer(Readable.from([garbage]), dest)).rejects.toMatchObject({ code: 'ERR_POCKER_INVALID' });
     // The input's own error comes through as is.
     const boom = new Error('download failed');
     const failing = new Readable({ read() {} });

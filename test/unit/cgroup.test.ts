@@ -114,7 +114,7 @@ describe('detectCgroups', () => {
 
   it('fails clearly without any cgroup mount', () => {
     expect(() => detectCgroups('1 0 0:1 / / rw - ext4 /dev/sda rw\n')).toThrow(
-      expect.objectContaining({ code: 'ERR_POCKER_NO_CGROUPS', step: 'cgroup' }),
+      expect.objectContaining({ code: 'ERR_POCKER_UNSUPPORTED', step: 'cgroup' }),
     );
   });
 
@@ -448,7 +448,7 @@ describe('createCgroups v1', () => {
     );
     const res = { pidsLimit: 10 };
     expect(() => createCgroups(planCgroups(info, 'pocker', 'c2', res), res, ops, info, 'pocker')).toThrow(
-      expect.objectContaining({ code: 'ERR_POCKER_CGROUP_UNSUPPORTED', step: 'cgroup' }),
+      expect.objectContaining({ code: 'ERR_POCKER_UNSUPPORTED', step: 'cgroup' }),
     );
     expect(ops.calls).toEqual([]);
   });
@@ -519,7 +519,7 @@ describe('createCgroups v2', () => {
     ops.calls = [];
     const res = { cpuShares: 1024 };
     expect(() => createCgroups(planCgroups(info, 'pocker', 'b', res), res, ops, info, 'pocker')).toThrow(
-      expect.objectContaining({ code: 'ERR_POCKER_CGROUP_UNSUPPORTED', step: 'cgroup' }),
+      expect.objectContaining({ code: 'ERR_POCKER_UNSUPPORTED', step: 'cgroup' }),
     );
     expect(ops.calls).toEqual([]);
   });

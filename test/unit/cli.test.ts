@@ -8,7 +8,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { PockerError } from '../../lib/errors.js';
 import type { RunOptions } from '../../lib/types.js';
 import { runCli } from '../../lib/cli/main.js';
-import { CliError, errorExit, toRunOptions, type CliContext } from '../../lib/cli/run.js';
+import { CliError, cliFailure, TemplateError } from '../../lib/cli/failure.js';
+import { toRunOptions, type CliContext } from '../../lib/cli/run.js';
+
+const errorExit = (err: unknown, command?: string) => cliFailure(err, 'run', command);
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -146,7 +149,7 @@ describe('pocker run: exit codes', () => {
     expect(errorExit(enoent, '/bin/nope')).toEqual({ exitCode: 127, message: 'pocker: exec: "/bin/nope": no such file or directory' });
     expect(errorExit(enoent).message).toBe('pocker: exec: "nope": executable file not found in $PATH');
     for (const [code, why] of [['EACCES', 'permission denied'], ['EPERM', 'operation not permitted'], ['ENOEXEC', 'exec format error'], ['EISDIR', 'is a directory']]) {
-      const err = new PockerError('exec failed', { code: code!, step: 'exec', path: '/etc' });
+      const err = new PockerError('exec failed', { code: code as 'EACCES', step: 'exec', path: '/etc' });
       expect(errorExit(err, '/etc')).toEqual({ exitCode: 126, message: `pocker: exec: "/etc": ${why}` });
     }
   });
@@ -160,6 +163,19 @@ describe('pocker run: exit codes', () => {
     expect(errorExit(execOther).exitCode).toBe(125);
     expect(errorExit(new Error('boom'))).toEqual({ exitCode: 125, message: 'pocker: boom' });
     expect(errorExit(new CliError('the input device is not a TTY'))).toEqual({ exitCode: 125, message: 'pocker: the input device is not a TTY' });
+  });
+
+  it('one mapper for every command: the style sets the exit code of a library error; CLI errors keep theirs', () => {
+    const notFound = new PockerError('No such container: x', { code: 'ERR_POCKER_NOT_FOUND', step: 'lookup' });
+    expect(cliFailure(notFound)).toEqual({ exitCode: 1, message: 'pocker: No such container: x' });
+    expect(cliFailure(notFound, 'usage')).toEqual({ exitCode: 125, message: 'pocker: No such container: x' });
+    expect(cliFailure(notFound, 'start')).toEqual({ exitCode: 1, message: 'pocker: No such container: x (step: lookup)' });
+    const enoent = new PockerError('exec failed', { code: 'ENOENT', step: 'exec', path: 'nope' });
+    expect(cliFailure(enoent, 'start')).toEqual({ exitCode: 1, message: 'pocker: exec: "nope": executable file not found in $PATH' });
+    expect(cliFailure(new CliError('interrupted', { exitCode: 130 }))).toEqual({ exitCode: 130, message: 'pocker: interrupted' });
+    expect(cliFailure(new TemplateError('template: :1: unclosed action'))).toEqual({ exitCode: 125, message: 'pocker: template parsing error: template: :1: unclosed action' });
+    expect(new CliError('x')).toBeInstanceOf(PockerError);
+    expect(new CliError('x')).toMatchObject({ code: 'ERR_POCKER_INVALID', step: 'cli' });
   });
 
   it('prints the mapped message when the library throws', async () => {

@@ -14,9 +14,9 @@ import {
   parseFormat,
   renderRows,
   renderTemplate,
-  TemplateError,
   timeAgo,
 } from '../../lib/cli/format.js';
+import { TemplateError } from '../../lib/cli/failure.js';
 import { inspectObject } from '../../lib/image/inspect.js';
 import { globMatch, shortImageId, splitName } from '../../lib/image/names.js';
 import { familiarName } from '../../lib/image/reference.js';

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { defaultPsFormat, PS_HEADERS, psRow, templateUsesSize } from '../../lib/cli/ps.js';
-import { parseFormat, renderRows, renderTemplate, TemplateError } from '../../lib/cli/format.js';
+import { parseFormat, renderRows, renderTemplate } from '../../lib/cli/format.js';
+import { TemplateError } from '../../lib/cli/failure.js';
 import type { ContainerInfo } from '../../lib/state/api.js';
 import { CONTAINER_STATUSES, filterContainers, normalizeFilters, parseFilterArgs, type ContainerFilters } from '../../lib/state/filters.js';
 import { thrown } from './thrown.js';
