@@ -44,7 +44,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
         ctx.exitCode = 125;
         return;
       }
-      const { stopContainer } = await import('../state/api.js');
+      const { stopContainer } = await import('../runtime/lifecycle.js');
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
         await stopContainer(ref, { timeout: grace, root });
@@ -61,7 +61,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
     .option('-s, --signal <signal>', 'Signal to send to the container', 'KILL')
     .option('--root <dir>', ROOT_HELP)
     .action(async (refs: string[], flags: { signal: string; root?: string }, cmd: Command) => {
-      const { signalNumber } = await import('../runtime/run.js');
+      const { signalNumber } = await import('../runtime/signals.js');
       let sig: number;
       try {
         sig = signalNumber(/^\d+$/.test(flags.signal) ? Number(flags.signal) : (flags.signal as NodeJS.Signals));
@@ -70,7 +70,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
         ctx.exitCode = 125;
         return;
       }
-      const { killContainer } = await import('../state/api.js');
+      const { killContainer } = await import('../runtime/lifecycle.js');
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
         await killContainer(ref, { signal: sig, root });
@@ -86,7 +86,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
     .argument('<containers...>', 'Container ids, id prefixes or names')
     .option('--root <dir>', ROOT_HELP)
     .action(async (refs: string[], flags: { root?: string }, cmd: Command) => {
-      const { waitContainer } = await import('../state/api.js');
+      const { waitContainer } = await import('../runtime/lifecycle.js');
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
         const end = await waitContainer(ref, { root });
@@ -103,7 +103,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
     .option('-f, --force', 'Force the removal of a running container (uses SIGKILL)')
     .option('--root <dir>', ROOT_HELP)
     .action(async (refs: string[], flags: { force?: boolean; root?: string }, cmd: Command) => {
-      const { removeContainer } = await import('../state/api.js');
+      const { removeContainer } = await import('../runtime/lifecycle.js');
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
         await removeContainer(ref, { force: !!flags.force, root });
