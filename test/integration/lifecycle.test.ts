@@ -13,7 +13,8 @@ interface Config {
 }
 
 const state = containerState;
-const config = (root: string, id: string) => JSON.parse(readFileSync(join(root, 'containers', id, 'config.json'), 'utf8')) as Config;
+/** The store's part of config.json (`pocker.container`: lib/container/record.ts). */
+const config = (root: string, id: string) => (JSON.parse(readFileSync(join(root, 'containers', id, 'config.json'), 'utf8')) as { pocker: { container: Config } }).pocker.container;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
 
