@@ -281,27 +281,28 @@ function idByName(root: string, name: string): string | null {
  */
 export function findContainer(root: string, ref: string): ContainerEntry {
   const ids = containerIds(root);
-  const entry = (id: string): ContainerEntry => {
-    let name: string | undefined;
+  /** The entry, and whether its config.json exists but this pocker cannot read it. */
+  const read = (id: string): { e: ContainerEntry; unreadable: boolean } => {
     try {
-      name = readMeta(containerDir(root, id))?.name;
+      return { e: entryOf(root, id, readMeta(containerDir(root, id))?.name), unreadable: false };
     } catch {
-      /* a record this pocker cannot read: its id names it */
+      // A record this pocker cannot read (a newer pocker's): its id names it.
+      return { e: entryOf(root, id), unreadable: true };
     }
-    return entryOf(root, id, name);
   };
+  const entry = (id: string): ContainerEntry => read(id).e;
   if (ids.includes(ref)) return entry(ref);
   const byPrefix = /^[0-9a-f]{1,63}$/.test(ref) ? ids.filter((id) => id.startsWith(ref)) : [];
   if (byPrefix.length > 1) {
     throw new PockerError(`multiple containers found with prefix ${ref}`, { code: 'ERR_POCKER_AMBIGUOUS', step: 'lookup' });
   }
   if (byPrefix.length === 1) return entry(byPrefix[0]!);
-  // The name claim says which container holds a name; containers whose record names it (a claim
-  // lost by a crash) next.
+  // The name claim says which container holds a name; then the containers whose record names it.
   const claimed = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(ref) ? idByName(root, ref) : null;
   if (claimed) {
-    const e = entry(claimed);
-    if (e.name === ref || e.name === claimed.slice(0, 12)) return { ...e, name: ref };
+    const { e, unreadable } = read(claimed);
+    // A record a newer pocker wrote is found by its name claim (for rm -f, and a clear refusal).
+    if (e.name === ref || unreadable) return { ...e, name: ref };
   }
   const named = ids.map(entry).find((e) => e.name === ref);
   if (named) return named;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 import { containerStatusText } from '../cli/format.js';
 import {
+  describeContainer,
   findContainer,
   listContainerRecords,
   logFiles,
@@ -475,7 +476,7 @@ export async function containerStats(ref: string, options: StatsOptions = {}): P
   const c = lookup(stateRoot(options), ref);
   const a = sampleContainer(c);
   await sleep(options.interval ?? 1000);
-  const now = existsSync(c.dir) ? lookupContainer(stateRoot(options), c.id) : c;
+  const now = existsSync(c.dir) ? describeContainer(c) : c;
   return statsBetween(c, a, sampleContainer(now));
 }
 
