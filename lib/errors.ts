@@ -52,14 +52,6 @@ export const POCKER_ERROR_CODES = [
 
 export type PockerOwnCode = (typeof POCKER_ERROR_CODES)[number];
 
-/**
- * TEMPORARY, for the lead to EMPTY AT MERGE: codes that overlap one of POCKER_ERROR_CODES and are
- * still thrown by files other helpers rewrite on their branches (lib/state/names.ts throws
- * ERR_POCKER_NAME_CONFLICT, which is ERR_POCKER_CONFLICT). Emptying the list makes tsc point at
- * each remaining use.
- */
-export const CODES_TO_REMOVE_AT_MERGE = ['ERR_POCKER_NAME_CONFLICT'] as const;
-
 /** An errno name (ENOENT, EPERM, ...): the code of a failed system call, as in Node's SystemError. */
 export type ErrnoCode = keyof typeof constants.errno;
 
@@ -67,9 +59,9 @@ export type ErrnoCode = keyof typeof constants.errno;
 export type AbortCode = 'ABORT_ERR';
 
 /** Every code a PockerError can have: pocker's own, an errno name, or ABORT_ERR. */
-export type PockerErrorCode = PockerOwnCode | (typeof CODES_TO_REMOVE_AT_MERGE)[number] | ErrnoCode | AbortCode;
+export type PockerErrorCode = PockerOwnCode | ErrnoCode | AbortCode;
 
-const ownCodes = new Set<string>([...POCKER_ERROR_CODES, ...CODES_TO_REMOVE_AT_MERGE]);
+const ownCodes = new Set<string>(POCKER_ERROR_CODES);
 
 /** True for every code in PockerErrorCode. */
 export function isPockerErrorCode(code: unknown): code is PockerErrorCode {
@@ -139,15 +131,6 @@ export interface PockerErrorInit {
   cause?: unknown;
 }
 
-// UNCHECKED-INIT-BEGIN
-/**
- * TEMPORARY, for the lead to REMOVE AT MERGE (with the constructor overload that uses it): a plain
- * string code or step, for error sites in files other helpers are rewriting (lib/state/api.ts,
- * lib/state/copy.ts) that this branch must not edit. test/unit/errors.test.ts compiles lib/ without
- * it and allows the resulting errors only in UNCHECKED_ERROR_SITES_IN_OTHER_BRANCHES.
- */
-export type UncheckedErrorInitRemoveAtMerge = Omit<PockerErrorInit, 'code' | 'step'> & { code: string; step: string };
-// UNCHECKED-INIT-END
 
 export class PockerError extends Error implements PockerErrorShape {
   code: PockerErrorCode;
@@ -157,10 +140,7 @@ export class PockerError extends Error implements PockerErrorShape {
   step: SetupStep;
 
   constructor(message: string, init: PockerErrorInit);
-  // UNCHECKED-INIT-BEGIN
-  /** @deprecated Only for the files in UNCHECKED_ERROR_SITES_IN_OTHER_BRANCHES, until their branch merges. */
-  constructor(message: string, init: UncheckedErrorInitRemoveAtMerge);
-  // UNCHECKED-INIT-END
+  
   constructor(message: string, init: PockerErrorInit) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
     this.name = 'PockerError';

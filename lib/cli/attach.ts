@@ -230,7 +230,7 @@ export function addAttachCommands(program: Command, ctx: CliContext): void {
     .option('--root <dir>', ROOT_HELP)
     .action(async (refs: string[], flags: { time?: number; root?: string }, cmd: Command) => {
       const root = rootOf(ctx, flags, cmd);
-      const { restartContainer } = await import('../state/api.js');
+      const { restartContainer } = await import('../runtime/lifecycle.js');
       ctx.exitCode = 0;
       for (const ref of refs) {
         try {

@@ -43,7 +43,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
         reportFailure(ctx, new CliError(`invalid -t ${JSON.stringify(flags.time)}: a whole number of seconds`));
         return;
       }
-      const { stopContainer } = await import('../state/api.js');
+      const { stopContainer } = await import('../runtime/lifecycle.js');
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
         await stopContainer(ref, { timeout: grace, root });
@@ -68,7 +68,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
         reportFailure(ctx, new CliError(`${(err as Error).message}`));
         return;
       }
-      const { killContainer } = await import('../state/api.js');
+      const { killContainer } = await import('../runtime/lifecycle.js');
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
         await killContainer(ref, { signal: sig, root });
@@ -84,7 +84,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
     .argument('<containers...>', 'Container ids, id prefixes or names')
     .option('--root <dir>', ROOT_HELP)
     .action(async (refs: string[], flags: { root?: string }, cmd: Command) => {
-      const { waitContainer } = await import('../state/api.js');
+      const { waitContainer } = await import('../runtime/lifecycle.js');
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
         const end = await waitContainer(ref, { root });
@@ -101,7 +101,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
     .option('-f, --force', 'Force the removal of a running container (uses SIGKILL)')
     .option('--root <dir>', ROOT_HELP)
     .action(async (refs: string[], flags: { force?: boolean; root?: string }, cmd: Command) => {
-      const { removeContainer } = await import('../state/api.js');
+      const { removeContainer } = await import('../runtime/lifecycle.js');
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
         await removeContainer(ref, { force: !!flags.force, root });

@@ -4,7 +4,6 @@
 // them (min width 10, padding 3), and `--format`: `table`, `json` and a subset of Go templates.
 //
 // Pure functions, no I/O: exported for the commands and the unit tests. Cheap to import.
-import { humanDuration } from '../state/containers.js';
 import { TemplateError } from './failure.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -43,21 +42,90 @@ export function humanSize(bytes: number, precision = 4): string {
   return `${formatG(size, precision)}${DECIMAL_UNITS[i]}`;
 }
 
-const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
-
-/** go-units BytesSize: binary units (1 KiB = 1024 B), 4 significant digits (`docker stats`: `1.5MiB`). */
-export function bytesSize(bytes: number): string {
-  let size = bytes;
-  let i = 0;
-  while (size >= 1024 && i < BINARY_UNITS.length - 1) {
-    size /= 1024;
-    i++;
-  }
-  return `${formatG(size, 4)}${BINARY_UNITS[i]}`;
+/** go-units HumanDuration, Docker's: "Less than a second", "About a minute", "3 hours", "2 weeks", … */
+export function humanDuration(ms: number): string {
+  const seconds = Math.trunc(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.trunc(ms / 60_000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.trunc(ms / 3_600_000 + 0.5);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
+  return `${Math.trunc(Math.trunc(ms / 3_600_000) / 24 / 365)} years`;
 }
 
-/** go-units HumanDuration (one definition, beside Docker's STATUS column in lib/state). */
-export { humanDuration };
+/** What Docker's STATUS text is made of (a container as the store reads it). */
+export interface StatusFacts {
+  status: 'running' | 'exited' | 'created';
+  /** Its creator died before a monitor took over (killed while being created or started). */
+  deadOwner: boolean;
+  state: { restarting?: boolean; exitCode: number; startedAt: string; finishedAt: string } | null;
+  config: { created: string } | null;
+}
+
+/** Docker's STATUS column: `Up 5 seconds`, `Exited (0) 2 minutes ago`, `Restarting (1) 3 seconds ago`, `Created`. */
+export function containerStatusText(c: StatusFacts, now = Date.now()): string {
+  if (c.deadOwner) return 'Exited (137)';
+  if (c.status === 'created') return 'Created';
+  if (c.state?.restarting) {
+    const finished = Date.parse(c.state.finishedAt);
+    return `Restarting (${c.state.exitCode}) ${finished > 0 ? `${humanDuration(now - finished)} ago` : ''}`.trimEnd();
+  }
+  if (c.status === 'running') {
+    const since = Date.parse(c.state?.startedAt ?? c.config?.created ?? '') || now;
+    return `Up ${humanDuration(now - since)}`;
+  }
+  const code = c.state?.exitCode ?? 0;
+  const finished = Date.parse(c.state?.finishedAt ?? '');
+  return `Exited (${code}) ${finished > 0 ? `${humanDuration(now - finished)} ago` : ''}`.trimEnd();
+}
+
+/** Docker's units.BytesSize: binary units, 4 significant digits ("1.5MiB", "512KiB"). */
+export function bytesSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let n = bytes;
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${formatG(n, 4)}${units[i]}`;
+}
+
+/** A `stats` row's figures (lib/state/stats.ts ContainerStats). */
+export interface StatsFigures {
+  id: string;
+  name: string;
+  cpuPercent: number;
+  memUsage: number;
+  memLimit: number;
+  memPercent: number;
+  netRx: number;
+  netTx: number;
+  blkRead: number;
+  blkWrite: number;
+  pids: number;
+}
+
+/** The cells Docker's `stats` prints (also the values of --format json). */
+export function statsCells(s: StatsFigures): { ID: string; Name: string; CPUPerc: string; MemUsage: string; MemPerc: string; NetIO: string; BlockIO: string; PIDs: string } {
+  return {
+    ID: s.id.slice(0, 12),
+    Name: s.name,
+    CPUPerc: `${s.cpuPercent.toFixed(2)}%`,
+    MemUsage: `${bytesSize(s.memUsage)} / ${bytesSize(s.memLimit)}`,
+    MemPerc: `${s.memPercent.toFixed(2)}%`,
+    NetIO: `${humanSize(s.netRx, 3)} / ${humanSize(s.netTx, 3)}`,
+    BlockIO: `${humanSize(s.blkRead, 3)} / ${humanSize(s.blkWrite, 3)}`,
+    PIDs: String(s.pids),
+  };
+}
 
 /** Docker's CREATED column: "2 days ago" (`N/A` for an unknown or zero time). */
 export function timeAgo(created: string | number | Date, now: number = Date.now()): string {

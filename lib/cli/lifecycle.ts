@@ -1,9 +1,10 @@
 // `pocker stats | top | rename | cp | container prune`: container lifecycle commands over the
 // on-disk state (config.json's cgroups, the monitor's state.json), with Docker's output. The work
-// is in lib/state/ (api.ts, and copy.ts for cp); this file parses and prints.
+// is in lib/state/ (api.ts, and copy.ts for cp) and lib/runtime/lifecycle.ts (rename, prune); this
+// file parses and prints.
 import type { Command } from 'commander';
 
-import type { ListedContainer } from '../state/containers.js';
+import type { ListedContainer } from '../container/index.js';
 import type { ContainerStats } from '../state/stats.js';
 import { CliError, guard, reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
@@ -26,8 +27,8 @@ function table(rows: string[][]): string {
 }
 
 async function lookup(root: string, ref: string): Promise<ListedContainer> {
-  const st = await import('../state/containers.js');
-  return st.describeContainer(st.findContainer(root, ref));
+  const { lookupContainer } = await import('../container/index.js');
+  return lookupContainer(root, ref);
 }
 
 /** The container's host pid; throws unless it is a running detached container. */
@@ -81,10 +82,10 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
       await guard(ctx, async () => {
         const root = rootOf(ctx, flags, cmd);
         const api = await import('../state/api.js');
-        const stats = await import('../state/stats.js');
+        const { statsCells } = await import('./format.js');
         const pick = (): ListedContainer[] => api.pickContainers(refs, { all: !!flags.all, root });
         const render = (rows: ContainerStats[]): string => {
-          const cells = rows.map((r) => ({ ...stats.statsCells(r), ...(flags.trunc ? {} : { ID: r.id }) }));
+          const cells = rows.map((r) => ({ ...statsCells(r), ...(flags.trunc ? {} : { ID: r.id }) }));
           if (flags.format === 'json') return cells.map((c) => `${JSON.stringify({ BlockIO: c.BlockIO, CPUPerc: c.CPUPerc, Container: c.ID, ID: c.ID, MemPerc: c.MemPerc, MemUsage: c.MemUsage, Name: c.Name, NetIO: c.NetIO, PIDs: c.PIDs })}\n`).join('');
           return table([STATS_HEADERS, ...cells.map((c) => [c.ID, c.Name, c.CPUPerc, c.MemUsage, c.MemPerc, c.NetIO, c.BlockIO, c.PIDs])]);
         };
@@ -109,7 +110,7 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
             process.stdout.write(tty && flags.stream ? `\x1b[2J\x1b[H${text}` : text);
             if (!flags.stream) break;
             // The set of containers may change between two screens (refs given: the same ones).
-            const { describeContainer } = await import('../state/containers.js');
+            const { describeContainer } = await import('../container/index.js');
             list = refs.length ? list.map((c) => describeContainer(c)) : pick();
             prev = new Map([...now].filter(([id]) => list.some((c) => c.id === id)));
             for (const c of list) if (!prev.has(c.id)) prev.set(c.id, api.sampleContainer(c));
@@ -150,7 +151,7 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
     .option('--root <dir>', ROOT_HELP)
     .action(async (ref: string, newName: string, flags: { root?: string }, cmd: Command) => {
       await guard(ctx, async () => {
-        const { renameContainer } = await import('../state/api.js');
+        const { renameContainer } = await import('../runtime/lifecycle.js');
         renameContainer(ref, newName, { root: rootOf(ctx, flags, cmd) });
       });
     });
@@ -210,7 +211,7 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
           if (answer === undefined) process.stdout.write('\n');
           if (answer !== 'y' && answer !== 'yes') return;
         }
-        const { pruneContainers } = await import('../state/api.js');
+        const { pruneContainers } = await import('../runtime/lifecycle.js');
         const { humanSize } = await import('./format.js');
         const { deleted, reclaimedBytes: reclaimed } = await pruneContainers({ root: rootOf(ctx, flags, cmd) });
         if (deleted.length) process.stdout.write(`Deleted Containers:\n${deleted.map((id) => `${id}\n`).join('')}\n`);

@@ -186,6 +186,8 @@ export function addPsCommand(program: Command, ctx: CliContext, rootOf: (flags: 
           ...(last !== undefined ? { last } : {}),
           size,
           root: rootOf(flags, cmd),
+          // A container a newer pocker wrote is left out, and said so (never misread).
+          onUnreadable: (_id, err) => ctx.writeErr(`pocker: ${err.message}\n`),
         });
       } catch (err) {
         return fail(err);

@@ -10,12 +10,12 @@
 // Registry names are normalised (see normalizeRegistry): `https://index.docker.io/v1/`,
 // `index.docker.io` and `registry-1.docker.io` all mean `docker.io`, which is stored under
 // `docker.io`.
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 import { PockerError, invalid, isPockerErrorCode, type PockerErrorCode } from '../errors.js';
+import { fsyncPath, writeFileAtomic } from '../fsutil.js';
 import { normalizeRegistry } from './reference.js';
 import { RegistryClient } from './registry.js';
 import type { Credentials } from './types.js';
@@ -128,22 +128,13 @@ export async function loadCredentials(registry: string): Promise<Credentials | u
   }
 }
 
-/** Writes `data` to `path` atomically with mode 0600: temp file, fsync, rename, fsync of the directory. */
+/** Writes `data` to `path` atomically with mode 0600 (lib/fsutil.ts: temp file, fsync, rename, fsync of the directory). */
 async function writeAtomic(path: string, data: string): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const temp = join(dir, `.auth.json.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`);
   try {
-    const fd = openSync(temp, 'wx', 0o600);
-    try {
-      writeSync(fd, data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    await rename(temp, path);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(path, data, { mode: 0o600, fsyncDir: false });
   } catch (err) {
-    await rm(temp, { force: true });
     throw new PockerError(`cannot write credentials to ${path}: ${(err as Error).message}`, {
       code: isPockerErrorCode((err as NodeJS.ErrnoException).code) ? ((err as NodeJS.ErrnoException).code as PockerErrorCode) : 'ERR_POCKER',
       step: 'auth',
@@ -151,16 +142,8 @@ async function writeAtomic(path: string, data: string): Promise<void> {
       cause: err,
     });
   }
-  try {
-    const dfd = openSync(dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // Some filesystems refuse fsync on a directory; the rename is still atomic.
-  }
+  // Some filesystems refuse fsync on a directory; the rename is still atomic.
+  await fsyncPath(dir).catch(() => {});
 }
 
 /** Stores credentials for `registry` in pocker's file (replacing any), mode 0600. */

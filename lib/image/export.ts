@@ -24,7 +24,7 @@ import { pack as tarPack, type Header, type Pack } from 'tar-stream';
 import { drained } from './streams.js';
 import { PockerError, type PockerErrorCode, type SetupStep } from '../errors.js';
 import { native } from '../native.js';
-import { effectiveState, findContainer, type ContainerConfig } from '../state/containers.js';
+import { effectiveState, findContainer, readMeta, type ContainerMeta as ContainerConfig } from '../container/index.js';
 
 type Headers = Partial<Header> & Pick<Header, 'name'>;
 
@@ -398,12 +398,8 @@ function pidAlive(pid: number): boolean {
 /** The container, its config and (when it runs) the pid to reach its root through. */
 export function containerFs(root: string, ref: string, step: SetupStep = 'export'): ContainerFs {
   const entry = findContainer(root, ref);
-  let config: ContainerConfig;
-  try {
-    config = JSON.parse(readFileSync(join(entry.dir, 'config.json'), 'utf8')) as ContainerConfig;
-  } catch {
-    throw new PockerError(`container ${ref} is still being set up (no config.json)`, { code: 'ERR_POCKER_INVALID', step });
-  }
+  const config: ContainerConfig | null = readMeta(entry.dir);
+  if (!config) throw new PockerError(`container ${ref} is still being set up (no config.json)`, { code: 'ERR_POCKER_INVALID', step });
   const { state } = effectiveState(entry.dir);
   let pid: number | undefined;
   if (state) {

@@ -21,7 +21,7 @@
 //   lock) keeps whatever a live owner lists. putImage() drops the leases its record now covers;
 //   close() (or the process's death) drops the rest.
 import { createHash, randomBytes } from 'node:crypto';
-import { close as closeCb, constants, createReadStream, fsync as fsyncCb, ftruncate as ftruncateCb, open as openCb, write as writeCb } from 'node:fs';
+import { close as closeCb, constants, createReadStream, ftruncate as ftruncateCb, open as openCb, write as writeCb } from 'node:fs';
 import { lstat, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -34,13 +34,13 @@ import * as zlib from 'node:zlib';
 import { PockerError, asPockerError, fromSystemError, type PockerErrorCode, type SetupStep } from '../errors.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
 import { HashingStream, chainIds, digestOf, parseDigest, type ParsedDigest } from './digest.js';
+import { fsyncPath, writeFileAtomic } from '../fsutil.js';
 import { lockedBySomeoneElse, nativeFlock, tryFlock, withFileLock, type FlockFn } from './lock.js';
 import { toBuffer } from './streams.js';
 import { layerCompression, type LayerCompression } from './types.js';
 
 const openFd = promisify(openCb);
 const closeFd = promisify(closeCb);
-const fsyncFd = promisify(fsyncCb);
 const ftruncateFd = promisify(ftruncateCb);
 const writeFd = promisify(writeCb);
 
@@ -220,28 +220,6 @@ async function isDirectory(path: string): Promise<boolean> {
     if (isErrno(err, 'ENOENT', 'ENOTDIR')) return false;
     throw fromSystemError(err, 'store', `cannot stat ${path}`);
   }
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const fd = await openFd(path, constants.O_RDONLY);
-  try {
-    await fsyncFd(fd);
-  } finally {
-    await closeFd(fd);
-  }
-}
-
-/** Writes a file durably (temp file in the same directory + fsync + rename + fsync of the directory). */
-async function writeFileAtomic(path: string, data: string, tmpPath = `${path}.tmp`): Promise<void> {
-  const fh = await open(tmpPath, 'w', 0o644);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmpPath, path);
-  await fsyncPath(dirname(path));
 }
 
 async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {
@@ -938,7 +916,7 @@ export class ImageStore {
   async #writeMissingMeta(chainId: string, diffId: string, parent: string | null, blobDigest: string, mediaType: string): Promise<LayerInfo> {
     const path = this.layerPath(chainId);
     const record: LayerRecord = { chainId, diffId, parent, blobDigest, mediaType, size: await diskUsageOf(path), entries: 0, created: new Date().toISOString() };
-    await writeFileAtomic(this.#layerMetaPath(chainId), `${JSON.stringify(record, null, 2)}\n`, join(this.#owner!.dir, `meta-${randomBytes(6).toString('hex')}`));
+    await writeFileAtomic(this.#layerMetaPath(chainId), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644, tmpPath: join(this.#owner!.dir, `meta-${randomBytes(6).toString('hex')}`) });
     return { ...record, path };
   }
 
@@ -985,7 +963,7 @@ export class ImageStore {
     const sorted: Record<string, ImageRecord> = {};
     for (const name of Object.keys(file.images).sort()) sorted[name] = file.images[name]!;
     try {
-      await writeFileAtomic(this.imagesFile, `${JSON.stringify({ version: IMAGES_VERSION, images: sorted }, null, 2)}\n`);
+      await writeFileAtomic(this.imagesFile, `${JSON.stringify({ version: IMAGES_VERSION, images: sorted }, null, 2)}\n`, { mode: 0o644, tmpPath: `${this.imagesFile}.tmp` });
     } catch (err) {
       throw fromSystemError(err, 'store', `cannot write ${this.imagesFile}`);
     }

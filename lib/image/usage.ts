@@ -7,6 +7,7 @@
 import { readFile, readdir, readlink, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import { readMeta } from '../container/index.js';
 import type { ImageEntry } from './store.js';
 
 /** The containers of a state root, as the image commands must see them. */
@@ -111,10 +112,8 @@ export async function liveContainers(root: string): Promise<LiveContainers> {
   };
   for (const id of dirs) {
     try {
-      const record = JSON.parse(await readFile(join(containersDir, id, 'config.json'), 'utf8')) as {
-        image?: { name?: unknown; id?: unknown; layers?: unknown };
-      };
-      const image = record.image;
+      // Through the container store (it migrates older records; a newer pocker's is unreadable here).
+      const image = readMeta(join(containersDir, id))?.image as { name?: unknown; id?: unknown; layers?: unknown } | undefined;
       if (image && typeof image.id === 'string' && Array.isArray(image.layers)) {
         const layers = image.layers.filter((l): l is string => typeof l === 'string').map((l) => toChain(l) ?? '');
         images.set(id, { name: typeof image.name === 'string' ? image.name : '', id: image.id, layers: layers.filter((l) => l !== '') });

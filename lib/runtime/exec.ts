@@ -2,12 +2,11 @@
 // namespaces through a pidfd and its cgroup (CLONE_INTO_CGROUP on v2, joining itself through `tasks` on v1), takes
 // the container's user, environment, capabilities and no_new_privs unless told otherwise, and
 // reports exactly as for run().
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { detectCgroups } from '../cgroup/index.js';
 import { PockerError, invalid } from '../errors.js';
-import { effectiveState, findContainer, runningMonitorPids, type ContainerConfig } from '../state/containers.js';
+import { effectiveState, findContainer, readMeta, runningMonitorPids } from '../container/index.js';
 import { native } from '../native.js';
 import type { Container, RunOptions, StdioOption } from '../types.js';
 import { resolveRunOptions } from './options.js';
@@ -58,7 +57,8 @@ export async function exec(container: string, options: ExecOptions): Promise<Con
   if (!state || state.status !== 'running' || state.restarting) {
     throw new PockerError(`container ${container} is not running`, { code: 'ERR_POCKER_NOT_RUNNING', step: 'exec' });
   }
-  const config = JSON.parse(readFileSync(join(entry.dir, 'config.json'), 'utf8')) as ContainerConfig;
+  const config = readMeta(entry.dir);
+  if (!config) throw new PockerError(`container ${container} is still being set up`, { code: 'ERR_POCKER_NOT_RUNNING', step: 'exec' });
   const v2 = detectCgroups().version === 2;
   // The container's environment, then the caller's entries (replacing by key).
   const env = new Map<string, string>();

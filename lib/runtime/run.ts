@@ -1,7 +1,6 @@
 // run(): validate, lay out the container's directories, create its cgroups, hand the resolved spec
 // to pocker-init through the addon, and give back a handle with streams, wait() and kill().
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
@@ -9,22 +8,30 @@ import { createCgroups, detectCgroups, planCgroups, removeCgroups, type CgroupPl
 import { PockerError, errnoName, fromSystemError } from '../errors.js';
 import { native, type NativeEvent, type NativeMonitor } from '../native.js';
 import {
+  claimName,
+  clearStopRequested,
+  containerDir,
+  createContainerDir,
+  currentOwner,
   describeContainer,
   effectiveState,
   findContainer,
+  logPathOf,
+  releaseName,
+  removeContainerDir,
   runningMonitorPids,
-  signalDetached,
+  stateRoot,
   withContainerLock,
-  type ContainerConfig as ContainerRecord,
   type ContainerEntry,
-  type ContainerState,
+  type ContainerMeta,
   type ListedContainer,
+  type OciDocument,
   type StoredRun,
-} from '../state/containers.js';
-import { claimName, releaseName } from '../state/names.js';
+} from '../container/index.js';
 import type { Container, ExitStatus, RunOptions, StdioOption } from '../types.js';
 import { attachDir, attachFd, type Attachment } from './attach.js';
 import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
+import { signalDetached, signalName, signalNumber } from './signals.js';
 import {
   CLONE_NEWCGROUP,
   CLONE_NEWIPC,
@@ -46,31 +53,7 @@ function faultPoint(name: string): void {
   if (process.env.POCKER_FAULT === name) process.kill(process.pid, 'SIGKILL');
 }
 
-/** This process's start time (field 22 of /proc/self/stat): with the pid, it names this process. */
-function selfStartTime(): string {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    return '';
-  }
-}
-
-const signalNames = new Map<number, NodeJS.Signals>(
-  Object.entries(osConstants.signals).map(([name, n]) => [n as number, name as NodeJS.Signals]),
-);
-
-/** A signal name or number to its number; throws on an unknown one. */
-export function signalNumber(signal: NodeJS.Signals | number): number {
-  if (typeof signal === 'number') {
-    if (!Number.isInteger(signal) || signal < 1 || signal > 64) throw new PockerError(`invalid signal ${signal}`, { code: 'ERR_POCKER_INVALID', step: 'kill' });
-    return signal;
-  }
-  const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
-  const n = (osConstants.signals as Record<string, number>)[name];
-  if (n === undefined) throw new PockerError(`invalid signal ${signal}`, { code: 'ERR_POCKER_INVALID', step: 'kill' });
-  return n;
-}
+export { signalNumber };
 
 interface Layout {
   dir: string;
@@ -85,7 +68,7 @@ interface Layout {
  * the lower contains the state root (the `host` image is `/`), the writable layer goes on a tmpfs
  * private to the container's mount namespace instead. */
 function layout(cfg: ResolvedRunConfig, lowers: string[]): Layout {
-  const dir = join(cfg.root, 'containers', cfg.id);
+  const dir = containerDir(cfg.root, cfg.id);
   const inside = lowers.some((lower) => {
     const rel = relative(lower, dir);
     return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
@@ -95,23 +78,14 @@ function layout(cfg: ResolvedRunConfig, lowers: string[]): Layout {
     : { dir, lowers, scratchUpper: false, upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs') };
 }
 
-/** Writes `value` as JSON to `file` atomically: beside it, then renamed (a reader never sees half a file). */
-function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(value)}\n`, { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
-}
-
-/** state.json of a container that `create` (or `run -d`, before its start) made. */
-const CREATED_STATE: ContainerState = { status: 'created', pid: 0, monitorPid: 0, exitCode: 0, signal: 0, oomKilled: false, startedAt: '', finishedAt: '' };
-
-function makeLayout(l: Layout, record: ContainerRecord): void {
-  mkdirSync(l.dir, { recursive: true, mode: 0o700 });
-  mkdirSync(l.rootfs, { mode: 0o755 });
-  mkdirSync(l.upper, { mode: 0o755 });
-  if (l.work) mkdirSync(l.work, { mode: 0o700 });
-  // A container a monitor will run is `created` from the moment its config.json exists.
-  if (record.run) writeJsonAtomic(join(l.dir, 'state.json'), CREATED_STATE);
-  writeJsonAtomic(join(l.dir, 'config.json'), record);
+/**
+ * The OCI runtime-spec document config.json holds. MERGE POINT: lib/spec's buildSpec() document
+ * goes here (the spec helper's branch); the store writes whatever this returns, opaque, beside its
+ * own record (`pocker.container`). Until then: the minimal document (start rebuilds what
+ * pocker-init needs from the stored run options, as it always did).
+ */
+function ociDocument(_cfg: ResolvedRunConfig, _l: Layout): OciDocument {
+  return { ociVersion: '1.2.0' };
 }
 
 /** What start needs of a config (the layout without its dir, caps as hex). */
@@ -134,7 +108,7 @@ function withImageVolumes(cfg: ResolvedRunConfig, paths: string[]): ResolvedRunC
     const dst = raw.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
     if (dst === '/' || dst === '/proc' || dst.startsWith('/proc/') || dst === '/sys' || dst.startsWith('/sys/')) continue;
     if (taken.some((t) => t === dst || dst.startsWith(`${t}/`))) continue;
-    mounts.push({ kind: 'image-volume', src: join(cfg.root, 'containers', cfg.id, 'volumes', String(n++)), dst, readonly: false, data: '' });
+    mounts.push({ kind: 'image-volume', src: join(containerDir(cfg.root, cfg.id), 'volumes', String(n++)), dst, readonly: false, data: '' });
   }
   return n ? { ...cfg, mounts } : cfg;
 }
@@ -151,33 +125,42 @@ interface Prepared {
  * prune running at the same time sees the container and keeps its layers.
  */
 async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups: string[], stdinOnce = false): Promise<Prepared> {
-  const create = (cfg: ResolvedRunConfig, lowers: string[], image: ContainerRecord['image'], stopSignal?: string): Prepared => {
+  const create = async (cfg: ResolvedRunConfig, lowers: string[], image: ContainerMeta['image'], stopSignal?: string): Promise<Prepared> => {
     const l = layout(cfg, lowers);
     let named = cfg;
-    try {
-      // The name is claimed (unique across processes) right before the directory is made.
-      claimName(cfg.root, options.name === undefined ? undefined : cfg.name, cfg.id, (name) => {
-        named = { ...cfg, name };
-        faultPoint('after-claim');
-        try {
-          makeLayout(l, {
-            id: cfg.id,
-            name,
-            created: new Date().toISOString(),
-            args: cfg.args,
-            image,
-            cgroups,
-            // A foreground container is this process's (it has no state.json): dead, it is not running.
-            ...(cfg.detach ? { run: storedRun({ ...cfg, name }, l, stdinOnce) } : { owner: { pid: process.pid, start: selfStartTime() } }),
-            process: { env: cfg.env, cwd: cfg.cwd, user: cfg.user, caps: `0x${cfg.caps.toString(16)}`, noNewPrivs: cfg.noNewPrivs },
-            ...(stopSignal ? { stopSignal } : {}),
-          });
-          for (const m of cfg.mounts) if (m.kind === 'image-volume') mkdirSync(m.src, { recursive: true, mode: 0o755 });
-        } catch (err) {
-          rmSync(l.dir, { recursive: true, force: true });
-          throw err;
-        }
+    // The name is claimed (unique across processes) right before the directory is made, under the
+    // names lock: the store makes the directory and writes the records.
+    const claim = claimName(cfg.root, options.name === undefined ? undefined : cfg.name, cfg.id, (name) => {
+      named = { ...cfg, name };
+      faultPoint('after-claim');
+      const meta: ContainerMeta = {
+        id: cfg.id,
+        name,
+        created: new Date().toISOString(),
+        args: cfg.args,
+        image,
+        cgroups,
+        cgroupParent: cfg.cgroupParent,
+        // A foreground container is this process's (it has no state.json): dead, it is not running.
+        ...(cfg.detach ? { run: storedRun({ ...cfg, name }, l, stdinOnce) } : { owner: currentOwner() }),
+        process: { env: cfg.env, cwd: cfg.cwd, user: cfg.user, caps: `0x${cfg.caps.toString(16)}`, noNewPrivs: cfg.noNewPrivs },
+        ...(stopSignal ? { stopSignal } : {}),
+      };
+      createContainerDir(l.dir, {
+        dirs: [
+          { path: l.rootfs, mode: 0o755 },
+          { path: l.upper, mode: 0o755 },
+          ...(l.work ? [{ path: l.work, mode: 0o700 }] : []),
+          ...cfg.mounts.filter((m) => m.kind === 'image-volume').map((m) => ({ path: m.src, mode: 0o755 })),
+        ],
+        spec: ociDocument({ ...cfg, name }, l),
+        meta,
+        // A container a monitor will run is `created` from the moment its config.json exists.
+        created: !!cfg.detach,
       });
+    });
+    try {
+      await claim;
     } catch (err) {
       if (err instanceof PockerError) throw err;
       throw fromSystemError(err, 'state', `cannot create the container directory ${l.dir}`);
@@ -195,10 +178,10 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups
     ...(options.pull ? { pull: options.pull } : {}),
     ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
     ...(options.onPull ? { onPullEvent: options.onPull } : {}),
-    claim: (image) => {
+    claim: async (image) => {
       if (image.layers.length === 0) throw new PockerError(`image ${reference} has no layers`, { code: 'ERR_POCKER_INVALID', step: 'image' });
       const cfg = applyImageDefaults(resolved, options, image.defaults);
-      prepared = create(withImageVolumes(cfg, image.volumes), [...image.layers].reverse(), { name: image.name, id: image.id, layers: image.layers }, image.stopSignal);
+      prepared = await create(withImageVolumes(cfg, image.volumes), [...image.layers].reverse(), { name: image.name, id: image.id, layers: image.layers }, image.stopSignal);
     },
   });
   return prepared!;
@@ -270,7 +253,7 @@ async function waitDetached(dir: string): Promise<ExitStatus> {
     // A monitor that died without recording the end counts as exited (137), never as running.
     const { state } = effectiveState(dir);
     if (state?.status === 'exited') {
-      return { exitCode: state.exitCode, signal: state.signal ? (signalNames.get(state.signal) ?? null) : null, oomKilled: state.oomKilled };
+      return { exitCode: state.exitCode, signal: state.signal ? (signalName(state.signal)) : null, oomKilled: state.oomKilled };
     }
     if (!existsSync(dir)) return { exitCode: -1, signal: null, oomKilled: false };
     await new Promise((r) => setTimeout(r, 100));
@@ -390,7 +373,7 @@ export class RunningContainer implements Container {
       // The monitor itself died (e.g. SIGKILL): the container died with it (PDEATHSIG).
       const sig = reaped.signal || 0;
       status = sig
-        ? { exitCode: 128 + sig, signal: signalNames.get(sig) ?? null, oomKilled: false }
+        ? { exitCode: 128 + sig, signal: signalName(sig), oomKilled: false }
         : { exitCode: reaped.status < 0 ? 125 : reaped.status, signal: null, oomKilled: false };
     }
     this.monitor = null;
@@ -523,7 +506,7 @@ export async function launch(
           failure = setupError(ev, cfg);
           break;
         case 'exit':
-          container.onExit({ exitCode: ev.exitCode, signal: ev.signal ? (signalNames.get(ev.signal) ?? null) : null, oomKilled: ev.oomKilled });
+          container.onExit({ exitCode: ev.exitCode, signal: ev.signal ? (signalName(ev.signal)) : null, oomKilled: ev.oomKilled });
           break;
         case 'reaped':
           if (!started) {
@@ -588,10 +571,10 @@ export async function run(options: RunOptions): Promise<Container> {
   const plan = planCgroups(info, resolved.cgroupParent, resolved.id, resolved.resources);
   // Everything is validated above; an image may still have to be pulled (no kernel object yet).
   const { cfg, l } = await prepare(resolved, options, plan.leafDirs);
-  if (cfg.detach) return startEntry({ id: cfg.id, name: cfg.name, dir: l.dir, logPath: join(l.dir, `${cfg.id}-json.log`) }, { removeOnFailure: true });
+  if (cfg.detach) return startEntry({ id: cfg.id, name: cfg.name, dir: l.dir, logPath: logPathOf(l.dir, cfg.id) }, { removeOnFailure: true });
   const addon = native();
   const removeDir = () => {
-    rmSync(l.dir, { recursive: true, force: true });
+    removeContainerDir(l.dir);
     releaseName(cfg.root, cfg.name, cfg.id);
   };
   try {
@@ -674,7 +657,6 @@ async function attachTo(h: RunningContainer, dir: string, run: StoredRun | undef
  * foreground `pocker run` owns; a setup failure leaves the container as it was (not started).
  */
 export async function start(ref: string, options: StartOptions = {}): Promise<DetachedContainer> {
-  const { stateRoot } = await import('../state/api.js');
   checkRoot();
   return startEntry(findContainer(stateRoot(options), ref), { attach: !!options.attach });
 }
@@ -696,7 +678,7 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
     const plan = planCgroups(info, cfg.cgroupParent, cfg.id, cfg.resources);
     const addon = native();
     const removeDir = () => {
-      rmSync(l.dir, { recursive: true, force: true });
+      removeContainerDir(l.dir);
       releaseName(cfg.root, c.name, cfg.id);
     };
     // `start -a`'s connection to the monitor, made before any kernel object (it can fail: fds).
@@ -718,7 +700,7 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
     }
     faultPoint('after-cgroups');
     // `stop` marked it stopped for its restart policy: a start makes the policy apply again.
-    rmSync(join(l.dir, 'stop-requested'), { force: true });
+    clearStopRequested(l.dir);
     const cleanup = () => {
       try {
         removeCgroups(plan, addon);
@@ -753,7 +735,6 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
  * foreground `pocker run` owns.
  */
 export async function attach(ref: string, options: Omit<StartOptions, 'attach'> = {}): Promise<DetachedContainer> {
-  const { stateRoot } = await import('../state/api.js');
   const c = describeContainer(findContainer(stateRoot(options), ref));
   if (c.status !== 'running') {
     throw new PockerError(`You cannot attach to a stopped container, start it first`, { code: 'ERR_POCKER_NOT_RUNNING', step: 'attach' });

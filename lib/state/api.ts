@@ -1,98 +1,62 @@
-// The container lifecycle as library functions with typed results: list, inspect, stop, kill,
-// wait, remove, rename, logs, stats, top and prune over the on-disk state (containers/<id>/
-// config.json, the monitor's state.json and json-file log). The CLI (lib/cli/containers.ts,
-// lifecycle.ts, logs.ts) only parses its flags and formats what these return.
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
+// Queries over the containers of a state root, with typed results: list, inspect, logs, stats,
+// top. Everything is read through the container store (lib/container); the lifecycle operations
+// (stop, kill, restart, wait, rm, rename, prune) are in lib/runtime/lifecycle.ts, beside run/start.
+// The CLI (lib/cli/containers.ts, lifecycle.ts, logs.ts, ps.ts) parses its flags and formats what
+// these return.
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { PockerError, invalid } from '../errors.js';
-import { native } from '../native.js';
-import { DEFAULT_STATE_ROOT } from '../paths.js';
-import type { ExitStatus } from '../types.js';
-import * as st from './containers.js';
-import type { ListedContainer, LogEntry } from './containers.js';
-import { pruneContainers as pruneExited } from './lifecycle.js';
+import { containerStatusText } from '../cli/format.js';
+import {
+  describeContainer,
+  findContainer,
+  listContainerRecords,
+  logFiles,
+  lookupContainer,
+  parseLogLines,
+  readState,
+  stateRoot,
+  type ContainerEntry,
+  type ContainerState,
+  type ListedContainer,
+  type LogEntry,
+  type RootOptions,
+} from '../container/index.js';
+import { PockerError, invalid, type SetupStep } from '../errors.js';
+import { foregroundError, notRunningError } from '../runtime/lifecycle.js';
 import { filterContainers, normalizeFilters, type ContainerFilters } from './filters.js';
-import { releaseName, renameContainer as renameClaim } from './names.js';
+import type { ContainerInfo, ContainerStatusName } from './info.js';
 import * as stats from './stats.js';
 import type { ContainerStats, StatsSample } from './stats.js';
 import { logTimeNanos, timeValueNanos, type TimeValue } from './timestamps.js';
 
-export type { LogEntry } from './containers.js';
+export type { LogEntry } from '../container/index.js';
 export type { ContainerFilters, ContainerStatusFilter } from './filters.js';
+export type { ContainerInfo, ContainerStatusName } from './info.js';
 export type { ContainerStats } from './stats.js';
 export type { TimeValue } from './timestamps.js';
+export { stateRoot };
+export {
+  killContainer,
+  pruneContainers,
+  removeContainer,
+  renameContainer,
+  restartContainer,
+  stopContainer,
+  waitContainer,
+  type KillOptions,
+  type PruneResult,
+  type RemoveOptions,
+  type StopOptions,
+} from '../runtime/lifecycle.js';
 
 /** Options every operation takes. */
-export interface StateOptions {
-  /** State directory (default $POCKER_ROOT, else /var/lib/pocker). */
-  root?: string;
-}
-
-/** The state directory `options.root` names, or $POCKER_ROOT, or /var/lib/pocker. */
-export function stateRoot(options?: StateOptions): string {
-  return options?.root ?? (process.env.POCKER_ROOT || DEFAULT_STATE_ROOT);
-}
+export type StateOptions = RootOptions;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const signalNames = new Map<number, NodeJS.Signals>(Object.entries(osConstants.signals).map(([name, n]) => [n as number, name as NodeJS.Signals]));
-
 // ---------------------------------------------------------------------------------------------
 // list / inspect
-
-/**
- * A container's status: `created` (by create, not started yet), `running` (or between two runs of
- * a restart policy: `restarting`), or `exited` (ended, or its monitor or creator died).
- */
-export type ContainerStatusName = 'created' | 'running' | 'restarting' | 'exited';
-
-/** One container, as `pocker ps` lists it. */
-export interface ContainerInfo {
-  /** The full id (64 hex digits); `id.slice(0, 12)` is the short form. */
-  id: string;
-  name: string;
-  /** The image as Docker shows it: its stored name (else id), `host`, or the rootfs path. */
-  image: string;
-  /** The image's id (`sha256:…`), or '' for `host` and rootfs containers. */
-  imageId: string;
-  /** The command line (entrypoint and command), untruncated. */
-  command: string;
-  /** The command line as arguments. */
-  args: string[];
-  /** When the container was created (ISO 8601), or '' when unknown (its creator died early). */
-  created: string;
-  status: ContainerStatusName;
-  /** Docker's STATUS text: `Up 5 seconds`, `Exited (0) 2 minutes ago`, `Restarting (1) …`. */
-  statusText: string;
-  /** Host pid of the container's first process (0 unless running). */
-  pid: number;
-  /** The exit code once exited (128+N when killed by signal N), else null. */
-  exitCode: number | null;
-  oomKilled: boolean;
-  /** How often its monitor has restarted it (--restart). */
-  restartCount: number;
-  /** True when a `pocker run` in the foreground owns it (no monitor: stop/kill/rm -f refuse). */
-  foreground: boolean;
-  /** When it started (ISO 8601), or ''. */
-  startedAt: string;
-  /** When it ended (ISO 8601), or '' unless exited. */
-  finishedAt: string;
-  /** The json-file log ('' for a foreground container). */
-  logPath: string;
-  /**
-   * Bytes in the container's writable layer (its files' sizes, as Docker's SizeRw): only when
-   * listContainers() was asked for `size`. A `host` container's writable layer is a tmpfs inside
-   * the container and counts as 0.
-   */
-  sizeRw?: number;
-  /**
-   * The writable layer plus the image's layers (Docker's SizeRootFs, the "virtual" size), or 0 when
-   * unknown (`host`, and a `--rootfs` directory that contains the state root): only with `size`.
-   */
-  sizeRootFs?: number;
-}
 
 function imageText(c: ListedContainer): string {
   const image = c.config?.image;
@@ -119,7 +83,7 @@ function infoOf(c: ListedContainer, now: number): ContainerInfo {
     args,
     created: c.config?.created ?? '',
     status: statusOf(c),
-    statusText: st.containerStatus(c, now),
+    statusText: containerStatusText(c, now),
     pid: c.status === 'running' ? (s?.pid ?? 0) : 0,
     exitCode: c.status === 'running' ? null : c.deadOwner ? 137 : (s?.exitCode ?? 0),
     oomKilled: s?.oomKilled ?? false,
@@ -133,7 +97,7 @@ function infoOf(c: ListedContainer, now: number): ContainerInfo {
 
 /** Finds a container (id, unique id prefix or name) and reads its state. */
 function lookup(root: string, ref: string): ListedContainer {
-  return st.describeContainer(st.findContainer(root, ref));
+  return lookupContainer(root, ref);
 }
 
 /** Options of listContainers(). */
@@ -150,6 +114,11 @@ export interface ListOptions extends StateOptions {
   last?: number;
   /** Compute `sizeRw` and `sizeRootFs` (walks each listed container's writable layer: slower). */
   size?: boolean;
+  /**
+   * Called for each container whose records this pocker cannot read (written by a newer pocker:
+   * PockerError ERR_POCKER_UNSUPPORTED); such containers are left out of the list.
+   */
+  onUnreadable?: (id: string, err: PockerError) => void;
 }
 
 /** A layer directory's size as the image store recorded it (`<layer>.json`), else its files' sizes. */
@@ -182,7 +151,7 @@ export function listContainers(options: ListOptions = {}): ContainerInfo[] {
   const filters = normalizeFilters(options.filters);
   if (options.last !== undefined && !Number.isInteger(options.last)) throw invalid(`invalid last ${String(options.last)}: a whole number`);
   const now = Date.now();
-  const listed = st.listContainers(stateRoot(options));
+  const listed = listContainerRecords(stateRoot(options), options.onUnreadable ? { onUnreadable: options.onUnreadable } : {});
   const byId = new Map(listed.map((c) => [c.id, c]));
   const shown = filterContainers(
     listed.map((c) => infoOf(c, now)),
@@ -334,193 +303,6 @@ export function inspectContainer(ref: string, options: StateOptions = {}): Conta
 }
 
 // ---------------------------------------------------------------------------------------------
-// stop / kill / wait / remove / rename
-
-/** Polls until the container has exited or `ms` passed (`Infinity` waits forever); null when its directory went away. */
-async function waitExited(c: ListedContainer, ms: number): Promise<ListedContainer | null> {
-  const end = Date.now() + ms;
-  // Short at first (a killed container ends within a few ms, and stop/rm wait on this), then
-  // longer, so that a long `wait` costs next to nothing.
-  let delay = 10;
-  for (;;) {
-    if (!existsSync(c.dir)) return null;
-    const now = st.describeContainer(c);
-    if (now.status === 'exited') return now;
-    if (Date.now() >= end) return now;
-    await sleep(delay);
-    delay = Math.min(delay * 1.5, 200);
-  }
-}
-
-function signalTo(pid: number, sig: NodeJS.Signals | number): void {
-  // pid 0 (a container between two runs) would signal our own process group.
-  if (!(pid > 0)) return;
-  try {
-    process.kill(pid, sig);
-  } catch {
-    /* it has just ended */
-  }
-}
-
-/** `QUIT`, `SIGQUIT`, `3` -> `SIGQUIT` (undefined when it names no signal). */
-function normalizeSignal(value: string | undefined): NodeJS.Signals | undefined {
-  if (!value) return undefined;
-  const signals = osConstants.signals as Record<string, number>;
-  if (/^\d+$/.test(value)) return Object.keys(signals).find((k) => signals[k] === Number(value)) as NodeJS.Signals | undefined;
-  const name = value.toUpperCase().startsWith('SIG') ? value.toUpperCase() : `SIG${value.toUpperCase()}`;
-  return name in signals ? (name as NodeJS.Signals) : undefined;
-}
-
-/** `stop` / `rm -f`: the monitor of a container with a restart policy must not restart it. */
-function markStopRequested(dir: string): void {
-  try {
-    writeFileSync(join(dir, 'stop-requested'), '');
-  } catch {
-    /* the container's directory is already gone */
-  }
-}
-
-function foregroundError(message: string): PockerError {
-  return new PockerError(message, { code: 'ERR_POCKER_FOREGROUND', step: 'lookup' });
-}
-
-function notRunningError(message: string, step: string): PockerError {
-  return new PockerError(message, { code: 'ERR_POCKER_NOT_RUNNING', step });
-}
-
-/** Options of stopContainer(). */
-export interface StopOptions extends StateOptions {
-  /** Seconds to wait after the stop signal before SIGKILL (default 10; negative: wait forever). */
-  timeout?: number;
-}
-
-/**
- * Stops a running detached container: its image's StopSignal (else SIGTERM), then SIGKILL after
- * `timeout` seconds; resolves once it has exited. A container that is not running is left alone.
- * Marks it stopped first, so that a restart policy does not start it again. Throws
- * `ERR_POCKER_FOREGROUND` for a container a foreground `pocker run` owns.
- */
-export async function stopContainer(ref: string, options: StopOptions = {}): Promise<void> {
-  const grace = options.timeout ?? 10;
-  if (!Number.isInteger(grace)) throw invalid(`invalid timeout ${grace}: a whole number of seconds`);
-  const c = lookup(stateRoot(options), ref);
-  if (c.status !== 'running') return;
-  if (!c.state) throw foregroundError(`cannot stop container ${ref}: it runs in the foreground of a pocker run`);
-  markStopRequested(c.dir);
-  // The monitor forwards the usual signals; any other (SIGKILL, real-time ones) goes to the
-  // container's process itself.
-  const stopSignal = normalizeSignal(c.config?.stopSignal) ?? 'SIGTERM';
-  st.signalDetached(c.state, (osConstants.signals as Record<string, number>)[stopSignal]!);
-  const now = await waitExited(c, grace < 0 ? Infinity : grace * 1000);
-  if (now && now.status === 'running') {
-    signalTo(c.state.pid, 'SIGKILL');
-    await waitExited(c, 30_000);
-  }
-}
-
-/**
- * Restarts a container (`pocker restart`): stops it as stopContainer() does (when it runs), then
- * starts it again with its monitor. Resolves once it runs.
- */
-export async function restartContainer(ref: string, options: StopOptions = {}): Promise<void> {
-  await stopContainer(ref, options);
-  const { start } = await import('../runtime/run.js');
-  await start(ref, { root: stateRoot(options) });
-}
-
-/** Options of killContainer(). */
-export interface KillOptions extends StateOptions {
-  /** The signal (name or number; default SIGKILL). */
-  signal?: NodeJS.Signals | number;
-}
-
-/**
- * Sends a signal to a running detached container (through its monitor, which forwards it; SIGKILL
- * goes to the container's first process directly). Throws `ERR_POCKER_NOT_RUNNING` when it is not
- * running, `ERR_POCKER_FOREGROUND` for a foreground one, `ERR_POCKER_INVALID` for a bad signal.
- */
-export async function killContainer(ref: string, options: KillOptions = {}): Promise<void> {
-  const { signalNumber } = await import('../runtime/run.js');
-  const sig = signalNumber(options.signal ?? 'SIGKILL');
-  const c = lookup(stateRoot(options), ref);
-  if (c.status !== 'running') throw notRunningError(`cannot kill container: ${c.id}: container ${c.id} is not running`, 'kill');
-  if (!c.state) throw foregroundError(`cannot kill container ${ref}: it runs in the foreground of a pocker run`);
-  st.signalDetached(c.state, sig);
-}
-
-/**
- * Resolves when the container has exited, with how it ended. Throws `ERR_POCKER_NOT_FOUND` when
- * it does not exist, or when it was removed (--rm) before its status could be read.
- */
-export async function waitContainer(ref: string, options: StateOptions = {}): Promise<ExitStatus> {
-  const c = lookup(stateRoot(options), ref);
-  const end = await waitExited(c, Infinity);
-  if (!end) throw new PockerError(`No such container: ${c.id}`, { code: 'ERR_POCKER_NOT_FOUND', step: 'wait' });
-  const s = end.state;
-  if (!s) return { exitCode: 0, signal: null, oomKilled: false };
-  return { exitCode: s.exitCode, signal: s.signal ? (signalNames.get(s.signal) ?? null) : null, oomKilled: s.oomKilled };
-}
-
-/** Options of removeContainer(). */
-export interface RemoveOptions extends StateOptions {
-  /** Kill a running container (SIGKILL) first; also releases a name left by a creator killed early. */
-  force?: boolean;
-}
-
-/**
- * Removes a container: its directory, its name and (when its monitor or creator died) its cgroups.
- * A running container needs `force` (else `ERR_POCKER_RUNNING`); a foreground one is refused
- * (`ERR_POCKER_FOREGROUND`).
- */
-export async function removeContainer(ref: string, options: RemoveOptions = {}): Promise<void> {
-  const root = stateRoot(options);
-  try {
-    const found = st.findContainer(root, ref);
-    // Under the container's lock: a start in progress finishes first (and is then seen running).
-    // A directory without config.json (its creator died making it) has nothing to start.
-    if (!existsSync(join(found.dir, 'config.json'))) await removeLocked(root, ref, st.describeContainer(found), !!options.force);
-    else await st.withContainerLock(found.dir, () => removeLocked(root, ref, st.describeContainer(found), !!options.force));
-  } finally {
-    // A name claimed by a process killed before it made the container's directory: release it.
-    if (options.force) st.releaseStaleNames(root, [ref]);
-  }
-}
-
-async function removeLocked(root: string, ref: string, c: ListedContainer, force: boolean): Promise<void> {
-  {
-    if (c.status === 'running') {
-      if (!force || !c.state) {
-        throw c.state
-          ? new PockerError(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`, { code: 'ERR_POCKER_RUNNING', step: 'remove' })
-          : foregroundError(`cannot remove container "/${c.name}": it runs in the foreground of a pocker run`);
-      }
-      markStopRequested(c.dir);
-      signalTo(c.state.pid, 'SIGKILL');
-      if (c.state.restarting) signalTo(c.state.monitorPid, 'SIGTERM');
-      await waitExited(c, 30_000);
-    }
-    // Waits (briefly) for the monitor to end, so that it has removed the cgroups.
-    const monitorPid = c.state?.monitorPid ?? 0;
-    for (let i = 0; i < 500 && st.isPockerInit(monitorPid); i++) await sleep(10);
-    // A monitor (or, before it took over, the creating process, or a start) that died could not
-    // clean up: kill what is left in the container's cgroups and remove them.
-    if (c.deadMonitor || c.deadOwner || c.status === 'created') for (const dir of st.containerCgroupDirs(root, c)) native().cgroupRemove(dir);
-    rmSync(c.dir, { recursive: true, force: true, maxRetries: 5 });
-    releaseName(root, c.name, c.id);
-  }
-}
-
-/**
- * Renames a container (a leading `/` is dropped). Throws `ERR_POCKER_NAME_CONFLICT` when another
- * container has the name, `ERR_POCKER_INVALID` for an invalid or unchanged name.
- */
-export function renameContainer(ref: string, name: string, options: StateOptions = {}): void {
-  const root = stateRoot(options);
-  const c = lookup(root, ref);
-  renameClaim(root, c.id, c.name, name.replace(/^\//, ''));
-}
-
-// ---------------------------------------------------------------------------------------------
 // logs
 
 /** Options of containerLogs() and followLogs(). */
@@ -576,13 +358,13 @@ function stamp(entries: LogEntry[], timestamps: boolean | undefined): LogEntry[]
  * complete line): following goes on from exactly there, so no line written meanwhile, and no line
  * torn at the moment of reading, is lost.
  */
-function readLogsAt(c: st.ContainerEntry, tail: number, window: TimeWindow): { entries: LogEntry[]; offset: number; ino: number } {
+function readLogsAt(c: ContainerEntry, tail: number, window: TimeWindow): { entries: LogEntry[]; offset: number; ino: number } {
   const all: LogEntry[] = [];
   let offset = 0;
   let ino = 0;
-  for (const f of st.logFiles(c.logPath)) {
+  for (const f of logFiles(c.logPath)) {
     if (f !== c.logPath) {
-      all.push(...st.parseLogLines(readFileSync(f, 'utf8')));
+      all.push(...parseLogLines(readFileSync(f, 'utf8')));
       continue;
     }
     let fd: number;
@@ -595,7 +377,7 @@ function readLogsAt(c: st.ContainerEntry, tail: number, window: TimeWindow): { e
       ino = fstatSync(fd).ino;
       const buf = readFileSync(fd);
       offset = buf.lastIndexOf(0x0a) + 1;
-      all.push(...st.parseLogLines(buf.subarray(0, offset).toString('utf8')));
+      all.push(...parseLogLines(buf.subarray(0, offset).toString('utf8')));
     } finally {
       closeSync(fd);
     }
@@ -604,7 +386,7 @@ function readLogsAt(c: st.ContainerEntry, tail: number, window: TimeWindow): { e
   return { entries: tail === Infinity ? inside : tail === 0 ? [] : inside.slice(-tail), offset, ino };
 }
 
-function readLogs(c: st.ContainerEntry, tail: number, window: TimeWindow): LogEntry[] {
+function readLogs(c: ContainerEntry, tail: number, window: TimeWindow): LogEntry[] {
   return readLogsAt(c, tail, window).entries;
 }
 
@@ -615,7 +397,7 @@ function readLogs(c: st.ContainerEntry, tail: number, window: TimeWindow): LogEn
 export function containerLogs(ref: string, options: LogsOptions = {}): LogEntry[] {
   const tail = checkTail(options.tail);
   const window = timeWindow(options);
-  return stamp(readLogs(st.findContainer(stateRoot(options), ref), tail, window), options.timestamps);
+  return stamp(readLogs(findContainer(stateRoot(options), ref), tail, window), options.timestamps);
 }
 
 /**
@@ -626,10 +408,10 @@ export function containerLogs(ref: string, options: LogsOptions = {}): LogEntry[
 export function followLogs(ref: string, options: LogsOptions = {}): AsyncIterable<LogEntry> {
   const tail = checkTail(options.tail);
   const window = timeWindow(options);
-  const c = st.findContainer(stateRoot(options), ref);
+  const c = findContainer(stateRoot(options), ref);
   const running = () => {
     try {
-      return (JSON.parse(readFileSync(join(c.dir, 'state.json'), 'utf8')) as { status: string }).status === 'running';
+      return readState(c.dir)?.status === 'running';
     } catch {
       return false;
     }
@@ -654,7 +436,7 @@ export function followLogs(ref: string, options: LogsOptions = {}): AsyncIterabl
           const text = readFileSync(c.logPath).subarray(offset).toString('utf8');
           const complete = text.slice(0, text.lastIndexOf('\n') + 1);
           offset += Buffer.byteLength(complete);
-          const entries = st.parseLogLines(complete);
+          const entries = parseLogLines(complete);
           const after = window.until === undefined ? -1 : entries.findIndex((e) => logTimeNanos(e.time) > window.until!);
           yield* stamp((after === -1 ? entries : entries.slice(0, after)).filter((e) => inWindow(e, window)), options.timestamps);
           if (after !== -1) return;
@@ -694,7 +476,7 @@ export async function containerStats(ref: string, options: StatsOptions = {}): P
   const c = lookup(stateRoot(options), ref);
   const a = sampleContainer(c);
   await sleep(options.interval ?? 1000);
-  const now = existsSync(c.dir) ? st.describeContainer(c) : c;
+  const now = existsSync(c.dir) ? describeContainer(c) : c;
   return statsBetween(c, a, sampleContainer(now));
 }
 
@@ -712,10 +494,10 @@ export interface ProcessRow {
 }
 
 /** The host pid of a running detached container; throws `ERR_POCKER_NOT_RUNNING` / `ERR_POCKER_FOREGROUND`. */
-function runningOnly(c: ListedContainer, what: string): ListedContainer & { state: st.ContainerState } {
+function runningOnly(c: ListedContainer, what: SetupStep): ListedContainer & { state: ContainerState } {
   if (c.status !== 'running') throw notRunningError(`${what}: container ${c.id} is not running`, what);
   if (!c.state) throw foregroundError(`${what}: container ${c.id} runs in the foreground of a pocker run`);
-  return c as ListedContainer & { state: st.ContainerState };
+  return c as ListedContainer & { state: ContainerState };
 }
 
 /** The `ps -ef` rows of a container as strings (UID PID PPID C STIME TTY TIME CMD). */
@@ -760,29 +542,9 @@ export async function containerTopTable(ref: string, psArgs: string[] = [], opti
   return { titles: [header], rows: lines.slice(1).filter((l) => pids.has(l.trim().split(/\s+/)[pidCol] ?? '')).map((l) => [l]) };
 }
 
-// ---------------------------------------------------------------------------------------------
-// prune
-
-/** What pruneContainers() removed. */
-export interface PruneResult {
-  /** The ids of the removed containers. */
-  deleted: string[];
-  /** The bytes their directories held. */
-  reclaimedBytes: number;
-}
-
-/**
- * Removes every exited detached container (and those whose creator died), plus the names left by
- * creators killed before they made a container's directory.
- */
-export async function pruneContainers(options: StateOptions = {}): Promise<PruneResult> {
-  const { deleted, reclaimed } = await pruneExited(stateRoot(options));
-  return { deleted, reclaimedBytes: reclaimed };
-}
-
 /** Re-reads containers given by ref (or, without refs, the running ones / all): for `stats`. */
 export function pickContainers(refs: string[], options: StateOptions & { all?: boolean } = {}): ListedContainer[] {
   const root = stateRoot(options);
   if (refs.length) return refs.map((ref) => lookup(root, ref));
-  return st.listContainers(root).filter((c) => options.all || c.status === 'running');
+  return listContainerRecords(root).filter((c) => options.all || c.status === 'running');
 }

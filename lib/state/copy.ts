@@ -26,7 +26,7 @@ import {
 } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 
-import { PockerError } from '../errors.js';
+import { PockerError, type PockerErrorCode } from '../errors.js';
 import { native } from '../native.js';
 
 /** O_PATH (Linux, every architecture Node runs on). */
@@ -46,7 +46,7 @@ export function parseCpOperand(arg: string): CpOperand {
 
 const at = (dirFd: number, name: string) => `/proc/self/fd/${dirFd}/${name}`;
 
-function cpError(message: string, code = 'ERR_POCKER_INVALID'): PockerError {
+function cpError(message: string, code: PockerErrorCode = 'ERR_POCKER_INVALID'): PockerError {
   return new PockerError(message, { code, step: 'copy' });
 }
 

@@ -9,7 +9,7 @@
 // health checks, networks, ports, volumes, isolation, swarm tasks) are refused, not faked.
 import { invalid, PockerError } from '../errors.js';
 import { parseReference } from '../image/reference.js';
-import type { ContainerInfo } from './api.js';
+import type { ContainerInfo } from './info.js';
 
 /** Every container status Docker knows (`ps --filter status=…` accepts exactly these). */
 export const CONTAINER_STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'] as const;

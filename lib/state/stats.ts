@@ -1,10 +1,10 @@
 // `stats` and `top`: what a container uses, read from its cgroup files (config.json `cgroups`) and
-// from /proc, formatted as Docker formats it.
+// from /proc: figures only (lib/cli/format.ts makes Docker's cells of them).
 import { existsSync, readFileSync, readlinkSync, readdirSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 
-import type { ListedContainer } from './containers.js';
+import type { ListedContainer } from '../container/index.js';
 
 /** One raw sample of a container's counters. */
 export interface StatsSample {
@@ -183,56 +183,6 @@ export function statsOf(c: ListedContainer, prev: StatsSample, now: StatsSample)
 /** A zero row for a container that is not running. */
 export function zeroStats(c: ListedContainer): ContainerStats {
   return { id: c.id, name: c.name, cpuPercent: 0, memUsage: 0, memLimit: 0, memPercent: 0, netRx: 0, netTx: 0, blkRead: 0, blkWrite: 0, pids: 0 };
-}
-
-/** Go's %.<p>g: `p` significant digits, trailing zeros dropped. */
-function gFormat(n: number, p: number): string {
-  return String(Number(n.toPrecision(p)));
-}
-
-/** Docker's units.BytesSize: binary units, 4 significant digits ("1.5MiB", "512KiB"). */
-export function bytesSize(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${gFormat(n, 4)}${units[i]}`;
-}
-
-/** Docker's units.HumanSizeWithPrecision: decimal units ("1.2kB", "3.4MB"). */
-export function humanSize(n: number, precision = 3): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${gFormat(n, precision)}${units[i]}`;
-}
-
-/** The cells Docker prints (also the values of --format json). */
-export function statsCells(s: ContainerStats): {
-  ID: string;
-  Name: string;
-  CPUPerc: string;
-  MemUsage: string;
-  MemPerc: string;
-  NetIO: string;
-  BlockIO: string;
-  PIDs: string;
-} {
-  return {
-    ID: s.id.slice(0, 12),
-    Name: s.name,
-    CPUPerc: `${s.cpuPercent.toFixed(2)}%`,
-    MemUsage: `${bytesSize(s.memUsage)} / ${bytesSize(s.memLimit)}`,
-    MemPerc: `${s.memPercent.toFixed(2)}%`,
-    NetIO: `${humanSize(s.netRx)} / ${humanSize(s.netTx)}`,
-    BlockIO: `${humanSize(s.blkRead)} / ${humanSize(s.blkWrite)}`,
-    PIDs: String(s.pids),
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

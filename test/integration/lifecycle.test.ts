@@ -13,7 +13,8 @@ interface Config {
 }
 
 const state = containerState;
-const config = (root: string, id: string) => JSON.parse(readFileSync(join(root, 'containers', id, 'config.json'), 'utf8')) as Config;
+/** The store's part of config.json (`pocker.container`: lib/container/record.ts). */
+const config = (root: string, id: string) => (JSON.parse(readFileSync(join(root, 'containers', id, 'config.json'), 'utf8')) as { pocker: { container: Config } }).pocker.container;
 
 const removeAll = removeAllContainers;
 

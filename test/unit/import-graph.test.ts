@@ -11,16 +11,6 @@ import { describe, expect, it } from 'vitest';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const lib = join(repo, 'lib');
 
-/**
- * TEMPORARY, for the lead to EMPTY AT MERGE: cycles another branch of issue 8 is removing (the store
- * helper: lib/runtime/run.ts -> lib/state/api.ts -> lib/state/filters.ts). Each entry is the sorted
- * list of the files of one strongly connected component. An entry that no longer matches a cycle
- * fails the test too, so the list cannot outlive the cycle.
- */
-export const CYCLES_BEING_REMOVED_ON_OTHER_BRANCHES: string[][] = [
-  ['lib/runtime/run.ts', 'lib/state/api.ts', 'lib/state/filters.ts'],
-];
-
 function tsFiles(dir: string): string[] {
   const out: string[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -156,21 +146,7 @@ describe('import graph of lib/', () => {
   it('has no cycle (static, type-only or dynamic import())', () => {
     const graph = libGraph();
     const found = cycles(graph);
-    const key = (scc: string[]) => scc.map((f) => relative(repo, f)).sort().join(' ');
-    const expected = new Set(CYCLES_BEING_REMOVED_ON_OTHER_BRANCHES.map((c) => [...c].sort().join(' ')));
-    const unexpected = found.filter((scc) => !expected.has(key(scc)));
-    const stale = [...expected].filter((k) => !found.some((scc) => key(scc) === k));
-    const report = [
-      ...unexpected.map((scc) => `cycle: ${describeCycle(graph, scc)}`),
-      ...stale.map((k) => `CYCLES_BEING_REMOVED_ON_OTHER_BRANCHES lists [${k}], which is no longer a cycle: remove the entry`),
-    ];
-    if (found.length > unexpected.length) {
-      // Say so on every run, so the temporary list is not forgotten.
-      console.warn(
-        `import-graph: ${found.length - unexpected.length} known cycle(s) tolerated until their branch merges:\n` +
-          found.filter((scc) => expected.has(key(scc))).map((scc) => `  ${describeCycle(graph, scc)}`).join('\n'),
-      );
-    }
+    const report = found.map((scc) => `cycle: ${describeCycle(graph, scc)}`);
     expect(report, report.join('\n')).toEqual([]);
   });
 });

@@ -15,7 +15,9 @@ describe('followLogs', () => {
     const id = 'c'.repeat(64);
     const dir = join(root, 'containers', id);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ id, name: 'follow' }));
+    // A container record as pocker writes it (lib/container/record.ts), reduced to what the store checks.
+    const container = { id, name: 'follow', created: '', args: [], image: { host: true }, cgroups: [], process: { env: [], cwd: '/', user: '', caps: '0x0', noNewPrivs: false } };
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ociVersion: '1.2.0', pocker: { version: 2, container } }));
     writeFileSync(join(dir, 'state.json'), JSON.stringify({ status: 'running', pid: 1, monitorPid: 1 }));
     const line = (log: string) => `${JSON.stringify({ log, stream: 'stdout', time: '2026-11-29T07:00:00.000000001Z' })}\n`;
     const log = join(dir, `${id}-json.log`);

@@ -2,15 +2,17 @@
 //
 // A name is claimed with `mkdir <root>/names/<name>` (atomic: EEXIST when taken) holding an `owner`
 // file with the container id. The claim and the creation of the container's directory run under an
-// exclusive flock on `<root>/names/.lock`, so "names/<name> exists but containers/<id> does not"
-// only ever means a stale claim (the container was removed, e.g. by its monitor with --rm, or its
-// creator died): such a claim is taken over. The flock is held for a few syscalls only.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// exclusive flock on `<root>/names/.lock` (lib/fsutil.ts's locks: tried without blocking, with a
+// timeout), so "names/<name> exists but containers/<id> does not" only ever means a stale claim (the
+// container was removed, e.g. by its monitor with --rm, or its creator died): such a claim is taken
+// over. The lock is held for a few syscalls only (and, in claimName, the creation of the directory).
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 
 import { PockerError } from '../errors.js';
-import { native } from '../native.js';
+import { withFileLock, withFileLockSync } from '../fsutil.js';
+import { containerDir, readConfig, writeConfig } from './store.js';
 
 const ADJECTIVES = [
   'amber', 'brave', 'calm', 'clever', 'cosmic', 'crisp', 'daring', 'deft', 'eager', 'early',
@@ -47,21 +49,26 @@ export function nameOwner(root: string, name: string): string | null {
 export function nameConflict(name: string, id: string): PockerError {
   return new PockerError(
     `Conflict. The container name "/${name}" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.`,
-    { code: 'ERR_POCKER_NAME_CONFLICT', step: 'validate' },
+    { code: 'ERR_POCKER_CONFLICT', step: 'validate' },
   );
 }
 
-/** Runs fn under the exclusive flock on names/.lock (blocking: it is only ever held briefly). */
-function withNamesLock<T>(root: string, fn: () => T): T {
+const LOCK_OPTIONS = { step: 'validate', what: 'the container names lock' } as const;
+
+function namesLockPath(root: string): string {
   const dir = namesDir(root);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const fd = openSync(join(dir, '.lock'), 'a', 0o600);
-  try {
-    native().flock(fd, true, true);
-    return fn();
-  } finally {
-    closeSync(fd); // releases the flock
-  }
+  return join(dir, '.lock');
+}
+
+/** Runs fn under the exclusive flock on names/.lock (never blocking the event loop). */
+async function withNamesLock<T>(root: string, fn: () => T | Promise<T>): Promise<T> {
+  return withFileLock(namesLockPath(root), fn, LOCK_OPTIONS);
+}
+
+/** withNamesLock() for the synchronous APIs (rename, and releasing a name on a failure path). */
+function withNamesLockSync<T>(root: string, fn: () => T): T {
+  return withFileLockSync(namesLockPath(root), fn, LOCK_OPTIONS);
 }
 
 /** Claims `name` for container `id` (throws on an EEXIST that is not stale); no lock. */
@@ -72,7 +79,7 @@ function claimLocked(root: string, name: string, id: string): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     const owner = nameOwner(root, name);
-    if (owner && existsSync(join(root, 'containers', owner))) throw nameConflict(name, owner);
+    if (owner && existsSync(containerDir(root, owner))) throw nameConflict(name, owner);
     // Stale: its container is gone. Move it aside (rename is atomic), then claim anew.
     const aside = join(namesDir(root), `.stale-${process.pid}-${randomInt(1e9)}`);
     renameSync(dir, aside);
@@ -85,10 +92,10 @@ function claimLocked(root: string, name: string, id: string): void {
 /**
  * Claims a name for container `id` and runs `create` (which makes the container's directory) in
  * the same critical section; returns the name. With `name` undefined an `adjective_surname` not in
- * use is picked. A name in use by an existing container: PockerError ERR_POCKER_NAME_CONFLICT.
+ * use is picked. A name in use by an existing container: PockerError ERR_POCKER_CONFLICT.
  * If `create` throws, the claim is released.
  */
-export function claimName(root: string, name: string | undefined, id: string, create: (name: string) => void): string {
+export async function claimName(root: string, name: string | undefined, id: string, create: (name: string) => void): Promise<string> {
   return withNamesLock(root, () => {
     let chosen = name;
     if (chosen === undefined) {
@@ -98,10 +105,10 @@ export function claimName(root: string, name: string | undefined, id: string, cr
           claimLocked(root, candidate, id);
           chosen = candidate;
         } catch (err) {
-          if ((err as { code?: string }).code !== 'ERR_POCKER_NAME_CONFLICT') throw err;
+          if ((err as { code?: string }).code !== 'ERR_POCKER_CONFLICT') throw err;
         }
       }
-      if (chosen === undefined) throw new PockerError('cannot find a free container name', { code: 'ERR_POCKER_NAME_CONFLICT', step: 'validate' });
+      if (chosen === undefined) throw new PockerError('cannot find a free container name', { code: 'ERR_POCKER_CONFLICT', step: 'validate' });
     } else {
       claimLocked(root, chosen, id);
     }
@@ -119,7 +126,7 @@ export function claimName(root: string, name: string | undefined, id: string, cr
 export function releaseName(root: string, name: string, id: string): void {
   if (nameOwner(root, name) !== id) return;
   try {
-    withNamesLock(root, () => {
+    withNamesLockSync(root, () => {
       if (nameOwner(root, name) === id) rmSync(join(namesDir(root), name), { recursive: true, force: true });
     });
   } catch {
@@ -129,8 +136,8 @@ export function releaseName(root: string, name: string, id: string): void {
 
 /**
  * Renames container `id` (in `<root>/containers/<id>/`) from `oldName` to `newName`, under the names
- * lock: the new name is claimed atomically (ERR_POCKER_NAME_CONFLICT when another container holds
- * it), config.json is rewritten atomically (temp file + rename), then the old claim is released.
+ * lock: the new name is claimed atomically (ERR_POCKER_CONFLICT when another container holds
+ * it), config.json is rewritten through the store (atomically), then the old claim is released.
  * If the rewrite fails the new claim is released and the old name stays.
  */
 export function renameContainer(root: string, id: string, oldName: string, newName: string): void {
@@ -140,21 +147,61 @@ export function renameContainer(root: string, id: string, oldName: string, newNa
   if (newName === oldName) {
     throw new PockerError('Renaming a container with the same name as its current name', { code: 'ERR_POCKER_INVALID', step: 'validate' });
   }
-  const dir = join(root, 'containers', id);
-  withNamesLock(root, () => {
+  const dir = containerDir(root, id);
+  withNamesLockSync(root, () => {
     if (!existsSync(dir)) throw new PockerError(`No such container: ${oldName}`, { code: 'ERR_POCKER_NOT_FOUND', step: 'lookup' });
     claimLocked(root, newName, id);
     try {
-      const file = join(dir, 'config.json');
-      const config = JSON.parse(readFileSync(file, 'utf8')) as { name?: string };
-      config.name = newName;
-      const tmp = `${file}.rename-${process.pid}`;
-      writeFileSync(tmp, `${JSON.stringify(config)}\n`, { mode: 0o600 });
-      renameSync(tmp, file);
+      const record = readConfig(dir);
+      if (!record) throw new PockerError(`No such container: ${oldName}`, { code: 'ERR_POCKER_NOT_FOUND', step: 'lookup' });
+      writeConfig(dir, record.spec, { ...record.meta, name: newName }, record.runtime);
     } catch (err) {
       rmSync(join(namesDir(root), newName), { recursive: true, force: true });
       throw err;
     }
     if (nameOwner(root, oldName) === id) rmSync(join(namesDir(root), oldName), { recursive: true, force: true });
   });
+}
+
+/**
+ * Releases the name claims (`names/<name>`, all of them or those in `only`) whose container does not
+ * exist: left by a process killed after claiming the name and before making the directory. Checked
+ * under the names lock, which the claim and the directory's creation hold together.
+ */
+export async function releaseStaleNames(root: string, only?: string[]): Promise<string[]> {
+  const dir = namesDir(root);
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => !n.startsWith('.') && (!only || only.includes(n)));
+  } catch {
+    return [];
+  }
+  if (!names.length) return [];
+  return withNamesLock(root, () => {
+    const released: string[] = [];
+    for (const name of names) {
+      let owner = '';
+      try {
+        owner = readFileSync(join(dir, name, 'owner'), 'utf8').trim();
+      } catch {
+        continue; // no owner file: not a completed claim
+      }
+      if (/^[0-9a-f]{64}$/.test(owner) && !existsSync(containerDir(root, owner))) {
+        rmSync(join(dir, name), { recursive: true, force: true });
+        released.push(name);
+      }
+    }
+    return released;
+  });
+}
+
+/** The names container `id` holds (names/<name>/owner is `id`): what rm -f releases for a record it cannot read. */
+export function namesOf(root: string, id: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(namesDir(root)).filter((n) => !n.startsWith('.'));
+  } catch {
+    return [];
+  }
+  return names.filter((n) => nameOwner(root, n) === id);
 }

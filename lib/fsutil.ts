@@ -1,0 +1,257 @@
+// Atomic writes and file locks, implemented once for the whole library (the container store, the
+// image store, the name claims).
+//
+// Atomic write: the data goes to a temp file beside the target (same directory, so the same
+// filesystem), is fsync'd, and is renamed over the target; with `fsyncDir` the directory is fsync'd
+// too, so the rename itself survives a crash. A reader sees the old file or the new one, never half.
+//
+// Locks: flock(2) through the native addon, always tried without blocking (LOCK_NB) and polled with
+// a growing pause, with a timeout (ERR_POCKER_LOCK_TIMEOUT). flock locks belong to an open file
+// description, so the kernel drops them when the holder dies (SIGKILL included): a lock file never
+// needs cleaning up. withFileLock() never blocks the event loop; withFileLockSync() is for the few
+// synchronous APIs whose critical section is a handful of syscalls (it sleeps between attempts).
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { close as closeCb, closeSync, constants, fsyncSync, open as openCb, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+
+import { PockerError, fromSystemError } from './errors.js';
+import { native } from './native.js';
+import type { SetupStep } from './types.js';
+
+const openFd = promisify(openCb);
+const closeFd = promisify(closeCb);
+
+// ---------------------------------------------------------------------------------------------
+// atomic writes
+
+/** Options of writeFileAtomic() / writeFileAtomicSync(). */
+export interface AtomicWriteOptions {
+  /** Mode of a new file (default 0600). */
+  mode?: number;
+  /** Also fsync the directory after the rename (the rename survives a power loss). Default true. */
+  fsyncDir?: boolean;
+  /** Where the temp file goes (default: a unique name beside the target). Must be on the same filesystem. */
+  tmpPath?: string;
+}
+
+/** A temp file name beside `path` that no other writer (another process, or the monitor's `<file>.tmp`) uses. */
+function tmpBeside(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** fsyncs a file or directory by path. */
+export function fsyncPathSync(path: string): void {
+  const fd = openSync(path, constants.O_RDONLY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** fsyncs a file or directory by path (without blocking the event loop). */
+export async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, constants.O_RDONLY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes `data` to `path` atomically and durably (temp file + fsync + rename [+ fsync of the directory]). */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): void {
+  const tmp = options.tmpPath ?? tmpBeside(path);
+  try {
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, options.mode ?? 0o600);
+    try {
+      writeFileSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  if (options.fsyncDir ?? true) fsyncPathSync(dirname(path));
+}
+
+/** writeFileAtomicSync() without blocking the event loop. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  const tmp = options.tmpPath ?? tmpBeside(path);
+  try {
+    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, options.mode ?? 0o600);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  if (options.fsyncDir ?? true) await fsyncPath(dirname(path));
+}
+
+// ---------------------------------------------------------------------------------------------
+// locks
+
+/** The addon's flock: true when taken, false when `wait` is false and someone else holds it. */
+export type FlockFn = (fd: number, exclusive: boolean, wait: boolean) => boolean;
+
+export interface LockOptions {
+  /** Give up after this long (default 30 s): ERR_POCKER_LOCK_TIMEOUT. */
+  timeoutMs?: number;
+  /** The flock implementation (default: the native addon's). */
+  flock?: FlockFn;
+  /** The step named by errors (default `store`). */
+  step?: SetupStep;
+  /** What is locked, for the timeout message (default: the lock file's path). */
+  what?: string;
+}
+
+export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+/** Longest pause between two attempts. */
+const MAX_BACKOFF_MS = 25;
+
+/** Does the loaded native addon provide flock()? (False when the addon cannot be loaded at all.) */
+export function flockAvailable(): boolean {
+  try {
+    return typeof (native() as { flock?: unknown }).flock === 'function';
+  } catch {
+    return false;
+  }
+}
+
+/** The native addon's flock, or a clear error when this build of the addon lacks it. */
+export function nativeFlock(): FlockFn {
+  const addon = native() as { flock?: FlockFn };
+  if (typeof addon.flock !== 'function') {
+    throw new PockerError('the native addon has no flock(): rebuild it (npm run build:native)', {
+      code: 'ERR_POCKER_UNSUPPORTED',
+      step: 'store',
+    });
+  }
+  return addon.flock.bind(addon);
+}
+
+/** One non-blocking attempt; EWOULDBLOCK/EAGAIN thrown by the addon count as "held elsewhere". */
+export function tryFlock(flock: FlockFn, fd: number, exclusive: boolean, path: string, step: SetupStep = 'store'): boolean {
+  try {
+    return flock(fd, exclusive, false);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'EWOULDBLOCK' || code === 'EAGAIN') return false;
+    throw fromSystemError(err, step, `flock ${path}`);
+  }
+}
+
+/** The error of a lock not obtained within `timeoutMs`. */
+export function lockTimeout(path: string, timeoutMs: number, step: SetupStep = 'store', what = `the lock on ${path}`): PockerError {
+  return new PockerError(`timed out after ${timeoutMs} ms waiting for ${what} (another pocker process holds it)`, {
+    code: 'ERR_POCKER_LOCK_TIMEOUT',
+    step,
+    path,
+  });
+}
+
+/** The pause before attempt `attempt + 1` (exponential up to MAX_BACKOFF_MS, jittered). */
+function backoff(attempt: number, left: number): number {
+  const pause = Math.min(MAX_BACKOFF_MS, 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
+  return Math.max(1, Math.min(pause, left));
+}
+
+/** Files whose lock the current async context holds (for re-entrancy). */
+const held = new AsyncLocalStorage<ReadonlySet<string>>();
+/** In-process queue per lock file: the tail every new acquirer waits for. */
+const queues = new Map<string, Promise<void>>();
+
+/**
+ * Runs fn while holding an exclusive flock on `path` (created 0600 when missing), and releases it
+ * afterwards whatever happens. Two holders in one process (two promises) also exclude each other,
+ * because each acquisition opens the file anew; an in-process queue keeps them from polling against
+ * each other, and a nested withFileLock() of the same file inside fn (same async context) does not
+ * deadlock: it runs fn directly. `openFlags` (default O_RDWR|O_CREAT) lets a caller refuse to create
+ * the lock file (its error is then thrown as is, for the caller to map).
+ */
+export async function withFileLock<T>(path: string, fn: () => Promise<T> | T, options: LockOptions & { openFlags?: number } = {}): Promise<T> {
+  if (held.getStore()?.has(path)) return await fn();
+  const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const step = options.step ?? 'store';
+  const deadline = Date.now() + timeoutMs;
+  const flock = options.flock ?? nativeFlock();
+
+  const previous = queues.get(path) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((resolve) => (release = resolve));
+  const tail = previous.then(() => mine);
+  queues.set(path, tail);
+  let fd: number | undefined;
+  try {
+    // Our turn in this process first (bounded by the same deadline) ...
+    const ac = new AbortController();
+    const timedOut = await Promise.race([previous.then(() => false), sleep(timeoutMs, true, { signal: ac.signal }).catch(() => false)]);
+    ac.abort();
+    if (timedOut) throw lockTimeout(path, timeoutMs, step, options.what);
+
+    // ... then the kernel lock, polled with a growing pause.
+    try {
+      fd = await openFd(path, options.openFlags ?? constants.O_RDWR | constants.O_CREAT, 0o600);
+    } catch (err) {
+      if (options.openFlags !== undefined) throw err;
+      throw fromSystemError(err, step, `cannot open the lock file ${path}`);
+    }
+    for (let attempt = 0; !tryFlock(flock, fd, true, path, step); attempt++) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw lockTimeout(path, timeoutMs, step, options.what);
+      await sleep(backoff(attempt, left));
+    }
+
+    const mineHeld = new Set(held.getStore() ?? []);
+    mineHeld.add(path);
+    return await held.run(mineHeld, fn);
+  } finally {
+    // Closing the only descriptor (libuv opens every file O_CLOEXEC, so no child inherits it) of
+    // this open file description releases the flock.
+    if (fd !== undefined) await closeFd(fd).catch(() => {});
+    release();
+    if (queues.get(path) === tail) queues.delete(path);
+  }
+}
+
+const sleepBuffer = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * withFileLock() for synchronous APIs whose critical section is a few syscalls (`renameContainer`):
+ * the same non-blocking attempts and timeout, with the pauses slept on this thread.
+ */
+export function withFileLockSync<T>(path: string, fn: () => T, options: LockOptions = {}): T {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const step = options.step ?? 'store';
+  const deadline = Date.now() + timeoutMs;
+  const flock = options.flock ?? nativeFlock();
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+  } catch (err) {
+    throw fromSystemError(err, step, `cannot open the lock file ${path}`);
+  }
+  try {
+    for (let attempt = 0; !tryFlock(flock, fd, true, path, step); attempt++) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw lockTimeout(path, timeoutMs, step, options.what);
+      Atomics.wait(sleepBuffer, 0, 0, backoff(attempt, left));
+    }
+    return fn();
+  } finally {
+    closeSync(fd);
+  }
+}

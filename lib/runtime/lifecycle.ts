@@ -1,0 +1,289 @@
+// The container lifecycle beside run/start: stop, restart, kill, wait, remove, rename, prune.
+// Everything about a container's directory goes through the store (lib/container); queries
+// (list, inspect, logs, stats, top) are in lib/state/api.ts.
+import { existsSync, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+
+import {
+  containerCgroupDirs,
+  describeContainer,
+  findContainer,
+  isPockerInit,
+  listContainerRecords,
+  lookupContainer,
+  markStopRequested,
+  namesOf,
+  releaseName,
+  releaseStaleNames,
+  removeContainerDir,
+  renameContainer as renameClaim,
+  stateRoot,
+  withContainerLock,
+  type ContainerEntry,
+  type ListedContainer,
+  type RootOptions,
+} from '../container/index.js';
+import { PockerError, invalid, type SetupStep } from '../errors.js';
+import { native } from '../native.js';
+import { treeSize } from '../state/stats.js';
+import type { ExitStatus } from '../types.js';
+import { start } from './run.js';
+import { normalizeSignal, signalDetached, signalName, signalNumber, signalTo } from './signals.js';
+
+/** Options every operation takes. */
+export type StateOptions = RootOptions;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function foregroundError(message: string): PockerError {
+  return new PockerError(message, { code: 'ERR_POCKER_FOREGROUND', step: 'lookup' });
+}
+
+export function notRunningError(message: string, step: SetupStep): PockerError {
+  return new PockerError(message, { code: 'ERR_POCKER_NOT_RUNNING', step });
+}
+
+export { foregroundError };
+
+/** Polls until the container has exited or `ms` passed (`Infinity` waits forever); null when its directory went away. */
+async function waitExited(c: ContainerEntry, ms: number): Promise<ListedContainer | null> {
+  const end = Date.now() + ms;
+  // Short at first (a killed container ends within a few ms, and stop/rm wait on this), then
+  // longer, so that a long `wait` costs next to nothing.
+  let delay = 10;
+  for (;;) {
+    if (!existsSync(c.dir)) return null;
+    const now = describeContainer(c);
+    if (now.status === 'exited') return now;
+    if (Date.now() >= end) return now;
+    await sleep(delay);
+    delay = Math.min(delay * 1.5, 200);
+  }
+}
+
+/** Options of stopContainer(). */
+export interface StopOptions extends StateOptions {
+  /** Seconds to wait after the stop signal before SIGKILL (default 10; negative: wait forever). */
+  timeout?: number;
+}
+
+/**
+ * Stops a running detached container: its image's StopSignal (else SIGTERM), then SIGKILL after
+ * `timeout` seconds; resolves once it has exited. A container that is not running is left alone.
+ * Marks it stopped first, so that a restart policy does not start it again. Throws
+ * `ERR_POCKER_FOREGROUND` for a container a foreground `pocker run` owns.
+ */
+export async function stopContainer(ref: string, options: StopOptions = {}): Promise<void> {
+  const grace = options.timeout ?? 10;
+  if (!Number.isInteger(grace)) throw invalid(`invalid timeout ${grace}: a whole number of seconds`);
+  const c = lookupContainer(stateRoot(options), ref);
+  if (c.status !== 'running') return;
+  if (!c.state) throw foregroundError(`cannot stop container ${ref}: it runs in the foreground of a pocker run`);
+  markStopRequested(c.dir);
+  // The monitor forwards the usual signals; any other (SIGKILL, real-time ones) goes to the
+  // container's process itself.
+  const stopSignal = normalizeSignal(c.config?.stopSignal) ?? 'SIGTERM';
+  signalDetached(c.state, (osConstants.signals as Record<string, number>)[stopSignal]!);
+  const now = await waitExited(c, grace < 0 ? Infinity : grace * 1000);
+  if (now && now.status === 'running') {
+    signalTo(c.state.pid, 'SIGKILL');
+    await waitExited(c, 30_000);
+  }
+}
+
+/**
+ * Restarts a container (`pocker restart`): stops it as stopContainer() does (when it runs), then
+ * starts it again with its monitor. Resolves once it runs.
+ */
+export async function restartContainer(ref: string, options: StopOptions = {}): Promise<void> {
+  await stopContainer(ref, options);
+  await start(ref, { root: stateRoot(options) });
+}
+
+/** Options of killContainer(). */
+export interface KillOptions extends StateOptions {
+  /** The signal (name or number; default SIGKILL). */
+  signal?: NodeJS.Signals | number;
+}
+
+/**
+ * Sends a signal to a running detached container (through its monitor, which forwards it; SIGKILL
+ * goes to the container's first process directly). Throws `ERR_POCKER_NOT_RUNNING` when it is not
+ * running, `ERR_POCKER_FOREGROUND` for a foreground one, `ERR_POCKER_INVALID` for a bad signal.
+ */
+export async function killContainer(ref: string, options: KillOptions = {}): Promise<void> {
+  const sig = signalNumber(options.signal ?? 'SIGKILL');
+  const c = lookupContainer(stateRoot(options), ref);
+  if (c.status !== 'running') throw notRunningError(`cannot kill container: ${c.id}: container ${c.id} is not running`, 'kill');
+  if (!c.state) throw foregroundError(`cannot kill container ${ref}: it runs in the foreground of a pocker run`);
+  signalDetached(c.state, sig);
+}
+
+/**
+ * Resolves when the container has exited, with how it ended. Throws `ERR_POCKER_NOT_FOUND` when
+ * it does not exist, or when it was removed (--rm) before its status could be read.
+ */
+export async function waitContainer(ref: string, options: StateOptions = {}): Promise<ExitStatus> {
+  const c = lookupContainer(stateRoot(options), ref);
+  const end = await waitExited(c, Infinity);
+  if (!end) throw new PockerError(`No such container: ${c.id}`, { code: 'ERR_POCKER_NOT_FOUND', step: 'wait' });
+  const s = end.state;
+  if (!s) return { exitCode: 0, signal: null, oomKilled: false };
+  return { exitCode: s.exitCode, signal: s.signal ? (signalName(s.signal)) : null, oomKilled: s.oomKilled };
+}
+
+/** Options of removeContainer(). */
+export interface RemoveOptions extends StateOptions {
+  /**
+   * Kill a running container (SIGKILL) first; also releases a name left by a creator killed early,
+   * and removes a container whose records a newer pocker wrote (its cgroups, directory and names).
+   */
+  force?: boolean;
+}
+
+/**
+ * Removes a container: its directory, its name and (when its monitor or creator died) its cgroups.
+ * A running container needs `force` (else `ERR_POCKER_RUNNING`); a foreground one is refused
+ * (`ERR_POCKER_FOREGROUND`). A container written by a newer pocker is refused
+ * (`ERR_POCKER_UNSUPPORTED`) unless `force`.
+ */
+export async function removeContainer(ref: string, options: RemoveOptions = {}): Promise<void> {
+  const root = stateRoot(options);
+  try {
+    const found = findContainer(root, ref);
+    let c: ListedContainer;
+    try {
+      c = describeContainer(found);
+    } catch (err) {
+      if (!options.force || !(err instanceof PockerError) || (err.code !== 'ERR_POCKER_UNSUPPORTED' && err.code !== 'ERR_POCKER_STORE_CORRUPT')) throw err;
+      return await removeUnreadable(root, found);
+    }
+    // Under the container's lock: a start in progress finishes first (and is then seen running).
+    // A directory without config.json (its creator died making it) has nothing to start.
+    if (!c.config) await removeLocked(root, c, !!options.force);
+    else await withContainerLock(found.dir, () => removeLocked(root, describeContainer(found), !!options.force));
+  } finally {
+    // A name claimed by a process killed before it made the container's directory: release it.
+    if (options.force) await releaseStaleNames(root, [ref]);
+  }
+}
+
+async function removeLocked(root: string, c: ListedContainer, force: boolean): Promise<void> {
+  if (c.status === 'running') {
+    if (!force || !c.state) {
+      throw c.state
+        ? new PockerError(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`, { code: 'ERR_POCKER_RUNNING', step: 'remove' })
+        : foregroundError(`cannot remove container "/${c.name}": it runs in the foreground of a pocker run`);
+    }
+    markStopRequested(c.dir);
+    signalTo(c.state.pid, 'SIGKILL');
+    if (c.state.restarting) signalTo(c.state.monitorPid, 'SIGTERM');
+    await waitExited(c, 30_000);
+  }
+  // Waits (briefly) for the monitor to end, so that it has removed the cgroups.
+  const monitorPid = c.state?.monitorPid ?? 0;
+  for (let i = 0; i < 500 && isPockerInit(monitorPid); i++) await sleep(10);
+  // A monitor (or, before it took over, the creating process, or a start) that died could not
+  // clean up: kill what is left in the container's cgroups and remove them.
+  if (c.deadMonitor || c.deadOwner || c.status === 'created') for (const dir of containerCgroupDirs(root, c)) native().cgroupRemove(dir);
+  removeContainerDir(c.dir);
+  releaseName(root, c.name, c.id);
+}
+
+/**
+ * `rm -f` of a container whose records this pocker cannot read (a newer pocker's): what lib/cgroup
+ * plans for its id is killed and removed, then its directory and every name it holds. Under its
+ * lock, so a start by the newer pocker (which takes the same lock file) is not cut in half.
+ */
+async function removeUnreadable(root: string, entry: ContainerEntry): Promise<void> {
+  const remove = async () => {
+    for (const dir of containerCgroupDirs(root, { id: entry.id, config: null })) native().cgroupRemove(dir);
+    removeContainerDir(entry.dir);
+    for (const name of namesOf(root, entry.id)) releaseName(root, name, entry.id);
+  };
+  await withContainerLock(entry.dir, remove).catch(async (err: unknown) => {
+    // No config.json, or the container went away meanwhile: nothing to wait for.
+    if ((err as { code?: string }).code === 'ERR_POCKER_NOT_FOUND') return remove();
+    throw err;
+  });
+}
+
+/**
+ * Renames a container (a leading `/` is dropped). Throws `ERR_POCKER_CONFLICT` when another
+ * container has the name, `ERR_POCKER_INVALID` for an invalid or unchanged name.
+ */
+export function renameContainer(ref: string, name: string, options: StateOptions = {}): void {
+  const root = stateRoot(options);
+  const c = lookupContainer(root, ref);
+  renameClaim(root, c.id, c.name, name.replace(/^\//, ''));
+}
+
+// ---------------------------------------------------------------------------------------------
+// removal of containers that have ended: `rm` of a container whose monitor died, `container prune`
+
+/** Waits (up to `ms`) for the container's monitor to end, so that it has cleaned up after itself. */
+async function waitMonitorGone(c: ListedContainer, ms = 5000): Promise<void> {
+  const pid = c.state?.monitorPid ?? 0;
+  const end = Date.now() + ms;
+  while (isPockerInit(pid) && Date.now() < end) await sleep(50);
+}
+
+/**
+ * Removes an exited detached container: its cgroups when its monitor died, its directory and its
+ * name. Returns the bytes its directory held.
+ */
+async function removeExited(root: string, c: ListedContainer): Promise<number> {
+  await waitMonitorGone(c);
+  const now = existsSync(c.dir) ? describeContainer(c) : c;
+  // A created container's cgroups exist only if a start was killed before its monitor took over.
+  if (now.deadMonitor || c.deadMonitor || now.status === 'created') for (const dir of (now.config ?? c.config)?.cgroups ?? []) native().cgroupRemove(dir);
+  // Its creator died before a monitor took over (or before config.json was written).
+  if (now.deadOwner || c.deadOwner) for (const dir of containerCgroupDirs(root, now.config ? now : c)) native().cgroupRemove(dir);
+  const size = treeSize(c.dir);
+  removeContainerDir(c.dir);
+  releaseName(root, c.name, c.id);
+  return size;
+}
+
+function statMs(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** What pruneContainers() removed. */
+export interface PruneResult {
+  /** The ids of the removed containers. */
+  deleted: string[];
+  /** The bytes their directories held. */
+  reclaimedBytes: number;
+}
+
+/**
+ * Removes every exited detached container (and those whose creator died), plus the names left by
+ * creators killed before they made a container's directory. Containers whose records a newer
+ * pocker wrote are left alone (`rm -f` removes them).
+ */
+export async function pruneContainers(options: StateOptions = {}): Promise<PruneResult> {
+  const root = stateRoot(options);
+  const deleted: string[] = [];
+  let reclaimed = 0;
+  for (const c of listContainerRecords(root)) {
+    // Exited and created containers go (Docker's prune takes every container that is not running).
+    if (c.status === 'running' || (!c.state && !c.deadOwner)) continue;
+    // A directory without config.json may be one being created right now (under the names lock).
+    if (!c.config && Date.now() - statMs(c.dir) < 10_000) continue;
+    // Under the container's lock, checked again: a concurrent start may have just run it.
+    const remove = async () => (describeContainer(c).status === 'running' ? -1 : removeExited(root, c));
+    const size = c.config ? await withContainerLock(c.dir, remove).catch(() => -1) : await removeExited(root, c);
+    if (size < 0) continue;
+    reclaimed += size;
+    deleted.push(c.id);
+  }
+  // Names claimed by a process killed before it made the container's directory.
+  await releaseStaleNames(root);
+  return { deleted, reclaimedBytes: reclaimed };
+}
+
