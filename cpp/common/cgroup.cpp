@@ -187,7 +187,7 @@ class Creator {
   bool committed_ = false;
 };
 
-#define TRY(expr)            \
+#define CG_TRY(expr)         \
   do {                       \
     if (Error e_ = (expr)) { \
       return e_;             \
@@ -228,7 +228,7 @@ Error applyV2(const CgroupLayout& layout, const std::vector<std::string>& segs, 
               const CgroupPaths& paths, Creator& c) {
   const std::string& mount = layout.unifiedMount;
   std::string text;
-  TRY(c.read(join(mount, "cgroup.controllers"), &text));
+  CG_TRY(c.read(join(mount, "cgroup.controllers"), &text));
   const std::vector<std::string> available = tokens(text);
   std::vector<const char*> want = needed(r);
   for (const auto& [key, value] : r.unified) {
@@ -255,7 +255,7 @@ Error applyV2(const CgroupLayout& layout, const std::vector<std::string>& segs, 
     std::vector<std::string> enabled;
     if (!fresh) {
       std::string cur;
-      TRY(c.read(join(dir, "cgroup.subtree_control"), &cur));
+      CG_TRY(c.read(join(dir, "cgroup.subtree_control"), &cur));
       enabled = tokens(cur);
     }
     std::string line;
@@ -267,35 +267,35 @@ Error applyV2(const CgroupLayout& layout, const std::vector<std::string>& segs, 
     return line.empty() ? Error{} : c.write(join(dir, "cgroup.subtree_control"), line);
   };
   std::string dir = mount;
-  TRY(enableIn(dir, false));
+  CG_TRY(enableIn(dir, false));
   for (size_t i = 0; i + 1 < segs.size(); i++) {
     dir = join(dir, segs[i]);
     bool fresh = false;
-    TRY(c.parent(dir, &fresh));
-    TRY(enableIn(dir, fresh));
+    CG_TRY(c.parent(dir, &fresh));
+    CG_TRY(enableIn(dir, fresh));
   }
   const std::string& leaf = paths.v2Leaf;
-  TRY(c.leaf(leaf));
+  CG_TRY(c.leaf(leaf));
 
   const auto& m = r.memory;
-  if (m.limit) TRY(c.write(join(leaf, "memory.max"), limitValue(*m.limit)));
+  if (m.limit) CG_TRY(c.write(join(leaf, "memory.max"), limitValue(*m.limit)));
   if (m.swap && *m.swap != 0) {
     // -1: unlimited; else memory+swap minus memory (an unlimited memory leaves swap as given).
     std::string v = *m.swap < 0 ? "max" : std::to_string(m.limit && *m.limit > 0 ? *m.swap - *m.limit : *m.swap);
-    TRY(c.write(join(leaf, "memory.swap.max"), v, /*optional: no swap accounting*/ true));
+    CG_TRY(c.write(join(leaf, "memory.swap.max"), v, /*optional: no swap accounting*/ true));
   }
-  if (m.reservation) TRY(c.write(join(leaf, "memory.low"), limitValue(*m.reservation)));
+  if (m.reservation) CG_TRY(c.write(join(leaf, "memory.low"), limitValue(*m.reservation)));
   const auto& cpu = r.cpu;
   if (cpu.quota || cpu.period) {
     std::string v = cpu.quota && *cpu.quota > 0 ? std::to_string(*cpu.quota) : "max";
     if (cpu.period && *cpu.period != 0) v += ' ' + std::to_string(*cpu.period);
-    TRY(c.write(join(leaf, "cpu.max"), v));
+    CG_TRY(c.write(join(leaf, "cpu.max"), v));
   }
-  if (cpu.shares && *cpu.shares != 0) TRY(c.write(join(leaf, "cpu.weight"), std::to_string(sharesToWeight(*cpu.shares))));
-  if (!cpu.cpus.empty()) TRY(c.write(join(leaf, "cpuset.cpus"), cpu.cpus));
-  if (!cpu.mems.empty()) TRY(c.write(join(leaf, "cpuset.mems"), cpu.mems));
-  if (r.pidsLimit) TRY(c.write(join(leaf, "pids.max"), limitValue(*r.pidsLimit > 0 ? *r.pidsLimit : -1)));
-  for (const auto& [key, value] : r.unified) TRY(c.write(join(leaf, key), value));
+  if (cpu.shares && *cpu.shares != 0) CG_TRY(c.write(join(leaf, "cpu.weight"), std::to_string(sharesToWeight(*cpu.shares))));
+  if (!cpu.cpus.empty()) CG_TRY(c.write(join(leaf, "cpuset.cpus"), cpu.cpus));
+  if (!cpu.mems.empty()) CG_TRY(c.write(join(leaf, "cpuset.mems"), cpu.mems));
+  if (r.pidsLimit) CG_TRY(c.write(join(leaf, "pids.max"), limitValue(*r.pidsLimit > 0 ? *r.pidsLimit : -1)));
+  for (const auto& [key, value] : r.unified) CG_TRY(c.write(join(leaf, key), value));
   return {};
 }
 
@@ -320,48 +320,48 @@ Error applyV1(const CgroupLayout& layout, const std::vector<std::string>& segs, 
     // its parent's values (an existing level that is still empty, left by a killed run, too).
     std::string cpus, mems;
     if (cpuset) {
-      TRY(c.read(join(h.mount, "cpuset.cpus"), &cpus));
-      TRY(c.read(join(h.mount, "cpuset.mems"), &mems));
+      CG_TRY(c.read(join(h.mount, "cpuset.cpus"), &cpus));
+      CG_TRY(c.read(join(h.mount, "cpuset.mems"), &mems));
     }
     std::string dir = h.mount;
     for (size_t i = 0; i + 1 < segs.size(); i++) {
       dir = join(dir, segs[i]);
       bool fresh = false;
-      TRY(c.parent(dir, &fresh));
+      CG_TRY(c.parent(dir, &fresh));
       if (!cpuset) continue;
       std::string ownCpus, ownMems;
       if (!fresh) {
-        TRY(c.read(join(dir, "cpuset.cpus"), &ownCpus));
-        TRY(c.read(join(dir, "cpuset.mems"), &ownMems));
+        CG_TRY(c.read(join(dir, "cpuset.cpus"), &ownCpus));
+        CG_TRY(c.read(join(dir, "cpuset.mems"), &ownMems));
       }
       if (!ownCpus.empty()) cpus = ownCpus;
-      else TRY(c.write(join(dir, "cpuset.cpus"), cpus));
+      else CG_TRY(c.write(join(dir, "cpuset.cpus"), cpus));
       if (!ownMems.empty()) mems = ownMems;
-      else TRY(c.write(join(dir, "cpuset.mems"), mems));
+      else CG_TRY(c.write(join(dir, "cpuset.mems"), mems));
     }
-    TRY(c.leaf(leaf));
+    CG_TRY(c.leaf(leaf));
     for (const char* ctrlName : h.controllers) {
       const std::string_view ctrl = ctrlName;
       if (ctrl == "cpu") {
         const auto& cpu = r.cpu;
-        if (cpu.period && *cpu.period != 0) TRY(c.write(join(leaf, "cpu.cfs_period_us"), std::to_string(*cpu.period)));
-        if (cpu.quota && *cpu.quota != 0) TRY(c.write(join(leaf, "cpu.cfs_quota_us"), std::to_string(*cpu.quota > 0 ? *cpu.quota : -1)));
-        if (cpu.shares && *cpu.shares != 0) TRY(c.write(join(leaf, "cpu.shares"), std::to_string(*cpu.shares)));
+        if (cpu.period && *cpu.period != 0) CG_TRY(c.write(join(leaf, "cpu.cfs_period_us"), std::to_string(*cpu.period)));
+        if (cpu.quota && *cpu.quota != 0) CG_TRY(c.write(join(leaf, "cpu.cfs_quota_us"), std::to_string(*cpu.quota > 0 ? *cpu.quota : -1)));
+        if (cpu.shares && *cpu.shares != 0) CG_TRY(c.write(join(leaf, "cpu.shares"), std::to_string(*cpu.shares)));
       } else if (ctrl == "cpuset") {
-        TRY(c.write(join(leaf, "cpuset.cpus"), r.cpu.cpus.empty() ? cpus : r.cpu.cpus));
-        TRY(c.write(join(leaf, "cpuset.mems"), r.cpu.mems.empty() ? mems : r.cpu.mems));
+        CG_TRY(c.write(join(leaf, "cpuset.cpus"), r.cpu.cpus.empty() ? cpus : r.cpu.cpus));
+        CG_TRY(c.write(join(leaf, "cpuset.mems"), r.cpu.mems.empty() ? mems : r.cpu.mems));
       } else if (ctrl == "memory") {
         const auto& m = r.memory;
         // A fresh cgroup starts unlimited, so the limit goes first and memsw (>= limit) after it.
-        if (m.limit) TRY(c.write(join(leaf, "memory.limit_in_bytes"), std::to_string(*m.limit < 0 ? -1 : *m.limit)));
+        if (m.limit) CG_TRY(c.write(join(leaf, "memory.limit_in_bytes"), std::to_string(*m.limit < 0 ? -1 : *m.limit)));
         if (m.swap && *m.swap != 0 && c.exists(join(h.mount, "memory.memsw.limit_in_bytes")))
-          TRY(c.write(join(leaf, "memory.memsw.limit_in_bytes"), std::to_string(*m.swap < 0 ? -1 : *m.swap)));
+          CG_TRY(c.write(join(leaf, "memory.memsw.limit_in_bytes"), std::to_string(*m.swap < 0 ? -1 : *m.swap)));
         if (m.reservation)
-          TRY(c.write(join(leaf, "memory.soft_limit_in_bytes"), std::to_string(*m.reservation < 0 ? -1 : *m.reservation)));
-        if (m.swappiness) TRY(c.write(join(leaf, "memory.swappiness"), std::to_string(*m.swappiness)));
-        if (m.disableOOMKiller && *m.disableOOMKiller) TRY(c.write(join(leaf, "memory.oom_control"), "1"));
+          CG_TRY(c.write(join(leaf, "memory.soft_limit_in_bytes"), std::to_string(*m.reservation < 0 ? -1 : *m.reservation)));
+        if (m.swappiness) CG_TRY(c.write(join(leaf, "memory.swappiness"), std::to_string(*m.swappiness)));
+        if (m.disableOOMKiller && *m.disableOOMKiller) CG_TRY(c.write(join(leaf, "memory.oom_control"), "1"));
       } else if (ctrl == "pids") {
-        if (r.pidsLimit) TRY(c.write(join(leaf, "pids.max"), limitValue(*r.pidsLimit > 0 ? *r.pidsLimit : -1)));
+        if (r.pidsLimit) CG_TRY(c.write(join(leaf, "pids.max"), limitValue(*r.pidsLimit > 0 ? *r.pidsLimit : -1)));
       }
     }
   }
@@ -437,33 +437,33 @@ Error parseResources(const json& j, LinuxResources* out, const std::string& wher
   if (j.is_null()) return {};
   if (!j.is_object()) return badJson(where);
   const json* o = nullptr;
-  TRY(getObject(j, "memory", where, &o));
+  CG_TRY(getObject(j, "memory", where, &o));
   if (o) {
     const std::string w = where + ".memory";
     auto& m = out->memory;
-    TRY(getInt(*o, "limit", w, &m.limit));
-    TRY(getInt(*o, "reservation", w, &m.reservation));
-    TRY(getInt(*o, "swap", w, &m.swap));
-    TRY(getUint(*o, "swappiness", w, &m.swappiness));
+    CG_TRY(getInt(*o, "limit", w, &m.limit));
+    CG_TRY(getInt(*o, "reservation", w, &m.reservation));
+    CG_TRY(getInt(*o, "swap", w, &m.swap));
+    CG_TRY(getUint(*o, "swappiness", w, &m.swappiness));
     auto it = o->find("disableOOMKiller");
     if (it != o->end() && !it->is_null()) {
       if (!it->is_boolean()) return badJson(w + ".disableOOMKiller");
       m.disableOOMKiller = it->get<bool>();
     }
   }
-  TRY(getObject(j, "cpu", where, &o));
+  CG_TRY(getObject(j, "cpu", where, &o));
   if (o) {
     const std::string w = where + ".cpu";
     auto& c = out->cpu;
-    TRY(getUint(*o, "shares", w, &c.shares));
-    TRY(getInt(*o, "quota", w, &c.quota));
-    TRY(getUint(*o, "period", w, &c.period));
-    TRY(getString(*o, "cpus", w, &c.cpus));
-    TRY(getString(*o, "mems", w, &c.mems));
+    CG_TRY(getUint(*o, "shares", w, &c.shares));
+    CG_TRY(getInt(*o, "quota", w, &c.quota));
+    CG_TRY(getUint(*o, "period", w, &c.period));
+    CG_TRY(getString(*o, "cpus", w, &c.cpus));
+    CG_TRY(getString(*o, "mems", w, &c.mems));
   }
-  TRY(getObject(j, "pids", where, &o));
-  if (o) TRY(getInt(*o, "limit", where + ".pids", &out->pidsLimit));
-  TRY(getObject(j, "unified", where, &o));
+  CG_TRY(getObject(j, "pids", where, &o));
+  if (o) CG_TRY(getInt(*o, "limit", where + ".pids", &out->pidsLimit));
+  CG_TRY(getObject(j, "unified", where, &o));
   if (o) {
     for (auto it = o->begin(); it != o->end(); ++it) {
       if (!it.value().is_string()) return badJson(where + ".unified." + it.key());
@@ -525,7 +525,7 @@ Error cgroupDetect(CgroupLayout* out) {
 Error cgroupPaths(const CgroupLayout& layout, std::string_view cgroupsPath, CgroupPaths* out) {
   *out = CgroupPaths{};
   std::vector<std::string> segs;
-  TRY(segments(cgroupsPath, &segs));
+  CG_TRY(segments(cgroupsPath, &segs));
   out->version = layout.version;
   if (layout.version == 2) {
     if (layout.unifiedMount.empty()) return invalidArg("mountinfo", kDefaultRoot);
@@ -555,12 +555,12 @@ CgroupFs& realCgroupFs() {
 Error cgroupApply(const CgroupLayout& layout, std::string_view cgroupsPath, const LinuxResources& resources,
                   CgroupPaths* out, CgroupFs& fs) {
   CgroupPaths paths;
-  TRY(cgroupPaths(layout, cgroupsPath, &paths));
-  TRY(checkResources(layout, resources));
+  CG_TRY(cgroupPaths(layout, cgroupsPath, &paths));
+  CG_TRY(checkResources(layout, resources));
   std::vector<std::string> segs;
-  TRY(segments(cgroupsPath, &segs));
+  CG_TRY(segments(cgroupsPath, &segs));
   Creator c(fs);
-  TRY(layout.version == 2 ? applyV2(layout, segs, resources, paths, c) : applyV1(layout, segs, resources, paths, c));
+  CG_TRY(layout.version == 2 ? applyV2(layout, segs, resources, paths, c) : applyV1(layout, segs, resources, paths, c));
   c.commit();
   *out = std::move(paths);
   return {};
