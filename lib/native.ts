@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PockerError, type ErrnoCode, type SetupStep } from './errors.js';
 import { packageRoot } from './paths.js';
+import type { CgroupApplied, CgroupApplyOptions, CgroupInfo, LinuxResources } from './cgroup/index.js';
 
 /** Events a running container's monitor reports, in this order: pid, [pty], started | error, exit. */
 export type NativeEvent =
@@ -46,8 +47,15 @@ export interface NativeAddon {
   pipe(): [number, number];
   /** A connected pair of close-on-exec unix stream sockets. */
   socketpair(): [number, number];
-  /** mkdir of a cgroup directory; an existing one is fine. */
-  cgroupCreate(path: string): void;
+  /** This host's cgroup layout (cpp/common/cgroup.h cgroupDetect), or the one a mountinfo text and statfs f_type give. */
+  cgroupDetect(mountinfo?: string, statfsType?: number): CgroupInfo;
+  /**
+   * Creates the cgroups of an OCI `linux.cgroupsPath` with its `linux.resources` (an object or its
+   * JSON): cpp/common/cgroup.h cgroupApply, the one translation into control files. Throws a
+   * SystemError-shaped error (step `cgroup`; EOPNOTSUPP names a missing controller in `syscall`)
+   * after removing what it created.
+   */
+  cgroupApply(cgroupsPath: string, resources: LinuxResources | string, options?: CgroupApplyOptions): CgroupApplied;
   /** open(O_WRONLY) + write of one value to a cgroup control file. */
   cgroupWrite(path: string, value: string): void;
   /** Kills what is left in a cgroup and removes it (and retries while it drains); a missing one is fine. */

@@ -1,30 +1,58 @@
 // One cgroup interface over v1 and v2. Planning is pure (paths only); creation goes through an
-// injected CgroupOps (the native addon's mkdir / open+write / kill-and-rmdir, or a recording fake in
-// tests). Reading kernel files (cgroup.controllers, a parent's cpuset.cpus, stats) uses node:fs.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { constants } from 'node:os';
+// injected CgroupOps: the native addon's cgroupApply (cpp/common/cgroup.cpp, the one translation of
+// OCI linux.resources into control files, shared with pocker-init) and cgroupRemove, or a fake in
+// tests. This module is the only TS one that knows cgroup paths (stats and cleanup included).
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { PockerError, fromSystemError, invalid } from '../errors.js';
 import type { CgroupInfo } from './detect.js';
-import {
-  neededControllers,
-  normalizeResources,
-  v1Writes,
-  v2Writes,
-  type CgroupWrite,
-  type NormalizedResources,
-  type Resources,
-} from './resources.js';
+import { normalizeResources, toOciResources, type LinuxResources, type Resources } from './resources.js';
 
 export { detectCgroups, parseMountinfo, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC, TMPFS_MAGIC } from './detect.js';
 export type { CgroupInfo, MountEntry } from './detect.js';
-export { normalizeResources, sharesToWeight } from './resources.js';
-export type { Resources, NormalizedResources } from './resources.js';
+export { normalizeResources, toOciResources } from './resources.js';
+export type { Resources, NormalizedResources, LinuxResources } from './resources.js';
+export { cgroupJoinTargets, cgroupProcs, findContainerCgroupDirs, readCgroupUsage, type CgroupUsage } from './usage.js';
+
+/** What cgroupApply made (cpp/common/cgroup.h CgroupPaths). */
+export interface CgroupApplied {
+  version: 1 | 2;
+  /** The container's leaves: one per joined v1 hierarchy, or the v2 leaf. */
+  dirs: string[];
+  /** v1: <leaf>/tasks files the container's first process writes 0 into. */
+  v1Tasks: string[];
+  /** v2: the leaf (CLONE_INTO_CGROUP). */
+  v2Leaf?: string;
+  /** v1 memory.oom_control, v2 memory.events. */
+  oomFile?: string;
+}
+
+/**
+ * A stand-in for the kernel's files (tests): every operation cgroupApply performs goes through it.
+ * Errors thrown carry Node's negative `errno`; read returns undefined for a missing file.
+ */
+export interface CgroupFsDouble {
+  mkdir(path: string): void;
+  write(path: string, value: string): void;
+  read(path: string): string | undefined;
+  exists(path: string): boolean;
+  remove(path: string): void;
+}
+
+export interface CgroupApplyOptions {
+  /** The layout to use (default: detected by the addon from /proc/self/mountinfo and statfs). */
+  layout?: CgroupInfo;
+  fs?: CgroupFsDouble;
+}
 
 /** The kernel side, implemented by the native addon (see NativeAddon in lib/native.ts). */
 export interface CgroupOps {
-  cgroupCreate(path: string): void;
-  cgroupWrite(path: string, value: string): void;
+  /**
+   * Creates the cgroups of `cgroupsPath` (under each hierarchy's root) with these OCI resources
+   * (an object or its JSON); throws a SystemError-shaped error (step `cgroup`) after removing
+   * whatever it created.
+   */
+  cgroupApply(cgroupsPath: string, resources: LinuxResources | string, options?: CgroupApplyOptions): CgroupApplied;
   cgroupRemove(path: string): void;
 }
 
@@ -50,10 +78,8 @@ export interface CgroupPlan {
   };
 }
 
-/** v1 hierarchies a container joins, in this order; co-mounted controllers are joined once. */
+/** v1 hierarchies a container joins, in this order; co-mounted controllers are joined once (as cpp/common/cgroup.cpp kV1Joined). */
 const V1_JOINED = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids'] as const;
-/** v2 controllers enabled for the container's subtree (when the kernel offers them). */
-const V2_WANTED = ['cpu', 'cpuset', 'memory', 'pids'] as const;
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -135,165 +161,55 @@ export function planCgroups(info: CgroupInfo, parent: string, id: string, res: R
   };
 }
 
-/** Contents of a kernel file, trimmed; '' when it does not exist. */
-function readTrim(path: string): string {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw fromSystemError(err, 'cgroup', `cannot read ${path}`);
+/** The addon's error as a PockerError of step `cgroup` (EOPNOTSUPP: a controller that is not there). */
+function cgroupError(err: unknown): PockerError {
+  if (err instanceof PockerError) return err;
+  const e = err as { code?: string; syscall?: string; path?: string };
+  if (e.code === 'EOPNOTSUPP') {
+    return new PockerError(`the ${e.syscall ?? ''} cgroup controller is not available on this host; cannot apply the requested limit`, {
+      code: 'ERR_POCKER_UNSUPPORTED',
+      step: 'cgroup',
+      ...(e.path ? { path: e.path } : {}),
+      cause: err,
+    });
   }
-}
-
-/** "cpu +memory io" -> {cpu, memory, io} */
-function readTokens(path: string): Set<string> {
-  return new Set(readTrim(path).split(/\s+/).filter(Boolean).map((t) => t.replace(/^[+]/, '')));
-}
-
-function unsupported(what: string, path: string): PockerError {
-  return new PockerError(`the ${what} cgroup controller is not available on this host; cannot apply the requested limit`, {
-    code: 'ERR_POCKER_UNSUPPORTED',
-    step: 'cgroup',
-    path,
-  });
-}
-
-/** Runs the ops, wrapping their errors and remembering what was created. */
-class Creator {
-  readonly created: string[] = [];
-  constructor(private readonly ops: CgroupOps) {}
-
-  mkdir(path: string, remember: boolean): void {
-    try {
-      this.ops.cgroupCreate(path);
-    } catch (err) {
-      throw fromSystemError(err, 'cgroup', `cannot create cgroup ${path}`);
-    }
-    if (remember) this.created.push(path);
-  }
-
-  write(path: string, value: string, optional = false): void {
-    try {
-      this.ops.cgroupWrite(path, value);
-    } catch (err) {
-      if (optional && (err as { code?: string }).code === 'ENOENT') return;
-      throw fromSystemError(err, 'cgroup', `cannot write ${JSON.stringify(value)} to ${path}`);
-    }
-  }
-
-  writeAll(dir: string, writes: CgroupWrite[]): void {
-    for (const w of writes) this.write(join(dir, w.file), w.value, w.optional);
-  }
-}
-
-function leafExists(path: string): PockerError {
-  return new PockerError(`cgroup ${path} already exists`, {
-    code: 'EEXIST',
-    errno: constants.errno.EEXIST,
-    syscall: 'mkdir',
-    step: 'cgroup',
-    path,
-  });
+  if (e.code === 'EEXIST' && e.syscall === 'mkdir') return fromSystemError(err, 'cgroup', `cgroup ${e.path ?? ''} already exists`);
+  const what = e.syscall === 'mkdir' ? `cannot create cgroup ${e.path ?? ''}` : e.syscall === 'write' ? `cannot write ${e.path ?? ''}` : 'cgroup setup failed';
+  return fromSystemError(err, 'cgroup', what);
 }
 
 /**
- * Creates the parent (each missing level) and the container's leaves and writes the limits. On any
- * failure the leaves created so far are removed and a PockerError (step 'cgroup') is thrown. Parent
- * levels stay even when this call made them: they are shared, and removing one could race with
- * another container being created in it (and cgroupRemove kills what is inside).
+ * Creates the parent (each missing level) and the container's leaves and writes the limits: the
+ * resources become OCI linux.resources (toOciResources) and the addon's cgroupApply does the rest
+ * (every check before anything is created; on failure the leaves created so far are removed and a
+ * PockerError of step 'cgroup' is thrown). Parent levels stay even when this call made them: they
+ * are shared, and removing one could race with another container being created in it.
  */
 export function createCgroups(plan: CgroupPlan, res: Resources, ops: CgroupOps, info: CgroupInfo, parent: string): void {
   const r = normalizeResources(res);
   const segs = parentSegments(parent);
   if (plan.version !== info.version) throw invalid('cgroup plan does not match the detected cgroup layout');
-  const c = new Creator(ops);
+  const id = basename(plan.leafDirs[0] ?? '');
+  checkId(id);
+  const expected = planCgroups(info, parent, id, r).leafDirs;
+  if (expected.join('\n') !== plan.leafDirs.join('\n')) throw invalid('cgroup plan does not match its parent');
+  let applied: CgroupApplied;
   try {
-    if (plan.version === 2) createV2(plan, r, c, info, segs);
-    else createV1(plan, r, c, info, segs);
+    applied = ops.cgroupApply([...segs, id].join('/'), toOciResources(r), { layout: info });
   } catch (err) {
-    for (const dir of c.created.reverse()) {
+    throw cgroupError(err);
+  }
+  if (applied.dirs.join('\n') !== plan.leafDirs.join('\n')) {
+    // The two sides disagree on the paths: never leave what the addon made behind.
+    for (const dir of applied.dirs) {
       try {
         ops.cgroupRemove(dir);
       } catch {
-        // best effort: the original error is the one that matters
+        // best effort
       }
     }
-    throw err instanceof PockerError ? err : fromSystemError(err, 'cgroup', 'cgroup setup failed');
+    throw new PockerError(`cgroup paths disagree: planned ${plan.leafDirs.join(', ')}, created ${applied.dirs.join(', ')}`, { code: 'ERR_POCKER', step: 'cgroup' });
   }
-}
-
-function createV2(plan: CgroupPlan, r: NormalizedResources, c: Creator, info: CgroupInfo, segs: string[]): void {
-  const mount = unifiedMount(info);
-  const leaf = plan.v2Leaf ?? plan.leafDirs[0];
-  if (!leaf || plan.leafDirs.length !== 1 || leaf !== join(mount, ...segs, leaf.slice(leaf.lastIndexOf('/') + 1))) {
-    throw invalid('cgroup plan does not match its parent');
-  }
-  // Everything is checked before anything is created.
-  const available = readTokens(join(mount, 'cgroup.controllers'));
-  for (const ctrl of neededControllers(r)) if (!available.has(ctrl)) throw unsupported(ctrl, mount);
-  if (existsSync(leaf)) throw leafExists(leaf);
-  const wanted = V2_WANTED.filter((ctrl) => available.has(ctrl));
-
-  // Enable the controllers from the mount root down to the parent, writing only missing entries.
-  const enable = (dir: string, fresh: boolean): void => {
-    const enabled = fresh ? new Set<string>() : readTokens(join(dir, 'cgroup.subtree_control'));
-    const missing = wanted.filter((ctrl) => !enabled.has(ctrl));
-    if (missing.length > 0) c.write(join(dir, 'cgroup.subtree_control'), missing.map((m) => `+${m}`).join(' '));
-  };
-  let dir = mount;
-  enable(dir, false);
-  for (const seg of segs) {
-    dir = join(dir, seg);
-    const fresh = !existsSync(dir);
-    if (fresh) c.mkdir(dir, false);
-    enable(dir, fresh);
-  }
-  c.mkdir(leaf, true);
-  c.writeAll(leaf, v2Writes(r));
-}
-
-function createV1(plan: CgroupPlan, r: NormalizedResources, c: Creator, info: CgroupInfo, segs: string[]): void {
-  const hierarchies = v1Hierarchies(info);
-  if (plan.leafDirs.length !== hierarchies.length) throw invalid('cgroup plan does not match the detected cgroup layout');
-  hierarchies.forEach((h, i) => {
-    if (!plan.leafDirs[i]!.startsWith(join(h.mount, ...segs) + '/')) throw invalid('cgroup plan does not match its parent');
-  });
-  const joined = new Set(hierarchies.flatMap((h) => h.controllers));
-  for (const ctrl of neededControllers(r)) {
-    if (!joined.has(ctrl)) throw unsupported(ctrl, '/sys/fs/cgroup');
-  }
-  for (const leaf of plan.leafDirs) if (existsSync(leaf)) throw leafExists(leaf);
-
-  hierarchies.forEach((h, i) => {
-    const leaf = plan.leafDirs[i]!;
-    const cpuset = h.controllers.includes('cpuset');
-    // A new cpuset cgroup has empty cpus/mems and takes no tasks until they are set: each level
-    // gets its parent's values (an existing level that is still empty, left by a killed run, too).
-    let cpus = cpuset ? readTrim(join(h.mount, 'cpuset.cpus')) : '';
-    let mems = cpuset ? readTrim(join(h.mount, 'cpuset.mems')) : '';
-    let dir = h.mount;
-    for (const seg of segs) {
-      dir = join(dir, seg);
-      const fresh = !existsSync(dir);
-      if (fresh) c.mkdir(dir, false);
-      if (!cpuset) continue;
-      const own = fresh ? { cpus: '', mems: '' } : { cpus: readTrim(join(dir, 'cpuset.cpus')), mems: readTrim(join(dir, 'cpuset.mems')) };
-      if (own.cpus) cpus = own.cpus;
-      else c.write(join(dir, 'cpuset.cpus'), cpus);
-      if (own.mems) mems = own.mems;
-      else c.write(join(dir, 'cpuset.mems'), mems);
-    }
-    c.mkdir(leaf, true);
-    for (const ctrl of h.controllers) {
-      if (ctrl === 'cpuset') {
-        c.write(join(leaf, 'cpuset.cpus'), r.cpusetCpus ?? cpus);
-        c.write(join(leaf, 'cpuset.mems'), mems);
-      } else {
-        const memsw = ctrl === 'memory' && existsSync(join(h.mount, 'memory.memsw.limit_in_bytes'));
-        c.writeAll(leaf, v1Writes(ctrl, r, memsw));
-      }
-    }
-  });
 }
 
 /** Removes the container's leaves (killing what is left in them); the shared parent stays. */

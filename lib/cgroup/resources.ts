@@ -1,5 +1,5 @@
-// Resource limits: validation (before any cgroup exists) and translation into control-file writes
-// for cgroup v1 and v2, with Docker's semantics.
+// Resource limits: validation (before any cgroup exists, Docker's rules and messages) and Docker's
+// options as OCI linux.resources. Which cgroup files they become is cpp/common/cgroup.cpp's business.
 import { invalid } from '../errors.js';
 
 export interface Resources {
@@ -19,13 +19,6 @@ export interface Resources {
 
 /** A validated Resources (normalizeResources): every field present is meaningful; memorySwap only with memory. */
 export type NormalizedResources = Resources;
-
-export interface CgroupWrite {
-  file: string;
-  value: string;
-  /** The kernel may lack this file (swap accounting off): ENOENT on the write is not an error. */
-  optional?: boolean;
-}
 
 const CPU_LIST = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 
@@ -77,63 +70,34 @@ export function normalizeResources(res: Resources): NormalizedResources {
   return out;
 }
 
-/** runc's conversion of v1 cpu.shares (2..262144) to v2 cpu.weight (1..10000). */
-export function sharesToWeight(shares: number): number {
-  return 1 + Math.floor(((shares - 2) * 9999) / 262142);
+/** OCI runtime-spec linux.resources (the subset pocker sets). */
+export interface LinuxResources {
+  memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean };
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+  pids?: { limit: number };
+  unified?: Record<string, string>;
 }
 
-/** The controllers a set of resources needs. */
-export function neededControllers(r: NormalizedResources): string[] {
-  const out: string[] = [];
-  if (r.cpuQuota || r.cpuShares !== undefined) out.push('cpu');
-  if (r.cpusetCpus !== undefined) out.push('cpuset');
-  if (r.memory !== undefined) out.push('memory');
-  if (r.pidsLimit !== undefined) out.push('pids');
+/**
+ * Docker's run options as OCI linux.resources, with Docker's semantics (moby's adaptContainerSettings
+ * and oci_linux.go): `--memory-swap` unset means swap = 2 × memory (memory + swap, as OCI's `swap`
+ * is), -1 unlimited swap; `--cpus` is quota/period; `--pids-limit` <= 0 is -1 (unlimited). The
+ * cgroup files are written from this by cpp/common/cgroup.cpp (the one translation into v1/v2
+ * files), for `pocker run` / `start` through the addon and for the runc verbs in pocker-init.
+ */
+export function toOciResources(res: NormalizedResources): LinuxResources {
+  const out: LinuxResources = {};
+  if (res.memory !== undefined) {
+    out.memory = { limit: res.memory, swap: res.memorySwap === undefined ? 2 * res.memory : res.memorySwap };
+  }
+  const cpu: NonNullable<LinuxResources['cpu']> = {};
+  if (res.cpuQuota) {
+    cpu.quota = res.cpuQuota.quota;
+    cpu.period = res.cpuQuota.period;
+  }
+  if (res.cpuShares !== undefined) cpu.shares = res.cpuShares;
+  if (res.cpusetCpus !== undefined) cpu.cpus = res.cpusetCpus;
+  if (Object.keys(cpu).length > 0) out.cpu = cpu;
+  if (res.pidsLimit !== undefined) out.pids = { limit: res.pidsLimit > 0 ? res.pidsLimit : -1 };
   return out;
-}
-
-/** v1 writes for one controller (cpuset is handled by the caller: it needs the parent's values). */
-export function v1Writes(controller: string, r: NormalizedResources, memswSupported: boolean): CgroupWrite[] {
-  const w: CgroupWrite[] = [];
-  switch (controller) {
-    case 'cpu':
-      if (r.cpuQuota) {
-        w.push({ file: 'cpu.cfs_period_us', value: String(r.cpuQuota.period) });
-        w.push({ file: 'cpu.cfs_quota_us', value: String(r.cpuQuota.quota) });
-      }
-      if (r.cpuShares !== undefined) w.push({ file: 'cpu.shares', value: String(r.cpuShares) });
-      break;
-    case 'memory':
-      if (r.memory !== undefined) {
-        // A fresh cgroup starts unlimited, so the limit goes first and memsw (>= limit) after it.
-        w.push({ file: 'memory.limit_in_bytes', value: String(r.memory) });
-        if (memswSupported) {
-          const memsw = r.memorySwap === undefined ? 2 * r.memory : r.memorySwap;
-          w.push({ file: 'memory.memsw.limit_in_bytes', value: String(memsw) });
-        }
-      }
-      break;
-    case 'pids':
-      if (r.pidsLimit !== undefined) w.push({ file: 'pids.max', value: r.pidsLimit > 0 ? String(r.pidsLimit) : 'max' });
-      break;
-  }
-  return w;
-}
-
-/** All v2 writes into the leaf, in order. */
-export function v2Writes(r: NormalizedResources): CgroupWrite[] {
-  const w: CgroupWrite[] = [];
-  if (r.memory !== undefined) {
-    w.push({ file: 'memory.max', value: String(r.memory) });
-    const swap = r.memorySwap === undefined ? String(r.memory) : r.memorySwap === -1 ? 'max' : String(r.memorySwap - r.memory);
-    w.push({ file: 'memory.swap.max', value: swap, optional: true });
-  }
-  if (r.cpuQuota) {
-    const q = r.cpuQuota.quota === -1 ? 'max' : String(r.cpuQuota.quota);
-    w.push({ file: 'cpu.max', value: `${q} ${r.cpuQuota.period}` });
-  }
-  if (r.cpuShares !== undefined) w.push({ file: 'cpu.weight', value: String(sharesToWeight(r.cpuShares)) });
-  if (r.cpusetCpus !== undefined) w.push({ file: 'cpuset.cpus', value: r.cpusetCpus });
-  if (r.pidsLimit !== undefined) w.push({ file: 'pids.max', value: r.pidsLimit > 0 ? String(r.pidsLimit) : 'max' });
-  return w;
 }

@@ -12,7 +12,6 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
-  readFileSync,
   readSync,
   readdirSync,
   readlinkSync,
@@ -26,6 +25,7 @@ import {
 } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 
+import { cgroupProcs } from '../cgroup/usage.js';
 import { PockerError, type PockerErrorCode } from '../errors.js';
 import { native } from '../native.js';
 
@@ -56,8 +56,7 @@ function cpError(message: string, code: PockerErrorCode = 'ERR_POCKER_INVALID'):
  */
 export function openContainerRoot(pid: number, cgroups: string[]): number {
   const fd = openSync(`/proc/${pid}/root`, O_RDONLY | O_DIRECTORY);
-  const procs = cgroups[0] ? readFileSync(join(cgroups[0], 'cgroup.procs'), 'utf8').split('\n') : [];
-  if (!procs.includes(String(pid))) {
+  if (!cgroupProcs(cgroups).includes(pid)) {
     closeSync(fd);
     throw cpError('the container is not running', 'ERR_POCKER_NOT_RUNNING');
   }

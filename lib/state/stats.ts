@@ -1,9 +1,9 @@
 // `stats` and `top`: what a container uses, read from its cgroup files (config.json `cgroups`) and
 // from /proc: figures only (lib/cli/format.ts makes Docker's cells of them).
-import { existsSync, readFileSync, readlinkSync, readdirSync, statSync } from 'node:fs';
-import { totalmem } from 'node:os';
+import { readFileSync, readlinkSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { cgroupProcs, readCgroupUsage } from '../cgroup/usage.js';
 import type { ListedContainer } from '../container/index.js';
 
 /** One raw sample of a container's counters. */
@@ -46,27 +46,6 @@ function read(path: string): string | null {
   }
 }
 
-/** The first of `dirs` holding `file`, or null. */
-function leafWith(dirs: string[], file: string): string | null {
-  for (const d of dirs) if (existsSync(join(d, file))) return join(d, file);
-  return null;
-}
-
-/** "key value" lines (memory.stat, cpu.stat) -> a map. */
-export function parseKeyValues(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const [k, v] = line.trim().split(/\s+/);
-    if (k && v !== undefined && /^\d+$/.test(v)) out.set(k, Number(v));
-  }
-  return out;
-}
-
-function num(text: string | null): number {
-  const n = Number((text ?? '').trim());
-  return Number.isFinite(n) ? n : 0;
-}
-
 /** Bytes received and sent on the container's interfaces (lo excluded; 0 with the host's netns). */
 export function netIO(pid: number): { rx: number; tx: number } {
   try {
@@ -92,63 +71,12 @@ export function parseNetDev(text: string): { rx: number; tx: number } {
   return { rx, tx };
 }
 
-function blockIO(dirs: string[]): { read: number; write: number } {
-  let r = 0;
-  let w = 0;
-  const v2 = leafWith(dirs, 'io.stat');
-  if (v2) {
-    for (const line of (read(v2) ?? '').split('\n')) {
-      r += Number(/\brbytes=(\d+)/.exec(line)?.[1] ?? 0);
-      w += Number(/\bwbytes=(\d+)/.exec(line)?.[1] ?? 0);
-    }
-    return { read: r, write: w };
-  }
-  const v1 = leafWith(dirs, 'blkio.throttle.io_service_bytes');
-  for (const line of (v1 ? read(v1) ?? '' : '').split('\n')) {
-    const [, op, n] = line.trim().split(/\s+/);
-    if (op === 'Read') r += Number(n ?? 0);
-    if (op === 'Write') w += Number(n ?? 0);
-  }
-  return { read: r, write: w };
-}
-
 /** Reads the container's counters now. `pid`: the container's init (0 when it is not running). */
 export function sampleStats(cgroups: string[], pid: number): StatsSample {
   const atNs = process.hrtime.bigint();
-  let cpuNs: number | null = null;
-  const v1cpu = leafWith(cgroups, 'cpuacct.usage');
-  if (v1cpu) cpuNs = num(read(v1cpu));
-  else {
-    const v2cpu = leafWith(cgroups, 'cpu.stat');
-    const usec = v2cpu ? parseKeyValues(read(v2cpu) ?? '').get('usage_usec') : undefined;
-    if (usec !== undefined) cpuNs = usec * 1000;
-  }
-  const host = totalmem();
-  let memUsage = 0;
-  let memLimit = host;
-  const v1mem = leafWith(cgroups, 'memory.usage_in_bytes');
-  const v2mem = v1mem ? null : leafWith(cgroups, 'memory.current');
-  if (v1mem) {
-    const stat = parseKeyValues(read(join(v1mem, '..', 'memory.stat')) ?? '');
-    const usage = num(read(v1mem));
-    const inactive = stat.get('total_inactive_file') ?? 0;
-    memUsage = inactive < usage ? usage - inactive : usage;
-    const limit = num(read(join(v1mem, '..', 'memory.limit_in_bytes')));
-    memLimit = limit > 0 && limit < host ? limit : host;
-  } else if (v2mem) {
-    const stat = parseKeyValues(read(join(v2mem, '..', 'memory.stat')) ?? '');
-    const usage = num(read(v2mem));
-    const inactive = stat.get('inactive_file') ?? 0;
-    memUsage = inactive < usage ? usage - inactive : usage;
-    const max = (read(join(v2mem, '..', 'memory.max')) ?? 'max').trim();
-    const limit = max === 'max' ? host : Number(max);
-    memLimit = limit > 0 && limit < host ? limit : host;
-  }
-  const pidsFile = leafWith(cgroups, 'pids.current');
-  const pids = pidsFile ? num(read(pidsFile)) : 0;
+  const u = readCgroupUsage(cgroups);
   const net = pid > 0 ? netIO(pid) : { rx: 0, tx: 0 };
-  const blk = blockIO(cgroups);
-  return { cpuNs, atNs, memUsage, memLimit, pids, netRx: net.rx, netTx: net.tx, blkRead: blk.read, blkWrite: blk.write };
+  return { cpuNs: u.cpuNs, atNs, memUsage: u.memUsage, memLimit: u.memLimit, pids: u.pids, netRx: net.rx, netTx: net.tx, blkRead: u.blkRead, blkWrite: u.blkWrite };
 }
 
 /**
@@ -188,17 +116,8 @@ export function zeroStats(c: ListedContainer): ContainerStats {
 // ---------------------------------------------------------------------------------------------
 // top
 
-/** The host pids in the container's cgroup (cgroup.procs of its first leaf), sorted. */
-export function containerPids(cgroups: string[]): number[] {
-  const first = cgroups[0];
-  if (!first) return [];
-  return (read(join(first, 'cgroup.procs')) ?? '')
-    .split('\n')
-    .filter(Boolean)
-    .map(Number)
-    .filter((n) => Number.isInteger(n) && n > 0)
-    .sort((a, b) => a - b);
-}
+/** The host pids in the container's cgroup, sorted. */
+export const containerPids = cgroupProcs;
 
 let userNames: Map<number, string> | undefined;
 

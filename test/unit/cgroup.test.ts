@@ -1,22 +1,31 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CGROUP2_SUPER_MAGIC,
   TMPFS_MAGIC,
+  cgroupJoinTargets,
+  cgroupProcs,
   createCgroups,
   detectCgroups,
+  findContainerCgroupDirs,
+  normalizeResources,
   parseMountinfo,
   planCgroups,
+  readCgroupUsage,
   readCpuUsageNs,
   readMemoryCurrent,
   readOomKills,
   readPidsCurrent,
   removeCgroups,
-  sharesToWeight,
+  toOciResources,
+  type CgroupApplied,
+  type CgroupApplyOptions,
   type CgroupInfo,
   type CgroupOps,
+  type CgroupPlan,
+  type LinuxResources,
   type Resources,
 } from '../../lib/cgroup/index.js';
 import { PockerError } from '../../lib/errors.js';
@@ -210,364 +219,190 @@ describe('planCgroups', () => {
   });
 });
 
-describe('sharesToWeight (runc formula)', () => {
-  it('maps the v1 range onto 1..10000', () => {
-    expect(sharesToWeight(2)).toBe(1);
-    expect(sharesToWeight(512)).toBe(20);
-    expect(sharesToWeight(1024)).toBe(39);
-    expect(sharesToWeight(262144)).toBe(10000);
+// ---------------------------------------------------------------------------------------------
+// toOciResources: Docker's options as OCI linux.resources
+
+describe('toOciResources (Docker semantics)', () => {
+  const oci = (r: Resources) => toOciResources(normalizeResources(r));
+
+  it('memory: swap is memory+swap, 2 x memory by default, -1 unlimited', () => {
+    expect(oci({ memory: 64 * MB })).toEqual({ memory: { limit: 64 * MB, swap: 128 * MB } });
+    expect(oci({ memory: 64 * MB, memorySwap: 100 * MB })).toEqual({ memory: { limit: 64 * MB, swap: 100 * MB } });
+    expect(oci({ memory: 64 * MB, memorySwap: -1 })).toEqual({ memory: { limit: 64 * MB, swap: -1 } });
+    expect(oci({ memory: 64 * MB, memorySwap: 0 })).toEqual({ memory: { limit: 64 * MB, swap: 128 * MB } });
+    // --memory-swap -1 alone means nothing (no memory limit)
+    expect(oci({ memorySwap: -1 })).toEqual({});
+  });
+
+  it('cpu: --cpus as quota/period, shares (clamped as the kernel does), cpuset', () => {
+    expect(oci({ cpuQuota: { quota: 150000, period: 100000 } })).toEqual({ cpu: { quota: 150000, period: 100000 } });
+    expect(oci({ cpuShares: 512, cpusetCpus: '0-1' })).toEqual({ cpu: { shares: 512, cpus: '0-1' } });
+    expect(oci({ cpuShares: 1 })).toEqual({ cpu: { shares: 2 } });
+    expect(oci({ cpuShares: 0, cpusetCpus: '' })).toEqual({});
+  });
+
+  it('pids: <= 0 is -1 (unlimited), as Docker passes it to runc', () => {
+    expect(oci({ pidsLimit: 50 })).toEqual({ pids: { limit: 50 } });
+    expect(oci({ pidsLimit: 0 })).toEqual({ pids: { limit: -1 } });
+    expect(oci({ pidsLimit: -5 })).toEqual({ pids: { limit: -1 } });
+  });
+
+  it('nothing set: no resources', () => {
+    expect(oci({})).toEqual({});
   });
 });
 
 // ---------------------------------------------------------------------------------------------
-// createCgroups against a fake root in a temp dir
+// createCgroups: what it hands to the addon (the file-level translation is tested in
+// test/native/cgroup.test.ts, through the addon)
 
-type Call = [op: 'create' | 'write' | 'remove', path: string, value?: string];
+type Call = [op: 'apply' | 'remove', path: string, resources?: LinuxResources | string, options?: CgroupApplyOptions];
 
-/** Records every call and acts on the temp dir like the kernel would (mkdir is not recursive). */
 class FakeOps implements CgroupOps {
   calls: Call[] = [];
-  fail: ((op: Call[0], path: string) => Error | undefined) | undefined;
+  fail: Error | undefined;
+  /** What cgroupApply returns; by default the leaves of a v2 or v1 layout under the given path. */
+  answer: ((path: string, layout: CgroupInfo) => CgroupApplied) | undefined;
 
-  private check(op: Call[0], path: string): void {
-    const err = this.fail?.(op, path);
-    if (err) throw err;
-  }
-  cgroupCreate(p: string): void {
-    this.calls.push(['create', p]);
-    this.check('create', p);
-    if (!existsSync(p)) mkdirSync(p);
-  }
-  cgroupWrite(p: string, v: string): void {
-    this.calls.push(['write', p, v]);
-    this.check('write', p);
-    writeFileSync(p, v);
+  cgroupApply(path: string, resources: LinuxResources | string, options?: CgroupApplyOptions): CgroupApplied {
+    this.calls.push(['apply', path, resources, options]);
+    if (this.fail) throw this.fail;
+    const layout = options!.layout!;
+    if (this.answer) return this.answer(path, layout);
+    if (layout.version === 2) {
+      const leaf = join(layout.unifiedMount!, path);
+      return { version: 2, dirs: [leaf], v1Tasks: [], v2Leaf: leaf, oomFile: join(leaf, 'memory.events') };
+    }
+    const mounts = [...new Set(['cpu', 'cpuacct', 'cpuset', 'memory', 'pids'].map((c) => layout.v1Mounts?.[c]).filter((m): m is string => !!m))];
+    const dirs = mounts.map((m) => join(m, path));
+    return { version: 1, dirs, v1Tasks: dirs.map((d) => join(d, 'tasks')) };
   }
   cgroupRemove(p: string): void {
     this.calls.push(['remove', p]);
-    this.check('remove', p);
-    rmSync(p, { recursive: true, force: true });
   }
 }
 
 function sysErr(code: string, errno: number, syscall: string, path: string): Error {
-  return Object.assign(new Error(`${code}: ${syscall} ${path}`), { code, errno: -errno, syscall, path });
+  return Object.assign(new Error(`${code}: ${syscall} ${path}`), { code, errno: -errno, syscall, path, step: 'cgroup' });
 }
 
-let root: string;
-let ops: FakeOps;
+describe('createCgroups', () => {
+  const v1 = detectCgroups(HYBRID, TMPFS_MAGIC);
+  const v2 = detectCgroups(PURE_V2, CGROUP2_SUPER_MAGIC);
+  const ALL: Resources = { memory: 64 * MB, cpuQuota: { quota: 50000, period: 100000 }, cpuShares: 512, cpusetCpus: '1', pidsLimit: 50 };
 
-beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), 'pocker-cgroup-unit-'));
-  ops = new FakeOps();
-});
-afterEach(() => {
-  rmSync(root, { recursive: true, force: true });
-});
-
-/** Mountinfo text for a v1 layout under `root`; `groups` are the hierarchies, comma-joined when co-mounted. */
-function v1Root(groups: string[], opts: { memsw?: boolean } = {}): CgroupInfo {
-  const lines = [`31 23 0:28 / ${root} rw,relatime - tmpfs tmpfs rw,mode=755`];
-  groups.forEach((g, i) => {
-    mkdirSync(join(root, g));
-    lines.push(`${32 + i} 31 0:${29 + i} / ${join(root, g)} rw,relatime - cgroup cgroup rw,${g}`);
-  });
-  if (groups.includes('cpuset')) {
-    writeFileSync(join(root, 'cpuset', 'cpuset.cpus'), '0-3\n');
-    writeFileSync(join(root, 'cpuset', 'cpuset.mems'), '0\n');
-  }
-  if (opts.memsw !== false && groups.includes('memory')) {
-    writeFileSync(join(root, 'memory', 'memory.memsw.limit_in_bytes'), '9223372036854771712\n');
-  }
-  return detectCgroups(lines.join('\n') + '\n', TMPFS_MAGIC);
-}
-
-/** A v2 mount at `root` with these controllers available and these already enabled at the root. */
-function v2Root(controllers: string, subtree: string): CgroupInfo {
-  writeFileSync(join(root, 'cgroup.controllers'), `${controllers}\n`);
-  writeFileSync(join(root, 'cgroup.subtree_control'), `${subtree}\n`);
-  return detectCgroups(`30 25 0:26 / ${root} rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n`, CGROUP2_SUPER_MAGIC);
-}
-
-/** Calls with `root` shortened to `@`. */
-function rel(calls: Call[]): string[] {
-  return calls.map(([op, p, v]) => `${op} ${p.replace(root, '@')}${v === undefined ? '' : ` = ${v}`}`);
-}
-
-const ALL: Resources = {
-  memory: 64 * MB,
-  cpuQuota: { quota: 50000, period: 100000 },
-  cpuShares: 512,
-  cpusetCpus: '1',
-  pidsLimit: 50,
-};
-
-describe('createCgroups v1', () => {
-  const HIER = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'pids'];
-
-  it('creates every parent level and the leaves, copies cpuset, writes limits in order', () => {
-    const info = v1Root(HIER);
-    const plan = planCgroups(info, 'pocker/test-1', 'c1', ALL);
-    createCgroups(plan, ALL, ops, info, 'pocker/test-1');
-    expect(rel(ops.calls)).toEqual([
-      'create @/cpu/pocker',
-      'create @/cpu/pocker/test-1',
-      'create @/cpu/pocker/test-1/c1',
-      'write @/cpu/pocker/test-1/c1/cpu.cfs_period_us = 100000',
-      'write @/cpu/pocker/test-1/c1/cpu.cfs_quota_us = 50000',
-      'write @/cpu/pocker/test-1/c1/cpu.shares = 512',
-      'create @/cpuacct/pocker',
-      'create @/cpuacct/pocker/test-1',
-      'create @/cpuacct/pocker/test-1/c1',
-      'create @/cpuset/pocker',
-      'write @/cpuset/pocker/cpuset.cpus = 0-3',
-      'write @/cpuset/pocker/cpuset.mems = 0',
-      'create @/cpuset/pocker/test-1',
-      'write @/cpuset/pocker/test-1/cpuset.cpus = 0-3',
-      'write @/cpuset/pocker/test-1/cpuset.mems = 0',
-      'create @/cpuset/pocker/test-1/c1',
-      'write @/cpuset/pocker/test-1/c1/cpuset.cpus = 1',
-      'write @/cpuset/pocker/test-1/c1/cpuset.mems = 0',
-      'create @/memory/pocker',
-      'create @/memory/pocker/test-1',
-      'create @/memory/pocker/test-1/c1',
-      'write @/memory/pocker/test-1/c1/memory.limit_in_bytes = 67108864',
-      'write @/memory/pocker/test-1/c1/memory.memsw.limit_in_bytes = 134217728',
-      'create @/pids/pocker',
-      'create @/pids/pocker/test-1',
-      'create @/pids/pocker/test-1/c1',
-      'write @/pids/pocker/test-1/c1/pids.max = 50',
-    ]);
-    // devices is not joined
-    expect(existsSync(join(root, 'devices', 'pocker'))).toBe(false);
+  it('hands the addon the cgroupsPath, the OCI resources and the layout the plan was made from', () => {
+    for (const info of [v1, v2]) {
+      const ops = new FakeOps();
+      const plan = planCgroups(info, 'pocker/test-1', 'c1', ALL);
+      createCgroups(plan, ALL, ops, info, 'pocker/test-1');
+      expect(ops.calls).toEqual([
+        [
+          'apply',
+          'pocker/test-1/c1',
+          { memory: { limit: 64 * MB, swap: 128 * MB }, cpu: { quota: 50000, period: 100000, shares: 512, cpus: '1' }, pids: { limit: 50 } },
+          { layout: info },
+        ],
+      ]);
+    }
   });
 
-  it('a second container in an existing parent only adds its leaves (cpuset from the parent)', () => {
-    const info = v1Root(HIER);
-    createCgroups(planCgroups(info, 'pocker', 'c1', {}), {}, ops, info, 'pocker');
-    writeFileSync(join(root, 'cpuset', 'pocker', 'cpuset.cpus'), '2-3\n'); // the parent's own value wins
-    ops.calls = [];
-    const res: Resources = { memory: 32 * MB, memorySwap: -1, pidsLimit: -1 };
-    createCgroups(planCgroups(info, 'pocker', 'c2', res), res, ops, info, 'pocker');
-    expect(rel(ops.calls)).toEqual([
-      'create @/cpu/pocker/c2',
-      'create @/cpuacct/pocker/c2',
-      'create @/cpuset/pocker/c2',
-      'write @/cpuset/pocker/c2/cpuset.cpus = 2-3',
-      'write @/cpuset/pocker/c2/cpuset.mems = 0',
-      'create @/memory/pocker/c2',
-      'write @/memory/pocker/c2/memory.limit_in_bytes = 33554432',
-      'write @/memory/pocker/c2/memory.memsw.limit_in_bytes = -1',
-      'create @/pids/pocker/c2',
-      'write @/pids/pocker/c2/pids.max = max',
-    ]);
-  });
-
-  it('an existing but empty cpuset parent (left by a killed run) is filled', () => {
-    const info = v1Root(['cpuset']);
-    mkdirSync(join(root, 'cpuset', 'pocker'));
-    createCgroups(planCgroups(info, 'pocker', 'c1', {}), {}, ops, info, 'pocker');
-    expect(rel(ops.calls)).toEqual([
-      'write @/cpuset/pocker/cpuset.cpus = 0-3',
-      'write @/cpuset/pocker/cpuset.mems = 0',
-      'create @/cpuset/pocker/c1',
-      'write @/cpuset/pocker/c1/cpuset.cpus = 0-3',
-      'write @/cpuset/pocker/c1/cpuset.mems = 0',
-    ]);
-  });
-
-  it('memsw only when the kernel has it; explicit memory+swap', () => {
-    let info = v1Root(['memory'], { memsw: false });
-    createCgroups(planCgroups(info, 'pocker', 'a', { memory: MB }), { memory: MB }, ops, info, 'pocker');
-    expect(rel(ops.calls)).toEqual(['create @/memory/pocker', 'create @/memory/pocker/a', 'write @/memory/pocker/a/memory.limit_in_bytes = 1048576']);
-
-    rmSync(join(root, 'memory'), { recursive: true });
-    info = v1Root(['memory']);
-    ops.calls = [];
-    const res = { memory: MB, memorySwap: 3 * MB };
-    createCgroups(planCgroups(info, 'pocker', 'b', res), res, ops, info, 'pocker');
-    expect(rel(ops.calls).slice(-2)).toEqual([
-      'write @/memory/pocker/b/memory.limit_in_bytes = 1048576',
-      'write @/memory/pocker/b/memory.memsw.limit_in_bytes = 3145728',
-    ]);
-  });
-
-  it('co-mounted cpu,cpuacct is joined once and gets the cpu writes', () => {
-    const info = v1Root(['cpu,cpuacct', 'memory']);
-    const res: Resources = { cpuQuota: { quota: 150000, period: 100000 }, memory: MB };
-    const plan = planCgroups(info, 'pocker', 'c1', res);
-    expect(plan.leafDirs).toEqual([join(root, 'cpu,cpuacct', 'pocker', 'c1'), join(root, 'memory', 'pocker', 'c1')]);
-    createCgroups(plan, res, ops, info, 'pocker');
-    expect(rel(ops.calls)).toEqual([
-      'create @/cpu,cpuacct/pocker',
-      'create @/cpu,cpuacct/pocker/c1',
-      'write @/cpu,cpuacct/pocker/c1/cpu.cfs_period_us = 100000',
-      'write @/cpu,cpuacct/pocker/c1/cpu.cfs_quota_us = 150000',
-      'create @/memory/pocker',
-      'create @/memory/pocker/c1',
-      'write @/memory/pocker/c1/memory.limit_in_bytes = 1048576',
-      'write @/memory/pocker/c1/memory.memsw.limit_in_bytes = 2097152',
-    ]);
-  });
-
-  it('a failing write removes the leaves created so far and throws a cgroup-step error', () => {
-    const info = v1Root(HIER);
-    const plan = planCgroups(info, 'pocker', 'c1', ALL);
-    ops.fail = (op, p) => (op === 'write' && p.endsWith('pids.max') ? sysErr('EACCES', 13, 'write', p) : undefined);
+  it('maps the addon errors: a missing controller, an existing leaf, a failed write (step cgroup)', () => {
+    const plan = planCgroups(v2, 'pocker', 'c1', ALL);
+    const ops = new FakeOps();
+    ops.fail = sysErr('EOPNOTSUPP', 95, 'pids', '/sys/fs/cgroup');
+    expect(() => createCgroups(plan, ALL, ops, v2, 'pocker')).toThrow(
+      expect.objectContaining({ code: 'ERR_POCKER_UNSUPPORTED', step: 'cgroup', path: '/sys/fs/cgroup', message: expect.stringContaining('pids') }),
+    );
+    ops.fail = sysErr('EEXIST', 17, 'mkdir', '/sys/fs/cgroup/pocker/c1');
+    expect(() => createCgroups(plan, ALL, ops, v2, 'pocker')).toThrow(
+      expect.objectContaining({ code: 'EEXIST', errno: -17, syscall: 'mkdir', step: 'cgroup', message: expect.stringContaining('already exists') }),
+    );
+    ops.fail = sysErr('EACCES', 13, 'write', '/sys/fs/cgroup/pocker/c1/pids.max');
     let err: unknown;
     try {
-      createCgroups(plan, ALL, ops, info, 'pocker');
+      createCgroups(plan, ALL, ops, v2, 'pocker');
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(PockerError);
-    expect(err).toMatchObject({ code: 'EACCES', errno: -13, syscall: 'write', step: 'cgroup', path: join(root, 'pids/pocker/c1/pids.max') });
-    expect(rel(ops.calls.filter((c) => c[0] === 'remove'))).toEqual([
-      'remove @/pids/pocker/c1',
-      'remove @/memory/pocker/c1',
-      'remove @/cpuset/pocker/c1',
-      'remove @/cpuacct/pocker/c1',
-      'remove @/cpu/pocker/c1',
-    ]);
-    for (const leaf of plan.leafDirs) expect(existsSync(leaf)).toBe(false);
+    expect(err).toMatchObject({ code: 'EACCES', errno: -13, syscall: 'write', step: 'cgroup', path: '/sys/fs/cgroup/pocker/c1/pids.max' });
+    expect(ops.calls.filter((c) => c[0] === 'remove')).toEqual([]);
   });
 
-  it('a failing mkdir removes only what was created before it', () => {
-    const info = v1Root(HIER);
-    const plan = planCgroups(info, 'pocker', 'c1', {});
-    ops.fail = (op, p) => (op === 'create' && p === join(root, 'cpuset/pocker/c1') ? sysErr('ENOSPC', 28, 'mkdir', p) : undefined);
-    expect(() => createCgroups(plan, {}, ops, info, 'pocker')).toThrow(expect.objectContaining({ code: 'ENOSPC', step: 'cgroup' }));
-    expect(rel(ops.calls.filter((c) => c[0] === 'remove'))).toEqual(['remove @/cpuacct/pocker/c1', 'remove @/cpu/pocker/c1']);
-  });
-
-  it('refuses to reuse an existing leaf, and limits whose controller is not mounted, before touching anything', () => {
-    const info = v1Root(['cpu', 'memory']);
-    mkdirSync(join(root, 'memory', 'pocker', 'c1'), { recursive: true });
-    expect(() => createCgroups(planCgroups(info, 'pocker', 'c1', {}), {}, ops, info, 'pocker')).toThrow(
-      expect.objectContaining({ code: 'EEXIST', step: 'cgroup' }),
-    );
-    const res = { pidsLimit: 10 };
-    expect(() => createCgroups(planCgroups(info, 'pocker', 'c2', res), res, ops, info, 'pocker')).toThrow(
-      expect.objectContaining({ code: 'ERR_POCKER_UNSUPPORTED', step: 'cgroup' }),
-    );
-    expect(ops.calls).toEqual([]);
-  });
-});
-
-describe('createCgroups v2', () => {
-  it('enables only the missing controllers on each level, then writes the limits', () => {
-    const info = v2Root('cpuset cpu io memory hugetlb pids rdma', 'memory io');
-    const plan = planCgroups(info, 'pocker/test-1', 'c1', ALL);
-    createCgroups(plan, ALL, ops, info, 'pocker/test-1');
-    expect(rel(ops.calls)).toEqual([
-      'write @/cgroup.subtree_control = +cpu +cpuset +pids',
-      'create @/pocker',
-      'write @/pocker/cgroup.subtree_control = +cpu +cpuset +memory +pids',
-      'create @/pocker/test-1',
-      'write @/pocker/test-1/cgroup.subtree_control = +cpu +cpuset +memory +pids',
-      'create @/pocker/test-1/c1',
-      'write @/pocker/test-1/c1/memory.max = 67108864',
-      'write @/pocker/test-1/c1/memory.swap.max = 67108864',
-      'write @/pocker/test-1/c1/cpu.max = 50000 100000',
-      'write @/pocker/test-1/c1/cpu.weight = 20',
-      'write @/pocker/test-1/c1/cpuset.cpus = 1',
-      'write @/pocker/test-1/c1/pids.max = 50',
-    ]);
-  });
-
-  it('an existing parent with everything enabled only gets the leaf', () => {
-    const info = v2Root('cpu memory pids', 'cpu memory pids');
-    mkdirSync(join(root, 'pocker'));
-    writeFileSync(join(root, 'pocker', 'cgroup.subtree_control'), 'cpu memory pids\n');
-    const res: Resources = { memory: 64 * MB, memorySwap: -1, cpuQuota: { quota: -1, period: 100000 }, pidsLimit: 0 };
-    createCgroups(planCgroups(info, 'pocker', 'c1', res), res, ops, info, 'pocker');
-    expect(rel(ops.calls)).toEqual([
-      'create @/pocker/c1',
-      'write @/pocker/c1/memory.max = 67108864',
-      'write @/pocker/c1/memory.swap.max = max',
-      'write @/pocker/c1/cpu.max = max 100000',
-      'write @/pocker/c1/pids.max = max',
-    ]);
-  });
-
-  it('memory.swap.max is memory+swap minus memory, and skipped when the kernel has no swap accounting', () => {
-    const info = v2Root('memory', 'memory');
-    const res = { memory: 64 * MB, memorySwap: 100 * MB };
-    createCgroups(planCgroups(info, 'pocker', 'a', res), res, ops, info, 'pocker');
-    expect(rel(ops.calls).slice(-1)).toEqual([`write @/pocker/a/memory.swap.max = ${36 * MB}`]);
-
-    ops.calls = [];
-    ops.fail = (op, p) => (p.endsWith('memory.swap.max') ? sysErr('ENOENT', 2, 'open', p) : undefined);
-    createCgroups(planCgroups(info, 'pocker', 'b', res), res, ops, info, 'pocker');
-    expect(rel(ops.calls)).toEqual([
-      'create @/pocker/b',
-      'write @/pocker/b/memory.max = 67108864',
-      'write @/pocker/b/memory.swap.max = 37748736',
-    ]);
-    expect(existsSync(join(root, 'pocker', 'b'))).toBe(true);
-  });
-
-  it('only available controllers are enabled; a limit needing a missing one fails before any write', () => {
-    const info = v2Root('memory pids', '');
-    createCgroups(planCgroups(info, 'pocker', 'a', {}), {}, ops, info, 'pocker');
-    expect(rel(ops.calls)).toEqual([
-      'write @/cgroup.subtree_control = +memory +pids',
-      'create @/pocker',
-      'write @/pocker/cgroup.subtree_control = +memory +pids',
-      'create @/pocker/a',
-    ]);
-    ops.calls = [];
-    const res = { cpuShares: 1024 };
-    expect(() => createCgroups(planCgroups(info, 'pocker', 'b', res), res, ops, info, 'pocker')).toThrow(
-      expect.objectContaining({ code: 'ERR_POCKER_UNSUPPORTED', step: 'cgroup' }),
-    );
-    expect(ops.calls).toEqual([]);
-  });
-
-  it('a failing write removes the leaf; the shared parent stays', () => {
-    const info = v2Root('cpu memory pids', 'cpu memory pids');
-    const res = { memory: 64 * MB, pidsLimit: 5 };
-    const plan = planCgroups(info, 'pocker', 'c1', res);
-    ops.fail = (op, p) => (op === 'write' && p.endsWith('pids.max') ? sysErr('EINVAL', 22, 'write', p) : undefined);
-    expect(() => createCgroups(plan, res, ops, info, 'pocker')).toThrow(
-      expect.objectContaining({ code: 'EINVAL', step: 'cgroup', path: join(root, 'pocker/c1/pids.max') }),
-    );
-    expect(rel(ops.calls.filter((c) => c[0] === 'remove'))).toEqual(['remove @/pocker/c1']);
-    expect(existsSync(join(root, 'pocker', 'c1'))).toBe(false);
-    expect(existsSync(join(root, 'pocker'))).toBe(true);
-  });
-
-  it('rejects a plan made for another layout', () => {
-    const info = v2Root('memory', 'memory');
+  it('rejects a plan made for another layout or parent before calling the addon', () => {
+    const ops = new FakeOps();
     const plan = planCgroups({ version: 1, v1Mounts: { memory: '/x' } }, 'pocker', 'a', {});
-    expect(() => createCgroups(plan, {}, ops, info, 'pocker')).toThrow(expect.objectContaining({ code: 'ERR_POCKER_INVALID' }));
-    const plan2 = planCgroups(info, 'pocker', 'a', {});
-    expect(() => createCgroups(plan2, {}, ops, info, 'other')).toThrow(expect.objectContaining({ code: 'ERR_POCKER_INVALID' }));
+    expect(() => createCgroups(plan, {}, ops, v2, 'pocker')).toThrow(expect.objectContaining({ code: 'ERR_POCKER_INVALID' }));
+    const plan2 = planCgroups(v2, 'pocker', 'a', {});
+    expect(() => createCgroups(plan2, {}, ops, v2, 'other')).toThrow(expect.objectContaining({ code: 'ERR_POCKER_INVALID' }));
+    expect(() => createCgroups(plan2, { memory: -1 }, ops, v2, 'pocker')).toThrow(expect.objectContaining({ code: 'ERR_POCKER_INVALID' }));
     expect(ops.calls).toEqual([]);
+  });
+
+  it('paths the addon made that differ from the plan are removed and reported', () => {
+    const ops = new FakeOps();
+    ops.answer = () => ({ version: 2, dirs: ['/elsewhere/c1'], v1Tasks: [], v2Leaf: '/elsewhere/c1' });
+    const plan = planCgroups(v2, 'pocker', 'c1', {});
+    expect(() => createCgroups(plan, {}, ops, v2, 'pocker')).toThrow(expect.objectContaining({ step: 'cgroup' }));
+    expect(ops.calls.filter((c) => c[0] === 'remove')).toEqual([['remove', '/elsewhere/c1']]);
   });
 });
 
 describe('removeCgroups', () => {
   it('removes every leaf, keeps going after a failure, then throws', () => {
-    const info = v1Root(['cpu', 'memory', 'pids']);
+    const info = detectCgroups(HYBRID, TMPFS_MAGIC);
     const plan = planCgroups(info, 'pocker', 'c1', {});
-    createCgroups(plan, {}, ops, info, 'pocker');
-    ops.calls = [];
-    ops.fail = (op, p) => (op === 'remove' && p.includes('/memory/') ? sysErr('EBUSY', 16, 'rmdir', p) : undefined);
+    const calls: string[] = [];
+    const ops: CgroupOps = {
+      cgroupApply: () => {
+        throw new Error('unused');
+      },
+      cgroupRemove: (p) => {
+        calls.push(p);
+        if (p.includes('/memory/')) throw sysErr('EBUSY', 16, 'rmdir', p);
+      },
+    };
     expect(() => removeCgroups(plan, ops)).toThrow(expect.objectContaining({ code: 'EBUSY', step: 'cgroup' }));
-    expect(rel(ops.calls)).toEqual(['remove @/cpu/pocker/c1', 'remove @/memory/pocker/c1', 'remove @/pids/pocker/c1']);
-    ops.fail = undefined;
-    removeCgroups(plan, ops);
-    for (const leaf of plan.leafDirs) expect(existsSync(leaf)).toBe(false);
-    expect(existsSync(join(root, 'cpu', 'pocker'))).toBe(true);
+    expect(calls).toEqual(plan.leafDirs);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Reading a container's cgroups (a fake root in a temp dir)
+
+let root: string;
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'pocker-cgroup-unit-'));
+});
+afterEach(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** Mountinfo text for a v1 layout under `root` (each hierarchy's dir is made). */
+function v1Root(groups: string[]): CgroupInfo {
+  const lines = [`31 23 0:28 / ${root} rw,relatime - tmpfs tmpfs rw,mode=755`];
+  groups.forEach((g, i) => {
+    mkdirSync(join(root, g));
+    lines.push(`${32 + i} 31 0:${29 + i} / ${join(root, g)} rw,relatime - cgroup cgroup rw,${g}`);
+  });
+  return detectCgroups(lines.join('\n') + '\n', TMPFS_MAGIC);
+}
+
+function v2Root(): CgroupInfo {
+  return detectCgroups(`30 25 0:26 / ${root} rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n`, CGROUP2_SUPER_MAGIC);
+}
+
+function makeLeaves(plan: CgroupPlan): void {
+  for (const d of plan.leafDirs) mkdirSync(d, { recursive: true });
+}
 
 describe('stats', () => {
   it('v1: cpuacct.usage, memory.usage_in_bytes, pids.current, oom_control', () => {
     const info = v1Root(['cpuacct', 'memory', 'pids']);
     const plan = planCgroups(info, 'pocker', 'c1', {});
-    createCgroups(plan, {}, ops, info, 'pocker');
+    makeLeaves(plan);
     writeFileSync(plan.statsFiles.cpuUsage!, '123456789\n');
     writeFileSync(plan.statsFiles.memoryCurrent!, '4096\n');
     writeFileSync(plan.statsFiles.pidsCurrent!, '3\n');
@@ -576,20 +411,49 @@ describe('stats', () => {
     expect(readMemoryCurrent(plan)).toBe(4096);
     expect(readPidsCurrent(plan)).toBe(3);
     expect(readOomKills(plan)).toBe(2);
+    // the same through the dirs alone (stats of a listed container)
+    const mem = plan.leafDirs.find((d) => d.includes('/memory/'))!;
+    writeFileSync(join(mem, 'memory.stat'), 'total_inactive_file 1024\n');
+    writeFileSync(join(mem, 'memory.limit_in_bytes'), `${MB}\n`);
+    expect(readCgroupUsage(plan.leafDirs)).toEqual({ cpuNs: 123456789, memUsage: 3072, memLimit: MB, pids: 3, blkRead: 0, blkWrite: 0 });
   });
 
   it('v2: usage_usec in cpu.stat, oom_kill in memory.events', () => {
-    const info = v2Root('memory pids', 'memory pids');
-    const plan = planCgroups(info, 'pocker', 'c1', {});
-    createCgroups(plan, {}, ops, info, 'pocker');
+    const plan = planCgroups(v2Root(), 'pocker', 'c1', {});
+    makeLeaves(plan);
     writeFileSync(plan.statsFiles.cpuUsage!, 'usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n');
     writeFileSync(plan.oomFile!.path, 'low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\noom_group_kill 0\n');
     expect(readCpuUsageNs(plan)).toBe(1_500_000);
     expect(readOomKills(plan)).toBe(1);
+    const leaf = plan.v2Leaf!;
+    writeFileSync(join(leaf, 'memory.current'), '8192\n');
+    writeFileSync(join(leaf, 'memory.max'), 'max\n');
+    writeFileSync(join(leaf, 'io.stat'), '8:0 rbytes=100 wbytes=20 rios=1 wios=1\n8:16 rbytes=1 wbytes=2\n');
+    writeFileSync(join(leaf, 'cgroup.procs'), '12\n3\n');
+    const usage = readCgroupUsage([leaf]);
+    expect(usage).toMatchObject({ cpuNs: 1_500_000, memUsage: 8192, pids: 0, blkRead: 101, blkWrite: 22 });
+    expect(cgroupProcs([leaf])).toEqual([3, 12]);
   });
 
   it('no cpuacct hierarchy: 0', () => {
     const plan = planCgroups({ version: 1, v1Mounts: { memory: '/x' } }, 'pocker', 'c', {});
     expect(readCpuUsageNs(plan)).toBe(0);
+  });
+});
+
+describe('a container\'s cgroup dirs from outside', () => {
+  it('exec joins the v2 leaf or the v1 tasks files', () => {
+    expect(cgroupJoinTargets(['/cg/pocker/a'], 2)).toEqual({ v2Leaf: '/cg/pocker/a', v1Tasks: [] });
+    expect(cgroupJoinTargets(['/cg/cpu/pocker/a', '/cg/memory/pocker/a'], 1)).toEqual({ v1Tasks: ['/cg/cpu/pocker/a/tasks', '/cg/memory/pocker/a/tasks'] });
+  });
+
+  it('a lost record: the leaves named after the id under "pocker" and the parents other containers use', () => {
+    v1Root(['cpu', 'memory']);
+    const text = ['cpu', 'memory'].map((g, i) => `${32 + i} 31 0:${29 + i} / ${join(root, g)} rw - cgroup cgroup rw,${g}`).join('\n') + '\n';
+    mkdirSync(join(root, 'cpu', 'pocker', 'lost'), { recursive: true });
+    mkdirSync(join(root, 'memory', 'custom', 'lost'), { recursive: true });
+    const known = [join(root, 'memory', 'custom', 'other')];
+    expect(findContainerCgroupDirs('lost', known, text).sort()).toEqual([join(root, 'cpu', 'pocker', 'lost'), join(root, 'memory', 'custom', 'lost')]);
+    expect(findContainerCgroupDirs('lost', [], text)).toEqual([join(root, 'cpu', 'pocker', 'lost')]);
   });
 });
