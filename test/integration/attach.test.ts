@@ -1,7 +1,7 @@
 // create, start [-a] [-i], restart, attach and exec -d on real containers: a container made by
 // `create` is run by its own monitor, which serves its stdio to attached clients (attach.sock).
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
