@@ -157,6 +157,11 @@ export function native(): NativeAddon {
   return addon;
 }
 
+/** The pocker-init binary that native() runs (for tests and tools that execute it directly). */
+export function nativeInitPath(): string {
+  return initPath(addonPath(createRequire(join(packageRoot, 'package.json'))));
+}
+
 /** pocker-init lives beside the addon it was built with (prebuilds/linux-x64/ or build/Release/), so the two always match; POCKER_INIT overrides. */
 export function initPath(addonPath: string): string {
   const path = process.env.POCKER_INIT || join(dirname(addonPath), 'pocker-init');

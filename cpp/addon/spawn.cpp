@@ -26,6 +26,7 @@
 
 #include "addon/addon.h"
 #include "common/util.h"
+#include "common/wire.h"
 
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U
@@ -288,9 +289,7 @@ Napi::Value Monitor::Kill(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsNumber()) return throwTypeError(info.Env(), "kill(signal)");
   int sig = info[0].As<Napi::Number>().Int32Value();
   if (!sock_) return Napi::Boolean::New(info.Env(), false);
-  char msg[32];
-  std::snprintf(msg, sizeof msg, "K %d", sig);
-  return Napi::Boolean::New(info.Env(), sendMsg(sock_.get(), msg));
+  return Napi::Boolean::New(info.Env(), sendMsg(sock_.get(), wire::encodeKill(sig)));
 }
 
 void Monitor::Emit(Napi::Object ev) {
@@ -321,43 +320,37 @@ void Monitor::DrainSocket() {
       CloseSocket();
       return;
     }
-    buf[n] = 0;
+    wire::SyncMsg m;
+    if (!wire::decode(buf, static_cast<size_t>(n), &m)) {
+      if (fd >= 0) ::close(fd);
+      continue;
+    }
     Napi::Object ev = Napi::Object::New(env_);
-    switch (buf[0]) {
-      case 'P':
+    switch (m.kind) {
+      case wire::Sync::Pid:
         ev.Set("type", "pid");
-        ev.Set("pid", std::atoi(buf + 2));
+        ev.Set("pid", m.pid);
         break;
-      case 'T':
+      case wire::Sync::Pty:
         if (fd < 0) continue;
         ev.Set("type", "pty");
         ev.Set("fd", fd);
         fd = -1;  // now owned by JS
         break;
-      case 'S':
+      case wire::Sync::Started:
         ev.Set("type", "started");
         break;
-      case 'E': {
-        // "E <errno> <step> <syscall>\n<path>"
-        char step[64] = "", sys[64] = "";
-        int err = 0;
-        std::sscanf(buf, "E %d %63s %63[^\n]", &err, step, sys);
-        const char* nl = std::strchr(buf, '\n');
-        std::string path = nl ? std::string(nl + 1, static_cast<size_t>(buf + n - nl - 1)) : "";
-        ev = makeSystemError(env_, err, sys, path, step);
+      case wire::Sync::Error:
+        ev = makeSystemError(env_, m.err, m.syscall.c_str(), m.path, m.step.c_str());
         ev.Set("type", "error");
-        ev.Set("path", path);
+        ev.Set("path", m.path);
         break;
-      }
-      case 'X': {
-        int code = 0, sig = 0, oom = 0;
-        std::sscanf(buf, "X %d %d %d", &code, &sig, &oom);
+      case wire::Sync::Exit:
         ev.Set("type", "exit");
-        ev.Set("exitCode", code);
-        ev.Set("signal", sig);
-        ev.Set("oomKilled", oom != 0);
+        ev.Set("exitCode", m.exitCode);
+        ev.Set("signal", m.signal);
+        ev.Set("oomKilled", m.oomKilled);
         break;
-      }
       default:
         if (fd >= 0) ::close(fd);
         continue;

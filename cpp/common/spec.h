@@ -87,12 +87,4 @@ struct Spec {
 // Parses a spec; returns false (and sets *why) on a malformed stream.
 bool parseSpec(const uint8_t* data, size_t len, Spec* out, const char** why);
 
-// Messages on the sync socket (SOCK_SEQPACKET), monitor -> caller, one per packet:
-//   "P <pid>"                               container process started (host pid), blocked before exec
-//   "T"  + SCM_RIGHTS(master fd)            the container's pty master (only with Tty)
-//   "E <errno> <step> <syscall>\n<path>"    setup failed; the monitor exits after sending it
-//   "S"                                     the workload was exec'd
-//   "X <exitCode> <signal> <oomKilled>"     the container ended; the monitor exits after sending it
-// caller -> monitor:
-//   "K <signal>"                            send a signal to the container process
 }  // namespace pocker

@@ -13,8 +13,7 @@
 namespace pocker {
 namespace {
 
-constexpr size_t kHeader = 8;
-constexpr size_t kMaxFrame = 1 << 20;
+using wire::kFrameHeader;
 constexpr size_t kMaxClients = 64;
 
 int64_t nowMs() {
@@ -74,13 +73,13 @@ void AttachHub::setInput(int stdinPipe, int ptyMaster, bool ptyInput, bool stdin
 
 void AttachHub::frame(Client& c, uint8_t kind, const char* data, size_t n) {
   if (c.dead) return;
-  if (c.out.size() + n + kHeader > kMaxPending) {
+  if (c.out.size() + n + kFrameHeader > kMaxPending) {
     c.dead = true;  // it does not read: it must not hold the container up
     return;
   }
-  char h[kHeader] = {static_cast<char>(kind), 0, 0, 0, static_cast<char>(n >> 24), static_cast<char>(n >> 16),
-                     static_cast<char>(n >> 8), static_cast<char>(n)};
-  c.out.append(h, kHeader);
+  char h[kFrameHeader];
+  wire::frameHeader(kind, n, h);
+  c.out.append(h, kFrameHeader);
   c.out.append(data, n);
   flushClient(c);
 }
@@ -126,31 +125,31 @@ void AttachHub::flushInput() {
 }
 
 void AttachHub::parse(Client& c) {
-  while (c.in.size() >= kHeader) {
-    auto u = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(c.in[i])); };
-    uint8_t kind = static_cast<uint8_t>(c.in[0]);
-    size_t len = (u(4) << 24) | (u(5) << 16) | (u(6) << 8) | u(7);
-    if (len > kMaxFrame) {
+  uint8_t kind;
+  size_t len;
+  while (wire::parseFrameHeader(c.in.data(), c.in.size(), &kind, &len)) {
+    if (len > wire::kMaxFrame) {
       c.dead = true;
       return;
     }
-    if (c.in.size() < kHeader + len) return;
-    const char* p = c.in.data() + kHeader;
-    if (kind == FrameStdin) {
+    if (c.in.size() < kFrameHeader + len) return;
+    const char* p = c.in.data() + kFrameHeader;
+    unsigned rows, cols;
+    if (kind == wire::Stdin) {
       if ((pty_ >= 0 && ptyInput_) || stdinPipe_) input_.append(p, len);
-    } else if (kind == FrameResize && len == 4 && pty_ >= 0) {
+    } else if (kind == wire::Resize && pty_ >= 0 && wire::parseResizePayload(p, len, &rows, &cols)) {
       struct winsize ws;
       std::memset(&ws, 0, sizeof ws);
-      ws.ws_row = static_cast<unsigned short>((u(8) << 8) | u(9));
-      ws.ws_col = static_cast<unsigned short>((u(10) << 8) | u(11));
+      ws.ws_row = static_cast<unsigned short>(rows);
+      ws.ws_col = static_cast<unsigned short>(cols);
       if (ws.ws_row && ws.ws_col) ioctl(pty_, TIOCSWINSZ, &ws);
-    } else if (kind == FrameCloseStdin && stdinOnce_ && stdinPipe_) {
+    } else if (kind == wire::CloseStdin && stdinOnce_ && stdinPipe_) {
       // Docker's StdinOnce: the first attached client's end of input is the container's, once
       // the container has taken what came before it.
       closeWhenDrained_ = true;
       flushInput();
     }
-    c.in.erase(0, kHeader + len);
+    c.in.erase(0, kFrameHeader + len);
   }
 }
 
@@ -200,9 +199,8 @@ void AttachHub::handle(const struct pollfd* fds, size_t n) {
 }
 
 void AttachHub::finish(int exitCode, int sig, bool oom) {
-  char text[48];
-  int len = std::snprintf(text, sizeof text, "%d %d %d", exitCode, sig, oom ? 1 : 0);
-  for (auto& c : clients_) frame(c, FrameExit, text, static_cast<size_t>(len));
+  std::string text = wire::exitPayload(exitCode, sig, oom);
+  for (auto& c : clients_) frame(c, wire::Exit, text.data(), text.size());
   // Give readers a moment to take what is pending; a client that does not read is not waited for.
   int64_t end = nowMs() + 1000;
   for (;;) {

@@ -1,11 +1,7 @@
 // Attach: a detached container's monitor serves its stdio to clients (`pocker attach`,
 // `pocker start -a`) over a unix socket in the state dir, so no Node process has to live beside it.
 //
-// Framing, both ways: Docker's stdcopy header (u8 kind, 3 zero bytes, u32 big-endian length) then
-// the payload. Hand-written: the format is eight bytes and no library frames unix sockets for a
-// static helper.
-//   monitor -> client  1 stdout, 2 stderr (with a tty everything is 1), 3 exit "<code> <signal> <oom>"
-//   client -> monitor  0 stdin bytes, 4 resize (u16 rows, u16 cols, big-endian), 5 end of input
+// Framing, both ways: Docker's stdcopy header, defined in common/wire.h.
 // A slow client never holds the container up: past kMaxPending bytes of unread output it is dropped.
 #pragma once
 #include <poll.h>
@@ -15,17 +11,9 @@
 #include <vector>
 
 #include "common/util.h"
+#include "common/wire.h"
 
 namespace pocker {
-
-enum AttachKind : uint8_t {
-  FrameStdin = 0,
-  FrameStdout = 1,
-  FrameStderr = 2,
-  FrameExit = 3,
-  FrameResize = 4,
-  FrameCloseStdin = 5,
-};
 
 class AttachHub {
  public:

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "common/wire.h"
 #include "init/init.h"
 
 namespace pocker {
@@ -630,7 +631,7 @@ Error setupTty(int sock, const Spec& s, const Identity& id, bool console) {
   if (fchown(slave.get(), id.uid, static_cast<gid_t>(-1)) != 0) return fail("tty", "fchown");
   if (console && ::mount(fdPath(slave.get()).c_str(), "/dev/console", nullptr, MS_BIND, nullptr) != 0)
     return fail("tty", "mount", "/dev/console");
-  if (!sendMsg(sock, "T", master.get())) return fail("tty", "sendmsg");
+  if (!sendMsg(sock, wire::encodeKind(wire::Sync::Pty), master.get())) return fail("tty", "sendmsg");
   for (int i = 0; i < 3; i++)
     if (dup2(slave.get(), i) < 0) return fail("tty", "dup2");
   if (ioctl(0, TIOCSCTTY, 0) != 0) return fail("tty", "ioctl(TIOCSCTTY)");

@@ -11,7 +11,7 @@ constexpr int kSyncFd = 3;  // SOCK_SEQPACKET to the caller
 constexpr int kSpecFd = 4;  // sealed memfd holding the spec
 constexpr int kAttachFd = 5;  // an attach client (Spec::attachFd: `start -a`)
 
-// Reports an error to the caller as "E <errno> <step> <syscall>\n<path>".
+// Reports an error to the caller (common/wire.h: a Sync::Error message).
 void reportError(int sock, const Error& e);
 
 // Runs in the clone3 child (the container's first process). Waits for the monitor's go, sets up

@@ -8,19 +8,54 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/wire.h"
 #include "init/init.h"
 
 using namespace pocker;
 
-void pocker::reportError(int sock, const Error& e) {
-  char head[160];
-  std::snprintf(head, sizeof head, "E %d %s %s\n", e.err, e.step, e.syscall);
-  sendMsg(sock, std::string(head) + e.path);
+void pocker::reportError(int sock, const Error& e) { sendMsg(sock, wire::encodeError(e)); }
+
+// `pocker-init wire-echo`: reads attach frames on stdin and writes each back re-encoded by this
+// side's wire code (exit and resize payloads decoded and encoded again), so a test can check that
+// the TypeScript and C++ encoders agree (test/native/wire.test.ts). Touches nothing else.
+static int wireEcho() {
+  std::string in, out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(0, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    in.append(buf, static_cast<size_t>(n));
+  }
+  size_t at = 0;
+  uint8_t kind;
+  size_t len;
+  while (wire::parseFrameHeader(in.data() + at, in.size() - at, &kind, &len)) {
+    if (len > wire::kMaxFrame || in.size() - at - wire::kFrameHeader < len) return 1;
+    const char* p = in.data() + at + wire::kFrameHeader;
+    std::string payload(p, len);
+    int code, sig;
+    bool oom;
+    unsigned rows, cols;
+    if (kind == wire::Exit) {
+      if (!wire::parseExitPayload(p, len, &code, &sig, &oom)) return 1;
+      payload = wire::exitPayload(code, sig, oom);
+    } else if (kind == wire::Resize) {
+      if (!wire::parseResizePayload(p, len, &rows, &cols)) return 1;
+      payload = wire::resizePayload(rows, cols);
+    }
+    char h[wire::kFrameHeader];
+    wire::frameHeader(kind, payload.size(), h);
+    out.append(h, sizeof h);
+    out += payload;
+    at += wire::kFrameHeader + len;
+  }
+  if (at != in.size()) return 1;
+  return writeAll(1, out.data(), out.size()) ? 0 : 1;
 }
 
 int main(int argc, char** argv) {
-  (void)argc;
-  (void)argv;
+  if (argc == 2 && std::strcmp(argv[1], "wire-echo") == 0) return wireEcho();
   // Node ignores SIGPIPE and the addon blocked every signal around clone: start from defaults.
   for (int sig = 1; sig < NSIG; sig++) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;

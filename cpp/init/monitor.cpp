@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/cgroup.h"
+#include "common/wire.h"
 #include "init/attach.h"
 #include "init/init.h"
 #include "init/logs.h"
@@ -146,7 +147,6 @@ int runMonitor(const Spec& spec, int sync) {
 
   bool syncOpen = true;
   uint32_t restarts = 0;
-  char msg[64];
   // One run of the container per turn; more turns only with a restart policy (detached).
   for (;;) {
     // A detached container's output goes to pipes the monitor reads into the json-file log.
@@ -192,9 +192,8 @@ int runMonitor(const Spec& spec, int sync) {
     cgroupFd.reset();
 
     // (cgroup v1: the container joins its hierarchies itself, first thing: see runContainer.)
-    std::snprintf(msg, sizeof msg, "P %d", pid);
-    if (syncOpen) sendMsg(sync, msg);
-    if (!sendMsg(child.get(), "G")) return abortStart(spec, sync, pid, fail("start", "sendmsg"));
+    if (syncOpen) sendMsg(sync, wire::encodePid(pid));
+    if (!sendMsg(child.get(), wire::encodeKind(wire::Sync::Go))) return abortStart(spec, sync, pid, fail("start", "sendmsg"));
 
     // The monitor no longer needs the container's stdio: holding it would delay EOF for readers.
     {
@@ -211,12 +210,16 @@ int runMonitor(const Spec& spec, int sync) {
       ssize_t n = recvMsg(child.get(), buf, sizeof buf - 1, &fd);
       if (n < 0) return abortStart(spec, sync, pid, fail("start", "recvmsg"));
       if (n == 0) break;
-      buf[n] = 0;
-      if (buf[0] == 'T' && fd >= 0) {
-        Fd m(fd);
-        if (spec.detach) master = std::move(m);
-        else if (syncOpen) sendMsg(sync, "T", m.get());
-      } else if (buf[0] == 'E') {
+      wire::SyncMsg m;
+      if (!wire::decode(buf, static_cast<size_t>(n), &m)) {
+        if (fd >= 0) ::close(fd);
+        continue;
+      }
+      if (m.kind == wire::Sync::Pty && fd >= 0) {
+        Fd pty(fd);
+        if (spec.detach) master = std::move(pty);
+        else if (syncOpen) sendMsg(sync, wire::encodeKind(wire::Sync::Pty), pty.get());
+      } else if (m.kind == wire::Sync::Error) {
         if (fd >= 0) ::close(fd);
         ::kill(pid, SIGKILL);
         while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
@@ -229,8 +232,7 @@ int runMonitor(const Spec& spec, int sync) {
           return 1;
         }
         // A restart that cannot exec ends the policy, with the exit code Docker would give.
-        int err = std::atoi(buf + 2);
-        setupExit = std::strncmp(buf, "E ", 2) == 0 && std::strstr(buf, " exec ") ? (err == ENOENT ? 127 : 126) : 125;
+        setupExit = m.step == "exec" ? (m.err == ENOENT ? 127 : 126) : 125;
         break;
       } else if (fd >= 0) {
         ::close(fd);
@@ -241,7 +243,7 @@ int runMonitor(const Spec& spec, int sync) {
     int exitCode = setupExit, sig = 0, status = 0;
     if (setupExit == 0) {
       if (!spec.stateDir.empty()) writeState(spec.stateDir, stateJson("running", pid, startedAt, "", 0, 0, false, restarts));
-      if (restarts == 0 && syncOpen) sendMsg(sync, "S");
+      if (restarts == 0 && syncOpen) sendMsg(sync, wire::encodeKind(wire::Sync::Started));
       ready.reset();  // the caller's process may go now
 
       if (master) fcntl(master.get(), F_SETFL, fcntl(master.get(), F_GETFL) | O_NONBLOCK);
@@ -253,7 +255,7 @@ int runMonitor(const Spec& spec, int sync) {
         ssize_t r = read(fd.get(), buf, sizeof buf);
         if (r > 0) {
           log.feed(stream, buf, static_cast<size_t>(r));
-          hub.broadcast(stream == 0 ? FrameStdout : FrameStderr, buf, static_cast<size_t>(r));
+          hub.broadcast(stream == 0 ? wire::Stdout : wire::Stderr, buf, static_cast<size_t>(r));
         } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
           // EOF, or EIO: a pty whose other side is closed.
           log.flush(stream);
@@ -299,10 +301,11 @@ int runMonitor(const Spec& spec, int sync) {
             // The caller is gone. A foreground container dies with it (no orphaned workloads).
             syncOpen = false;
             if (spec.foreground) ::kill(pid, SIGKILL);
-          } else if (buf[0] == 'K') {
-            buf[r] = 0;
-            int sig2 = std::atoi(buf + 1);
-            if (sig2 > 0 && sig2 < NSIG) ::kill(pid, sig2);
+          } else {
+            wire::SyncMsg m;
+            if (wire::decode(buf, static_cast<size_t>(r), &m) && m.kind == wire::Sync::Kill && m.killSignal > 0 &&
+                m.killSignal < NSIG)
+              ::kill(pid, m.killSignal);
           }
         }
       }
@@ -345,8 +348,7 @@ int runMonitor(const Spec& spec, int sync) {
       if (spec.removeOnExit) removeTree(spec.stateDir);
       else writeState(spec.stateDir, stateJson("exited", 0, startedAt, nowRfc3339(), exitCode, sig, oom, restarts));
     }
-    std::snprintf(msg, sizeof msg, "X %d %d %d", exitCode, sig, oom ? 1 : 0);
-    if (syncOpen) sendMsg(sync, msg);
+    if (syncOpen) sendMsg(sync, wire::encodeExit(exitCode, sig, oom));
     return 0;
   }
 }

@@ -1,34 +1,15 @@
 // The client side of a detached container's stdio: its monitor serves it on `attach.sock` in the
-// state dir, and hands `start -a` a client socket of its own at spawn (cpp/init/attach.h has the
-// framing: Docker's 8-byte stdcopy header, both ways).
+// state dir, and hands `start -a` a client socket of its own at spawn (the framing, Docker's 8-byte
+// stdcopy header both ways, is in ./wire.ts).
 import { closeSync, openSync, constants as fsConstants } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 
 import { PockerError } from '../errors.js';
+import { signalName } from '../signals.js';
 import type { ExitStatus } from '../types.js';
-
-const enum Kind {
-  Stdin = 0,
-  Stdout = 1,
-  Stderr = 2,
-  Exit = 3,
-  Resize = 4,
-  CloseStdin = 5,
-}
-
-const signalNames = new Map<number, NodeJS.Signals>(
-  Object.entries(osConstants.signals).map(([name, n]) => [n as number, name as NodeJS.Signals]),
-);
-
-function frame(kind: Kind, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt8(kind, 0);
-  head.writeUInt32BE(payload.length, 4);
-  return Buffer.concat([head, payload]);
-}
+import { Frame, FrameDecoder, decodeExit, encodeFrame, encodeResize } from './wire.js';
 
 /** A live connection to a container's stdio. */
 export interface Attachment {
@@ -51,7 +32,7 @@ export class AttachConnection implements Attachment {
   readonly stdout: PassThrough;
   readonly stderr: PassThrough | null;
   readonly exited: Promise<ExitStatus | null>;
-  private pending: Buffer = Buffer.alloc(0);
+  private readonly frames = new FrameDecoder();
   private resolveExit!: (s: ExitStatus | null) => void;
 
   constructor(
@@ -65,12 +46,12 @@ export class AttachConnection implements Attachment {
       ? new Writable({
           write: (chunk: Buffer, _enc, cb) => {
             if (socket.destroyed) return cb();
-            socket.write(frame(Kind.Stdin, chunk), () => cb());
+            socket.write(encodeFrame(Frame.Stdin, chunk), () => cb());
           },
           // End of input: the container's stdin closes when it was created with -i (Docker's StdinOnce).
           final: (cb) => {
             if (socket.destroyed) return cb();
-            socket.write(frame(Kind.CloseStdin), () => cb());
+            socket.write(encodeFrame(Frame.CloseStdin), () => cb());
           },
         })
       : null;
@@ -86,18 +67,12 @@ export class AttachConnection implements Attachment {
   }
 
   private onData(data: Buffer): void {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, data]) : data;
-    while (this.pending.length >= 8) {
-      const kind = this.pending.readUInt8(0);
-      const len = this.pending.readUInt32BE(4);
-      if (this.pending.length < 8 + len) break;
-      const payload = this.pending.subarray(8, 8 + len);
-      this.pending = this.pending.subarray(8 + len);
-      if (kind === Kind.Stdout || (kind === Kind.Stderr && !this.stderr)) this.push(this.stdout, payload);
-      else if (kind === Kind.Stderr && this.stderr) this.push(this.stderr, payload);
-      else if (kind === Kind.Exit) {
-        const [code, sig, oom] = payload.toString().split(' ').map(Number);
-        this.resolveExit({ exitCode: code ?? 0, signal: sig ? (signalNames.get(sig) ?? null) : null, oomKilled: oom === 1 });
+    for (const { kind, payload } of this.frames.feed(data)) {
+      if (kind === Frame.Stdout || (kind === Frame.Stderr && !this.stderr)) this.push(this.stdout, payload);
+      else if (kind === Frame.Stderr && this.stderr) this.push(this.stderr, payload);
+      else if (kind === Frame.Exit) {
+        const e = decodeExit(payload);
+        if (e) this.resolveExit({ exitCode: e.exitCode, signal: e.signal ? signalName(e.signal) : null, oomKilled: e.oomKilled });
       }
     }
   }
@@ -112,10 +87,7 @@ export class AttachConnection implements Attachment {
 
   resize(rows: number, cols: number): void {
     if (this.socket.destroyed) return;
-    const b = Buffer.alloc(4);
-    b.writeUInt16BE(Math.min(Math.max(rows, 1), 65535), 0);
-    b.writeUInt16BE(Math.min(Math.max(cols, 1), 65535), 2);
-    this.socket.write(frame(Kind.Resize, b));
+    this.socket.write(encodeFrame(Frame.Resize, encodeResize(rows, cols)));
   }
 
   detach(): void {
