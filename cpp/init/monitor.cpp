@@ -93,9 +93,9 @@ static int detachMonitor() {
 
 static std::string stateJson(const char* status, pid_t pid, const std::string& startedAt, const std::string& finishedAt,
                              int exitCode, int sig, bool oom, uint32_t restarts) {
-  char buf[200];
+  char buf[224];
   std::snprintf(buf, sizeof buf,
-                "{\"status\":\"%s\",\"pid\":%d,\"monitorPid\":%d,\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,"
+                "{\"version\":2,\"status\":\"%s\",\"pid\":%d,\"monitorPid\":%d,\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,"
                 "\"restartCount\":%u,",
                 status, pid, getpid(), exitCode, sig, oom ? "true" : "false", restarts);
   return std::string(buf) + "\"startedAt\":" + jsonString(startedAt) + ",\"finishedAt\":" + jsonString(finishedAt) + "}";
@@ -144,6 +144,19 @@ int runMonitor(const Spec& spec, int sync) {
   Fd sfd(signalfd(-1, &set, SFD_CLOEXEC));
   if (!sfd) return abortStart(spec, sync, -1, fail("monitor", "signalfd"));
 
+  // linux.namespaces with a path: opened once; the container joins them (a pid namespace is
+  // joined here: it applies to the children made after it).
+  std::vector<Fd> joins;
+  std::vector<int> joinFds;
+  for (const auto& j : spec.joins) {
+    Fd fd(::open(j.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return abortStart(spec, sync, -1, fail("namespaces", "open", j.path));
+    if (j.flag == CLONE_NEWPID && setns(fd.get(), CLONE_NEWPID) != 0)
+      return abortStart(spec, sync, -1, fail("namespaces", "setns", j.path));
+    joinFds.push_back(fd.get());
+    joins.push_back(std::move(fd));
+  }
+
   bool syncOpen = true;
   uint32_t restarts = 0;
   char msg[64];
@@ -185,7 +198,7 @@ int runMonitor(const Spec& spec, int sync) {
     if (pid < 0) return abortStart(spec, sync, -1, fail("clone", "clone3"));
     if (pid == 0) {
       child.reset();
-      runContainer(spec, childEnd.get());
+      runContainer(spec, childEnd.get(), joinFds);
       _exit(125);
     }
     childEnd.reset();

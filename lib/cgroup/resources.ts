@@ -137,3 +137,27 @@ export function v2Writes(r: NormalizedResources): CgroupWrite[] {
   if (r.pidsLimit !== undefined) w.push({ file: 'pids.max', value: r.pidsLimit > 0 ? String(r.pidsLimit) : 'max' });
   return w;
 }
+
+/** OCI runtime-spec linux.resources (the subset pocker sets). */
+export interface LinuxResources {
+  memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean };
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+  pids?: { limit: number };
+  unified?: Record<string, string>;
+}
+
+/**
+ * Docker's semantics (memory-swap default 2x memory, -1 unlimited, cpus -> quota/period ...).
+ * STUB of the spec branch (PLAN.md): the cgroup helper owns the real one; the lead keeps theirs.
+ */
+export function toOciResources(res: NormalizedResources): LinuxResources {
+  const out: LinuxResources = {};
+  if (res.memory !== undefined) out.memory = { limit: res.memory, swap: res.memorySwap === undefined ? 2 * res.memory : res.memorySwap };
+  const cpu: NonNullable<LinuxResources['cpu']> = {};
+  if (res.cpuQuota) Object.assign(cpu, { quota: res.cpuQuota.quota, period: res.cpuQuota.period });
+  if (res.cpuShares !== undefined) cpu.shares = res.cpuShares;
+  if (res.cpusetCpus !== undefined) cpu.cpus = res.cpusetCpus;
+  if (Object.keys(cpu).length) out.cpu = cpu;
+  if (res.pidsLimit !== undefined) out.pids = { limit: res.pidsLimit > 0 ? res.pidsLimit : -1 };
+  return out;
+}

@@ -12,7 +12,7 @@ import { native } from '../native.js';
 import type { Container, RunOptions, StdioOption } from '../types.js';
 import { resolveRunOptions } from './options.js';
 import { launch } from './run.js';
-import { encodeSpec } from './spec.js';
+import { buildExecSpec, encodeSpec } from '../spec/build.js';
 
 /** Options of exec(); names mirror `pocker exec`'s flags. */
 export interface ExecOptions {
@@ -63,34 +63,21 @@ export async function exec(container: string, options: ExecOptions): Promise<Con
   // The container's environment, then the caller's entries (replacing by key).
   const env = new Map<string, string>();
   for (const e of [...config.process.env, ...checked.userEnv]) env.set(e.slice(0, e.indexOf('=')), e);
-  const spec = encodeSpec({
-    args: checked.args,
-    env: [...env.values()],
-    cwd: options.workdir !== undefined ? checked.cwd : config.process.cwd,
-    hostname: '',
-    user: options.user !== undefined ? checked.user : config.process.user,
-    lowers: [],
-    scratchUpper: false,
-    upper: '',
-    work: '',
-    rootfs: '',
-    readOnly: false,
-    caps: BigInt(config.process.caps),
-    noNewPrivs: config.process.noNewPrivs,
-    namespaces: 0,
-    mounts: [],
-    masks: [],
-    readonlyPaths: [],
-    ...(v2 ? { cgroupV2: config.cgroups[0] } : {}),
-    cgroupV1Tasks: v2 ? [] : config.cgroups.map((d) => join(d, 'tasks')),
-    cgroupCleanup: [],
-    init: false,
-    tty: checked.tty,
-    ...(checked.ttySize ? { ttySize: checked.ttySize } : {}),
-    foreground: !options.detach,
-    execPid: state.pid,
-    ...(options.detach ? { detach: { stateDir: '', logPath: '', logMaxSize: 0, logMaxFiles: 1, removeOnExit: false } } : {}),
-  });
+  const spec = encodeSpec(
+    buildExecSpec({
+      args: checked.args,
+      env: [...env.values()],
+      cwd: options.workdir !== undefined ? checked.cwd : config.process.cwd,
+      user: options.user !== undefined ? checked.user : config.process.user,
+      caps: BigInt(config.process.caps),
+      noNewPrivs: config.process.noNewPrivs,
+      tty: checked.tty,
+      ...(checked.ttySize ? { ttySize: checked.ttySize } : {}),
+      detach: !!options.detach,
+      pid: state.pid,
+      cgroups: v2 ? { v2Leaf: config.cgroups[0]!, v1Tasks: [] } : { v1Tasks: config.cgroups.map((d) => join(d, 'tasks')) },
+    }),
+  );
   const detach = !!options.detach;
   const launchCfg = { id: config.id, name: config.name, args: checked.args, tty: checked.tty, interactive: checked.interactive && !detach, detach };
   // A detached exec's pocker-init outlives this process: share the image the monitors run.

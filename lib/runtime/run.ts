@@ -5,7 +5,7 @@ import { constants as osConstants } from 'node:os';
 import { join, relative, isAbsolute } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
-import { createCgroups, detectCgroups, planCgroups, removeCgroups, type CgroupPlan } from '../cgroup/index.js';
+import { createCgroups, detectCgroups, planCgroups, removeCgroups } from '../cgroup/index.js';
 import { PockerError, errnoName, fromSystemError } from '../errors.js';
 import { native, type NativeEvent, type NativeMonitor } from '../native.js';
 import {
@@ -25,18 +25,7 @@ import { claimName, releaseName } from '../state/names.js';
 import type { Container, ExitStatus, RunOptions, StdioOption } from '../types.js';
 import { attachDir, attachFd, type Attachment } from './attach.js';
 import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
-import {
-  CLONE_NEWCGROUP,
-  CLONE_NEWIPC,
-  CLONE_NEWNET,
-  CLONE_NEWNS,
-  CLONE_NEWPID,
-  CLONE_NEWUTS,
-  MASKED_PATHS,
-  READONLY_PATHS,
-  encodeSpec,
-  type InitSpec,
-} from './spec.js';
+import { buildSpec, encodeSpec, type SpecLayout } from '../spec/build.js';
 
 /**
  * Crash-safety tests: when `POCKER_FAULT` names this point, the process SIGKILLs itself there
@@ -72,14 +61,7 @@ export function signalNumber(signal: NodeJS.Signals | number): number {
   return n;
 }
 
-interface Layout {
-  dir: string;
-  lowers: string[];
-  scratchUpper: boolean;
-  upper: string;
-  work: string;
-  rootfs: string;
-}
+type Layout = SpecLayout;
 
 /** Where the container's layers live. Overlayfs refuses an upper dir inside a lower one, so when
  * the lower contains the state root (the `host` image is `/`), the writable layer goes on a tmpfs
@@ -202,65 +184,6 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups
     },
   });
   return prepared!;
-}
-
-/** Mount points sorted so that parents are mounted before their children (stable otherwise). */
-function byDepth<T extends { dst: string }>(mounts: T[]): T[] {
-  const depth = (p: string) => p.split('/').filter(Boolean).length;
-  return mounts
-    .map((m, i) => ({ m, i }))
-    .sort((a, b) => depth(a.m.dst) - depth(b.m.dst) || a.i - b.i)
-    .map((x) => x.m);
-}
-
-function buildSpec(cfg: ResolvedRunConfig, l: Layout, plan: CgroupPlan, attach: { stdinOnce: boolean; fd: boolean } = { stdinOnce: false, fd: false }): InitSpec {
-  let namespaces = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID;
-  if (cfg.network === 'none') namespaces |= CLONE_NEWNET;
-  if (plan.version === 2) namespaces |= CLONE_NEWCGROUP;
-  return {
-    args: cfg.args,
-    env: cfg.env,
-    cwd: cfg.cwd,
-    hostname: cfg.hostname,
-    user: cfg.user,
-    lowers: l.lowers,
-    scratchUpper: l.scratchUpper,
-    upper: l.upper,
-    work: l.work,
-    rootfs: l.rootfs,
-    readOnly: cfg.readOnly,
-    caps: cfg.caps,
-    noNewPrivs: cfg.noNewPrivs,
-    namespaces,
-    mounts: byDepth(cfg.mounts),
-    masks: MASKED_PATHS,
-    readonlyPaths: READONLY_PATHS,
-    ...(plan.v2Leaf ? { cgroupV2: plan.v2Leaf } : {}),
-    cgroupV1Tasks: plan.v1Tasks,
-    ...(plan.oomFile?.version === 1 ? { oomV1: plan.oomFile.path } : {}),
-    ...(plan.oomFile?.version === 2 ? { oomV2: plan.oomFile.path } : {}),
-    cgroupCleanup: plan.leafDirs,
-    init: cfg.init,
-    tty: cfg.tty,
-    ...(cfg.ttySize ? { ttySize: cfg.ttySize } : {}),
-    foreground: !cfg.detach,
-    restart: cfg.restart,
-    ...(cfg.detach
-      ? {
-          detach: {
-            stateDir: l.dir,
-            logPath: join(l.dir, `${cfg.id}-json.log`),
-            logMaxSize: cfg.log.maxSize,
-            logMaxFiles: cfg.log.maxFiles,
-            removeOnExit: cfg.rm,
-            attachSocket: join(l.dir, 'attach.sock'),
-            interactive: cfg.interactive,
-            stdinOnce: attach.stdinOnce,
-            attachFd: attach.fd,
-          },
-        }
-      : {}),
-  };
 }
 
 /** Polls a detached container's state until it has exited. With `rm` its directory goes away
@@ -731,7 +654,7 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
     addon.shareInit(runningMonitorPids(cfg.root));
     let handle: RunningContainer;
     try {
-      const spec = encodeSpec(buildSpec({ ...cfg, name: c.name, detach: true }, l, plan, { stdinOnce: stored.stdinOnce, fd: !!pair }));
+      const spec = encodeSpec(buildSpec({ ...cfg, name: c.name, detach: true }, l, plan, { stdinOnce: stored.stdinOnce, attachFd: !!pair }));
       handle = await launch(spec, { ...cfg, name: c.name, detach: true }, { stdio: 'ignore' }, cleanup, l.dir, pair?.[1]);
     } catch (err) {
       if (pair) closeQuietly([pair[0]]);

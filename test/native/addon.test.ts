@@ -5,7 +5,8 @@ import { closeSync, existsSync, fstatSync, openSync, readlinkSync, writeFileSync
 import { describe, expect, it } from 'vitest';
 
 import { native, type NativeEvent } from '../../lib/native.js';
-import { encodeSpec } from '../../lib/runtime/spec.js';
+import { encodeSpec } from '../../lib/spec/build.js';
+import type { Spec } from '../../lib/spec/oci.js';
 
 const built = existsSync(new URL('../../build/Release/pocker.node', import.meta.url)) ||
   existsSync(new URL('../../prebuilds/linux-x64/pocker.node', import.meta.url));
@@ -40,23 +41,19 @@ describe.skipIf(!built)('native addon', () => {
     expect(events.at(-1)).toMatchObject({ type: 'reaped', status: 125, signal: 0 });
   });
 
-  it('rejects a spec without a command', async () => {
-    const spec = encodeSpec({
-      args: [], env: [], cwd: '/', hostname: '', user: '', lowers: [], scratchUpper: false, upper: '', work: '',
-      rootfs: '', readOnly: false, caps: 0n, noNewPrivs: false, namespaces: 0, mounts: [], masks: [],
-      readonlyPaths: [], cgroupV1Tasks: [], cgroupCleanup: [], init: false, tty: false, foreground: true,
-    });
-    const { events } = await spawnAndCollect(spec);
-    expect(events.find((e) => e.type === 'error')).toMatchObject({ step: 'read-spec', path: 'no command' });
+  it('rejects a spec without a command, naming the JSON path', async () => {
+    const { events } = await spawnAndCollect(encodeSpec({ ociVersion: '1.2.0', process: { user: { uid: 0, gid: 0 }, args: [], cwd: '/' }, root: { path: '/' } }));
+    expect(events.find((e) => e.type === 'error')).toMatchObject({ step: 'read-spec', path: 'spec: process.args: expected a non-empty command' });
   });
 
   it.skipIf(process.getuid?.() !== 0)('a cgroup v1 hierarchy the container cannot join: error event with step cgroup and the path, nothing runs', async () => {
-    const spec = encodeSpec({
-      args: ['/bin/true'], env: [], cwd: '/', hostname: '', user: '', lowers: [], scratchUpper: false, upper: '', work: '',
-      rootfs: '', readOnly: false, caps: 0n, noNewPrivs: false, namespaces: 0, mounts: [], masks: [],
-      readonlyPaths: [], cgroupV1Tasks: ['/nonexistent-pocker-dir/tasks'], cgroupCleanup: [], init: false, tty: false, foreground: true,
-    });
-    const { events } = await spawnAndCollect(spec);
+    const spec: Spec = {
+      ociVersion: '1.2.0',
+      process: { user: { uid: 0, gid: 0 }, args: ['/bin/true'], cwd: '/' },
+      root: { path: '/nonexistent-pocker-dir/rootfs' },
+      pocker: { version: 2, monitor: { foreground: true }, cgroups: { v1Tasks: ['/nonexistent-pocker-dir/tasks'], cleanup: [] } },
+    };
+    const { events } = await spawnAndCollect(encodeSpec(spec));
     expect(events.find((e) => e.type === 'error')).toMatchObject({ code: 'ENOENT', step: 'cgroup', syscall: 'write', path: '/nonexistent-pocker-dir/tasks' });
     expect(events.some((e) => e.type === 'started')).toBe(false);
   });
@@ -66,7 +63,7 @@ describe.skipIf(!built)('native addon', () => {
     // try until one look succeeds (every look that succeeds must show the memfd).
     const seen: string[] = [];
     for (let i = 0; i < 50 && seen.length === 0; i++) {
-      const { exe } = await spawnAndCollect(Buffer.from('PKS1'));
+      const { exe } = await spawnAndCollect(Buffer.from('{}'));
       if (exe) seen.push(exe);
     }
     expect(seen.length).toBe(1);
