@@ -121,16 +121,14 @@ int runMonitor(const Spec& spec, int sync) {
   }
   JsonLog log;
   if (spec.detach && !spec.logPath.empty()) {
-    if (int err = log.open(spec.logPath, spec.logMaxSize, spec.logMaxFiles))
-      return abortStart(spec, sync, -1, fail("logs", "open", spec.logPath, err));
+    if (Error err = log.open(spec.logPath, spec.logMaxSize, spec.logMaxFiles)) return abortStart(spec, sync, -1, err);
   }
   // Attach clients are served on a socket in the state dir; `start -a`'s own is fd 5 already.
   AttachHub hub;
   if (spec.detach) {
     ::signal(SIGPIPE, SIG_IGN);  // a client or a stdin that went away is an error code, not our end
     if (!spec.attachSocket.empty()) {
-      if (int err = hub.listen(spec.attachSocket))
-        return abortStart(spec, sync, -1, fail("attach", "bind", spec.attachSocket, err));
+      if (Error err = hub.listen(spec.attachSocket)) return abortStart(spec, sync, -1, err);
     }
     if (spec.attachFd) hub.addClient(kAttachFd);
   }
