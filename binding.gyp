@@ -5,7 +5,7 @@
       "sources": [
         "cpp/addon/module.cpp", "cpp/addon/spawn.cpp", "cpp/addon/cgroup.cpp", "cpp/addon/fs.cpp", "cpp/addon/extract.cpp",
         "cpp/addon/pty.cpp", "cpp/addon/errors.cpp",
-        "cpp/common/spec.cpp", "cpp/common/cgroup.cpp", "cpp/common/mountinfo.cpp", "cpp/common/util.cpp", "cpp/common/wire.cpp"
+        "cpp/common/cgroup.cpp", "cpp/common/mountinfo.cpp", "cpp/common/util.cpp", "cpp/common/resolve.cpp", "cpp/common/wire.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "cpp"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
@@ -17,9 +17,9 @@
       "type": "executable",
       "sources": [
         "cpp/init/main.cpp", "cpp/init/container.cpp", "cpp/init/monitor.cpp", "cpp/init/attach.cpp", "cpp/init/logs.cpp",
-        "cpp/common/spec.cpp", "cpp/common/cgroup.cpp", "cpp/common/mountinfo.cpp", "cpp/common/util.cpp", "cpp/common/wire.cpp"
+        "cpp/common/spec.cpp", "cpp/common/cgroup.cpp", "cpp/common/mountinfo.cpp", "cpp/common/util.cpp", "cpp/common/resolve.cpp", "cpp/common/wire.cpp"
       ],
-      "include_dirs": ["cpp"],
+      "include_dirs": ["cpp", "/usr/include/nlohmann/.."],
       "cflags_cc!": ["-std=gnu++17"],
       "cflags_cc": ["-std=c++20", "-fno-exceptions", "-fno-rtti", "-Os", "-ffunction-sections", "-fdata-sections"],
       "ldflags": ["-static", "-Wl,--gc-sections"]

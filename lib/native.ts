@@ -25,7 +25,7 @@ export interface NativeMonitor {
 }
 
 export interface SpawnOptions {
-  /** The spec, encoded by lib/runtime/spec.ts. */
+  /** The OCI spec document (JSON bytes), built by lib/spec/build.ts. */
   spec: Uint8Array;
   /** File descriptors that become the monitor's (and, without a tty, the container's) stdin, stdout, stderr. */
   stdio: [number, number, number];

@@ -37,10 +37,19 @@ try {
   /* not installed: user install without prebuilds */
 }
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
-if (cmakeJs) {
-  run(process.execPath, [cmakeJs, 'compile', '--out', 'build']);
-} else {
-  const npmDir = path.dirname(path.dirname(process.env.npm_execpath || ''));
-  const gyp = path.join(npmDir, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-  run(process.execPath, [fs.existsSync(gyp) ? gyp : require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild']);
+try {
+  if (cmakeJs) {
+    run(process.execPath, [cmakeJs, 'compile', '--out', 'build']);
+  } else {
+    const npmDir = path.dirname(path.dirname(process.env.npm_execpath || ''));
+    const gyp = path.join(npmDir, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+    run(process.execPath, [fs.existsSync(gyp) ? gyp : require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild']);
+  }
+} catch (err) {
+  console.error(
+    'pocker: the native build failed. A source build needs a C++20 compiler, cmake (or node-gyp), the static libc ' +
+      '(Debian: build-essential) and the nlohmann/json headers (Debian/Ubuntu: apt-get install nlohmann-json3-dev; ' +
+      'Fedora: json-devel; Alpine: nlohmann-json).',
+  );
+  throw err;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: the whole test suite, as CI runs it (as root, on a fresh clone, after `npm ci`).
 //
-//   1. prerequisites  apt packages the tests need (APT_PACKAGES) plus cmake and g++; installed
+//   1. prerequisites  apt packages the tests need (APT_PACKAGES) plus cmake, g++ and nlohmann-json3-dev; installed
 //                     with apt-get when missing and running as root, otherwise reported
 //   2. build:native   `npx cmake-js compile --out build`, unless build/Release is newer than cpp/
 //                     and CMakeLists.txt
@@ -29,6 +29,8 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const APT_PACKAGES = ['busybox-static', 'docker-registry', 'skopeo', 'apache2-utils'];
 /** Commands the build needs, and the Debian package that provides each. */
 const BUILD_COMMANDS = { cmake: 'cmake', 'g++': 'g++' };
+/** Headers the build needs (nlohmann-json3-dev: the JSON library pocker-init parses the OCI spec with). */
+const BUILD_PACKAGES = ['nlohmann-json3-dev'];
 
 const HOST_TESTS = ['test/unit', 'test/native', 'test/integration', 'test/security'];
 const VM_TESTS = ['test/integration/cgroups.test.ts', 'test/integration/run.test.ts'];
@@ -166,9 +168,9 @@ function dpkgInstalled(pkg) {
 async function prerequisites() {
   const missing = [];
   if (which('dpkg-query')) {
-    for (const pkg of APT_PACKAGES) if (!dpkgInstalled(pkg)) missing.push(pkg);
+    for (const pkg of [...APT_PACKAGES, ...BUILD_PACKAGES]) if (!dpkgInstalled(pkg)) missing.push(pkg);
   } else {
-    console.log(`pocker test: no dpkg-query: cannot check for ${APT_PACKAGES.join(', ')}; tests that need them may fail`);
+    console.log(`pocker test: no dpkg-query: cannot check for ${[...APT_PACKAGES, ...BUILD_PACKAGES].join(', ')}; tests (and the build) that need them may fail`);
   }
   for (const [cmd, pkg] of Object.entries(BUILD_COMMANDS)) if (!which(cmd) && !missing.includes(pkg)) missing.push(pkg);
   if (missing.length === 0) return { status: 'ok', note: 'nothing missing' };

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "addon/addon.h"
+#include "common/resolve.h"
 #include "common/util.h"
 
 namespace pocker {
@@ -37,14 +38,8 @@ namespace {
 
 constexpr const char* kStep = "extract";
 
-// A failed syscall: errno and its name (0 = success).
-struct Status {
-  int err = 0;
-  const char* syscall = "";
-  explicit operator bool() const { return err != 0; }
-};
-
-Status failed(const char* syscall, int err = errno) { return Status{err ? err : EIO, syscall}; }
+// A failed syscall, as pocker's one error value (common/util.h); the path is added at the N-API boundary.
+Error failed(const char* syscall, int err = errno) { return fail(kStep, syscall, {}, err); }
 
 // The parent directory of a root-relative path, and its last component.
 struct Target {
@@ -88,25 +83,15 @@ int openDirBeneath(int root, const std::vector<std::string>& parts, size_t count
   // Tests exercise the fallback walk (kernels before 5.6) with POCKER_TEST_NO_OPENAT2=1.
   if (haveOpenat2 == -1 && getenv("POCKER_TEST_NO_OPENAT2")) haveOpenat2 = 0;
   if (haveOpenat2 != 0) {
-    struct open_how how = {};
-    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    for (int tries = 0; tries < 64; tries++) {
-      long fd = syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how);
-      if (fd >= 0) {
-        haveOpenat2 = 1;
-        return static_cast<int>(fd);
-      }
-      if (errno == EAGAIN || errno == EINTR) continue;  // a concurrent rename: retry
-      // ENOSYS: a kernel before 5.6; EPERM: a seccomp profile that predates openat2 (older
-      // container runtimes answer unknown syscalls with EPERM). Only trusted on the first call.
-      if ((errno == ENOSYS || errno == EPERM) && haveOpenat2 == -1) {
-        haveOpenat2 = 0;
-        break;
-      }
-      return -errno;
+    int fd = openInRoot(root, rel, O_PATH | O_DIRECTORY, kBeneathNoSymlinks);  // retries EAGAIN (a concurrent rename)
+    if (fd >= 0) {
+      haveOpenat2 = 1;
+      return fd;
     }
-    if (haveOpenat2 != 0) return -EAGAIN;
+    // ENOSYS: a kernel before 5.6; EPERM: a seccomp profile that predates openat2 (older
+    // container runtimes answer unknown syscalls with EPERM). Only trusted on the first call.
+    if (!((errno == ENOSYS || errno == EPERM) && haveOpenat2 == -1)) return -errno;
+    haveOpenat2 = 0;
   }
   // Fallback: one component at a time, never following a symlink.
   Fd cur(openat(root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -126,7 +111,7 @@ int openDirBeneath(int root, const std::vector<std::string>& parts, size_t count
   return cur.release();
 }
 
-Status resolve(int root, const std::string& path, Target* t) {
+Error resolve(int root, const std::string& path, Target* t) {
   std::vector<std::string> parts;
   if (int err = splitPath(path, &parts)) return failed("openat2", err);
   t->root = root;
@@ -147,7 +132,7 @@ std::string procFd(int fd, const std::string& name = {}) {
 
 // Removes `name` in `dir`: a non-directory is unlinked, a directory removed with everything in it
 // (fd-relative, never following a symlink). *removed tells whether anything was there.
-Status removeAt(int dir, const char* name, bool* removed, int depth = 0) {
+Error removeAt(int dir, const char* name, bool* removed, int depth = 0) {
   if (removed) *removed = false;
   if (unlinkat(dir, name, 0) == 0) {
     if (removed) *removed = true;
@@ -169,7 +154,7 @@ Status removeAt(int dir, const char* name, bool* removed, int depth = 0) {
     close(fd);
     return failed("fdopendir", err);
   }
-  Status st;
+  Error st;
   for (int pass = 0; pass < 16; pass++) {
     bool any = false;
     rewinddir(d);
@@ -190,7 +175,7 @@ Status removeAt(int dir, const char* name, bool* removed, int depth = 0) {
 
 // mkdir; an existing directory is fine (returns false), an existing symlink is ELOOP, anything
 // else EEXIST.
-Status doMkdir(const Target& t, mode_t mode, bool* created) {
+Error doMkdir(const Target& t, mode_t mode, bool* created) {
   *created = false;
   if (t.isRoot()) return {};
   if (mkdirat(t.parent.get(), t.name.c_str(), mode) == 0) {
@@ -204,19 +189,19 @@ Status doMkdir(const Target& t, mode_t mode, bool* created) {
   return failed("mkdirat", S_ISLNK(st.st_mode) ? ELOOP : EEXIST);
 }
 
-Status doLchown(const Target& t, uid_t uid, gid_t gid) {
-  if (t.isRoot()) return fchown(t.root, uid, gid) == 0 ? Status{} : failed("fchown");
+Error doLchown(const Target& t, uid_t uid, gid_t gid) {
+  if (t.isRoot()) return fchown(t.root, uid, gid) == 0 ? Error{} : failed("fchown");
   if (fchownat(t.parent.get(), t.name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) return failed("fchownat");
   return {};
 }
 
 // chmod of the inode itself; a symlink is refused (ELOOP): its mode means nothing and chmod(2)
 // would follow it.
-Status doChmod(const Target& t, mode_t mode) {
+Error doChmod(const Target& t, mode_t mode) {
   if (t.isRoot()) {
     if (fchmod(t.root, mode) == 0) return {};
     if (errno != EBADF) return failed("fchmod");
-    return chmod(procFd(t.root).c_str(), mode) == 0 ? Status{} : failed("fchmod");
+    return chmod(procFd(t.root).c_str(), mode) == 0 ? Error{} : failed("fchmod");
   }
   Fd fd(openat(t.parent.get(), t.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return failed("openat");
@@ -247,18 +232,18 @@ bool toTimespec(Napi::Value v, struct timespec* ts) {
   return true;
 }
 
-Status doUtimes(const Target& t, const struct timespec ts[2]) {
+Error doUtimes(const Target& t, const struct timespec ts[2]) {
   if (ts[0].tv_nsec == UTIME_OMIT && ts[1].tv_nsec == UTIME_OMIT) return {};
-  if (t.isRoot()) return futimens(t.root, ts) == 0 ? Status{} : failed("futimens");
+  if (t.isRoot()) return futimens(t.root, ts) == 0 ? Error{} : failed("futimens");
   if (utimensat(t.parent.get(), t.name.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) return failed("utimensat");
   return {};
 }
 
-Status doSetxattr(const Target& t, const std::string& name, const void* value, size_t len) {
+Error doSetxattr(const Target& t, const std::string& name, const void* value, size_t len) {
   if (t.isRoot()) {
     if (fsetxattr(t.root, name.c_str(), value, len, 0) == 0) return {};
     if (errno != EBADF) return failed("fsetxattr");
-    return setxattr(procFd(t.root).c_str(), name.c_str(), value, len, 0) == 0 ? Status{} : failed("fsetxattr");
+    return setxattr(procFd(t.root).c_str(), name.c_str(), value, len, 0) == 0 ? Error{} : failed("fsetxattr");
   }
   // The parent is pinned by its fd; the last component is not followed (l-variant).
   if (lsetxattr(procFd(t.parent.get(), t.name).c_str(), name.c_str(), value, len, 0) != 0) return failed("lsetxattr");
@@ -288,7 +273,7 @@ bool rootArgs(const Napi::CallbackInfo& info, int* root, std::string* path) {
   return true;
 }
 
-Napi::Value sysErr(const Napi::CallbackInfo& info, const Status& st, const std::string& path) {
+Napi::Value sysErr(const Napi::CallbackInfo& info, const Error& st, const std::string& path) {
   return throwSystemError(info.Env(), st.err, st.syscall, path, kStep);
 }
 
@@ -310,7 +295,7 @@ Napi::Value Mkdir(const Napi::CallbackInfo& info) {
   if (!rootArgs(info, &root, &path) || !intArg(info, 2, &mode)) return throwTypeError(info.Env(), "fsMkdir(rootFd, path, mode)");
   Target t;
   bool created = false;
-  Status st = resolve(root, path, &t);
+  Error st = resolve(root, path, &t);
   if (!st) st = doMkdir(t, static_cast<mode_t>(mode & 07777), &created);
   if (st) return sysErr(info, st, path);
   return Napi::Boolean::New(info.Env(), created);
@@ -323,7 +308,7 @@ Napi::Value CreateFile(const Napi::CallbackInfo& info) {
   if (!rootArgs(info, &root, &path) || !intArg(info, 2, &mode))
     return throwTypeError(info.Env(), "fsCreateFile(rootFd, path, mode)");
   Target t;
-  Status st = resolve(root, path, &t);
+  Error st = resolve(root, path, &t);
   if (!st && t.isRoot()) st = failed("openat", EISDIR);
   if (st) return sysErr(info, st, path);
   for (int attempt = 0;; attempt++) {
@@ -342,7 +327,7 @@ Napi::Value Symlink(const Napi::CallbackInfo& info) {
     return throwTypeError(info.Env(), "fsSymlink(rootFd, path, target)");
   if (target.find('\0') != std::string::npos) return sysErr(info, failed("symlinkat", EINVAL), path);
   Target t;
-  Status st = resolve(root, path, &t);
+  Error st = resolve(root, path, &t);
   if (!st && t.isRoot()) st = failed("symlinkat", EEXIST);
   if (st) return sysErr(info, st, path);
   for (int attempt = 0;; attempt++) {
@@ -358,7 +343,7 @@ Napi::Value Link(const Napi::CallbackInfo& info) {
   if (!rootArgs(info, &root, &path) || !strArg(info, 2, &target))
     return throwTypeError(info.Env(), "fsLink(rootFd, path, target)");
   Target t, src;
-  Status st = resolve(root, target, &src);
+  Error st = resolve(root, target, &src);
   if (st) return sysErr(info, st, target);
   if (src.isRoot()) return sysErr(info, failed("linkat", EPERM), target);
   if ((st = resolve(root, path, &t))) return sysErr(info, st, path);
@@ -384,7 +369,7 @@ Napi::Value Mknod(const Napi::CallbackInfo& info) {
   mode_t type = static_cast<mode_t>(mode) & S_IFMT;
   if (type != S_IFCHR && type != S_IFBLK && type != S_IFIFO) return sysErr(info, failed("mknodat", EINVAL), path);
   Target t;
-  Status st = resolve(root, path, &t);
+  Error st = resolve(root, path, &t);
   if (!st && t.isRoot()) st = failed("mknodat", EEXIST);
   if (st) return sysErr(info, st, path);
   dev_t dev = type == S_IFIFO ? 0 : makedev(static_cast<unsigned>(major), static_cast<unsigned>(minor));
@@ -403,7 +388,7 @@ Napi::Value Lchown(const Napi::CallbackInfo& info) {
   if (!rootArgs(info, &root, &path) || !intArg(info, 2, &uid) || !intArg(info, 3, &gid))
     return throwTypeError(info.Env(), "fsLchown(rootFd, path, uid, gid)");
   Target t;
-  Status st = resolve(root, path, &t);
+  Error st = resolve(root, path, &t);
   if (!st) st = doLchown(t, static_cast<uid_t>(uid), static_cast<gid_t>(gid));
   if (st) return sysErr(info, st, path);
   return info.Env().Undefined();
@@ -415,7 +400,7 @@ Napi::Value Chmod(const Napi::CallbackInfo& info) {
   int64_t mode;
   if (!rootArgs(info, &root, &path) || !intArg(info, 2, &mode)) return throwTypeError(info.Env(), "fsChmod(rootFd, path, mode)");
   Target t;
-  Status st = resolve(root, path, &t);
+  Error st = resolve(root, path, &t);
   if (!st) st = doChmod(t, static_cast<mode_t>(mode & 07777));
   if (st) return sysErr(info, st, path);
   return info.Env().Undefined();
@@ -428,7 +413,7 @@ Napi::Value Utimes(const Napi::CallbackInfo& info) {
   if (!rootArgs(info, &root, &path) || info.Length() < 4 || !toTimespec(info[2], &ts[0]) || !toTimespec(info[3], &ts[1]))
     return throwTypeError(info.Env(), "fsUtimes(rootFd, path, atimeNs: bigint | null, mtimeNs: bigint | null)");
   Target t;
-  Status st = resolve(root, path, &t);
+  Error st = resolve(root, path, &t);
   if (!st) st = doUtimes(t, ts);
   if (st) return sysErr(info, st, path);
   return info.Env().Undefined();
@@ -441,7 +426,7 @@ Napi::Value Lsetxattr(const Napi::CallbackInfo& info) {
     return throwTypeError(info.Env(), "fsLsetxattr(rootFd, path, name, value: Uint8Array)");
   Napi::Uint8Array value = info[3].As<Napi::Uint8Array>();
   Target t;
-  Status st = resolve(root, path, &t);
+  Error st = resolve(root, path, &t);
   if (!st) st = doSetxattr(t, name, value.Data(), value.ByteLength());
   if (st) return sysErr(info, st, path);
   return info.Env().Undefined();
@@ -453,7 +438,7 @@ Napi::Value Lgetxattr(const Napi::CallbackInfo& info) {
   if (!rootArgs(info, &root, &path) || !strArg(info, 2, &name))
     return throwTypeError(info.Env(), "fsLgetxattr(rootFd, path, name)");
   Target t;
-  Status st = resolve(root, path, &t);
+  Error st = resolve(root, path, &t);
   if (st) return sysErr(info, st, path);
   std::string file = t.isRoot() ? procFd(root) : procFd(t.parent.get(), t.name);
   std::vector<char> buf(256);
@@ -475,7 +460,7 @@ Napi::Value Remove(const Napi::CallbackInfo& info) {
   std::string path;
   if (!rootArgs(info, &root, &path)) return throwTypeError(info.Env(), "fsRemove(rootFd, path)");
   Target t;
-  Status st = resolve(root, path, &t);
+  Error st = resolve(root, path, &t);
   if (!st && t.isRoot()) st = failed("unlinkat", EBUSY);
   bool removed = false;
   if (!st) st = removeAt(t.parent.get(), t.name.c_str(), &removed);
@@ -536,12 +521,12 @@ Napi::Value SetMeta(const Napi::CallbackInfo& info) {
   if (!rootArgs(info, &root, &path) || info.Length() < 3 || !parseMeta(info[2], &m))
     return throwTypeError(info.Env(), "fsSetMeta(rootFd, path, { uid, gid, mode, xattrs, atimeNs, mtimeNs })");
   Target t;
-  Status st = resolve(root, path, &t);
+  Error st = resolve(root, path, &t);
   if (!st && m.chown) st = doLchown(t, m.uid, m.gid);
   if (!st && m.chmod) st = doChmod(t, m.mode);
   Napi::Array skipped = Napi::Array::New(info.Env());
   for (size_t i = 0; !st && i < m.xattrs.size(); i++) {
-    Status x = doSetxattr(t, m.xattrs[i].first, m.xattrs[i].second.data(), m.xattrs[i].second.size());
+    Error x = doSetxattr(t, m.xattrs[i].first, m.xattrs[i].second.data(), m.xattrs[i].second.size());
     if (x && tolerable(x.err)) skipped.Set(skipped.Length(), m.xattrs[i].first);
     else st = x;
   }
@@ -556,7 +541,7 @@ Napi::Value SetMetaFd(const Napi::CallbackInfo& info) {
   if (!intArg(info, 0, &fd64) || info.Length() < 2 || !parseMeta(info[1], &m))
     return throwTypeError(info.Env(), "fsSetMetaFd(fd, { uid, gid, mode, xattrs, atimeNs, mtimeNs })");
   int fd = static_cast<int>(fd64);
-  Status st;
+  Error st;
   if (m.chown && fchown(fd, m.uid, m.gid) != 0) st = failed("fchown");
   if (!st && m.chmod && fchmod(fd, m.mode) != 0) st = failed("fchmod");
   Napi::Array skipped = Napi::Array::New(info.Env());

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "addon/addon.h"
+#include "common/resolve.h"
 
 namespace pocker {
 
@@ -75,17 +76,9 @@ Napi::Value OpenInRoot(const Napi::CallbackInfo& info) {
   int root = info[0].As<Napi::Number>().Int32Value();
   std::string path = info[1].As<Napi::String>().Utf8Value();
   if (path.find('\0') != std::string::npos) return throwSystemError(info.Env(), EINVAL, "openat2", path, "copy");
-  if (path.empty()) path = ".";
-  struct open_how how = {};
-  how.flags = static_cast<unsigned>(info[2].As<Napi::Number>().Int32Value()) | O_CLOEXEC;
-  how.mode = (how.flags & (O_CREAT | O_TMPFILE)) ? (info[3].As<Napi::Number>().Uint32Value() & 07777) : 0;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  for (;;) {
-    long fd = syscall(SYS_openat2, root, path.c_str(), &how, sizeof how);
-    if (fd >= 0) return Napi::Number::New(info.Env(), static_cast<double>(fd));
-    if (errno == EINTR || errno == EAGAIN) continue;  // EAGAIN: a concurrent rename; retry
-    return throwSystemError(info.Env(), errno, "openat2", path, "copy");
-  }
+  int fd = openInRoot(root, path, info[2].As<Napi::Number>().Int32Value(), kInRoot, info[3].As<Napi::Number>().Uint32Value());
+  if (fd < 0) return throwSystemError(info.Env(), errno, "openat2", path, "copy");
+  return Napi::Number::New(info.Env(), static_cast<double>(fd));
 }
 
 }  // namespace

@@ -1,90 +1,103 @@
-// The spec wire format: how the TypeScript side hands a fully resolved container spec to
-// pocker-init (through a sealed memfd on fd 4). Written by lib/runtime/spec.ts, read here.
+// The container spec pocker-init is handed (a sealed memfd on fd 4): an OCI runtime-spec v1.2
+// config.json plus a top-level `pocker` section (overlay layers, Docker's user string, image
+// volumes, the monitor, exec mode, the cgroups the TypeScript side made). Types on the TS side:
+// lib/spec/oci.ts and lib/spec/pocker.ts; built by lib/spec/build.ts.
 //
-// Hand-written on purpose: a flat tag-length-value stream needs no parser library inside a static
-// binary, carries arbitrary bytes (paths, env values) without escaping, and both sides fit on a page.
-//   header  "PKS1"
-//   record  u16 tag (LE) | u32 length (LE) | payload
-// Strings are raw bytes (no NUL); repeated tags form lists in order; flags have an empty payload.
+// parseSpec() checks every field it reads (type, range, no NUL byte) and fills a flat Spec;
+// unknown fields are ignored, an invalid one is an error naming its JSON path, e.g.
+//   spec: mounts[3].options[1]: expected a string
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "common/util.h"
 
 namespace pocker {
 
-enum class Tag : uint16_t {
-  Arg = 1,            // repeated: argv of the workload
-  Env = 2,            // repeated: "KEY=VALUE"
-  Cwd = 3,            // working directory inside the container
-  Hostname = 4,
-  User = 5,           // "user[:group]" names or numbers, resolved inside the rootfs
-  Lower = 7,          // repeated: overlay lower dirs, top-most first
-  ScratchUpper = 8,   // flag: upper/work live on a private tmpfs (host image, lower contains the store)
-  Upper = 9,
-  Work = 10,
-  Rootfs = 11,        // mount point of the merged root (a directory on the host)
-  ReadOnly = 12,      // flag
-  Caps = 13,          // u64 bitmask kept in bounding/permitted/effective
-  NoNewPrivs = 14,    // flag
-  Namespaces = 15,    // u32 CLONE_NEW* bits
-  Mount = 16,         // repeated: u8 kind (1 bind, 2 tmpfs), u8 readonly, str src, str dst, str data (u32 len each)
-  Mask = 17,          // repeated: masked path
-  ReadOnlyPath = 18,  // repeated: read-only path
-  CgroupV2 = 19,      // v2 leaf cgroup dir (CLONE_INTO_CGROUP)
-  CgroupV1Tasks = 20, // repeated: v1 `tasks` files the container's first process writes 0 (itself) into
-  OomV1 = 21,         // v1 memory.oom_control
-  OomV2 = 22,         // v2 memory.events
-  CgroupCleanup = 23, // repeated: cgroup dirs removed (in order) after the container ends
-  Init = 24,          // flag: run a reaping init as PID 1
-  Tty = 25,           // flag
-  TtySize = 26,       // u16 rows, u16 cols
-  Foreground = 28,    // flag: kill the container when the controlling socket closes
-  Detach = 30,        // flag: the monitor leaves the caller's session and outlives it, owning the container's output
-  StateDir = 31,      // containers/<id>: state.json is kept here (detached containers)
-  LogPath = 32,       // json-file log of the container's stdout/stderr (detached containers)
-  LogMaxSize = 33,    // u64: rotate the log past this many bytes (0 = never)
-  LogMaxFiles = 34,   // u32: log files kept, the current one included (>= 1)
-  RemoveOnExit = 35,  // flag: remove StateDir when the container has ended (--rm)
-  ExecPid = 36,       // u32: exec into the running container whose first process is this host pid
-  Restart = 37,       // u8 policy (RestartPolicy) + u32 maximum restarts for on-failure (0 = no limit)
-  Interactive = 38,   // flag (detached): the container's stdin is a pipe the monitor feeds from attached clients
-  StdinOnce = 39,     // flag (detached): an attached client's end of input closes the container's stdin
-  AttachSocket = 40,  // detached: unix socket the monitor serves attach clients on (cpp/init/attach.h)
-  AttachFd = 41,      // flag: fd 5 is an attach client, connected before the container starts (start -a)
-};
-
 enum RestartPolicy : uint8_t { RestartNo = 0, RestartOnFailure = 1, RestartAlways = 2, RestartUnlessStopped = 3 };
 
-// MountImageVolume: a bind mount of an anonymous volume for an image's VOLUME, filled from the
-// image's content at that path when the volume is still empty (as Docker does).
-enum MountKind : uint8_t { MountBind = 1, MountTmpfs = 2, MountImageVolume = 3 };
-
+// One OCI mount, its options parsed once (mount(8) words: flags, propagation, the rest is fs data).
 struct MountSpec {
-  uint8_t kind = MountBind;
-  bool readonly = false;
-  std::string src, dst, data;
+  std::string destination, type, source;
+  unsigned long flags = 0;        // MS_* to set (MS_BIND / MS_REC for bind and rbind)
+  unsigned long propagation = 0;  // MS_PRIVATE / MS_SLAVE / MS_SHARED / MS_UNBINDABLE (| MS_REC), 0 = unchanged
+  std::string data;               // comma-joined options that are not flags (tmpfs size=, mode=, ...)
+  bool bind() const;
+};
+
+struct DeviceSpec {
+  char type = 'c';  // c, b, u (= c), p
+  std::string path;
+  int64_t major = 0, minor = 0;
+  uint32_t fileMode = 0666;
+  uint32_t uid = 0, gid = 0;
+};
+
+struct NamespaceSpec {
+  int flag = 0;      // CLONE_NEW*
+  std::string path;  // join this one (setns) instead of creating one
+};
+
+struct RlimitSpec {
+  int resource = 0;
+  uint64_t soft = 0, hard = 0;
 };
 
 struct Spec {
-  std::vector<std::string> args, env, lowers, masks, readonlyPaths, cgroupV1Tasks, cgroupCleanup;
-  std::vector<MountSpec> mounts;
-  std::string cwd = "/", hostname, user, upper, work, rootfs, cgroupV2, oomV1, oomV2, stateDir, logPath,
-      attachSocket;
-  bool scratchUpper = false, readOnly = false, noNewPrivs = false, init = false, tty = false,
-       foreground = false, detach = false, removeOnExit = false, interactive = false, stdinOnce = false,
-       attachFd = false;
-  uint64_t logMaxSize = 0;
-  uint32_t execPid = 0;
-  uint8_t restartPolicy = 0;
-  uint32_t restartMax = 0;
-  uint32_t logMaxFiles = 1;
-  uint64_t caps = 0;
-  uint32_t namespaces = 0;
+  // process
+  std::vector<std::string> args, env;
+  std::string cwd = "/";
+  bool tty = false;  // process.terminal
   uint16_t rows = 0, cols = 0;
+  uint32_t uid = 0, gid = 0;
+  std::vector<uint32_t> additionalGids;
+  uint32_t umask = 022;
+  uint64_t capBounding = 0, capEffective = 0, capInheritable = 0, capPermitted = 0, capAmbient = 0;
+  std::vector<RlimitSpec> rlimits;
+  bool noNewPrivs = false;
+  // root, hostname, mounts
+  std::string rootfs;  // root.path
+  bool readOnly = false;
+  std::string hostname, domainname;
+  bool hasHostname = false, hasDomainname = false;
+  std::vector<MountSpec> mounts;
+  // linux
+  uint32_t namespaces = 0;  // CLONE_NEW* of the namespaces to create
+  std::vector<NamespaceSpec> joins;  // namespaces to join (with a path)
+  std::vector<DeviceSpec> devices;
+  std::vector<std::string> masks, readonlyPaths;
+  std::vector<std::pair<std::string, std::string>> sysctl;
+  unsigned long rootfsPropagation = 0;  // 0 = rslave (the default)
+  // pocker: overlay rootfs (absent: root.path is ready)
+  bool overlay = false, scratchUpper = false;
+  std::vector<std::string> lowers;
+  std::string upper, work;
+  // pocker: Docker's user[:group], resolved inside the rootfs (replaces process.user)
+  bool hasUser = false;
+  std::string user;
+  std::vector<std::pair<std::string, std::string>> volumes;  // image volumes: source, destination
+  bool init = false;
+  // pocker.monitor
+  bool foreground = false, detach = false, removeOnExit = false, interactive = false, stdinOnce = false,
+       attachFd = false;
+  std::string stateDir, logPath, attachSocket;
+  uint64_t logMaxSize = 0;
+  uint32_t logMaxFiles = 1;
+  uint8_t restartPolicy = RestartNo;
+  uint32_t restartMax = 0;
+  // pocker.exec
+  uint32_t execPid = 0;
+  // pocker.cgroups
+  std::string cgroupV2, oomV1, oomV2;
+  std::vector<std::string> cgroupV1Tasks, cgroupCleanup;
 };
 
-// Parses a spec; returns false (and sets *why) on a malformed stream.
-bool parseSpec(const uint8_t* data, size_t len, Spec* out, const char** why);
+// Parses a spec document. On error returns {EINVAL, "read-spec", "parse", "spec: <json path>: <why>"}.
+Error parseSpec(const char* data, size_t len, Spec* out);
+
+// A capability name ("CAP_SYS_ADMIN") to its number, or -1.
+int capabilityNumber(const std::string& name);
 
 }  // namespace pocker

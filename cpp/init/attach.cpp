@@ -24,31 +24,31 @@ int64_t nowMs() {
 
 }  // namespace
 
-int AttachHub::listen(const std::string& path) {
+Error AttachHub::listen(const std::string& path) {
   size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return EINVAL;
+  if (slash == std::string::npos) return Error{EINVAL, "attach", "bind", path};
   Fd dir(::open(slash == 0 ? "/" : path.substr(0, slash).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!dir) return errno;
+  if (!dir) return fail("attach", "open", path);
   std::string base = path.substr(slash + 1);
   // The state dir may be deeper than sun_path's 108 bytes: bind through the directory's fd.
   std::string via = "/proc/self/fd/" + std::to_string(dir.get()) + "/" + base;
   struct sockaddr_un addr;
   std::memset(&addr, 0, sizeof addr);
   addr.sun_family = AF_UNIX;
-  if (via.size() >= sizeof addr.sun_path) return ENAMETOOLONG;
+  if (via.size() >= sizeof addr.sun_path) return Error{ENAMETOOLONG, "attach", "bind", path};
   std::memcpy(addr.sun_path, via.c_str(), via.size());
   Fd s(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!s) return errno;
-  if (unlinkat(dir.get(), base.c_str(), 0) != 0 && errno != ENOENT) return errno;
+  if (!s) return fail("attach", "socket", path);
+  if (unlinkat(dir.get(), base.c_str(), 0) != 0 && errno != ENOENT) return fail("attach", "unlinkat", path);
   mode_t old = umask(077);  // the socket is born 0600: only root may attach
   int rc = bind(s.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr);
   int err = errno;
   umask(old);
-  if (rc != 0) return err;
-  if (::listen(s.get(), 16) != 0) return errno;
+  if (rc != 0) return fail("attach", "bind", path, err);
+  if (::listen(s.get(), 16) != 0) return fail("attach", "listen", path);
   listen_ = std::move(s);
   path_ = path;
-  return 0;
+  return {};
 }
 
 void AttachHub::addClient(int fd) {

@@ -18,8 +18,8 @@ namespace pocker {
 class AttachHub {
  public:
   // Listens on `path` (mode 0600; any stale socket there is replaced). Paths longer than a
-  // sockaddr_un allows are reached through /proc/self/fd of their directory. Returns 0 or errno.
-  int listen(const std::string& path);
+  // sockaddr_un allows are reached through /proc/self/fd of their directory. Step `attach` on failure.
+  Error listen(const std::string& path);
   // Takes a connected client (e.g. `start -a`'s, passed at spawn so it misses no output).
   void addClient(int fd);
   // Where clients' input goes for this run of the container: the write end of its stdin pipe

@@ -1,19 +1,22 @@
-// The container's first process, between clone3 and exec: rootfs, mounts, identity, privileges.
-// Every path inside the rootfs is resolved with openat2(RESOLVE_IN_ROOT) and mounted through
-// /proc/self/fd, so a symlink planted in an image can never redirect a mount onto the host.
+// The container's first process, between clone3 and exec: rootfs, mounts, identity, privileges,
+// all as the OCI document says (cpp/common/spec.h). Every path inside the rootfs is resolved with
+// openat2(RESOLVE_IN_ROOT) and mounted through /proc/self/fd, so a symlink planted in an image can
+// never redirect a mount onto the host.
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
-#include <linux/openat2.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/sendfile.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -27,23 +30,13 @@
 #include <vector>
 
 #include "common/wire.h"
+#include "common/resolve.h"
 #include "init/init.h"
 
 namespace pocker {
 namespace {
 
 // ---------- paths inside the rootfs ----------
-
-int openat2InRoot(int root, const std::string& rel, int flags, uint64_t resolve, mode_t mode = 0) {
-  struct open_how how;
-  std::memset(&how, 0, sizeof how);
-  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-  how.mode = (flags & O_CREAT) ? mode : 0;
-  how.resolve = resolve;
-  const char* p = rel.c_str();
-  while (*p == '/') p++;
-  return static_cast<int>(syscall(SYS_openat2, root, *p ? p : ".", &how, sizeof how));
-}
 
 std::string fdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
@@ -66,13 +59,12 @@ std::vector<std::string> splitPath(const std::string& path) {
 int ensureInRoot(int root, const std::string& path, bool file, Error* err, const char* step) {
   auto parts = splitPath(path);
   std::string cur;
-  const uint64_t res = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   int hops = 0;
   size_t i = 0;
   while (i < parts.size()) {
     bool last = i + 1 == parts.size();
     std::string next = cur + "/" + parts[i];
-    Fd probe(openat2InRoot(root, next, O_PATH, res));
+    Fd probe(openInRoot(root, next, O_PATH));
     if (probe) {
       cur = next;
       i++;
@@ -82,7 +74,7 @@ int ensureInRoot(int root, const std::string& path, bool file, Error* err, const
       *err = fail(step, "openat2", path);
       return -1;
     }
-    Fd parent(openat2InRoot(root, cur, O_PATH | O_DIRECTORY, res));
+    Fd parent(openInRoot(root, cur, O_PATH | O_DIRECTORY));
     if (!parent) {
       *err = fail(step, "openat2", path);
       return -1;
@@ -105,7 +97,7 @@ int ensureInRoot(int root, const std::string& path, bool file, Error* err, const
     }
     int rc;
     if (last && file) {
-      Fd f(openat2InRoot(parent.get(), parts[i], O_CREAT | O_WRONLY | O_NOFOLLOW, RESOLVE_BENEATH, 0644));
+      Fd f(openInRoot(parent.get(), parts[i], O_CREAT | O_WRONLY | O_NOFOLLOW, RESOLVE_BENEATH, 0644));
       rc = f ? 0 : -1;
     } else {
       rc = mkdirat(parent.get(), parts[i].c_str(), 0755);
@@ -117,14 +109,15 @@ int ensureInRoot(int root, const std::string& path, bool file, Error* err, const
     cur = next;
     i++;
   }
-  int fd = openat2InRoot(root, cur.empty() ? "/" : cur, O_PATH, res);
+  int fd = openInRoot(root, cur.empty() ? "/" : cur, O_PATH);
   if (fd < 0) *err = fail(step, "openat2", path);
   return fd;
 }
 
 // A mount point that must be a real directory at exactly this place: refused if it is a symlink.
 int mountpointNoSymlink(int root, const std::string& path, Error* err, const char* step) {
-  Fd fd(openat2InRoot(root, path, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
+  const uint64_t noSymlinks = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS;
+  Fd fd(openInRoot(root, path, O_PATH | O_DIRECTORY, noSymlinks));
   if (!fd && errno == ENOENT) {
     // Parents may be created (they are resolved in the root); the last component must be new.
     Fd parent(ensureInRoot(root, path.substr(0, path.rfind('/')), false, err, step));
@@ -134,7 +127,7 @@ int mountpointNoSymlink(int root, const std::string& path, Error* err, const cha
       *err = fail(step, "mkdirat", path);
       return -1;
     }
-    fd.reset(openat2InRoot(root, path, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
+    fd.reset(openInRoot(root, path, O_PATH | O_DIRECTORY, noSymlinks));
   }
   if (!fd) {
     *err = fail(step, errno == ELOOP ? "openat2 (symlink refused)" : "openat2", path);
@@ -149,10 +142,17 @@ Error mountAt(const char* src, int targetFd, const char* fstype, unsigned long f
   return {};
 }
 
-// Re-open a mount point after mounting (the old fd names the covered directory) and remount it.
+// Re-open a mount point after mounting (the old fd names the covered directory) and remount it
+// with `flags`, keeping the nosuid/nodev/noexec it already has (a remount may not clear them).
 Error remount(int root, const std::string& path, unsigned long flags, const char* step) {
-  Fd fd(openat2InRoot(root, path, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+  Fd fd(openInRoot(root, path, O_PATH));
   if (!fd) return fail(step, "openat2", path);
+  struct statvfs sv;
+  if (fstatvfs(fd.get(), &sv) == 0) {
+    if (sv.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+    if (sv.f_flag & ST_NODEV) flags |= MS_NODEV;
+    if (sv.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+  }
   return mountAt(nullptr, fd.get(), nullptr, MS_REMOUNT | MS_BIND | flags, nullptr, step, path);
 }
 
@@ -169,6 +169,12 @@ std::string escapeOverlay(const std::string& p) {
 }
 
 Error mountRootfs(const Spec& s) {
+  if (!s.overlay) {
+    // An OCI bundle's ready rootfs: a bind onto itself makes it a mount point for pivot_root.
+    if (::mount(s.rootfs.c_str(), s.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      return fail("mount-rootfs", "mount", s.rootfs);
+    return {};
+  }
   std::string upper = s.upper, work = s.work;
   if (s.scratchUpper) {
     // The writable layer lives on a tmpfs private to this mount namespace: used when the lower
@@ -191,58 +197,6 @@ Error mountRootfs(const Spec& s) {
     return fail("mount-rootfs", "mount", s.rootfs);
   return {};
 }
-
-Error setupDev(int root, const Spec& s) {
-  Error err;
-  Fd dev(mountpointNoSymlink(root, "/dev", &err, "mount-dev"));
-  if (!dev) return err;
-  if ((err = mountAt("tmpfs", dev.get(), "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=755,size=65536k",
-                     "mount-dev", "/dev")))
-    return err;
-  Fd devRoot(openat2InRoot(root, "/dev", O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
-  if (!devRoot) return fail("mount-dev", "openat2", "/dev");
-  Fd devDir(openat2InRoot(root, "/dev", O_DIRECTORY | O_RDONLY, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
-  if (!devDir) return fail("mount-dev", "openat2", "/dev");
-  // Device nodes: bind mounts of the host's, each its own mount (so the tmpfs may be nodev).
-  static const char* const devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
-  for (const char* d : devices) {
-    Fd f(openat(devDir.get(), d, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666));
-    if (!f) return fail("mount-dev", "openat", std::string("/dev/") + d);
-    std::string host = std::string("/dev/") + d;
-    Fd target(openat(devDir.get(), d, O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    if ((err = mountAt(host.c_str(), target.get(), nullptr, MS_BIND, nullptr, "mount-dev", host))) return err;
-  }
-  struct Sub {
-    const char* name;
-    const char* fstype;
-    unsigned long flags;
-    const char* data;
-  };
-  static const Sub subs[] = {
-      {"pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"},
-      {"shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"},
-      {"mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr},
-  };
-  for (const auto& sub : subs) {
-    if (mkdirat(devDir.get(), sub.name, 0755) != 0) return fail("mount-dev", "mkdirat", std::string("/dev/") + sub.name);
-    Fd target(openat(devDir.get(), sub.name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
-    if (!target) return fail("mount-dev", "openat", std::string("/dev/") + sub.name);
-    if ((err = mountAt(sub.fstype, target.get(), sub.fstype, sub.flags, sub.data, "mount-dev",
-                       std::string("/dev/") + sub.name)))
-      return err;
-  }
-  static const char* const links[][2] = {{"ptmx", "pts/ptmx"},        {"fd", "/proc/self/fd"},
-                                         {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
-                                         {"stderr", "/proc/self/fd/2"}, {"core", "/proc/kcore"}};
-  for (const auto& l : links)
-    if (symlinkat(l[1], devDir.get(), l[0]) != 0) return fail("mount-dev", "symlinkat", std::string("/dev/") + l[0]);
-  if (s.tty) {
-    Fd f(openat(devDir.get(), "console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!f) return fail("mount-dev", "openat", "/dev/console");
-  }
-  return {};
-}
-
 // Copies a directory tree (never following a symlink: entries come from readdir, each opened
 // with O_NOFOLLOW relative to its parent) with owners, modes and times. Devices are skipped
 // (they would be unusable on a nodev mount anyway); whiteouts are not visible in a merged view.
@@ -304,80 +258,171 @@ Error copyTree(int from, int to, const std::string& where) {
   return err;
 }
 
+
 // An image VOLUME's anonymous volume starts as a copy of the image's content at that path.
-Error fillVolume(int root, const MountSpec& m) {
-  Fd dst(::open(m.src.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!dst) return fail("mount-volume", "open", m.src);
-  Fd srcDir(openat2InRoot(root, m.dst, O_RDONLY | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+Error fillVolume(int root, const std::string& source, const std::string& destination) {
+  Fd dst(::open(source.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dst) return fail("mount-volume", "open", source);
+  Fd srcDir(openInRoot(root, destination, O_RDONLY | O_DIRECTORY));
   if (!srcDir) return {};  // nothing at that path in the image: the volume starts empty
   struct stat st;
   if (fstat(srcDir.get(), &st) == 0) {
     fchown(dst.get(), st.st_uid, st.st_gid);
     fchmod(dst.get(), st.st_mode & 07777);
   }
-  return copyTree(srcDir.get(), dst.get(), m.dst);
+  return copyTree(srcDir.get(), dst.get(), destination);
 }
 
-Error setupMounts(int root, const Spec& s) {
+bool under(const std::string& path, const char* dir) {
+  size_t n = std::strlen(dir);
+  return path.compare(0, n, dir) == 0 && (path.size() == n || path[n] == '/');
+}
+
+// The step a mount's failure is reported as (what callers and tests match on).
+const char* mountStep(const MountSpec& m) {
+  if (m.bind()) return "mount-volume";
+  if (under(m.destination, "/proc")) return "mount-proc";
+  if (under(m.destination, "/sys")) return "mount-sys";
+  if (m.destination == "/dev" || m.type == "devpts" || m.type == "mqueue") return "mount-dev";
+  if (m.type == "tmpfs") return "mount-tmpfs";
+  return "mount";
+}
+
+// Kernel filesystems and /dev itself go on a real directory at exactly that place (a symlink
+// there is refused); other destinations follow symlinks, inside the root.
+bool needsRealDir(const MountSpec& m) {
+  return m.type == "proc" || m.type == "sysfs" || m.type == "devpts" || m.type == "mqueue" || m.type == "cgroup" ||
+         m.type == "cgroup2" || m.destination == "/dev";
+}
+
+// One entry of `mounts`.
+Error applyMount(int root, const Spec& s, const MountSpec& m) {
+  const char* step = mountStep(m);
   Error err;
-  // /proc, owned by the new pid namespace. The target must be a real directory.
-  {
-    Fd proc(mountpointNoSymlink(root, "/proc", &err, "mount-proc"));
-    if (!proc) return err;
-    if ((err = mountAt("proc", proc.get(), "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr, "mount-proc", "/proc")))
+  if (m.bind()) {
+    for (const auto& v : s.volumes)
+      if (v.first == m.source && v.second == m.destination && (err = fillVolume(root, v.first, v.second))) return err;
+    Fd src(::open(m.source.c_str(), O_PATH | O_CLOEXEC));
+    if (!src) return fail(step, "open", m.source);
+    struct stat st;
+    if (fstat(src.get(), &st) != 0) return fail(step, "fstat", m.source);
+    Fd target(ensureInRoot(root, m.destination, !S_ISDIR(st.st_mode), &err, step));
+    if (!target) return err;
+    if ((err = mountAt(fdPath(src.get()).c_str(), target.get(), nullptr, MS_BIND | (m.flags & MS_REC), nullptr, step,
+                       m.destination)))
+      return err;
+    // ro, nosuid, nodev, noexec... of a bind apply through a remount.
+    unsigned long extra = m.flags & ~static_cast<unsigned long>(MS_BIND | MS_REC | MS_REMOUNT);
+    // A device node the caller passes in stays usable (nodev would make the bind pointless).
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) extra &= ~static_cast<unsigned long>(MS_NODEV);
+    if (extra && (err = remount(root, m.destination, extra, step))) return err;
+  } else {
+    Fd target(needsRealDir(m) ? mountpointNoSymlink(root, m.destination, &err, step)
+                              : ensureInRoot(root, m.destination, false, &err, step));
+    if (!target) return err;
+    const std::string& source = m.source.empty() ? m.type : m.source;
+    if ((err = mountAt(source.c_str(), target.get(), m.type.c_str(), m.flags & ~static_cast<unsigned long>(MS_REMOUNT),
+                       m.data.empty() ? nullptr : m.data.c_str(), step, m.destination)))
       return err;
   }
-  if ((err = setupDev(root, s))) return err;
-  {
-    Fd sys(mountpointNoSymlink(root, "/sys", &err, "mount-sys"));
-    if (!sys) return err;
-    if ((err = mountAt("sysfs", sys.get(), "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, nullptr, "mount-sys",
-                       "/sys")))
-      return err;
+  if (m.propagation) {
+    Fd fd(openInRoot(root, m.destination, O_PATH));
+    if (!fd) return fail(step, "openat2", m.destination);
+    if ((err = mountAt(nullptr, fd.get(), nullptr, m.propagation, nullptr, step, m.destination))) return err;
   }
-  // Volumes and tmpfs, parents first (the caller sorted them).
-  for (const auto& m : s.mounts) {
-    if (m.kind == MountImageVolume && (err = fillVolume(root, m))) return err;
-    if (m.kind == MountBind || m.kind == MountImageVolume) {
-      Fd src(::open(m.src.c_str(), O_PATH | O_CLOEXEC));
-      if (!src) return fail("mount-volume", "open", m.src);
-      struct stat st;
-      if (fstat(src.get(), &st) != 0) return fail("mount-volume", "fstat", m.src);
-      Fd target(ensureInRoot(root, m.dst, !S_ISDIR(st.st_mode), &err, "mount-volume"));
-      if (!target) return err;
-      if ((err = mountAt(fdPath(src.get()).c_str(), target.get(), nullptr, MS_BIND | MS_REC, nullptr, "mount-volume",
-                         m.dst)))
-        return err;
-      // nodev unless the volume is itself a device node the user chose to pass in.
-      unsigned long flags = (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) ? 0 : MS_NODEV;
-      if (m.readonly) flags |= MS_RDONLY;
-      if (flags && (err = remount(root, m.dst, flags, "mount-volume"))) return err;
-    } else {
-      Fd target(ensureInRoot(root, m.dst, false, &err, "mount-tmpfs"));
-      if (!target) return err;
-      unsigned long flags = MS_NOSUID | MS_NODEV;
-      std::string data;
-      // data is mount(8)-style; translate the flag words, keep the rest for tmpfs.
-      size_t i = 0;
-      while (i <= m.data.size()) {
-        size_t j = m.data.find(',', i);
-        if (j == std::string::npos) j = m.data.size();
-        std::string o = m.data.substr(i, j - i);
-        if (o == "noexec") flags |= MS_NOEXEC;
-        else if (o == "exec") flags &= ~static_cast<unsigned long>(MS_NOEXEC);
-        else if (o == "nosuid") flags |= MS_NOSUID;
-        else if (o == "suid") flags &= ~static_cast<unsigned long>(MS_NOSUID);
-        else if (o == "nodev") flags |= MS_NODEV;
-        else if (!o.empty()) data += (data.empty() ? "" : ",") + o;
-        i = j + 1;
-      }
-      if (m.readonly) flags |= MS_RDONLY;
-      if ((err = mountAt("tmpfs", target.get(), "tmpfs", flags, data.c_str(), "mount-tmpfs", m.dst))) return err;
+  return {};
+}
+
+// linux.devices: the host's node bind-mounted when it is the same device (each its own mount, so
+// /dev may stay nodev: there is no device cgroup); a node is made only where there is none to bind.
+Error setupDevices(int root, const Spec& s) {
+  Error err;
+  for (const auto& d : s.devices) {
+    size_t slash = d.path.rfind('/');
+    std::string dir = d.path.substr(0, slash), leaf = d.path.substr(slash + 1);
+    if (leaf.empty() || leaf == "." || leaf == "..") return Error{EINVAL, "mount-dev", "mknodat", d.path};
+    Fd parent(ensureInRoot(root, dir.empty() ? "/" : dir, false, &err, "mount-dev"));
+    if (!parent) return err;
+    Fd parentDir(openat(parent.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!parentDir) return fail("mount-dev", "openat", dir);
+    struct stat host;
+    const bool block = d.type == 'b';
+    bool bindable = d.type != 'p' && ::stat(d.path.c_str(), &host) == 0 &&
+                    (block ? S_ISBLK(host.st_mode) : S_ISCHR(host.st_mode)) &&
+                    major(host.st_rdev) == static_cast<unsigned>(d.major) && minor(host.st_rdev) == static_cast<unsigned>(d.minor);
+    if (bindable) {
+      Fd f(openat(parentDir.get(), leaf.c_str(), O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666));
+      if (!f) return fail("mount-dev", "openat", d.path);
+      Fd target(openat(parentDir.get(), leaf.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      if (!target) return fail("mount-dev", "openat", d.path);
+      if ((err = mountAt(d.path.c_str(), target.get(), nullptr, MS_BIND, nullptr, "mount-dev", d.path))) return err;
+      continue;
     }
+    mode_t type = d.type == 'p' ? S_IFIFO : block ? S_IFBLK : S_IFCHR;
+    dev_t dev = makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
+    if (mknodat(parentDir.get(), leaf.c_str(), type | (d.fileMode & 07777), dev) != 0 && errno != EEXIST)
+      return fail("mount-dev", "mknodat", d.path);
+    if (fchownat(parentDir.get(), leaf.c_str(), d.uid, d.gid, AT_SYMLINK_NOFOLLOW) != 0)
+      return fail("mount-dev", "fchownat", d.path);
   }
-  // Docker's masked paths: a read-only empty tmpfs over directories, /dev/null over files.
+  return {};
+}
+
+// The /dev links every container has (the runtime's, not the document's: runtime-spec's
+// "Default Devices" and runc's defaultSymlinks); lib/spec/defaults.ts's DEV_SYMLINKS lists them.
+Error setupDevLinks(int root, const Spec& s) {
+  static const char* const links[][2] = {{"ptmx", "pts/ptmx"},        {"fd", "/proc/self/fd"},
+                                         {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+                                         {"stderr", "/proc/self/fd/2"}, {"core", "/proc/kcore"}};
+  Error err;
+  Fd devPath(mountpointNoSymlink(root, "/dev", &err, "mount-dev"));
+  if (!devPath) return err;
+  Fd dev(openat(devPath.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dev) return fail("mount-dev", "openat", "/dev");
+  for (const auto& l : links)
+    if (symlinkat(l[1], dev.get(), l[0]) != 0 && errno != EEXIST)
+      return fail("mount-dev", "symlinkat", std::string("/dev/") + l[0]);
+  if (s.tty) {
+    Fd f(openat(dev.get(), "console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!f) return fail("mount-dev", "openat", "/dev/console");
+  }
+  return {};
+}
+
+bool hasNamespace(const Spec& s, int flag) {
+  if (s.namespaces & static_cast<uint32_t>(flag)) return true;
+  for (const auto& j : s.joins)
+    if (j.flag == flag) return true;
+  return false;
+}
+
+// linux.sysctl: only keys of a namespace the container has its own of (never the host's).
+Error applySysctl(int root, const Spec& s) {
+  static const char* const ipcKeys[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                                        "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"};
+  for (const auto& [key, value] : s.sysctl) {
+    bool ok = false;
+    for (const char* k : ipcKeys) ok = ok || key == k;
+    if (ok || key.rfind("fs.mqueue.", 0) == 0) ok = hasNamespace(s, CLONE_NEWIPC);
+    else if (key == "kernel.hostname" || key == "kernel.domainname") ok = hasNamespace(s, CLONE_NEWUTS);
+    else if (key.rfind("net.", 0) == 0) ok = hasNamespace(s, CLONE_NEWNET);
+    if (!ok) return Error{EINVAL, "sysctl", "write", key + " is not in a namespace of the container"};
+    std::string path = "/proc/sys/" + key;
+    for (size_t i = 10; i < path.size(); i++)
+      if (path[i] == '.') path[i] = '/';
+    Fd fd(openInRoot(root, path, O_WRONLY, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
+    if (!fd) return fail("sysctl", "open", path);
+    if (!writeAll(fd.get(), value.data(), value.size())) return fail("sysctl", "write", path);
+  }
+  return {};
+}
+
+// Masked paths: a read-only empty tmpfs over directories, /dev/null over files. Read-only paths:
+// bound onto themselves, then remounted read-only.
+Error maskAndProtect(int root, const Spec& s) {
+  Error err;
   for (const auto& p : s.masks) {
-    Fd fd(openat2InRoot(root, p, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+    Fd fd(openInRoot(root, p, O_PATH));
     if (!fd) {
       if (errno == ENOENT) continue;
       return fail("mask-paths", "openat2", p);
@@ -389,13 +434,13 @@ Error setupMounts(int root, const Spec& s) {
                          "mask-paths", p)))
         return err;
     } else {
-      Fd null(openat2InRoot(root, "/dev/null", O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
+      Fd null(openInRoot(root, "/dev/null", O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
       if (!null) return fail("mask-paths", "openat2", "/dev/null");
       if ((err = mountAt(fdPath(null.get()).c_str(), fd.get(), nullptr, MS_BIND, nullptr, "mask-paths", p))) return err;
     }
   }
   for (const auto& p : s.readonlyPaths) {
-    Fd fd(openat2InRoot(root, p, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+    Fd fd(openInRoot(root, p, O_PATH));
     if (!fd) {
       if (errno == ENOENT) continue;
       return fail("readonly-paths", "openat2", p);
@@ -404,6 +449,18 @@ Error setupMounts(int root, const Spec& s) {
       return err;
     if ((err = remount(root, p, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "readonly-paths"))) return err;
   }
+  return {};
+}
+
+// The whole of the document's filesystem setup, in order: mounts, devices and their links,
+// sysctl, masked and read-only paths.
+Error setupMounts(int root, const Spec& s) {
+  Error err;
+  for (const auto& m : s.mounts)
+    if ((err = applyMount(root, s, m))) return err;
+  if ((err = setupDevices(root, s)) || (err = setupDevLinks(root, s)) || (err = applySysctl(root, s)) ||
+      (err = maskAndProtect(root, s)))
+    return err;
   return {};
 }
 
@@ -520,31 +577,63 @@ Error resolveUser(const std::string& spec, Identity* id) {
   return {};
 }
 
+
 // ---------- privileges ----------
 
+// process.user (or pocker.user, Docker's user string), resolved inside the container's root.
+Error resolveIdentity(const Spec& s, Identity* id) {
+  Error err;
+  if (s.hasUser) err = resolveUser(s.user, id);
+  else err = resolveUser(std::to_string(s.uid) + ":" + std::to_string(s.gid), id);  // HOME from passwd
+  if (err) return err;
+  for (uint32_t g : s.additionalGids) id->groups.push_back(static_cast<gid_t>(g));
+  return {};
+}
+
+Error applyRlimits(const Spec& s) {
+  for (const auto& r : s.rlimits) {
+    struct rlimit lim = {static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)};
+    if (setrlimit(r.resource, &lim) != 0) return fail("rlimits", "setrlimit");
+  }
+  return {};
+}
+
+// process.capabilities, the identity, no_new_privs.
 Error dropPrivileges(const Spec& s, const Identity& id) {
+  uint64_t eff = s.capEffective, perm = s.capPermitted, inh = s.capInheritable, amb = s.capAmbient;
+  // Docker's rule for its user string: a non-root user starts with no capabilities (only the
+  // bounding set stays), as setuid(2) without keepcaps would leave it.
+  if (s.hasUser && id.uid != 0) eff = perm = inh = amb = 0;
   // Bounding set first (needs CAP_SETPCAP, which we still have).
   for (int cap = 0; cap <= 63; cap++) {
-    if (s.caps & (1ULL << cap)) continue;
+    if (s.capBounding & (1ULL << cap)) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
       if (errno == EINVAL) break;  // past the kernel's last capability
       return fail("capabilities", "prctl(PR_CAPBSET_DROP)");
     }
   }
-  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
-    return fail("capabilities", "prctl(PR_CAP_AMBIENT)");
+  // A non-root uid keeps its permitted set across setresuid only with keepcaps.
+  const bool keep = id.uid != 0 && perm != 0;
+  if (keep && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return fail("capabilities", "prctl(PR_SET_KEEPCAPS)");
   if (setgroups(id.groups.size(), id.groups.data()) != 0) return fail("user", "setgroups");
   if (setresgid(id.gid, id.gid, id.gid) != 0) return fail("user", "setresgid");
-  // A non-root uid loses every permitted and effective capability here (Docker's behaviour).
   if (setresuid(id.uid, id.uid, id.uid) != 0) return fail("user", "setresuid");
+  if (keep && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return fail("capabilities", "prctl(PR_SET_KEEPCAPS)");
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2];
   std::memset(data, 0, sizeof data);
-  if (id.uid == 0) {
-    data[0].effective = data[0].permitted = static_cast<uint32_t>(s.caps);
-    data[1].effective = data[1].permitted = static_cast<uint32_t>(s.caps >> 32);
-  }
+  data[0].effective = static_cast<uint32_t>(eff);
+  data[1].effective = static_cast<uint32_t>(eff >> 32);
+  data[0].permitted = static_cast<uint32_t>(perm);
+  data[1].permitted = static_cast<uint32_t>(perm >> 32);
+  data[0].inheritable = static_cast<uint32_t>(inh);
+  data[1].inheritable = static_cast<uint32_t>(inh >> 32);
   if (syscall(SYS_capset, &hdr, data) != 0) return fail("capabilities", "capset");
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+    return fail("capabilities", "prctl(PR_CAP_AMBIENT)");
+  for (int cap = 0; cap <= 63; cap++)
+    if ((amb & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0)
+      return fail("capabilities", "prctl(PR_CAP_AMBIENT_RAISE)");
   if (s.noNewPrivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail("no-new-privileges", "prctl");
   return {};
 }
@@ -641,17 +730,22 @@ Error setupTty(int sock, const Spec& s, const Identity& id, bool console) {
 Error prepare(const Spec& s, int sock, Identity* id, std::vector<std::string>* env) {
   Error err;
   if (setsid() < 0) return fail("setsid", "setsid");
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) return fail("mount-propagation", "mount", "/");
+  // linux.rootfsPropagation of "/" in the new mount namespace (default rslave: nothing mounted in
+  // the container propagates back to the host).
+  unsigned long propagation = s.rootfsPropagation ? s.rootfsPropagation : MS_REC | MS_SLAVE;
+  if (::mount(nullptr, "/", nullptr, propagation, nullptr) != 0) return fail("mount-propagation", "mount", "/");
   if ((err = mountRootfs(s))) return err;
   {
     Fd root(::open(s.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) return fail("mount-rootfs", "open", s.rootfs);
     if ((err = setupMounts(root.get(), s))) return err;
   }
-  if (!s.hostname.empty() && sethostname(s.hostname.data(), s.hostname.size()) != 0)
+  if (s.hasHostname && !s.hostname.empty() && sethostname(s.hostname.data(), s.hostname.size()) != 0)
     return fail("hostname", "sethostname", s.hostname);
+  if (s.hasDomainname && !s.domainname.empty() && setdomainname(s.domainname.data(), s.domainname.size()) != 0)
+    return fail("hostname", "setdomainname", s.domainname);
   if ((err = pivotRoot(s))) return err;
-  if ((err = resolveUser(s.user, id))) return err;
+  if ((err = resolveIdentity(s, id))) return err;
   *env = s.env;
   if (!envGet(*env, "HOME")) env->push_back("HOME=" + id->home);
   // The working directory: created when missing (as Docker does), then checked to be inside the
@@ -668,8 +762,8 @@ Error prepare(const Spec& s, int sock, Identity* id, std::vector<std::string>* e
   if (s.tty && (err = setupTty(sock, s, *id, true))) return err;
   if (s.readOnly && ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV, nullptr) != 0)
     return fail("read-only", "mount", "/");
-  umask(022);
-  if ((err = dropPrivileges(s, *id))) return err;
+  umask(s.umask);
+  if ((err = applyRlimits(s)) || (err = dropPrivileges(s, *id))) return err;
   return {};
 }
 
@@ -697,18 +791,19 @@ Error prepareExec(const Spec& s, int sock, Identity* id, std::vector<std::string
   }
   if (setns(pidfd.get(), flags) != 0) return fail("exec-join", "setns", "/proc/" + std::to_string(s.execPid));
   Error err;
-  if ((err = resolveUser(s.user, id))) return err;
+  if ((err = resolveIdentity(s, id))) return err;
   *env = s.env;
   if (!envGet(*env, "HOME")) env->push_back("HOME=" + id->home);
   if (chdir(s.cwd.c_str()) != 0) return fail("workdir", "chdir", s.cwd);
   char buf[PATH_MAX];
   if (!getcwd(buf, sizeof buf) || buf[0] != '/') return Error{EPERM, "workdir", "getcwd", s.cwd};
   if (s.tty && (err = setupTty(sock, s, *id, false))) return err;
-  umask(022);
+  umask(s.umask);
+  if ((err = applyRlimits(s))) return err;
   return dropPrivileges(s, *id);
 }
 
-int runContainer(const Spec& spec, int sock) {
+int runContainer(const Spec& spec, int sock, const std::vector<int>& joinFds) {
   // Wait for the monitor's go (it has told the caller our pid).
   char go[8];
   int stray = -1;
@@ -723,6 +818,19 @@ int runContainer(const Spec& spec, int sock) {
     if (int err = writeFile(tasks.c_str(), "0")) {
       reportError(sock, fail("cgroup", "write", tasks, err));
       return 1;
+    }
+  }
+
+  // linux.namespaces with a path: join them (the monitor opened them; a pid namespace it joined
+  // itself, as that applies to its children). The mount namespace last: the paths above are the host's.
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t i = 0; i < spec.joins.size(); i++) {
+      int flag = spec.joins[i].flag;
+      if (flag == CLONE_NEWPID || (flag == CLONE_NEWNS) != (pass == 1)) continue;
+      if (setns(joinFds[i], flag) != 0) {
+        reportError(sock, fail("namespaces", "setns", spec.joins[i].path));
+        return 1;
+      }
     }
   }
 

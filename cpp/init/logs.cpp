@@ -43,15 +43,15 @@ std::string jsonString(const std::string& s) {
   return out + "\"";
 }
 
-int JsonLog::open(const std::string& path, uint64_t maxSize, uint32_t maxFiles) {
+Error JsonLog::open(const std::string& path, uint64_t maxSize, uint32_t maxFiles) {
   path_ = path;
   maxSize_ = maxSize;
   maxFiles_ = maxFiles ? maxFiles : 1;
   fd_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
-  if (!fd_) return errno;
+  if (!fd_) return fail("logs", "open", path);
   struct stat st;
   size_ = fstat(fd_.get(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-  return 0;
+  return {};
 }
 
 void JsonLog::rotate() {

@@ -14,8 +14,8 @@ std::string nowRfc3339();
 // Docker's json-file driver: one {"log":…,"stream":…,"time":…} object per line of output.
 class JsonLog {
  public:
-  // Returns 0 or errno.
-  int open(const std::string& path, uint64_t maxSize, uint32_t maxFiles);
+  // Step `logs` on failure.
+  Error open(const std::string& path, uint64_t maxSize, uint32_t maxFiles);
   // Feeds output of `stream` ("stdout"/"stderr"); complete lines are written, a partial one is
   // kept until its newline (or until 16 KiB, where Docker splits long lines too).
   void feed(int streamIndex, const char* data, size_t len);

@@ -93,11 +93,11 @@ int main(int argc, char** argv) {
       off += static_cast<size_t>(n);
     }
   }
-  const char* why = nullptr;
-  if (!parseSpec(reinterpret_cast<const uint8_t*>(raw.data()), raw.size(), &spec, &why)) {
-    reportError(kSyncFd, Error{EINVAL, "read-spec", "parse", why});
+  if (Error err = parseSpec(raw.data(), raw.size(), &spec)) {
+    reportError(kSyncFd, err);
     return 125;
   }
+  std::string().swap(raw);
   if (!spec.attachFd) ::close(kAttachFd);
   return runMonitor(spec, kSyncFd);
 }

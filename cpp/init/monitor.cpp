@@ -94,9 +94,9 @@ static int detachMonitor() {
 
 static std::string stateJson(const char* status, pid_t pid, const std::string& startedAt, const std::string& finishedAt,
                              int exitCode, int sig, bool oom, uint32_t restarts) {
-  char buf[200];
+  char buf[224];
   std::snprintf(buf, sizeof buf,
-                "{\"status\":\"%s\",\"pid\":%d,\"monitorPid\":%d,\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,"
+                "{\"version\":2,\"status\":\"%s\",\"pid\":%d,\"monitorPid\":%d,\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,"
                 "\"restartCount\":%u,",
                 status, pid, getpid(), exitCode, sig, oom ? "true" : "false", restarts);
   return std::string(buf) + "\"startedAt\":" + jsonString(startedAt) + ",\"finishedAt\":" + jsonString(finishedAt) + "}";
@@ -122,16 +122,14 @@ int runMonitor(const Spec& spec, int sync) {
   }
   JsonLog log;
   if (spec.detach && !spec.logPath.empty()) {
-    if (int err = log.open(spec.logPath, spec.logMaxSize, spec.logMaxFiles))
-      return abortStart(spec, sync, -1, fail("logs", "open", spec.logPath, err));
+    if (Error err = log.open(spec.logPath, spec.logMaxSize, spec.logMaxFiles)) return abortStart(spec, sync, -1, err);
   }
   // Attach clients are served on a socket in the state dir; `start -a`'s own is fd 5 already.
   AttachHub hub;
   if (spec.detach) {
     ::signal(SIGPIPE, SIG_IGN);  // a client or a stdin that went away is an error code, not our end
     if (!spec.attachSocket.empty()) {
-      if (int err = hub.listen(spec.attachSocket))
-        return abortStart(spec, sync, -1, fail("attach", "bind", spec.attachSocket, err));
+      if (Error err = hub.listen(spec.attachSocket)) return abortStart(spec, sync, -1, err);
     }
     if (spec.attachFd) hub.addClient(kAttachFd);
   }
@@ -144,6 +142,19 @@ int runMonitor(const Spec& spec, int sync) {
   sigprocmask(SIG_BLOCK, &set, nullptr);
   Fd sfd(signalfd(-1, &set, SFD_CLOEXEC));
   if (!sfd) return abortStart(spec, sync, -1, fail("monitor", "signalfd"));
+
+  // linux.namespaces with a path: opened once; the container joins them (a pid namespace is
+  // joined here: it applies to the children made after it).
+  std::vector<Fd> joins;
+  std::vector<int> joinFds;
+  for (const auto& j : spec.joins) {
+    Fd fd(::open(j.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return abortStart(spec, sync, -1, fail("namespaces", "open", j.path));
+    if (j.flag == CLONE_NEWPID && setns(fd.get(), CLONE_NEWPID) != 0)
+      return abortStart(spec, sync, -1, fail("namespaces", "setns", j.path));
+    joinFds.push_back(fd.get());
+    joins.push_back(std::move(fd));
+  }
 
   bool syncOpen = true;
   uint32_t restarts = 0;
@@ -185,7 +196,7 @@ int runMonitor(const Spec& spec, int sync) {
     if (pid < 0) return abortStart(spec, sync, -1, fail("clone", "clone3"));
     if (pid == 0) {
       child.reset();
-      runContainer(spec, childEnd.get());
+      runContainer(spec, childEnd.get(), joinFds);
       _exit(125);
     }
     childEnd.reset();

@@ -13,6 +13,7 @@
 // itself (`{id, name, created, args, image, cgroups, owner?, process, stopSignal?, run?}`), and
 // state.json had the same fields as now. Both are migrated on read. A version newer than
 // RECORD_VERSION is refused (RecordVersionError), never guessed at.
+import type { Spec } from '../spec/oci.js';
 import { PockerError } from '../errors.js';
 import type { ResolvedRunConfig } from '../runtime/options.js';
 
@@ -23,10 +24,8 @@ export const RECORD_VERSION = 2;
  * An OCI runtime-spec document (opencontainers/runtime-spec v1.2 config.json). Its type is
  * lib/spec's; the store only passes it through.
  */
-export interface OciDocument {
-  ociVersion: string;
-  [field: string]: unknown;
-}
+/** The OCI part of config.json (lib/spec's document; a migrated version-1 record has only ociVersion). */
+export type OciDocument = Partial<Spec<unknown>> & { ociVersion: string };
 
 /** The resolved run configuration (caps as a hex string), the container's layers and attach mode. */
 export interface StoredRun {
@@ -178,8 +177,11 @@ export function parseConfigRecord(doc: unknown, id: string): ContainerConfigReco
 
 /** The config.json document of a container: the OCI spec with the pocker section (version, runtime fields, the store's part). */
 export function configDocument(spec: OciDocument, meta: ContainerMeta, runtime: Record<string, unknown> = {}): Record<string, unknown> {
-  const { pocker: _drop, ...oci } = spec as OciDocument & { pocker?: unknown };
-  return { ...oci, pocker: { version: RECORD_VERSION, ...runtime, container: meta } };
+  // The spec's own pocker section (overlay, monitor, cgroups: what pocker-init reads) is kept as
+  // it is, so that config.json is exactly the document pocker-init was handed.
+  const { pocker, ...oci } = spec as OciDocument & { pocker?: unknown };
+  const section = typeof pocker === 'object' && pocker !== null && !Array.isArray(pocker) ? (pocker as Record<string, unknown>) : {};
+  return { ...oci, pocker: { ...section, version: RECORD_VERSION, ...runtime, container: meta } };
 }
 
 /**

@@ -2,16 +2,16 @@
 // namespaces through a pidfd and its cgroup (CLONE_INTO_CGROUP on v2, joining itself through `tasks` on v1), takes
 // the container's user, environment, capabilities and no_new_privs unless told otherwise, and
 // reports exactly as for run().
-import { join } from 'node:path';
 
 import { detectCgroups } from '../cgroup/index.js';
+import { cgroupJoinTargets } from '../cgroup/usage.js';
 import { PockerError, invalid } from '../errors.js';
 import { effectiveState, findContainer, readMeta, runningMonitorPids } from '../container/index.js';
 import { native } from '../native.js';
 import type { Container, RunOptions, StdioOption } from '../types.js';
 import { resolveRunOptions } from './options.js';
 import { launch } from './run.js';
-import { encodeSpec } from './spec.js';
+import { buildExecSpec, encodeSpec } from '../spec/build.js';
 
 /** Options of exec(); names mirror `pocker exec`'s flags. */
 export interface ExecOptions {
@@ -59,38 +59,24 @@ export async function exec(container: string, options: ExecOptions): Promise<Con
   }
   const config = readMeta(entry.dir);
   if (!config) throw new PockerError(`container ${container} is still being set up`, { code: 'ERR_POCKER_NOT_RUNNING', step: 'exec' });
-  const v2 = detectCgroups().version === 2;
   // The container's environment, then the caller's entries (replacing by key).
   const env = new Map<string, string>();
   for (const e of [...config.process.env, ...checked.userEnv]) env.set(e.slice(0, e.indexOf('=')), e);
-  const spec = encodeSpec({
-    args: checked.args,
-    env: [...env.values()],
-    cwd: options.workdir !== undefined ? checked.cwd : config.process.cwd,
-    hostname: '',
-    user: options.user !== undefined ? checked.user : config.process.user,
-    lowers: [],
-    scratchUpper: false,
-    upper: '',
-    work: '',
-    rootfs: '',
-    readOnly: false,
-    caps: BigInt(config.process.caps),
-    noNewPrivs: config.process.noNewPrivs,
-    namespaces: 0,
-    mounts: [],
-    masks: [],
-    readonlyPaths: [],
-    ...(v2 ? { cgroupV2: config.cgroups[0] } : {}),
-    cgroupV1Tasks: v2 ? [] : config.cgroups.map((d) => join(d, 'tasks')),
-    cgroupCleanup: [],
-    init: false,
-    tty: checked.tty,
-    ...(checked.ttySize ? { ttySize: checked.ttySize } : {}),
-    foreground: !options.detach,
-    execPid: state.pid,
-    ...(options.detach ? { detach: { stateDir: '', logPath: '', logMaxSize: 0, logMaxFiles: 1, removeOnExit: false } } : {}),
-  });
+  const spec = encodeSpec(
+    buildExecSpec({
+      args: checked.args,
+      env: [...env.values()],
+      cwd: options.workdir !== undefined ? checked.cwd : config.process.cwd,
+      user: options.user !== undefined ? checked.user : config.process.user,
+      caps: BigInt(config.process.caps),
+      noNewPrivs: config.process.noNewPrivs,
+      tty: checked.tty,
+      ...(checked.ttySize ? { ttySize: checked.ttySize } : {}),
+      detach: !!options.detach,
+      pid: state.pid,
+      cgroups: cgroupJoinTargets(config.cgroups, detectCgroups().version),
+    }),
+  );
   const detach = !!options.detach;
   const launchCfg = { id: config.id, name: config.name, args: checked.args, tty: checked.tty, interactive: checked.interactive && !detach, detach };
   // A detached exec's pocker-init outlives this process: share the image the monitors run.

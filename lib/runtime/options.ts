@@ -13,6 +13,7 @@ import { resolveEnvEntry } from '../env.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
 import type { Resources } from '../cgroup/resources.js';
 import { parseReference } from '../image/reference.js';
+import { CAPABILITIES, DEFAULT_CAPS } from '../spec/defaults.js';
 import type { RunOptions, TmpfsSpec, VolumeSpec } from '../types.js';
 
 export interface ResolvedMount {
@@ -69,68 +70,8 @@ export interface ResolvedRunConfig {
   cgroupParent: string;
 }
 
-/** Every Linux capability, keyed without the CAP_ prefix (include/uapi/linux/capability.h). */
-export const CAPABILITIES: Readonly<Record<string, number>> = Object.freeze({
-  CHOWN: 0,
-  DAC_OVERRIDE: 1,
-  DAC_READ_SEARCH: 2,
-  FOWNER: 3,
-  FSETID: 4,
-  KILL: 5,
-  SETGID: 6,
-  SETUID: 7,
-  SETPCAP: 8,
-  LINUX_IMMUTABLE: 9,
-  NET_BIND_SERVICE: 10,
-  NET_BROADCAST: 11,
-  NET_ADMIN: 12,
-  NET_RAW: 13,
-  IPC_LOCK: 14,
-  IPC_OWNER: 15,
-  SYS_MODULE: 16,
-  SYS_RAWIO: 17,
-  SYS_CHROOT: 18,
-  SYS_PTRACE: 19,
-  SYS_PACCT: 20,
-  SYS_ADMIN: 21,
-  SYS_BOOT: 22,
-  SYS_NICE: 23,
-  SYS_RESOURCE: 24,
-  SYS_TIME: 25,
-  SYS_TTY_CONFIG: 26,
-  MKNOD: 27,
-  LEASE: 28,
-  AUDIT_WRITE: 29,
-  AUDIT_CONTROL: 30,
-  SETFCAP: 31,
-  MAC_OVERRIDE: 32,
-  MAC_ADMIN: 33,
-  SYSLOG: 34,
-  WAKE_ALARM: 35,
-  BLOCK_SUSPEND: 36,
-  AUDIT_READ: 37,
-  PERFMON: 38,
-  BPF: 39,
-  CHECKPOINT_RESTORE: 40,
-});
-
-/** Docker's default capability set (moby's oci/caps/defaults.go). */
-export const DEFAULT_CAPS: readonly string[] = Object.freeze([
-  'CHOWN',
-  'DAC_OVERRIDE',
-  'FSETID',
-  'FOWNER',
-  'MKNOD',
-  'NET_RAW',
-  'SETGID',
-  'SETUID',
-  'SETFCAP',
-  'SETPCAP',
-  'NET_BIND_SERVICE',
-  'SYS_CHROOT',
-  'KILL',
-  'AUDIT_WRITE',
-]);
+/** The capability table and Docker's default set live with the other defaults (lib/spec/defaults.ts). */
+export { CAPABILITIES, DEFAULT_CAPS };
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_CGROUP_PARENT = 'pocker';

@@ -10,6 +10,7 @@ import { native, type NativeEvent, type NativeMonitor } from '../native.js';
 import {
   claimName,
   clearStopRequested,
+  configDocument,
   containerDir,
   createContainerDir,
   currentOwner,
@@ -22,6 +23,7 @@ import {
   runningMonitorPids,
   stateRoot,
   withContainerLock,
+  writeConfig,
   type ContainerEntry,
   type ContainerMeta,
   type ListedContainer,
@@ -32,18 +34,7 @@ import type { Container, ExitStatus, RunOptions, StdioOption } from '../types.js
 import { attachDir, attachFd, type Attachment } from './attach.js';
 import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
 import { signalDetached, signalName, signalNumber } from './signals.js';
-import {
-  CLONE_NEWCGROUP,
-  CLONE_NEWIPC,
-  CLONE_NEWNET,
-  CLONE_NEWNS,
-  CLONE_NEWPID,
-  CLONE_NEWUTS,
-  MASKED_PATHS,
-  READONLY_PATHS,
-  encodeSpec,
-  type InitSpec,
-} from './spec.js';
+import { buildSpec, type SpecLayout } from '../spec/build.js';
 
 /**
  * Crash-safety tests: when `POCKER_FAULT` names this point, the process SIGKILLs itself there
@@ -55,14 +46,7 @@ function faultPoint(name: string): void {
 
 export { signalNumber };
 
-interface Layout {
-  dir: string;
-  lowers: string[];
-  scratchUpper: boolean;
-  upper: string;
-  work: string;
-  rootfs: string;
-}
+type Layout = SpecLayout;
 
 /** Where the container's layers live. Overlayfs refuses an upper dir inside a lower one, so when
  * the lower contains the state root (the `host` image is `/`), the writable layer goes on a tmpfs
@@ -76,16 +60,6 @@ function layout(cfg: ResolvedRunConfig, lowers: string[]): Layout {
   return inside
     ? { dir, lowers, scratchUpper: true, upper: join(dir, 'scratch'), work: '', rootfs: join(dir, 'rootfs') }
     : { dir, lowers, scratchUpper: false, upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs') };
-}
-
-/**
- * The OCI runtime-spec document config.json holds. MERGE POINT: lib/spec's buildSpec() document
- * goes here (the spec helper's branch); the store writes whatever this returns, opaque, beside its
- * own record (`pocker.container`). Until then: the minimal document (start rebuilds what
- * pocker-init needs from the stored run options, as it always did).
- */
-function ociDocument(_cfg: ResolvedRunConfig, _l: Layout): OciDocument {
-  return { ociVersion: '1.2.0' };
 }
 
 /** What start needs of a config (the layout without its dir, caps as hex). */
@@ -117,6 +91,8 @@ function withImageVolumes(cfg: ResolvedRunConfig, paths: string[]): ResolvedRunC
 interface Prepared {
   cfg: ResolvedRunConfig;
   l: Layout;
+  /** config.json as written: the document pocker-init is handed. */
+  document: OciDocument;
 }
 
 /**
@@ -124,10 +100,12 @@ interface Prepared {
  * directory with its config.json. For an image this happens under the store's lock, so an rmi or
  * prune running at the same time sees the container and keeps its layers.
  */
-async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups: string[], stdinOnce = false): Promise<Prepared> {
+async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: CgroupPlan, stdinOnce = false): Promise<Prepared> {
   const create = async (cfg: ResolvedRunConfig, lowers: string[], image: ContainerMeta['image'], stopSignal?: string): Promise<Prepared> => {
     const l = layout(cfg, lowers);
     let named = cfg;
+    // config.json: the OCI document pocker-init is handed, with the store's record in it.
+    let document: OciDocument = { ociVersion: '' };
     // The name is claimed (unique across processes) right before the directory is made, under the
     // names lock: the store makes the directory and writes the records.
     const claim = claimName(cfg.root, options.name === undefined ? undefined : cfg.name, cfg.id, (name) => {
@@ -139,7 +117,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups
         created: new Date().toISOString(),
         args: cfg.args,
         image,
-        cgroups,
+        cgroups: plan.leafDirs,
         cgroupParent: cfg.cgroupParent,
         // A foreground container is this process's (it has no state.json): dead, it is not running.
         ...(cfg.detach ? { run: storedRun({ ...cfg, name }, l, stdinOnce) } : { owner: currentOwner() }),
@@ -153,7 +131,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups
           ...(l.work ? [{ path: l.work, mode: 0o700 }] : []),
           ...cfg.mounts.filter((m) => m.kind === 'image-volume').map((m) => ({ path: m.src, mode: 0o755 })),
         ],
-        spec: ociDocument({ ...cfg, name }, l),
+        spec: (document = configDocument(buildSpec({ ...cfg, name }, l, plan, { stdinOnce }), meta) as OciDocument),
         meta,
         // A container a monitor will run is `created` from the moment its config.json exists.
         created: !!cfg.detach,
@@ -166,7 +144,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups
       throw fromSystemError(err, 'state', `cannot create the container directory ${l.dir}`);
     }
     faultPoint('after-dir');
-    return { cfg: named, l };
+    return { cfg: named, l, document };
   };
   if (resolved.rootfs.kind === 'host') return create(resolved, ['/'], { host: true });
   if (resolved.rootfs.kind === 'dir') return create(resolved, [resolved.rootfs.path], { rootfs: resolved.rootfs.path });
@@ -185,65 +163,6 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, cgroups
     },
   });
   return prepared!;
-}
-
-/** Mount points sorted so that parents are mounted before their children (stable otherwise). */
-function byDepth<T extends { dst: string }>(mounts: T[]): T[] {
-  const depth = (p: string) => p.split('/').filter(Boolean).length;
-  return mounts
-    .map((m, i) => ({ m, i }))
-    .sort((a, b) => depth(a.m.dst) - depth(b.m.dst) || a.i - b.i)
-    .map((x) => x.m);
-}
-
-function buildSpec(cfg: ResolvedRunConfig, l: Layout, plan: CgroupPlan, attach: { stdinOnce: boolean; fd: boolean } = { stdinOnce: false, fd: false }): InitSpec {
-  let namespaces = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID;
-  if (cfg.network === 'none') namespaces |= CLONE_NEWNET;
-  if (plan.version === 2) namespaces |= CLONE_NEWCGROUP;
-  return {
-    args: cfg.args,
-    env: cfg.env,
-    cwd: cfg.cwd,
-    hostname: cfg.hostname,
-    user: cfg.user,
-    lowers: l.lowers,
-    scratchUpper: l.scratchUpper,
-    upper: l.upper,
-    work: l.work,
-    rootfs: l.rootfs,
-    readOnly: cfg.readOnly,
-    caps: cfg.caps,
-    noNewPrivs: cfg.noNewPrivs,
-    namespaces,
-    mounts: byDepth(cfg.mounts),
-    masks: MASKED_PATHS,
-    readonlyPaths: READONLY_PATHS,
-    ...(plan.v2Leaf ? { cgroupV2: plan.v2Leaf } : {}),
-    cgroupV1Tasks: plan.v1Tasks,
-    ...(plan.oomFile?.version === 1 ? { oomV1: plan.oomFile.path } : {}),
-    ...(plan.oomFile?.version === 2 ? { oomV2: plan.oomFile.path } : {}),
-    cgroupCleanup: plan.leafDirs,
-    init: cfg.init,
-    tty: cfg.tty,
-    ...(cfg.ttySize ? { ttySize: cfg.ttySize } : {}),
-    foreground: !cfg.detach,
-    restart: cfg.restart,
-    ...(cfg.detach
-      ? {
-          detach: {
-            stateDir: l.dir,
-            logPath: join(l.dir, `${cfg.id}-json.log`),
-            logMaxSize: cfg.log.maxSize,
-            logMaxFiles: cfg.log.maxFiles,
-            removeOnExit: cfg.rm,
-            attachSocket: join(l.dir, 'attach.sock'),
-            interactive: cfg.interactive,
-            stdinOnce: attach.stdinOnce,
-            attachFd: attach.fd,
-          },
-        }
-      : {}),
-  };
 }
 
 /** Polls a detached container's state until it has exited. With `rm` its directory goes away
@@ -570,7 +489,7 @@ export async function run(options: RunOptions): Promise<Container> {
   const info = detectCgroups();
   const plan = planCgroups(info, resolved.cgroupParent, resolved.id, resolved.resources);
   // Everything is validated above; an image may still have to be pulled (no kernel object yet).
-  const { cfg, l } = await prepare(resolved, options, plan.leafDirs);
+  const { cfg, l, document } = await prepare(resolved, options, plan);
   if (cfg.detach) return startEntry({ id: cfg.id, name: cfg.name, dir: l.dir, logPath: logPathOf(l.dir, cfg.id) }, { removeOnFailure: true });
   const addon = native();
   const removeDir = () => {
@@ -593,7 +512,7 @@ export async function run(options: RunOptions): Promise<Container> {
     removeDir();
   };
 
-  return launch(encodeSpec(buildSpec(cfg, l, plan)), cfg, options, cleanup, null);
+  return launch(Buffer.from(JSON.stringify(document)), cfg, options, cleanup, null);
 }
 
 /** What create() made. */
@@ -614,7 +533,7 @@ export async function create(options: RunOptions): Promise<CreatedContainer> {
   const resolved = resolveRunOptions({ ...options, detach: true });
   checkRoot();
   const plan = planCgroups(detectCgroups(), resolved.cgroupParent, resolved.id, resolved.resources);
-  const { cfg } = await prepare(resolved, options, plan.leafDirs, resolved.interactive);
+  const { cfg } = await prepare(resolved, options, plan, resolved.interactive);
   return { id: cfg.id, name: cfg.name };
 }
 
@@ -713,7 +632,10 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
     addon.shareInit(runningMonitorPids(cfg.root));
     let handle: RunningContainer;
     try {
-      const spec = encodeSpec(buildSpec({ ...cfg, name: c.name, detach: true }, l, plan, { stdinOnce: stored.stdinOnce, fd: !!pair }));
+      // config.json becomes the document this run of the container is handed.
+      const document = configDocument(buildSpec({ ...cfg, name: c.name, detach: true }, l, plan, { stdinOnce: stored.stdinOnce, attachFd: !!pair }), c.config!) as OciDocument;
+      writeConfig(l.dir, document, c.config!);
+      const spec = Buffer.from(JSON.stringify(document));
       handle = await launch(spec, { ...cfg, name: c.name, detach: true }, { stdio: 'ignore' }, cleanup, l.dir, pair?.[1]);
     } catch (err) {
       if (pair) closeQuietly([pair[0]]);

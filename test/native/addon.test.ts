@@ -5,7 +5,8 @@ import { closeSync, existsSync, fstatSync, openSync, readlinkSync, writeFileSync
 import { describe, expect, it } from 'vitest';
 
 import { native, type NativeEvent } from '../../lib/native.js';
-import { encodeSpec } from '../../lib/runtime/spec.js';
+import { encodeSpec } from '../../lib/spec/build.js';
+import type { Spec } from '../../lib/spec/oci.js';
 
 const built = existsSync(new URL('../../build/Release/pocker.node', import.meta.url)) ||
   existsSync(new URL('../../prebuilds/linux-x64/pocker.node', import.meta.url));
@@ -40,23 +41,19 @@ describe.skipIf(!built)('native addon', () => {
     expect(events.at(-1)).toMatchObject({ type: 'reaped', status: 125, signal: 0 });
   });
 
-  it('rejects a spec without a command', async () => {
-    const spec = encodeSpec({
-      args: [], env: [], cwd: '/', hostname: '', user: '', lowers: [], scratchUpper: false, upper: '', work: '',
-      rootfs: '', readOnly: false, caps: 0n, noNewPrivs: false, namespaces: 0, mounts: [], masks: [],
-      readonlyPaths: [], cgroupV1Tasks: [], cgroupCleanup: [], init: false, tty: false, foreground: true,
-    });
-    const { events } = await spawnAndCollect(spec);
-    expect(events.find((e) => e.type === 'error')).toMatchObject({ step: 'read-spec', path: 'no command' });
+  it('rejects a spec without a command, naming the JSON path', async () => {
+    const { events } = await spawnAndCollect(encodeSpec({ ociVersion: '1.2.0', process: { user: { uid: 0, gid: 0 }, args: [], cwd: '/' }, root: { path: '/' } }));
+    expect(events.find((e) => e.type === 'error')).toMatchObject({ step: 'read-spec', path: 'spec: process.args: expected a non-empty command' });
   });
 
   it.skipIf(process.getuid?.() !== 0)('a cgroup v1 hierarchy the container cannot join: error event with step cgroup and the path, nothing runs', async () => {
-    const spec = encodeSpec({
-      args: ['/bin/true'], env: [], cwd: '/', hostname: '', user: '', lowers: [], scratchUpper: false, upper: '', work: '',
-      rootfs: '', readOnly: false, caps: 0n, noNewPrivs: false, namespaces: 0, mounts: [], masks: [],
-      readonlyPaths: [], cgroupV1Tasks: ['/nonexistent-pocker-dir/tasks'], cgroupCleanup: [], init: false, tty: false, foreground: true,
-    });
-    const { events } = await spawnAndCollect(spec);
+    const spec: Spec = {
+      ociVersion: '1.2.0',
+      process: { user: { uid: 0, gid: 0 }, args: ['/bin/true'], cwd: '/' },
+      root: { path: '/nonexistent-pocker-dir/rootfs' },
+      pocker: { version: 2, monitor: { foreground: true }, cgroups: { v1Tasks: ['/nonexistent-pocker-dir/tasks'], cleanup: [] } },
+    };
+    const { events } = await spawnAndCollect(encodeSpec(spec));
     expect(events.find((e) => e.type === 'error')).toMatchObject({ code: 'ENOENT', step: 'cgroup', syscall: 'write', path: '/nonexistent-pocker-dir/tasks' });
     expect(events.some((e) => e.type === 'started')).toBe(false);
   });
@@ -66,7 +63,7 @@ describe.skipIf(!built)('native addon', () => {
     // try until one look succeeds (every look that succeeds must show the memfd).
     const seen: string[] = [];
     for (let i = 0; i < 50 && seen.length === 0; i++) {
-      const { exe } = await spawnAndCollect(Buffer.from('PKS1'));
+      const { exe } = await spawnAndCollect(Buffer.from('{}'));
       if (exe) seen.push(exe);
     }
     expect(seen.length).toBe(1);
@@ -96,6 +93,60 @@ describe.skipIf(!built)('native addon', () => {
     expect(out).not.toContain(String(w));
     closeSync(r);
     closeSync(w);
+  });
+});
+
+describe.skipIf(!built)('the spec document: pocker-init refuses an invalid one before creating anything', () => {
+  const valid = (): Spec => ({
+    ociVersion: '1.2.0',
+    process: { user: { uid: 0, gid: 0 }, args: ['/bin/true'], cwd: '/', capabilities: { bounding: ['CAP_CHOWN'] } },
+    root: { path: '/nonexistent-pocker-dir/rootfs' },
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid'] },
+      { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'size=1m'] },
+    ],
+    linux: { namespaces: [{ type: 'mount' }], maskedPaths: ['/proc/kcore'] },
+    pocker: { version: 2, monitor: { foreground: true } },
+  });
+  const patched = (edit: (d: Record<string, any>) => void): Buffer => {
+    const d = valid() as unknown as Record<string, any>;
+    edit(d);
+    return Buffer.from(JSON.stringify(d));
+  };
+  it.each<[string, Buffer, string]>([
+    ['not JSON', Buffer.from('{"ociVersion": '), 'spec: (document): not valid JSON'],
+    ['not an object', Buffer.from('[1,2]'), 'spec: (document): expected an object'],
+    ['a wrong type deep inside', patched((d) => (d.mounts[1].options[1] = 5)), 'spec: mounts[1].options[1]: expected a string'],
+    ['no process.args', patched((d) => delete d.process.args), 'spec: process.args: missing'],
+    ['args not an array', patched((d) => (d.process.args = 'true')), 'spec: process.args: expected an array of strings'],
+    ['a relative mount destination', patched((d) => (d.mounts[0].destination = 'proc')), 'spec: mounts[0].destination: expected an absolute path'],
+    ['an unknown namespace type', patched((d) => (d.linux.namespaces[0].type = 'nope')), 'spec: linux.namespaces[0].type: unknown namespace type nope'],
+    ['a user namespace (not supported yet)', patched((d) => (d.linux.namespaces[0].type = 'user')), 'spec: linux.namespaces[0].type: user namespaces are not supported yet'],
+    ['an uid out of range', patched((d) => (d.process.user.uid = -1)), 'spec: process.user.uid: out of range'],
+    ['a fractional gid', patched((d) => (d.process.user.gid = 1.5)), 'spec: process.user.gid: expected an integer'],
+    ['a bad capability name', patched((d) => d.process.capabilities.bounding.push('chown')), 'spec: process.capabilities.bounding[1]: not a capability name: chown'],
+    ['an unknown rlimit', patched((d) => (d.process.rlimits = [{ type: 'RLIMIT_NOPE', soft: 1, hard: 1 }])), 'spec: process.rlimits[0].type: unknown rlimit RLIMIT_NOPE'],
+    ['a NUL byte in an env entry', patched((d) => (d.process.env = ['A=\u0000'])), 'spec: process.env[0]: NUL byte in a string'],
+    ['tmpcopyup', patched((d) => d.mounts[1].options.push('tmpcopyup')), 'spec: mounts[1].options[2]: tmpcopyup is not supported'],
+    ['a newer pocker section', patched((d) => (d.pocker.version = 3)), 'spec: pocker.version: unsupported version 3 (this pocker-init reads 2)'],
+    ['no root', patched((d) => delete d.root), 'spec: root: missing'],
+  ])('%s', async (_what, doc, message) => {
+    const { events } = await spawnAndCollect(doc);
+    expect(events.find((e) => e.type === 'error')).toMatchObject({ code: 'EINVAL', step: 'read-spec', syscall: 'parse', path: message });
+    expect(events.some((e) => e.type === 'pid' || e.type === 'started')).toBe(false);
+    expect(events.at(-1)).toMatchObject({ type: 'reaped', status: 125 });
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('ignores unknown fields: the document parses and the run goes on to its first kernel step', async () => {
+    const doc = patched((d) => {
+      d.futureField = { anything: [1, 2] };
+      d.process.futureField = true;
+      d.mounts[0].futureField = 'x';
+      d.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' };
+      d.pocker.cgroups = { v1Tasks: ['/nonexistent-pocker-dir/tasks'], cleanup: [] };
+    });
+    const { events } = await spawnAndCollect(doc);
+    expect(events.find((e) => e.type === 'error')).toMatchObject({ step: 'cgroup', path: '/nonexistent-pocker-dir/tasks' });
   });
 });
 

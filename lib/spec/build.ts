@@ -1,0 +1,175 @@
+// buildSpec(): the OCI runtime-spec document (plus the pocker section) of a container, from its
+// resolved run options, its layout on disk and its cgroup plan. Pure: no I/O, so the store can
+// write exactly the document that pocker-init is handed.
+import { toOciResources } from '../cgroup/resources.js';
+import type { CgroupPlan } from '../cgroup/index.js';
+import type { ResolvedMount, ResolvedRunConfig } from '../runtime/options.js';
+import { DEFAULT_DEVICES, DEFAULT_MOUNTS, MASKED_PATHS, READONLY_PATHS, capNames } from './defaults.js';
+import { OCI_VERSION, type LinuxNamespace, type Mount, type Process, type Spec } from './oci.js';
+import { POCKER_SCHEMA_VERSION, type PockerCgroups, type PockerImageVolume, type PockerSection, type RestartPolicyName } from './pocker.js';
+
+/** Where a container's layers live (run.ts decides; see its layout()). */
+export interface SpecLayout {
+  /** containers/<id> */
+  dir: string;
+  /** Overlay lower dirs, top-most first. */
+  lowers: string[];
+  scratchUpper: boolean;
+  upper: string;
+  work: string;
+  /** Mount point of the merged root. */
+  rootfs: string;
+}
+
+export interface BuildOptions<C = unknown> {
+  /** Detached containers: the first attached client's end of input closes stdin (create -i). */
+  stdinOnce?: boolean;
+  /** fd 5 is an attach client (`start -a`). */
+  attachFd?: boolean;
+  /** The store's record, kept in the pocker section (pocker-init ignores it). */
+  container?: C;
+}
+
+const RESTART_POLICIES: readonly RestartPolicyName[] = ['no', 'on-failure', 'always', 'unless-stopped'];
+
+/** Mount points sorted so that parents are mounted before their children (stable otherwise). */
+export function byDepth<T extends { destination: string }>(mounts: T[]): T[] {
+  const depth = (p: string) => p.split('/').filter(Boolean).length;
+  return mounts
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => depth(a.m.destination) - depth(b.m.destination) || a.i - b.i)
+    .map((x) => x.m);
+}
+
+/** A resolved volume or tmpfs as an OCI mount. */
+function ociMount(m: ResolvedMount): Mount {
+  if (m.kind === 'tmpfs') {
+    // data already holds the merged flags (nosuid/suid, nodev, exec/noexec) and tmpfs options.
+    const options = m.data === '' ? [] : m.data.split(',');
+    if (m.readonly) options.push('ro');
+    return { destination: m.dst, type: 'tmpfs', source: 'tmpfs', options };
+  }
+  // Volumes are nodev (no device cgroup; pocker-init keeps a device node the user passes usable).
+  return { destination: m.dst, type: 'bind', source: m.src, options: ['rbind', 'nodev', ...(m.readonly ? ['ro'] : [])] };
+}
+
+/** The pocker section's view of a cgroup plan. */
+export function specCgroups(plan: CgroupPlan): PockerCgroups {
+  return {
+    ...(plan.v2Leaf ? { v2Leaf: plan.v2Leaf } : {}),
+    v1Tasks: plan.v1Tasks,
+    ...(plan.oomFile ? { oom: { version: plan.oomFile.version, path: plan.oomFile.path } } : {}),
+    cleanup: plan.leafDirs,
+  };
+}
+
+function processOf(cfg: Pick<ResolvedRunConfig, 'args' | 'env' | 'cwd' | 'tty' | 'ttySize' | 'caps' | 'noNewPrivs'>): Process {
+  const caps = capNames(cfg.caps);
+  return {
+    terminal: cfg.tty,
+    ...(cfg.ttySize ? { consoleSize: { height: cfg.ttySize.rows, width: cfg.ttySize.cols } } : {}),
+    // The real identity is pocker.user, resolved inside the rootfs by pocker-init.
+    user: { uid: 0, gid: 0, umask: 0o022 },
+    args: cfg.args,
+    env: cfg.env,
+    cwd: cfg.cwd,
+    capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] },
+    noNewPrivileges: cfg.noNewPrivs,
+  };
+}
+
+/** The document pocker-init runs a container from (run, start). */
+export function buildSpec<C = unknown>(cfg: ResolvedRunConfig, l: SpecLayout, plan: CgroupPlan, opts: BuildOptions<C> = {}): Spec<PockerSection<C>> {
+  const namespaces: LinuxNamespace[] = [{ type: 'mount' }, { type: 'uts' }, { type: 'ipc' }, { type: 'pid' }];
+  if (cfg.network === 'none') namespaces.push({ type: 'network' });
+  if (plan.version === 2) namespaces.push({ type: 'cgroup' });
+  const volumes: PockerImageVolume[] = cfg.mounts.filter((m) => m.kind === 'image-volume').map((m) => ({ source: m.src, destination: m.dst }));
+  const user = byDepth(cfg.mounts.map((m) => ({ destination: m.dst, mount: ociMount(m) }))).map((x) => x.mount);
+  const pocker: PockerSection<C> = {
+    version: POCKER_SCHEMA_VERSION,
+    rootfs: { lowers: l.lowers, upper: l.upper, work: l.work, scratchUpper: l.scratchUpper },
+    user: cfg.user,
+    ...(volumes.length ? { volumes } : {}),
+    init: cfg.init,
+    monitor: {
+      foreground: !cfg.detach,
+      ...(cfg.restart.policy !== 0 ? { restart: { policy: RESTART_POLICIES[cfg.restart.policy]!, max: cfg.restart.max } } : {}),
+      ...(cfg.detach
+        ? {
+            detach: {
+              stateDir: l.dir,
+              logPath: `${l.dir}/${cfg.id}-json.log`,
+              logMaxSize: cfg.log.maxSize,
+              logMaxFiles: cfg.log.maxFiles,
+              removeOnExit: cfg.rm,
+              attachSocket: `${l.dir}/attach.sock`,
+              interactive: cfg.interactive,
+              stdinOnce: !!opts.stdinOnce,
+              attachFd: !!opts.attachFd,
+            },
+          }
+        : {}),
+    },
+    cgroups: specCgroups(plan),
+    ...(opts.container !== undefined ? { container: opts.container } : {}),
+  };
+  return {
+    ociVersion: OCI_VERSION,
+    process: processOf(cfg),
+    root: { path: l.rootfs, readonly: cfg.readOnly },
+    hostname: cfg.hostname,
+    mounts: [...DEFAULT_MOUNTS.map((m) => ({ ...m, options: [...(m.options ?? [])] })), ...user],
+    annotations: {},
+    linux: {
+      namespaces,
+      resources: toOciResources(cfg.resources),
+      cgroupsPath: `${cfg.cgroupParent}/${cfg.id}`,
+      devices: DEFAULT_DEVICES.map((d) => ({ ...d })),
+      maskedPaths: [...MASKED_PATHS],
+      readonlyPaths: [...READONLY_PATHS],
+      rootfsPropagation: 'rslave',
+    },
+    pocker,
+  };
+}
+
+/** What exec() resolved: the process to run and where. */
+export interface ExecSpecInput {
+  args: string[];
+  env: string[];
+  cwd: string;
+  /** `user[:group]`, resolved inside the container. */
+  user: string;
+  caps: bigint;
+  noNewPrivs: boolean;
+  tty: boolean;
+  ttySize?: { rows: number; cols: number };
+  detach: boolean;
+  /** Host pid of the container's first process. */
+  pid: number;
+  /** The container's cgroups (joined, never removed by the exec). */
+  cgroups: Omit<PockerCgroups, 'cleanup' | 'oom'>;
+}
+
+/** The document of `pocker exec`: only `process` and the pocker section apply. */
+export function buildExecSpec(x: ExecSpecInput): Spec {
+  return {
+    ociVersion: OCI_VERSION,
+    process: processOf(x),
+    pocker: {
+      version: POCKER_SCHEMA_VERSION,
+      user: x.user,
+      monitor: {
+        foreground: !x.detach,
+        ...(x.detach ? { detach: { stateDir: '', logPath: '', logMaxSize: 0, logMaxFiles: 1, removeOnExit: false } } : {}),
+      },
+      exec: { pid: x.pid },
+      cgroups: { ...x.cgroups, cleanup: [] },
+    },
+  };
+}
+
+/** The bytes handed to pocker-init (a sealed memfd on fd 4): the document as JSON. */
+export function encodeSpec(spec: Spec): Buffer {
+  return Buffer.from(JSON.stringify(spec));
+}
