@@ -25,8 +25,9 @@ import { fileURLToPath } from 'node:url';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Debian packages the tests use (busybox-static: a static shell and tools for container rootfs fixtures;
- * docker-registry, skopeo, apache2-utils: a loopback registry, pushing test images to it, htpasswd). */
-const APT_PACKAGES = ['busybox-static', 'docker-registry', 'skopeo', 'apache2-utils'];
+ * docker-registry, skopeo, apache2-utils: a loopback registry, pushing test images to it, htpasswd;
+ * jq: reading a container's config.json as any OCI tool would). */
+const APT_PACKAGES = ['busybox-static', 'docker-registry', 'skopeo', 'apache2-utils', 'jq'];
 /** Commands the build needs, and the Debian package that provides each. */
 const BUILD_COMMANDS = { cmake: 'cmake', 'g++': 'g++' };
 /** Headers the build needs (nlohmann-json3-dev: the JSON library pocker-init parses the OCI spec with). */

@@ -1,6 +1,7 @@
 // pocker-init on a plain OCI document (no overlay: root.path is a ready rootfs, as in a bundle):
 // the fields run() does not use yet (sysctl, rlimits, domainname, ambient capabilities, umask,
 // additionalGids, a namespace joined by path) are applied as the spec says. Root only.
+import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { native, type NativeEvent } from '../../lib/native.js';
 import { DEFAULT_DEVICES, DEFAULT_MOUNTS, DEV_SYMLINKS, MASKED_PATHS, READONLY_PATHS } from '../../lib/spec/defaults.js';
 import { encodeSpec } from '../../lib/spec/build.js';
 import type { Spec } from '../../lib/spec/oci.js';
-import { cleanupAll, copyRootfs, isRoot, mountinfoLinesNaming, tempDir } from '../helpers.js';
+import { cleanupAll, cli, containerState, copyRootfs, isRoot, mountinfoLinesNaming, rootTracker, tempDir, until } from '../helpers.js';
 
 function runDoc(doc: Spec): Promise<NativeEvent[]> {
   return new Promise((resolve) => {
@@ -160,5 +161,35 @@ describe.skipIf(!isRoot)('a plain OCI document', () => {
     expect(events.find((e) => e.type === 'error')).toBeUndefined();
     expect(readFileSync(join(out, 'seen'), 'utf8')).toBe('first-uts\n');
     expect((await first).find((e) => e.type === 'exit')).toMatchObject({ exitCode: 0 });
+  });
+});
+
+describe.skipIf(!isRoot)("a container's config.json", () => {
+  const roots = rootTracker();
+  afterAll(() => roots.removeAll());
+
+  it('is the OCI document pocker-init was handed (jq reads it), with the store record in pocker.container, and a start rewrites it', async () => {
+    const root = roots.newRoot();
+    const rootfs = copyRootfs();
+    const r = await cli(['--root', root, 'run', '-d', '--name', 'doc', '--rootfs', rootfs, '-e', 'A=1', '/bin/sh', '-c', 'exit 3'], { root });
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    const file = join(root, 'containers', id, 'config.json');
+    const jq = (filter: string) => execFileSync('jq', ['-c', filter, file], { encoding: 'utf8' }).trim();
+    expect(jq('.ociVersion')).toBe('"1.2.0"');
+    expect(jq('.process.args')).toBe('["/bin/sh","-c","exit 3"]');
+    expect(jq('.process.env | index("A=1") != null')).toBe('true');
+    expect(jq('.root.path')).toBe(JSON.stringify(join(root, 'containers', id, 'rootfs')));
+    expect(jq('[.mounts[].destination] | .[0:3]')).toBe('["/proc","/dev","/dev/pts"]');
+    expect(jq('.linux.cgroupsPath | endswith("/' + id + '")')).toBe('true');
+    expect(jq('.pocker.version')).toBe('2');
+    expect(jq('.pocker.container.id')).toBe(JSON.stringify(id));
+    expect(jq('.pocker.monitor.detach.stateDir')).toBe(JSON.stringify(join(root, 'containers', id)));
+    await until('the container to exit', () => containerState(root, id).status === 'exited');
+    // A start hands over a new document (attach client this time) and config.json is that one.
+    const s = await cli(['--root', root, 'start', '-a', 'doc'], { root });
+    expect(s.code).toBe(3);
+    expect(jq('.pocker.monitor.detach.attachFd')).toBe('true');
+    expect(jq('.pocker.container.name')).toBe('"doc"');
   });
 });

@@ -40,14 +40,14 @@ describe('container records', () => {
     expect(fg.meta.run).toBeUndefined();
   });
 
-  it('writes version 2: the OCI document with the pocker section, read back unchanged', () => {
+  it('writes version 2: the OCI document with the pocker section (the runtime fields of the spec kept), read back unchanged', () => {
     const meta = parseConfigRecord(fixture('exited', 'config.json'), ID).meta;
-    const spec = { ociVersion: '1.2.0', process: { args: ['sh'] }, pocker: { stale: true } };
-    const doc = JSON.parse(JSON.stringify(configDocument(spec, meta, { monitor: { detach: true } }))) as { pocker: { version: number; monitor: unknown; container: ContainerMeta; stale?: unknown } };
+    const spec = { ociVersion: '1.2.0', process: { args: ['sh'] }, pocker: { init: true } };
+    const doc = JSON.parse(JSON.stringify(configDocument(spec, meta, { monitor: { detach: true } }))) as { pocker: { version: number; monitor: unknown; container: ContainerMeta; init?: unknown } };
     expect(doc.pocker.version).toBe(RECORD_VERSION);
-    expect(doc.pocker.stale).toBeUndefined();
+    expect(doc.pocker.init).toBe(true);
     const back = parseConfigRecord(doc, ID);
-    expect(back).toEqual({ version: 2, spec: { ociVersion: '1.2.0', process: { args: ['sh'] } }, runtime: { monitor: { detach: true } }, meta });
+    expect(back).toEqual({ version: 2, spec: { ociVersion: '1.2.0', process: { args: ['sh'] } }, runtime: { init: true, monitor: { detach: true } }, meta });
   });
 
   it('refuses a newer version (config and state), and what is not a record', () => {
