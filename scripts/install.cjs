@@ -37,6 +37,28 @@ try {
   /* not installed: user install without prebuilds */
 }
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+
+// The source build needs the nlohmann/json headers (pocker-init parses the OCI spec with them; they
+// are header-only, so prebuilt binaries need nothing). On a Debian-like machine, as root, install
+// them when missing, as `npm test` does for its own prerequisites; elsewhere the error below says how.
+function ensureJsonHeaders() {
+  const found = ['/usr/include', '/usr/local/include'].some((d) => fs.existsSync(path.join(d, 'nlohmann', 'json.hpp')));
+  if (found || process.getuid?.() !== 0 || !fs.existsSync('/usr/bin/apt-get')) return;
+  console.error('pocker: installing nlohmann-json3-dev (the JSON headers the native build needs)');
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'nlohmann-json3-dev'], { stdio: 'inherit', env });
+  } catch {
+    try {
+      execFileSync('apt-get', ['update'], { stdio: 'inherit' });
+      execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'nlohmann-json3-dev'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    } catch {
+      /* the build's error message says what is missing */
+    }
+  }
+}
+
+ensureJsonHeaders();
 try {
   if (cmakeJs) {
     run(process.execPath, [cmakeJs, 'compile', '--out', 'build']);
