@@ -4,6 +4,7 @@
 // them (min width 10, padding 3), and `--format`: `table`, `json` and a subset of Go templates.
 //
 // Pure functions, no I/O: exported for the commands and the unit tests. Cheap to import.
+import type { ContainerStats } from '../state/stats.js';
 import { TemplateError } from './failure.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -98,20 +99,8 @@ export function bytesSize(bytes: number): string {
   return `${formatG(n, 4)}${units[i]}`;
 }
 
-/** A `stats` row's figures (lib/state/stats.ts ContainerStats). */
-export interface StatsFigures {
-  id: string;
-  name: string;
-  cpuPercent: number;
-  memUsage: number;
-  memLimit: number;
-  memPercent: number;
-  netRx: number;
-  netTx: number;
-  blkRead: number;
-  blkWrite: number;
-  pids: number;
-}
+/** A `stats` row's figures. */
+export type StatsFigures = ContainerStats;
 
 /** The cells Docker's `stats` prints (also the values of --format json). */
 export function statsCells(s: StatsFigures): { ID: string; Name: string; CPUPerc: string; MemUsage: string; MemPerc: string; NetIO: string; BlockIO: string; PIDs: string } {

@@ -23,6 +23,8 @@ import {
   type ListedContainer,
   type RootOptions,
 } from '../container/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { PockerError, invalid, type SetupStep } from '../errors.js';
 import { native } from '../native.js';
 import { treeSize } from '../state/stats.js';
@@ -30,10 +32,8 @@ import type { ExitStatus } from '../types.js';
 import { start } from './run.js';
 import { normalizeSignal, signalDetached, signalName, signalNumber, signalTo } from './signals.js';
 
-/** Options every operation takes. */
-export type StateOptions = RootOptions;
+type StateOptions = RootOptions;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function foregroundError(message: string): PockerError {
   return new PockerError(message, { code: 'ERR_POCKER_FOREGROUND', step: 'lookup' });

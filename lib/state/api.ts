@@ -3,6 +3,7 @@
 // (stop, kill, restart, wait, rm, rename, prune) are in lib/runtime/lifecycle.ts, beside run/start.
 // The CLI (lib/cli/containers.ts, lifecycle.ts, logs.ts, ps.ts) parses its flags and formats what
 // these return.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -36,24 +37,10 @@ export type { ContainerInfo, ContainerStatusName } from './info.js';
 export type { ContainerStats } from './stats.js';
 export type { TimeValue } from './timestamps.js';
 export { stateRoot };
-export {
-  killContainer,
-  pruneContainers,
-  removeContainer,
-  renameContainer,
-  restartContainer,
-  stopContainer,
-  waitContainer,
-  type KillOptions,
-  type PruneResult,
-  type RemoveOptions,
-  type StopOptions,
-} from '../runtime/lifecycle.js';
 
-/** Options every operation takes. */
+/** Options every operation takes (the store's root). */
 export type StateOptions = RootOptions;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
 // list / inspect
