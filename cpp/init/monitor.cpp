@@ -29,6 +29,8 @@ namespace {
 // Signals the monitor forwards to the container (as docker's sig-proxy does).
 constexpr int kForwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
 
+}  // namespace
+
 pid_t clone3Container(const Spec& spec, int cgroupFd) {
   struct clone_args args;
   std::memset(&args, 0, sizeof args);
@@ -40,6 +42,19 @@ pid_t clone3Container(const Spec& spec, int cgroupFd) {
   }
   return static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
 }
+
+Error openNamespaceJoins(const Spec& spec, std::vector<Fd>* fds, std::vector<int>* joinFds) {
+  for (const auto& j : spec.joins) {
+    Fd fd(::open(j.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return fail("namespaces", "open", j.path);
+    if (j.flag == CLONE_NEWPID && setns(fd.get(), CLONE_NEWPID) != 0) return fail("namespaces", "setns", j.path);
+    joinFds->push_back(fd.get());
+    fds->push_back(std::move(fd));
+  }
+  return {};
+}
+
+namespace {
 
 // "oom_kill N" in memory.events (v2) or memory.oom_control (v1, kernel >= 4.13).
 bool oomKilled(const Spec& spec) {
@@ -147,14 +162,7 @@ int runMonitor(const Spec& spec, int sync) {
   // joined here: it applies to the children made after it).
   std::vector<Fd> joins;
   std::vector<int> joinFds;
-  for (const auto& j : spec.joins) {
-    Fd fd(::open(j.path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return abortStart(spec, sync, -1, fail("namespaces", "open", j.path));
-    if (j.flag == CLONE_NEWPID && setns(fd.get(), CLONE_NEWPID) != 0)
-      return abortStart(spec, sync, -1, fail("namespaces", "setns", j.path));
-    joinFds.push_back(fd.get());
-    joins.push_back(std::move(fd));
-  }
+  if (Error err = openNamespaceJoins(spec, &joins, &joinFds)) return abortStart(spec, sync, -1, err);
 
   bool syncOpen = true;
   uint32_t restarts = 0;
