@@ -400,6 +400,8 @@ Error setupDevices(int root, const Spec& s) {
     dev_t dev = makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
     if (mknodat(parentDir.get(), leaf.c_str(), type | (d.fileMode & 07777), dev) != 0 && errno != EEXIST)
       return fail("mount-dev", "mknodat", d.path);
+    // The mode exactly as listed (mknod applies the umask).
+    if (fchmodat(parentDir.get(), leaf.c_str(), d.fileMode & 07777, 0) != 0) return fail("mount-dev", "fchmodat", d.path);
     if (fchownat(parentDir.get(), leaf.c_str(), d.uid, d.gid, AT_SYMLINK_NOFOLLOW) != 0)
       return fail("mount-dev", "fchownat", d.path);
   }
@@ -792,8 +794,12 @@ Error prepare(const Spec& s, int sock, Identity* id, std::vector<std::string>* e
   if (setsid() < 0) return fail("setsid", "setsid");
   // linux.rootfsPropagation of "/" in the new mount namespace (default rslave: nothing mounted in
   // the container propagates back to the host).
+  // shared and unbindable apply to the new root after pivot_root (pivot_root refuses a shared
+  // parent; an unbindable one can't be bound): until then the mounts are rslave.
   unsigned long propagation = s.rootfsPropagation ? s.rootfsPropagation : MS_REC | MS_SLAVE;
-  if (::mount(nullptr, "/", nullptr, propagation, nullptr) != 0) return fail("mount-propagation", "mount", "/");
+  const bool late = (propagation & (MS_SHARED | MS_UNBINDABLE)) != 0;
+  if (::mount(nullptr, "/", nullptr, late ? MS_REC | MS_SLAVE : propagation, nullptr) != 0)
+    return fail("mount-propagation", "mount", "/");
   if ((err = mountRootfs(s))) return err;
   {
     Fd root(::open(s.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -805,6 +811,7 @@ Error prepare(const Spec& s, int sock, Identity* id, std::vector<std::string>* e
   if (s.hasDomainname && !s.domainname.empty() && setdomainname(s.domainname.data(), s.domainname.size()) != 0)
     return fail("hostname", "setdomainname", s.domainname);
   if ((err = pivotRoot(s))) return err;
+  if (late && ::mount(nullptr, "/", nullptr, propagation, nullptr) != 0) return fail("mount-propagation", "mount", "/");
   if ((err = resolveIdentity(s, id))) return err;
   *env = s.env;
   if (!envGet(*env, "HOME")) env->push_back("HOME=" + id->home);

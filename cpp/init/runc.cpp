@@ -263,7 +263,10 @@ int doCreate(const CreateOpts& o, pid_t* pidOut) {
   if (spec.tty && o.consoleSocket.empty())
     return die("cannot allocate tty if runc will detach without setting console socket");
   if (!spec.tty && !o.consoleSocket.empty()) return die("cannot use console socket if runc will not detach or allocate tty");
-  if (!(spec.namespaces & CLONE_NEWNS)) return die("linux.namespaces: a mount namespace is required");
+  bool mountNs = (spec.namespaces & CLONE_NEWNS) != 0;
+  for (const auto& j : spec.joins) mountNs = mountNs || j.flag == CLONE_NEWNS;
+  // Never set up a rootfs in the host's mount namespace.
+  if (!mountNs) return die("linux.namespaces: a mount namespace is required");
   spec.runc = true;
   spec.preserveFds = o.preserveFds;
   addDefaultDevices(&spec);
