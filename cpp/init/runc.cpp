@@ -41,14 +41,14 @@ namespace pocker {
 namespace {
 
 using json = nlohmann::json;
-using ojson = nlohmann::ordered_json;
 
+// Global options (plain pointers into argv: no static constructor runs in a monitor).
 struct Globals {
-  std::string root = "/run/pocker/runc";
-  std::string log, logFormat = "text";
+  std::string root, log, logFormat;
   bool debug = false;
 };
-Globals g;
+Globals* gp = nullptr;
+#define g (*gp)
 
 // An error for the caller: the message on stderr and, with --log, a line in the log file.
 int die(const std::string& msg) {
@@ -106,7 +106,7 @@ struct State {
   std::string id, bundle, rootfs, created, ociVersion = "1.2.0";
   pid_t pid = 0;
   uint64_t startTime = 0;
-  json annotations = json::object();
+  std::vector<std::pair<std::string, std::string>> annotations;  // string values, in key order
   std::vector<std::string> cgroups;  // the container's leaves (cgroupRemove each)
   std::string status;                // computed: created, running, stopped
 };
@@ -115,7 +115,7 @@ int readState(const std::string& id, State* st) {
   std::string text;
   if (!validId(id)) return ENOENT;
   if (int e = readFile((containerDir(id) + "/state.json").c_str(), &text)) return e;
-  json j = json::parse(text, nullptr, false);
+  json j = json::parse(text.data(), text.data() + text.size(), nullptr, false);
   if (!j.is_object()) return EINVAL;
   auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
   st->id = id;
@@ -125,7 +125,9 @@ int readState(const std::string& id, State* st) {
   if (!str("ociVersion").empty()) st->ociVersion = str("ociVersion");
   if (j.contains("pid") && j["pid"].is_number_integer()) st->pid = j["pid"].get<pid_t>();
   if (j.contains("startTime") && j["startTime"].is_number_unsigned()) st->startTime = j["startTime"].get<uint64_t>();
-  if (j.contains("annotations") && j["annotations"].is_object()) st->annotations = j["annotations"];
+  if (j.contains("annotations") && j["annotations"].is_object())
+    for (auto it = j["annotations"].begin(); it != j["annotations"].end(); ++it)
+      if (it.value().is_string()) st->annotations.emplace_back(it.key(), it.value().get<std::string>());
   if (j.contains("cgroups") && j["cgroups"].is_array())
     for (const auto& c : j["cgroups"])
       if (c.is_string()) st->cgroups.push_back(c.get<std::string>());
@@ -137,26 +139,34 @@ int readState(const std::string& id, State* st) {
   return 0;
 }
 
-int writeStateFile(const std::string& dir, const State& st) {
-  json j = {{"version", 1},         {"id", st.id},           {"pid", st.pid},          {"startTime", st.startTime},
-            {"bundle", st.bundle},  {"rootfs", st.rootfs},   {"created", st.created},  {"ociVersion", st.ociVersion},
-            {"annotations", st.annotations}, {"cgroups", st.cgroups}};
-  return writeState(dir, j.dump(-1, ' ', false, json::error_handler_t::replace));
+std::string annotationsJson(const State& st, const char* indent) {
+  std::string out = "{";
+  for (size_t i = 0; i < st.annotations.size(); i++)
+    out += std::string(i ? "," : "") + (indent[0] ? "\n" : "") + indent + jsonString(st.annotations[i].first) + ": " +
+           jsonString(st.annotations[i].second);
+  return out + (indent[0] ? "\n  }" : "}");
 }
 
-// The runtime-spec state document (runc's field order).
+int writeStateFile(const std::string& dir, const State& st) {
+  std::string cgroups = "[";
+  for (size_t i = 0; i < st.cgroups.size(); i++) cgroups += (i ? "," : "") + jsonString(st.cgroups[i]);
+  cgroups += "]";
+  return writeState(dir, "{\"version\":1,\"id\":" + jsonString(st.id) + ",\"pid\":" + std::to_string(st.pid) +
+                             ",\"startTime\":" + std::to_string(st.startTime) + ",\"bundle\":" + jsonString(st.bundle) +
+                             ",\"rootfs\":" + jsonString(st.rootfs) + ",\"created\":" + jsonString(st.created) +
+                             ",\"ociVersion\":" + jsonString(st.ociVersion) + ",\"annotations\":" + annotationsJson(st, "") +
+                             ",\"cgroups\":" + cgroups + "}");
+}
+
+// The runtime-spec state document (runc's field order; annotations in key order, as Go's
+// encoding/json writes a map).
 std::string stateDocument(const State& st) {
-  ojson j;
-  j["ociVersion"] = st.ociVersion;
-  j["id"] = st.id;
-  j["pid"] = st.status == "stopped" ? 0 : st.pid;
-  j["status"] = st.status;
-  j["bundle"] = st.bundle;
-  j["rootfs"] = st.rootfs;
-  j["created"] = st.created;
-  if (st.annotations.is_object() && !st.annotations.empty()) j["annotations"] = ojson::parse(st.annotations.dump());
-  j["owner"] = "";
-  return j.dump(2, ' ', false, ojson::error_handler_t::replace);
+  std::string out = "{\n  \"ociVersion\": " + jsonString(st.ociVersion) + ",\n  \"id\": " + jsonString(st.id) +
+                    ",\n  \"pid\": " + std::to_string(st.status == "stopped" ? 0 : st.pid) +
+                    ",\n  \"status\": " + jsonString(st.status) + ",\n  \"bundle\": " + jsonString(st.bundle) +
+                    ",\n  \"rootfs\": " + jsonString(st.rootfs) + ",\n  \"created\": " + jsonString(st.created) + ",\n";
+  if (!st.annotations.empty()) out += "  \"annotations\": " + annotationsJson(st, "    ") + ",\n";
+  return out + "  \"owner\": \"\"\n}";
 }
 
 // Atomic pid file: temp + rename, decimal pid, no newline.
@@ -253,7 +263,7 @@ int doCreate(const CreateOpts& o, pid_t* pidOut) {
     return die("open " + bundle + "/config.json: " + std::strerror(e));
   Spec spec;
   if (Error err = parseSpec(raw.data(), raw.size(), &spec)) return die(describe(err));
-  json doc = json::parse(raw, nullptr, false);
+  json doc = json::parse(raw.data(), raw.data() + raw.size(), nullptr, false);
   if (!spec.rootfs.empty() && spec.rootfs[0] != '/') spec.rootfs = bundle + "/" + spec.rootfs;
   spec.rootfs = absolutePath(spec.rootfs);
   struct stat rst;
@@ -279,7 +289,9 @@ int doCreate(const CreateOpts& o, pid_t* pidOut) {
   st.bundle = bundle;
   st.rootfs = spec.rootfs;
   if (doc.contains("ociVersion") && doc["ociVersion"].is_string()) st.ociVersion = doc["ociVersion"].get<std::string>();
-  if (doc.contains("annotations") && doc["annotations"].is_object()) st.annotations = doc["annotations"];
+  if (doc.contains("annotations") && doc["annotations"].is_object())
+    for (auto it = doc["annotations"].begin(); it != doc["annotations"].end(); ++it)
+      if (it.value().is_string()) st.annotations.emplace_back(it.key(), it.value().get<std::string>());
   if (doc.contains("linux") && doc["linux"].is_object()) {
     const json& l = doc["linux"];
     if (l.contains("cgroupsPath") && l["cgroupsPath"].is_string() && !l["cgroupsPath"].get<std::string>().empty())
@@ -671,6 +683,10 @@ int cmdFeatures() {
 }  // namespace
 
 int runcMain(int argc, char** argv) {
+  Globals globals;
+  globals.root = "/run/pocker/runc";
+  globals.logFormat = "text";
+  gp = &globals;
   int i = 1;
   for (; i < argc; i++) {
     const char* a = argv[i];
