@@ -327,6 +327,55 @@ int doCreate(const CreateOpts& o, pid_t* pidOut) {
   if (Error err = cgroupDetect(&layout)) return die(describe(err));
   if (Error err = cgroupApply(layout, cgroupsPath, resources, &paths)) return die(describe(err));
   undo.cgroups = paths.dirs;
+  // cgroup v1 devices: deny everything but linux.resources.devices and the default nodes (without
+  // it a container with CAP_MKNOD could make and open any host device). v2 would need an eBPF
+  // program: not done yet (see README).
+  if (const std::string* devMount = layout.version == 1 ? layout.v1Mount("devices") : nullptr) {
+    std::string dev = *devMount;
+    std::vector<std::string> parts;
+    for (size_t a = 0; a <= cgroupsPath.size();) {
+      size_t b = cgroupsPath.find('/', a);
+      if (b == std::string::npos) b = cgroupsPath.size();
+      if (b > a) parts.push_back(cgroupsPath.substr(a, b - a));
+      a = b + 1;
+    }
+    for (size_t k = 0; k < parts.size(); k++) {
+      dev += "/" + parts[k];
+      if (::mkdir(dev.c_str(), 0755) != 0 && (errno != EEXIST || k + 1 == parts.size()))
+        return die("cgroup: mkdir " + dev + ": " + std::strerror(errno));
+    }
+    undo.cgroups.push_back(dev);
+    std::vector<std::pair<bool, std::string>> rules = {{false, "a"}};
+    const json* rd = nullptr;
+    if (doc.contains("linux") && doc["linux"].is_object() && doc["linux"].contains("resources") &&
+        doc["linux"]["resources"].is_object() && doc["linux"]["resources"].contains("devices"))
+      rd = &doc["linux"]["resources"]["devices"];
+    if (rd && rd->is_array())
+      for (size_t k = 0; k < rd->size(); k++) {
+        const json& r = (*rd)[k];
+        const std::string where = "spec: linux.resources.devices[" + std::to_string(k) + "]";
+        if (!r.is_object() || !r.contains("allow") || !r["allow"].is_boolean()) return die(where + ": expected allow");
+        std::string type = r.contains("type") && r["type"].is_string() ? r["type"].get<std::string>() : "a";
+        std::string access = r.contains("access") && r["access"].is_string() ? r["access"].get<std::string>() : "rwm";
+        auto num = [&](const char* k2) {
+          return r.contains(k2) && r[k2].is_number_integer() && r[k2].get<int64_t>() >= 0 ? std::to_string(r[k2].get<int64_t>())
+                                                                                           : std::string("*");
+        };
+        if (type != "a" && type != "c" && type != "b") return die(where + ".type: expected a, b or c");
+        if (access.empty() || access.find_first_not_of("rwm") != std::string::npos) return die(where + ".access: expected r, w, m");
+        rules.emplace_back(r["allow"].get<bool>(), type == "a" ? "a" : type + " " + num("major") + ":" + num("minor") + " " + access);
+      }
+    for (const auto& d : spec.devices)
+      if (d.type != 'p')
+        rules.emplace_back(true, std::string(1, d.type) + " " + std::to_string(d.major) + ":" + std::to_string(d.minor) + " rwm");
+    for (const char* r : {"c *:* m", "b *:* m", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm"}) rules.emplace_back(true, r);
+    for (const auto& [allow, rule] : rules) {
+      std::string file = dev + (allow ? "/devices.allow" : "/devices.deny");
+      if (int e = writeFile(file.c_str(), rule)) return die("cgroup: write " + file + " " + jsonString(rule) + ": " + std::strerror(e));
+    }
+    spec.cgroupV1Tasks.push_back(dev + "/tasks");
+    paths.dirs.push_back(dev);
+  }
   spec.cgroupV1Tasks = paths.v1Tasks;
   spec.cgroupV2 = paths.v2Leaf;
   spec.cgroupVersion = layout.version;

@@ -54,7 +54,7 @@ function state(root: string, id: string): Record<string, any> {
 }
 
 function leafExists(cgroup: string): boolean {
-  return ['memory', 'pids', 'cpu,cpuacct', 'unified'].some((h) => existsSync(join('/sys/fs/cgroup', h, cgroup)));
+  return ['memory', 'pids', 'cpu,cpuacct', 'devices', 'unified'].some((h) => existsSync(join('/sys/fs/cgroup', h, cgroup)));
 }
 
 describe.skipIf(!isRoot || !existsSync(RUNC))('pocker-init runc verbs', () => {
@@ -78,6 +78,14 @@ describe.skipIf(!isRoot || !existsSync(RUNC))('pocker-init runc verbs', () => {
     expect(st).toMatchObject({ id: 'c1', pid, status: 'created', bundle: dir, rootfs: join(dir, 'rootfs'), owner: '' });
     expect(st.created).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
     expect(leafExists(cgroup)).toBe(true);
+    // cgroup v1: a devices cgroup that allows only the default nodes (and mknod).
+    const devicesList = join('/sys/fs/cgroup/devices', cgroup, 'devices.list');
+    if (existsSync('/sys/fs/cgroup/devices/devices.list')) {
+      const rules = readFileSync(devicesList, 'utf8');
+      expect(rules).not.toMatch(/^a /m);
+      expect(rules).toMatch(/^c 1:3 rwm$/m);
+      expect(rules).not.toMatch(/^b 8:/m);
+    }
     // Nothing printed before start; the container's parent is no pocker process.
     expect(readFileSync(join(out, 'log'), 'utf8')).toBe('');
     const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
