@@ -66,6 +66,19 @@ int die(const std::string& msg) {
   return 1;
 }
 
+// A warning: on stderr and in the log; the verb goes on.
+void warn(const std::string& msg) {
+  std::string line = "pocker-init: warning: " + msg + "\n";
+  (void)!write(2, line.data(), line.size());
+  if (g.log.empty()) return;
+  Fd fd(::open(g.log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return;
+  std::string entry = g.logFormat == "json"
+                          ? "{\"level\":\"warning\",\"msg\":" + jsonString(msg) + ",\"time\":\"" + nowRfc3339() + "\"}\n"
+                          : "time=\"" + nowRfc3339() + "\" level=warning msg=" + jsonString(msg) + "\n";
+  writeAll(fd.get(), entry.data(), entry.size());
+}
+
 std::string describe(const Error& e) {
   std::string m = e.step;
   if (e.syscall[0] && std::strcmp(e.syscall, "parse") != 0) m += std::string(": ") + e.syscall;
@@ -298,6 +311,8 @@ int doCreate(const CreateOpts& o, pid_t* pidOut) {
       cgroupsPath = l["cgroupsPath"].get<std::string>();
     if (l.contains("resources") && l["resources"].is_object())
       if (Error err = parseResources(l["resources"], &resources)) return die(describe(err));
+    if (l.contains("seccomp") && !l["seccomp"].is_null())
+      warn("linux.seccomp is not applied: pocker-init has no seccomp support yet");
     if (l.contains("uidMappings") || l.contains("gidMappings")) {
       const json& u = l.contains("uidMappings") ? l["uidMappings"] : l["gidMappings"];
       if (u.is_array() && !u.empty()) return die("linux.uidMappings: user namespaces are not supported yet");
