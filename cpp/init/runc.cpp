@@ -122,7 +122,104 @@ struct State {
   std::vector<std::pair<std::string, std::string>> annotations;  // string values, in key order
   std::vector<std::string> cgroups;  // the container's leaves (cgroupRemove each)
   std::string status;                // computed: created, running, stopped
+  // hooks.poststart and hooks.poststop, kept from create (the bundle may change afterwards).
+  std::string hooksJson = "{}";
 };
+
+// One OCI hook: path, args, env, timeout (seconds, 0 = none).
+struct Hook {
+  std::string path;
+  std::vector<std::string> args, env;
+  int timeout = 0;
+};
+
+// hooks.<kind> of a parsed document (or of the state file's copy).
+bool parseHooks(const json& hooks, const char* kind, std::vector<Hook>* out, std::string* error) {
+  if (!hooks.is_object() || !hooks.contains(kind) || hooks[kind].is_null()) return true;
+  const json& list = hooks[kind];
+  const std::string where = std::string("spec: hooks.") + kind;
+  if (!list.is_array()) return *error = where + ": expected an array", false;
+  for (size_t i = 0; i < list.size(); i++) {
+    const json& h = list[i];
+    const std::string hp = where + "[" + std::to_string(i) + "]";
+    if (!h.is_object() || !h.contains("path") || !h["path"].is_string()) return *error = hp + ".path: expected a string", false;
+    Hook hook;
+    hook.path = h["path"].get<std::string>();
+    for (const char* field : {"args", "env"}) {
+      if (!h.contains(field) || h[field].is_null()) continue;
+      if (!h[field].is_array()) return *error = hp + "." + field + ": expected an array", false;
+      for (const auto& a : h[field]) {
+        if (!a.is_string()) return *error = hp + "." + field + ": expected strings", false;
+        (field[0] == 'a' ? hook.args : hook.env).push_back(a.get<std::string>());
+      }
+    }
+    if (h.contains("timeout") && !h["timeout"].is_null()) {
+      if (!h["timeout"].is_number_integer() || h["timeout"].get<int64_t>() <= 0)
+        return *error = hp + ".timeout: expected a positive integer", false;
+      hook.timeout = static_cast<int>(h["timeout"].get<int64_t>());
+    }
+    if (hook.args.empty()) hook.args.push_back(hook.path);
+    out->push_back(std::move(hook));
+  }
+  return true;
+}
+
+std::string hooksToJson(const std::vector<Hook>& hooks) {
+  std::string out = "[";
+  for (size_t i = 0; i < hooks.size(); i++) {
+    const Hook& h = hooks[i];
+    out += std::string(i ? "," : "") + "{\"path\":" + jsonString(h.path) + ",\"args\":[";
+    for (size_t k = 0; k < h.args.size(); k++) out += (k ? "," : "") + jsonString(h.args[k]);
+    out += "],\"env\":[";
+    for (size_t k = 0; k < h.env.size(); k++) out += (k ? "," : "") + jsonString(h.env[k]);
+    out += "]" + (h.timeout ? ",\"timeout\":" + std::to_string(h.timeout) : std::string()) + "}";
+  }
+  return out + "]";
+}
+
+// Runs one hook with the state document on its stdin; kills it at its timeout. Returns "" or why
+// it failed.
+std::string runHook(const Hook& h, const std::string& stateDoc) {
+  int in[2];
+  if (pipe2(in, O_CLOEXEC) != 0) return std::string("pipe2: ") + std::strerror(errno);
+  Fd r(in[0]), w(in[1]);
+  pid_t pid = fork();
+  if (pid < 0) return std::string("fork: ") + std::strerror(errno);
+  if (pid == 0) {
+    dup2(r.get(), 0);
+    std::vector<char*> argv, envp;
+    for (const auto& a : h.args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : h.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    execve(h.path.c_str(), argv.data(), envp.data());
+    _exit(127);
+  }
+  r.reset();
+  ::signal(SIGPIPE, SIG_IGN);
+  writeAll(w.get(), stateDoc.data(), stateDoc.size());
+  w.reset();
+  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+  if (h.timeout > 0 && pidfd) {
+    struct pollfd p = {pidfd.get(), POLLIN, 0};
+    if (poll(&p, 1, h.timeout * 1000) == 0) {
+      ::kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      return h.path + ": timed out after " + std::to_string(h.timeout) + " s";
+    }
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
+  return h.path + ": " + (WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                              : "killed by signal " + std::to_string(WTERMSIG(status)));
+}
+
+std::string stateDocument(const struct State& st);
+
+// Runs the hooks of `kind` kept in the state file. Failures are warnings (poststart, poststop).
+void runStoredHooks(const State& st, const char* kind);
 
 int readState(const std::string& id, State* st) {
   std::string text;
@@ -141,6 +238,13 @@ int readState(const std::string& id, State* st) {
   if (j.contains("annotations") && j["annotations"].is_object())
     for (auto it = j["annotations"].begin(); it != j["annotations"].end(); ++it)
       if (it.value().is_string()) st->annotations.emplace_back(it.key(), it.value().get<std::string>());
+  if (j.contains("hooks") && j["hooks"].is_object()) {
+    std::vector<Hook> post, stop;
+    std::string e;
+    parseHooks(j["hooks"], "poststart", &post, &e);
+    parseHooks(j["hooks"], "poststop", &stop, &e);
+    st->hooksJson = "{\"poststart\":" + hooksToJson(post) + ",\"poststop\":" + hooksToJson(stop) + "}";
+  }
   if (j.contains("cgroups") && j["cgroups"].is_array())
     for (const auto& c : j["cgroups"])
       if (c.is_string()) st->cgroups.push_back(c.get<std::string>());
@@ -168,7 +272,7 @@ int writeStateFile(const std::string& dir, const State& st) {
                              ",\"startTime\":" + std::to_string(st.startTime) + ",\"bundle\":" + jsonString(st.bundle) +
                              ",\"rootfs\":" + jsonString(st.rootfs) + ",\"created\":" + jsonString(st.created) +
                              ",\"ociVersion\":" + jsonString(st.ociVersion) + ",\"annotations\":" + annotationsJson(st, "") +
-                             ",\"cgroups\":" + cgroups + "}");
+                             ",\"cgroups\":" + cgroups + ",\"hooks\":" + st.hooksJson + "}");
 }
 
 // The runtime-spec state document (runc's field order; annotations in key order, as Go's
@@ -180,6 +284,15 @@ std::string stateDocument(const State& st) {
                     ",\n  \"rootfs\": " + jsonString(st.rootfs) + ",\n  \"created\": " + jsonString(st.created) + ",\n";
   if (!st.annotations.empty()) out += "  \"annotations\": " + annotationsJson(st, "    ") + ",\n";
   return out + "  \"owner\": \"\"\n}";
+}
+
+void runStoredHooks(const State& st, const char* kind) {
+  json hooks = json::parse(st.hooksJson.data(), st.hooksJson.data() + st.hooksJson.size(), nullptr, false);
+  std::vector<Hook> list;
+  std::string e;
+  if (!parseHooks(hooks, kind, &list, &e)) return;
+  for (const auto& h : list)
+    if (std::string why = runHook(h, stateDocument(st)); !why.empty()) warn(std::string(kind) + " hook " + why);
 }
 
 // Atomic pid file: temp + rename, decimal pid, no newline.
@@ -318,6 +431,14 @@ int doCreate(const CreateOpts& o, pid_t* pidOut) {
       if (u.is_array() && !u.empty()) return die("linux.uidMappings: user namespaces are not supported yet");
     }
   }
+  std::vector<Hook> createRuntime, prestart, poststart, poststop;
+  if (doc.contains("hooks")) {
+    std::string e;
+    if (!parseHooks(doc["hooks"], "createRuntime", &createRuntime, &e) || !parseHooks(doc["hooks"], "prestart", &prestart, &e) ||
+        !parseHooks(doc["hooks"], "poststart", &poststart, &e) || !parseHooks(doc["hooks"], "poststop", &poststop, &e))
+      return die(e);
+  }
+  st.hooksJson = "{\"poststart\":" + hooksToJson(poststart) + ",\"poststop\":" + hooksToJson(poststop) + "}";
   int oomScoreAdj = INT_MIN;
   if (doc.contains("process") && doc["process"].is_object() && doc["process"].contains("oomScoreAdj")) {
     const json& v = doc["process"]["oomScoreAdj"];
@@ -485,6 +606,13 @@ int doCreate(const CreateOpts& o, pid_t* pidOut) {
   st.startTime = procStart(pid);
   st.cgroups = paths.dirs;
   if (int e = writeStateFile(dir, st)) return die("write state: " + std::string(std::strerror(e)));
+  // prestart (deprecated) and createRuntime: in the runtime's namespaces, the container created
+  // and waiting; a failure fails create (and undoes it).
+  st.status = "created";
+  for (const auto* list : {&prestart, &createRuntime})
+    for (const auto& h : *list)
+      if (std::string why = runHook(h, stateDocument(st)); !why.empty())
+        return die(std::string(list == &prestart ? "prestart" : "createRuntime") + " hook " + why);
   if (!o.pidFile.empty())
     if (int e = writePidFile(o.pidFile, pid)) return die("write pid file " + o.pidFile + ": " + std::strerror(e));
   undo.armed = false;
@@ -558,15 +686,21 @@ int cmdCreate(int argc, char** argv, bool run) {
   char c;
   if (!fifo || read(fifo.get(), &c, 1) != 1) return die("start: the container did not start");
   ::unlink(fifoPath.c_str());
+  State st;
+  bool haveState = readState(o.id, &st) == 0;
+  if (haveState) runStoredHooks(st, "poststart");
   if (detach) return 0;
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  State st;
-  if (readState(o.id, &st) == 0) {
+  if (haveState) {
     for (const auto& d : st.cgroups) cgroupRemove(d);
   }
   removeTree(containerDir(o.id));
+  if (haveState) {
+    st.status = "stopped";
+    runStoredHooks(st, "poststop");
+  }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -602,6 +736,8 @@ int cmdStart(int argc, char** argv) {
     poll(&p, 1, 50);
   }
   ::unlink(fifoPath.c_str());
+  st.status = "running";
+  runStoredHooks(st, "poststart");
   return 0;
 }
 
@@ -720,6 +856,8 @@ int cmdDelete(int argc, char** argv) {
     }
   }
   destroy(st);
+  st.status = "stopped";
+  runStoredHooks(st, "poststop");
   return 0;
 }
 
@@ -727,7 +865,7 @@ int cmdFeatures() {
   static const char features[] = R"({
   "ociVersionMin": "1.0.0",
   "ociVersionMax": "1.2.0",
-  "hooks": [],
+  "hooks": ["prestart", "createRuntime", "poststart", "poststop"],
   "mountOptions": ["async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "mand", "noatime",
     "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid", "private", "rbind", "relatime",
     "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "slave", "strictatime", "suid",

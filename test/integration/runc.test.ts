@@ -175,6 +175,31 @@ describe.skipIf(!isRoot || !existsSync(RUNC))('pocker-init runc verbs', () => {
     }
   });
 
+  it('runs prestart, createRuntime, poststart and poststop hooks with the state on stdin; a failing prestart fails create', async () => {
+    const root = tempDir('runc-root');
+    const out = tempDir('runc-hooks');
+    const hook = (name: string) => ({ path: '/bin/sh', args: ['sh', '-c', `cat > ${join(out, name)}`], timeout: 10 });
+    const { dir, cgroup } = bundle(['sleep', '60'], (c) => {
+      c.hooks = { prestart: [hook('prestart')], createRuntime: [hook('createRuntime')], poststart: [hook('poststart')], poststop: [hook('poststop')] };
+    });
+    expect(pk(root, 'create', '-b', dir, 'h1').status).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'prestart'), 'utf8'))).toMatchObject({ id: 'h1', status: 'created', bundle: dir });
+    expect(JSON.parse(readFileSync(join(out, 'createRuntime'), 'utf8')).status).toBe('created');
+    expect(existsSync(join(out, 'poststart'))).toBe(false);
+    expect(pk(root, 'start', 'h1').status).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'poststart'), 'utf8')).status).toBe('running');
+    expect(pk(root, 'delete', '-f', 'h1').status).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'poststop'), 'utf8'))).toMatchObject({ id: 'h1', status: 'stopped', pid: 0 });
+    expect(leafExists(cgroup)).toBe(false);
+
+    const bad = bundle(['sleep', '60'], (c) => (c.hooks = { prestart: [{ path: '/bin/false' }] }));
+    const r = pk(root, 'create', '-b', bad.dir, 'h2');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/prestart hook \/bin\/false: exit status 1/);
+    expect(existsSync(join(root, 'h2'))).toBe(false);
+    expect(leafExists(bad.cgroup)).toBe(false);
+  });
+
   it('--console-socket receives the pty master', async () => {
     const root = tempDir('runc-root');
     const sock = join(tempDir('runc-console'), 'console.sock');
