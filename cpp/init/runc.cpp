@@ -40,6 +40,8 @@
 namespace pocker {
 namespace {
 
+// Every function here is [[gnu::cold]] (optimized for size, placed in .text.unlikely, away from the
+// code a detached monitor runs; see trimCode in monitor.cpp for the monitor's resident size).
 using json = nlohmann::json;
 
 // Global options (plain pointers into argv: no static constructor runs in a monitor).
@@ -51,7 +53,7 @@ Globals* gp = nullptr;
 #define g (*gp)
 
 // An error for the caller: the message on stderr and, with --log, a line in the log file.
-int die(const std::string& msg) {
+[[gnu::cold]] int die(const std::string& msg) {
   std::string line = "pocker-init: " + msg + "\n";
   (void)!write(2, line.data(), line.size());
   if (!g.log.empty()) {
@@ -67,7 +69,7 @@ int die(const std::string& msg) {
 }
 
 // A warning: on stderr and in the log; the verb goes on.
-void warn(const std::string& msg) {
+[[gnu::cold]] void warn(const std::string& msg) {
   std::string line = "pocker-init: warning: " + msg + "\n";
   (void)!write(2, line.data(), line.size());
   if (g.log.empty()) return;
@@ -79,7 +81,7 @@ void warn(const std::string& msg) {
   writeAll(fd.get(), entry.data(), entry.size());
 }
 
-std::string describe(const Error& e) {
+[[gnu::cold]] std::string describe(const Error& e) {
   std::string m = e.step;
   if (e.syscall[0] && std::strcmp(e.syscall, "parse") != 0) m += std::string(": ") + e.syscall;
   if (!e.path.empty()) m += " " + e.path;
@@ -87,7 +89,7 @@ std::string describe(const Error& e) {
   return m;
 }
 
-bool validId(const std::string& id) {
+[[gnu::cold]] bool validId(const std::string& id) {
   if (id.empty() || id == "." || id == ".." || id.size() > 1024) return false;
   for (char c : id)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == '+')) return false;
@@ -97,7 +99,7 @@ bool validId(const std::string& id) {
 std::string containerDir(const std::string& id) { return g.root + "/" + id; }
 
 // Field 22 of /proc/<pid>/stat (start time in clock ticks) and the state letter; 0 when gone.
-uint64_t procStart(pid_t pid, char* stateOut = nullptr) {
+[[gnu::cold]] uint64_t procStart(pid_t pid, char* stateOut = nullptr) {
   std::string text;
   if (pid <= 0 || readFile(("/proc/" + std::to_string(pid) + "/stat").c_str(), &text) != 0) return 0;
   size_t close = text.rfind(')');
@@ -134,7 +136,7 @@ struct Hook {
 };
 
 // hooks.<kind> of a parsed document (or of the state file's copy).
-bool parseHooks(const json& hooks, const char* kind, std::vector<Hook>* out, std::string* error) {
+[[gnu::cold]] bool parseHooks(const json& hooks, const char* kind, std::vector<Hook>* out, std::string* error) {
   if (!hooks.is_object() || !hooks.contains(kind) || hooks[kind].is_null()) return true;
   const json& list = hooks[kind];
   const std::string where = std::string("spec: hooks.") + kind;
@@ -164,7 +166,7 @@ bool parseHooks(const json& hooks, const char* kind, std::vector<Hook>* out, std
   return true;
 }
 
-std::string hooksToJson(const std::vector<Hook>& hooks) {
+[[gnu::cold]] std::string hooksToJson(const std::vector<Hook>& hooks) {
   std::string out = "[";
   for (size_t i = 0; i < hooks.size(); i++) {
     const Hook& h = hooks[i];
@@ -179,7 +181,7 @@ std::string hooksToJson(const std::vector<Hook>& hooks) {
 
 // Runs one hook with the state document on its stdin; kills it at its timeout. Returns "" or why
 // it failed.
-std::string runHook(const Hook& h, const std::string& stateDoc) {
+[[gnu::cold]] std::string runHook(const Hook& h, const std::string& stateDoc) {
   int in[2];
   if (pipe2(in, O_CLOEXEC) != 0) return std::string("pipe2: ") + std::strerror(errno);
   Fd r(in[0]), w(in[1]);
@@ -221,7 +223,7 @@ std::string stateDocument(const struct State& st);
 // Runs the hooks of `kind` kept in the state file. Failures are warnings (poststart, poststop).
 void runStoredHooks(const State& st, const char* kind);
 
-int readState(const std::string& id, State* st) {
+[[gnu::cold]] int readState(const std::string& id, State* st) {
   std::string text;
   if (!validId(id)) return ENOENT;
   if (int e = readFile((containerDir(id) + "/state.json").c_str(), &text)) return e;
@@ -256,7 +258,7 @@ int readState(const std::string& id, State* st) {
   return 0;
 }
 
-std::string annotationsJson(const State& st, const char* indent) {
+[[gnu::cold]] std::string annotationsJson(const State& st, const char* indent) {
   std::string out = "{";
   for (size_t i = 0; i < st.annotations.size(); i++)
     out += std::string(i ? "," : "") + (indent[0] ? "\n" : "") + indent + jsonString(st.annotations[i].first) + ": " +
@@ -264,7 +266,7 @@ std::string annotationsJson(const State& st, const char* indent) {
   return out + (indent[0] ? "\n  }" : "}");
 }
 
-int writeStateFile(const std::string& dir, const State& st) {
+[[gnu::cold]] int writeStateFile(const std::string& dir, const State& st) {
   std::string cgroups = "[";
   for (size_t i = 0; i < st.cgroups.size(); i++) cgroups += (i ? "," : "") + jsonString(st.cgroups[i]);
   cgroups += "]";
@@ -277,7 +279,7 @@ int writeStateFile(const std::string& dir, const State& st) {
 
 // The runtime-spec state document (runc's field order; annotations in key order, as Go's
 // encoding/json writes a map).
-std::string stateDocument(const State& st) {
+[[gnu::cold]] std::string stateDocument(const State& st) {
   std::string out = "{\n  \"ociVersion\": " + jsonString(st.ociVersion) + ",\n  \"id\": " + jsonString(st.id) +
                     ",\n  \"pid\": " + std::to_string(st.status == "stopped" ? 0 : st.pid) +
                     ",\n  \"status\": " + jsonString(st.status) + ",\n  \"bundle\": " + jsonString(st.bundle) +
@@ -286,7 +288,7 @@ std::string stateDocument(const State& st) {
   return out + "  \"owner\": \"\"\n}";
 }
 
-void runStoredHooks(const State& st, const char* kind) {
+[[gnu::cold]] void runStoredHooks(const State& st, const char* kind) {
   json hooks = json::parse(st.hooksJson.data(), st.hooksJson.data() + st.hooksJson.size(), nullptr, false);
   std::vector<Hook> list;
   std::string e;
@@ -296,7 +298,7 @@ void runStoredHooks(const State& st, const char* kind) {
 }
 
 // Atomic pid file: temp + rename, decimal pid, no newline.
-int writePidFile(const std::string& path, pid_t pid) {
+[[gnu::cold]] int writePidFile(const std::string& path, pid_t pid) {
   size_t slash = path.rfind('/');
   std::string tmp = (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) + "." +
                     (slash == std::string::npos ? path : path.substr(slash + 1)) + ".tmp";
@@ -318,7 +320,7 @@ int writePidFile(const std::string& path, pid_t pid) {
 }
 
 // The runtime-spec's default devices, added when the document does not list them (as runc does).
-void addDefaultDevices(Spec* spec) {
+[[gnu::cold]] void addDefaultDevices(Spec* spec) {
   static const struct {
     const char* path;
     int major, minor;
@@ -338,7 +340,7 @@ void addDefaultDevices(Spec* spec) {
   }
 }
 
-std::string absolutePath(const std::string& p) {
+[[gnu::cold]] std::string absolutePath(const std::string& p) {
   char buf[PATH_MAX];
   if (::realpath(p.c_str(), buf)) return buf;
   if (!p.empty() && p[0] == '/') return p;
@@ -372,7 +374,7 @@ struct Undo {
 
 // create (and the first half of run). On success *pidOut is the container's pid; it waits on
 // its exec fifo.
-int doCreate(const CreateOpts& o, pid_t* pidOut) {
+[[gnu::cold]] int doCreate(const CreateOpts& o, pid_t* pidOut) {
   if (!validId(o.id)) return die("invalid container id " + jsonString(o.id));
   ::mkdir(g.root.c_str(), 0711);
   std::string dir = containerDir(o.id);
@@ -620,13 +622,13 @@ int doCreate(const CreateOpts& o, pid_t* pidOut) {
   return 0;
 }
 
-bool flag(const char* a, const char* shortName, const char* longName) {
+[[gnu::cold]] bool flag(const char* a, const char* shortName, const char* longName) {
   return (shortName && std::strcmp(a, shortName) == 0) || std::strcmp(a, longName) == 0 ||
          (longName[0] == '-' && longName[1] == '-' && a[0] == '-' && a[1] != '-' && std::strcmp(a + 1, longName + 2) == 0);
 }
 
 // "--name=value" or "--name value"; advances *i. True when a[*i] is this option.
-bool option(int argc, char** argv, int* i, const char* shortName, const char* longName, std::string* out, bool* missing) {
+[[gnu::cold]] bool option(int argc, char** argv, int* i, const char* shortName, const char* longName, std::string* out, bool* missing) {
   const char* a = argv[*i];
   size_t n = std::strlen(longName);
   if (std::strncmp(a, longName, n) == 0 && a[n] == '=') {
@@ -646,7 +648,7 @@ bool option(int argc, char** argv, int* i, const char* shortName, const char* lo
   return true;
 }
 
-int cmdCreate(int argc, char** argv, bool run) {
+[[gnu::cold]] int cmdCreate(int argc, char** argv, bool run) {
   CreateOpts o;
   bool detach = false;
   std::vector<std::string> pos;
@@ -704,7 +706,7 @@ int cmdCreate(int argc, char** argv, bool run) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-int oneId(int argc, char** argv, const char* verb, std::string* id) {
+[[gnu::cold]] int oneId(int argc, char** argv, const char* verb, std::string* id) {
   std::vector<std::string> pos;
   for (int i = 0; i < argc; i++) pos.push_back(argv[i]);
   if (pos.size() != 1) return die(std::string(verb) + ": expected exactly one argument, the container id");
@@ -712,7 +714,7 @@ int oneId(int argc, char** argv, const char* verb, std::string* id) {
   return 0;
 }
 
-int cmdStart(int argc, char** argv) {
+[[gnu::cold]] int cmdStart(int argc, char** argv) {
   std::string id;
   if (int rc = oneId(argc, argv, "start", &id)) return rc;
   State st;
@@ -741,7 +743,7 @@ int cmdStart(int argc, char** argv) {
   return 0;
 }
 
-int cmdState(int argc, char** argv) {
+[[gnu::cold]] int cmdState(int argc, char** argv) {
   std::string id;
   if (int rc = oneId(argc, argv, "state", &id)) return rc;
   State st;
@@ -750,7 +752,7 @@ int cmdState(int argc, char** argv) {
   return writeAll(1, out.data(), out.size()) ? 0 : 1;
 }
 
-int parseSignal(const std::string& s) {
+[[gnu::cold]] int parseSignal(const std::string& s) {
   static const struct {
     const char* name;
     int sig;
@@ -776,7 +778,7 @@ int parseSignal(const std::string& s) {
 }
 
 // A pidfd of the container's process, only if it is still the recorded one.
-int containerPidfd(const State& st) {
+[[gnu::cold]] int containerPidfd(const State& st) {
   if (st.pid <= 0) return -1;
   int fd = static_cast<int>(syscall(SYS_pidfd_open, st.pid, 0));
   if (fd < 0) return -1;
@@ -788,7 +790,7 @@ int containerPidfd(const State& st) {
   return fd;
 }
 
-void killCgroup(const State& st, int sig) {
+[[gnu::cold]] void killCgroup(const State& st, int sig) {
   for (const auto& d : st.cgroups) {
     std::string text;
     if (readFile((d + "/cgroup.procs").c_str(), &text) != 0) continue;
@@ -804,7 +806,7 @@ void killCgroup(const State& st, int sig) {
   }
 }
 
-int cmdKill(int argc, char** argv) {
+[[gnu::cold]] int cmdKill(int argc, char** argv) {
   bool all = false;
   std::vector<std::string> pos;
   for (int i = 0; i < argc; i++) {
@@ -827,12 +829,12 @@ int cmdKill(int argc, char** argv) {
   return 0;
 }
 
-void destroy(const State& st) {
+[[gnu::cold]] void destroy(const State& st) {
   for (const auto& d : st.cgroups) cgroupRemove(d);
   removeTree(containerDir(st.id));
 }
 
-int cmdDelete(int argc, char** argv) {
+[[gnu::cold]] int cmdDelete(int argc, char** argv) {
   bool force = false;
   std::vector<std::string> pos;
   for (int i = 0; i < argc; i++) {
@@ -861,7 +863,7 @@ int cmdDelete(int argc, char** argv) {
   return 0;
 }
 
-int cmdFeatures() {
+[[gnu::cold]] int cmdFeatures() {
   static const char features[] = R"({
   "ociVersionMin": "1.0.0",
   "ociVersionMax": "1.2.0",
