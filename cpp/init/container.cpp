@@ -920,8 +920,8 @@ int runContainer(const Spec& spec, int sock, const std::vector<int>& joinFds) {
     ::close(sock);
     Fd fifo(::open(fdPath(spec.execFifo).c_str(), O_WRONLY | O_CLOEXEC));
     if (!fifo || write(fifo.get(), "0", 1) != 1) return 1;
-    fifo.reset();
-    ::close(spec.execFifo);
+    // The fifo stays open (close-on-exec): `start` sees EOF once the workload is exec'd.
+    (void)fifo.release();
     resetSignals();
     int e = execWorkload(spec.args, env);
     char msg[256];

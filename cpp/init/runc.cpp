@@ -687,6 +687,8 @@ struct Undo {
   Fd fifo(::open(fifoPath.c_str(), O_RDONLY | O_CLOEXEC));
   char c;
   if (!fifo || read(fifo.get(), &c, 1) != 1) return die("start: the container did not start");
+  while (read(fifo.get(), &c, 1) > 0) {  // EOF: the workload is exec'd
+  }
   ::unlink(fifoPath.c_str());
   State st;
   bool haveState = readState(o.id, &st) == 0;
@@ -726,10 +728,16 @@ struct Undo {
   // checking that it is still alive.
   Fd fifo(::open(fifoPath.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (!fifo) return die("open " + fifoPath + ": " + std::strerror(errno));
+  bool gotByte = false;
   for (;;) {
     char c;
     ssize_t n = read(fifo.get(), &c, 1);
-    if (n == 1) break;
+    if (n == 1) {
+      gotByte = true;
+      continue;
+    }
+    // EOF after the byte: the container closed its end by exec'ing (or exiting).
+    if (n == 0 && gotByte) break;
     if (n < 0 && errno != EAGAIN && errno != EINTR) return die("read exec fifo: " + std::string(std::strerror(errno)));
     char pstate = 0;
     uint64_t start = procStart(st.pid, &pstate);
