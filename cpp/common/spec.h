@@ -92,6 +92,16 @@ struct Spec {
   // pocker.cgroups
   std::string cgroupV2, oomV1, oomV2;
   std::vector<std::string> cgroupV1Tasks, cgroupCleanup;
+  // runc verbs (set by cpp/init/runc.cpp, never read from the document): the container waits on
+  // its exec fifo (an O_PATH fd, opened through /proc/self/fd) instead of exec'ing at once, has no
+  // monitor (no parent-death signal), and keeps fds 3..3+preserveFds-1 across exec.
+  bool runc = false;
+  int execFifo = -1;
+  int preserveFds = 0;
+  // A mount of type "cgroup": v2 mounts cgroup2; v1 a tmpfs with, per hierarchy (name = its mount
+  // point's basename, e.g. "cpu,cpuacct"), the container's own leaf bound read-only.
+  int cgroupVersion = 0;
+  std::vector<std::pair<std::string, std::string>> cgroupBinds;
 };
 
 // Parses a spec document. On error returns {EINVAL, "read-spec", "parse", "spec: <json path>: <why>"}.

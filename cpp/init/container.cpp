@@ -295,10 +295,48 @@ bool needsRealDir(const MountSpec& m) {
          m.type == "cgroup2" || m.destination == "/dev";
 }
 
+// runc's `cgroup` mount type on a cgroup v1 host: a tmpfs holding, per hierarchy, the container's
+// own cgroup (bound from the host), plus a link per co-mounted controller ("cpu" -> "cpu,cpuacct").
+Error mountCgroupV1(int root, const Spec& s, const MountSpec& m, int target) {
+  const char* step = "mount-sys";
+  Error err;
+  if ((err = mountAt("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755", step, m.destination)))
+    return err;
+  Fd dir(openInRoot(root, m.destination, O_RDONLY | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
+  if (!dir) return fail(step, "openat2", m.destination);
+  for (const auto& [name, host] : s.cgroupBinds) {
+    if (mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST) return fail(step, "mkdirat", m.destination + "/" + name);
+    Fd sub(openat(dir.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub) return fail(step, "openat", m.destination + "/" + name);
+    if ((err = mountAt(host.c_str(), sub.get(), nullptr, MS_BIND | MS_REC, nullptr, step, m.destination + "/" + name)))
+      return err;
+    if ((err = remount(root, m.destination + "/" + name, (m.flags & MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC, step)))
+      return err;
+    if (name.find(',') != std::string::npos) {
+      size_t a = 0;
+      while (a <= name.size()) {
+        size_t b = name.find(',', a);
+        if (b == std::string::npos) b = name.size();
+        symlinkat(name.c_str(), dir.get(), name.substr(a, b - a).c_str());
+        a = b + 1;
+      }
+    }
+  }
+  if (m.flags & MS_RDONLY) return remount(root, m.destination, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, step);
+  return {};
+}
+
 // One entry of `mounts`.
 Error applyMount(int root, const Spec& s, const MountSpec& m) {
   const char* step = mountStep(m);
   Error err;
+  if (s.runc && m.type == "cgroup") {
+    Fd target(mountpointNoSymlink(root, m.destination, &err, step));
+    if (!target) return err;
+    if (s.cgroupVersion == 1) return mountCgroupV1(root, s, m, target.get());
+    return mountAt("cgroup2", target.get(), "cgroup2", m.flags & ~static_cast<unsigned long>(MS_REMOUNT), nullptr, step,
+                   m.destination);
+  }
   if (m.bind()) {
     for (const auto& v : s.volumes)
       if (v.first == m.source && v.second == m.destination && (err = fillVolume(root, v.first, v.second))) return err;
@@ -362,6 +400,8 @@ Error setupDevices(int root, const Spec& s) {
     dev_t dev = makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
     if (mknodat(parentDir.get(), leaf.c_str(), type | (d.fileMode & 07777), dev) != 0 && errno != EEXIST)
       return fail("mount-dev", "mknodat", d.path);
+    // The mode exactly as listed (mknod applies the umask).
+    if (fchmodat(parentDir.get(), leaf.c_str(), d.fileMode & 07777, 0) != 0) return fail("mount-dev", "fchmodat", d.path);
     if (fchownat(parentDir.get(), leaf.c_str(), d.uid, d.gid, AT_SYMLINK_NOFOLLOW) != 0)
       return fail("mount-dev", "fchownat", d.path);
   }
@@ -632,8 +672,12 @@ Error dropPrivileges(const Spec& s, const Identity& id) {
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
     return fail("capabilities", "prctl(PR_CAP_AMBIENT)");
   for (int cap = 0; cap <= 63; cap++)
-    if ((amb & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0)
+    if ((amb & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) {
+      // runc's behaviour for a bundle: an ambient capability the kernel refuses (not in the
+      // permitted and inheritable sets) is left out, not an error.
+      if (s.runc && errno == EPERM) continue;
       return fail("capabilities", "prctl(PR_CAP_AMBIENT_RAISE)");
+    }
   if (s.noNewPrivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail("no-new-privileges", "prctl");
   return {};
 }
@@ -675,6 +719,24 @@ int execWorkload(const std::vector<std::string>& args, const std::vector<std::st
     if (errno != ENOENT && errno != ENOTDIR) best = errno;
   }
   return best;
+}
+
+// Whether execWorkload would find something to exec (runc's create checks before waiting).
+bool canExec(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  const std::string& cmd = args[0];
+  if (cmd.find('/') != std::string::npos) return ::access(cmd.c_str(), X_OK) == 0;
+  const char* path = envGet(env, "PATH");
+  if (!path) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  std::string p = path;
+  size_t i = 0;
+  while (i <= p.size()) {
+    size_t j = p.find(':', i);
+    if (j == std::string::npos) j = p.size();
+    std::string dir = p.substr(i, j - i);
+    i = j + 1;
+    if (::access(((dir.empty() ? "." : dir) + "/" + cmd).c_str(), X_OK) == 0) return true;
+  }
+  return false;
 }
 
 void resetSignals() {
@@ -732,8 +794,12 @@ Error prepare(const Spec& s, int sock, Identity* id, std::vector<std::string>* e
   if (setsid() < 0) return fail("setsid", "setsid");
   // linux.rootfsPropagation of "/" in the new mount namespace (default rslave: nothing mounted in
   // the container propagates back to the host).
+  // shared and unbindable apply to the new root after pivot_root (pivot_root refuses a shared
+  // parent; an unbindable one can't be bound): until then the mounts are rslave.
   unsigned long propagation = s.rootfsPropagation ? s.rootfsPropagation : MS_REC | MS_SLAVE;
-  if (::mount(nullptr, "/", nullptr, propagation, nullptr) != 0) return fail("mount-propagation", "mount", "/");
+  const bool late = (propagation & (MS_SHARED | MS_UNBINDABLE)) != 0;
+  if (::mount(nullptr, "/", nullptr, late ? MS_REC | MS_SLAVE : propagation, nullptr) != 0)
+    return fail("mount-propagation", "mount", "/");
   if ((err = mountRootfs(s))) return err;
   {
     Fd root(::open(s.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -745,6 +811,7 @@ Error prepare(const Spec& s, int sock, Identity* id, std::vector<std::string>* e
   if (s.hasDomainname && !s.domainname.empty() && setdomainname(s.domainname.data(), s.domainname.size()) != 0)
     return fail("hostname", "setdomainname", s.domainname);
   if ((err = pivotRoot(s))) return err;
+  if (late && ::mount(nullptr, "/", nullptr, propagation, nullptr) != 0) return fail("mount-propagation", "mount", "/");
   if ((err = resolveIdentity(s, id))) return err;
   *env = s.env;
   if (!envGet(*env, "HOME")) env->push_back("HOME=" + id->home);
@@ -840,8 +907,28 @@ int runContainer(const Spec& spec, int sock, const std::vector<int>& joinFds) {
     reportError(sock, err);
     return 1;
   }
-  // Everything but stdio and the (close-on-exec) sync socket is closed at exec.
-  syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+  // Everything but stdio (and runc's --preserve-fds) and the (close-on-exec) sync socket is closed at exec.
+  syscall(SYS_close_range, 3U + static_cast<unsigned>(spec.preserveFds), ~0U, CLOSE_RANGE_CLOEXEC);
+
+  if (spec.runc) {
+    // runc's create: set up, tell the creator (EOF on the socket), then wait on the exec fifo
+    // until `start` reads it. A workload that cannot be found is reported now, while create waits.
+    if (!canExec(spec.args, env)) {
+      reportError(sock, Error{ENOENT, "exec", "execve", spec.args[0]});
+      return 1;
+    }
+    ::close(sock);
+    Fd fifo(::open(fdPath(spec.execFifo).c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fifo || write(fifo.get(), "0", 1) != 1) return 1;
+    // The fifo stays open (close-on-exec): `start` sees EOF once the workload is exec'd.
+    (void)fifo.release();
+    resetSignals();
+    int e = execWorkload(spec.args, env);
+    char msg[256];
+    int n = std::snprintf(msg, sizeof msg, "exec %s: %s\n", spec.args[0].c_str(), std::strerror(e));
+    if (n > 0) (void)!write(2, msg, static_cast<size_t>(n) < sizeof msg ? static_cast<size_t>(n) : sizeof msg - 1);
+    return e == ENOENT ? 127 : 126;
+  }
 
   // With --init, and always for exec (a joined pid namespace only applies to children), the
   // workload is a child of this process, which reaps and forwards signals.

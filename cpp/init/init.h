@@ -26,4 +26,11 @@ int runContainer(const Spec& spec, int sock, const std::vector<int>& joinFds);
 // records the outcome and cleans its cgroups. Returns pocker-init's exit status.
 int runMonitor(const Spec& spec, int sync);
 
+// clone3 of the container process with spec.namespaces (CLONE_INTO_CGROUP when cgroupFd >= 0).
+pid_t clone3Container(const Spec& spec, int cgroupFd);
+
+// linux.namespaces with a path: opened once (owned by *fds; *joinFds the same fds, for
+// runContainer). A pid namespace is joined here: it applies to the children made after it.
+Error openNamespaceJoins(const Spec& spec, std::vector<Fd>* fds, std::vector<int>* joinFds);
+
 }  // namespace pocker

@@ -10,6 +10,7 @@
 
 #include "common/wire.h"
 #include "init/init.h"
+#include "init/runc.h"
 
 using namespace pocker;
 
@@ -64,6 +65,8 @@ int main(int argc, char** argv) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Any argument: the runc-compatible CLI (the addon starts pocker-init with argv[0] only).
+  if (argc >= 2) return runcMain(argc, argv);
 
   struct stat st;
   if (fstat(kSyncFd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
