@@ -11,19 +11,16 @@
 // needs cleaning up. withFileLock() never blocks the event loop; withFileLockSync() is for the few
 // synchronous APIs whose critical section is a handful of syscalls (it sleeps between attempts).
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { close as closeCb, closeSync, constants, fsyncSync, open as openCb, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 
 import { PockerError, fromSystemError } from './errors.js';
 import { native } from './native.js';
 import type { SetupStep } from './types.js';
 
-const openFd = promisify(openCb);
-const closeFd = promisify(closeCb);
 
 // ---------------------------------------------------------------------------------------------
 // atomic writes
@@ -34,6 +31,8 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** Also fsync the directory after the rename (the rename survives a power loss). Default true. */
   fsyncDir?: boolean;
+  /** fsync the data at all (default true). False for records that only live as long as this process (still atomic). */
+  durable?: boolean;
   /** Where the temp file goes (default: a unique name beside the target). Must be on the same filesystem. */
   tmpPath?: string;
 }
@@ -70,7 +69,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
     const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, options.mode ?? 0o600);
     try {
       writeFileSync(fd, data);
-      fsyncSync(fd);
+      if (options.durable ?? true) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -79,7 +78,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
     rmSync(tmp, { force: true });
     throw err;
   }
-  if (options.fsyncDir ?? true) fsyncPathSync(dirname(path));
+  if ((options.durable ?? true) && (options.fsyncDir ?? true)) fsyncPathSync(dirname(path));
 }
 
 /** writeFileAtomicSync() without blocking the event loop. */
@@ -189,22 +188,26 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T> | T, op
   const deadline = Date.now() + timeoutMs;
   const flock = options.flock ?? nativeFlock();
 
-  const previous = queues.get(path) ?? Promise.resolve();
+  const previous = queues.get(path);
   let release!: () => void;
   const mine = new Promise<void>((resolve) => (release = resolve));
-  const tail = previous.then(() => mine);
+  const tail = (previous ?? Promise.resolve()).then(() => mine);
   queues.set(path, tail);
   let fd: number | undefined;
   try {
     // Our turn in this process first (bounded by the same deadline) ...
-    const ac = new AbortController();
-    const timedOut = await Promise.race([previous.then(() => false), sleep(timeoutMs, true, { signal: ac.signal }).catch(() => false)]);
-    ac.abort();
-    if (timedOut) throw lockTimeout(path, timeoutMs, step, options.what);
+    if (previous) {
+      const ac = new AbortController();
+      const timedOut = await Promise.race([previous.then(() => false), sleep(timeoutMs, true, { signal: ac.signal }).catch(() => false)]);
+      ac.abort();
+      if (timedOut) throw lockTimeout(path, timeoutMs, step, options.what);
+    }
 
-    // ... then the kernel lock, polled with a growing pause.
+    // ... then the kernel lock, polled with a growing pause. The lock file is opened (and closed)
+    // synchronously: a local open costs microseconds, a round trip through libuv's thread pool
+    // most of a millisecond on every run() (measured: prepare 0.7 -> 2.9 ms with async open/close).
     try {
-      fd = await openFd(path, options.openFlags ?? constants.O_RDWR | constants.O_CREAT, 0o600);
+      fd = openSync(path, options.openFlags ?? constants.O_RDWR | constants.O_CREAT, 0o600);
     } catch (err) {
       if (options.openFlags !== undefined) throw err;
       throw fromSystemError(err, step, `cannot open the lock file ${path}`);
@@ -221,7 +224,13 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T> | T, op
   } finally {
     // Closing the only descriptor (libuv opens every file O_CLOEXEC, so no child inherits it) of
     // this open file description releases the flock.
-    if (fd !== undefined) await closeFd(fd).catch(() => {});
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        /* already closed */
+      }
+    }
     release();
     if (queues.get(path) === tail) queues.delete(path);
   }

@@ -135,8 +135,8 @@ export function readState(dir: string): ContainerState | null {
  * Writes config.json atomically: the OCI document `spec` (built by lib/spec: the store does not look
  * into it) with the pocker section (version, the runtime fields lib/spec defines, `meta`).
  */
-export function writeConfig(dir: string, spec: OciDocument, meta: ContainerMeta, runtime: Record<string, unknown> = {}): void {
-  writeFileAtomicSync(join(dir, 'config.json'), `${JSON.stringify(configDocument(spec, meta, runtime))}\n`, { mode: 0o600 });
+export function writeConfig(dir: string, spec: OciDocument, meta: ContainerMeta, runtime: Record<string, unknown> = {}, durable = true): void {
+  writeFileAtomicSync(join(dir, 'config.json'), `${JSON.stringify(configDocument(spec, meta, runtime))}\n`, { mode: 0o600, durable });
 }
 
 /** Writes state.json atomically (the store writes `created`; the monitor writes the rest). */
@@ -433,7 +433,10 @@ export function createContainerDir(dir: string, layout: ContainerLayoutDirs): vo
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     for (const d of layout.dirs) mkdirSync(d.path, { recursive: true, mode: d.mode });
     if (layout.created) writeState(dir, CREATED_STATE);
-    writeConfig(dir, layout.spec, layout.meta, layout.runtime);
+    // A foreground container's record lives as long as its `pocker run` (removed when it ends, and
+    // read as not running once that process is gone): atomic, but not worth two fsyncs on every
+    // run(). A record a monitor will run (create, run -d) must survive a crash: fsync'd.
+    writeConfig(dir, layout.spec, layout.meta, layout.runtime, layout.created);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     if (err instanceof PockerError) throw err;
