@@ -1,5 +1,6 @@
 // Run-time detection of the cgroup layout: pure v2 (cgroup2 at /sys/fs/cgroup), v1 "legacy" or
 // "hybrid" (tmpfs at /sys/fs/cgroup with one mount per v1 hierarchy, maybe a cgroup2 beside them).
+import { parseMountinfo } from '../mountinfo.js';
 import { readFileSync, statfsSync } from 'node:fs';
 import { PockerError } from '../errors.js';
 
@@ -15,48 +16,11 @@ export interface CgroupInfo {
   v1Mounts?: Record<string, string>;
 }
 
-export interface MountEntry {
-  mountPoint: string;
-  /** The subtree of the filesystem that is mounted (4th mountinfo field). */
-  root: string;
-  fsType: string;
-  superOptions: string[];
-}
-
 /** Real v1 controller names (super options of a `cgroup` mount also hold rw, name=…, xattr, …). */
 const V1_CONTROLLER_NAMES = new Set([
   'cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids',
   'net_cls', 'net_prio', 'perf_event', 'hugetlb', 'rdma', 'misc',
 ]);
-
-/** mountinfo escapes space, tab, newline and backslash as \ooo. */
-function unescapeOctal(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
-/**
- * Parses /proc/<pid>/mountinfo. A later mount on the same mount point hides an earlier one, so only
- * the last entry per mount point is kept (in the order the mount points first appear).
- */
-export function parseMountinfo(text: string): MountEntry[] {
-  const byPoint = new Map<string, MountEntry>();
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    const f = line.trim().split(' ');
-    // id parent maj:min root mountpoint options [optional…] - fstype source superoptions
-    const sep = f.indexOf('-', 6);
-    if (sep < 0 || f.length < sep + 4) continue;
-    const entry: MountEntry = {
-      root: unescapeOctal(f[3]!),
-      mountPoint: unescapeOctal(f[4]!),
-      fsType: f[sep + 1]!,
-      superOptions: f[sep + 3]!.split(','),
-    };
-    byPoint.delete(entry.mountPoint);
-    byPoint.set(entry.mountPoint, entry);
-  }
-  return [...byPoint.values()];
-}
 
 const DEFAULT_ROOT = '/sys/fs/cgroup';
 
@@ -116,3 +80,5 @@ export function detectCgroups(mountinfoText?: string, statfsType?: number): Cgro
   if (statfsType === undefined) hostInfo = copy(info);
   return info;
 }
+
+export { parseMountinfo, type MountEntry } from '../mountinfo.js';

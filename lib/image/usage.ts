@@ -4,6 +4,7 @@
 // mounted in its own mount namespace, which tells which layers it mounts (one /proc/<pid>/mountinfo
 // read per mount namespace). So an image counts as used from the moment a container is created
 // (run() and create() record it under the store's lock) until the container's directory is gone.
+import { parseMountinfo } from '../mountinfo.js';
 import { readFile, readdir, readlink, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -18,11 +19,6 @@ export interface LiveContainers {
   running: Map<string, string[]>;
   /** The image each container runs, from its `config.json` (layers as chain ids, base first). */
   images: Map<string, { name: string; id: string; layers: string[] }>;
-}
-
-/** Go's octal escapes in /proc/<pid>/mountinfo (`\040` for a space). */
-function unmangle(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
 /** Splits on `sep` not escaped with a backslash, and drops the escapes (overlay's option syntax). */
@@ -47,15 +43,12 @@ function splitEscaped(s: string, sep: string): string[] {
  */
 export function containerMounts(mountinfo: string, containersDir: string): Map<string, string[]> {
   const found = new Map<string, string[]>();
-  for (const line of mountinfo.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep === -1) continue;
-    const [fstype, , superOptions] = line.slice(sep + 3).split(' ');
-    if (fstype !== 'overlay' || !superOptions) continue;
+  for (const m of parseMountinfo(mountinfo)) {
+    if (m.fsType !== 'overlay') continue;
     // Options are comma-separated; overlay escapes `,` `:` `\` inside paths with a backslash.
     const options = new Map<string, string>();
     let cur = '';
-    const raw = unmangle(superOptions);
+    const raw = m.superOptionsRaw;
     for (let i = 0; i <= raw.length; i++) {
       const c = raw[i];
       if (c === '\\' && i + 1 < raw.length) {
