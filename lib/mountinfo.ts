@@ -19,9 +19,11 @@ export function unescapeOctal(s: string): string {
 
 /**
  * Parses /proc/<pid>/mountinfo. A later mount on the same mount point hides an earlier one, so only
- * the last entry per mount point is kept (in the order the mount points first appear).
+ * the last entry per mount point is kept (in the order the mount points first appear), unless
+ * `all` asks for every entry.
  */
-export function parseMountinfo(text: string): MountEntry[] {
+export function parseMountinfo(text: string, options: { all?: boolean } = {}): MountEntry[] {
+  const all: MountEntry[] = [];
   const byPoint = new Map<string, MountEntry>();
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
@@ -36,8 +38,9 @@ export function parseMountinfo(text: string): MountEntry[] {
       superOptions: f[sep + 3]!.split(','),
       superOptionsRaw: unescapeOctal(f[sep + 3]!),
     };
+    all.push(entry);
     byPoint.delete(entry.mountPoint);
     byPoint.set(entry.mountPoint, entry);
   }
-  return [...byPoint.values()];
+  return options.all ? all : [...byPoint.values()];
 }

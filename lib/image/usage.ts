@@ -43,7 +43,7 @@ function splitEscaped(s: string, sep: string): string[] {
  */
 export function containerMounts(mountinfo: string, containersDir: string): Map<string, string[]> {
   const found = new Map<string, string[]>();
-  for (const m of parseMountinfo(mountinfo)) {
+  for (const m of parseMountinfo(mountinfo, { all: true })) {
     if (m.fsType !== 'overlay') continue;
     // Options are comma-separated; overlay escapes `,` `:` `\` inside paths with a backslash.
     const options = new Map<string, string>();

@@ -73,7 +73,7 @@ const MB = 1024 * 1024;
 describe('parseMountinfo', () => {
   it('reads mount point, root, fs type and super options, unescaping octal', () => {
     const m = parseMountinfo('50 31 0:40 /docker/abc /mnt/my\\040cg rw,relatime shared:3 master:1 - cgroup cgroup rw,cpu,cpuacct\n');
-    expect(m).toEqual([{ root: '/docker/abc', mountPoint: '/mnt/my cg', fsType: 'cgroup', superOptions: ['rw', 'cpu', 'cpuacct'] }]);
+    expect(m).toEqual([{ root: '/docker/abc', mountPoint: '/mnt/my cg', fsType: 'cgroup', superOptions: ['rw', 'cpu', 'cpuacct'], superOptionsRaw: 'rw,cpu,cpuacct' }]);
   });
 
   it('keeps only the last mount on a mount point', () => {
