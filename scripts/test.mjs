@@ -26,8 +26,9 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Debian packages the tests use (busybox-static: a static shell and tools for container rootfs fixtures;
  * docker-registry, skopeo, apache2-utils: a loopback registry, pushing test images to it, htpasswd;
- * jq: reading a container's config.json as any OCI tool would). */
-const APT_PACKAGES = ['busybox-static', 'docker-registry', 'skopeo', 'apache2-utils', 'jq'];
+ * jq: reading a container's config.json as any OCI tool would; runc: the reference the runc-verb tests compare
+ * pocker-init's `state` and `runc spec` bundles with). */
+const APT_PACKAGES = ['busybox-static', 'docker-registry', 'skopeo', 'apache2-utils', 'jq', 'runc'];
 /** Commands the build needs, and the Debian package that provides each. */
 const BUILD_COMMANDS = { cmake: 'cmake', 'g++': 'g++' };
 /** Headers the build needs (nlohmann-json3-dev: the JSON library pocker-init parses the OCI spec with). */

@@ -8,7 +8,7 @@ import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { busyboxRootfs, cleanupCgroupParent, isRoot, repoRoot, tempDir, testCgroupParent, until } from '../helpers.js';
+import { busyboxRootfs, cleanupAll, isRoot, repoRoot, tempDir, testCgroupParent, until } from '../helpers.js';
 
 const INIT = join(repoRoot, 'build', 'Release', 'pocker-init');
 const RUNC = '/usr/sbin/runc';
@@ -58,8 +58,8 @@ function leafExists(cgroup: string): boolean {
 }
 
 describe.skipIf(!isRoot || !existsSync(RUNC))('pocker-init runc verbs', () => {
-  afterAll(() => {
-    expect(cleanupCgroupParent()).toEqual([]);
+  afterAll(async () => {
+    expect(await cleanupAll()).toEqual([]);
   });
 
   it('create, state, start, kill, delete', async () => {
