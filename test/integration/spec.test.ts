@@ -166,7 +166,10 @@ describe.skipIf(!isRoot)('a plain OCI document', () => {
 
 describe.skipIf(!isRoot)("a container's config.json", () => {
   const roots = rootTracker();
-  afterAll(() => roots.removeAll());
+  afterAll(async () => {
+    await roots.removeAll();
+    expect(await cleanupAll()).toEqual([]);
+  });
 
   it('is the OCI document pocker-init was handed (jq reads it), with the store record in pocker.container, and a start rewrites it', async () => {
     const root = roots.newRoot();
