@@ -10,7 +10,8 @@
 //                     machine: cgroup v1)
 //   5. cgroup-v2 VM   the cgroup tests again inside ../shared/vm/cgroup2-vm (a cgroup-v2-only
 //                     guest, emulated and 8-20x slower); skipped loudly when the VM script is
-//                     absent or we are not root, on purpose with --no-vm or POCKER_TEST_SKIP_VM=1
+//                     absent or we are not root (a FAILED step under CI=true), on purpose with
+//                     --no-vm or POCKER_TEST_SKIP_VM=1
 //   6. leftovers      vitest over test/final (nothing may be left behind: cgroups, mounts, ...)
 //
 // Usage: node scripts/test.mjs [--no-vm | --only-vm] [VITEST ARGS...] [-- VITEST ARGS...]
@@ -37,7 +38,8 @@ const BUILD_PACKAGES = ['nlohmann-json3-dev'];
 const HOST_TESTS = ['test/unit', 'test/native', 'test/integration', 'test/security'];
 const VM_TESTS = ['test/integration/cgroups.test.ts', 'test/integration/run.test.ts'];
 const FINAL_TESTS = ['test/final'];
-const VM_SCRIPT = resolve(repo, '..', 'shared', 'vm', 'cgroup2-vm');
+/** The cgroup-v2 guest (POCKER_TEST_VM_SCRIPT overrides it: the runner's own test points it at a missing file). */
+const VM_SCRIPT = process.env.POCKER_TEST_VM_SCRIPT || resolve(repo, '..', 'shared', 'vm', 'cgroup2-vm');
 const VM_TIMEOUT_SECONDS = 1500;
 /** Per-test and per-hook timeout inside the VM, whose Node runs 8-20x slower than the host's. */
 const VM_TEST_TIMEOUT_MS = 600_000;
@@ -51,10 +53,11 @@ function usage() {
   console.log(`Usage: node scripts/test.mjs [--no-vm | --only-vm] [VITEST ARGS...] [-- VITEST ARGS...]
   --no-vm     skip the cgroup-v2 VM pass (as does POCKER_TEST_SKIP_VM=1)
   --only-vm   run only the prerequisites, the build and the cgroup-v2 VM pass
+  --vm-status say whether the cgroup-v2 VM pass would run, be skipped or fail (CI=true), and exit
   other arguments are passed to vitest (host and VM passes)`);
 }
 
-const opts = { noVm: process.env.POCKER_TEST_SKIP_VM === '1', skipVmReason: '', onlyVm: false, vitestArgs: [] };
+const opts = { noVm: process.env.POCKER_TEST_SKIP_VM === '1', skipVmReason: '', onlyVm: false, vmStatus: false, vitestArgs: [] };
 if (opts.noVm) opts.skipVmReason = 'POCKER_TEST_SKIP_VM=1';
 {
   const argv = process.argv.slice(2);
@@ -67,6 +70,7 @@ if (opts.noVm) opts.skipVmReason = 'POCKER_TEST_SKIP_VM=1';
       opts.noVm = true;
       opts.skipVmReason = '--no-vm';
     } else if (a === '--only-vm') opts.onlyVm = true;
+    else if (a === '--vm-status') opts.vmStatus = true;
     else if (a === '--help') {
       usage();
       process.exit(0);
@@ -229,6 +233,22 @@ async function buildNative() {
 // 5. The cgroup-v2 VM
 
 /** Why the VM pass cannot run here (loudly reported), or undefined. */
+/** CI=true (or any value but '' / 'false' / '0'), as GitHub Actions, GitLab and our .ci/run set it. */
+function isCi() {
+  const v = process.env.CI ?? '';
+  return v !== '' && v !== 'false' && v !== '0';
+}
+
+/** The step a missing VM makes: under CI a failure, never a quiet pass (most users run cgroup v2; skip on
+ * purpose with --no-vm); elsewhere a loud skip. */
+function vmMissingStep(unavailable) {
+  const ci = isCi();
+  return {
+    headline: `cgroup-v2 VM pass ${ci ? 'NOT RUN (CI=true: this fails the run)' : 'SKIPPED'}: ${unavailable}`,
+    step: { name: 'cgroup-v2 VM tests', status: ci ? 'FAILED' : 'skipped', seconds: 0, note: unavailable },
+  };
+}
+
 function vmUnavailable() {
   if (!existsSync(VM_SCRIPT)) return `${VM_SCRIPT} does not exist`;
   if (!isRoot) return 'not running as root (cgroup2-vm needs root)';
@@ -288,6 +308,18 @@ function testCounts() {
   return total;
 }
 
+if (opts.vmStatus) {
+  const unavailable = opts.noVm ? undefined : vmUnavailable();
+  if (opts.noVm) console.log(`cgroup-v2 VM pass: skipped on purpose (${opts.skipVmReason})`);
+  else if (!unavailable) console.log(`cgroup-v2 VM pass: runs (${VM_SCRIPT})`);
+  else {
+    const missing = vmMissingStep(unavailable);
+    console.log(missing.headline);
+    process.exit(missing.step.status === 'FAILED' ? 1 : 0);
+  }
+  process.exit(0);
+}
+
 const vitest = (name, files, extra) => run('npx', ['--no-install', 'vitest', 'run', ...files, '--passWithNoTests', ...reportArgs(name), ...extra]);
 const started = performance.now();
 console.log(`pocker test: node ${process.version}, ${isRoot ? 'root' : `uid ${process.getuid?.()}`}, repo ${repo}`);
@@ -305,8 +337,9 @@ if (opts.noVm) {
   banner([`cgroup-v2 VM pass skipped on purpose (${opts.skipVmReason}): the cgroup v2 code path is NOT tested`]);
   steps.push({ name: 'cgroup-v2 VM tests', status: 'skipped', seconds: 0, note: opts.skipVmReason });
 } else if (unavailable && !interrupted && !buildFailed) {
-  banner([`cgroup-v2 VM pass SKIPPED: ${unavailable}`, 'the cgroup v2 code path is NOT tested']);
-  steps.push({ name: 'cgroup-v2 VM tests', status: 'skipped', seconds: 0, note: unavailable });
+  const missing = vmMissingStep(unavailable);
+  banner([missing.headline, 'the cgroup v2 code path is NOT tested']);
+  steps.push(missing.step);
 } else {
   await step('cgroup-v2 VM tests', vmPass, { blocked: buildFailed });
 }

@@ -1,0 +1,37 @@
+// The test runner (scripts/test.mjs) never passes quietly without the cgroup-v2 VM under CI: most users
+// run cgroup v2, and this machine is v1, so a CI run that skipped the VM would have tested neither.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const runner = join(import.meta.dirname, '..', '..', 'scripts', 'test.mjs');
+
+function vmStatus(env: Record<string, string>, args: string[] = []) {
+  const base = { ...process.env };
+  delete base.CI;
+  delete base.POCKER_TEST_SKIP_VM;
+  const r = spawnSync(process.execPath, [runner, '--vm-status', ...args], { env: { ...base, ...env }, encoding: 'utf8' });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+describe('npm test without the cgroup-v2 VM', () => {
+  const missing = { POCKER_TEST_VM_SCRIPT: '/nonexistent/cgroup2-vm' };
+
+  it('fails under CI=true, saying the v2 path is not tested', () => {
+    const r = vmStatus({ ...missing, CI: 'true' });
+    expect(r.status).toBe(1);
+    expect(r.out).toMatch(/NOT RUN \(CI=true: this fails the run\): \/nonexistent\/cgroup2-vm does not exist/);
+  });
+
+  it('skips loudly outside CI', () => {
+    const r = vmStatus({ ...missing, CI: 'false' });
+    expect(r.status).toBe(0);
+    expect(r.out).toMatch(/SKIPPED: \/nonexistent\/cgroup2-vm does not exist/);
+  });
+
+  it('--no-vm is a choice, even under CI', () => {
+    const r = vmStatus({ ...missing, CI: 'true' }, ['--no-vm']);
+    expect(r.status).toBe(0);
+    expect(r.out).toMatch(/skipped on purpose \(--no-vm\)/);
+  });
+});
