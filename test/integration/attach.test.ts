@@ -108,15 +108,17 @@ describe.skipIf(!isRoot)('create, start, attach', () => {
     a.stdin!.write('one\n');
     expect(await readUntil(a.stdout!, /got one\n/)).toBe('got one\n');
     a.detach();
-    await sleep(200);
-    expect(state(root, c.id).status).toBe('running');
-    // run -d -i is not StdinOnce: a client's end of input leaves the container's stdin open.
+    // run -d -i is not StdinOnce: a client's end of input leaves the container's stdin open. Each
+    // later attach that gets an answer proves the container outlived the previous client.
     const b = await attach(c.id, { root });
     const seen = readUntil(b.stdout!, /got two\n/);
     b.stdin!.end('two\n');
     await seen;
-    await sleep(200);
+    const d = await attach(c.id, { root });
+    d.stdin!.write('three\n');
+    expect(await readUntil(d.stdout!, /got three\n/)).toBe('got three\n');
     expect(state(root, c.id).status).toBe('running');
+    d.detach();
     await removeContainer(c.id, { root, force: true });
   });
 

@@ -6,10 +6,16 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { run } from '../../lib/index.js';
-import { cleanupAll, cli, containerState, isRoot, processAlive, tempRoot, testCgroupParent } from '../helpers.js';
+import { cleanupAll, cli, containerState, isRoot, processAlive, tempRoot, testCgroupParent, until } from '../helpers.js';
 
 const state = containerState;
 const alive = processAlive;
+/** Whether `sig` is pending for the process (thread or shared mask of /proc/PID/status). */
+function signalPending(pid: number, sig: number): boolean {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const bit = 1n << BigInt(sig - 1);
+  return ['SigPnd', 'ShdPnd'].some((k) => (BigInt(`0x${/^${k}:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0'}`) & bit) !== 0n);
+}
 const ppid = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
 
 describe.skipIf(!isRoot)('detached containers', () => {
@@ -31,9 +37,7 @@ describe.skipIf(!isRoot)('detached containers', () => {
     expect(ppid(s.monitorPid)).not.toBe(process.pid);
 
     // Output reaches the log as the container writes it.
-    for (let i = 0; i < 50 && !readFileSync(join(root, 'containers', id, `${id}-json.log`), 'utf8').includes('to-err'); i++) {
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    await until('both lines in the log', () => readFileSync(join(root, 'containers', id, `${id}-json.log`), 'utf8').includes('to-err'));
     const logs = await cli(['--root', root, 'logs', id.slice(0, 12)]);
     expect([logs.code, logs.stdout, logs.stderr]).toEqual([0, 'to-out\n', 'to-err\n']);
     const lines = readFileSync(join(root, 'containers', id, `${id}-json.log`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
@@ -42,11 +46,11 @@ describe.skipIf(!isRoot)('detached containers', () => {
 
     // SIGKILL ends it; the monitor records the status, removes the cgroup and ends too.
     process.kill(s.pid, 'SIGKILL');
-    for (let i = 0; i < 100 && state(root, id).status !== 'exited'; i++) await new Promise((res) => setTimeout(res, 50));
+    await until(`container ${id} to exit`, () => state(root, id).status === 'exited');
     const end = state(root, id);
     expect(end).toMatchObject({ status: 'exited', exitCode: 137 });
     expect(Date.parse(end.finishedAt)).toBeGreaterThanOrEqual(Date.parse(end.startedAt));
-    for (let i = 0; i < 50 && alive(s.monitorPid); i++) await new Promise((res) => setTimeout(res, 50));
+    await until(`monitor ${s.monitorPid} to end`, () => !alive(s.monitorPid));
     expect(alive(s.monitorPid)).toBe(false);
     const leaf = readdirSync('/sys/fs/cgroup', { withFileTypes: true }).flatMap((d) =>
       existsSync(join('/sys/fs/cgroup', d.name, testCgroupParent(), id)) ? [d.name] : [],
@@ -96,8 +100,11 @@ describe.skipIf(!isRoot)('detached containers', () => {
     const root = tempRoot();
     const c = await run({ image: 'host', cmd: ['sleep', '30'], detach: true, root, cgroupParent: testCgroupParent() });
     const s = state(root, c.id);
-    c.kill(os.constants.signals.SIGUSR1 + 24); // a real-time signal: PID 1 without a handler ignores it
-    await new Promise((res) => setTimeout(res, 300));
+    const sig = os.constants.signals.SIGUSR1 + 24; // a real-time signal: PID 1 without a handler ignores it
+    c.kill(sig);
+    // The monitor takes signals from a signalfd: once it is no longer pending there, the monitor has
+    // read it and forwarded it (a monitor the signal killed would be gone by then).
+    await until('the monitor to take the signal', () => !alive(s.monitorPid) || !signalPending(s.monitorPid, sig));
     expect([alive(s.monitorPid), alive(s.pid), state(root, c.id).status]).toEqual([true, true, 'running']);
     c.kill('SIGKILL');
     expect((await c.wait()).exitCode).toBe(137);
@@ -107,7 +114,7 @@ describe.skipIf(!isRoot)('detached containers', () => {
     const root = tempRoot();
     const r = await cli(['run', '-d', '--log-opt', 'max-size=400', '--log-opt', 'max-file=2', 'host', 'sh', '-c', 'i=0; while [ $i -lt 40 ]; do echo line $i; i=$((i+1)); done'], { root });
     const id = r.stdout.trim();
-    for (let i = 0; i < 100 && state(root, id).status !== 'exited'; i++) await new Promise((res) => setTimeout(res, 50));
+    await until(`container ${id} to exit`, () => state(root, id).status === 'exited');
     const files = readdirSync(join(root, 'containers', id)).filter((f) => f.includes('-json.log')).sort();
     expect(files).toEqual([`${id}-json.log`, `${id}-json.log.1`]);
     for (const f of files) expect(statSync(join(root, 'containers', id, f)).size).toBeLessThanOrEqual(400);

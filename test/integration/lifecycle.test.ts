@@ -47,7 +47,8 @@ describe.skipIf(!isRoot)('lifecycle commands', () => {
     const id = (await cli(['run', '-d', '--name', 'busy', '-m', '64m', '--cpus', '0.5', 'host', 'sh', '-c', 'sleep 100 & while :; do :; done'], { root })).stdout.trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
     const idle = (await cli(['run', '-d', '--name', 'idle', 'host', 'sleep', '100'], { root })).stdout.trim();
-    await sleep(300);
+    // Both of busy's processes (the shell and its sleep) are in its cgroup.
+    await until('busy to run its two processes', async () => (await pk(root, 'stats', '--no-stream', '--format', 'json', 'busy')).stdout.includes('"PIDs":"2"'));
 
     const table = await pk(root, 'stats', '--no-stream');
     expect(table.code).toBe(0);
