@@ -123,6 +123,7 @@ describe.skipIf(!enabled)('the npm package', () => {
     expect(files).toContain('package/prebuilds/linux-x64/pocker-init');
     expect(files).toContain('package/dist/index.js');
     expect(files).toContain('package/bin/pocker.cjs');
+    expect(files).toContain('package/LICENSE');
     expect(files.filter((f) => /^package\/(build|test|node_modules|bench|lib|\.ci)\//.test(f))).toEqual([]);
 
     // 2. A PATH with node, npm and basic tools only: no compiler, make or cmake.
@@ -147,6 +148,9 @@ describe.skipIf(!enabled)('the npm package', () => {
     expect(install.status, show(install)).toBe(0);
     const installed = join(project, 'node_modules', 'pocker');
     expect(existsSync(join(installed, 'build')), 'no source build happened').toBe(false);
+    // The package ships no lib/: its source maps carry the sources they point at.
+    const map = JSON.parse(readFileSync(join(installed, 'dist', 'index.js.map'), 'utf8')) as { sources: string[]; sourcesContent?: string[] };
+    expect(map.sourcesContent?.length).toBe(map.sources.length);
 
     // pocker-init's mode survives packing and installing.
     const init = join(installed, 'prebuilds', 'linux-x64', 'pocker-init');
