@@ -26,7 +26,10 @@ const char* errnoName(int err) {
 
 Napi::Object makeSystemError(Napi::Env env, int err, const char* syscall, const std::string& path, const char* step) {
   const char* name = errnoName(err);
-  std::string code = name ? name : "E" + std::to_string(err);
+  // Appended rather than `"E" + std::to_string(err)`: GCC 12 warns (-Wrestrict, a false positive) on
+  // operator+(const char*, string&&).
+  std::string code = name ? name : "E";
+  if (!name) code += std::to_string(err);
   std::string msg = code + ": " + std::strerror(err) + ", " + syscall;
   if (!path.empty()) msg += " '" + path + "'";
   Napi::Object e = Napi::Error::New(env, msg).Value();
