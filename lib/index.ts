@@ -1,4 +1,9 @@
 // pocker's public API.
+//
+// The typings use Node's (streams, Buffer, NodeJS.Signals): this directive makes a consumer's compiler
+// load them (the package depends on @types/node) even where `types` defaults to [] (TypeScript ≥ 5.9's
+// `tsc --init`). The package is ESM; `require('pocker')` loads it through Node's require(esm) (≥ 20.19).
+/// <reference types="node" preserve="true" />
 export { attach, create, run, start, type CreatedContainer, type DetachedContainer, type StartOptions } from './runtime/run.js';
 export { exec, type ExecOptions } from './runtime/exec.js';
 export { PockerError } from './errors.js';

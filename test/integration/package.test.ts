@@ -81,6 +81,8 @@ describe.skipIf(!enabled)('the npm package', () => {
   const project = join(base, 'project');
   const bin = join(base, 'bin');
   const stateRoot = join(base, 'root');
+  /** The packed tarball and the compiler-free environment, from the first test. */
+  let packed: { tarball: string; env: NodeJS.ProcessEnv } | undefined;
 
   afterAll(() => {
     const problems: string[] = [];
@@ -139,6 +141,7 @@ describe.skipIf(!enabled)('the npm package', () => {
       npm_config_foreground_scripts: 'true',
     });
     for (const c of COMPILERS) expect(which(c, bin), `${c} must not be on the test PATH`).toBeUndefined();
+    packed = { tarball, env };
     const probe = sh('sh', ['-c', `command -v ${COMPILERS.join(' ')} || true`], base, env);
     expect(probe.stdout.trim(), show(probe)).toBe('');
 
@@ -164,5 +167,48 @@ describe.skipIf(!enabled)('the npm package', () => {
     const run = sh('npx', ['--no-install', 'pocker', 'run', '--rm', '--root', stateRoot, '--cgroup-parent', cgroupParent, 'host', 'echo', 'ok'], project, env);
     expect(run.status, show(run)).toBe(0);
     expect(run.stdout).toBe('ok\n');
+  });
+  // What an importer meets: `npm init -y` (CommonJS) or "type": "module", the TypeScript a new project
+  // gets today and the one pinned here, each compiler's own `tsc --init` (strict, `types: []`, no extra
+  // settings), libraries checked too (--skipLibCheck false); then the compiled program runs a container.
+  it('a fresh CommonJS and a fresh ESM TypeScript project compile against the typings and run a container', { timeout: 900_000 }, () => {
+    expect(packed, 'the tarball from the previous test').toBeDefined();
+    const { tarball, env } = packed!;
+    const pinned = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies.typescript!;
+    const compilers = { latest: 'typescript/bin/tsc', [`pinned ${pinned}`]: 'ts-pinned/bin/tsc' };
+    const sources = {
+      commonjs: `import pocker = require('pocker');
+import type { ExitStatus } from 'pocker';
+async function main(): Promise<void> {
+  const c = await pocker.run({ image: 'host', cmd: ['echo', 'typed'], stdio: 'inherit', root: ${JSON.stringify(stateRoot)}, cgroupParent: ${JSON.stringify(cgroupParent)} });
+  const status: ExitStatus = await c.wait();
+  console.log(\`exit \${status.exitCode}\`);
+}
+void main();
+`,
+      module: `import { run, PockerError, type ExitStatus } from 'pocker';
+const c = await run({ image: 'host', cmd: ['echo', 'typed'], stdio: 'inherit', root: ${JSON.stringify(stateRoot)}, cgroupParent: ${JSON.stringify(cgroupParent)} });
+const status: ExitStatus = await c.wait();
+console.log(\`exit \${status.exitCode}\`, typeof PockerError);
+`,
+    };
+    for (const [type, source] of Object.entries(sources)) {
+      const dir = join(base, `consumer-${type}`);
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `consumer-${type}`, version: '1.0.0', private: true, type }, null, 2));
+      const install = sh('npm', ['install', tarball, 'typescript@latest', `ts-pinned@npm:typescript@${pinned}`, '--no-audit', '--no-fund'], dir, env, 600_000);
+      expect(install.status, show(install)).toBe(0);
+      writeFileSync(join(dir, 'index.ts'), source);
+      for (const [name, tsc] of Object.entries(compilers)) {
+        rmSync(join(dir, 'tsconfig.json'), { force: true });
+        const init = sh('node', [join('node_modules', tsc), '--init'], dir, env);
+        expect(init.status, `${type}, TypeScript ${name}: tsc --init\n${show(init)}`).toBe(0);
+        const build = sh('node', [join('node_modules', tsc), '-p', '.', '--skipLibCheck', 'false'], dir, env);
+        expect(build.status, `${type}, TypeScript ${name}\n${show(build)}`).toBe(0);
+        const ran = sh('node', ['index.js'], dir, env);
+        expect(ran.status, `${type}, TypeScript ${name}\n${show(ran)}`).toBe(0);
+        expect(ran.stdout).toBe(type === 'module' ? 'typed\nexit 0 function\n' : 'typed\nexit 0\n');
+      }
+    }
   });
 });
