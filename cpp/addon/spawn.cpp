@@ -72,11 +72,15 @@ int sealedCopy(const std::string& path, int* out) {
   return 0;
 }
 
-// The image as a file on a tmpfs of its own, mounted nowhere and read-only (mount and superblock):
-// nobody (root in a container that reaches it through /proc/<pid>/exe included) can write, chmod
-// or chown it (EROFS), unlike a memfd, whose seals stop writes but not a change of mode or owner.
-// Exec'd and shared exactly as the memfd was. Needs CAP_SYS_ADMIN (fsopen): root, as run() is.
+// The image as a file on a tmpfs of its own, mounted nowhere and read-only: nobody (root in a
+// container that reaches it through /proc/<pid>/exe included) can write, chmod or chown it (EROFS),
+// unlike a memfd, whose seals stop writes but not a change of mode or owner. Clearing the mount's
+// read-only flag takes CAP_SYS_ADMIN and a mount nobody else can name. The file is unlinked once
+// open, so /proc/<pid>/exe reads "/memfd:pocker-init (deleted)", as a memfd's does: what pocker's
+// tools (and ps users) match a pocker-init on. Exec'd and shared exactly as the memfd was.
+// Needs CAP_SYS_ADMIN (fsopen): root, as run() is.
 int readOnlyCopy(const std::string& path, int* out) {
+  static const char kName[] = "memfd:pocker-init";
   Fd src(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!src) return errno;
   struct stat st;
@@ -88,7 +92,7 @@ int readOnlyCopy(const std::string& path, int* out) {
   Fd mnt(static_cast<int>(syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)));
   if (!mnt) return errno;
   {
-    Fd file(openat(mnt.get(), "pocker-init", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0555));
+    Fd file(openat(mnt.get(), kName, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0555));
     if (!file) return errno;
     off_t off = 0;
     while (off < st.st_size) {
@@ -96,17 +100,14 @@ int readOnlyCopy(const std::string& path, int* out) {
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return n == 0 ? EIO : errno;
     }
-  }  // the only writable open file is closed: the superblock may go read-only
-  Fd pick(static_cast<int>(syscall(SYS_fspick, mnt.get(), "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC)));
-  if (!pick) return errno;
-  if (syscall(SYS_fsconfig, pick.get(), FSCONFIG_SET_FLAG, "ro", nullptr, 0) != 0) return errno;
-  if (syscall(SYS_fsconfig, pick.get(), FSCONFIG_CMD_RECONFIGURE, nullptr, nullptr, 0) != 0) return errno;
+  }  // the only writable open file is closed
+  Fd ro(openat(mnt.get(), kName, O_RDONLY | O_CLOEXEC));
+  if (!ro) return errno;
+  if (unlinkat(mnt.get(), kName, 0) != 0) return errno;
   struct mount_attr attr;
   std::memset(&attr, 0, sizeof attr);
   attr.attr_set = MOUNT_ATTR_RDONLY;
   if (syscall(SYS_mount_setattr, mnt.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) return errno;
-  Fd ro(openat(mnt.get(), "pocker-init", O_RDONLY | O_CLOEXEC));
-  if (!ro) return errno;
   *out = ro.release();
   return 0;
 }

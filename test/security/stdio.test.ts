@@ -158,6 +158,12 @@ describe.skipIf(!isRoot)('stdio, --init and the pocker-init image', () => {
       expect(r.status.exitCode).toBe(0);
       expect(r.stdout).toBe('chmod=1\nchown=1\n555 0 0\n');
     });
+
+    it('without CAP_SYS_PTRACE, PID 1\'s image and fds are not even reachable (it is not dumpable)', async () => {
+      const r = await sh('readlink /proc/1/exe || echo no-exe; readlink /proc/1/fd/0 || echo no-fd', { init: true });
+      expect(r.status.exitCode).toBe(0);
+      expect(r.stdout).toBe('no-exe\nno-fd\n');
+    });
   });
 
   describe('finding 11: --init\'s PID 1 dies with its monitor', () => {
