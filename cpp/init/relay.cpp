@@ -46,6 +46,10 @@ Error StdioRelay::setup() {
     // caller's too. Pipes and files splice (SPLICE_F_NONBLOCK covers both ends of a pipe pair).
     s.socket = S_ISSOCK(st.st_mode);
     s.splice = !s.socket;
+    // A caller's pipe (`pocker run … | wc`) is grown to the size of ours, never shrunk: the hop
+    // through the monitor costs a wake-up per pipeful, and a 64 KiB pipe made that the bottleneck.
+    // Only its capacity changes (root may; a refusal is ignored).
+    if (S_ISFIFO(st.st_mode) && fcntl(s.outer.get(), F_GETPIPE_SZ) < kPipeSize) fcntl(s.outer.get(), F_SETPIPE_SZ, kPipeSize);
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) return fail("stdio", "pipe2");
     Fd r(p[0]), w(p[1]);
