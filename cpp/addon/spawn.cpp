@@ -1,18 +1,20 @@
 // Spawning pocker-init and watching it from libuv's loop.
 //
 // Node is multi-threaded, so nothing container-related happens in a child of Node: spawn() clones
-// with CLONE_VM|CLONE_VFORK on a stack of its own and the child immediately execveat()s a sealed
-// memfd copy of pocker-init (only dup2/fcntl/execveat in between: async-signal-safe). The copy is
-// sealed so that no process can ever write through /proc/<pid>/exe to a host binary
-// (CVE-2019-5736 class). pocker-init reports over a SOCK_SEQPACKET socket; its exit is observed
+// with CLONE_VM|CLONE_VFORK on a stack of its own and the child immediately execveat()s a
+// read-only copy of pocker-init (only dup2/fcntl/execveat in between: async-signal-safe): a file on
+// a private read-only tmpfs mounted nowhere (or a sealed memfd), so that no process can ever write
+// through /proc/<pid>/exe to a host binary (CVE-2019-5736 class), nor change the shared copy. pocker-init reports over a SOCK_SEQPACKET socket; its exit is observed
 // through a pidfd. Both fds are polled on the loop: no thread per container.
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,13 +72,56 @@ int sealedCopy(const std::string& path, int* out) {
   return 0;
 }
 
+// The image as a file on a tmpfs of its own, mounted nowhere and read-only: nobody (root in a
+// container that reaches it through /proc/<pid>/exe included) can write, chmod or chown it (EROFS),
+// unlike a memfd, whose seals stop writes but not a change of mode or owner. Clearing the mount's
+// read-only flag takes CAP_SYS_ADMIN and a mount nobody else can name. The file is unlinked once
+// open, so /proc/<pid>/exe reads "/memfd:pocker-init (deleted)", as a memfd's does: what pocker's
+// tools (and ps users) match a pocker-init on. Exec'd and shared exactly as the memfd was.
+// Needs CAP_SYS_ADMIN (fsopen): root, as run() is.
+int readOnlyCopy(const std::string& path, int* out) {
+  static const char kName[] = "memfd:pocker-init";
+  Fd src(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!src) return errno;
+  struct stat st;
+  if (fstat(src.get(), &st) != 0) return errno;
+  Fd fs(static_cast<int>(syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC)));
+  if (!fs) return errno;
+  if (syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, "mode", "0555", 0) != 0) return errno;
+  if (syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) return errno;
+  Fd mnt(static_cast<int>(syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)));
+  if (!mnt) return errno;
+  {
+    Fd file(openat(mnt.get(), kName, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0555));
+    if (!file) return errno;
+    off_t off = 0;
+    while (off < st.st_size) {
+      ssize_t n = sendfile(file.get(), src.get(), &off, static_cast<size_t>(st.st_size - off));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return n == 0 ? EIO : errno;
+    }
+  }  // the only writable open file is closed
+  Fd ro(openat(mnt.get(), kName, O_RDONLY | O_CLOEXEC));
+  if (!ro) return errno;
+  if (unlinkat(mnt.get(), kName, 0) != 0) return errno;
+  struct mount_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.attr_set = MOUNT_ATTR_RDONLY;
+  if (syscall(SYS_mount_setattr, mnt.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) return errno;
+  *out = ro.release();
+  return 0;
+}
+
 Napi::Value SetInitPath(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsString()) return throwTypeError(info.Env(), "setInitPath(path)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
   std::lock_guard<std::mutex> lock(gInitMutex);
   if (gInitFd >= 0 && gInitPath == path) return info.Env().Undefined();
   int fd = -1;
-  if (int err = sealedCopy(path, &fd)) return throwSystemError(info.Env(), err, "memfd", path, "spawn");
+  // A sealed memfd where a private read-only mount cannot be made (not root, an old kernel).
+  if (readOnlyCopy(path, &fd) != 0) {
+    if (int err = sealedCopy(path, &fd)) return throwSystemError(info.Env(), err, "memfd", path, "spawn");
+  }
   if (gInitFd >= 0) ::close(gInitFd);
   gInitFd = fd;
   gInitPath = path;
@@ -84,14 +129,19 @@ Napi::Value SetInitPath(const Napi::CallbackInfo& info) {
 }
 
 // Detached monitors started by different processes would each keep a copy of their own alive
-// (~1.2 MB each). A live monitor's image (/proc/<pid>/exe) is adopted instead when it is a memfd
-// sealed against writes and size changes (nobody can ever change it) holding exactly our bytes.
+// (~1.2 MB each). A live monitor's image (/proc/<pid>/exe) is adopted instead when nobody can ever
+// change it (a file on a read-only mount, or a memfd sealed against writes and size changes), it
+// is still root's and mode 0555 (a memfd's mode can be changed: such a one is not adopted), and it
+// holds exactly our bytes.
 bool sameSealedImage(int candidate, int ours) {
   constexpr int kNeed = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK;
   int seals = fcntl(candidate, F_GET_SEALS);
-  if (seals < 0 || (seals & kNeed) != kNeed) return false;
+  struct statvfs vfs;
+  bool readOnly = fstatvfs(candidate, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
+  if (!readOnly && (seals < 0 || (seals & kNeed) != kNeed)) return false;
   struct stat a, b;
   if (fstat(candidate, &a) != 0 || fstat(ours, &b) != 0 || a.st_size != b.st_size) return false;
+  if (!S_ISREG(a.st_mode) || (a.st_mode & 07777) != 0555 || a.st_uid != 0 || a.st_gid != 0) return false;
   if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) return true;
   static char x[64 * 1024], y[64 * 1024];
   for (off_t off = 0; off < b.st_size;) {

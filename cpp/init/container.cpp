@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <sched.h>
@@ -747,6 +748,27 @@ void resetSignals() {
   sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
+// PR_SET_PDEATHSIG(SIGKILL), then a check that the monitor did not die before it was set (the
+// signal would never come). getppid() says nothing in a new pid namespace (0), so the check is the
+// monitor's end of the start-up socket, open for as long as the monitor lives. Set after the last
+// credential change (which clears it).
+void dieWithMonitor(int sock) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  struct pollfd p = {sock, 0, 0};
+  if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR))) _exit(137);
+}
+
+// --init (and exec's parent in the container): PID 1 holds nothing of the monitor's, only what it
+// needs to reap and forward signals (no fd at all: stdio becomes the container's /dev/null).
+void dropInheritedFds() {
+  int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int i = 0; i < 3; i++) {
+    if (null >= 0) dup2(null, i);
+    else ::close(i);
+  }
+  syscall(SYS_close_range, 3U, ~0U, 0U);
+}
+
 // --init: PID 1 reaps every orphan and forwards signals to the workload; exits with its status.
 [[noreturn]] void runInit(pid_t workload) {
   sigset_t all;
@@ -871,6 +893,11 @@ Error prepareExec(const Spec& s, int sock, Identity* id, std::vector<std::string
 }
 
 int runContainer(const Spec& spec, int sock, const std::vector<int>& joinFds) {
+  // Until the workload's exec, nothing of this process (its image: the shared pocker-init, its
+  // fds, its memory) may be reached through /proc/<pid> by the container's other processes (a
+  // joined pid namespace, exec's children): not dumpable, as runc's init. exec makes the
+  // workload dumpable again; --init's PID 1 stays as it is.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   // Wait for the monitor's go (it has told the caller our pid).
   char go[8];
   int stray = -1;
@@ -951,12 +978,14 @@ int runContainer(const Spec& spec, int sock, const std::vector<int>& joinFds) {
       reportError(sock, Error{e, "exec", "execve", spec.args[0]});
       _exit(e == ENOENT ? 127 : 126);
     }
+    dieWithMonitor(sock);
     ::close(sock);
+    dropInheritedFds();
     runInit(workload);
   }
   resetSignals();
   // Dies with the monitor (set last: a credential change clears it).
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  dieWithMonitor(sock);
   int e = execWorkload(spec.args, env);
   reportError(sock, Error{e, "exec", "execve", spec.args[0]});
   return 1;

@@ -23,6 +23,7 @@
 #include "init/attach.h"
 #include "init/init.h"
 #include "init/logs.h"
+#include "init/relay.h"
 
 namespace pocker {
 namespace {
@@ -179,6 +180,12 @@ int runMonitor(const Spec& spec, int sync) {
   std::vector<int> joinFds;
   if (Error err = openNamespaceJoins(spec, &joins, &joinFds)) return abortStart(spec, sync, -1, err);
 
+  // A foreground container's stdio: pipes relayed to the caller's fds (never the caller's own).
+  StdioRelay relay;
+  if (!spec.detach) {
+    if (Error err = relay.setup()) return abortStart(spec, sync, -1, err);
+  }
+
   bool syncOpen = true;
   uint32_t restarts = 0;
   // One run of the container per turn; more turns only with a restart policy (detached).
@@ -219,6 +226,7 @@ int runMonitor(const Spec& spec, int sync) {
     if (pid < 0) return abortStart(spec, sync, -1, fail("clone", "clone3"));
     if (pid == 0) {
       child.reset();
+      relay.closeAll();
       runContainer(spec, childEnd.get(), joinFds);
       _exit(125);
     }
@@ -306,13 +314,16 @@ int runMonitor(const Spec& spec, int sync) {
                     {errR.get(), POLLIN, 0},
                     {master.get(), POLLIN, 0}});
         constexpr size_t kFixed = 5;
+        relay.pollfds(&pfd);
+        const size_t hubAt = pfd.size();
         hub.pollfds(&pfd);
         int n = poll(pfd.data(), pfd.size(), -1);
         if (n < 0) {
           if (errno == EINTR) continue;
           break;
         }
-        hub.handle(pfd.data() + kFixed, pfd.size() - kFixed);
+        hub.handle(pfd.data() + hubAt, pfd.size() - hubAt);
+        relay.handle(pfd.data() + kFixed, hubAt - kFixed);
         if (pfd[0].revents & POLLIN) {
           struct signalfd_siginfo si;
           if (read(sfd.get(), &si, sizeof si) == sizeof si) {
@@ -356,6 +367,7 @@ int runMonitor(const Spec& spec, int sync) {
       while (master && pump(master, 0) > 0) {
       }
       master.reset();
+      relay.drain(syncOpen ? sync : -1);
     }
     bool oom = oomKilled(spec);
     hub.finish(exitCode, sig, oom);

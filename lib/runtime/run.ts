@@ -180,7 +180,11 @@ async function waitDetached(dir: string): Promise<ExitStatus> {
 }
 
 interface StdioPlan {
-  /** fds handed to pocker-init (0, 1, 2). */
+  /**
+   * fds handed to pocker-init (0, 1, 2). Never the container's own: a foreground monitor gives the
+   * container pipes and relays them to these (only /dev/null is passed as it is), so 'inherit' or
+   * a caller's fd cannot be reopened from inside through /proc/self/fd (cpp/init/relay.h).
+   */
   child: [number, number, number];
   /** Our ends of pipes, by stream index. */
   parent: [number | null, number | null, number | null];
