@@ -36,6 +36,7 @@ export {
   followLogs,
   inspectContainer,
   listContainers,
+  streamLogs,
   type ContainerDetails,
   type ContainerFilters,
   type ContainerInfo,
