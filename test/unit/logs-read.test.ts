@@ -10,6 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { LOG_CHUNK, linesBackward, linesForward } from '../../lib/container/logs.js';
 import { containerLogs, followLogs, streamLogs, type LogEntry } from '../../lib/index.js';
+import { resolveRunOptions } from '../../lib/runtime/options.js';
+import type { RunOptions } from '../../lib/types.js';
 
 const root = mkdtempSync(join(tmpdir(), 'pocker-unit-logs-read-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -200,5 +202,20 @@ describe('followLogs across rotations', () => {
     const rest: string[] = [];
     for (let r = await it.next(); !r.done; r = await it.next()) rest.push(r.value.log);
     expect(rest).toEqual(range(1, 40));
+  });
+});
+
+describe('the default log cap', () => {
+  const logOf = (logOpts?: RunOptions['logOpts']) => resolveRunOptions({ image: 'host', detach: true, ...(logOpts ? { logOpts } : {}) }, {}).log;
+
+  it('10m x 5 without --log-opt; max-size=-1 is unbounded; max-size alone keeps one file (as Docker)', () => {
+    expect(logOf()).toEqual({ maxSize: 10 * 1024 * 1024, maxFiles: 5 });
+    expect(logOf({})).toEqual({ maxSize: 10 * 1024 * 1024, maxFiles: 5 });
+    expect(logOf({ maxSize: '-1' })).toEqual({ maxSize: 0, maxFiles: 1 });
+    expect(logOf({ maxSize: -1 })).toEqual({ maxSize: 0, maxFiles: 1 });
+    expect(logOf({ maxSize: '20m' })).toEqual({ maxSize: 20 * 1024 * 1024, maxFiles: 1 });
+    expect(logOf({ maxSize: '1k', maxFile: 3 })).toEqual({ maxSize: 1024, maxFiles: 3 });
+    expect(() => logOf({ maxFile: 3 })).toThrow(/max-file needs max-size/);
+    expect(() => logOf({ maxSize: '-1', maxFile: 3 })).toThrow(/max-file needs max-size/);
   });
 });
