@@ -61,7 +61,6 @@ export {
   logFiles,
   openLogFile,
   openLogSet,
-  openSuccessor,
   parseLogLine,
   parseLogLines,
   toLogEntry,

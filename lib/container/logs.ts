@@ -235,39 +235,3 @@ export function inodeAt(path: string): number {
   closeLogFiles([f]);
   return f.ino;
 }
-
-/**
- * The file that came after `ino` (a file the reader has read to its end, rotated away since), or
- * null when it is not there yet. It is found through where `ino` is now: at <log>.k, its successor
- * is <log>.(k-1) (or <log> for k = 1); that <log>.k still holds `ino` after the open proves no
- * rotation moved the files meanwhile. When `ino` was dropped (the reader fell more than max-file
- * files behind), the oldest file there is.
- */
-export function openSuccessor(logPath: string, ino: number): OpenLogFile | null {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    if (inodeAt(logPath) === ino) return null; // not rotated
-    let k = 0;
-    let oldest = 0;
-    for (let i = 1; ; i++) {
-      const at = inodeAt(`${logPath}.${i}`);
-      if (!at) break;
-      oldest = i;
-      if (at === ino) {
-        k = i;
-        break;
-      }
-    }
-    if (k === 0) {
-      // Dropped: the oldest file left (or the current one).
-      const f = openLogFile(oldest ? `${logPath}.${oldest}` : logPath);
-      if (f && f.ino !== ino) return f;
-      if (f) closeLogFiles([f]);
-      return null;
-    }
-    const f = openLogFile(k === 1 ? logPath : `${logPath}.${k - 1}`);
-    if (f && inodeAt(`${logPath}.${k}`) === ino) return f;
-    if (f) closeLogFiles([f]);
-    if (!f && inodeAt(`${logPath}.${k}`) === ino) return null; // between the monitor's rename and its open
-  }
-  return null;
-}

@@ -4,8 +4,9 @@
 //   - `tail` reads backward from the end of the newest file, then older rotated files as needed,
 //     and holds only the N entries it returns;
 //   - following keeps the file it reads open: on rotation it reads that file to its end, then goes
-//     on with the file that came after it (Docker's follower does the same), so no line is lost
-//     while the follower stays within max-file files of the writer;
+//     on with the file that came after it (as Docker's follower does); it also opens every newer
+//     file as soon as it sees one, so no line is lost even when the follower falls more than
+//     max-file files behind, as long as it looks at least once per max-file - 1 rotations;
 //   - a line that is not an entry (torn by a full disk, `null`, `{}`, `{"log":5}`…) is skipped and
 //     reported (`onBadLine`), never the end of reading.
 import { fstatSync } from 'node:fs';
@@ -18,9 +19,7 @@ import {
   lastLineEnd,
   linesBackward,
   linesForward,
-  openLogFile,
   openLogSet,
-  openSuccessor,
   parseLogLine,
   readState,
   stateRoot,
@@ -166,8 +165,20 @@ class OpenFiles {
 }
 
 /**
+ * At most this many files a follower holds open ahead of the one it reads. Each is a rotated file
+ * the follower has not read yet: the monitor may have dropped it (its space is freed when the
+ * follower closes it), so a follower that falls far behind holds that much disk; past this many,
+ * the oldest is given up (its lines are lost, as when a follower falls behind Docker's).
+ */
+const MAX_AHEAD = 64;
+
+/**
  * Follows the log from `cursor` until the container is no longer running (then reads what it
  * wrote until then) or an entry past `until` appears (or `until` passes).
+ *
+ * Every file the follower sees is opened at once and kept open until it has been read: a rotation
+ * that drops it (max-file) cannot take its lines away. The held file is read to its end after a
+ * newer one was seen (the monitor wrote its last byte before that rename), then the next one.
  */
 async function* follow(p: Plan, cursor: Cursor, files: OpenFiles): AsyncGenerator<LogEntry[]> {
   const logPath = p.c.logPath;
@@ -180,27 +191,44 @@ async function* follow(p: Plan, cursor: Cursor, files: OpenFiles): AsyncGenerato
     }
   };
   const pastUntil = () => until !== undefined && BigInt(Date.now()) * 1_000_000n > until;
+  /** Files newer than the held one, oldest first, open. */
+  const ahead: OpenLogFile[] = [];
+  /** Opens the files newer than the newest one known (none when the current file is that one). */
+  const discover = () => {
+    const known = ahead.at(-1) ?? cursor.file;
+    if (known && inodeAt(logPath) === known.ino) return;
+    const set = openLogSet(logPath);
+    // Files are dropped oldest first: when the newest known one is gone, every file there is newer.
+    const at = known ? set.findIndex((f) => f.ino === known.ino) : -1;
+    for (const [i, f] of set.entries()) {
+      if (i > at) ahead.push(files.add(f));
+      else closeLogFiles([f]);
+    }
+    while (ahead.length > MAX_AHEAD) files.close(ahead.shift()!);
+  };
   for (let idle = 0; ; ) {
     // Read once more after the container ended, or `until` passed: what it wrote until then.
     const over = !running() || pastUntil();
     let progressed = false;
     for (;;) {
+      discover();
       if (!cursor.file) {
-        const f = openLogFile(logPath);
-        if (!f) break;
-        cursor.file = files.add(f);
+        if (!ahead.length) break;
+        cursor.file = ahead.shift()!;
         cursor.offset = 0;
       }
       const held = cursor.file;
-      // Where the current log is, taken before reading the held file to its end: when it is
-      // another file, the monitor wrote its last byte to the held one before that rename.
-      const current = inodeAt(logPath);
+      // A newer file seen before this fstat: the held one is complete up to `size`.
+      const final = ahead.length > 0;
       const size = fstatSync(held.fd).size;
-      if (current === held.ino && size < cursor.offset) cursor.offset = 0; // truncated in place (max-file 1)
+      if (!final && size < cursor.offset) cursor.offset = 0; // truncated in place (max-file 1)
       let batch: LogEntry[] = [];
+      let lines = 0;
       for (const { line, next } of linesForward(held.fd, cursor.offset, size)) {
         cursor.offset = next;
         progressed = true;
+        // Now and then, open the files rotated meanwhile, before a rotation drops them.
+        if (++lines % 256 === 0) discover();
         const e = entryOf(line, held, p);
         if (!e) continue;
         if (until !== undefined && logTimeNanos(e.time) > until) {
@@ -215,12 +243,13 @@ async function* follow(p: Plan, cursor: Cursor, files: OpenFiles): AsyncGenerato
         }
       }
       if (batch.length) yield batch;
-      if (current === held.ino) break;
-      // Rotated (or being rotated): on with the file that came after the held one, when it is there.
-      const next = openSuccessor(logPath, held.ino);
-      if (!next) break;
+      // Still the current file, or read up to a size taken before a newer file was seen: again.
+      if (!final) {
+        if (!ahead.length) break;
+        continue;
+      }
       files.close(held);
-      cursor.file = files.add(next);
+      cursor.file = ahead.shift()!;
       cursor.offset = 0;
       progressed = true;
     }
