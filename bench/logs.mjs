@@ -130,7 +130,10 @@ try {
           writeFileSync(join(sig, 'go'), '');
         }
         got++;
-        if (n > expect) lost += n - expect;
+        if (n > expect) {
+          lost += n - expect;
+          if (process.env.BENCH_GAPS) log(`gap: ${expect}..${n - 1}`);
+        }
         else if (n < expect) outOfOrder++;
         expect = n + 1;
       }

@@ -9,8 +9,7 @@
 //     max-file files behind, as long as it looks at least once per max-file - 1 rotations;
 //   - a line that is not an entry (torn by a full disk, `null`, `{}`, `{"log":5}`…) is skipped and
 //     reported (`onBadLine`), never the end of reading.
-import { fstatSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { fstatSync, watch, type FSWatcher } from 'node:fs';
 
 import {
   closeLogFiles,
@@ -254,10 +253,31 @@ async function* follow(p: Plan, cursor: Cursor, files: OpenFiles): AsyncGenerato
       progressed = true;
     }
     if (over) return;
-    // Poll: at once while there is output, backing off to 200 ms while there is none.
+    // Poll: at once while there is output; while there is none, until the container's directory
+    // changes (inotify), or after a while (backing off to 200 ms): a writer that rotates faster
+    // than that is seen at once.
     idle = progressed ? 0 : idle + 1;
-    await sleep(progressed ? 0 : Math.min(200, 5 << Math.min(idle, 6)));
+    await (progressed ? new Promise((r) => setImmediate(r)) : changeIn(p.c.dir, Math.min(200, 5 << Math.min(idle, 6))));
   }
+}
+
+/** Resolves when something in `dir` changes, or after `ms`. */
+function changeIn(dir: string, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    let watcher: FSWatcher | undefined;
+    const done = () => {
+      clearTimeout(timer);
+      watcher?.close();
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    try {
+      watcher = watch(dir, { persistent: false }, done);
+      watcher.on('error', done);
+    } catch {
+      /* no inotify (or the directory is gone): the timer */
+    }
+  });
 }
 
 /** The log in batches of entries: the history, then (with `follow`) what is written until the container ends. */
