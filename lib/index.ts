@@ -41,6 +41,7 @@ export {
   followLogs,
   inspectContainer,
   listContainers,
+  streamLogs,
   type ContainerDetails,
   type ContainerFilters,
   type ContainerInfo,

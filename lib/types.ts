@@ -90,7 +90,10 @@ export interface RunOptions {
    * (as always; `pocker stop` ends both). Backoff: 100 ms, doubling, at most a minute.
    */
   restart?: string;
-  /** json-file log options (`--log-opt`): `maxSize` (bytes or `10m`; rotate past it) and `maxFile` (files kept, default 1). */
+  /**
+   * json-file log options (`--log-opt`): `maxSize` (bytes or `10m`; rotate past it; -1: unbounded)
+   * and `maxFile` (files kept; default 1 with a `maxSize`). Without either: 10m and 5 files.
+   */
   logOpts?: { maxSize?: number | string; maxFile?: number };
   /** State directory (default /var/lib/pocker, or POCKER_ROOT). */
   root?: string;

@@ -47,11 +47,23 @@ Error JsonLog::open(const std::string& path, uint64_t maxSize, uint32_t maxFiles
   path_ = path;
   maxSize_ = maxSize;
   maxFiles_ = maxFiles ? maxFiles : 1;
-  fd_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
-  if (!fd_) return fail("logs", "open", path);
-  struct stat st;
-  size_ = fstat(fd_.get(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  if (!reopen(0)) return fail("logs", "open", path);
   return {};
+}
+
+bool JsonLog::reopen(int extraFlags) {
+  // Read-write: the last byte of an existing file is read (pread) to know whether it ends a record.
+  fd_.reset(::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | extraFlags, 0640));
+  size_ = 0;
+  torn_ = false;
+  if (!fd_) return false;
+  struct stat st;
+  if (fstat(fd_.get(), &st) == 0 && st.st_size > 0) {
+    size_ = static_cast<uint64_t>(st.st_size);
+    char last = '\n';
+    if (pread(fd_.get(), &last, 1, st.st_size - 1) == 1) torn_ = last != '\n';
+  }
+  return true;
 }
 
 void JsonLog::rotate() {
@@ -61,16 +73,34 @@ void JsonLog::rotate() {
     std::string to = path_ + "." + std::to_string(i);
     ::rename(from.c_str(), to.c_str());
   }
-  fd_.reset(::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640));
-  size_ = 0;
+  reopen(O_TRUNC);
 }
 
 void JsonLog::entry(int streamIndex, const std::string& line) {
-  if (!fd_) return;
+  // A log that could not be (re)opened (a full disk at rotation) is tried again at each record.
+  if (!fd_ && !reopen(0)) return;
   std::string e = "{\"log\":" + jsonString(line) + ",\"stream\":\"" + (streamIndex == 0 ? "stdout" : "stderr") +
                   "\",\"time\":\"" + nowRfc3339() + "\"}\n";
-  if (maxSize_ > 0 && size_ > 0 && size_ + e.size() > maxSize_) rotate();
-  if (writeAll(fd_.get(), e.data(), e.size())) size_ += e.size();
+  if (maxSize_ > 0 && size_ > 0 && size_ + e.size() > maxSize_) {
+    rotate();
+    if (!fd_) return;
+  }
+  if (torn_) {
+    if (!writeAll(fd_.get(), "\n", 1)) return;
+    size_ += 1;
+    torn_ = false;
+  }
+  if (writeAll(fd_.get(), e.data(), e.size())) {
+    size_ += e.size();
+    return;
+  }
+  // The write failed (ENOSPC, EDQUOT, EIO) maybe part-way: the record is lost, not torn. Roll
+  // the file back to where it started; if that fails, end it before the next record.
+  struct stat st;
+  if (fstat(fd_.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) > size_ && ftruncate(fd_.get(), static_cast<off_t>(size_)) != 0) {
+    torn_ = true;
+    size_ = static_cast<uint64_t>(st.st_size);
+  }
 }
 
 void JsonLog::feed(int streamIndex, const char* data, size_t len) {

@@ -11,7 +11,9 @@ namespace pocker {
 // RFC 3339 with nanoseconds, UTC: 2026-11-29T06:11:21.123456789Z (Docker's log and state times).
 std::string nowRfc3339();
 
-// Docker's json-file driver: one {"log":…,"stream":…,"time":…} object per line of output.
+// Docker's json-file driver: one {"log":…,"stream":…,"time":…} object per line of output. A record
+// is written whole or not at all: a write that fails part-way (ENOSPC) is rolled back to the
+// record's start (ftruncate), or, when even that fails, ended by a newline before the next record.
 class JsonLog {
  public:
   // Step `logs` on failure.
@@ -25,9 +27,14 @@ class JsonLog {
  private:
   void entry(int streamIndex, const std::string& line);
   void rotate();
+  // (Re)opens path_ for appending; size_ from the file, torn_ when it does not end with a newline.
+  bool reopen(int extraFlags);
   std::string path_;
   uint64_t maxSize_ = 0, size_ = 0;
   uint32_t maxFiles_ = 1;
+  // The file ends inside a record (a failed write that could not be rolled back, or a previous
+  // monitor's): the next record starts with a newline, so a torn one never swallows it.
+  bool torn_ = false;
   Fd fd_;
   std::string partial_[2];
 };

@@ -1,10 +1,12 @@
 // `pocker logs [-f] [--tail N] [-t] [--since T] [--until T] CONTAINER`: a detached container's
-// json-file log, stdout and stderr kept apart, as Docker prints them (read by lib/state/api.ts
-// containerLogs / followLogs; times parsed by lib/state/timestamps.ts).
+// json-file log, stdout and stderr kept apart, as Docker prints them (read by lib/state/logs.ts in
+// batches, in bounded memory; times parsed by lib/state/timestamps.ts). Lines of the log that are
+// not entries are skipped and counted on stderr.
 import type { Command } from 'commander';
 
-import type { LogEntry } from '../state/api.js';
+import type { LogEntry } from '../state/logs.js';
 import { CliError, reportFailure } from './failure.js';
+import { writeOut } from './output.js';
 import { rootFlag, type CliContext } from './run.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
 
@@ -31,7 +33,7 @@ export function addLogsCommand(program: Command, ctx: CliContext): Command {
     .option('--until <time>', 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
     .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
     .action(async (ref: string, flags: LogsFlags, cmd: Command) => {
-      const api = await import('../state/api.js');
+      const { logBatches } = await import('../state/logs.js');
       const root = rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
       const tail = flags.tail === undefined || flags.tail === 'all' ? Infinity : Number(flags.tail);
       if (!(tail >= 0)) {
@@ -49,15 +51,29 @@ export function addLogsCommand(program: Command, ctx: CliContext): Command {
         reportFailure(ctx, new CliError(`${(err as Error).message}`));
         return;
       }
-      const options = { tail, timestamps: !!flags.timestamps, root, ...window };
-      let entries: Iterable<LogEntry> | AsyncIterable<LogEntry>;
+      let bad = 0;
+      const options = { tail, timestamps: !!flags.timestamps, root, ...window, follow: !!flags.follow, onBadLine: () => void bad++ };
+      let batches: AsyncIterable<LogEntry[]>;
       try {
-        entries = flags.follow ? api.followLogs(ref, options) : api.containerLogs(ref, options);
+        batches = logBatches(ref, options);
       } catch (err) {
         reportFailure(ctx, err);
         return;
       }
       ctx.exitCode = 0;
-      for await (const e of entries) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.log);
+      try {
+        for await (const batch of batches) {
+          // Runs of one stream are written at once; stdout and stderr stay apart.
+          for (let i = 0; i < batch.length; ) {
+            const stream = batch[i]!.stream;
+            let text = '';
+            for (; i < batch.length && batch[i]!.stream === stream; i++) text += batch[i]!.log;
+            await writeOut(stream === 'stderr' ? process.stderr : process.stdout, text);
+          }
+        }
+      } catch (err) {
+        reportFailure(ctx, err);
+      }
+      if (bad) ctx.writeErr(`pocker: skipped ${bad} line${bad === 1 ? '' : 's'} of the log that ${bad === 1 ? 'is not a log entry' : 'are not log entries'}\n`);
     });
 }

@@ -15,6 +15,7 @@ import { addLogsCommand } from './logs.js';
 import { addPullCommand } from './pull.js';
 import { addAttachCommands } from './attach.js';
 import { reportFailure } from './failure.js';
+import { endQuietlyOnEpipe } from './output.js';
 import { addCreateCommand, addRunCommand, executeRun, type CliContext } from './run.js';
 
 /** The version in package.json. */
@@ -112,6 +113,7 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
  * leaked handle cannot keep it alive past a short grace period.
  */
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyOnEpipe();
   const code = await runCli(argv, {
     env: process.env,
     execute: executeRun,

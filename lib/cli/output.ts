@@ -1,9 +1,47 @@
-// Writing a tar archive to `-o FILE` (save, export) the way Docker does.
+// The CLI's output: writing to stdout/stderr with backpressure, ending quietly when the reader of
+// stdout or stderr goes away (EPIPE: `pocker logs … | head -1`), and writing a tar archive to
+// `-o FILE` (save, export) the way Docker does.
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { lstat, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
+
+/**
+ * Writes `text` to `stream` (stdout, stderr), waiting for it to drain when it asks to: a long
+ * output (a large log) is never held in memory. Rejects when the stream fails (other than EPIPE,
+ * which endQuietlyOnEpipe() turns into the end of the process).
+ */
+export function writeOut(stream: NodeJS.WritableStream & Partial<Pick<Writable, 'destroyed'>>, text: string): Promise<void> {
+  if (stream.destroyed) return new Promise(() => {}); // errored (EPIPE): the process is ending
+  if (stream.write(text)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      stream.off('drain', onDrain);
+      stream.off('error', done);
+      if (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EPIPE') reject(err);
+      } else resolve();
+    };
+    const onDrain = () => done();
+    stream.once('drain', onDrain);
+    stream.once('error', done);
+  });
+}
+
+/**
+ * The reader of stdout or stderr went away (EPIPE: `pocker logs … | head -1`, `pocker ps | head`):
+ * the CLI ends at once with exit 0, as Docker's, without a stack trace. Any other error of these
+ * streams is thrown, as Node would without a listener. Installed once, by main(), for every command.
+ */
+export function endQuietlyOnEpipe(streams: NodeJS.WritableStream[] = [process.stdout, process.stderr]): void {
+  for (const s of streams) {
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
+}
 
 function opened(out: WriteStream): Promise<void> {
   return new Promise((resolve, reject) => {

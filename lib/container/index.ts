@@ -1,6 +1,6 @@
 // The container store: the one module that reads and writes <root>/containers/<id>/ (records,
 // lock, name claims, log paths, the cgroup handle). See store.ts for the layout, record.ts for the
-// on-disk format and its versions, names.ts for the name claims.
+// on-disk format and its versions, names.ts for the name claims, logs.ts for the json-file log files.
 export {
   RECORD_VERSION,
   RecordVersionError,
@@ -31,11 +31,9 @@ export {
   findContainer,
   isPockerInit,
   listContainerRecords,
-  logFiles,
   logPathOf,
   lookupContainer,
   markStopRequested,
-  parseLogLines,
   readConfig,
   readMeta,
   readState,
@@ -50,7 +48,24 @@ export {
   type ContainerLockOptions,
   type ListRecordsOptions,
   type ListedContainer,
-  type LogEntry,
   type RootOptions,
 } from './store.js';
+export {
+  LOG_CHUNK,
+  MAX_LOG_LINE,
+  closeLogFiles,
+  inodeAt,
+  lastLineEnd,
+  linesBackward,
+  linesForward,
+  logFiles,
+  openLogFile,
+  openLogSet,
+  parseLogLine,
+  parseLogLines,
+  toLogEntry,
+  type ForwardLine,
+  type LogEntry,
+  type OpenLogFile,
+} from './logs.js';
 export { claimName, generateName, nameConflict, nameOwner, namesDir, namesOf, releaseName, releaseStaleNames, renameContainer } from './names.js';

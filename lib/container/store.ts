@@ -463,35 +463,4 @@ export function clearStopRequested(dir: string): void {
   rmSync(join(dir, 'stop-requested'), { force: true });
 }
 
-// ---------------------------------------------------------------------------------------------
-// logs
-
-/** One json-file log entry. */
-export interface LogEntry {
-  log: string;
-  stream: 'stdout' | 'stderr';
-  time: string;
-}
-
-/** The log files of a container, oldest first (rotated ones are <log>.N … <log>.1). */
-export function logFiles(logPath: string): string[] {
-  const rotated: string[] = [];
-  for (let i = 1; existsSync(`${logPath}.${i}`); i++) rotated.unshift(`${logPath}.${i}`);
-  return existsSync(logPath) ? [...rotated, logPath] : rotated;
-}
-
-/** Parses json-file lines (a torn last line, being written, is left out). */
-export function parseLogLines(text: string): LogEntry[] {
-  const out: LogEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    try {
-      out.push(JSON.parse(line) as LogEntry);
-    } catch {
-      /* partial line */
-    }
-  }
-  return out;
-}
-
 export { RecordVersionError };

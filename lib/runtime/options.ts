@@ -659,10 +659,21 @@ function resolveRestart(opts: RunOptions): { policy: 0 | 1 | 2 | 3; max: number 
   return { policy: m[3] === 'always' ? 2 : 3, max: 0 };
 }
 
+/**
+ * The json-file log's cap without `--log-opt`: rotate at 10 MiB, keep 5 files (at most 50 MiB a
+ * container): the kubelet's default for container logs (containerLogMaxSize 10Mi,
+ * containerLogMaxFiles 5). Docker's json-file default is unbounded (a log then grows until the disk
+ * is full); `--log-opt max-size=-1` asks for that.
+ */
+export const DEFAULT_LOG_OPTS: Readonly<{ maxSize: number; maxFiles: number }> = { maxSize: 10 * 1024 * 1024, maxFiles: 5 };
+
 function resolveLogOpts(value: RunOptions['logOpts']): { maxSize: number; maxFiles: number } {
-  if (value === undefined) return { maxSize: 0, maxFiles: 1 };
+  if (value === undefined) return { ...DEFAULT_LOG_OPTS };
   if (value === null || typeof value !== 'object') throw invalid(`invalid log options ${show(value)}`);
-  const maxSize = value.maxSize === undefined ? 0 : parseBytes(value.maxSize, 'log max-size');
+  if (value.maxSize === undefined && value.maxFile === undefined) return { ...DEFAULT_LOG_OPTS };
+  // As Docker: max-size -1 is unbounded; an explicit max-size keeps 1 file unless max-file says more.
+  const unbounded = value.maxSize === -1 || value.maxSize === '-1';
+  const maxSize = value.maxSize === undefined || unbounded ? 0 : parseBytes(value.maxSize, 'log max-size');
   const maxFiles = value.maxFile ?? 1;
   if (!Number.isInteger(maxFiles) || maxFiles < 1 || maxFiles > 1000) throw invalid(`invalid log max-file ${show(value.maxFile)}: must be an integer from 1 to 1000`);
   if (maxFiles > 1 && maxSize === 0) throw invalid('log max-file needs max-size');

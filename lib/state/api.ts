@@ -1,26 +1,20 @@
-// Queries over the containers of a state root, with typed results: list, inspect, logs, stats,
-// top. Everything is read through the container store (lib/container); the lifecycle operations
+// Queries over the containers of a state root, with typed results: list, inspect, logs (in
+// logs.ts), stats, top. Everything is read through the container store (lib/container); the lifecycle operations
 // (stop, kill, restart, wait, rm, rename, prune) are in lib/runtime/lifecycle.ts, beside run/start.
 // The CLI (lib/cli/containers.ts, lifecycle.ts, logs.ts, ps.ts) parses its flags and formats what
 // these return.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { containerStatusText } from '../cli/format.js';
 import {
   describeContainer,
-  findContainer,
   listContainerRecords,
-  logFiles,
   lookupContainer,
-  parseLogLines,
-  readState,
   stateRoot,
-  type ContainerEntry,
   type ContainerState,
   type ListedContainer,
-  type LogEntry,
   type RootOptions,
 } from '../container/index.js';
 import { PockerError, invalid, type SetupStep } from '../errors.js';
@@ -29,9 +23,8 @@ import { filterContainers, normalizeFilters, type ContainerFilters } from './fil
 import type { ContainerInfo, ContainerStatusName } from './info.js';
 import * as stats from './stats.js';
 import type { ContainerStats, StatsSample } from './stats.js';
-import { logTimeNanos, timeValueNanos, type TimeValue } from './timestamps.js';
 
-export type { LogEntry } from '../container/index.js';
+export { containerLogs, followLogs, streamLogs, type LogEntry, type LogsOptions } from './logs.js';
 export type { ContainerFilters, ContainerStatusFilter } from './filters.js';
 export type { ContainerInfo, ContainerStatusName } from './info.js';
 export type { ContainerStats } from './stats.js';
@@ -287,153 +280,6 @@ export function inspectContainer(ref: string, options: StateOptions = {}): Conta
       RW: !m.readonly,
     })),
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// logs
-
-/** Options of containerLogs() and followLogs(). */
-export interface LogsOptions extends StateOptions {
-  /** Only the last N entries (default: all); of those `since` and `until` leave. */
-  tail?: number;
-  /** Prefix each entry's `log` with its time and a space (as `logs -t` prints it). */
-  timestamps?: boolean;
-  /**
-   * Only entries logged at or after this time (an entry's json-file `time`): a Date, Unix seconds
-   * (fractions allowed), or a string as `logs --since` takes it: an RFC 3339 time
-   * (`2024-01-02T15:04:05.123Z`, `2024-01-02T15:04`, `2024-01-02`; local without a zone), a Unix
-   * timestamp (`1700000000.123456789`), or a Go duration before now (`10m`, `1h30m`, `42s`).
-   * ERR_POCKER_INVALID when it is none of these.
-   */
-  since?: TimeValue;
-  /** Only entries logged at or before this time (as `since`). followLogs() stops following then. */
-  until?: TimeValue;
-}
-
-/** The [since, until] window of `options` in nanoseconds (undefined: unbounded). */
-interface TimeWindow {
-  since: bigint | undefined;
-  until: bigint | undefined;
-}
-
-function timeWindow(options: LogsOptions): TimeWindow {
-  const now = Date.now();
-  return {
-    since: options.since === undefined ? undefined : timeValueNanos(options.since, 'since', now),
-    until: options.until === undefined ? undefined : timeValueNanos(options.until, 'until', now),
-  };
-}
-
-function inWindow(e: LogEntry, w: TimeWindow): boolean {
-  if (w.since === undefined && w.until === undefined) return true;
-  const t = logTimeNanos(e.time);
-  return (w.since === undefined || t >= w.since) && (w.until === undefined || t <= w.until);
-}
-
-function checkTail(tail: number | undefined): number {
-  const n = tail ?? Infinity;
-  if (!(n >= 0)) throw invalid(`invalid tail ${String(tail)}: a number or Infinity`);
-  return n;
-}
-
-function stamp(entries: LogEntry[], timestamps: boolean | undefined): LogEntry[] {
-  return timestamps ? entries.map((e) => ({ ...e, log: `${e.time} ${e.log}` })) : entries;
-}
-
-/**
- * The log's entries, and where they end in the current file (its inode and the byte after the last
- * complete line): following goes on from exactly there, so no line written meanwhile, and no line
- * torn at the moment of reading, is lost.
- */
-function readLogsAt(c: ContainerEntry, tail: number, window: TimeWindow): { entries: LogEntry[]; offset: number; ino: number } {
-  const all: LogEntry[] = [];
-  let offset = 0;
-  let ino = 0;
-  for (const f of logFiles(c.logPath)) {
-    if (f !== c.logPath) {
-      all.push(...parseLogLines(readFileSync(f, 'utf8')));
-      continue;
-    }
-    let fd: number;
-    try {
-      fd = openSync(f, 'r');
-    } catch {
-      continue; // rotated away meanwhile
-    }
-    try {
-      ino = fstatSync(fd).ino;
-      const buf = readFileSync(fd);
-      offset = buf.lastIndexOf(0x0a) + 1;
-      all.push(...parseLogLines(buf.subarray(0, offset).toString('utf8')));
-    } finally {
-      closeSync(fd);
-    }
-  }
-  const inside = all.filter((e) => inWindow(e, window));
-  return { entries: tail === Infinity ? inside : tail === 0 ? [] : inside.slice(-tail), offset, ino };
-}
-
-function readLogs(c: ContainerEntry, tail: number, window: TimeWindow): LogEntry[] {
-  return readLogsAt(c, tail, window).entries;
-}
-
-/**
- * The entries of a detached container's json-file log, oldest first (rotated files included),
- * stdout and stderr apart (`stream`), between `since` and `until` when given.
- */
-export function containerLogs(ref: string, options: LogsOptions = {}): LogEntry[] {
-  const tail = checkTail(options.tail);
-  const window = timeWindow(options);
-  return stamp(readLogs(findContainer(stateRoot(options), ref), tail, window), options.timestamps);
-}
-
-/**
- * The log entries (as containerLogs() returns them), then those the container writes until it
- * ends, or until `until` (Docker's `logs -f --until`); follows across rotations. The options are
- * checked and the container looked up at once (throwing when invalid or not found).
- */
-export function followLogs(ref: string, options: LogsOptions = {}): AsyncIterable<LogEntry> {
-  const tail = checkTail(options.tail);
-  const window = timeWindow(options);
-  const c = findContainer(stateRoot(options), ref);
-  const running = () => {
-    try {
-      return readState(c.dir)?.status === 'running';
-    } catch {
-      return false;
-    }
-  };
-  const pastUntil = () => window.until !== undefined && BigInt(Date.now()) * 1_000_000n > window.until;
-  async function* follow(): AsyncGenerator<LogEntry> {
-    const first = readLogsAt(c, tail, window);
-    yield* stamp(first.entries, options.timestamps);
-    // Poll the current file from where that read ended; a rotation (the file shrank or was
-    // replaced) starts it over.
-    let { offset, ino } = first;
-    for (;;) {
-      // Read once more after the container ended, or `until` passed: what it wrote until then.
-      const over = !running() || pastUntil();
-      if (existsSync(c.logPath)) {
-        const s = statSync(c.logPath);
-        if (s.ino !== ino || s.size < offset) {
-          offset = 0;
-          ino = s.ino;
-        }
-        if (s.size > offset) {
-          const text = readFileSync(c.logPath).subarray(offset).toString('utf8');
-          const complete = text.slice(0, text.lastIndexOf('\n') + 1);
-          offset += Buffer.byteLength(complete);
-          const entries = parseLogLines(complete);
-          const after = window.until === undefined ? -1 : entries.findIndex((e) => logTimeNanos(e.time) > window.until!);
-          yield* stamp((after === -1 ? entries : entries.slice(0, after)).filter((e) => inWindow(e, window)), options.timestamps);
-          if (after !== -1) return;
-        }
-      }
-      if (over) return;
-      await sleep(200);
-    }
-  }
-  return follow();
 }
 
 // ---------------------------------------------------------------------------------------------
