@@ -3,6 +3,7 @@
 // (stop, kill, restart, wait, rm, rename, prune) are in lib/runtime/lifecycle.ts, beside run/start.
 // The CLI (lib/cli/containers.ts, lifecycle.ts, logs.ts, ps.ts) parses its flags and formats what
 // these return.
+import type { SeccompChoice } from '../spec/seccomp.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -199,6 +200,8 @@ export interface ContainerDetails {
     ReadonlyRootfs: boolean;
     NetworkMode: string;
     Init: boolean;
+    /** Docker's: the --security-opt values that differ from the defaults (a profile file as its JSON), or null. */
+    SecurityOpt: string[] | null;
     CgroupParent: string;
     Binds: string[];
     Tmpfs: Record<string, string>;
@@ -208,6 +211,16 @@ export interface ContainerDetails {
 }
 
 const RESTART_NAMES = ['no', 'on-failure', 'always', 'unless-stopped'] as const;
+
+/** HostConfig.SecurityOpt as Docker shows it: seccomp=unconfined, seccomp=<the profile's JSON>, no-new-privileges. */
+function securityOpt(r: { noNewPrivs: boolean; seccomp?: SeccompChoice } | undefined): string[] | null {
+  if (!r) return null;
+  const out: string[] = [];
+  if (r.seccomp?.kind === 'unconfined') out.push('seccomp=unconfined');
+  if (r.seccomp?.kind === 'custom') out.push(`seccomp=${JSON.stringify(r.seccomp.profile)}`);
+  if (r.noNewPrivs) out.push('no-new-privileges');
+  return out.length ? out : null;
+}
 
 /**
  * Docker's inspect document of container `ref` (id, id prefix or name). Throws a PockerError
@@ -269,6 +282,7 @@ export function inspectContainer(ref: string, options: StateOptions = {}): Conta
       ReadonlyRootfs: r?.readOnly ?? false,
       NetworkMode: r?.network ?? 'none',
       Init: r?.init ?? false,
+      SecurityOpt: securityOpt(r),
       CgroupParent: r?.cgroupParent ?? '',
       Binds: mounts.filter((m) => m.kind === 'bind').map((m) => `${m.src}:${m.dst}${m.readonly ? ':ro' : ''}`),
       Tmpfs: Object.fromEntries(mounts.filter((m) => m.kind === 'tmpfs').map((m) => [m.dst, [m.readonly ? 'ro' : '', m.data].filter(Boolean).join(',')])),
