@@ -428,8 +428,6 @@ struct Undo {
       cgroupsPath = l["cgroupsPath"].get<std::string>();
     if (l.contains("resources") && l["resources"].is_object())
       if (Error err = parseResources(l["resources"], &resources)) return die(describe(err));
-    if (l.contains("seccomp") && !l["seccomp"].is_null())
-      warn("linux.seccomp is not applied: pocker-init has no seccomp support yet");
     if (l.contains("uidMappings") || l.contains("gidMappings")) {
       const json& u = l.contains("uidMappings") ? l["uidMappings"] : l["gidMappings"];
       if (u.is_array() && !u.empty()) return die("linux.uidMappings: user namespaces are not supported yet");

@@ -79,20 +79,44 @@ function processOf(cfg: Pick<ResolvedRunConfig, 'args' | 'env' | 'cwd' | 'tty' |
   };
 }
 
+/** Docker's default profile converted, per bounding set (a container start pays no conversion). */
+const defaultSeccomps = new Map<bigint, LinuxSeccomp>();
+const seccompKeys = new WeakMap<LinuxSeccomp, string>();
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object') {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
 /**
  * linux.seccomp of a container: Docker's default profile or the caller's, converted for its
- * bounding set on this machine (Docker's rules); null when unconfined.
+ * bounding set on this machine (Docker's rules); null when unconfined. The default profile's
+ * conversion is made once per bounding set and shared (frozen).
  */
 export function containerSeccomp(choice: SeccompChoice | undefined, caps: bigint): LinuxSeccomp | null {
   // A record written before seccomp existed has no choice: it gets the default, as new containers do.
   const c = choice ?? { kind: 'default' };
   if (c.kind === 'unconfined') return null;
-  return toOciSeccomp(c.kind === 'custom' ? c.profile : dockerDefaultProfile(), { caps: capNames(caps) });
+  if (c.kind === 'custom') return toOciSeccomp(c.profile, { caps: capNames(caps) });
+  let s = defaultSeccomps.get(caps);
+  if (!s) {
+    s = deepFreeze(toOciSeccomp(dockerDefaultProfile(), { caps: capNames(caps) }));
+    defaultSeccomps.set(caps, s);
+  }
+  return s;
 }
 
 /** Where pocker-init caches the program compiled from `s` (the store's seccomp/ directory). */
 export function seccompCachePath(root: string, s: LinuxSeccomp): string {
-  return `${root}/seccomp/${seccompKey(s)}.bpf`;
+  let key = seccompKeys.get(s);
+  if (key === undefined) {
+    key = seccompKey(s);
+    seccompKeys.set(s, key);
+  }
+  return `${root}/seccomp/${key}.bpf`;
 }
 
 /** The document pocker-init runs a container from (run, start). */

@@ -8,7 +8,7 @@
 //   - ordinary workloads (python, node, busybox, a pty, --init, exec) under the filter.
 // Root only (real containers).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +30,7 @@ import {
   start,
   tempDir,
   tempRoot,
+  testCgroupParent,
 } from '../helpers.js';
 
 const haveGcc = spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -371,6 +372,27 @@ describe.skipIf(!isRoot || !haveGcc)('seccomp (Docker default profile), keyrings
   it('a profile with CAP_SYS_ADMIN added follows Docker\'s capability groups (unshare allowed, clone3 no longer ENOSYS)', async () => {
     const got = outcomes(await runToEnd({ image: 'host', cmd: ['/battery/battery', 'unshare-net', 'clone3', 'keyctl'], volumes: volume(), capAdd: ['SYS_ADMIN'] }).then((r) => r.stdout));
     expect(got).toEqual({ 'unshare-net': 'ok', clone3: 'ok', keyctl: 'EPERM' });
+  });
+
+  it.skipIf(!existsSync('/usr/sbin/runc'))('the runc verbs apply an OCI bundle\'s linux.seccomp', () => {
+    const dir = tempDir('bundle');
+    expect(spawnSync('cp', ['-a', busyboxRootfs(), join(dir, 'rootfs')]).status).toBe(0);
+    expect(spawnSync('/usr/sbin/runc', ['spec', '--bundle', dir]).status).toBe(0);
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, any>;
+    config.process.terminal = false;
+    config.process.args = ['sh', '-c', 'mkdir /made 2>&1; grep ^Seccomp: /proc/self/status'];
+    config.root = { path: 'rootfs', readonly: false };
+    config.linux.cgroupsPath = `/${testCgroupParent()}/runc-seccomp`;
+    config.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] };
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+    const state = tempDir('runc-root');
+    const out = join(dir, 'out');
+    const fd = openSync(out, 'w+');
+    const r = spawnSync(join(repoRoot, 'build/Release/pocker-init'), ['--root', state, 'run', '--bundle', dir, 'seccomp-verb'], { stdio: ['ignore', fd, fd], timeout: 60_000 });
+    closeSync(fd);
+    const text = readFileSync(out, 'utf8');
+    expect([r.status, text]).toEqual([0, expect.stringMatching(/Permission denied\nSeccomp:\t2\n$/)]);
+    spawnSync(join(repoRoot, 'build/Release/pocker-init'), ['--root', state, 'delete', '-f', 'seccomp-verb']);
   });
 
   describe('workloads run normally under the filter', () => {
