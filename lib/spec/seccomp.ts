@@ -206,10 +206,18 @@ export function parseSeccompProfile(text: string, source: string): DockerSeccomp
     out.archMap = doc.archMap.map((e, i) => {
       const w = `archMap[${i}]`;
       if (!isObject(e)) throw bad(w, 'expected an object');
+      // Only the native entry is used (its names must be ones libseccomp knows); others just look like names.
+      const name = (v: string, where: string) => {
+        if (!/^SCMP_ARCH_[A-Z0-9_]+$/.test(v)) throw bad(where, `not an architecture name: ${JSON.stringify(v)}`);
+      };
       const a = str(e.architecture, `${w}.architecture`);
-      arch(a, `${w}.architecture`);
+      name(a, `${w}.architecture`);
       const subs = e.subArchitectures == null ? [] : strs(e.subArchitectures, `${w}.subArchitectures`);
-      subs.forEach((s, k) => arch(s, `${w}.subArchitectures[${k}]`));
+      subs.forEach((s, k) => name(s, `${w}.subArchitectures[${k}]`));
+      if (a === NATIVE[process.arch]?.scmp) {
+        arch(a, `${w}.architecture`);
+        subs.forEach((s, k) => arch(s, `${w}.subArchitectures[${k}]`));
+      }
       return { architecture: a, subArchitectures: subs };
     });
   }

@@ -374,25 +374,37 @@ describe.skipIf(!isRoot || !haveGcc)('seccomp (Docker default profile), keyrings
     expect(got).toEqual({ 'unshare-net': 'ok', clone3: 'ok', keyctl: 'EPERM' });
   });
 
-  it.skipIf(!existsSync('/usr/sbin/runc'))('the runc verbs apply an OCI bundle\'s linux.seccomp', () => {
+  /** An OCI bundle (runc spec, busybox rootfs) with this linux.seccomp, run by pocker-init's `run` verb. */
+  const runcRun = (seccomp: unknown, args: string[]) => {
     const dir = tempDir('bundle');
     expect(spawnSync('cp', ['-a', busyboxRootfs(), join(dir, 'rootfs')]).status).toBe(0);
     expect(spawnSync('/usr/sbin/runc', ['spec', '--bundle', dir]).status).toBe(0);
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, any>;
     config.process.terminal = false;
-    config.process.args = ['sh', '-c', 'mkdir /made 2>&1; grep ^Seccomp: /proc/self/status'];
+    config.process.args = args;
     config.root = { path: 'rootfs', readonly: false };
     config.linux.cgroupsPath = `/${testCgroupParent()}/runc-seccomp`;
-    config.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] };
+    config.linux.seccomp = seccomp;
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
     const state = tempDir('runc-root');
     const out = join(dir, 'out');
     const fd = openSync(out, 'w+');
-    const r = spawnSync(join(repoRoot, 'build/Release/pocker-init'), ['--root', state, 'run', '--bundle', dir, 'seccomp-verb'], { stdio: ['ignore', fd, fd], timeout: 60_000 });
+    const init = join(repoRoot, 'build/Release/pocker-init');
+    const r = spawnSync(init, ['--root', state, 'run', '--bundle', dir, 'seccomp-verb'], { stdio: ['ignore', fd, fd], timeout: 60_000 });
     closeSync(fd);
-    const text = readFileSync(out, 'utf8');
-    expect([r.status, text]).toEqual([0, expect.stringMatching(/Permission denied\nSeccomp:\t2\n$/)]);
-    spawnSync(join(repoRoot, 'build/Release/pocker-init'), ['--root', state, 'delete', '-f', 'seccomp-verb']);
+    spawnSync(init, ['--root', state, 'delete', '-f', 'seccomp-verb']);
+    return { status: r.status, text: readFileSync(out, 'utf8') };
+  };
+
+  it.skipIf(!existsSync('/usr/sbin/runc'))('the runc verbs apply an OCI bundle\'s linux.seccomp, and name a bad field by its JSON path', () => {
+    const deny = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] };
+    const ok = runcRun(deny, ['sh', '-c', 'mkdir /made 2>&1; grep ^Seccomp: /proc/self/status']);
+    expect([ok.status, ok.text]).toEqual([0, expect.stringMatching(/Permission denied\nSeccomp:\t2\n$/)]);
+    const bad = runcRun({ ...deny, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_MAYBE' }] }, ['true']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.text).toMatch(/linux\.seccomp\.syscalls\[0\]\.action: unknown seccomp action SCMP_ACT_MAYBE/);
+    const badArg = runcRun({ ...deny, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', args: [{ index: 9, value: 0, op: 'SCMP_CMP_EQ' }] }] }, ['true']);
+    expect(badArg.text).toMatch(/linux\.seccomp\.syscalls\[0\]\.args\[0\]\.index: out of range/);
   });
 
   describe('workloads run normally under the filter', () => {
