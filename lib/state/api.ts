@@ -3,7 +3,6 @@
 // (stop, kill, restart, wait, rm, rename, prune) are in lib/runtime/lifecycle.ts, beside run/start.
 // The CLI (lib/cli/containers.ts, lifecycle.ts, logs.ts, ps.ts) parses its flags and formats what
 // these return.
-import type { SeccompChoice } from '../spec/seccomp.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +30,7 @@ import type { ContainerInfo, ContainerStatusName } from './info.js';
 import * as stats from './stats.js';
 import type { ContainerStats, StatsSample } from './stats.js';
 import { logTimeNanos, timeValueNanos, type TimeValue } from './timestamps.js';
+import type { SeccompChoice } from '../spec/seccomp.js';
 
 export type { LogEntry } from '../container/index.js';
 export type { ContainerFilters, ContainerStatusFilter } from './filters.js';
