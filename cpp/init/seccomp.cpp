@@ -95,7 +95,10 @@ int syscallNumber(const std::string& name) {
   return __NR_SCMP_ERROR;
 }
 
-// The cache file: the program, then an 8-byte FNV-1a hash of it (a torn or foreign file is refused).
+// The cache file: an 8-byte header naming this program format (bump it whenever what compile()
+// produces changes: a cache written by an older pocker-init is then recompiled), the program, then
+// an 8-byte FNV-1a hash of it (a torn or foreign file is refused).
+constexpr char kCacheMagic[8] = {'P', 'K', 'S', 'E', 'C', 'C', '0', '2'};
 uint64_t fnv1a(const char* p, size_t n) {
   uint64_t h = 1469598103934665603ULL;
   for (size_t i = 0; i < n; i++) {
@@ -116,7 +119,7 @@ bool readCache(const std::string& path, std::string* out) {
   if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0)
     return false;
   size_t size = static_cast<size_t>(st.st_size);
-  if (size < kInsn + 8 || size > kMaxInsns * kInsn + 8 || (size - 8) % kInsn != 0) return false;
+  if (size < 8 + kInsn + 8 || size > 8 + kMaxInsns * kInsn + 8 || (size - 16) % kInsn != 0) return false;
   std::string buf(size, '\0');
   size_t off = 0;
   while (off < size) {
@@ -126,7 +129,9 @@ bool readCache(const std::string& path, std::string* out) {
   }
   uint64_t want;
   std::memcpy(&want, buf.data() + size - 8, 8);
+  if (std::memcmp(buf.data(), kCacheMagic, 8) != 0) return false;
   buf.resize(size - 8);
+  buf.erase(0, 8);
   if (fnv1a(buf.data(), buf.size()) != want) return false;
   *out = std::move(buf);
   return true;
@@ -142,9 +147,25 @@ void writeCache(const std::string& path, const std::string& prog) {
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) return;
   uint64_t h = fnv1a(prog.data(), prog.size());
-  bool ok = writeAll(fd.get(), prog.data(), prog.size()) && writeAll(fd.get(), &h, 8);
+  bool ok = writeAll(fd.get(), kCacheMagic, 8) && writeAll(fd.get(), prog.data(), prog.size()) && writeAll(fd.get(), &h, 8);
   fd.reset();
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) ::unlink(tmp.c_str());
+}
+
+// A stub in front of the program: on the native architecture, a syscall numbered above every one
+// the profile names gets ENOSYS instead of the default action, as runc does. A profile written
+// before a syscall existed says nothing about it, and a program probing a new syscall falls back
+// on ENOSYS, not on EPERM (glibc's fchmodat2, clone3 probes...). x32 numbers are left alone.
+void prependEnosys(uint32_t arch, int limit, std::string* prog) {
+  const struct sock_filter stub[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4),  // seccomp_data.arch
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, 4),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),  // seccomp_data.nr
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x40000000, 2, 0),
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, static_cast<uint32_t>(limit), 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+  };
+  prog->insert(0, reinterpret_cast<const char*>(stub), sizeof stub);
 }
 
 Error compile(const SeccompSpec& sc, std::string* out) {
@@ -163,7 +184,10 @@ Error compile(const SeccompSpec& sc, std::string* out) {
     int rc = seccomp_arch_add(f.get(), arch);
     if (rc != 0 && rc != -EEXIST) return Error{-rc, "seccomp", "seccomp_arch_add", name};
   }
+  int highest = -1;  // the highest native syscall number the profile names
   for (const auto& rule : sc.syscalls) {
+    for (const auto& name : rule.names)
+      if (int nr = syscallNumber(name); nr > highest) highest = nr;
     const uint32_t act = actionValue(rule.action, rule.ret);
     if (act == def) continue;
     std::vector<struct scmp_arg_cmp> cmps;
@@ -194,7 +218,7 @@ Error compile(const SeccompSpec& sc, std::string* out) {
   struct stat st;
   if (fstat(mem.get(), &st) != 0) return fail("seccomp", "fstat");
   size_t size = static_cast<size_t>(st.st_size);
-  if (size == 0 || size % kInsn != 0 || size > kMaxInsns * kInsn)
+  if (size == 0 || size % kInsn != 0 || size + 6 * kInsn > kMaxInsns * kInsn)
     return Error{E2BIG, "seccomp", "seccomp_export_bpf", "program of " + std::to_string(size / kInsn) + " instructions"};
   out->assign(size, '\0');
   size_t off = 0;
@@ -203,6 +227,8 @@ Error compile(const SeccompSpec& sc, std::string* out) {
     if (n <= 0) return fail("seccomp", "pread");
     off += static_cast<size_t>(n);
   }
+  const bool denying = sc.defaultAction != SeccompAction::Allow && sc.defaultAction != SeccompAction::Log;
+  if (denying && highest >= 0) prependEnosys(seccomp_arch_native(), highest + 1, out);
   return {};
 }
 

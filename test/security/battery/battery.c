@@ -152,6 +152,10 @@ static int pInet(void) {
   return e;
 }
 
+/* A syscall newer than any Docker's profile names (open_tree_attr, Linux 6.15): ENOSYS from the
+ * filter's stub, so that a program falls back as on an older kernel (unconfined: the kernel's answer). */
+static int pNewer(void) { return outcome(syscall(467, -1, NULL, 0, NULL, 0)); }
+
 static const struct {
   const char *name;
   int (*fn)(void);
@@ -164,7 +168,7 @@ static const struct {
     {"kcmp", pKcmp},               {"pidfd_getfd", pPidfdGetfd},
     {"set_mempolicy", pSetMempolicy}, {"migrate_pages", pMigratePages},
     {"sysfs", pSysfs},             {"socket-vsock", pVsock},
-    {"socket-inet", pInet},
+    {"socket-inet", pInet},        {"syscall-467", pNewer},
 };
 
 static int writeStr(const char *path, const char *s) {
