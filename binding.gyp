@@ -16,13 +16,14 @@
       "target_name": "pocker-init",
       "type": "executable",
       "sources": [
-        "cpp/init/main.cpp", "cpp/init/container.cpp", "cpp/init/monitor.cpp", "cpp/init/attach.cpp", "cpp/init/relay.cpp", "cpp/init/logs.cpp", "cpp/init/runc.cpp",
+        "cpp/init/main.cpp", "cpp/init/container.cpp", "cpp/init/seccomp.cpp", "cpp/init/monitor.cpp", "cpp/init/attach.cpp", "cpp/init/relay.cpp", "cpp/init/logs.cpp", "cpp/init/runc.cpp",
         "cpp/common/spec.cpp", "cpp/common/cgroup.cpp", "cpp/common/mountinfo.cpp", "cpp/common/util.cpp", "cpp/common/resolve.cpp", "cpp/common/wire.cpp"
       ],
       "include_dirs": ["cpp", "/usr/include/nlohmann/.."],
       "cflags_cc!": ["-std=gnu++17"],
       "cflags_cc": ["-std=c++20", "-fno-exceptions", "-fno-rtti", "-Os", "-ffunction-sections", "-fdata-sections"],
-      "ldflags": ["-static", "-Wl,--gc-sections"]
+      "ldflags": ["-static", "-Wl,--gc-sections"],
+      "libraries": ["-l:libseccomp.a"]
     }
   ]
 }

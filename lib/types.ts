@@ -74,7 +74,10 @@ export interface RunOptions {
   pidsLimit?: number;
   capAdd?: string[];
   capDrop?: string[];
-  /** `no-new-privileges` (or `no-new-privileges:true`) is supported. */
+  /**
+   * Docker's `--security-opt` values: `no-new-privileges[:true|false]` and
+   * `seccomp=unconfined|builtin|PROFILE.json` (a profile in Docker's format; the default is Docker's profile).
+   */
   securityOpt?: string[];
   /** Remove the container's writable layer and state when it ends (the library always cleans up its kernel objects). */
   rm?: boolean;

@@ -39,26 +39,31 @@ try {
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
 
 // The source build needs the nlohmann/json headers (pocker-init parses the OCI spec with them; they
-// are header-only, so prebuilt binaries need nothing). On a Debian-like machine, as root, install
+// are header-only) and libseccomp's static library (linked into pocker-init: the containers'
+// seccomp filter). Prebuilt binaries need neither. On a Debian-like machine, as root, install
 // them when missing, as `npm test` does for its own prerequisites; elsewhere the error below says how.
-function ensureJsonHeaders() {
-  const found = ['/usr/include', '/usr/local/include'].some((d) => fs.existsSync(path.join(d, 'nlohmann', 'json.hpp')));
-  if (found || process.getuid?.() !== 0 || !fs.existsSync('/usr/bin/apt-get')) return;
-  console.error('pocker: installing nlohmann-json3-dev (the JSON headers the native build needs)');
+function ensureBuildPackages() {
+  const incs = ['/usr/include', '/usr/local/include'];
+  const libs = ['/usr/lib', '/usr/local/lib', '/usr/lib64', `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`];
+  const missing = [];
+  if (!incs.some((d) => fs.existsSync(path.join(d, 'nlohmann', 'json.hpp')))) missing.push('nlohmann-json3-dev');
+  if (!libs.some((d) => fs.existsSync(path.join(d, 'libseccomp.a')))) missing.push('libseccomp-dev');
+  if (missing.length === 0 || process.getuid?.() !== 0 || !fs.existsSync('/usr/bin/apt-get')) return;
+  console.error(`pocker: installing ${missing.join(' ')} (what the native build needs)`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   try {
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'nlohmann-json3-dev'], { stdio: 'inherit', env });
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
   } catch {
     try {
       execFileSync('apt-get', ['update'], { stdio: 'inherit' });
-      execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'nlohmann-json3-dev'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+      execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
     } catch {
       /* the build's error message says what is missing */
     }
   }
 }
 
-ensureJsonHeaders();
+ensureBuildPackages();
 try {
   if (cmakeJs) {
     run(process.execPath, [cmakeJs, 'compile', '--out', 'build']);
@@ -70,8 +75,8 @@ try {
 } catch (err) {
   console.error(
     'pocker: the native build failed. A source build needs a C++20 compiler, cmake (or node-gyp), the static libc ' +
-      '(Debian: build-essential) and the nlohmann/json headers (Debian/Ubuntu: apt-get install nlohmann-json3-dev; ' +
-      'Fedora: json-devel; Alpine: nlohmann-json).',
+      '(Debian: build-essential), the nlohmann/json headers and the static libseccomp (Debian/Ubuntu: apt-get install ' +
+      'nlohmann-json3-dev libseccomp-dev; Fedora: json-devel libseccomp-static; Alpine: nlohmann-json libseccomp-static).',
   );
   throw err;
 }

@@ -32,8 +32,9 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const APT_PACKAGES = ['busybox-static', 'docker-registry', 'skopeo', 'apache2-utils', 'jq', 'runc'];
 /** Commands the build needs, and the Debian package that provides each. */
 const BUILD_COMMANDS = { cmake: 'cmake', 'g++': 'g++' };
-/** Headers the build needs (nlohmann-json3-dev: the JSON library pocker-init parses the OCI spec with). */
-const BUILD_PACKAGES = ['nlohmann-json3-dev'];
+/** Headers and libraries the build needs (nlohmann-json3-dev: the JSON library pocker-init parses the OCI
+ * spec with; libseccomp-dev: libseccomp.a, linked into pocker-init for the containers' seccomp filter). */
+const BUILD_PACKAGES = ['nlohmann-json3-dev', 'libseccomp-dev'];
 
 const HOST_TESTS = ['test/unit', 'test/native', 'test/integration', 'test/security'];
 const VM_TESTS = ['test/integration/cgroups.test.ts', 'test/integration/run.test.ts'];

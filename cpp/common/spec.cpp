@@ -329,6 +329,127 @@ bool parseMounts(Reader& r, const json& mounts, Spec* s) {
   return true;
 }
 
+const struct {
+  const char* name;
+  SeccompAction action;
+} kSeccompActions[] = {
+    {"SCMP_ACT_KILL", SeccompAction::Kill},          {"SCMP_ACT_KILL_PROCESS", SeccompAction::KillProcess},
+    {"SCMP_ACT_KILL_THREAD", SeccompAction::KillThread}, {"SCMP_ACT_TRAP", SeccompAction::Trap},
+    {"SCMP_ACT_ERRNO", SeccompAction::Errno},        {"SCMP_ACT_TRACE", SeccompAction::Trace},
+    {"SCMP_ACT_ALLOW", SeccompAction::Allow},        {"SCMP_ACT_LOG", SeccompAction::Log},
+};
+const struct {
+  const char* name;
+  SeccompOp op;
+} kSeccompOps[] = {
+    {"SCMP_CMP_NE", SeccompOp::NotEqual},     {"SCMP_CMP_LT", SeccompOp::LessThan},
+    {"SCMP_CMP_LE", SeccompOp::LessEqual},    {"SCMP_CMP_EQ", SeccompOp::Equal},
+    {"SCMP_CMP_GE", SeccompOp::GreaterEqual}, {"SCMP_CMP_GT", SeccompOp::GreaterThan},
+    {"SCMP_CMP_MASKED_EQ", SeccompOp::MaskedEqual},
+};
+
+// An action name and its errnoRet: ERRNO defaults to EPERM (runc's rule), only ERRNO and TRACE take one.
+bool seccompAction(Reader& r, const std::string& name, const json* errnoRet, const std::string& path,
+                   const std::string& retPath, SeccompAction* action, uint32_t* ret) {
+  bool found = false;
+  for (const auto& a : kSeccompActions)
+    if (name == a.name) {
+      *action = a.action;
+      found = true;
+    }
+  if (!found) {
+    if (name == "SCMP_ACT_NOTIFY") return r.fail(path, "SCMP_ACT_NOTIFY is not supported");
+    return r.fail(path, "unknown seccomp action " + name);
+  }
+  *ret = *action == SeccompAction::Errno ? EPERM : 0;
+  if (errnoRet) {
+    if (*action != SeccompAction::Errno && *action != SeccompAction::Trace)
+      return r.fail(retPath, "errnoRet applies to SCMP_ACT_ERRNO and SCMP_ACT_TRACE only");
+    int64_t v;
+    if (!r.integer(*errnoRet, retPath, 0, 0xffff, &v)) return false;
+    *ret = static_cast<uint32_t>(v);
+  }
+  return true;
+}
+
+bool parseSeccomp(Reader& r, const json& sc, SeccompSpec* out) {
+  const std::string path = "linux.seccomp";
+  if (!r.object(sc, path)) return false;
+  out->present = true;
+  std::string def;
+  const json* d = Reader::member(sc, "defaultAction");
+  if (!d) return r.fail(path + ".defaultAction", "missing");
+  if (!r.string(*d, path + ".defaultAction", &def) ||
+      !seccompAction(r, def, Reader::member(sc, "defaultErrnoRet"), path + ".defaultAction", path + ".defaultErrnoRet",
+                     &out->defaultAction, &out->defaultRet) ||
+      !r.optStrings(sc, "architectures", path, &out->architectures))
+    return false;
+  for (size_t i = 0; i < out->architectures.size(); i++)
+    if (out->architectures[i].rfind("SCMP_ARCH_", 0) != 0)
+      return r.fail(Reader::index(path + ".architectures", i), "expected an SCMP_ARCH_ name");
+  std::vector<std::string> flags;
+  if (!r.optStrings(sc, "flags", path, &flags)) return false;
+  for (size_t i = 0; i < flags.size(); i++) {
+    if (flags[i] == "SECCOMP_FILTER_FLAG_LOG") out->flagLog = true;
+    else if (flags[i] == "SECCOMP_FILTER_FLAG_SPEC_ALLOW") out->flagSpecAllow = true;
+    else if (flags[i] != "SECCOMP_FILTER_FLAG_TSYNC")  // pocker-init is single-threaded: nothing to sync
+      return r.fail(Reader::index(path + ".flags", i), "unsupported flag " + flags[i]);
+  }
+  if (Reader::member(sc, "listenerPath")) return r.fail(path + ".listenerPath", "seccomp notify is not supported");
+  const json* calls;
+  if (!r.optArray(sc, "syscalls", path, &calls)) return false;
+  if (calls)
+    for (size_t i = 0; i < calls->size(); i++) {
+      const std::string cp = Reader::index(path + ".syscalls", i);
+      const json& e = (*calls)[i];
+      if (!r.object(e, cp)) return false;
+      SeccompRule rule;
+      const json* names = Reader::member(e, "names");
+      if (!names) return r.fail(Reader::at(cp, "names"), "missing");
+      if (!r.strings(*names, Reader::at(cp, "names"), &rule.names)) return false;
+      for (size_t k = 0; k < rule.names.size(); k++)
+        if (rule.names[k].empty()) return r.fail(Reader::index(Reader::at(cp, "names"), k), "empty syscall name");
+      std::string action;
+      const json* a = Reader::member(e, "action");
+      if (!a) return r.fail(Reader::at(cp, "action"), "missing");
+      if (!r.string(*a, Reader::at(cp, "action"), &action) ||
+          !seccompAction(r, action, Reader::member(e, "errnoRet"), Reader::at(cp, "action"), Reader::at(cp, "errnoRet"),
+                         &rule.action, &rule.ret))
+        return false;
+      const json* args;
+      if (!r.optArray(e, "args", cp, &args)) return false;
+      if (args) {
+        if (args->size() > 6) return r.fail(Reader::at(cp, "args"), "at most 6 arguments");
+        for (size_t k = 0; k < args->size(); k++) {
+          const std::string ap = Reader::index(Reader::at(cp, "args"), k);
+          const json& x = (*args)[k];
+          if (!r.object(x, ap)) return false;
+          SeccompArg arg;
+          const json *index = Reader::member(x, "index"), *value = Reader::member(x, "value"), *op = Reader::member(x, "op");
+          if (!index || !value || !op) return r.fail(ap, "expected index, value and op");
+          int64_t idx;
+          std::string opName;
+          if (!r.integer(*index, Reader::at(ap, "index"), 0, 5, &idx) || !r.u64(*value, Reader::at(ap, "value"), &arg.value) ||
+              !r.string(*op, Reader::at(ap, "op"), &opName))
+            return false;
+          if (const json* two = Reader::member(x, "valueTwo"); two && !r.u64(*two, Reader::at(ap, "valueTwo"), &arg.valueTwo))
+            return false;
+          arg.index = static_cast<uint32_t>(idx);
+          bool found = false;
+          for (const auto& o : kSeccompOps)
+            if (opName == o.name) {
+              arg.op = o.op;
+              found = true;
+            }
+          if (!found) return r.fail(Reader::at(ap, "op"), "unknown operator " + opName);
+          rule.args.push_back(arg);
+        }
+      }
+      out->syscalls.push_back(std::move(rule));
+    }
+  return true;
+}
+
 bool parseLinux(Reader& r, const json& l, Spec* s) {
   const std::string path = "linux";
   if (!r.object(l, path)) return false;
@@ -398,8 +519,11 @@ bool parseLinux(Reader& r, const json& l, Spec* s) {
     if (!n) return r.fail("linux.rootfsPropagation", "unknown propagation " + prop);
     s->rootfsPropagation = static_cast<unsigned long>(n->value);
   }
+  const json* seccomp;
+  if (!r.optObject(l, "seccomp", path, &seccomp)) return false;
+  if (seccomp && !parseSeccomp(r, *seccomp, &s->seccomp)) return false;
   // Accepted, not applied here: resources and cgroupsPath (the caller made the cgroups),
-  // uid/gid mappings (no user namespace yet), seccomp, mountLabel.
+  // uid/gid mappings (no user namespace yet), mountLabel.
   return true;
 }
 
@@ -422,7 +546,10 @@ bool parsePocker(Reader& r, const json& p, Spec* s) {
     if (s->lowers.empty()) return r.fail("pocker.rootfs.lowers", "expected at least one lower dir");
     if (s->upper.empty() || (!s->scratchUpper && s->work.empty())) return r.fail(rp, "expected upper and work");
   }
-  if (!r.optString(p, "user", path, &s->user, &s->hasUser) || !r.optBool(p, "init", path, &s->init)) return false;
+  if (!r.optString(p, "user", path, &s->user, &s->hasUser) || !r.optBool(p, "init", path, &s->init) ||
+      !r.optString(p, "seccompCache", path, &s->seccompCache))
+    return false;
+  if (!s->seccompCache.empty() && s->seccompCache[0] != '/') return r.fail("pocker.seccompCache", "expected an absolute path");
   const json* volumes;
   if (!r.optArray(p, "volumes", path, &volumes)) return false;
   if (volumes)
@@ -529,7 +656,15 @@ Error parseSpec(const char* data, size_t len, Spec* out) {
   }
   // exec joins a running container: only `process` and the pocker section apply.
   if (!parseProcess(r, *process, out, !exec)) return bad();
-  if (exec) return {};
+  if (exec) {
+    // An exec gets its container's seccomp filter: linux.seccomp is the one part of `linux` it reads.
+    const json* lx;
+    if (!r.optObject(doc, "linux", "", &lx)) return bad();
+    const json* seccomp = nullptr;
+    if (lx && !r.optObject(*lx, "seccomp", "linux", &seccomp)) return bad();
+    if (seccomp && !parseSeccomp(r, *seccomp, &out->seccomp)) return bad();
+    return {};
+  }
   const json* root;
   if (!r.optObject(doc, "root", "", &root)) return bad();
   if (!root) {

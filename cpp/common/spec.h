@@ -45,6 +45,33 @@ struct RlimitSpec {
   uint64_t soft = 0, hard = 0;
 };
 
+// linux.seccomp (OCI config-linux.md#seccomp): actions and operators parsed from their SCMP_* names;
+// cpp/init/seccomp.cpp turns the profile into a BPF program with libseccomp.
+enum class SeccompAction : uint8_t { Kill, KillProcess, KillThread, Trap, Errno, Trace, Allow, Log };
+enum class SeccompOp : uint8_t { NotEqual, LessThan, LessEqual, Equal, GreaterEqual, GreaterThan, MaskedEqual };
+
+struct SeccompArg {
+  uint32_t index = 0;
+  uint64_t value = 0, valueTwo = 0;
+  SeccompOp op = SeccompOp::Equal;
+};
+
+struct SeccompRule {
+  std::vector<std::string> names;
+  SeccompAction action = SeccompAction::Allow;
+  uint32_t ret = 0;  // errnoRet (ERRNO, default EPERM) or the TRACE/TRAP value
+  std::vector<SeccompArg> args;
+};
+
+struct SeccompSpec {
+  bool present = false;
+  SeccompAction defaultAction = SeccompAction::Allow;
+  uint32_t defaultRet = 0;
+  std::vector<std::string> architectures;  // SCMP_ARCH_* names
+  bool flagLog = false, flagSpecAllow = false;
+  std::vector<SeccompRule> syscalls;
+};
+
 struct Spec {
   // process
   std::vector<std::string> args, env;
@@ -69,6 +96,10 @@ struct Spec {
   std::vector<DeviceSpec> devices;
   std::vector<std::string> masks, readonlyPaths;
   std::vector<std::pair<std::string, std::string>> sysctl;
+  SeccompSpec seccomp;
+  // The BPF program compiled from `seccomp` (struct sock_filter[]), made once before the container
+  // is cloned (cpp/init/seccomp.h: compileSeccomp); empty = no filter.
+  std::string seccompProgram;
   unsigned long rootfsPropagation = 0;  // 0 = rslave (the default)
   // pocker: overlay rootfs (absent: root.path is ready)
   bool overlay = false, scratchUpper = false;
@@ -79,6 +110,9 @@ struct Spec {
   std::string user;
   std::vector<std::pair<std::string, std::string>> volumes;  // image volumes: source, destination
   bool init = false;
+  // pocker.seccompCache: where the compiled program of this profile is cached (read if present,
+  // written after a compile); empty = compile every time.
+  std::string seccompCache;
   // pocker.monitor
   bool foreground = false, detach = false, removeOnExit = false, interactive = false, stdinOnce = false,
        attachFd = false;

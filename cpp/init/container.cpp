@@ -33,6 +33,7 @@
 #include "common/wire.h"
 #include "common/resolve.h"
 #include "init/init.h"
+#include "init/seccomp.h"
 
 namespace pocker {
 namespace {
@@ -683,6 +684,19 @@ Error dropPrivileges(const Spec& s, const Identity& id) {
   return {};
 }
 
+// Capabilities, identity, no_new_privs, then the seccomp filter, as late as possible. Loading a
+// filter needs no_new_privs or CAP_SYS_ADMIN: with no_new_privs it comes after everything (the
+// workload's exec is next); without it (Docker's default) it is loaded while pocker-init still
+// holds CAP_SYS_ADMIN, before the capability drop, as runc does — the drop's own syscalls
+// (prctl, capset, setgroups, setres[ug]id) are then filtered too (Docker's profile allows them).
+Error finishPrivileges(const Spec& s, const Identity& id) {
+  Error err;
+  if (!s.noNewPrivs && (err = applySeccomp(s))) return err;
+  if ((err = dropPrivileges(s, id))) return err;
+  if (s.noNewPrivs && (err = applySeccomp(s))) return err;
+  return {};
+}
+
 // ---------- exec ----------
 
 const char* envGet(const std::vector<std::string>& env, const char* key) {
@@ -814,6 +828,7 @@ Error setupTty(int sock, const Spec& s, const Identity& id, bool console) {
 Error prepare(const Spec& s, int sock, Identity* id, std::vector<std::string>* env) {
   Error err;
   if (setsid() < 0) return fail("setsid", "setsid");
+  if ((err = joinSessionKeyring())) return err;
   // linux.rootfsPropagation of "/" in the new mount namespace (default rslave: nothing mounted in
   // the container propagates back to the host).
   // shared and unbindable apply to the new root after pivot_root (pivot_root refuses a shared
@@ -852,7 +867,7 @@ Error prepare(const Spec& s, int sock, Identity* id, std::vector<std::string>* e
   if (s.readOnly && ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV, nullptr) != 0)
     return fail("read-only", "mount", "/");
   umask(s.umask);
-  if ((err = applyRlimits(s)) || (err = dropPrivileges(s, *id))) return err;
+  if ((err = applyRlimits(s)) || (err = finishPrivileges(s, *id))) return err;
   return {};
 }
 
@@ -880,6 +895,7 @@ Error prepareExec(const Spec& s, int sock, Identity* id, std::vector<std::string
   }
   if (setns(pidfd.get(), flags) != 0) return fail("exec-join", "setns", "/proc/" + std::to_string(s.execPid));
   Error err;
+  if ((err = joinSessionKeyring())) return err;
   if ((err = resolveIdentity(s, id))) return err;
   *env = s.env;
   if (!envGet(*env, "HOME")) env->push_back("HOME=" + id->home);
@@ -889,7 +905,7 @@ Error prepareExec(const Spec& s, int sock, Identity* id, std::vector<std::string
   if (s.tty && (err = setupTty(sock, s, *id, false))) return err;
   umask(s.umask);
   if ((err = applyRlimits(s))) return err;
-  return dropPrivileges(s, *id);
+  return finishPrivileges(s, *id);
 }
 
 int runContainer(const Spec& spec, int sock, const std::vector<int>& joinFds) {

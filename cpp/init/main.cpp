@@ -11,6 +11,7 @@
 #include "common/wire.h"
 #include "init/init.h"
 #include "init/runc.h"
+#include "init/seccomp.h"
 
 using namespace pocker;
 
@@ -101,6 +102,11 @@ int main(int argc, char** argv) {
     return 125;
   }
   std::string().swap(raw);
+  // Once per pocker-init (a restart policy's later runs reuse it), before any container exists.
+  if (Error err = compileSeccomp(&spec)) {
+    reportError(kSyncFd, err);
+    return 125;
+  }
   if (!spec.attachFd) ::close(kAttachFd);
   return runMonitor(spec, kSyncFd);
 }

@@ -9,6 +9,7 @@
 // pid is gone, a zombie, or a different process (its start time in /proc/<pid>/stat differs) is
 // stopped.
 #include "init/runc.h"
+#include "init/seccomp.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -398,6 +399,7 @@ struct Undo {
   if (::stat(spec.rootfs.c_str(), &rst) != 0 || !S_ISDIR(rst.st_mode))
     return die("rootfs " + spec.rootfs + ": not a directory");
   if (spec.overlay || spec.detach || spec.execPid) return die("the pocker section is not accepted by the runc verbs");
+  if (Error err = compileSeccomp(&spec)) return die(describe(err));
   if (spec.tty && o.consoleSocket.empty())
     return die("cannot allocate tty if runc will detach without setting console socket");
   if (!spec.tty && !o.consoleSocket.empty()) return die("cannot use console socket if runc will not detach or allocate tty");
@@ -426,8 +428,6 @@ struct Undo {
       cgroupsPath = l["cgroupsPath"].get<std::string>();
     if (l.contains("resources") && l["resources"].is_object())
       if (Error err = parseResources(l["resources"], &resources)) return die(describe(err));
-    if (l.contains("seccomp") && !l["seccomp"].is_null())
-      warn("linux.seccomp is not applied: pocker-init has no seccomp support yet");
     if (l.contains("uidMappings") || l.contains("gidMappings")) {
       const json& u = l.contains("uidMappings") ? l["uidMappings"] : l["gidMappings"];
       if (u.is_array() && !u.empty()) return die("linux.uidMappings: user namespaces are not supported yet");
@@ -883,7 +883,13 @@ struct Undo {
   "linux": {
     "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
     "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
-    "seccomp": {"enabled": false},
+    "seccomp": {"enabled": true,
+      "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
+        "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
+      "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
+      "archs": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"],
+      "knownFlags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"],
+      "supportedFlags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"]},
     "apparmor": {"enabled": false},
     "selinux": {"enabled": false}
   }

@@ -6,7 +6,7 @@
 import { detectCgroups } from '../cgroup/index.js';
 import { cgroupJoinTargets } from '../cgroup/usage.js';
 import { PockerError, invalid } from '../errors.js';
-import { effectiveState, findContainer, readMeta, runningMonitorPids } from '../container/index.js';
+import { effectiveState, findContainer, readConfig, runningMonitorPids } from '../container/index.js';
 import { native } from '../native.js';
 import type { Container, RunOptions, StdioOption } from '../types.js';
 import { resolveRunOptions } from './options.js';
@@ -57,7 +57,8 @@ export async function exec(container: string, options: ExecOptions): Promise<Con
   if (!state || state.status !== 'running' || state.restarting) {
     throw new PockerError(`container ${container} is not running`, { code: 'ERR_POCKER_NOT_RUNNING', step: 'exec' });
   }
-  const config = readMeta(entry.dir);
+  const record = readConfig(entry.dir);
+  const config = record?.meta ?? null;
   if (!config) throw new PockerError(`container ${container} is still being set up`, { code: 'ERR_POCKER_NOT_RUNNING', step: 'exec' });
   // The container's environment, then the caller's entries (replacing by key).
   const env = new Map<string, string>();
@@ -75,6 +76,8 @@ export async function exec(container: string, options: ExecOptions): Promise<Con
       detach: !!options.detach,
       pid: state.pid,
       cgroups: cgroupJoinTargets(config.cgroups, detectCgroups().version),
+      // The container's own filter (Docker's rule: an exec is confined like its container).
+      ...(record?.spec.linux?.seccomp ? { seccomp: record.spec.linux.seccomp, root: checked.root } : {}),
     }),
   );
   const detach = !!options.detach;

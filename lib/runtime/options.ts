@@ -14,6 +14,7 @@ import { DEFAULT_STATE_ROOT } from '../paths.js';
 import type { Resources } from '../cgroup/resources.js';
 import { parseReference } from '../image/reference.js';
 import { CAPABILITIES, DEFAULT_CAPS } from '../spec/defaults.js';
+import { parseSeccompProfile, type SeccompChoice } from '../spec/seccomp.js';
 import type { RunOptions, TmpfsSpec, VolumeSpec } from '../types.js';
 
 export interface ResolvedMount {
@@ -58,6 +59,8 @@ export interface ResolvedRunConfig {
   /** Bitmask of kept capabilities: bit N = capability number N. */
   caps: bigint;
   noNewPrivs: boolean;
+  /** --security-opt seccomp=: Docker's default profile (converted for `caps` by buildSpec), none, or the caller's. */
+  seccomp: SeccompChoice;
   rm: boolean;
   /** Detached (see RunOptions.detach), with the json-file log's rotation. */
   detach: boolean;
@@ -544,16 +547,41 @@ function resolveCaps(opts: RunOptions): bigint {
   return mask;
 }
 
-function resolveSecurityOpt(opts: RunOptions): boolean {
+/**
+ * Docker's --security-opt values pocker knows: `no-new-privileges[:true|false]`, and
+ * `seccomp=unconfined | builtin | PROFILE.json` (Docker's profile format; the file is read and
+ * checked here, before anything is created). `seccomp:` is Docker's older spelling.
+ */
+function resolveSecurityOpt(opts: RunOptions): { noNewPrivs: boolean; seccomp: SeccompChoice } {
   let noNewPrivs = false;
+  let seccomp: SeccompChoice = { kind: 'default' };
   for (const opt of opts.securityOpt === undefined ? [] : strArray(opts.securityOpt, 'security option')) {
     const m = /^no-new-privileges(?:[:=](true|false))?$/.exec(opt);
-    if (!m) {
-      throw invalid(`invalid --security-opt ${show(opt)}: only no-new-privileges[:true|false] is supported for now (seccomp and apparmor come later)`);
+    if (m) {
+      noNewPrivs = m[1] !== 'false';
+      continue;
     }
-    noNewPrivs = m[1] !== 'false';
+    const sc = /^seccomp[=:](.*)$/s.exec(opt);
+    if (!sc) {
+      throw invalid(`invalid --security-opt ${show(opt)}: expected no-new-privileges[:true|false] or seccomp=unconfined|builtin|PROFILE.json (apparmor and label are not supported)`);
+    }
+    const value = sc[1]!;
+    if (value === 'unconfined') seccomp = { kind: 'unconfined' };
+    else if (value === 'builtin') seccomp = { kind: 'default' };
+    else if (value === '') throw invalid('invalid --security-opt "seccomp=": expected unconfined, builtin or a profile file');
+    else {
+      const file = path.resolve(value);
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        throw invalid(`opening seccomp profile (${value}) failed: ${code === 'ENOENT' ? 'no such file or directory' : code === 'EISDIR' ? 'is a directory' : code ?? 'cannot read'}`, file);
+      }
+      seccomp = { kind: 'custom', profile: parseSeccompProfile(text, value), source: value };
+    }
   }
-  return noNewPrivs;
+  return { noNewPrivs, seccomp };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -716,6 +744,7 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
   const tty = bool(opts.tty, 'tty');
   const ttySize = resolveTtySize(opts.ttySize);
   const userEnv = resolveUserEnv(opts, env);
+  const security = resolveSecurityOpt(opts);
   const config: ResolvedRunConfig = {
     id,
     name,
@@ -734,7 +763,8 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
     mounts: resolveMounts(opts),
     resources: resolveResources(opts),
     caps: resolveCaps(opts),
-    noNewPrivs: resolveSecurityOpt(opts),
+    noNewPrivs: security.noNewPrivs,
+    seccomp: security.seccomp,
     rm: bool(opts.rm, 'rm'),
     detach: bool(opts.detach, 'detach'),
     restart: resolveRestart(opts),

@@ -5,7 +5,8 @@ import { toOciResources } from '../cgroup/resources.js';
 import type { CgroupPlan } from '../cgroup/index.js';
 import type { ResolvedMount, ResolvedRunConfig } from '../runtime/options.js';
 import { DEFAULT_DEVICES, DEFAULT_MOUNTS, MASKED_PATHS, READONLY_PATHS, capNames } from './defaults.js';
-import { OCI_VERSION, type LinuxNamespace, type Mount, type Process, type Spec } from './oci.js';
+import { OCI_VERSION, type LinuxNamespace, type LinuxSeccomp, type Mount, type Process, type Spec } from './oci.js';
+import { dockerDefaultProfile, seccompKey, toOciSeccomp, type SeccompChoice } from './seccomp.js';
 import { POCKER_SCHEMA_VERSION, type PockerCgroups, type PockerImageVolume, type PockerSection, type RestartPolicyName } from './pocker.js';
 
 /** Where a container's layers live (run.ts decides; see its layout()). */
@@ -78,6 +79,46 @@ function processOf(cfg: Pick<ResolvedRunConfig, 'args' | 'env' | 'cwd' | 'tty' |
   };
 }
 
+/** Docker's default profile converted, per bounding set (a container start pays no conversion). */
+const defaultSeccomps = new Map<bigint, LinuxSeccomp>();
+const seccompKeys = new WeakMap<LinuxSeccomp, string>();
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object') {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+/**
+ * linux.seccomp of a container: Docker's default profile or the caller's, converted for its
+ * bounding set on this machine (Docker's rules); null when unconfined. The default profile's
+ * conversion is made once per bounding set and shared (frozen).
+ */
+export function containerSeccomp(choice: SeccompChoice | undefined, caps: bigint): LinuxSeccomp | null {
+  // A record written before seccomp existed has no choice: it gets the default, as new containers do.
+  const c = choice ?? { kind: 'default' };
+  if (c.kind === 'unconfined') return null;
+  if (c.kind === 'custom') return toOciSeccomp(c.profile, { caps: capNames(caps) });
+  let s = defaultSeccomps.get(caps);
+  if (!s) {
+    s = deepFreeze(toOciSeccomp(dockerDefaultProfile(), { caps: capNames(caps) }));
+    defaultSeccomps.set(caps, s);
+  }
+  return s;
+}
+
+/** Where pocker-init caches the program compiled from `s` (the store's seccomp/ directory). */
+export function seccompCachePath(root: string, s: LinuxSeccomp): string {
+  let key = seccompKeys.get(s);
+  if (key === undefined) {
+    key = seccompKey(s);
+    seccompKeys.set(s, key);
+  }
+  return `${root}/seccomp/${key}.bpf`;
+}
+
 /** The document pocker-init runs a container from (run, start). */
 export function buildSpec<C = unknown>(cfg: ResolvedRunConfig, l: SpecLayout, plan: CgroupPlan, opts: BuildOptions<C> = {}): Spec<PockerSection<C>> {
   const namespaces: LinuxNamespace[] = [{ type: 'mount' }, { type: 'uts' }, { type: 'ipc' }, { type: 'pid' }];
@@ -85,12 +126,14 @@ export function buildSpec<C = unknown>(cfg: ResolvedRunConfig, l: SpecLayout, pl
   if (plan.version === 2) namespaces.push({ type: 'cgroup' });
   const volumes: PockerImageVolume[] = cfg.mounts.filter((m) => m.kind === 'image-volume').map((m) => ({ source: m.src, destination: m.dst }));
   const user = byDepth(cfg.mounts.map((m) => ({ destination: m.dst, mount: ociMount(m) }))).map((x) => x.mount);
+  const seccomp = containerSeccomp(cfg.seccomp, cfg.caps);
   const pocker: PockerSection<C> = {
     version: POCKER_SCHEMA_VERSION,
     rootfs: { lowers: l.lowers, upper: l.upper, work: l.work, scratchUpper: l.scratchUpper },
     user: cfg.user,
     ...(volumes.length ? { volumes } : {}),
     init: cfg.init,
+    ...(seccomp ? { seccompCache: seccompCachePath(cfg.root, seccomp) } : {}),
     monitor: {
       foreground: !cfg.detach,
       ...(cfg.restart.policy !== 0 ? { restart: { policy: RESTART_POLICIES[cfg.restart.policy]!, max: cfg.restart.max } } : {}),
@@ -128,6 +171,7 @@ export function buildSpec<C = unknown>(cfg: ResolvedRunConfig, l: SpecLayout, pl
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],
       rootfsPropagation: 'rslave',
+      ...(seccomp ? { seccomp } : {}),
     },
     pocker,
   };
@@ -149,16 +193,22 @@ export interface ExecSpecInput {
   pid: number;
   /** The container's cgroups (joined, never removed by the exec). */
   cgroups: Omit<PockerCgroups, 'cleanup' | 'oom'>;
+  /** The container's filter (its config.json's linux.seccomp): an exec runs under it too. */
+  seccomp?: LinuxSeccomp;
+  /** The store's root (where the compiled filter is cached). */
+  root?: string;
 }
 
-/** The document of `pocker exec`: only `process` and the pocker section apply. */
+/** The document of `pocker exec`: only `process`, `linux.seccomp` and the pocker section apply. */
 export function buildExecSpec(x: ExecSpecInput): Spec {
   return {
     ociVersion: OCI_VERSION,
     process: processOf(x),
+    ...(x.seccomp ? { linux: { seccomp: x.seccomp } } : {}),
     pocker: {
       version: POCKER_SCHEMA_VERSION,
       user: x.user,
+      ...(x.seccomp && x.root ? { seccompCache: seccompCachePath(x.root, x.seccomp) } : {}),
       monitor: {
         foreground: !x.detach,
         ...(x.detach ? { detach: { stateDir: '', logPath: '', logMaxSize: 0, logMaxFiles: 1, removeOnExit: false } } : {}),

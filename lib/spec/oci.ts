@@ -103,10 +103,32 @@ export interface LinuxDevice {
   gid?: number;
 }
 
+/** An argument comparison of a seccomp rule (`value` is the mask of SCMP_CMP_MASKED_EQ, `valueTwo` the value). */
+export interface LinuxSeccompArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  op: string;
+}
+
+export interface LinuxSyscall {
+  names: string[];
+  /** `SCMP_ACT_*`. */
+  action: string;
+  /** The errno of SCMP_ACT_ERRNO (default EPERM). */
+  errnoRet?: number;
+  /** All must match (AND). */
+  args?: LinuxSeccompArg[];
+}
+
+/** linux.seccomp: pocker-init compiles it with libseccomp and loads it last before exec. */
 export interface LinuxSeccomp {
   defaultAction: string;
+  defaultErrnoRet?: number;
+  /** `SCMP_ARCH_*`. */
   architectures?: string[];
-  syscalls?: Array<{ names: string[]; action: string; errnoRet?: number; args?: unknown[] }>;
+  flags?: string[];
+  syscalls?: LinuxSyscall[];
 }
 
 export type RootfsPropagation = 'private' | 'rprivate' | 'slave' | 'rslave' | 'shared' | 'rshared' | 'unbindable' | 'runbindable';
@@ -121,7 +143,6 @@ export interface Linux {
   maskedPaths?: string[];
   readonlyPaths?: string[];
   sysctl?: Record<string, string>;
-  /** Typed only: not applied yet. */
   seccomp?: LinuxSeccomp;
   rootfsPropagation?: RootfsPropagation;
   mountLabel?: string;

@@ -75,6 +75,11 @@ export interface PockerSection<C = unknown> {
   volumes?: PockerImageVolume[];
   /** --init: a reaping PID 1 runs the workload as its child. */
   init?: boolean;
+  /**
+   * Where pocker-init caches the BPF program compiled from `linux.seccomp` (an absolute path in
+   * the store, named by the profile's hash): read when valid, written after a compile.
+   */
+  seccompCache?: string;
   monitor: PockerMonitor;
   /** exec mode: join the running container whose first process has this host pid (only `process` and this section apply). */
   exec?: { pid: number };

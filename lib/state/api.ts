@@ -23,6 +23,7 @@ import { filterContainers, normalizeFilters, type ContainerFilters } from './fil
 import type { ContainerInfo, ContainerStatusName } from './info.js';
 import * as stats from './stats.js';
 import type { ContainerStats, StatsSample } from './stats.js';
+import type { SeccompChoice } from '../spec/seccomp.js';
 
 export { containerLogs, followLogs, streamLogs, type LogEntry, type LogsOptions } from './logs.js';
 export type { ContainerFilters, ContainerStatusFilter } from './filters.js';
@@ -192,6 +193,8 @@ export interface ContainerDetails {
     ReadonlyRootfs: boolean;
     NetworkMode: string;
     Init: boolean;
+    /** Docker's: the --security-opt values that differ from the defaults (a profile file as its JSON), or null. */
+    SecurityOpt: string[] | null;
     CgroupParent: string;
     Binds: string[];
     Tmpfs: Record<string, string>;
@@ -201,6 +204,16 @@ export interface ContainerDetails {
 }
 
 const RESTART_NAMES = ['no', 'on-failure', 'always', 'unless-stopped'] as const;
+
+/** HostConfig.SecurityOpt as Docker shows it: seccomp=unconfined, seccomp=<the profile's JSON>, no-new-privileges. */
+function securityOpt(r: { noNewPrivs: boolean; seccomp?: SeccompChoice } | undefined): string[] | null {
+  if (!r) return null;
+  const out: string[] = [];
+  if (r.seccomp?.kind === 'unconfined') out.push('seccomp=unconfined');
+  if (r.seccomp?.kind === 'custom') out.push(`seccomp=${JSON.stringify(r.seccomp.profile)}`);
+  if (r.noNewPrivs) out.push('no-new-privileges');
+  return out.length ? out : null;
+}
 
 /**
  * Docker's inspect document of container `ref` (id, id prefix or name). Throws a PockerError
@@ -262,6 +275,7 @@ export function inspectContainer(ref: string, options: StateOptions = {}): Conta
       ReadonlyRootfs: r?.readOnly ?? false,
       NetworkMode: r?.network ?? 'none',
       Init: r?.init ?? false,
+      SecurityOpt: securityOpt(r),
       CgroupParent: r?.cgroupParent ?? '',
       Binds: mounts.filter((m) => m.kind === 'bind').map((m) => `${m.src}:${m.dst}${m.readonly ? ':ro' : ''}`),
       Tmpfs: Object.fromEntries(mounts.filter((m) => m.kind === 'tmpfs').map((m) => [m.dst, [m.readonly ? 'ro' : '', m.data].filter(Boolean).join(',')])),

@@ -685,7 +685,7 @@ describe('network, security', () => {
   });
 
   it.each([
-    'seccomp=unconfined',
+    'seccomp=',
     'apparmor=unconfined',
     'label=disable',
     'no-new-privileges:yes',
