@@ -50,7 +50,11 @@ function ociMount(m: ResolvedMount): Mount {
     return { destination: m.dst, type: 'tmpfs', source: 'tmpfs', options };
   }
   // Volumes are nodev (no device cgroup; pocker-init keeps a device node the user passes usable).
-  return { destination: m.dst, type: 'bind', source: m.src, options: ['rbind', 'nodev', ...(m.readonly ? ['ro'] : [])] };
+  // Bound recursively, so nodev and ro are recursive too (rnodev, rro: mount_setattr AT_RECURSIVE,
+  // as Docker >= 25 does for ro): a mount under the source (-v /:/host:ro sees the host's /proc,
+  // /sys/fs/cgroup, /dev) is as read-only and device-less as the volume itself.
+  const options = ['rbind', 'nodev', 'rnodev', ...(m.readonly ? ['ro', 'rro'] : [])];
+  return { destination: m.dst, type: 'bind', source: m.src, options };
 }
 
 /** The pocker section's view of a cgroup plan. */
