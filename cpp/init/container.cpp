@@ -683,10 +683,36 @@ bool isNumber(const std::string& s) {
   return true;
 }
 
-std::vector<std::vector<std::string>> readColonFile(const char* path) {
-  std::vector<std::vector<std::string>> rows;
+// /etc/passwd and /etc/group of the container's image: opened non-blocking (a FIFO there would
+// hang the lookup, and `pocker exec` with it, forever) without following magic links, and read only
+// when a regular file. Missing: no rows (numeric ids need no entry).
+Error readColonFile(const char* path, std::vector<std::vector<std::string>>* out) {
+  auto& rows = *out;
   std::string text;
-  if (readFile(path, &text) != 0) return rows;
+  {
+    Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return fail("user", "open", "/");
+    Fd fd(openInRoot(root.get(), path, O_RDONLY | O_NONBLOCK | O_NOCTTY));
+    if (!fd) return errno == ENOENT || errno == ENOTDIR ? Error{} : fail("user", "open", path);
+    struct stat st;
+    if (fstat(fd.get(), &st) != 0) return fail("user", "fstat", path);
+    if (!S_ISREG(st.st_mode)) return Error{EINVAL, "user", "open", std::string(path) + " is not a regular file"};
+    // Nor a kernel file reached through a symlink (/proc/kmsg reads are destructive, and this
+    // process is still fully privileged).
+    struct statfs sf;
+    if (fstatfs(fd.get(), &sf) != 0) return fail("user", "fstatfs", path);
+    if (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC)
+      return Error{EINVAL, "user", "open", std::string(path) + " is a kernel file, not the image's"};
+    char buf[65536];
+    for (;;) {
+      ssize_t n = read(fd.get(), buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail("user", "read", path);
+      if (n == 0) break;
+      if (text.size() + static_cast<size_t>(n) > (64u << 20)) return Error{EFBIG, "user", "read", path};
+      text.append(buf, static_cast<size_t>(n));
+    }
+  }
   size_t i = 0;
   while (i < text.size()) {
     size_t j = text.find('\n', i);
@@ -704,7 +730,7 @@ std::vector<std::vector<std::string>> readColonFile(const char* path) {
     }
     rows.push_back(std::move(f));
   }
-  return rows;
+  return {};
 }
 
 // Docker's rules: "" is root; a name must be in /etc/passwd; a number needs no entry.
@@ -716,7 +742,8 @@ Error resolveUser(const std::string& spec, Identity* id) {
     group = spec.substr(colon + 1);
   }
   if (user.empty()) user = "0";
-  auto passwd = readColonFile("/etc/passwd");
+  std::vector<std::vector<std::string>> passwd, groupRows;
+  if (Error err = readColonFile("/etc/passwd", &passwd)) return err;
   std::string name;
   bool found = false;
   for (const auto& f : passwd) {
@@ -735,7 +762,7 @@ Error resolveUser(const std::string& spec, Identity* id) {
     id->uid = static_cast<uid_t>(std::strtoul(user.c_str(), nullptr, 10));
     id->gid = 0;
   }
-  auto groupRows = readColonFile("/etc/group");
+  if (Error err = readColonFile("/etc/group", &groupRows)) return err;
   if (!group.empty()) {
     if (isNumber(group)) {
       id->gid = static_cast<gid_t>(std::strtoul(group.c_str(), nullptr, 10));
@@ -1022,6 +1049,10 @@ Error prepareExec(const Spec& s, int sock, Identity* id, std::vector<std::string
 }
 
 int runContainer(const Spec& spec, int sock, const std::vector<int>& joinFds) {
+  // exec: dies with its monitor while it sets up too (a hung setup must not outlive it); set
+  // again after the credential change, which clears it.
+  const pid_t monitor = getppid();
+  if (spec.execPid && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != monitor)) return 1;
   // Wait for the monitor's go (it has told the caller our pid).
   char go[8];
   int stray = -1;
@@ -1103,6 +1134,10 @@ int runContainer(const Spec& spec, int sock, const std::vector<int>& joinFds) {
       _exit(e == ENOENT ? 127 : 126);
     }
     ::close(sock);
+    if (spec.execPid && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != monitor)) {
+      ::kill(workload, SIGKILL);
+      return 1;
+    }
     runInit(workload);
   }
   resetSignals();
