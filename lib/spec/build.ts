@@ -28,6 +28,8 @@ export interface BuildOptions<C = unknown> {
   attachFd?: boolean;
   /** The store's record, kept in the pocker section (pocker-init ignores it). */
   container?: C;
+  /** Container paths masked on top of the defaults: pocker's own stores seen through a host rootfs (lib/spec/hidden.ts). */
+  hide?: string[];
 }
 
 const RESTART_POLICIES: readonly RestartPolicyName[] = ['no', 'on-failure', 'always', 'unless-stopped'];
@@ -129,7 +131,7 @@ export function buildSpec<C = unknown>(cfg: ResolvedRunConfig, l: SpecLayout, pl
       resources: toOciResources(cfg.resources),
       cgroupsPath: `${cfg.cgroupParent}/${cfg.id}`,
       devices: DEFAULT_DEVICES.map((d) => ({ ...d })),
-      maskedPaths: [...MASKED_PATHS],
+      maskedPaths: [...MASKED_PATHS, ...(opts.hide ?? [])],
       readonlyPaths: [...READONLY_PATHS],
       rootfsPropagation: 'rslave',
     },
