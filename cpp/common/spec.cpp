@@ -179,6 +179,17 @@ const MountFlag kMountFlags[] = {
     {"rw", true, MS_RDONLY},           {"strictatime", false, MS_STRICTATIME}, {"suid", true, MS_NOSUID},
     {"sync", false, MS_SYNCHRONOUS},
 };
+// The recursive forms (runc's and crun's `rro`, `rnosuid`...): MOUNT_ATTR_* for mount_setattr.
+struct RecursiveFlag {
+  const char* name;
+  bool clear;
+  uint64_t attr;
+};
+const RecursiveFlag kRecursiveFlags[] = {
+    {"rro", false, MOUNT_ATTR_RDONLY},    {"rrw", true, MOUNT_ATTR_RDONLY},   {"rnosuid", false, MOUNT_ATTR_NOSUID},
+    {"rsuid", true, MOUNT_ATTR_NOSUID},   {"rnodev", false, MOUNT_ATTR_NODEV}, {"rdev", true, MOUNT_ATTR_NODEV},
+    {"rnoexec", false, MOUNT_ATTR_NOEXEC}, {"rexec", true, MOUNT_ATTR_NOEXEC},
+};
 const Named kPropagation[] = {
     {"private", MS_PRIVATE},   {"rprivate", MS_PRIVATE | MS_REC},       {"shared", MS_SHARED},
     {"rshared", MS_SHARED | MS_REC}, {"slave", MS_SLAVE},               {"rslave", MS_SLAVE | MS_REC},
@@ -201,6 +212,14 @@ bool parseMountOptions(Reader& r, const std::vector<std::string>& options, const
       if (o != f.name) continue;
       if (f.clear) m->flags &= ~f.flag;
       else m->flags |= f.flag;
+      known = true;
+      break;
+    }
+    if (known) continue;
+    for (const auto& f : kRecursiveFlags) {
+      if (o != f.name) continue;
+      (f.clear ? m->recursiveClear : m->recursiveSet) |= f.attr;
+      (f.clear ? m->recursiveSet : m->recursiveClear) &= ~f.attr;
       known = true;
       break;
     }

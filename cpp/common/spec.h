@@ -24,6 +24,9 @@ struct MountSpec {
   unsigned long flags = 0;        // MS_* to set (MS_BIND / MS_REC for bind and rbind)
   unsigned long propagation = 0;  // MS_PRIVATE / MS_SLAVE / MS_SHARED / MS_UNBINDABLE (| MS_REC), 0 = unchanged
   std::string data;               // comma-joined options that are not flags (tmpfs size=, mode=, ...)
+  // Recursive attributes (OCI's rro, rnosuid, rnodev, rnoexec and their r-clears): MOUNT_ATTR_*
+  // set or cleared on the mount and every mount under it (mount_setattr with AT_RECURSIVE).
+  uint64_t recursiveSet = 0, recursiveClear = 0;
   bool bind() const;
 };
 

@@ -3,6 +3,7 @@
 // openat2(RESOLVE_IN_ROOT) and mounted through /proc/self/fd, so a symlink planted in an image can
 // never redirect a mount onto the host.
 #include <dirent.h>
+#include <linux/magic.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -15,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -30,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "common/mountinfo.h"
 #include "common/wire.h"
 #include "common/resolve.h"
 #include "init/init.h"
@@ -158,6 +161,91 @@ Error remount(int root, const std::string& path, unsigned long flags, const char
   return mountAt(nullptr, fd.get(), nullptr, MS_REMOUNT | MS_BIND | flags, nullptr, step, path);
 }
 
+// The path `fd` names inside the root ("/proc/sys/kernel"), read back from /proc/self/fd: where a
+// destination really is once the image's symlinks are followed. False if it is not under the root.
+bool pathInRoot(int root, int fd, std::string* out) {
+  char r[PATH_MAX], p[PATH_MAX];
+  ssize_t n = readlink(fdPath(root).c_str(), r, sizeof r - 1);
+  ssize_t m = readlink(fdPath(fd).c_str(), p, sizeof p - 1);
+  if (n <= 0 || m <= 0) return false;
+  r[n] = 0;
+  p[m] = 0;
+  std::string rs(r), ps(p);
+  if (rs == "/") {
+    *out = ps;
+    return true;
+  }
+  if (ps == rs) {
+    *out = "/";
+    return true;
+  }
+  if (ps.compare(0, rs.size(), rs) != 0 || ps[rs.size()] != '/') return false;
+  *out = ps.substr(rs.size());
+  return true;
+}
+
+unsigned long msFlagsOf(uint64_t attr) {
+  unsigned long f = 0;
+  if (attr & MOUNT_ATTR_RDONLY) f |= MS_RDONLY;
+  if (attr & MOUNT_ATTR_NOSUID) f |= MS_NOSUID;
+  if (attr & MOUNT_ATTR_NODEV) f |= MS_NODEV;
+  if (attr & MOUNT_ATTR_NOEXEC) f |= MS_NOEXEC;
+  return f;
+}
+
+// Kernels before 5.12 have no mount_setattr: every mount at or under `fd`'s mount point (from
+// /proc/self/mountinfo) is remounted on its own with its flags plus `set` minus `clear`, as runc
+// did before mount_setattr. Weaker than AT_RECURSIVE: not atomic (nothing else mounts in this
+// namespace meanwhile, so nothing is missed here).
+Error remountTree(int fd, uint64_t set, uint64_t clear, const char* step, const std::string& path) {
+  char buf[PATH_MAX];
+  ssize_t n = readlink(fdPath(fd).c_str(), buf, sizeof buf - 1);
+  if (n <= 0) return fail(step, "readlink", path);
+  buf[n] = 0;
+  const std::string top(buf);
+  std::vector<MountInfo> mounts;
+  if (int e = readMountinfo(&mounts)) return fail(step, "read /proc/self/mountinfo", path, e);
+  for (const auto& mi : visibleMounts(std::move(mounts))) {
+    const std::string& mp = mi.mountPoint;
+    if (!(mp == top || (mp.size() > top.size() && mp.compare(0, top.size(), top) == 0 && (top == "/" || mp[top.size()] == '/'))))
+      continue;
+    Fd sub(::open(mp.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub) continue;  // hidden or gone
+    unsigned long flags = 0;
+    struct statvfs sv;
+    if (fstatvfs(sub.get(), &sv) == 0) {
+      if (sv.f_flag & ST_RDONLY) flags |= MS_RDONLY;
+      if (sv.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+      if (sv.f_flag & ST_NODEV) flags |= MS_NODEV;
+      if (sv.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+      if (sv.f_flag & ST_NOATIME) flags |= MS_NOATIME;
+      if (sv.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
+      if (sv.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+    }
+    flags = (flags | msFlagsOf(set)) & ~msFlagsOf(clear);
+    if (Error err = mountAt(nullptr, sub.get(), nullptr, MS_REMOUNT | MS_BIND | flags, nullptr, step, path)) return err;
+  }
+  return {};
+}
+
+// OCI's recursive options (rro, rnosuid, rnodev, rnoexec; pocker's volumes use them, so `:ro` on
+// a volume holding other mounts, such as -v /:/host:ro, is read-only all the way down):
+// mount_setattr(AT_RECURSIVE) on the mount at `path` (re-opened: a fd from before the mount names
+// the covered directory) and every mount under it, in one step. Kernels < 5.12: remountTree.
+Error setRecursive(int root, const std::string& path, uint64_t set, uint64_t clear, const char* step) {
+  if (!set && !clear) return {};
+  Fd fd(openInRoot(root, path, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
+  if (!fd && (errno == ENOTDIR || errno == ELOOP)) fd.reset(openInRoot(root, path, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
+  if (!fd) return fail(step, "openat2", path);
+  struct mount_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.attr_set = set;
+  attr.attr_clr = clear;
+  if (syscall(SYS_mount_setattr, fd.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0) return {};
+  if (errno != ENOSYS) return fail(step, "mount_setattr", path);
+  return remountTree(fd.get(), set, clear, step, path);
+}
+
 // ---------- the root filesystem ----------
 
 std::string escapeOverlay(const std::string& p) {
@@ -202,7 +290,8 @@ Error mountRootfs(const Spec& s) {
 // Copies a directory tree (never following a symlink: entries come from readdir, each opened
 // with O_NOFOLLOW relative to its parent) with owners, modes and times. Devices are skipped
 // (they would be unusable on a nodev mount anyway); whiteouts are not visible in a merged view.
-Error copyTree(int from, int to, const std::string& where) {
+// Only what is on `dev` (the image's rootfs) is copied: a directory that is another mount is skipped.
+Error copyTree(int from, int to, const std::string& where, dev_t dev) {
   Fd dupd(fcntl(from, F_DUPFD_CLOEXEC, 0));
   DIR* dir = fdopendir(dupd.release());
   if (!dir) return fail("volume-copy", "fdopendir", where);
@@ -213,12 +302,13 @@ Error copyTree(int from, int to, const std::string& where) {
     struct stat st;
     if (fstatat(from, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
     std::string path = where + "/" + name;
+    if (S_ISDIR(st.st_mode) && st.st_dev != dev) continue;
     if (S_ISDIR(st.st_mode)) {
       if (mkdirat(to, name.c_str(), 0700) != 0) { err = fail("volume-copy", "mkdirat", path); break; }
       Fd sub(openat(from, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       Fd dsub(openat(to, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!sub || !dsub) { err = fail("volume-copy", "openat", path); break; }
-      if ((err = copyTree(sub.get(), dsub.get(), path))) break;
+      if ((err = copyTree(sub.get(), dsub.get(), path, dev))) break;
       fchown(dsub.get(), st.st_uid, st.st_gid);
       fchmod(dsub.get(), st.st_mode & 07777);
       struct timespec ts[2] = {st.st_atim, st.st_mtim};
@@ -261,24 +351,32 @@ Error copyTree(int from, int to, const std::string& where) {
 }
 
 
-// An image VOLUME's anonymous volume starts as a copy of the image's content at that path.
+bool under(const std::string& path, const char* dir) {
+  size_t n = std::strlen(dir);
+  return path.compare(0, n, dir) == 0 && (path.size() == n || path[n] == '/');
+}
+
+// An image VOLUME's anonymous volume starts as a copy of the image's content at that path, and
+// only of that: the path is resolved inside the root, and a result in /proc, /sys or /dev, or on
+// another filesystem than the rootfs's (a mount reached through a symlink), is refused: pocker-init
+// is still fully privileged here and would copy kernel files into the host's volume directory.
 Error fillVolume(int root, const std::string& source, const std::string& destination) {
   Fd dst(::open(source.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dst) return fail("mount-volume", "open", source);
   Fd srcDir(openInRoot(root, destination, O_RDONLY | O_DIRECTORY));
   if (!srcDir) return {};  // nothing at that path in the image: the volume starts empty
-  struct stat st;
-  if (fstat(srcDir.get(), &st) == 0) {
-    fchown(dst.get(), st.st_uid, st.st_gid);
-    fchmod(dst.get(), st.st_mode & 07777);
-  }
-  return copyTree(srcDir.get(), dst.get(), destination);
+  struct stat st, rootSt;
+  std::string resolved;
+  if (fstat(srcDir.get(), &st) != 0 || fstat(root, &rootSt) != 0) return fail("mount-volume", "fstat", destination);
+  if (!pathInRoot(root, srcDir.get(), &resolved) || under(resolved, "/proc") || under(resolved, "/sys") ||
+      under(resolved, "/dev") || st.st_dev != rootSt.st_dev)
+    return Error{EPERM, "mount-volume", "open",
+                 destination + " (resolved to " + (resolved.empty() ? "?" : resolved) + "): an image volume is filled only from the image's own files"};
+  fchown(dst.get(), st.st_uid, st.st_gid);
+  fchmod(dst.get(), st.st_mode & 07777);
+  return copyTree(srcDir.get(), dst.get(), destination, rootSt.st_dev);
 }
 
-bool under(const std::string& path, const char* dir) {
-  size_t n = std::strlen(dir);
-  return path.compare(0, n, dir) == 0 && (path.size() == n || path[n] == '/');
-}
 
 // The step a mount's failure is reported as (what callers and tests match on).
 const char* mountStep(const MountSpec& m) {
@@ -295,6 +393,43 @@ const char* mountStep(const MountSpec& m) {
 bool needsRealDir(const MountSpec& m) {
   return m.type == "proc" || m.type == "sysfs" || m.type == "devpts" || m.type == "mqueue" || m.type == "cgroup" ||
          m.type == "cgroup2" || m.destination == "/dev";
+}
+
+// runc's checkProcMount list: the /proc files lxcfs and the like emulate, the only places inside
+// /proc anything but procfs may be mounted.
+const char* const kProcMountAllowed[] = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo",
+                                         "/proc/stat",    "/proc/swaps",     "/proc/uptime",
+                                         "/proc/loadavg", "/proc/slabinfo",  "/proc/sys/kernel/ns_last_pid",
+                                         "/proc/sys/crypto/fips_enabled"};
+
+// A mount is judged by where it really lands, once the image's symlinks are followed (`target`,
+// resolved inside the root), never by the destination's name alone: inside /proc only procfs
+// itself (or a bind of a procfs) at /proc and runc's list above; for pocker's own containers (not
+// runc bundles, which may bind into /sys as runc allows) nothing but sysfs and cgroup inside /sys,
+// and nothing onto /dev or / through a symlink. lib/runtime/options.ts checks the names too.
+Error checkDestination(const Spec& s, const MountSpec& m, int root, int target, int srcFd) {
+  const char* step = mountStep(m);
+  std::string resolved;
+  if (!pathInRoot(root, target, &resolved)) return Error{EXDEV, step, "readlink", m.destination + ": not inside the root"};
+  auto refuse = [&](const char* what) {
+    return Error{EPERM, step, "mount",
+                 m.destination + (resolved != m.destination ? " (resolved to " + resolved + ")" : std::string()) + ": " + what};
+  };
+  if (under(resolved, "/proc")) {
+    if (resolved == "/proc") {
+      struct statfs sf;
+      if (m.type == "proc" || (srcFd >= 0 && fstatfs(srcFd, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC)) return {};
+      return refuse("cannot mount over /proc");
+    }
+    for (const char* p : kProcMountAllowed)
+      if (resolved == p) return {};
+    return refuse("cannot mount inside /proc");
+  }
+  if (s.runc) return {};
+  if (under(resolved, "/sys") && m.type != "sysfs" && m.type != "cgroup" && m.type != "cgroup2")
+    return refuse("cannot mount inside /sys");
+  if (resolved != m.destination && (resolved == "/dev" || resolved == "/")) return refuse("cannot mount over /dev or / through a symlink");
+  return {};
 }
 
 // runc's `cgroup` mount type on a cgroup v1 host: a tmpfs holding, per hierarchy, the container's
@@ -348,22 +483,38 @@ Error applyMount(int root, const Spec& s, const MountSpec& m) {
     if (fstat(src.get(), &st) != 0) return fail(step, "fstat", m.source);
     Fd target(ensureInRoot(root, m.destination, !S_ISDIR(st.st_mode), &err, step));
     if (!target) return err;
+    std::string resolved;
+    if ((err = checkDestination(s, m, root, target.get(), src.get()))) return err;
+    if (!pathInRoot(root, target.get(), &resolved)) return Error{EXDEV, step, "readlink", m.destination};
     if ((err = mountAt(fdPath(src.get()).c_str(), target.get(), nullptr, MS_BIND | (m.flags & MS_REC), nullptr, step,
                        m.destination)))
       return err;
-    // ro, nosuid, nodev, noexec... of a bind apply through a remount.
+    // ro, nosuid, nodev, noexec... of a bind apply through a remount (to its top mount only, as
+    // runc does for `ro`); the recursive forms (rro, rnodev...) to every mount under it as well.
     unsigned long extra = m.flags & ~static_cast<unsigned long>(MS_BIND | MS_REC | MS_REMOUNT);
+    uint64_t rset = m.recursiveSet;
     // A device node the caller passes in stays usable (nodev would make the bind pointless).
-    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) extra &= ~static_cast<unsigned long>(MS_NODEV);
-    if (extra && (err = remount(root, m.destination, extra, step))) return err;
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+      extra &= ~static_cast<unsigned long>(MS_NODEV);
+      rset &= ~static_cast<uint64_t>(MOUNT_ATTR_NODEV);
+    }
+    // The mount is re-found at the path it was resolved to (no symlink to follow a second time).
+    if (extra && (err = remount(root, resolved, extra, step))) return err;
+    if ((err = setRecursive(root, resolved, rset, m.recursiveClear, step))) return err;
   } else {
     Fd target(needsRealDir(m) ? mountpointNoSymlink(root, m.destination, &err, step)
                               : ensureInRoot(root, m.destination, false, &err, step));
     if (!target) return err;
+    if ((err = checkDestination(s, m, root, target.get(), -1))) return err;
     const std::string& source = m.source.empty() ? m.type : m.source;
     if ((err = mountAt(source.c_str(), target.get(), m.type.c_str(), m.flags & ~static_cast<unsigned long>(MS_REMOUNT),
                        m.data.empty() ? nullptr : m.data.c_str(), step, m.destination)))
       return err;
+    if (m.recursiveSet || m.recursiveClear) {
+      std::string resolved;
+      if (!pathInRoot(root, target.get(), &resolved)) return Error{EXDEV, step, "readlink", m.destination};
+      if ((err = setRecursive(root, resolved, m.recursiveSet, m.recursiveClear, step))) return err;
+    }
   }
   if (m.propagation) {
     Fd fd(openInRoot(root, m.destination, O_PATH));
@@ -534,10 +685,36 @@ bool isNumber(const std::string& s) {
   return true;
 }
 
-std::vector<std::vector<std::string>> readColonFile(const char* path) {
-  std::vector<std::vector<std::string>> rows;
+// /etc/passwd and /etc/group of the container's image: opened non-blocking (a FIFO there would
+// hang the lookup, and `pocker exec` with it, forever) without following magic links, and read only
+// when a regular file. Missing: no rows (numeric ids need no entry).
+Error readColonFile(const char* path, std::vector<std::vector<std::string>>* out) {
+  auto& rows = *out;
   std::string text;
-  if (readFile(path, &text) != 0) return rows;
+  {
+    Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return fail("user", "open", "/");
+    Fd fd(openInRoot(root.get(), path, O_RDONLY | O_NONBLOCK | O_NOCTTY));
+    if (!fd) return errno == ENOENT || errno == ENOTDIR ? Error{} : fail("user", "open", path);
+    struct stat st;
+    if (fstat(fd.get(), &st) != 0) return fail("user", "fstat", path);
+    if (!S_ISREG(st.st_mode)) return Error{EINVAL, "user", "open", std::string(path) + " is not a regular file"};
+    // Nor a kernel file reached through a symlink (/proc/kmsg reads are destructive, and this
+    // process is still fully privileged).
+    struct statfs sf;
+    if (fstatfs(fd.get(), &sf) != 0) return fail("user", "fstatfs", path);
+    if (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC)
+      return Error{EINVAL, "user", "open", std::string(path) + " is a kernel file, not the image's"};
+    char buf[65536];
+    for (;;) {
+      ssize_t n = read(fd.get(), buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail("user", "read", path);
+      if (n == 0) break;
+      if (text.size() + static_cast<size_t>(n) > (64u << 20)) return Error{EFBIG, "user", "read", path};
+      text.append(buf, static_cast<size_t>(n));
+    }
+  }
   size_t i = 0;
   while (i < text.size()) {
     size_t j = text.find('\n', i);
@@ -555,7 +732,7 @@ std::vector<std::vector<std::string>> readColonFile(const char* path) {
     }
     rows.push_back(std::move(f));
   }
-  return rows;
+  return {};
 }
 
 // Docker's rules: "" is root; a name must be in /etc/passwd; a number needs no entry.
@@ -567,7 +744,8 @@ Error resolveUser(const std::string& spec, Identity* id) {
     group = spec.substr(colon + 1);
   }
   if (user.empty()) user = "0";
-  auto passwd = readColonFile("/etc/passwd");
+  std::vector<std::vector<std::string>> passwd, groupRows;
+  if (Error err = readColonFile("/etc/passwd", &passwd)) return err;
   std::string name;
   bool found = false;
   for (const auto& f : passwd) {
@@ -586,7 +764,7 @@ Error resolveUser(const std::string& spec, Identity* id) {
     id->uid = static_cast<uid_t>(std::strtoul(user.c_str(), nullptr, 10));
     id->gid = 0;
   }
-  auto groupRows = readColonFile("/etc/group");
+  if (Error err = readColonFile("/etc/group", &groupRows)) return err;
   if (!group.empty()) {
     if (isNumber(group)) {
       id->gid = static_cast<gid_t>(std::strtoul(group.c_str(), nullptr, 10));
@@ -914,6 +1092,10 @@ int runContainer(const Spec& spec, int sock, const std::vector<int>& joinFds) {
   // joined pid namespace, exec's children): not dumpable, as runc's init. exec makes the
   // workload dumpable again; --init's PID 1 stays as it is.
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // exec: dies with its monitor while it sets up too (a hung setup must not outlive it); set
+  // again after the credential change, which clears it.
+  const pid_t monitor = getppid();
+  if (spec.execPid && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != monitor)) return 1;
   // Wait for the monitor's go (it has told the caller our pid).
   char go[8];
   int stray = -1;

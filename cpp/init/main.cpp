@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <linux/close_range.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -108,5 +109,11 @@ int main(int argc, char** argv) {
     return 125;
   }
   if (!spec.attachFd) ::close(kAttachFd);
+  // A foreground exec's monitor ends with its caller (the addon spawns it from Node's main thread,
+  // which lives as long as the process), even while the exec is still being set up.
+  if (spec.execPid && spec.foreground) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1) return 125;
+  }
   return runMonitor(spec, kSyncFd);
 }

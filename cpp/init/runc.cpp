@@ -877,9 +877,9 @@ struct Undo {
   "ociVersionMax": "1.2.0",
   "hooks": ["prestart", "createRuntime", "poststart", "poststop"],
   "mountOptions": ["async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "mand", "noatime",
-    "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid", "private", "rbind", "relatime",
-    "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "slave", "strictatime", "suid",
-    "sync", "unbindable"],
+    "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid", "private", "rbind", "rdev",
+    "relatime", "remount", "rexec", "rnodev", "rnoexec", "rnosuid", "ro", "rprivate", "rro", "rrw", "rshared", "rslave",
+    "rsuid", "runbindable", "rw", "shared", "slave", "strictatime", "suid", "sync", "unbindable"],
   "linux": {
     "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
     "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},

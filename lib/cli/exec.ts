@@ -1,5 +1,7 @@
 // `pocker exec [-i] [-t] [-u USER] [-e KEY=VALUE] [-w DIR] CONTAINER COMMAND [ARG...]`: a new
 // process in a running container, with run's stdio, pty and signal handling and exit codes.
+import { constants as osConstants } from 'node:os';
+
 import type { Command } from 'commander';
 
 import { reportFailure } from './failure.js';
@@ -52,14 +54,30 @@ export function addExecCommand(program: Command, ctx: CliContext): Command {
           ctx.exitCode = 0;
           return;
         }
+        // Until the process is started, SIGTERM/SIGINT/SIGHUP end the CLI at once (executeRun would
+        // hold them for a process that may never start: its setup can block on a hostile image's
+        // files); the exec's pocker-init pair dies with this process (PR_SET_PDEATHSIG). Once it
+        // runs, executeRun forwards them and the CLI ends when the process does.
+        let started = false;
+        const early = new Map<NodeJS.Signals, () => void>();
+        for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+          const handler = (): void => {
+            if (!started) process.exit(128 + osConstants.signals[signal]);
+          };
+          early.set(signal, handler);
+          process.on(signal, handler);
+        }
+        const removeEarly = (): void => {
+          for (const [signal, handler] of early) process.off(signal, handler);
+        };
         // executeRun wires stdio/pty/signals from these fields; exec() gets the rest.
         ctx.exitCode = await executeRun(
           {
             ...(flags.tty ? { tty: true, stdio: 'pipe' as const } : { stdio: [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'] as ['inherit' | 'ignore', 'inherit', 'inherit'] }),
             ...(flags.interactive ? { interactive: true } : {}),
           },
-          (o) =>
-            exec(container, {
+          async (o) => {
+            const c = await exec(container, {
               cmd: command,
               ...(env ? { env } : {}),
               ...(flags.user !== undefined ? { user: flags.user } : {}),
@@ -69,8 +87,11 @@ export function addExecCommand(program: Command, ctx: CliContext): Command {
               ...(o.ttySize ? { ttySize: o.ttySize } : {}),
               ...(o.stdio ? { stdio: o.stdio } : {}),
               ...(root ? { root } : {}),
-            }),
-        );
+            });
+            started = true;
+            return c;
+          },
+        ).finally(removeEarly);
       } catch (err) {
         reportFailure(ctx, err, 'run', command[0]);
       }

@@ -35,6 +35,7 @@ import { attachDir, attachFd, type Attachment } from './attach.js';
 import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
 import { signalDetached, signalName, signalNumber } from './signals.js';
 import { buildSpec, type SpecLayout } from '../spec/build.js';
+import { hiddenStorePaths } from '../spec/hidden.js';
 
 /**
  * Crash-safety tests: when `POCKER_FAULT` names this point, the process SIGKILLs itself there
@@ -131,7 +132,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: C
           ...(l.work ? [{ path: l.work, mode: 0o700 }] : []),
           ...cfg.mounts.filter((m) => m.kind === 'image-volume').map((m) => ({ path: m.src, mode: 0o755 })),
         ],
-        spec: (document = configDocument(buildSpec({ ...cfg, name }, l, plan, { stdinOnce }), meta) as OciDocument),
+        spec: (document = configDocument(buildSpec({ ...cfg, name }, l, plan, { stdinOnce, hide: hiddenStorePaths(l.lowers, cfg.root) }), meta) as OciDocument),
         meta,
         // A container a monitor will run is `created` from the moment its config.json exists.
         created: !!cfg.detach,
@@ -637,7 +638,7 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
     let handle: RunningContainer;
     try {
       // config.json becomes the document this run of the container is handed.
-      const document = configDocument(buildSpec({ ...cfg, name: c.name, detach: true }, l, plan, { stdinOnce: stored.stdinOnce, attachFd: !!pair }), c.config!) as OciDocument;
+      const document = configDocument(buildSpec({ ...cfg, name: c.name, detach: true }, l, plan, { stdinOnce: stored.stdinOnce, attachFd: !!pair, hide: hiddenStorePaths(l.lowers, cfg.root) }), c.config!) as OciDocument;
       writeConfig(l.dir, document, c.config!);
       const spec = Buffer.from(JSON.stringify(document));
       handle = await launch(spec, { ...cfg, name: c.name, detach: true }, { stdio: 'ignore' }, cleanup, l.dir, pair?.[1]);

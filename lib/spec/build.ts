@@ -29,6 +29,8 @@ export interface BuildOptions<C = unknown> {
   attachFd?: boolean;
   /** The store's record, kept in the pocker section (pocker-init ignores it). */
   container?: C;
+  /** Container paths masked on top of the defaults: pocker's own stores seen through a host rootfs (lib/spec/hidden.ts). */
+  hide?: string[];
 }
 
 const RESTART_POLICIES: readonly RestartPolicyName[] = ['no', 'on-failure', 'always', 'unless-stopped'];
@@ -51,7 +53,11 @@ function ociMount(m: ResolvedMount): Mount {
     return { destination: m.dst, type: 'tmpfs', source: 'tmpfs', options };
   }
   // Volumes are nodev (no device cgroup; pocker-init keeps a device node the user passes usable).
-  return { destination: m.dst, type: 'bind', source: m.src, options: ['rbind', 'nodev', ...(m.readonly ? ['ro'] : [])] };
+  // Bound recursively, so nodev and ro are recursive too (rnodev, rro: mount_setattr AT_RECURSIVE,
+  // as Docker >= 25 does for ro): a mount under the source (-v /:/host:ro sees the host's /proc,
+  // /sys/fs/cgroup, /dev) is as read-only and device-less as the volume itself.
+  const options = ['rbind', 'nodev', 'rnodev', ...(m.readonly ? ['ro', 'rro'] : [])];
+  return { destination: m.dst, type: 'bind', source: m.src, options };
 }
 
 /** The pocker section's view of a cgroup plan. */
@@ -168,7 +174,7 @@ export function buildSpec<C = unknown>(cfg: ResolvedRunConfig, l: SpecLayout, pl
       resources: toOciResources(cfg.resources),
       cgroupsPath: `${cfg.cgroupParent}/${cfg.id}`,
       devices: DEFAULT_DEVICES.map((d) => ({ ...d })),
-      maskedPaths: [...MASKED_PATHS],
+      maskedPaths: [...MASKED_PATHS, ...(opts.hide ?? [])],
       readonlyPaths: [...READONLY_PATHS],
       rootfsPropagation: 'rslave',
       ...(seccomp ? { seccomp } : {}),

@@ -107,17 +107,17 @@ describe('buildSpec', () => {
     });
     const mounts = buildSpec(c, layout(c), v1Plan).mounts!.slice(DEFAULT_MOUNTS.length);
     expect(mounts.map((m) => m.destination)).toEqual(['/a', '/t', '/etc/x', '/a/b', '/a/b/c']);
-    expect(mounts[0]).toEqual({ destination: '/a', type: 'bind', source: src, options: ['rbind', 'nodev', 'ro'] });
+    expect(mounts[0]).toEqual({ destination: '/a', type: 'bind', source: src, options: ['rbind', 'nodev', 'rnodev', 'ro', 'rro'] });
     expect(mounts[1]).toEqual({ destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'ro'] });
     expect(mounts[3]).toEqual({ destination: '/a/b', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'size=1m', 'noexec'] });
-    expect(mounts[4]!.options).toEqual(['rbind', 'nodev']);
+    expect(mounts[4]!.options).toEqual(['rbind', 'nodev', 'rnodev']);
     expect(byDepth([{ destination: '/x/y' }, { destination: '/b' }, { destination: '/a' }])).toEqual([{ destination: '/b' }, { destination: '/a' }, { destination: '/x/y' }]);
   });
 
   it('image volumes are bind mounts plus a pocker.volumes entry (filled from the image when empty)', () => {
     const c: ResolvedRunConfig = { ...cfg, mounts: [{ kind: 'image-volume', src: '/vol/0', dst: '/data', readonly: false, data: '' }] };
     const d = buildSpec(c, layout(c), v1Plan);
-    expect(d.mounts!.at(-1)).toEqual({ destination: '/data', type: 'bind', source: '/vol/0', options: ['rbind', 'nodev'] });
+    expect(d.mounts!.at(-1)).toEqual({ destination: '/data', type: 'bind', source: '/vol/0', options: ['rbind', 'nodev', 'rnodev'] });
     expect(d.pocker!.volumes).toEqual([{ source: '/vol/0', destination: '/data' }]);
   });
 
