@@ -141,6 +141,9 @@ const IMAGE_HEADERS: Record<string, string> = {
   VirtualSize: 'VIRTUAL SIZE',
 };
 
+/** A row with every field `images --format` may name (its header texts): what a template is checked against. */
+const SAMPLE_IMAGE_ROW: Readonly<Record<string, string>> = IMAGE_HEADERS;
+
 /** One row of `images` as Docker's image context has it (keys sorted, as Go marshals a map). */
 export function imageRow(
   entry: Pick<ImageEntry, 'name' | 'id' | 'created' | 'manifestDigest' | 'indexDigest'>,
@@ -168,6 +171,8 @@ async function listImages(reference: string | undefined, flags: ListFlags, cmd: 
     ? '{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}'
     : '{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
   const format = parseFormat(flags.format, defaultTable);
+  // Checked before anything is listed: with no images a bad template would go unnoticed.
+  if (!flags.quiet) renderTemplate(format.body, SAMPLE_IMAGE_ROW);
   const images: ImageInfo[] = await (await library()).listImages({ root: await rootOf(cmd, ctx), ...(reference !== undefined ? { reference } : {}) });
   if (flags.quiet) {
     const ids = [...new Set(images.map((e) => (flags.trunc === false ? e.id : shortImageId(e.id))))];

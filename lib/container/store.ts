@@ -45,6 +45,8 @@ export function stateRoot(options?: RootOptions): string {
 }
 
 const ID = /^[0-9a-f]{64}$/;
+/** A container name as Docker allows it. */
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /** <root>/containers */
 export function containersDir(root: string): string {
@@ -275,9 +277,10 @@ function idByName(root: string, name: string): string | null {
 }
 
 /**
- * Finds a container by full id, unique id prefix or name (Docker's lookup order). Throws a
- * PockerError `ERR_POCKER_NOT_FOUND` ("No such container") or `ERR_POCKER_AMBIGUOUS`. The entry's
- * name is the recorded one (the short id while config.json is not written, or not readable).
+ * Finds a container by full id, exact name or unique id prefix (Docker's lookup order: a name is
+ * never shadowed by another container's id prefix). Throws a PockerError `ERR_POCKER_NOT_FOUND`
+ * ("No such container") or `ERR_POCKER_AMBIGUOUS`. The entry's name is the recorded one (the short
+ * id while config.json is not written, or not readable).
  */
 export function findContainer(root: string, ref: string): ContainerEntry {
   const ids = containerIds(root);
@@ -286,26 +289,28 @@ export function findContainer(root: string, ref: string): ContainerEntry {
     try {
       return { e: entryOf(root, id, readMeta(containerDir(root, id))?.name), unreadable: false };
     } catch {
-      // A record this pocker cannot read (a newer pocker's): its id names it.
+      // A record this pocker cannot read (a newer pocker's, or a damaged one): its id names it.
       return { e: entryOf(root, id), unreadable: true };
     }
   };
   const entry = (id: string): ContainerEntry => read(id).e;
   if (ids.includes(ref)) return entry(ref);
+  if (NAME.test(ref)) {
+    // The name claim says which container holds a name; then the containers whose record names it.
+    const claimed = idByName(root, ref);
+    if (claimed) {
+      const { e, unreadable } = read(claimed);
+      // A record this pocker cannot read is found by its name claim (for rm -f, and a clear refusal).
+      if (e.name === ref || unreadable) return { ...e, name: ref };
+    }
+    const named = ids.map(entry).find((e) => e.name === ref);
+    if (named) return named;
+  }
   const byPrefix = /^[0-9a-f]{1,63}$/.test(ref) ? ids.filter((id) => id.startsWith(ref)) : [];
   if (byPrefix.length > 1) {
     throw new PockerError(`multiple containers found with prefix ${ref}`, { code: 'ERR_POCKER_AMBIGUOUS', step: 'lookup' });
   }
   if (byPrefix.length === 1) return entry(byPrefix[0]!);
-  // The name claim says which container holds a name; then the containers whose record names it.
-  const claimed = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(ref) ? idByName(root, ref) : null;
-  if (claimed) {
-    const { e, unreadable } = read(claimed);
-    // A record a newer pocker wrote is found by its name claim (for rm -f, and a clear refusal).
-    if (e.name === ref || unreadable) return { ...e, name: ref };
-  }
-  const named = ids.map(entry).find((e) => e.name === ref);
-  if (named) return named;
   throw new PockerError(`No such container: ${ref}`, { code: 'ERR_POCKER_NOT_FOUND', step: 'lookup' });
 }
 
