@@ -271,6 +271,33 @@ async function pruneImages(flags: PruneFlags, cmd: Command, ctx: CliContext): Pr
 }
 
 // ---------------------------------------------------------------------------------------------
+// system prune
+
+/**
+ * Docker's `system prune`: stopped (and damaged) containers, with what no record explains (monitors
+ * and cgroups of containers whose directory was deleted, stale name claims), then dangling images
+ * (every image no container uses with -a). pocker has no networks, volumes or build cache to prune.
+ */
+async function systemPrune(flags: PruneFlags, cmd: Command, ctx: CliContext): Promise<number> {
+  if (!flags.force) {
+    const what = ['all stopped containers', flags.all ? 'all images without at least one container associated to them' : 'all dangling images'];
+    if (!(await confirm(`WARNING! This will remove:\n${what.map((w) => `  - ${w}\n`).join('')}`))) return 0;
+  }
+  const root = await rootOf(cmd, ctx);
+  const { pruneContainers } = await import('../runtime/lifecycle.js');
+  const { DEFAULT_STATE_ROOT } = await import('../paths.js');
+  // The containers' root is the container commands' (the image store's default differs when rootless).
+  const containerRoot = cmd.optsWithGlobals<RootFlags>().root ?? (ctx.env.POCKER_ROOT || DEFAULT_STATE_ROOT);
+  const containers = await pruneContainers({ root: containerRoot });
+  if (containers.deleted.length) out(`Deleted Containers:\n${containers.deleted.map((id) => `${id}\n`).join('')}\n`);
+  const images = await (await library()).pruneImages({ root, all: flags.all === true });
+  const lines = [...images.untagged.map((n) => `untagged: ${n}`), ...images.deleted.map((d) => `deleted: ${d}`)];
+  if (lines.length) out(`Deleted Images:\n${lines.map((l) => `${l}\n`).join('')}\n`);
+  out(`Total reclaimed space: ${humanSize(containers.reclaimedBytes + images.reclaimed)}\n`);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
 // system df
 
 interface DfFlags extends RootFlags {
@@ -474,6 +501,14 @@ export function addImageCommands(program: Command, ctx: CliContext): void {
     .option('--format <format>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
     .addOption(rootOption())
     .action((flags: DfFlags, c: Command) => guard(ctx, () => systemDf(flags, c, ctx)));
+  system
+    .command('prune')
+    .description('Remove unused data')
+    .usage('[OPTIONS]')
+    .option('-a, --all', 'Remove all unused images not just dangling ones')
+    .option('-f, --force', 'Do not prompt for confirmation')
+    .addOption(rootOption())
+    .action((flags: PruneFlags, c: Command) => guard(ctx, () => systemPrune(flags, c, ctx)));
 
   program
     .command('login')

@@ -29,6 +29,10 @@ export {
   describeContainer,
   effectiveState,
   findContainer,
+  findMonitors,
+  findOrphans,
+  isDamagedRecord,
+  isMonitorOf,
   isPockerInit,
   listContainerRecords,
   logFiles,
@@ -50,6 +54,7 @@ export {
   type ContainerLockOptions,
   type ListRecordsOptions,
   type ListedContainer,
+  type OrphanContainer,
   type LogEntry,
   type RootOptions,
 } from './store.js';

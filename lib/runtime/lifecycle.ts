@@ -8,11 +8,15 @@ import {
   containerCgroupDirs,
   describeContainer,
   findContainer,
+  findMonitors,
+  findOrphans,
+  isMonitorOf,
   isPockerInit,
   listContainerRecords,
   lookupContainer,
   markStopRequested,
   namesOf,
+  readMeta,
   releaseName,
   releaseStaleNames,
   removeContainerDir,
@@ -26,6 +30,7 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { PockerError, invalid, type SetupStep } from '../errors.js';
+import { cgroupProcs } from '../cgroup/index.js';
 import { native } from '../native.js';
 import { treeSize } from '../state/stats.js';
 import type { ExitStatus } from '../types.js';
@@ -155,17 +160,30 @@ export async function removeContainer(ref: string, options: RemoveOptions = {}):
     try {
       c = describeContainer(found);
     } catch (err) {
-      if (!options.force || !(err instanceof PockerError) || (err.code !== 'ERR_POCKER_UNSUPPORTED' && err.code !== 'ERR_POCKER_STORE_CORRUPT')) throw err;
-      return await removeUnreadable(root, found);
+      if (!options.force || !(err instanceof PockerError) || err.code !== 'ERR_POCKER_UNSUPPORTED') throw err;
+      return await removeUnreadable(root, found, true);
     }
+    if (c.damaged) return await removeUnreadable(root, found, !!options.force);
     // Under the container's lock: a start in progress finishes first (and is then seen running).
-    // A directory without config.json (its creator died making it) has nothing to start.
+    // A directory without config.json (its creator died making it, or an rm -f was killed
+    // removing it) has nothing to start.
     if (!c.config) await removeLocked(root, c, !!options.force);
     else await withContainerLock(found.dir, () => removeLocked(root, describeContainer(found), !!options.force));
   } finally {
     // A name claimed by a process killed before it made the container's directory: release it.
     if (options.force) await releaseStaleNames(root, [ref]);
   }
+}
+
+/**
+ * Removes a container that is not running: its cgroups (whatever its record says: a start killed
+ * after making them leaves them behind under any state), its directory, then every name claim
+ * naming it (last: a killed removal is finished by `rm -f NAME`).
+ */
+function removeStopped(root: string, c: Pick<ListedContainer, 'id' | 'dir' | 'config'>): void {
+  for (const dir of containerCgroupDirs(root, c)) native().cgroupRemove(dir);
+  removeContainerDir(c.dir);
+  for (const name of namesOf(root, c.id)) releaseName(root, name, c.id);
 }
 
 async function removeLocked(root: string, c: ListedContainer, force: boolean): Promise<void> {
@@ -185,25 +203,53 @@ async function removeLocked(root: string, c: ListedContainer, force: boolean): P
   for (let i = 0; i < 500 && isPockerInit(monitorPid); i++) await sleep(10);
   // A monitor (or, before it took over, the creating process, or a start) that died could not
   // clean up: kill what is left in the container's cgroups and remove them.
-  if (c.deadMonitor || c.deadOwner || c.status === 'created') for (const dir of containerCgroupDirs(root, c)) native().cgroupRemove(dir);
-  removeContainerDir(c.dir);
-  releaseName(root, c.name, c.id);
+  removeStopped(root, c);
+}
+
+/** Live processes of a container whose records cannot be read: verified monitors, and what its cgroups hold. */
+function liveProcessesOf(root: string, c: Pick<ListedContainer, 'id' | 'config'>): { monitors: number[]; cgroupProcs: number } {
+  const monitors = findMonitors(root).get(c.id) ?? [];
+  let procs = 0;
+  for (const dir of containerCgroupDirs(root, c)) procs += cgroupProcs([dir]).length;
+  return { monitors, cgroupProcs: procs };
+}
+
+/** SIGKILLs the monitors of container `id` (each checked again to be one, right before). */
+function killMonitors(root: string, id: string, pids: number[]): void {
+  for (const pid of pids) if (isMonitorOf(root, id, pid)) signalTo(pid, 'SIGKILL');
 }
 
 /**
- * `rm -f` of a container whose records this pocker cannot read (a newer pocker's): what lib/cgroup
- * plans for its id is killed and removed, then its directory and every name it holds. Under its
- * lock, so a start by the newer pocker (which takes the same lock file) is not cut in half.
+ * `rm` of a container whose records this pocker cannot read: damaged ones (empty, truncated,
+ * garbled, `null`), and with `force` a newer pocker's. What still runs for it (a monitor found by
+ * the files it holds open, the processes of the cgroups lib/cgroup plans for its id) is killed
+ * with `force`, refused without; then its cgroups, directory and every name it holds are removed.
+ * Under its lock, so a start (by a newer pocker, which takes the same lock file) is not cut in half.
  */
-async function removeUnreadable(root: string, entry: ContainerEntry): Promise<void> {
+async function removeUnreadable(root: string, entry: ContainerEntry, force: boolean): Promise<void> {
   const remove = async () => {
-    for (const dir of containerCgroupDirs(root, { id: entry.id, config: null })) native().cgroupRemove(dir);
-    removeContainerDir(entry.dir);
-    for (const name of namesOf(root, entry.id)) releaseName(root, name, entry.id);
+    let config: ListedContainer['config'] = null;
+    try {
+      config = readMeta(entry.dir);
+    } catch {
+      /* damaged, or a newer pocker's */
+    }
+    const c = { id: entry.id, dir: entry.dir, config };
+    const live = liveProcessesOf(root, c);
+    if (live.monitors.length || live.cgroupProcs) {
+      if (!force) {
+        throw new PockerError(`cannot remove container "/${entry.name}": its record is damaged and it still has processes: force remove it (rm -f)`, { code: 'ERR_POCKER_RUNNING', step: 'remove' });
+      }
+      // The monitor first: it would restart the container, or write into the directory.
+      killMonitors(root, entry.id, live.monitors);
+    }
+    removeStopped(root, c);
   };
-  await withContainerLock(entry.dir, remove).catch(async (err: unknown) => {
-    // No config.json, or the container went away meanwhile: nothing to wait for.
-    if ((err as { code?: string }).code === 'ERR_POCKER_NOT_FOUND') return remove();
+  await withContainerLock(entry.dir, remove, { timeoutMs: force ? 5000 : 30_000 }).catch(async (err: unknown) => {
+    const code = (err as { code?: string }).code;
+    // No config.json, or the container went away meanwhile: nothing to wait for. With force, a
+    // lock held by something that never lets go (a start wedged on a damaged record) does not stop it.
+    if (code === 'ERR_POCKER_NOT_FOUND' || (force && code === 'ERR_POCKER_LOCK_TIMEOUT')) return remove();
     throw err;
   });
 }
@@ -235,13 +281,10 @@ async function waitMonitorGone(c: ListedContainer, ms = 5000): Promise<void> {
 async function removeExited(root: string, c: ListedContainer): Promise<number> {
   await waitMonitorGone(c);
   const now = existsSync(c.dir) ? describeContainer(c) : c;
-  // A created container's cgroups exist only if a start was killed before its monitor took over.
-  if (now.deadMonitor || c.deadMonitor || now.status === 'created') for (const dir of (now.config ?? c.config)?.cgroups ?? []) native().cgroupRemove(dir);
-  // Its creator died before a monitor took over (or before config.json was written).
-  if (now.deadOwner || c.deadOwner) for (const dir of containerCgroupDirs(root, now.config ? now : c)) native().cgroupRemove(dir);
   const size = treeSize(c.dir);
-  removeContainerDir(c.dir);
-  releaseName(root, c.name, c.id);
+  // Its cgroups whatever its record says: its monitor, or its creator, or a start, may have died
+  // before removing them.
+  removeStopped(root, now.config ? now : c);
   return size;
 }
 
@@ -271,6 +314,19 @@ export async function pruneContainers(options: StateOptions = {}): Promise<Prune
   const deleted: string[] = [];
   let reclaimed = 0;
   for (const c of listContainerRecords(root)) {
+    if (c.damaged) {
+      // A damaged record: gone unless something of it still runs (rm -f removes that).
+      const size = treeSize(c.dir);
+      const ok = await removeUnreadable(root, c, false).then(
+        () => true,
+        () => false,
+      );
+      if (ok) {
+        reclaimed += size;
+        deleted.push(c.id);
+      }
+      continue;
+    }
     // Exited and created containers go (Docker's prune takes every container that is not running).
     if (c.status === 'running' || (!c.state && !c.deadOwner)) continue;
     // A directory without config.json may be one being created right now (under the names lock).
@@ -281,6 +337,13 @@ export async function pruneContainers(options: StateOptions = {}): Promise<Prune
     if (size < 0) continue;
     reclaimed += size;
     deleted.push(c.id);
+  }
+  // What no record explains: monitors (and their containers, cgroups) whose directory is gone, the
+  // cgroups and names of ids that have no directory.
+  for (const o of findOrphans(root)) {
+    killMonitors(root, o.id, o.monitors);
+    for (const dir of o.cgroups) native().cgroupRemove(dir);
+    if (o.monitors.length || o.cgroups.length) deleted.push(o.id);
   }
   // Names claimed by a process killed before it made the container's directory.
   await releaseStaleNames(root);
