@@ -19,6 +19,7 @@ export {
 export {
   CREATED_STATE,
   attachSocketPath,
+  childrenOf,
   clearStopRequested,
   containerCgroupDirs,
   containerDir,

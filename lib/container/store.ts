@@ -513,7 +513,7 @@ export interface OrphanContainer {
 }
 
 /** The first processes a monitor started (its children): the container's init, an exec's process. */
-function childrenOf(pid: number): number[] {
+export function childrenOf(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
   } catch {

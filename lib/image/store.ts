@@ -958,13 +958,20 @@ export class ImageStore {
     return { version: IMAGES_VERSION, images };
   }
 
-  /** Atomic rewrite of images.json. Under the lock. */
+  /**
+   * Atomic rewrite of images.json. Under the lock. On a full disk (ENOSPC, EDQUOT) the temp copy
+   * cannot be written; a document no larger than the current file (rmi, untag: what frees space)
+   * is then written over it in place (overwriteInPlace), so that a full disk never stops the user
+   * from freeing space with pocker.
+   */
   async #writeImages(file: ImagesFile): Promise<void> {
     const sorted: Record<string, ImageRecord> = {};
     for (const name of Object.keys(file.images).sort()) sorted[name] = file.images[name]!;
+    const text = `${JSON.stringify({ version: IMAGES_VERSION, images: sorted }, null, 2)}\n`;
     try {
-      await writeFileAtomic(this.imagesFile, `${JSON.stringify({ version: IMAGES_VERSION, images: sorted }, null, 2)}\n`, { mode: 0o644, tmpPath: `${this.imagesFile}.tmp` });
+      await writeFileAtomic(this.imagesFile, text, { mode: 0o644, tmpPath: `${this.imagesFile}.tmp` });
     } catch (err) {
+      if ((isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT')) && (await overwriteInPlace(this.imagesFile, Buffer.from(text)))) return;
       throw fromSystemError(err, 'store', `cannot write ${this.imagesFile}`);
     }
   }
@@ -1266,5 +1273,37 @@ export class ImageStore {
         reclaimable,
       },
     };
+  }
+}
+
+/**
+ * Writes `data` over the file at `path` in place when it is no larger than the file: no block is
+ * allocated, so it works on a full disk. The document is padded with spaces to the file's length
+ * first (JSON allows trailing white space, so the file is a whole document before and after the
+ * write), written with one pwrite at offset 0 and fsync'd, then the file is cut to the document's
+ * length. Not atomic against a crash during that one write of a small file, which is why it is only
+ * the fallback of the atomic rename. Returns false (nothing written) when `data` is larger.
+ */
+async function overwriteInPlace(path: string, data: Buffer): Promise<boolean> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, constants.O_WRONLY);
+  } catch {
+    return false;
+  }
+  try {
+    const { size } = await fh.stat();
+    if (data.length > size) return false;
+    const padded = Buffer.alloc(size, 0x20);
+    data.copy(padded);
+    // The padding ends with a newline, as the document does.
+    if (size > data.length) padded[size - 1] = 0x0a;
+    await fh.write(padded, 0, size, 0);
+    await fh.sync();
+    await fh.truncate(data.length);
+    await fh.sync();
+    return true;
+  } finally {
+    await fh.close();
   }
 }

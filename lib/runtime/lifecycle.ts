@@ -5,6 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 
 import {
+  childrenOf,
   containerCgroupDirs,
   describeContainer,
   findContainer,
@@ -30,7 +31,7 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { PockerError, invalid, type SetupStep } from '../errors.js';
-import { cgroupProcs } from '../cgroup/index.js';
+import { cgroupParentsOfProcess, cgroupProcs } from '../cgroup/index.js';
 import { native } from '../native.js';
 import { treeSize } from '../state/stats.js';
 import type { ExitStatus } from '../types.js';
@@ -206,12 +207,18 @@ async function removeLocked(root: string, c: ListedContainer, force: boolean): P
   removeStopped(root, c);
 }
 
-/** Live processes of a container whose records cannot be read: verified monitors, and what its cgroups hold. */
-function liveProcessesOf(root: string, c: Pick<ListedContainer, 'id' | 'config'>): { monitors: number[]; cgroupProcs: number } {
+/**
+ * What still lives of a container whose records cannot be read: its verified monitors, its cgroup
+ * dirs (those lib/cgroup plans for its id, and those its monitors' children are in: the record
+ * that named its cgroup parent may be what is damaged), and how many processes they hold.
+ */
+function liveProcessesOf(root: string, c: Pick<ListedContainer, 'id' | 'config'>): { monitors: number[]; cgroups: string[]; cgroupProcs: number } {
   const monitors = findMonitors(root).get(c.id) ?? [];
+  const parents = monitors.flatMap((m) => childrenOf(m).flatMap((child) => cgroupParentsOfProcess(child, c.id)));
+  const cgroups = containerCgroupDirs(root, c, parents);
   let procs = 0;
-  for (const dir of containerCgroupDirs(root, c)) procs += cgroupProcs([dir]).length;
-  return { monitors, cgroupProcs: procs };
+  for (const dir of cgroups) procs += cgroupProcs([dir]).length;
+  return { monitors, cgroups, cgroupProcs: procs };
 }
 
 /** SIGKILLs the monitors of container `id` (each checked again to be one, right before). */
@@ -243,6 +250,7 @@ async function removeUnreadable(root: string, entry: ContainerEntry, force: bool
       // The monitor first: it would restart the container, or write into the directory.
       killMonitors(root, entry.id, live.monitors);
     }
+    for (const dir of live.cgroups) native().cgroupRemove(dir);
     removeStopped(root, c);
   };
   await withContainerLock(entry.dir, remove, { timeoutMs: force ? 5000 : 30_000 }).catch(async (err: unknown) => {
