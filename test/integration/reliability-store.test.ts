@@ -76,6 +76,10 @@ describe.skipIf(!isRoot)('damaged records (issue 9 defect 2)', () => {
       expect(doc.State).toMatchObject({ Status: 'dead', Dead: true });
       expect(doc.State.Error).toMatch(/record is damaged.*state\.json/);
 
+      // Never started on top of what may still run; stop is a no-op, as for any stopped container.
+      const start = await pk(root, 'start', `dmg-${what}`);
+      expect(start.code).not.toBe(0);
+      expect(start.stderr).toMatch(/record is damaged.*rm -f/);
       // Something still runs for it: plain rm refuses (the message says what to do), rm -f kills it.
       const rm = await pk(root, 'rm', `dmg-${what}`);
       expect(rm.code).toBe(1);
