@@ -251,6 +251,12 @@ describe.skipIf(!isRoot)('rmi on a full disk (issue 9 defect 13)', () => {
       expect(left.code, left.stderr).toBe(0);
       expect(left.stdout).not.toMatch(/one|two|three/);
       expect(readFileSync(join(root, 'images.json'), 'utf8')).not.toMatch(/one|two|three/);
+      // The last name: the image goes, with its layer and blobs (the store opens on a full disk).
+      const last = left.stdout.trim();
+      const rmi = await pk(root, 'rmi', last);
+      expect(rmi.code, rmi.stderr).toBe(0);
+      expect(rmi.stdout).toMatch(/^Deleted: sha256:/m);
+      expect(readdirSync(join(root, 'layers'))).toEqual([]);
     } finally {
       execFileSync('umount', ['-l', root]);
     }
