@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 import { PockerError } from '../errors.js';
 import { withFileLock, withFileLockSync } from '../fsutil.js';
-import { containerDir, readConfig, writeConfig } from './store.js';
+import { containerCgroupDirs, containerDir, readConfig, writeConfig } from './store.js';
 
 const ADJECTIVES = [
   'amber', 'brave', 'calm', 'clever', 'cosmic', 'crisp', 'daring', 'deft', 'eager', 'early',
@@ -100,7 +100,7 @@ function claimLocked(root: string, name: string, id: string): void {
  * container at all (no owner, or an empty one: a claimer killed, or a disk full, between mkdir and
  * its write). Under the names lock, where no claim is ever half-made. Returns the released names.
  */
-function releaseStaleLocked(root: string, only?: string[]): string[] {
+function releaseStaleLocked(root: string, only?: string[], keepWithCgroups = false): string[] {
   const dir = namesDir(root);
   let names: string[];
   try {
@@ -117,6 +117,9 @@ function releaseStaleLocked(root: string, only?: string[]): string[] {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') continue; // unreadable: leave it
     }
     if (!/^[0-9a-f]{64}$/.test(owner) || !existsSync(containerDir(root, owner))) {
+      // A claim is the last trace of which root an id belongs to: while cgroups named for it are
+      // left (its directory deleted under a killed monitor), prune needs it to find and remove them.
+      if (keepWithCgroups && /^[0-9a-f]{64}$/.test(owner) && containerCgroupDirs(root, { id: owner, config: null }).length) continue;
       rmSync(join(dir, name), { recursive: true, force: true });
       released.push(name);
     }
@@ -135,7 +138,7 @@ export async function claimName(root: string, name: string | undefined, id: stri
     // The claims whose container went without releasing them (a `run -d --rm` container's monitor
     // removes its directory, not its name; a process killed half-way) are swept here, where names
     // are claimed: they never pile up.
-    releaseStaleLocked(root);
+    releaseStaleLocked(root, undefined, true);
     let chosen = name;
     if (chosen === undefined) {
       for (let i = 0; i < 64 && chosen === undefined; i++) {

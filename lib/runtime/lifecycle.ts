@@ -321,6 +321,14 @@ export async function pruneContainers(options: StateOptions = {}): Promise<Prune
   const root = stateRoot(options);
   const deleted: string[] = [];
   let reclaimed = 0;
+  // What no record explains, first (the records about to go may name the cgroup parent it is
+  // under): monitors (and their containers, cgroups) whose directory is gone, the cgroups and names
+  // of ids that have no directory.
+  for (const o of findOrphans(root)) {
+    killMonitors(root, o.id, o.monitors);
+    for (const dir of o.cgroups) native().cgroupRemove(dir);
+    if (o.monitors.length || o.cgroups.length) deleted.push(o.id);
+  }
   for (const c of listContainerRecords(root)) {
     if (c.damaged) {
       // A damaged record: gone unless something of it still runs (rm -f removes that).
@@ -345,13 +353,6 @@ export async function pruneContainers(options: StateOptions = {}): Promise<Prune
     if (size < 0) continue;
     reclaimed += size;
     deleted.push(c.id);
-  }
-  // What no record explains: monitors (and their containers, cgroups) whose directory is gone, the
-  // cgroups and names of ids that have no directory.
-  for (const o of findOrphans(root)) {
-    killMonitors(root, o.id, o.monitors);
-    for (const dir of o.cgroups) native().cgroupRemove(dir);
-    if (o.monitors.length || o.cgroups.length) deleted.push(o.id);
   }
   // Names claimed by a process killed before it made the container's directory.
   await releaseStaleNames(root);

@@ -165,6 +165,35 @@ describe.skipIf(!isRoot)('containers no record explains (issue 9 defect 8)', () 
   }
 });
 
+describe.skipIf(!isRoot)('cgroups no record explains (issue 9 defect 8)', () => {
+  it('a deleted directory and a killed monitor: the name claim keeps the id known, ps warns, prune removes the cgroups', async () => {
+    const root = tempRoot();
+    // The root's records name the cgroup parent (a parent no record names is only found through a
+    // live monitor's processes, or when it is the default `pocker`).
+    const kept = await pk(root, 'create', '--name', 'kept', '--cgroup-parent', testCgroupParent(), 'host', 'true');
+    expect(kept.code, kept.stderr).toBe(0);
+    const c = await runDetached(root, 'lost');
+    rmSync(join(root, 'containers', c.id), { recursive: true, force: true });
+    // Started by this test: the monitor first (it would clean up), then its workload.
+    process.kill(c.monitorPid, 'SIGKILL');
+    process.kill(c.pid, 'SIGKILL');
+    await until('monitor and workload gone', () => !processAlive(c.monitorPid) && !processAlive(c.pid));
+    expect(c.cgroups.filter((d) => existsSync(d)).length).toBeGreaterThan(0);
+    // Claiming another name sweeps stale claims, but not the one that still explains cgroups.
+    const other = await pk(root, 'create', '--name', 'other', '--cgroup-parent', testCgroupParent(), 'host', 'true');
+    expect(other.code, other.stderr).toBe(0);
+    expect(names(root).sort()).toEqual(['kept', 'lost', 'other']);
+    const { stderr } = await psAll(root);
+    expect(stderr).toContain(`container ${c.id.slice(0, 12)} has no record but still has cgroups`);
+    const pr = await pk(root, 'container', 'prune', '-f');
+    expect(pr.code, pr.stderr).toBe(0);
+    expect(c.cgroups.filter((d) => existsSync(d))).toEqual([]);
+    expect(names(root)).toEqual([]);
+    expect(containers(root)).toEqual([]);
+    expect((await psAll(root)).stderr).toBe('');
+  });
+});
+
 describe.skipIf(!isRoot)('name claims (issue 9 defect 12)', () => {
   it('run -d --rm: the name claim its monitor leaves is swept when names are next claimed, and by prune', async () => {
     const root = tempRoot();
