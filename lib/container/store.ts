@@ -244,12 +244,7 @@ export function effectiveState(dir: string): { state: ContainerState | null; dea
  */
 export function findMonitors(root: string): Map<string, number[]> {
   const out = new Map<string, number[]>();
-  let base: string;
-  try {
-    base = `${realpathSync(containersDir(root))}/`;
-  } catch {
-    base = `${resolve(containersDir(root))}/`;
-  }
+  const base = monitorBase(root);
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
@@ -296,13 +291,16 @@ function monitorContainerId(pid: number, base: string): string | null {
 
 /** Is `pid` still a monitor of container `id` under `root` (checked again right before it is signalled)? */
 export function isMonitorOf(root: string, id: string, pid: number): boolean {
-  let base: string;
+  return monitorContainerId(pid, monitorBase(root)) === id;
+}
+
+/** `<root>/containers/` as /proc shows the paths under it (symlinks resolved). */
+function monitorBase(root: string): string {
   try {
-    base = `${realpathSync(containersDir(root))}/`;
+    return `${realpathSync(containersDir(root))}/`;
   } catch {
-    base = `${resolve(containersDir(root))}/`;
+    return `${resolve(containersDir(root))}/`;
   }
-  return monitorContainerId(pid, base) === id;
 }
 
 /** Monitor pids of (up to `limit`) containers under `root` whose state.json says running. */

@@ -253,11 +253,9 @@ async function removeUnreadable(root: string, entry: ContainerEntry, force: bool
     for (const dir of live.cgroups) native().cgroupRemove(dir);
     removeStopped(root, c);
   };
-  await withContainerLock(entry.dir, remove, { timeoutMs: force ? 5000 : 30_000 }).catch(async (err: unknown) => {
-    const code = (err as { code?: string }).code;
-    // No config.json, or the container went away meanwhile: nothing to wait for. With force, a
-    // lock held by something that never lets go (a start wedged on a damaged record) does not stop it.
-    if (code === 'ERR_POCKER_NOT_FOUND' || (force && code === 'ERR_POCKER_LOCK_TIMEOUT')) return remove();
+  await withContainerLock(entry.dir, remove).catch(async (err: unknown) => {
+    // No config.json, or the container went away meanwhile: nothing to wait for.
+    if ((err as { code?: string }).code === 'ERR_POCKER_NOT_FOUND') return remove();
     throw err;
   });
 }
@@ -313,9 +311,12 @@ export interface PruneResult {
 }
 
 /**
- * Removes every exited detached container (and those whose creator died), plus the names left by
- * creators killed before they made a container's directory. Containers whose records a newer
- * pocker wrote are left alone (`rm -f` removes them).
+ * Removes every exited detached container (and those whose creator died), with their cgroups
+ * whatever their records say; the damaged ones (dead) nothing of which still runs; what no record
+ * explains (findOrphans: monitors whose container's directory is gone, with their containers, and
+ * the cgroups of ids only a name claim still gives); and the names left by creators killed before
+ * they made a container's directory. Containers whose records a newer pocker wrote are left alone
+ * (`rm -f` removes them). `deleted` lists orphans' ids too.
  */
 export async function pruneContainers(options: StateOptions = {}): Promise<PruneResult> {
   const root = stateRoot(options);
