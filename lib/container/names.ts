@@ -98,7 +98,7 @@ function claimLocked(root: string, name: string, id: string): void {
 /**
  * Removes the claims (all, or those in `only`) whose container has no directory, or that name no
  * container at all (no owner, or an empty one: a claimer killed, or a disk full, between mkdir and
- * its write). Under the names lock, where no claim is ever half-made. Returns the released names.
+ * its write); an owner that is something else is left alone. Under the names lock, where no claim is ever half-made. Returns the released names.
  */
 function releaseStaleLocked(root: string, only?: string[], keepWithCgroups = false): string[] {
   const dir = namesDir(root);
@@ -116,10 +116,13 @@ function releaseStaleLocked(root: string, only?: string[], keepWithCgroups = fal
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') continue; // unreadable: leave it
     }
-    if (!/^[0-9a-f]{64}$/.test(owner) || !existsSync(containerDir(root, owner))) {
+    const isId = /^[0-9a-f]{64}$/.test(owner);
+    // An owner that is neither an id nor empty is not this pocker's to judge.
+    if (!isId && owner !== '') continue;
+    if (!isId || !existsSync(containerDir(root, owner))) {
       // A claim is the last trace of which root an id belongs to: while cgroups named for it are
       // left (its directory deleted under a killed monitor), prune needs it to find and remove them.
-      if (keepWithCgroups && /^[0-9a-f]{64}$/.test(owner) && containerCgroupDirs(root, { id: owner, config: null }).length) continue;
+      if (keepWithCgroups && isId && containerCgroupDirs(root, { id: owner, config: null }).length) continue;
       rmSync(join(dir, name), { recursive: true, force: true });
       released.push(name);
     }
