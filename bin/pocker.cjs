@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
+// `--` ends Node's own options: Node 20 otherwise scans the whole command line for `--env-file`
+// (the CLI's `run --env-file FILE`) and loads FILE itself, or exits 9 when it cannot.
 // The pocker CLI entry: the whole CLI is one bundled CommonJS file (scripts/bundle-cli.mjs), so a
 // short `pocker run` spends its time on the container, not on loading modules. The bundle is
 // compiled with the V8 code cache written beside it at build time when there is one (a cache of

@@ -12,7 +12,7 @@ export { detectCgroups, parseMountinfo, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC,
 export type { CgroupInfo, MountEntry } from './detect.js';
 export { normalizeResources, toOciResources } from './resources.js';
 export type { Resources, NormalizedResources, LinuxResources } from './resources.js';
-export { cgroupJoinTargets, cgroupProcs, findContainerCgroupDirs, readCgroupUsage, type CgroupUsage } from './usage.js';
+export { cgroupJoinTargets, cgroupParentsOfProcess, cgroupProcs, findContainerCgroupDirs, readCgroupUsage, type CgroupUsage } from './usage.js';
 
 /** What cgroupApply made (cpp/common/cgroup.h CgroupPaths). */
 export interface CgroupApplied {

@@ -142,14 +142,31 @@ function cgroupMountPoints(mountinfo?: string): string[] {
 }
 
 /**
+ * The cgroup parents (paths relative to a hierarchy's root, e.g. `pocker` or `a/b`) of the cgroups
+ * named `id` that process `pid` is in (/proc/<pid>/cgroup): where a container whose record is gone
+ * has its cgroups, learned from one of its processes.
+ */
+export function cgroupParentsOfProcess(pid: number, id: string): string[] {
+  const out = new Set<string>();
+  for (const line of (read(`/proc/${pid}/cgroup`) ?? '').split('\n')) {
+    const path = line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1);
+    if (path.endsWith(`/${id}`)) {
+      const parent = path.slice(1, -id.length - 1);
+      if (parent) out.add(parent);
+    }
+  }
+  return [...out];
+}
+
+/**
  * The cgroup dirs a container may have when its record does not say (config.json lost): a leaf
  * named after `id` under the default parent (`pocker`) and under the parents of `knownDirs` (the
  * recorded cgroup dirs of the root's other containers), in every mounted hierarchy; only those
  * that exist.
  */
-export function findContainerCgroupDirs(id: string, knownDirs: string[], mountinfo?: string): string[] {
+export function findContainerCgroupDirs(id: string, knownDirs: string[], mountinfo?: string, moreParents: string[] = []): string[] {
   const mounts = cgroupMountPoints(mountinfo);
-  const parents = new Set<string>(['pocker']);
+  const parents = new Set<string>(['pocker', ...moreParents]);
   for (const dir of knownDirs) {
     const mount = mounts.find((m) => dir.startsWith(`${m}/`));
     if (mount) parents.add(dir.slice(mount.length + 1, dir.lastIndexOf('/')));

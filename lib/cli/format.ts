@@ -68,10 +68,13 @@ export interface StatusFacts {
   deadOwner: boolean;
   state: { restarting?: boolean; exitCode: number; startedAt: string; finishedAt: string } | null;
   config: { created: string } | null;
+  /** Why its records cannot be read (it is listed as Dead), or null. */
+  damaged?: string | null;
 }
 
 /** Docker's STATUS column: `Up 5 seconds`, `Exited (0) 2 minutes ago`, `Restarting (1) 3 seconds ago`, `Created`. */
 export function containerStatusText(c: StatusFacts, now = Date.now()): string {
+  if (c.damaged) return 'Dead';
   if (c.deadOwner) return 'Exited (137)';
   if (c.status === 'created') return 'Created';
   if (c.state?.restarting) {

@@ -141,6 +141,9 @@ const IMAGE_HEADERS: Record<string, string> = {
   VirtualSize: 'VIRTUAL SIZE',
 };
 
+/** A row with every field `images --format` may name (its header texts): what a template is checked against. */
+const SAMPLE_IMAGE_ROW: Readonly<Record<string, string>> = IMAGE_HEADERS;
+
 /** One row of `images` as Docker's image context has it (keys sorted, as Go marshals a map). */
 export function imageRow(
   entry: Pick<ImageEntry, 'name' | 'id' | 'created' | 'manifestDigest' | 'indexDigest'>,
@@ -168,6 +171,8 @@ async function listImages(reference: string | undefined, flags: ListFlags, cmd: 
     ? '{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}'
     : '{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
   const format = parseFormat(flags.format, defaultTable);
+  // Checked before anything is listed: with no images a bad template would go unnoticed.
+  if (!flags.quiet) renderTemplate(format.body, SAMPLE_IMAGE_ROW);
   const images: ImageInfo[] = await (await library()).listImages({ root: await rootOf(cmd, ctx), ...(reference !== undefined ? { reference } : {}) });
   if (flags.quiet) {
     const ids = [...new Set(images.map((e) => (flags.trunc === false ? e.id : shortImageId(e.id))))];
@@ -262,6 +267,33 @@ async function pruneImages(flags: PruneFlags, cmd: Command, ctx: CliContext): Pr
   const lines = [...result.untagged.map((n) => `untagged: ${n}`), ...result.deleted.map((d) => `deleted: ${d}`)];
   if (lines.length) out(`Deleted Images:\n${lines.map((l) => `${l}\n`).join('')}\n`);
   out(`Total reclaimed space: ${humanSize(result.reclaimed)}\n`);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// system prune
+
+/**
+ * Docker's `system prune`: stopped (and damaged) containers, with what no record explains (monitors
+ * and cgroups of containers whose directory was deleted, stale name claims), then dangling images
+ * (every image no container uses with -a). pocker has no networks, volumes or build cache to prune.
+ */
+async function systemPrune(flags: PruneFlags, cmd: Command, ctx: CliContext): Promise<number> {
+  if (!flags.force) {
+    const what = ['all stopped containers', flags.all ? 'all images without at least one container associated to them' : 'all dangling images'];
+    if (!(await confirm(`WARNING! This will remove:\n${what.map((w) => `  - ${w}\n`).join('')}`))) return 0;
+  }
+  const root = await rootOf(cmd, ctx);
+  const { pruneContainers } = await import('../runtime/lifecycle.js');
+  const { DEFAULT_STATE_ROOT } = await import('../paths.js');
+  // The containers' root is the container commands' (the image store's default differs when rootless).
+  const containerRoot = cmd.optsWithGlobals<RootFlags>().root ?? (ctx.env.POCKER_ROOT || DEFAULT_STATE_ROOT);
+  const containers = await pruneContainers({ root: containerRoot });
+  if (containers.deleted.length) out(`Deleted Containers:\n${containers.deleted.map((id) => `${id}\n`).join('')}\n`);
+  const images = await (await library()).pruneImages({ root, all: flags.all === true });
+  const lines = [...images.untagged.map((n) => `untagged: ${n}`), ...images.deleted.map((d) => `deleted: ${d}`)];
+  if (lines.length) out(`Deleted Images:\n${lines.map((l) => `${l}\n`).join('')}\n`);
+  out(`Total reclaimed space: ${humanSize(containers.reclaimedBytes + images.reclaimed)}\n`);
   return 0;
 }
 
@@ -469,6 +501,14 @@ export function addImageCommands(program: Command, ctx: CliContext): void {
     .option('--format <format>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
     .addOption(rootOption())
     .action((flags: DfFlags, c: Command) => guard(ctx, () => systemDf(flags, c, ctx)));
+  system
+    .command('prune')
+    .description('Remove unused data')
+    .usage('[OPTIONS]')
+    .option('-a, --all', 'Remove all unused images not just dangling ones')
+    .option('-f, --force', 'Do not prompt for confirmation')
+    .addOption(rootOption())
+    .action((flags: PruneFlags, c: Command) => guard(ctx, () => systemPrune(flags, c, ctx)));
 
   program
     .command('login')

@@ -192,6 +192,13 @@ export function addPsCommand(program: Command, ctx: CliContext, rootOf: (flags: 
       } catch (err) {
         return fail(err);
       }
+      // What runs (or holds cgroups) for a container no record explains is not listed, but said.
+      const { findOrphans } = await import('../container/index.js');
+      for (const o of findOrphans(rootOf(flags, cmd))) {
+        if (!o.monitors.length && !o.cgroups.length) continue;
+        const what = o.monitors.length ? `still runs (monitor pid ${o.monitors.join(', ')})` : `still has cgroups (${o.cgroups.length})`;
+        ctx.writeErr(`pocker: WARNING: container ${o.id.slice(0, 12)} has no record but ${what}: pocker system prune removes it\n`);
+      }
       const { familiarName } = await import('../image/reference.js');
       const now = Date.now();
       const rows = list.map((c) => psRow(c, { trunc: flags.trunc, now, familiar: familiarName }));

@@ -80,8 +80,14 @@ export function splitPositionals(positionals: string[], flags: Pick<RunFlags, 'r
   return { image, args };
 }
 
-/** `-e KEY=VALUE` as given; `-e KEY` takes KEY's value from `env`, and is dropped when unset (Docker). */
+/**
+ * `-e KEY=VALUE` as given; `-e KEY` takes KEY's value from `env`, and is dropped when unset (Docker).
+ * An entry without a name (`-e ""`, `-e =x`) is refused as Docker's ValidateEnv refuses it.
+ */
 export function resolveEnvFlags(entries: string[], env: NodeJS.ProcessEnv): string[] {
+  for (const e of entries) {
+    if (e.split('=', 1)[0] === '') throw new CliError(`invalid argument ${JSON.stringify(e)} for "-e, --env" flag: invalid environment variable: ${e}`);
+  }
   return entries.map((e) => resolveEnvEntry(e, env)).filter((e): e is string => e !== undefined);
 }
 

@@ -19,6 +19,7 @@ export {
 export {
   CREATED_STATE,
   attachSocketPath,
+  childrenOf,
   clearStopRequested,
   containerCgroupDirs,
   containerDir,
@@ -29,6 +30,10 @@ export {
   describeContainer,
   effectiveState,
   findContainer,
+  findMonitors,
+  findOrphans,
+  isDamagedRecord,
+  isMonitorOf,
   isPockerInit,
   listContainerRecords,
   logPathOf,
@@ -48,6 +53,7 @@ export {
   type ContainerLockOptions,
   type ListRecordsOptions,
   type ListedContainer,
+  type OrphanContainer,
   type RootOptions,
 } from './store.js';
 export {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 import { PockerError } from '../errors.js';
 import { withFileLock, withFileLockSync } from '../fsutil.js';
-import { containerDir, readConfig, writeConfig } from './store.js';
+import { containerCgroupDirs, containerDir, readConfig, writeConfig } from './store.js';
 
 const ADJECTIVES = [
   'amber', 'brave', 'calm', 'clever', 'cosmic', 'crisp', 'daring', 'deft', 'eager', 'early',
@@ -86,7 +86,48 @@ function claimLocked(root: string, name: string, id: string): void {
     rmSync(aside, { recursive: true, force: true });
     mkdirSync(dir, { mode: 0o700 });
   }
-  writeFileSync(join(dir, 'owner'), `${id}\n`, { mode: 0o600 });
+  try {
+    writeFileSync(join(dir, 'owner'), `${id}\n`, { mode: 0o600 });
+  } catch (err) {
+    // A full disk: no claim without its owner (a 0-byte owner would hold the name for nobody).
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * Removes the claims (all, or those in `only`) whose container has no directory, or that name no
+ * container at all (no owner, or an empty one: a claimer killed, or a disk full, between mkdir and
+ * its write); an owner that is something else is left alone. Under the names lock, where no claim is ever half-made. Returns the released names.
+ */
+function releaseStaleLocked(root: string, only?: string[], keepWithCgroups = false): string[] {
+  const dir = namesDir(root);
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => !n.startsWith('.') && (!only || only.includes(n)));
+  } catch {
+    return [];
+  }
+  const released: string[] = [];
+  for (const name of names) {
+    let owner = '';
+    try {
+      owner = readFileSync(join(dir, name, 'owner'), 'utf8').trim();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') continue; // unreadable: leave it
+    }
+    const isId = /^[0-9a-f]{64}$/.test(owner);
+    // An owner that is neither an id nor empty is not this pocker's to judge.
+    if (!isId && owner !== '') continue;
+    if (!isId || !existsSync(containerDir(root, owner))) {
+      // A claim is the last trace of which root an id belongs to: while cgroups named for it are
+      // left (its directory deleted under a killed monitor), prune needs it to find and remove them.
+      if (keepWithCgroups && isId && containerCgroupDirs(root, { id: owner, config: null }).length) continue;
+      rmSync(join(dir, name), { recursive: true, force: true });
+      released.push(name);
+    }
+  }
+  return released;
 }
 
 /**
@@ -97,6 +138,10 @@ function claimLocked(root: string, name: string, id: string): void {
  */
 export async function claimName(root: string, name: string | undefined, id: string, create: (name: string) => void): Promise<string> {
   return withNamesLock(root, () => {
+    // The claims whose container went without releasing them (a `run -d --rm` container's monitor
+    // removes its directory, not its name; a process killed half-way) are swept here, where names
+    // are claimed: they never pile up.
+    releaseStaleLocked(root, undefined, true);
     let chosen = name;
     if (chosen === undefined) {
       for (let i = 0; i < 64 && chosen === undefined; i++) {
@@ -165,34 +210,17 @@ export function renameContainer(root: string, id: string, oldName: string, newNa
 
 /**
  * Releases the name claims (`names/<name>`, all of them or those in `only`) whose container does not
- * exist: left by a process killed after claiming the name and before making the directory. Checked
+ * exist, or that name none (releaseStaleLocked): left by a `run -d --rm` container, a process killed
+ * after claiming the name and before making the directory, a disk full during the claim. Checked
  * under the names lock, which the claim and the directory's creation hold together.
  */
 export async function releaseStaleNames(root: string, only?: string[]): Promise<string[]> {
-  const dir = namesDir(root);
-  let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => !n.startsWith('.') && (!only || only.includes(n)));
+    if (!readdirSync(namesDir(root)).some((n) => !n.startsWith('.') && (!only || only.includes(n)))) return [];
   } catch {
     return [];
   }
-  if (!names.length) return [];
-  return withNamesLock(root, () => {
-    const released: string[] = [];
-    for (const name of names) {
-      let owner = '';
-      try {
-        owner = readFileSync(join(dir, name, 'owner'), 'utf8').trim();
-      } catch {
-        continue; // no owner file: not a completed claim
-      }
-      if (/^[0-9a-f]{64}$/.test(owner) && !existsSync(containerDir(root, owner))) {
-        rmSync(join(dir, name), { recursive: true, force: true });
-        released.push(name);
-      }
-    }
-    return released;
-  });
+  return withNamesLock(root, () => releaseStaleLocked(root, only));
 }
 
 /** The names container `id` holds (names/<name>/owner is `id`): what rm -f releases for a record it cannot read. */

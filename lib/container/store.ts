@@ -13,17 +13,19 @@
 // Records are versioned (record.ts): an older one is migrated on read, a newer one refused with a
 // RecordVersionError (ERR_POCKER_UNSUPPORTED), which ps skips with a warning, inspect/start/rm
 // report, and rm -f removes anyway.
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
-import { detectCgroups, planCgroups } from '../cgroup/index.js';
+import { cgroupParentsOfProcess, findContainerCgroupDirs } from '../cgroup/index.js';
 import { PockerError, fromSystemError } from '../errors.js';
 import { writeFileAtomicSync, withFileLock } from '../fsutil.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
 import {
+  RECORD_VERSION,
   RecordVersionError,
   configDocument,
+  corruptRecord,
   parseConfigRecord,
   parseStateRecord,
   stateDocument,
@@ -45,6 +47,8 @@ export function stateRoot(options?: RootOptions): string {
 }
 
 const ID = /^[0-9a-f]{64}$/;
+/** A container name as Docker allows it. */
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /** <root>/containers */
 export function containersDir(root: string): string {
@@ -96,28 +100,37 @@ function idOf(dir: string): string {
   return dir.slice(dir.lastIndexOf('/') + 1);
 }
 
-/** Reads and parses a JSON file; null when it does not exist (yet) or is not JSON. */
-function readJsonFile(path: string): unknown {
+/**
+ * Reads and parses a record file: undefined when it does not exist (yet). A file that exists but
+ * is no JSON document (empty, truncated, garbled, unreadable) is a damaged record:
+ * ERR_POCKER_STORE_CORRUPT. Records are written atomically (temp + rename), so a reader never
+ * sees one half-written: damage is damage, not a race.
+ */
+function readRecordFile(dir: string, file: 'config' | 'state'): unknown {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return null;
+    text = readFileSync(join(dir, `${file}.json`), 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw corruptRecord(file, idOf(dir), `cannot read it: ${code ?? String(err)}`);
   }
+  if (!text.trim()) throw corruptRecord(file, idOf(dir), 'empty file');
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    return null;
+    throw corruptRecord(file, idOf(dir), `not JSON: ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)}`);
   }
 }
 
 /**
  * The container's config.json, migrated to the current shape; null when it does not exist yet (a
- * container being created). Throws RecordVersionError (newer pocker) or ERR_POCKER_STORE_CORRUPT.
+ * container being created). Throws RecordVersionError (newer pocker) or ERR_POCKER_STORE_CORRUPT
+ * (a damaged record: empty, truncated, garbled, `null`).
  */
 export function readConfig(dir: string): ContainerConfigRecord | null {
-  const doc = readJsonFile(join(dir, 'config.json'));
-  return doc === null ? null : parseConfigRecord(doc, idOf(dir));
+  const doc = readRecordFile(dir, 'config');
+  return doc === undefined ? null : parseConfigRecord(doc, idOf(dir));
 }
 
 /** readConfig(dir)'s `meta`, or null. */
@@ -125,10 +138,23 @@ export function readMeta(dir: string): ContainerMeta | null {
   return readConfig(dir)?.meta ?? null;
 }
 
-/** The container's state.json (migrated), or null (a foreground container has none). Throws RecordVersionError. */
+/**
+ * The container's state.json (migrated), or null (a foreground container has none). Throws
+ * RecordVersionError, or ERR_POCKER_STORE_CORRUPT for a damaged one.
+ */
 export function readState(dir: string): ContainerState | null {
-  const doc = readJsonFile(join(dir, 'state.json'));
-  return doc === null ? null : parseStateRecord(doc, idOf(dir));
+  const doc = readRecordFile(dir, 'state');
+  return doc === undefined ? null : parseStateRecord(doc, idOf(dir));
+}
+
+/**
+ * Is `err` a damaged record (ERR_POCKER_STORE_CORRUPT, or a version no pocker writes) rather than
+ * one a newer pocker wrote? Damaged containers are listed as dead and removed by rm and prune; a
+ * newer pocker's are left alone (rm -f only).
+ */
+export function isDamagedRecord(err: unknown): err is PockerError {
+  if (err instanceof RecordVersionError) return !(typeof err.version === 'number' && Number.isInteger(err.version) && err.version > RECORD_VERSION);
+  return err instanceof PockerError && err.code === 'ERR_POCKER_STORE_CORRUPT';
 }
 
 /**
@@ -209,6 +235,74 @@ export function effectiveState(dir: string): { state: ContainerState | null; dea
   return { state, deadMonitor: false };
 }
 
+/**
+ * The live monitors of containers under `root`, by container id: pocker-init processes holding a
+ * file under `<root>/containers/<id>/` open (a detached monitor keeps its json-file log open, also
+ * once its directory was deleted: "… (deleted)"). Found from /proc, not from any record, so they
+ * are found when the records are damaged or gone. Only this root's: another root's monitors (other
+ * users, parallel tests) are never returned.
+ */
+export function findMonitors(root: string): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  const base = monitorBase(root);
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return out;
+  }
+  for (const p of pids) {
+    const pid = Number(p);
+    if (pid === process.pid) continue;
+    const id = monitorContainerId(pid, base);
+    if (id) out.set(id, [...(out.get(id) ?? []), pid]);
+  }
+  return out;
+}
+
+/** The id of the container under `base` (`<root>/containers/`) whose files pocker-init `pid` holds open, or null. */
+function monitorContainerId(pid: number, base: string): string | null {
+  let exe: string;
+  try {
+    exe = readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return null; // gone, a kernel thread, or not ours to read
+  }
+  if (!exe.startsWith('/memfd:pocker-init') && !/\/pocker-init( \(deleted\))?$/.test(exe)) return null;
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return null;
+  }
+  for (const fd of fds) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (!target.startsWith(base)) continue;
+    const id = target.slice(base.length, base.length + 64);
+    if (ID.test(id) && target[base.length + 64] === '/') return id;
+  }
+  return null;
+}
+
+/** Is `pid` still a monitor of container `id` under `root` (checked again right before it is signalled)? */
+export function isMonitorOf(root: string, id: string, pid: number): boolean {
+  return monitorContainerId(pid, monitorBase(root)) === id;
+}
+
+/** `<root>/containers/` as /proc shows the paths under it (symlinks resolved). */
+function monitorBase(root: string): string {
+  try {
+    return `${realpathSync(containersDir(root))}/`;
+  } catch {
+    return `${resolve(containersDir(root))}/`;
+  }
+}
+
 /** Monitor pids of (up to `limit`) containers under `root` whose state.json says running. */
 export function runningMonitorPids(root: string, limit = 4): number[] {
   const out: number[] = [];
@@ -246,10 +340,44 @@ export interface ListedContainer extends ContainerEntry {
    * not running, and rm / prune remove what it may have left (cgroups, directory, name).
    */
   deadOwner: boolean;
+  /**
+   * Why its records cannot be read (empty, truncated, garbled or `null` config.json or state.json),
+   * or null. A damaged container is listed as dead (status `exited`, nothing known of its run):
+   * rm removes it (killing what its cgroups and a verified monitor say still runs: rm -f), prune too.
+   */
+  damaged: string | null;
 }
 
-/** Reads one container's config and state. Throws RecordVersionError for a newer pocker's records. */
+/**
+ * A container whose records are damaged, with what can still be read (config.json when only
+ * state.json is damaged).
+ */
+function damagedContainer(entry: ContainerEntry, err: PockerError): ListedContainer {
+  let config: ContainerMeta | null = null;
+  try {
+    config = readMeta(entry.dir);
+  } catch {
+    /* config.json is (also) damaged */
+  }
+  const name = config?.name ?? entry.name;
+  return { ...entry, name, config, state: null, status: 'exited', foreground: false, deadMonitor: false, deadOwner: false, damaged: err.message };
+}
+
+/**
+ * Reads one container's config and state. A damaged record is described as such (`damaged`);
+ * throws RecordVersionError for a newer pocker's records.
+ */
 export function describeContainer(entry: ContainerEntry): ListedContainer {
+  try {
+    return describeRecords(entry);
+  } catch (err) {
+    if (isDamagedRecord(err)) return damagedContainer(entry, err);
+    throw err;
+  }
+}
+
+/** Reads one container's config and state. Throws RecordVersionError for a newer pocker's records. Throws RecordVersionError for a newer pocker's records. */
+function describeRecords(entry: ContainerEntry): ListedContainer {
   const config = readMeta(entry.dir);
   const { state, deadMonitor } = effectiveState(entry.dir);
   // Without state.json the container is its creator's (a foreground run, or a detached one not yet
@@ -258,10 +386,10 @@ export function describeContainer(entry: ContainerEntry): ListedContainer {
   if (!state) {
     deadOwner = config ? !!config.owner && !ownerAlive(config.owner) : true;
     // Re-read: a detached container's monitor may have written state.json meanwhile.
-    if (deadOwner && existsSync(join(entry.dir, 'state.json'))) return describeContainer(entry);
+    if (deadOwner && existsSync(join(entry.dir, 'state.json'))) return describeRecords(entry);
   }
   const name = config?.name ?? entry.name;
-  return { ...entry, name, config, state, status: state ? state.status : deadOwner ? 'exited' : 'running', foreground: !state, deadMonitor, deadOwner };
+  return { ...entry, name, config, state, status: state ? state.status : deadOwner ? 'exited' : 'running', foreground: !state, deadMonitor, deadOwner, damaged: null };
 }
 
 /** The id names/<name>/owner records, when that container exists. */
@@ -275,9 +403,10 @@ function idByName(root: string, name: string): string | null {
 }
 
 /**
- * Finds a container by full id, unique id prefix or name (Docker's lookup order). Throws a
- * PockerError `ERR_POCKER_NOT_FOUND` ("No such container") or `ERR_POCKER_AMBIGUOUS`. The entry's
- * name is the recorded one (the short id while config.json is not written, or not readable).
+ * Finds a container by full id, exact name or unique id prefix (Docker's lookup order: a name is
+ * never shadowed by another container's id prefix). Throws a PockerError `ERR_POCKER_NOT_FOUND`
+ * ("No such container") or `ERR_POCKER_AMBIGUOUS`. The entry's name is the recorded one (the short
+ * id while config.json is not written, or not readable).
  */
 export function findContainer(root: string, ref: string): ContainerEntry {
   const ids = containerIds(root);
@@ -286,26 +415,30 @@ export function findContainer(root: string, ref: string): ContainerEntry {
     try {
       return { e: entryOf(root, id, readMeta(containerDir(root, id))?.name), unreadable: false };
     } catch {
-      // A record this pocker cannot read (a newer pocker's): its id names it.
+      // A record this pocker cannot read (a newer pocker's, or a damaged one): its id names it.
       return { e: entryOf(root, id), unreadable: true };
     }
   };
   const entry = (id: string): ContainerEntry => read(id).e;
   if (ids.includes(ref)) return entry(ref);
+  if (NAME.test(ref)) {
+    // The name claim says which container holds a name; then the containers whose record names it.
+    const claimed = idByName(root, ref);
+    if (claimed) {
+      const { e, unreadable } = read(claimed);
+      // A record this pocker cannot read (damaged, newer) or that is gone from a directory that is
+      // still there (a creator, or an rm -f, killed half-way) is found by its name claim: rm -f
+      // must be able to finish it.
+      if (e.name === ref || unreadable || !existsSync(join(e.dir, 'config.json'))) return { ...e, name: ref };
+    }
+    const named = ids.map(entry).find((e) => e.name === ref);
+    if (named) return named;
+  }
   const byPrefix = /^[0-9a-f]{1,63}$/.test(ref) ? ids.filter((id) => id.startsWith(ref)) : [];
   if (byPrefix.length > 1) {
     throw new PockerError(`multiple containers found with prefix ${ref}`, { code: 'ERR_POCKER_AMBIGUOUS', step: 'lookup' });
   }
   if (byPrefix.length === 1) return entry(byPrefix[0]!);
-  // The name claim says which container holds a name; then the containers whose record names it.
-  const claimed = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(ref) ? idByName(root, ref) : null;
-  if (claimed) {
-    const { e, unreadable } = read(claimed);
-    // A record a newer pocker wrote is found by its name claim (for rm -f, and a clear refusal).
-    if (e.name === ref || unreadable) return { ...e, name: ref };
-  }
-  const named = ids.map(entry).find((e) => e.name === ref);
-  if (named) return named;
   throw new PockerError(`No such container: ${ref}`, { code: 'ERR_POCKER_NOT_FOUND', step: 'lookup' });
 }
 
@@ -340,37 +473,86 @@ export function listContainerRecords(root: string, options: ListRecordsOptions =
 // the cgroup handle
 
 /**
- * The cgroup dirs a container may have: its record's (as lib/cgroup planned them at creation) or,
- * without a readable record (its creator died before writing it, or a newer pocker wrote it), the
- * dirs lib/cgroup plans for its id under the default parent (`pocker`) and the parents other
- * containers of the root record, those that exist.
+ * The cgroup dirs a container may have: its record's (as lib/cgroup planned them at creation) and
+ * those that exist named after its id under its parent, in every mounted hierarchy (a start killed
+ * after making them, a record that lost them). Without a readable record (its creator died before
+ * writing it, it is damaged, or a newer pocker wrote it): those under the default parent
+ * (`pocker`), the parents the root's other containers record and `moreParents`.
  */
-export function containerCgroupDirs(root: string, c: Pick<ListedContainer, 'id' | 'config'>): string[] {
-  if (c.config) return c.config.cgroups ?? [];
-  const parents = new Set<string>(['pocker']);
-  for (const id of containerIds(root)) {
-    try {
-      const parent = readMeta(containerDir(root, id))?.cgroupParent;
-      if (parent) parents.add(parent);
-    } catch {
-      /* unreadable: no parent to learn */
+export function containerCgroupDirs(root: string, c: Pick<ListedContainer, 'id' | 'config'>, moreParents: string[] = []): string[] {
+  const recorded = c.config?.cgroups ?? [];
+  const known = [...recorded];
+  const parents = [...moreParents];
+  if (c.config?.cgroupParent) parents.push(c.config.cgroupParent);
+  if (!c.config) {
+    for (const id of containerIds(root)) {
+      try {
+        known.push(...(readMeta(containerDir(root, id))?.cgroups ?? []));
+      } catch {
+        /* unreadable: no parent to learn */
+      }
     }
   }
-  let info;
+  return [...new Set([...recorded, ...findContainerCgroupDirs(c.id, known, undefined, parents)])];
+}
+
+// ---------------------------------------------------------------------------------------------
+// orphans: what runs, or holds cgroups, for a container no record explains
+
+/** A container of this root that has no directory (deleted under its monitor, or half-removed). */
+export interface OrphanContainer {
+  id: string;
+  /** Its live monitors (pocker-init processes holding its files open). */
+  monitors: number[];
+  /** Its cgroup dirs that exist. */
+  cgroups: string[];
+  /** The name claims that still name it. */
+  names: string[];
+}
+
+/** The first processes a monitor started (its children): the container's init, an exec's process. */
+export function childrenOf(pid: number): number[] {
   try {
-    info = detectCgroups();
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
   } catch {
     return [];
   }
-  const out: string[] = [];
-  for (const parent of parents) {
-    try {
-      out.push(...planCgroups(info, parent, c.id, {}).leafDirs);
-    } catch {
-      /* not a parent lib/cgroup accepts */
-    }
+}
+
+/**
+ * The containers of `root` that no record explains: a live monitor (findMonitors) whose container
+ * has no directory, or a name claim naming an id that has none (its cgroups may be left). Only
+ * things tied to this root: a monitor by the files it holds under `<root>/containers/`, a cgroup by
+ * an id this root's monitors or name claims give (another root's containers are never judged).
+ */
+export function findOrphans(root: string, monitors: Map<string, number[]> = findMonitors(root)): OrphanContainer[] {
+  const byId = new Map<string, OrphanContainer>();
+  const orphan = (id: string): OrphanContainer => {
+    let o = byId.get(id);
+    if (!o) byId.set(id, (o = { id, monitors: [], cgroups: [], names: [] }));
+    return o;
+  };
+  for (const [id, pids] of monitors) if (!existsSync(containerDir(root, id))) orphan(id).monitors.push(...pids);
+  let names: string[] = [];
+  try {
+    names = readdirSync(join(root, 'names')).filter((n) => !n.startsWith('.'));
+  } catch {
+    /* no names yet */
   }
-  return out.filter((d) => existsSync(d));
+  for (const name of names) {
+    let owner = '';
+    try {
+      owner = readFileSync(join(root, 'names', name, 'owner'), 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (ID.test(owner) && !existsSync(containerDir(root, owner))) orphan(owner).names.push(name);
+  }
+  for (const o of byId.values()) {
+    const parents = o.monitors.flatMap((m) => childrenOf(m).flatMap((child) => cgroupParentsOfProcess(child, o.id)));
+    o.cgroups = containerCgroupDirs(root, { id: o.id, config: null }, parents);
+  }
+  return [...byId.values()];
 }
 
 // ---------------------------------------------------------------------------------------------

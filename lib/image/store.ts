@@ -377,6 +377,8 @@ interface Owner {
   fd: number;
   /** Blob digests and `layer:<chainId>` keys this owner protects from prune(). */
   leases: Set<string>;
+  /** False while `dir` could not be made (a full disk): made when a writer needs it (#ownerDir). */
+  hasDir: boolean;
 }
 
 const LAYER_LEASE = 'layer:';
@@ -463,19 +465,32 @@ export class ImageStore {
         }
         return await this.withLock(async () => {
           const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
+          let hasDir = true;
           const lockPath = join(this.tmpDir, `${id}.lock`);
           const fd = await openFd(lockPath, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
           try {
             if (!tryFlock(this.#flock(), fd, true, lockPath)) throw lockedBySomeoneElse(lockPath);
-            await mkdir(join(this.tmpDir, id), { mode: 0o700 });
+            // On a full disk the store still opens (rmi and prune free space); writers make the
+            // directory when they need it, and fail then with ENOSPC.
+            hasDir = await mkdir(join(this.tmpDir, id), { mode: 0o700 }).then(
+              () => true,
+              (err: unknown) => {
+                if (isErrno(err, 'ENOSPC', 'EDQUOT')) return false;
+                throw err;
+              },
+            );
           } catch (err) {
             await closeFd(fd).catch(() => {});
             await rm(lockPath, { force: true });
             throw err;
           }
-          const owner: Owner = { id, dir: join(this.tmpDir, id), lockPath, fd, leases: new Set() };
+          const owner: Owner = { id, dir: join(this.tmpDir, id), lockPath, fd, leases: new Set(), hasDir };
           this.#owner = owner;
-          await this.#writeLeases();
+          // No lease yet: on a full disk an empty lease file reads as none (what rmi and prune,
+          // which free space, need; a writer fails later, on what it writes).
+          await this.#writeLeases().catch((err: unknown) => {
+            if (!isErrno(err, 'ENOSPC', 'EDQUOT')) throw err;
+          });
           await this.#cleanTmp();
           return owner;
         });
@@ -520,6 +535,15 @@ export class ImageStore {
     const before = owner.leases.size;
     for (const k of keys) owner.leases.add(k);
     if (owner.leases.size !== before) await this.#writeLeases();
+  }
+
+  /** The owner's tmp dir, made now if it could not be at open (a full disk then). */
+  async #ownerDir(owner: Owner): Promise<string> {
+    if (!owner.hasDir) {
+      await mkdir(owner.dir, { mode: 0o700 });
+      owner.hasDir = true;
+    }
+    return owner.dir;
   }
 
   /** Owners in tmp/ whose process is alive (their lock is held), with their leases; removes the dead ones' entries. Under the store lock. */
@@ -652,6 +676,7 @@ export class ImageStore {
       throw new PockerError(`invalid size ${String(size)} for blob ${digest}`, { code: 'ERR_POCKER_INVALID', step: 'pull' });
     }
     const owner = await this.#open();
+    await this.#ownerDir(owner);
     const tmpPath = join(owner.dir, `blob-${hex.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
     let fh: FileHandle | undefined;
     let committed = false;
@@ -716,6 +741,7 @@ export class ImageStore {
    */
   async importBlob(source: Readable | AsyncIterable<Buffer | Uint8Array | string>): Promise<{ digest: string; size: number; path: string }> {
     const owner = await this.#open();
+    await this.#ownerDir(owner);
     const tmpPath = join(owner.dir, `import-${randomBytes(6).toString('hex')}`);
     let fh: FileHandle | undefined;
     try {
@@ -835,6 +861,7 @@ export class ImageStore {
     if (compression === 'zstd' && typeof zstd !== 'function') throw zstdUnsupported(blobDigest);
 
     const random = randomBytes(6).toString('hex');
+    await this.#ownerDir(owner);
     const tmpLayer = join(owner.dir, `layer-${chainId.slice(7, 23)}-${random}`);
     const tmpMeta = `${tmpLayer}.json`;
     try {
@@ -916,7 +943,7 @@ export class ImageStore {
   async #writeMissingMeta(chainId: string, diffId: string, parent: string | null, blobDigest: string, mediaType: string): Promise<LayerInfo> {
     const path = this.layerPath(chainId);
     const record: LayerRecord = { chainId, diffId, parent, blobDigest, mediaType, size: await diskUsageOf(path), entries: 0, created: new Date().toISOString() };
-    await writeFileAtomic(this.#layerMetaPath(chainId), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644, tmpPath: join(this.#owner!.dir, `meta-${randomBytes(6).toString('hex')}`) });
+    await writeFileAtomic(this.#layerMetaPath(chainId), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644, tmpPath: join(await this.#ownerDir(this.#owner!), `meta-${randomBytes(6).toString('hex')}`) });
     return { ...record, path };
   }
 
@@ -958,13 +985,20 @@ export class ImageStore {
     return { version: IMAGES_VERSION, images };
   }
 
-  /** Atomic rewrite of images.json. Under the lock. */
+  /**
+   * Atomic rewrite of images.json. Under the lock. On a full disk (ENOSPC, EDQUOT) the temp copy
+   * cannot be written; a document no larger than the current file (rmi, untag: what frees space)
+   * is then written over it in place (overwriteInPlace), so that a full disk never stops the user
+   * from freeing space with pocker.
+   */
   async #writeImages(file: ImagesFile): Promise<void> {
     const sorted: Record<string, ImageRecord> = {};
     for (const name of Object.keys(file.images).sort()) sorted[name] = file.images[name]!;
+    const text = `${JSON.stringify({ version: IMAGES_VERSION, images: sorted }, null, 2)}\n`;
     try {
-      await writeFileAtomic(this.imagesFile, `${JSON.stringify({ version: IMAGES_VERSION, images: sorted }, null, 2)}\n`, { mode: 0o644, tmpPath: `${this.imagesFile}.tmp` });
+      await writeFileAtomic(this.imagesFile, text, { mode: 0o644, tmpPath: `${this.imagesFile}.tmp` });
     } catch (err) {
+      if ((isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT')) && (await overwriteInPlace(this.imagesFile, Buffer.from(text)))) return;
       throw fromSystemError(err, 'store', `cannot write ${this.imagesFile}`);
     }
   }
@@ -1185,7 +1219,10 @@ export class ImageStore {
         const path = this.layerPath(chainId);
         // Out of layers/ atomically now; deleted after the lock is released.
         if (await exists(path)) {
-          const trash = join(owner.dir, `prune-${chainId.slice(7, 23)}-${randomBytes(6).toString('hex')}`);
+          // Without its own tmp dir (a full disk) straight into tmp/: an entry of no live owner,
+          // which the next clean-up of tmp/ removes if this process does not.
+          const trashName = `prune-${chainId.slice(7, 23)}-${randomBytes(6).toString('hex')}`;
+          const trash = owner.hasDir ? join(owner.dir, trashName) : join(this.tmpDir, `${owner.id}-${trashName}`);
           await rename(path, trash);
           doomed.push(trash);
         }
@@ -1266,5 +1303,37 @@ export class ImageStore {
         reclaimable,
       },
     };
+  }
+}
+
+/**
+ * Writes `data` over the file at `path` in place when it is no larger than the file: no block is
+ * allocated, so it works on a full disk. The document is padded with spaces to the file's length
+ * first (JSON allows trailing white space, so the file is a whole document before and after the
+ * write), written with one pwrite at offset 0 and fsync'd, then the file is cut to the document's
+ * length. Not atomic against a crash during that one write of a small file, which is why it is only
+ * the fallback of the atomic rename. Returns false (nothing written) when `data` is larger.
+ */
+async function overwriteInPlace(path: string, data: Buffer): Promise<boolean> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, constants.O_WRONLY);
+  } catch {
+    return false;
+  }
+  try {
+    const { size } = await fh.stat();
+    if (data.length > size) return false;
+    const padded = Buffer.alloc(size, 0x20);
+    data.copy(padded);
+    // The padding ends with a newline, as the document does.
+    if (size > data.length) padded[size - 1] = 0x0a;
+    await fh.write(padded, 0, size, 0);
+    await fh.sync();
+    await fh.truncate(data.length);
+    await fh.sync();
+    return true;
+  } finally {
+    await fh.close();
   }
 }

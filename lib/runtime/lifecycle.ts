@@ -5,14 +5,19 @@ import { existsSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 
 import {
+  childrenOf,
   containerCgroupDirs,
   describeContainer,
   findContainer,
+  findMonitors,
+  findOrphans,
+  isMonitorOf,
   isPockerInit,
   listContainerRecords,
   lookupContainer,
   markStopRequested,
   namesOf,
+  readMeta,
   releaseName,
   releaseStaleNames,
   removeContainerDir,
@@ -26,6 +31,7 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { PockerError, invalid, type SetupStep } from '../errors.js';
+import { cgroupParentsOfProcess, cgroupProcs } from '../cgroup/index.js';
 import { native } from '../native.js';
 import { treeSize } from '../state/stats.js';
 import type { ExitStatus } from '../types.js';
@@ -155,17 +161,30 @@ export async function removeContainer(ref: string, options: RemoveOptions = {}):
     try {
       c = describeContainer(found);
     } catch (err) {
-      if (!options.force || !(err instanceof PockerError) || (err.code !== 'ERR_POCKER_UNSUPPORTED' && err.code !== 'ERR_POCKER_STORE_CORRUPT')) throw err;
-      return await removeUnreadable(root, found);
+      if (!options.force || !(err instanceof PockerError) || err.code !== 'ERR_POCKER_UNSUPPORTED') throw err;
+      return await removeUnreadable(root, found, true);
     }
+    if (c.damaged) return await removeUnreadable(root, found, !!options.force);
     // Under the container's lock: a start in progress finishes first (and is then seen running).
-    // A directory without config.json (its creator died making it) has nothing to start.
+    // A directory without config.json (its creator died making it, or an rm -f was killed
+    // removing it) has nothing to start.
     if (!c.config) await removeLocked(root, c, !!options.force);
     else await withContainerLock(found.dir, () => removeLocked(root, describeContainer(found), !!options.force));
   } finally {
     // A name claimed by a process killed before it made the container's directory: release it.
     if (options.force) await releaseStaleNames(root, [ref]);
   }
+}
+
+/**
+ * Removes a container that is not running: its cgroups (whatever its record says: a start killed
+ * after making them leaves them behind under any state), its directory, then every name claim
+ * naming it (last: a killed removal is finished by `rm -f NAME`).
+ */
+function removeStopped(root: string, c: Pick<ListedContainer, 'id' | 'dir' | 'config'>): void {
+  for (const dir of containerCgroupDirs(root, c)) native().cgroupRemove(dir);
+  removeContainerDir(c.dir);
+  for (const name of namesOf(root, c.id)) releaseName(root, name, c.id);
 }
 
 async function removeLocked(root: string, c: ListedContainer, force: boolean): Promise<void> {
@@ -185,21 +204,54 @@ async function removeLocked(root: string, c: ListedContainer, force: boolean): P
   for (let i = 0; i < 500 && isPockerInit(monitorPid); i++) await sleep(10);
   // A monitor (or, before it took over, the creating process, or a start) that died could not
   // clean up: kill what is left in the container's cgroups and remove them.
-  if (c.deadMonitor || c.deadOwner || c.status === 'created') for (const dir of containerCgroupDirs(root, c)) native().cgroupRemove(dir);
-  removeContainerDir(c.dir);
-  releaseName(root, c.name, c.id);
+  removeStopped(root, c);
 }
 
 /**
- * `rm -f` of a container whose records this pocker cannot read (a newer pocker's): what lib/cgroup
- * plans for its id is killed and removed, then its directory and every name it holds. Under its
- * lock, so a start by the newer pocker (which takes the same lock file) is not cut in half.
+ * What still lives of a container whose records cannot be read: its verified monitors, its cgroup
+ * dirs (those lib/cgroup plans for its id, and those its monitors' children are in: the record
+ * that named its cgroup parent may be what is damaged), and how many processes they hold.
  */
-async function removeUnreadable(root: string, entry: ContainerEntry): Promise<void> {
+function liveProcessesOf(root: string, c: Pick<ListedContainer, 'id' | 'config'>): { monitors: number[]; cgroups: string[]; cgroupProcs: number } {
+  const monitors = findMonitors(root).get(c.id) ?? [];
+  const parents = monitors.flatMap((m) => childrenOf(m).flatMap((child) => cgroupParentsOfProcess(child, c.id)));
+  const cgroups = containerCgroupDirs(root, c, parents);
+  let procs = 0;
+  for (const dir of cgroups) procs += cgroupProcs([dir]).length;
+  return { monitors, cgroups, cgroupProcs: procs };
+}
+
+/** SIGKILLs the monitors of container `id` (each checked again to be one, right before). */
+function killMonitors(root: string, id: string, pids: number[]): void {
+  for (const pid of pids) if (isMonitorOf(root, id, pid)) signalTo(pid, 'SIGKILL');
+}
+
+/**
+ * `rm` of a container whose records this pocker cannot read: damaged ones (empty, truncated,
+ * garbled, `null`), and with `force` a newer pocker's. What still runs for it (a monitor found by
+ * the files it holds open, the processes of the cgroups lib/cgroup plans for its id) is killed
+ * with `force`, refused without; then its cgroups, directory and every name it holds are removed.
+ * Under its lock, so a start (by a newer pocker, which takes the same lock file) is not cut in half.
+ */
+async function removeUnreadable(root: string, entry: ContainerEntry, force: boolean): Promise<void> {
   const remove = async () => {
-    for (const dir of containerCgroupDirs(root, { id: entry.id, config: null })) native().cgroupRemove(dir);
-    removeContainerDir(entry.dir);
-    for (const name of namesOf(root, entry.id)) releaseName(root, name, entry.id);
+    let config: ListedContainer['config'] = null;
+    try {
+      config = readMeta(entry.dir);
+    } catch {
+      /* damaged, or a newer pocker's */
+    }
+    const c = { id: entry.id, dir: entry.dir, config };
+    const live = liveProcessesOf(root, c);
+    if (live.monitors.length || live.cgroupProcs) {
+      if (!force) {
+        throw new PockerError(`cannot remove container "/${entry.name}": its record is damaged and it still has processes: force remove it (rm -f)`, { code: 'ERR_POCKER_RUNNING', step: 'remove' });
+      }
+      // The monitor first: it would restart the container, or write into the directory.
+      killMonitors(root, entry.id, live.monitors);
+    }
+    for (const dir of live.cgroups) native().cgroupRemove(dir);
+    removeStopped(root, c);
   };
   await withContainerLock(entry.dir, remove).catch(async (err: unknown) => {
     // No config.json, or the container went away meanwhile: nothing to wait for.
@@ -235,13 +287,10 @@ async function waitMonitorGone(c: ListedContainer, ms = 5000): Promise<void> {
 async function removeExited(root: string, c: ListedContainer): Promise<number> {
   await waitMonitorGone(c);
   const now = existsSync(c.dir) ? describeContainer(c) : c;
-  // A created container's cgroups exist only if a start was killed before its monitor took over.
-  if (now.deadMonitor || c.deadMonitor || now.status === 'created') for (const dir of (now.config ?? c.config)?.cgroups ?? []) native().cgroupRemove(dir);
-  // Its creator died before a monitor took over (or before config.json was written).
-  if (now.deadOwner || c.deadOwner) for (const dir of containerCgroupDirs(root, now.config ? now : c)) native().cgroupRemove(dir);
   const size = treeSize(c.dir);
-  removeContainerDir(c.dir);
-  releaseName(root, c.name, c.id);
+  // Its cgroups whatever its record says: its monitor, or its creator, or a start, may have died
+  // before removing them.
+  removeStopped(root, now.config ? now : c);
   return size;
 }
 
@@ -262,15 +311,39 @@ export interface PruneResult {
 }
 
 /**
- * Removes every exited detached container (and those whose creator died), plus the names left by
- * creators killed before they made a container's directory. Containers whose records a newer
- * pocker wrote are left alone (`rm -f` removes them).
+ * Removes every exited detached container (and those whose creator died), with their cgroups
+ * whatever their records say; the damaged ones (dead) nothing of which still runs; what no record
+ * explains (findOrphans: monitors whose container's directory is gone, with their containers, and
+ * the cgroups of ids only a name claim still gives); and the names left by creators killed before
+ * they made a container's directory. Containers whose records a newer pocker wrote are left alone
+ * (`rm -f` removes them). `deleted` lists orphans' ids too.
  */
 export async function pruneContainers(options: StateOptions = {}): Promise<PruneResult> {
   const root = stateRoot(options);
   const deleted: string[] = [];
   let reclaimed = 0;
+  // What no record explains, first (the records about to go may name the cgroup parent it is
+  // under): monitors (and their containers, cgroups) whose directory is gone, the cgroups and names
+  // of ids that have no directory.
+  for (const o of findOrphans(root)) {
+    killMonitors(root, o.id, o.monitors);
+    for (const dir of o.cgroups) native().cgroupRemove(dir);
+    if (o.monitors.length || o.cgroups.length) deleted.push(o.id);
+  }
   for (const c of listContainerRecords(root)) {
+    if (c.damaged) {
+      // A damaged record: gone unless something of it still runs (rm -f removes that).
+      const size = treeSize(c.dir);
+      const ok = await removeUnreadable(root, c, false).then(
+        () => true,
+        () => false,
+      );
+      if (ok) {
+        reclaimed += size;
+        deleted.push(c.id);
+      }
+      continue;
+    }
     // Exited and created containers go (Docker's prune takes every container that is not running).
     if (c.status === 'running' || (!c.state && !c.deadOwner)) continue;
     // A directory without config.json may be one being created right now (under the names lock).

@@ -588,6 +588,7 @@ export async function start(ref: string, options: StartOptions = {}): Promise<De
 async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; removeOnFailure?: boolean }): Promise<DetachedContainer> {
   return withContainerLock(entry.dir, async () => {
     const c = describeContainer(entry);
+    if (c.damaged) throw new PockerError(`cannot start container ${c.name}: its record is damaged (${c.damaged}): remove it with pocker rm -f`, { code: 'ERR_POCKER_STORE_CORRUPT', step: 'start' });
     const stored = c.config?.run;
     if (!stored) {
       if (c.state) {

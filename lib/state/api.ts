@@ -48,6 +48,7 @@ function imageText(c: ListedContainer): string {
 }
 
 function statusOf(c: ListedContainer): ContainerStatusName {
+  if (c.damaged) return 'dead';
   return c.status === 'running' && c.state?.restarting ? 'restarting' : c.status;
 }
 
@@ -66,7 +67,7 @@ function infoOf(c: ListedContainer, now: number): ContainerInfo {
     status: statusOf(c),
     statusText: containerStatusText(c, now),
     pid: c.status === 'running' ? (s?.pid ?? 0) : 0,
-    exitCode: c.status === 'running' ? null : c.deadOwner ? 137 : (s?.exitCode ?? 0),
+    exitCode: c.status === 'running' || c.damaged ? null : c.deadOwner ? 137 : (s?.exitCode ?? 0),
     oomKilled: s?.oomKilled ?? false,
     restartCount: s?.restartCount ?? 0,
     foreground: c.status === 'running' && !s,
@@ -149,7 +150,7 @@ export interface ContainerDetails {
   Path: string;
   Args: string[];
   State: {
-    Status: 'created' | 'running' | 'restarting' | 'exited';
+    Status: 'created' | 'running' | 'restarting' | 'exited' | 'dead';
     Running: boolean;
     Paused: boolean;
     Restarting: boolean;
@@ -235,15 +236,15 @@ export function inspectContainer(ref: string, options: StateOptions = {}): Conta
     Path: args[0] ?? '',
     Args: args.slice(1),
     State: {
-      Status: c.state?.restarting ? 'restarting' : c.status,
+      Status: c.damaged ? 'dead' : c.state?.restarting ? 'restarting' : c.status,
       Running: c.status === 'running',
       Paused: false,
       Restarting: !!c.state?.restarting,
       OOMKilled: s?.oomKilled ?? false,
-      Dead: false,
+      Dead: !!c.damaged,
       Pid: c.status === 'running' ? (s?.pid ?? 0) : 0,
       ExitCode: c.status === 'running' ? 0 : (s?.exitCode ?? 0),
-      Error: c.deadMonitor ? 'the container monitor died' : '',
+      Error: c.damaged ? `the container's record is damaged: ${c.damaged}; pocker rm -f removes the container` : c.deadMonitor ? 'the container monitor died' : '',
       StartedAt: s?.startedAt || c.config?.created || ZERO,
       FinishedAt: (c.status === 'exited' && s?.finishedAt) || ZERO,
     },

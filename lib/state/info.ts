@@ -3,9 +3,10 @@
 
 /**
  * A container's status: `created` (by create, not started yet), `running` (or between two runs of
- * a restart policy: `restarting`), or `exited` (ended, or its monitor or creator died).
+ * a restart policy: `restarting`), `exited` (ended, or its monitor or creator died), or `dead` (its
+ * records are damaged: nothing is known of its run; rm and prune remove it).
  */
-export type ContainerStatusName = 'created' | 'running' | 'restarting' | 'exited';
+export type ContainerStatusName = 'created' | 'running' | 'restarting' | 'exited' | 'dead';
 
 /** One container, as `pocker ps` lists it. */
 export interface ContainerInfo {
