@@ -456,7 +456,7 @@ describe.skipIf(!isRoot)('chaos', () => {
       const records = ls(join(root, 'containers'));
       if (records.length) out.push(`container records: ${records.map((r) => r.slice(0, 12)).join(', ')}`);
       const claims = ls(join(root, 'names'));
-      if (claims.length) out.push(`name claims: ${claims.join(', ')}`);
+      if (claims.length) out.push(`name claims: ${claims.map((n) => `${n} (owner ${JSON.stringify(readOr(join(root, 'names', n, 'owner'), '<no file>').trim().slice(0, 12))})`).join(', ')}`);
       const logs = filesBelow(root).filter((f) => /-json\.log/.test(f));
       if (logs.length) out.push(`log files: ${logs.join(', ')}`);
       return out;

@@ -348,11 +348,22 @@ describe.skipIf(missing.length > 0 || !busybox)('a full disk: a small tmpfs as t
     const late = await pocker('run', '-d', '--name', 'late', 'host', 'true');
     expect.soft(late.code, late.stderr).toBe(0);
     expect.soft(ok(await cli(['run', '--rm', '--pull', 'never', refA], { root }), 'run A').stdout).toBe('image a\n');
+    const t0 = performance.now();
     ok(await pocker('pull', '-q', refC), 'pull C');
+    process.stdout.write(`fulldisk: pull C took ${Math.round(performance.now() - t0)} ms\n`);
 
     const ids = readdirSync(join(root, 'containers'));
+    const t1 = performance.now();
     ok(await pocker('rm', '-f', ...ids), 'rm -f');
+    process.stdout.write(`fulldisk: rm -f of ${ids.length} containers took ${Math.round(performance.now() - t1)} ms\n`);
     expect(readdirSync(join(root, 'containers'))).toEqual([]);
+    // …and no process: rm -f must end every container, whatever its record said.
+    const living = () => ids.flatMap((id) => leafProcs(id).map((p) => `${id.slice(0, 12)}:${p}`));
+    try {
+      await until('the removed containers\' processes to end', () => living().length === 0);
+    } catch {
+      expect.soft(living(), 'processes still running in the cgroups of removed containers').toEqual([]);
+    }
     expect(readdirSync(join(root, 'names')).filter((n) => !n.startsWith('.'))).toEqual([]);
     expect(mountinfoLinesNaming(root).filter((l) => !/ - tmpfs pocker-fulldisk /.test(l))).toEqual([]);
   }, 120_000);
