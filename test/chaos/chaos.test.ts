@@ -370,7 +370,15 @@ describe.skipIf(!isRoot)('chaos', () => {
 
   async function expectConsistent(when: string): Promise<void> {
     let last: string[] = [];
-    const fresh = async () => (last = (await problems()).filter((p) => !known.has(norm(p))));
+    const fresh = async () => {
+      let found: string[];
+      try {
+        found = await problems();
+      } catch (err) {
+        found = [`the check itself failed: ${(err as Error).message}`];
+      }
+      return (last = found.filter((p) => !known.has(norm(p))));
+    };
     try {
       await until(`a consistent world ${when}`, async () => (await fresh()).length === 0, 25_000);
       say(`check ${when}: consistent${known.size ? ' (but for the problems reported before)' : ''}`);
