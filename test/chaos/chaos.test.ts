@@ -435,7 +435,13 @@ describe.skipIf(!isRoot)('chaos', () => {
     }
 
     // A full rm -f of everything, then the prunes.
-    const before = await psAll();
+    let before: Listed[] = [];
+    try {
+      before = await psAll();
+    } catch (err) {
+      failures.push(`ps -a before the cleanup: ${(err as Error).message}`);
+      before = readdirSync(join(root, 'containers')).map((id) => ({ ID: id, Names: id, State: '?', Status: 'unlisted' }));
+    }
     say(`before rm -f: ${before.map((c) => `${c.Names}=${c.ID.slice(0, 12)} ${c.Status.replace(/ \d+ \w+ ago$| (Less than a second|About a minute|\d+ \w+)$/, '')}`).join(', ') || 'no containers'}`);
     const ids = before.map((c) => c.ID);
     const rm = ids.length ? await pocker(['rm', '-f', ...ids]) : undefined;
@@ -472,7 +478,7 @@ describe.skipIf(!isRoot)('chaos', () => {
     let leftovers: string[] = [];
     try {
       await until('nothing left after rm -f and prune', () => (leftovers = left()).length === 0, 20_000);
-      const after = await psAll();
+      const after = await psAll().catch((err: Error) => [{ ID: '?', Names: `(ps -a failed: ${err.message})`, State: '?', Status: '?' }]);
       if (after.length) leftovers.push(`ps -a still lists ${after.map((c) => `${c.Names} (${c.Status})`).join(', ')}`);
     } catch {
       /* reported below */
