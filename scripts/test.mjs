@@ -12,7 +12,10 @@
 //                     guest, emulated and 8-20x slower); skipped loudly when the VM script is
 //                     absent or we are not root (a FAILED step under CI=true), on purpose with
 //                     --no-vm or POCKER_TEST_SKIP_VM=1
-//   6. leftovers      vitest over test/final (nothing may be left behind: cgroups, mounts, ...)
+//   6. chaos          vitest over test/chaos (`npm run test:chaos`: a seeded random plan of container
+//                     operations with SIGKILLed CLIs, monitors and workloads, then a consistency check
+//                     and a full cleanup; POCKER_CHAOS_SEED replays a seed, POCKER_CHAOS_ACTIONS sizes it)
+//   7. leftovers      vitest over test/final (nothing may be left behind: cgroups, mounts, ...)
 //
 // Usage: node scripts/test.mjs [--no-vm | --only-vm] [VITEST ARGS...] [-- VITEST ARGS...]
 // Arguments other than ours go to the vitest runs of steps 4 and 5 (e.g. `npm test -- -t overlay`,
@@ -38,6 +41,7 @@ const BUILD_PACKAGES = ['nlohmann-json3-dev', 'libseccomp-dev'];
 
 const HOST_TESTS = ['test/unit', 'test/native', 'test/integration', 'test/security'];
 const VM_TESTS = ['test/integration/cgroups.test.ts', 'test/integration/run.test.ts'];
+const CHAOS_TESTS = ['test/chaos'];
 const FINAL_TESTS = ['test/final'];
 /** The cgroup-v2 guest (POCKER_TEST_VM_SCRIPT overrides it: the runner's own test points it at a missing file). */
 const VM_SCRIPT = process.env.POCKER_TEST_VM_SCRIPT || resolve(repo, '..', 'shared', 'vm', 'cgroup2-vm');
@@ -344,6 +348,10 @@ if (opts.noVm) {
 } else {
   await step('cgroup-v2 VM tests', vmPass, { blocked: buildFailed });
 }
+
+// After the host tests, before the leftovers check (which then also judges what chaos left).
+if (opts.onlyVm) steps.push({ name: 'chaos tests', status: 'skipped', seconds: 0, note: '--only-vm' });
+else await step('chaos tests', async () => fromExit(await vitest('chaos', CHAOS_TESTS, [])), { blocked: buildFailed });
 
 if (opts.onlyVm) steps.push({ name: 'leftovers check', status: 'skipped', seconds: 0, note: '--only-vm' });
 else await step('leftovers check', async () => fromExit(await vitest('final', FINAL_TESTS, [])), { blocked: buildFailed });
