@@ -29,7 +29,7 @@ import { PockerError, invalid, type SetupStep } from '../errors.js';
 import { native } from '../native.js';
 import { treeSize } from '../state/stats.js';
 import type { ExitStatus } from '../types.js';
-import { start } from './run.js';
+import { faultPoint, start } from './run.js';
 import { attachDir } from './attach.js';
 import { normalizeSignal, signalDetached, signalMonitor, signalName, signalNumber, signalWorkload } from './signals.js';
 
@@ -90,6 +90,7 @@ export async function stopContainer(ref: string, options: StopOptions = {}): Pro
   let waitMs = grace < 0 ? Infinity : grace * 1000;
   if (c.state.monitorStart) {
     markStopRequested(c.dir, { signal: stopSignal, timeout: grace });
+    faultPoint('after-stop-mark');
     waitMs += MONITOR_SLACK_MS;
   } else {
     markStopRequested(c.dir);
@@ -211,6 +212,7 @@ async function removeLocked(root: string, c: ListedContainer, force: boolean): P
     }
     // The monitor kills it itself (even if this process dies now), and does not restart it.
     markStopRequested(c.dir, c.state.monitorStart ? { signal: 9, timeout: 0 } : undefined);
+    faultPoint('after-stop-mark');
     signalWorkload(c.state, 'SIGKILL');
     if (c.state.restarting && !c.state.monitorStart) signalMonitor(c.state, 'SIGTERM');
     await waitExited(c, 30_000);

@@ -38,9 +38,10 @@ import { buildSpec, type SpecLayout } from '../spec/build.js';
 
 /**
  * Crash-safety tests: when `POCKER_FAULT` names this point, the process SIGKILLs itself there
- * (points: after-claim, after-dir, after-cgroups, after-spawn, after-started).
+ * (points: after-claim, after-dir, after-cgroups, after-spawn, after-started; lifecycle.ts:
+ * after-stop-mark).
  */
-function faultPoint(name: string): void {
+export function faultPoint(name: string): void {
   if (process.env.POCKER_FAULT === name) process.kill(process.pid, 'SIGKILL');
 }
 
