@@ -2,7 +2,8 @@
 // process). Names and numbers are lib/signals.ts's.
 import { constants as osConstants } from 'node:os';
 
-import { monitorAlive, verifiedPid, type ContainerState } from '../container/index.js';
+import { isPockerInit, type ContainerState } from '../container/index.js';
+import { native } from '../native.js';
 
 /** The signals a container's monitor passes on to it (cpp/init/monitor.cpp kForwarded). */
 const FORWARDED_SIGNALS: ReadonlySet<number> = new Set(
@@ -27,13 +28,24 @@ export function signalDetached(state: ContainerProcesses, signal: number): void 
 }
 
 /** Sends `sig` to the container's first process, if it is still the one state.json recorded. */
-export function signalWorkload(state: ContainerProcesses, sig: NodeJS.Signals | number): void {
-  if (verifiedPid(state.pid, state.pidStart, state.monitorPid)) signalTo(state.pid, sig);
+export function signalWorkload(state: ContainerProcesses, sig: NodeJS.Signals | number): boolean {
+  return signalVerified(state.pid, state.pidStart ?? 0, state.monitorPid, sig);
 }
 
 /** Sends `sig` to the container's monitor, if it is still the one state.json recorded. */
-export function signalMonitor(state: ContainerProcesses, sig: NodeJS.Signals | number): void {
-  if (monitorAlive(state)) signalTo(state.monitorPid, sig);
+export function signalMonitor(state: ContainerProcesses, sig: NodeJS.Signals | number): boolean {
+  return isPockerInit(state.monitorPid) && signalVerified(state.monitorPid, state.monitorStart ?? 0, 0, sig);
+}
+
+/** The addon's pidfd-checked kill (start time, or parent for a record without one). */
+function signalVerified(pid: number, start: number, parent: number, sig: NodeJS.Signals | number): boolean {
+  if (!(pid > 0)) return false;
+  const n = typeof sig === 'number' ? sig : (osConstants.signals as Record<string, number>)[sig]!;
+  try {
+    return native().signalVerified(pid, start, parent, n);
+  } catch {
+    return false; // EPERM and the like: not ours to signal
+  }
 }
 
 /** Sends `sig` to `pid` (nothing for pid 0 or less: that would signal our own process group). */
