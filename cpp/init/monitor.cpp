@@ -401,6 +401,7 @@ int runMonitor(const Spec& spec, int sync) {
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
         int64_t left = delayMs - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        if (keeper.takeStopWhileIdle()) stop = true;
         if (stop || (left <= 0 && !keeper.pending())) break;
         struct pollfd pfd = {sfd.get(), POLLIN, 0};
         if (poll(&pfd, 1, left > 0 ? static_cast<int>(left) : 1000) <= 0) continue;

@@ -126,6 +126,16 @@ bool StateKeeper::write(const std::string& json) {
   json_ = json;
   dirty_ = true;
   bool ok = flush();
+  // The rename and the refill raised our own dnotify signal: take it now (and look for a stop
+  // request here instead), so an idle monitor does not wake for its own write (and fault code
+  // back in after trimming it).
+  sigset_t wake;
+  sigemptyset(&wake);
+  sigaddset(&wake, wakeSignal());
+  struct timespec zero = {0, 0};
+  while (sigtimedwait(&wake, nullptr, &zero) > 0) {
+  }
+  checkStop();
   arm();
   return ok;
 }
@@ -140,6 +150,9 @@ void StateKeeper::arm() {
   if (killAt_ >= 0) sooner(killAt_ - nowMs());
   if (dirty_ || !spare_[0] || !spare_[1]) sooner(kRetryMs);
   if (!notify_ && !stopSeen_) sooner(kRetryMs);
+  // Nothing to change (no deadline before, none now): no call (the common case of a wake).
+  if (wait < 0 && !armed_) return;
+  armed_ = wait >= 0;
   struct itimerspec its;
   std::memset(&its, 0, sizeof its);
   if (wait >= 0) {
@@ -178,15 +191,18 @@ void StateKeeper::checkStop() {
   // signals the container itself) only keeps the container from being restarted.
   if (n <= 0) return;
   target[n] = '\0';
-  int sig = SIGTERM;
+  // "<signal> <timeout>" (strtol, not sscanf: a monitor's resident code stays small).
+  char* end = nullptr;
+  long sig = std::strtol(target, &end, 10);
   long timeout = 10;
-  if (std::sscanf(target, "%d %ld", &sig, &timeout) < 1 || sig <= 0 || sig >= NSIG) sig = SIGTERM;
+  if (end && *end == ' ') timeout = std::strtol(end + 1, nullptr, 10);
+  if (sig <= 0 || sig >= NSIG) sig = SIGTERM;
   stopSeen_ = true;
   if (pid_ <= 0) {
     idleStop_ = true;
     return;
   }
-  ::kill(pid_, sig);
+  ::kill(pid_, static_cast<int>(sig));
   if (sig != SIGKILL && timeout >= 0) killAt_ = nowMs() + static_cast<int64_t>(timeout) * 1000;
 }
 

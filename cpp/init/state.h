@@ -79,6 +79,7 @@ class StateKeeper {
   Fd spare_[2];
   Fd inotify_;
   bool timer_ = false;
+  bool armed_ = true;       // the timer may be set (false: known disarmed)
   timer_t timerId_{};
   bool notify_ = false;     // dnotify raises the wake signal on new entries
   std::string json_;
