@@ -54,7 +54,10 @@ class StateKeeper {
   // A new run of the container began (its first process `pid`): a stop request applies to it.
   void beginRun(pid_t pid);
   // The run ended.
-  void endRun() { pid_ = 0; }
+  void endRun() {
+    pid_ = 0;
+    killAt_ = -1;
+  }
 
   // Handles `signo` when it is a keeper signal (returns false otherwise): inotify events (a stop
   // request is carried out: the stop signal now, SIGKILL after the timeout), the timer (the
