@@ -29,8 +29,7 @@ import { PockerError, invalid, type SetupStep } from '../errors.js';
 import { native } from '../native.js';
 import { treeSize } from '../state/stats.js';
 import type { ExitStatus } from '../types.js';
-import { faultPoint, start } from './run.js';
-import { attachDir } from './attach.js';
+import { exitFromMonitor, faultPoint, start } from './run.js';
 import { normalizeSignal, signalDetached, signalMonitor, signalName, signalNumber, signalWorkload } from './signals.js';
 
 type StateOptions = RootOptions;
@@ -143,7 +142,7 @@ export async function waitContainer(ref: string, options: StateOptions = {}): Pr
   // container ended before it removes anything (and records it before it stops taking clients),
   // so a wait begun before the removal learns the exit code (as Docker's does).
   if (c.status === 'running' && c.state && c.config?.run?.config.rm) {
-    const told = await exitFromMonitor(c);
+    const told = await exitFromMonitor(c.dir, !!c.config.run.config.tty);
     if (told) return told;
   }
   const end = await waitExited(c, Infinity);
@@ -151,20 +150,6 @@ export async function waitContainer(ref: string, options: StateOptions = {}): Pr
   const s = end.state;
   if (!s) return { exitCode: 0, signal: null, oomKilled: false };
   return { exitCode: s.exitCode, signal: s.signal ? (signalName(s.signal)) : null, oomKilled: s.oomKilled };
-}
-
-/** The exit status the container's monitor sends its attach clients; null when it ends without one. */
-async function exitFromMonitor(c: ListedContainer): Promise<ExitStatus | null> {
-  let a;
-  try {
-    a = await attachDir(c.dir, { stdin: false, tty: !!c.config?.run?.config.tty });
-  } catch {
-    return null; // gone already: its record (while it lasts) says how it ended
-  }
-  // Output is not wanted: read and dropped, so the monitor never drops us as a slow client.
-  a.stdout.resume();
-  a.stderr?.resume();
-  return a.exited;
 }
 
 /** Options of removeContainer(). */

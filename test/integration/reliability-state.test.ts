@@ -5,11 +5,12 @@
 // policy is not silently off), OOMKilled belongs to the run it happened in, and `wait` on a
 // `run -d --rm` container prints its exit code.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cleanupAll, cli, containerState, isRoot, pk, processAlive, procStatField, tempDir, tempRoot, until } from '../helpers.js';
+import { run } from '../../lib/index.js';
+import { cleanupAll, cli, containerState, isRoot, pk, processAlive, procStatField, tempDir, tempRoot, testCgroupParent, until } from '../helpers.js';
 
 interface Listed {
   ID: string;
@@ -65,6 +66,17 @@ function stateLitter(root: string): string[] {
     }
   }
   return out;
+}
+
+/** Sockets the process holds (a monitor: one per attach client, besides its own). */
+function socketCount(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+    } catch {
+      return false;
+    }
+  }).length;
 }
 
 describe.skipIf(!isRoot)('container state', () => {
@@ -250,13 +262,7 @@ describe.skipIf(!isRoot)('container state', () => {
     const id = await runDetached(root, '--rm', ...untilUsr1(42));
     await until('it to run', () => containerState(root, id).status === 'running');
     const monitor = containerState(root, id).monitorPid;
-    const sockets = () => readdirSync(`/proc/${monitor}/fd`).filter((fd) => {
-      try {
-        return readFileSync(`/proc/${monitor}/fdinfo/${fd}`, 'utf8') !== '' && execFileSync('readlink', [`/proc/${monitor}/fd/${fd}`]).toString().startsWith('socket:');
-      } catch {
-        return false;
-      }
-    }).length;
+    const sockets = () => socketCount(monitor);
     const before = sockets();
     const waiting = cli(['--root', root, 'wait', id]);
     // The waiter is connected to the monitor (one more socket there) before the container ends.
@@ -266,5 +272,17 @@ describe.skipIf(!isRoot)('container state', () => {
     expect(w.code, w.stderr).toBe(0);
     expect(w.stdout).toBe('42\n');
     await until('the container to be removed', () => !readdirSync(join(root, 'containers')).includes(id));
+  });
+
+  it('the library: wait() of a run({ detach, rm }) container gives its exit code (not -1)', async () => {
+    const root = newRoot();
+    const c = await run({ root, cgroupParent: testCgroupParent(), image: 'host', detach: true, rm: true, cmd: untilUsr1(42).slice(1) });
+    const monitor = containerState(root, c.id).monitorPid;
+    const before = socketCount(monitor);
+    const waiting = c.wait();
+    await until('the waiter to connect', () => socketCount(monitor) > before);
+    c.kill('SIGUSR1');
+    expect(await waiting).toEqual({ exitCode: 42, signal: null, oomKilled: false });
+    await until('the container to be removed', () => !readdirSync(join(root, 'containers')).includes(c.id));
   });
 });
