@@ -196,7 +196,11 @@ async function waitDetached(dir: string): Promise<ExitStatus> {
   }
   if (run?.config.rm) {
     const told = await exitFromMonitor(dir, !!run.config.tty);
-    if (told) return told;
+    if (told) {
+      // As before: wait() resolves once the monitor has removed the container (right after it told us).
+      for (let i = 0; i < 1000 && existsSync(dir); i++) await new Promise((r) => setTimeout(r, 10));
+      return told;
+    }
   }
   for (;;) {
     // A monitor that died without recording the end counts as exited (137), never as running.
