@@ -61,6 +61,13 @@ export interface NativeAddon {
   /** Kills what is left in a cgroup and removes it (and retries while it drains); a missing one is fine. */
   cgroupRemove(path: string): void;
   setWinsize(fd: number, rows: number, cols: number): void;
+  /**
+   * Sends `signal` to the process at `pid` only if it is the one a record means: its start time
+   * (field 22 of /proc/PID/stat) is `start`, or, with `start` 0, it is a child of `parent` (0: any).
+   * Checked and sent through a pidfd, so a pid reused meanwhile never gets it. False when no such
+   * process is there (any more). Errors have step `kill`.
+   */
+  signalVerified(pid: number, start: number, parent: number, signal: number): boolean;
   /** Clears FD_CLOEXEC, or sets it. */
   setCloexec(fd: number, on: boolean): void;
   /**

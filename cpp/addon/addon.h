@@ -17,5 +17,6 @@ void initSpawn(Napi::Env env, Napi::Object exports);
 void initCgroup(Napi::Env env, Napi::Object exports);
 void initFs(Napi::Env env, Napi::Object exports);
 void initPty(Napi::Env env, Napi::Object exports);
+void initProcess(Napi::Env env, Napi::Object exports);
 
 }  // namespace pocker

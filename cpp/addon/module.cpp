@@ -7,6 +7,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initCgroup(env, exports);
   initFs(env, exports);
   initPty(env, exports);
+  initProcess(env, exports);
   return exports;
 }
 

@@ -219,6 +219,18 @@ void AttachHub::finish(int exitCode, int sig, bool oom) {
   closeWhenDrained_ = false;
 }
 
+void AttachHub::stopListening() {
+  if (!path_.empty()) ::unlink(path_.c_str());
+  path_.clear();
+  if (!listen_) return;
+  for (;;) {
+    int fd = accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) break;
+    addClient(fd);
+  }
+  listen_.reset();
+}
+
 void AttachHub::close() {
   if (!path_.empty()) ::unlink(path_.c_str());
   listen_.reset();

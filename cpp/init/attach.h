@@ -35,6 +35,9 @@ class AttachHub {
   void finish(int exitCode, int sig, bool oom);
   // Removes the socket (the monitor is about to exit).
   void close();
+  // No new clients (the socket is removed); those already connected, accepted or not yet, are
+  // kept, so finish() tells them how the container ended (`--rm`: the last word before removal).
+  void stopListening();
 
  private:
   struct Client {

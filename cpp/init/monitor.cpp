@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "common/cgroup.h"
@@ -24,6 +25,7 @@
 #include "init/init.h"
 #include "init/logs.h"
 #include "init/relay.h"
+#include "init/state.h"
 
 namespace pocker {
 namespace {
@@ -72,15 +74,16 @@ Error openNamespaceJoins(const Spec& spec, std::vector<Fd>* fds, std::vector<int
 
 namespace {
 
-// "oom_kill N" in memory.events (v2) or memory.oom_control (v1, kernel >= 4.13).
-bool oomKilled(const Spec& spec) {
+// "oom_kill N" in memory.events (v2) or memory.oom_control (v1, kernel >= 4.13): a count since the
+// cgroup was made, which a restarted container keeps. A run was OOM-killed when it grew during it.
+uint64_t oomKills(const Spec& spec) {
   const std::string& path = !spec.oomV2.empty() ? spec.oomV2 : spec.oomV1;
-  if (path.empty()) return false;
+  if (path.empty()) return 0;
   std::string text;
-  if (readFile(path.c_str(), &text) != 0) return false;
+  if (readFile(path.c_str(), &text) != 0) return 0;
   size_t at = text.find("oom_kill ");
-  if (at == std::string::npos) return false;
-  return std::strtoull(text.c_str() + at + 9, nullptr, 10) > 0;
+  if (at == std::string::npos) return 0;
+  return std::strtoull(text.c_str() + at + 9, nullptr, 10);
 }
 
 void cleanupCgroups(const Spec& spec) {
@@ -123,21 +126,25 @@ static int detachMonitor() {
   return ready[1];
 }
 
+// pidStart and monitorStart (field 22 of /proc/PID/stat) let readers tell these processes from a
+// later one that got the same pid: they never signal a pid they have not verified.
 static std::string stateJson(const char* status, pid_t pid, const std::string& startedAt, const std::string& finishedAt,
                              int exitCode, int sig, bool oom, uint32_t restarts) {
-  char buf[224];
+  static const uint64_t monitorStart = processStartTime(getpid());
+  char buf[320];
   std::snprintf(buf, sizeof buf,
-                "{\"version\":2,\"status\":\"%s\",\"pid\":%d,\"monitorPid\":%d,\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,"
-                "\"restartCount\":%u,",
-                status, pid, getpid(), exitCode, sig, oom ? "true" : "false", restarts);
+                "{\"version\":2,\"status\":\"%s\",\"pid\":%d,\"pidStart\":%llu,\"monitorPid\":%d,\"monitorStart\":%llu,"
+                "\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,\"restartCount\":%u,",
+                status, pid, static_cast<unsigned long long>(pid > 0 ? processStartTime(pid) : 0), getpid(),
+                static_cast<unsigned long long>(monitorStart), exitCode, sig, oom ? "true" : "false", restarts);
   return std::string(buf) + "\"startedAt\":" + jsonString(startedAt) + ",\"finishedAt\":" + jsonString(finishedAt) + "}";
 }
 
 // --restart: whether a detached container that ended with `exitCode` runs again. `pocker stop`
-// leaves a "stop-requested" file in the state dir first: a stopped container stays stopped.
-static bool shouldRestart(const Spec& spec, int exitCode, uint32_t restarts) {
+// leaves a "stop-requested" marker in the state dir first: a stopped container stays stopped.
+static bool shouldRestart(const Spec& spec, const StateKeeper& keeper, int exitCode, uint32_t restarts) {
   if (!spec.detach || spec.restartPolicy == RestartNo) return false;
-  if (!spec.stateDir.empty() && ::access((spec.stateDir + "/stop-requested").c_str(), F_OK) == 0) return false;
+  if (keeper.stopRequested()) return false;
   if (spec.restartPolicy == RestartOnFailure) {
     if (exitCode == 0) return false;
     if (spec.restartMax > 0 && restarts >= spec.restartMax) return false;
@@ -170,9 +177,16 @@ int runMonitor(const Spec& spec, int sync) {
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);
   for (int s : kForwarded) sigaddset(&set, s);
+  sigaddset(&set, StateKeeper::wakeSignal());
+  sigaddset(&set, SIGIO);  // what F_SETSIG falls back to when the real-time queue is full
   sigprocmask(SIG_BLOCK, &set, nullptr);
   Fd sfd(signalfd(-1, &set, SFD_CLOEXEC));
   if (!sfd) return abortStart(spec, sync, -1, fail("monitor", "signalfd"));
+  // state.json and stop requests (state.h): a start that could not be recorded does not happen.
+  StateKeeper keeper;
+  if (!spec.stateDir.empty()) {
+    if (Error err = keeper.open(spec.stateDir)) return abortStart(spec, sync, -1, err);
+  }
 
   // linux.namespaces with a path: opened once; the container joins them (a pid namespace is
   // joined here: it applies to the children made after it).
@@ -222,6 +236,7 @@ int runMonitor(const Spec& spec, int sync) {
       if (!cgroupFd) return abortStart(spec, sync, -1, fail("cgroup", "open", spec.cgroupV2));
     }
 
+    uint64_t oomBefore = oomKills(spec);  // this run's baseline (the cgroup outlives a restart)
     pid_t pid = clone3Container(spec, cgroupFd.get());
     if (pid < 0) return abortStart(spec, sync, -1, fail("clone", "clone3"));
     if (pid == 0) {
@@ -284,7 +299,10 @@ int runMonitor(const Spec& spec, int sync) {
     std::string startedAt = nowRfc3339();
     int exitCode = setupExit, sig = 0, status = 0;
     if (setupExit == 0) {
-      if (!spec.stateDir.empty()) writeState(spec.stateDir, stateJson("running", pid, startedAt, "", 0, 0, false, restarts));
+      if (keeper.enabled()) {
+        keeper.write(stateJson("running", pid, startedAt, "", 0, 0, false, restarts));
+        keeper.beginRun(pid);
+      }
       if (restarts == 0 && syncOpen) sendMsg(sync, wire::encodeKind(wire::Sync::Started));
       ready.reset();  // the caller's process may go now
       if (spec.detach) trimCode();
@@ -330,6 +348,8 @@ int runMonitor(const Spec& spec, int sync) {
             if (si.ssi_signo == SIGCHLD) {
               pid_t r = waitpid(pid, &status, WNOHANG | __WALL);
               if (r == pid) break;
+            } else if (keeper.onSignal(static_cast<int>(si.ssi_signo))) {
+              // a stop request, its timeout, or a state write to retry
             } else {
               ::kill(pid, static_cast<int>(si.ssi_signo));
             }
@@ -369,31 +389,49 @@ int runMonitor(const Spec& spec, int sync) {
       master.reset();
       relay.drain(syncOpen ? sync : -1);
     }
-    bool oom = oomKilled(spec);
+    keeper.endRun();
+    bool oom = oomKills(spec) > oomBefore;
+    if (spec.removeOnExit && keeper.enabled()) {
+      // --rm: the end is recorded before the attach socket goes, and clients that connected until
+      // then get it too (a `pocker wait` begun before the removal learns the exit code).
+      keeper.write(stateJson("exited", 0, startedAt, nowRfc3339(), exitCode, sig, oom, restarts));
+      hub.stopListening();
+    }
     hub.finish(exitCode, sig, oom);
 
-    if (setupExit == 0 && shouldRestart(spec, exitCode, restarts)) {
-      // Docker's backoff: 100 ms, doubling, at most a minute. A SIGTERM/SIGINT meanwhile ends it.
-      if (!spec.stateDir.empty())
-        writeState(spec.stateDir, stateJson("restarting", 0, startedAt, nowRfc3339(), exitCode, sig, oom, restarts));
+    if (setupExit == 0 && shouldRestart(spec, keeper, exitCode, restarts)) {
+      // Docker's backoff: 100 ms, doubling, at most a minute. A SIGTERM/SIGINT or a stop request
+      // meanwhile ends it; the next run waits until this state is recorded (a full disk).
+      if (keeper.enabled()) keeper.write(stateJson("restarting", 0, startedAt, nowRfc3339(), exitCode, sig, oom, restarts));
       int delayMs = 100 << (restarts < 10 ? restarts : 10);
       if (delayMs > 60000) delayMs = 60000;
       restarts++;
       bool stop = false;
-      struct pollfd pfd = {sfd.get(), POLLIN, 0};
-      while (!stop && poll(&pfd, 1, delayMs) > 0) {
+      struct timespec t0;
+      clock_gettime(CLOCK_MONOTONIC, &t0);
+      for (;;) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        int64_t left = delayMs - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        if (keeper.takeStopWhileIdle()) stop = true;
+        if (stop || (left <= 0 && !keeper.pending())) break;
+        struct pollfd pfd = {sfd.get(), POLLIN, 0};
+        if (poll(&pfd, 1, left > 0 ? static_cast<int>(left) : 1000) <= 0) continue;
         struct signalfd_siginfo si;
-        if (read(sfd.get(), &si, sizeof si) == sizeof si && (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT))
-          stop = true;
+        if (read(sfd.get(), &si, sizeof si) != sizeof si) continue;
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) stop = true;
+        else if (keeper.onSignal(static_cast<int>(si.ssi_signo)) && keeper.takeStopWhileIdle()) stop = true;
       }
-      if (!stop) continue;
+      if (!stop && !keeper.stopRequested()) continue;
     }
 
     cleanupCgroups(spec);
     hub.close();
     if (!spec.stateDir.empty()) {
       if (spec.removeOnExit) removeTree(spec.stateDir);
-      else writeState(spec.stateDir, stateJson("exited", 0, startedAt, nowRfc3339(), exitCode, sig, oom, restarts));
+      else keeper.write(stateJson("exited", 0, startedAt, nowRfc3339(), exitCode, sig, oom, restarts));
+      // The exit status is never given up: with the disk full, the monitor waits for space.
+      if (!spec.removeOnExit) keeper.flushBeforeExit(sfd.get());
     }
     if (syncOpen) sendMsg(sync, wire::encodeExit(exitCode, sig, oom));
     return 0;

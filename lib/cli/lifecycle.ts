@@ -35,6 +35,8 @@ async function lookup(root: string, ref: string): Promise<ListedContainer> {
 function runningPid(c: ListedContainer, what: string): number {
   if (c.status !== 'running') throw new CliError(`${what}: container ${c.id} is not running`, { exitCode: 1, code: 'ERR_POCKER_NOT_RUNNING' });
   if (!c.state) throw new CliError(`${what}: container ${c.id} runs in the foreground of a pocker run`, { exitCode: 1, code: 'ERR_POCKER_FOREGROUND' });
+  // 0: between two runs of a restart policy, or a pid that is no longer the container's (verified).
+  if (!(c.state.pid > 0)) throw new CliError(`${what}: container ${c.id} is not running`, { exitCode: 1, code: 'ERR_POCKER_NOT_RUNNING' });
   return c.state.pid;
 }
 

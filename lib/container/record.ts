@@ -93,7 +93,11 @@ export interface ContainerState {
   /** How often the monitor has restarted the container. */
   restartCount?: number;
   pid: number;
+  /** `pid`'s start time (field 22 of /proc/PID/stat; 0 or absent: not recorded, an older monitor). */
+  pidStart?: number;
   monitorPid: number;
+  /** `monitorPid`'s start time, as `pidStart`. */
+  monitorStart?: number;
   exitCode: number;
   signal: number;
   oomKilled: boolean;

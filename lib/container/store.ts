@@ -4,7 +4,10 @@
 //                                    (and rewritten by rename), atomically
 //   containers/<id>/state.json       `created` written here; then the monitor's (cpp/init/monitor.cpp)
 //   containers/<id>/lock             flock'd by start (until the monitor took over) and rm
-//   containers/<id>/stop-requested   left by stop / rm -f: the monitor must not restart the container
+//   containers/<id>/state.json.spare0, .spare1   blocks reserved for the monitor's next state writes
+//                                    (cpp/init/state.h: an exit status is never lost to a full disk)
+//   containers/<id>/stop-requested   left by stop / rm -f: a symlink to "<signal> <timeout>" that the
+//                                    monitor carries out (and then does not restart the container)
 //   containers/<id>/attach.sock      the monitor's attach socket
 //   containers/<id>/<id>-json.log    the json-file log (and .1 … .N when rotated)
 //   containers/<id>/{rootfs,upper,work,scratch,volumes}/   the layout run() asks for
@@ -13,7 +16,7 @@
 // Records are versioned (record.ts): an older one is migrated on read, a newer one refused with a
 // RecordVersionError (ERR_POCKER_UNSUPPORTED), which ps skips with a warning, inspect/start/rm
 // report, and rm -f removes anyway.
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -159,15 +162,49 @@ export function isDamagedRecord(err: unknown): err is PockerError {
 
 /**
  * Writes config.json atomically: the OCI document `spec` (built by lib/spec: the store does not look
- * into it) with the pocker section (version, the runtime fields lib/spec defines, `meta`).
+ * into it) with the pocker section (version, the runtime fields lib/spec defines, `meta`). A record
+ * that has not changed is not rewritten (a `start` on a full disk needs no new space).
  */
 export function writeConfig(dir: string, spec: OciDocument, meta: ContainerMeta, runtime: Record<string, unknown> = {}, durable = true): void {
-  writeFileAtomicSync(join(dir, 'config.json'), `${JSON.stringify(configDocument(spec, meta, runtime))}\n`, { mode: 0o600, durable });
+  const text = `${JSON.stringify(configDocument(spec, meta, runtime))}\n`;
+  try {
+    if (readFileSync(join(dir, 'config.json'), 'utf8') === text) return;
+  } catch {
+    /* not written yet */
+  }
+  writeFileAtomicSync(join(dir, 'config.json'), text, { mode: 0o600, durable });
 }
 
 /** Writes state.json atomically (the store writes `created`; the monitor writes the rest). */
 export function writeState(dir: string, state: ContainerState): void {
   writeFileAtomicSync(join(dir, 'state.json'), `${JSON.stringify(stateDocument(state))}\n`, { mode: 0o600 });
+}
+
+/** The spare files the monitor writes state.json through (cpp/init/state.h kStateSpares). */
+export const STATE_SPARES = ['state.json.spare0', 'state.json.spare1'] as const;
+const STATE_SPARE_SIZE = 4096;
+
+/**
+ * Reserves the blocks of the monitor's spare state files (zeros written: the monitor's
+ * posix_fallocate of them then needs no new space), so that a container made now can be started,
+ * and its end recorded, once the disk is full. Throws (ENOSPC…) when they cannot be had.
+ */
+export function reserveStateSpares(dir: string): void {
+  for (const name of STATE_SPARES) {
+    const path = join(dir, name);
+    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    try {
+      const st = fstatSync(fd);
+      if (st.size >= STATE_SPARE_SIZE && st.blocks * 512 >= STATE_SPARE_SIZE) continue;
+      const zeros = Buffer.alloc(STATE_SPARE_SIZE);
+      for (let off = 0; off < zeros.length; ) off += writeSync(fd, zeros, off, zeros.length - off, off);
+    } catch (err) {
+      rmSync(path, { force: true });
+      throw err;
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
 
 /** state.json of a container that `create` (or `run -d`, before its start) made. */
@@ -208,6 +245,35 @@ export function currentOwner(): { pid: number; start: string } {
   return { pid: process.pid, start };
 }
 
+/** Field 22 of /proc/<pid>/stat (start time, clock ticks since boot), the state letter, the parent; null when gone. */
+function procStat(pid: number): { start: number; state: string; ppid: number } | null {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { start: Number(fields[19]), state: fields[0] ?? '', ppid: Number(fields[1]) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Is `pid` the live process state.json names: its start time is `start` (recorded by the monitor)
+ * or, for a record of an older monitor without one, it is a child of `parent` (the container's
+ * first process is its monitor's child)? A pid that fails this is stale: never signalled.
+ */
+export function verifiedPid(pid: number, start: number | undefined, parent?: number): boolean {
+  const p = procStat(pid);
+  if (!p || p.state.startsWith('Z')) return false;
+  if (start) return p.start === start;
+  return parent === undefined || p.ppid === parent;
+}
+
+/** Is the monitor state.json names alive (a pocker-init, with the recorded start time when there is one)? */
+export function monitorAlive(state: Pick<ContainerState, 'monitorPid' | 'monitorStart'>): boolean {
+  return isPockerInit(state.monitorPid) && verifiedPid(state.monitorPid, state.monitorStart);
+}
+
 /** Is the process `owner` (pid and start time) still alive? */
 function ownerAlive(owner: { pid: number; start: string }): boolean {
   if (!Number.isInteger(owner.pid) || owner.pid <= 0) return false;
@@ -221,17 +287,23 @@ function ownerAlive(owner: { pid: number; start: string }): boolean {
 }
 
 /**
- * The container's state with a dead monitor accounted for: state.json saying running while its
- * monitor is gone reads as exited (137, SIGKILL). Throws RecordVersionError.
+ * The container's state with its processes verified (pid and start time): state.json saying
+ * running while its monitor is gone reads as exited: 137 (SIGKILL: the container died with its
+ * monitor) or, between two runs of a restart policy, the last run's exit (`restarting` off). A
+ * `pid` that is no longer the container's process reads as 0: nobody signals a stale pid. Throws
+ * RecordVersionError.
  */
 export function effectiveState(dir: string): { state: ContainerState | null; deadMonitor: boolean } {
   const state = readState(dir);
-  if (state?.status === 'running' && !isPockerInit(state.monitorPid)) {
+  if (state?.status !== 'running') return { state, deadMonitor: false };
+  if (!monitorAlive(state)) {
     // Re-read: the monitor may have recorded the exit and ended between the two reads.
     const again = readState(dir);
     if (again?.status === 'exited') return { state: again, deadMonitor: false };
-    return { state: { ...state, status: 'exited', exitCode: 137, signal: 9 }, deadMonitor: true };
+    const ended = state.restarting ? {} : { exitCode: 137, signal: 9 };
+    return { state: { ...state, ...ended, status: 'exited', restarting: false, pid: 0 }, deadMonitor: true };
   }
+  if (state.pid > 0 && !verifiedPid(state.pid, state.pidStart, state.monitorPid)) return { state: { ...state, pid: 0 }, deadMonitor: false };
   return { state, deadMonitor: false };
 }
 
@@ -614,7 +686,12 @@ export function createContainerDir(dir: string, layout: ContainerLayoutDirs): vo
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     for (const d of layout.dirs) mkdirSync(d.path, { recursive: true, mode: d.mode });
-    if (layout.created) writeState(dir, CREATED_STATE);
+    if (layout.created) {
+      // Blocks for the monitor's state writes, reserved now: a created container can be started,
+      // and its end recorded, on a disk that has filled up meanwhile.
+      reserveStateSpares(dir);
+      writeState(dir, CREATED_STATE);
+    }
     // A foreground container's record lives as long as its `pocker run` (removed when it ends, and
     // read as not running once that process is gone): atomic, but not worth two fsyncs on every
     // run(). A record a monitor will run (create, run -d) must survive a crash: fsync'd.
@@ -631,10 +708,32 @@ export function removeContainerDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 }
 
-/** `stop` / `rm -f`: the monitor of a container with a restart policy must not restart it. */
-export function markStopRequested(dir: string): void {
+/** What `stop` / `rm -f` ask a container's monitor to do. */
+export interface StopRequest {
+  /** The stop signal (number). */
+  signal: number;
+  /** Seconds before SIGKILL (negative: never). */
+  timeout: number;
+}
+
+/**
+ * `stop` / `rm -f`: the monitor must not restart the container. With `request` (a monitor that
+ * carries out stops: its state.json has `monitorStart`), the marker is a symlink whose target is
+ * "<signal> <timeout>": made under a temporary name and renamed into place (atomic, and it needs no
+ * data block on a full disk); the monitor sees it (dnotify), signals the container, and SIGKILLs
+ * it after the timeout, so the stop completes even if the caller dies right after this.
+ */
+export function markStopRequested(dir: string, request?: StopRequest): void {
   try {
-    writeFileSync(join(dir, 'stop-requested'), '');
+    if (!request) {
+      // 'wx': never through a symlink marker already there (its target is no path).
+      writeFileSync(join(dir, 'stop-requested'), '', { flag: 'wx' });
+      return;
+    }
+    const tmp = join(dir, `.stop-requested.${process.pid}`);
+    rmSync(tmp, { force: true });
+    symlinkSync(`${request.signal} ${Math.trunc(request.timeout)}`, tmp);
+    renameSync(tmp, join(dir, 'stop-requested'));
   } catch {
     /* the container's directory is already gone */
   }

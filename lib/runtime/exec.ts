@@ -54,7 +54,8 @@ export async function exec(container: string, options: ExecOptions): Promise<Con
   } satisfies RunOptions);
   const entry = findContainer(checked.root, container);
   const { state } = effectiveState(entry.dir);
-  if (!state || state.status !== 'running' || state.restarting) {
+  // (pid 0: between two runs, or no longer the recorded process: effectiveState verified it.)
+  if (!state || state.status !== 'running' || state.restarting || !(state.pid > 0)) {
     throw new PockerError(`container ${container} is not running`, { code: 'ERR_POCKER_NOT_RUNNING', step: 'exec' });
   }
   const record = readConfig(entry.dir);

@@ -35,8 +35,8 @@ import { cgroupParentsOfProcess, cgroupProcs } from '../cgroup/index.js';
 import { native } from '../native.js';
 import { treeSize } from '../state/stats.js';
 import type { ExitStatus } from '../types.js';
-import { start } from './run.js';
-import { normalizeSignal, signalDetached, signalName, signalNumber, signalTo } from './signals.js';
+import { exitFromMonitor, faultPoint, start } from './run.js';
+import { normalizeSignal, signalDetached, signalMonitor, signalName, signalNumber, signalTo, signalWorkload } from './signals.js';
 
 type StateOptions = RootOptions;
 
@@ -73,11 +73,17 @@ export interface StopOptions extends StateOptions {
   timeout?: number;
 }
 
+/** How long past a stop's timeout the CLI waits for the monitor's own SIGKILL before sending one. */
+const MONITOR_SLACK_MS = 5000;
+
 /**
  * Stops a running detached container: its image's StopSignal (else SIGTERM), then SIGKILL after
  * `timeout` seconds; resolves once it has exited. A container that is not running is left alone.
- * Marks it stopped first, so that a restart policy does not start it again. Throws
- * `ERR_POCKER_FOREGROUND` for a container a foreground `pocker run` owns.
+ * The container's monitor carries the stop out (markStopRequested with the request: it signals,
+ * waits, SIGKILLs, and does not restart the container), so a stop whose caller dies midway still
+ * completes; this only waits, and SIGKILLs itself should the monitor not have ended it by then.
+ * (A monitor of an older pocker, without `monitorStart` in state.json, is marked and signalled as
+ * before.) Throws `ERR_POCKER_FOREGROUND` for a container a foreground `pocker run` owns.
  */
 export async function stopContainer(ref: string, options: StopOptions = {}): Promise<void> {
   const grace = options.timeout ?? 10;
@@ -85,14 +91,21 @@ export async function stopContainer(ref: string, options: StopOptions = {}): Pro
   const c = lookupContainer(stateRoot(options), ref);
   if (c.status !== 'running') return;
   if (!c.state) throw foregroundError(`cannot stop container ${ref}: it runs in the foreground of a pocker run`);
-  markStopRequested(c.dir);
-  // The monitor forwards the usual signals; any other (SIGKILL, real-time ones) goes to the
-  // container's process itself.
-  const stopSignal = normalizeSignal(c.config?.stopSignal) ?? 'SIGTERM';
-  signalDetached(c.state, (osConstants.signals as Record<string, number>)[stopSignal]!);
-  const now = await waitExited(c, grace < 0 ? Infinity : grace * 1000);
+  const stopSignal = (osConstants.signals as Record<string, number>)[normalizeSignal(c.config?.stopSignal) ?? 'SIGTERM']!;
+  let waitMs = grace < 0 ? Infinity : grace * 1000;
+  if (c.state.monitorStart) {
+    markStopRequested(c.dir, { signal: stopSignal, timeout: grace });
+    faultPoint('after-stop-mark');
+    waitMs += MONITOR_SLACK_MS;
+  } else {
+    markStopRequested(c.dir);
+    // The monitor forwards the usual signals; any other (SIGKILL, real-time ones) goes to the
+    // container's process itself.
+    signalDetached(c.state, stopSignal);
+  }
+  const now = await waitExited(c, waitMs);
   if (now && now.status === 'running') {
-    signalTo(c.state.pid, 'SIGKILL');
+    if (now.state) signalWorkload(now.state, 'SIGKILL');
     await waitExited(c, 30_000);
   }
 }
@@ -131,6 +144,13 @@ export async function killContainer(ref: string, options: KillOptions = {}): Pro
  */
 export async function waitContainer(ref: string, options: StateOptions = {}): Promise<ExitStatus> {
   const c = lookupContainer(stateRoot(options), ref);
+  // --rm: the directory goes with the container. The monitor tells its attach clients how the
+  // container ended before it removes anything (and records it before it stops taking clients),
+  // so a wait begun before the removal learns the exit code (as Docker's does).
+  if (c.status === 'running' && c.state && c.config?.run?.config.rm) {
+    const told = await exitFromMonitor(c.dir, !!c.config.run.config.tty);
+    if (told) return told;
+  }
   const end = await waitExited(c, Infinity);
   if (!end) throw new PockerError(`No such container: ${c.id}`, { code: 'ERR_POCKER_NOT_FOUND', step: 'wait' });
   const s = end.state;
@@ -194,9 +214,11 @@ async function removeLocked(root: string, c: ListedContainer, force: boolean): P
         ? new PockerError(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`, { code: 'ERR_POCKER_RUNNING', step: 'remove' })
         : foregroundError(`cannot remove container "/${c.name}": it runs in the foreground of a pocker run`);
     }
-    markStopRequested(c.dir);
-    signalTo(c.state.pid, 'SIGKILL');
-    if (c.state.restarting) signalTo(c.state.monitorPid, 'SIGTERM');
+    // The monitor kills it itself (even if this process dies now), and does not restart it.
+    markStopRequested(c.dir, c.state.monitorStart ? { signal: 9, timeout: 0 } : undefined);
+    faultPoint('after-stop-mark');
+    signalWorkload(c.state, 'SIGKILL');
+    if (c.state.restarting && !c.state.monitorStart) signalMonitor(c.state, 'SIGTERM');
     await waitExited(c, 30_000);
   }
   // Waits (briefly) for the monitor to end, so that it has removed the cgroups.

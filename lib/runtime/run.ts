@@ -18,6 +18,7 @@ import {
   effectiveState,
   findContainer,
   logPathOf,
+  readConfig,
   releaseName,
   removeContainerDir,
   runningMonitorPids,
@@ -39,9 +40,10 @@ import { hiddenStorePaths } from '../spec/hidden.js';
 
 /**
  * Crash-safety tests: when `POCKER_FAULT` names this point, the process SIGKILLs itself there
- * (points: after-claim, after-dir, after-cgroups, after-spawn, after-started).
+ * (points: after-claim, after-dir, after-cgroups, after-spawn, after-started; lifecycle.ts:
+ * after-stop-mark).
  */
-function faultPoint(name: string): void {
+export function faultPoint(name: string): void {
   if (process.env.POCKER_FAULT === name) process.kill(process.pid, 'SIGKILL');
 }
 
@@ -166,9 +168,41 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: C
   return prepared!;
 }
 
+/**
+ * The exit status a running detached container's monitor sends its attach clients (output is read
+ * and dropped, so the monitor never drops us as a slow client); null when it ends without one or
+ * cannot be reached. For `--rm` containers: the monitor tells its clients before it removes the
+ * directory (and records the end before it stops taking clients).
+ */
+export async function exitFromMonitor(dir: string, tty: boolean): Promise<ExitStatus | null> {
+  let a;
+  try {
+    a = await attachDir(dir, { stdin: false, tty });
+  } catch {
+    return null; // gone already: its record (while it lasts) says how it ended
+  }
+  a.stdout.resume();
+  a.stderr?.resume();
+  return a.exited;
+}
+
 /** Polls a detached container's state until it has exited. With `rm` its directory goes away
- * instead: the status is then unknown (exitCode -1). */
+ * instead: the status is then the monitor's (exitFromMonitor), else unknown (exitCode -1). */
 async function waitDetached(dir: string): Promise<ExitStatus> {
+  let run: StoredRun | undefined;
+  try {
+    run = readConfig(dir)?.meta.run;
+  } catch {
+    /* unreadable: polled below */
+  }
+  if (run?.config.rm) {
+    const told = await exitFromMonitor(dir, !!run.config.tty);
+    if (told) {
+      // As before: wait() resolves once the monitor has removed the container (right after it told us).
+      for (let i = 0; i < 1000 && existsSync(dir); i++) await new Promise((r) => setTimeout(r, 10));
+      return told;
+    }
+  }
   for (;;) {
     // A monitor that died without recording the end counts as exited (137), never as running.
     const { state } = effectiveState(dir);

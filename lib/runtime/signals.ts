@@ -2,7 +2,8 @@
 // process). Names and numbers are lib/signals.ts's.
 import { constants as osConstants } from 'node:os';
 
-import type { ContainerState } from '../container/index.js';
+import { isPockerInit, type ContainerState } from '../container/index.js';
+import { native } from '../native.js';
 
 /** The signals a container's monitor passes on to it (cpp/init/monitor.cpp kForwarded). */
 const FORWARDED_SIGNALS: ReadonlySet<number> = new Set(
@@ -11,19 +12,39 @@ const FORWARDED_SIGNALS: ReadonlySet<number> = new Set(
   ),
 );
 
+/** The processes of a detached container as state.json names them (with their start times). */
+export type ContainerProcesses = Pick<ContainerState, 'pid' | 'monitorPid'> & Partial<Pick<ContainerState, 'pidStart' | 'monitorStart'>>;
+
 /**
  * Sends `signal` to a detached container: through its monitor when the monitor forwards it,
  * otherwise (SIGKILL, SIGSTOP, real-time signals…) straight to the container's first process, so
- * the monitor itself is never killed by a signal it does not handle. A pid of 0 (between two runs
- * of a restarting container) is never signalled: it would mean our own process group.
+ * the monitor itself is never killed by a signal it does not handle. Only to a process verified
+ * to be the one state.json names (pid and start time): a pid of 0 (between two runs of a
+ * restarting container) or a stale pid (reused by another process) is never signalled.
  */
-export function signalDetached(state: Pick<ContainerState, 'pid' | 'monitorPid'>, signal: number): void {
-  const target = FORWARDED_SIGNALS.has(signal) ? state.monitorPid : state.pid;
-  if (!(target > 0)) return;
+export function signalDetached(state: ContainerProcesses, signal: number): void {
+  if (FORWARDED_SIGNALS.has(signal)) signalMonitor(state, signal);
+  else signalWorkload(state, signal);
+}
+
+/** Sends `sig` to the container's first process, if it is still the one state.json recorded. */
+export function signalWorkload(state: ContainerProcesses, sig: NodeJS.Signals | number): boolean {
+  return signalVerified(state.pid, state.pidStart ?? 0, state.monitorPid, sig);
+}
+
+/** Sends `sig` to the container's monitor, if it is still the one state.json recorded. */
+export function signalMonitor(state: ContainerProcesses, sig: NodeJS.Signals | number): boolean {
+  return isPockerInit(state.monitorPid) && signalVerified(state.monitorPid, state.monitorStart ?? 0, 0, sig);
+}
+
+/** The addon's pidfd-checked kill (start time, or parent for a record without one). */
+function signalVerified(pid: number, start: number, parent: number, sig: NodeJS.Signals | number): boolean {
+  if (!(pid > 0)) return false;
+  const n = typeof sig === 'number' ? sig : (osConstants.signals as Record<string, number>)[sig]!;
   try {
-    process.kill(target, signal);
+    return native().signalVerified(pid, start, parent, n);
   } catch {
-    /* it has just ended */
+    return false; // EPERM and the like: not ours to signal
   }
 }
 
