@@ -604,3 +604,18 @@ export async function until(what: string, check: () => boolean | Promise<boolean
 
 /** `pocker --root ROOT ARGS...` through the CLI. */
 export const pk = (root: string, ...args: string[]): Promise<CliResult> => cli(['--root', root, ...args]);
+
+/** One row of `pocker ps -a --format json` (the fields the tests read). */
+export interface PsRow {
+  ID: string;
+  Names: string;
+  State: string;
+  Status: string;
+}
+
+/** Every container of `root` as `ps -a --no-trunc --format json` lists it, and what ps said on stderr (a non-zero exit throws). */
+export async function psRows(root: string): Promise<{ rows: PsRow[]; stderr: string }> {
+  const r = await pk(root, 'ps', '-a', '--no-trunc', '--format', 'json');
+  if (r.code !== 0) throw new Error(`pocker ps -a exited ${r.code}: ${r.stderr}`);
+  return { rows: r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as PsRow), stderr: r.stderr };
+}

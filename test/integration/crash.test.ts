@@ -6,21 +6,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, utimesS
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cleanupAll, cli, existingCgroupParentDirs, isRoot, mountinfoLinesNaming, pk, sleep, tempRoot, testCgroupParent, until } from '../helpers.js';
+import { cleanupAll, cli, psRows, type PsRow, existingCgroupParentDirs, isRoot, mountinfoLinesNaming, pk, sleep, tempRoot, testCgroupParent, until } from '../helpers.js';
 
-
-interface Listed {
-  ID: string;
-  Names: string;
-  State: string;
-  Status: string;
-}
-
-async function psAll(root: string): Promise<Listed[]> {
-  const r = await pk(root, 'ps', '-a', '--no-trunc', '--format', 'json');
-  expect(r.code, r.stderr).toBe(0);
-  return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Listed);
-}
 
 const readOr = (p: string) => {
   try {
@@ -79,12 +66,12 @@ async function expectNothingLeft(root: string): Promise<void> {
   const ls = (d: string) => (existsSync(d) ? readdirSync(d).filter((e) => !e.startsWith('.')) : []);
   expect(ls(join(root, 'containers'))).toEqual([]);
   expect(ls(join(root, 'names'))).toEqual([]);
-  expect(await psAll(root)).toEqual([]);
+  expect((await psRows(root)).rows).toEqual([]);
 }
 
 /** `ps -a` is consistent: a container listed as running really runs (state.json running, monitor alive). */
-async function expectConsistent(root: string, detached: boolean): Promise<Listed[]> {
-  const list = await psAll(root);
+async function expectConsistent(root: string, detached: boolean): Promise<PsRow[]> {
+  const list = (await psRows(root)).rows;
   for (const c of list) {
     if (c.State === 'running') {
       expect(detached, `${c.Names} reads as running though its foreground run was killed`).toBe(true);
@@ -203,7 +190,7 @@ describe.skipIf(!isRoot)('crash safety', () => {
     const prune = await pk(root, 'container', 'prune', '-f');
     expect(prune.code, prune.stderr).toBe(0);
     expect(prune.stdout).toContain(orphanIds[1]);
-    expect((await psAll(root)).map((c) => c.ID)).toEqual([keep]);
+    expect(((await psRows(root)).rows).map((c) => c.ID)).toEqual([keep]);
     for (const parent of existingCgroupParentDirs()) for (const id of orphanIds) expect(existsSync(join(parent, id))).toBe(false);
     expect((await pk(root, 'rm', '-f', 'keep')).code).toBe(0);
     await expectNothingLeft(root);

@@ -7,23 +7,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cleanupAll, cli, isRoot, repoRoot, tempRoot, testCgroupParent } from '../helpers.js';
+import { cleanupAll, pk, psRows, isRoot, repoRoot, tempRoot, testCgroupParent } from '../helpers.js';
 
 const FIXTURES = join(repoRoot, 'test', 'fixtures', 'records-v1');
-const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
-
-interface Listed {
-  ID: string;
-  Names: string;
-  State: string;
-  Status: string;
-}
-
-async function psAll(root: string): Promise<{ list: Listed[]; stderr: string }> {
-  const r = await pk(root, 'ps', '-a', '--no-trunc', '--format', 'json');
-  expect(r.code, r.stderr).toBe(0);
-  return { list: r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Listed), stderr: r.stderr };
-}
 
 /** Lays out fixture `kind` as container `id` under `root` (as the previous pocker left it), with its name claim. */
 function layOut(root: string, kind: 'created' | 'exited' | 'foreground', name: string): string {
@@ -69,7 +55,7 @@ describe.skipIf(!isRoot)('records written by another pocker version', () => {
     const exited = layOut(root, 'exited', 'mig-exited');
     const fg = layOut(root, 'foreground', 'mig-fg');
 
-    const { list, stderr } = await psAll(root);
+    const { rows: list, stderr } = await psRows(root);
     expect(stderr).toBe('');
     const byName = new Map(list.map((c) => [c.Names, c]));
     expect([...byName.keys()].sort()).toEqual(['mig-created', 'mig-exited', 'mig-fg']);
@@ -108,7 +94,7 @@ describe.skipIf(!isRoot)('records written by another pocker version', () => {
     expect(doc.ociVersion).toBe('1.2.0');
     expect(doc.pocker.version).toBe(2);
     expect(doc.pocker.container).toMatchObject({ id: exited, name: 'mig-renamed' });
-    expect((await psAll(root)).list.map((c) => c.Names).sort()).toEqual(['mig-created', 'mig-fg', 'mig-renamed']);
+    expect((await psRows(root)).rows.map((c) => c.Names).sort()).toEqual(['mig-created', 'mig-fg', 'mig-renamed']);
 
     const rm = await pk(root, 'rm', 'mig-created', 'mig-renamed', 'mig-fg');
     expect(rm.code, rm.stderr).toBe(0);
@@ -123,7 +109,7 @@ describe.skipIf(!isRoot)('records written by another pocker version', () => {
     const newer = /container [0-9a-f]{12} was written by a newer pocker \(config version 3\); this pocker reads up to 2/;
 
     // ps lists what it can read and says what it left out.
-    const { list, stderr } = await psAll(root);
+    const { rows: list, stderr } = await psRows(root);
     expect(list.map((c) => c.ID)).toEqual([created]);
     expect(stderr).toMatch(newer);
 

@@ -10,19 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { run } from '../../lib/index.js';
-import { cleanupAll, cli, containerState, isRoot, pk, processAlive, procStatField, tempDir, tempRoot, testCgroupParent, until } from '../helpers.js';
-
-interface Listed {
-  ID: string;
-  State: string;
-  Status: string;
-}
-
-async function psAll(root: string): Promise<Listed[]> {
-  const r = await pk(root, 'ps', '-a', '--no-trunc', '--format', 'json');
-  expect(r.code, r.stderr).toBe(0);
-  return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Listed);
-}
+import { cleanupAll, cli, psRows, containerState, isRoot, pk, processAlive, procStatField, tempDir, tempRoot, testCgroupParent, until } from '../helpers.js';
 
 async function runDetached(root: string, ...args: string[]): Promise<string> {
   const r = await cli(['run', '-d', ...args], { root });
@@ -130,7 +118,7 @@ describe.skipIf(!isRoot)('container state', () => {
     expect(st.status).toBe('running');
     expect(processAlive(st.pid)).toBe(true);
     expect(Number(procStatField(st.pid, 22))).toBe(st.pidStart);
-    expect((await psAll(root)).find((c) => c.ID === created)?.State).toBe('running');
+    expect(((await psRows(root)).rows).find((c) => c.ID === created)?.State).toBe('running');
 
     // Restarts on a full disk: every run and its end are recorded.
     expect((await pk(root, 'start', restarting)).code).toBe(0);
@@ -144,7 +132,7 @@ describe.skipIf(!isRoot)('container state', () => {
 
     // Space returns: every record is right, and everything can be removed.
     rmSync(filler);
-    const ps = await psAll(root);
+    const ps = (await psRows(root)).rows;
     const status = (id: string) => ps.find((c) => c.ID === id)?.Status ?? '';
     expect(status(running)).toMatch(/^Exited \(42\)/);
     expect(status(created)).toMatch(/^Exited \(0\)/);
@@ -223,7 +211,7 @@ describe.skipIf(!isRoot)('container state', () => {
     await until('the monitor to end', () => !processAlive(monitor));
     const doc = (JSON.parse((await pk(root, 'inspect', id)).stdout) as Array<{ State: Record<string, unknown> }>)[0]!;
     expect(doc.State).toMatchObject({ Status: 'exited', Running: false, Restarting: false, ExitCode: 3 });
-    expect((await psAll(root)).find((c) => c.ID === id)?.Status).toMatch(/^Exited \(3\)/);
+    expect(((await psRows(root)).rows).find((c) => c.ID === id)?.Status).toMatch(/^Exited \(3\)/);
     expect((await pk(root, 'rm', id)).code).toBe(0);
   });
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { buildOciLayout } from '../image-builder.js';
-import { cleanupAll, cli, isRoot, pockerBin, processAlive, tempDir, tempRoot, testCgroupParent, until } from '../helpers.js';
+import { cleanupAll, cli, psRows, isRoot, pockerBin, processAlive, tempDir, tempRoot, testCgroupParent, until } from '../helpers.js';
 
 const pk = (root: string, ...args: string[]) => cli(['--root', root, ...args]);
 
@@ -40,19 +40,6 @@ async function runDetached(root: string, name: string, ...extra: string[]): Prom
   return { id, pid: s.pid, monitorPid: s.monitorPid, cgroups };
 }
 
-interface Row {
-  ID: string;
-  Names: string;
-  State: string;
-  Status: string;
-}
-
-async function psAll(root: string): Promise<{ rows: Row[]; stderr: string }> {
-  const r = await pk(root, 'ps', '-a', '--no-trunc', '--format', 'json');
-  expect(r.code, r.stderr).toBe(0);
-  return { rows: r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row), stderr: r.stderr };
-}
-
 const names = (root: string) => (existsSync(join(root, 'names')) ? readdirSync(join(root, 'names')).filter((n) => !n.startsWith('.')) : []);
 const containers = (root: string) => (existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')) : []);
 
@@ -68,7 +55,7 @@ describe.skipIf(!isRoot)('damaged records (issue 9 defect 2)', () => {
       const c = await runDetached(root, `dmg-${what}`);
       writeFileSync(join(root, 'containers', c.id, 'state.json'), text);
 
-      const { rows } = await psAll(root);
+      const { rows } = await psRows(root);
       expect(rows).toEqual([expect.objectContaining({ ID: c.id, Names: `dmg-${what}`, State: 'dead', Status: 'Dead' })]);
       const ins = await pk(root, 'inspect', `dmg-${what}`);
       expect(ins.code, ins.stderr).toBe(0);
@@ -102,7 +89,7 @@ describe.skipIf(!isRoot)('damaged records (issue 9 defect 2)', () => {
     await until('cfg-ended exited', () => !processAlive(ended.monitorPid));
     for (const id of [live.id, ended.id]) writeFileSync(join(root, 'containers', id, 'config.json'), '{"ociVersion": "1.2.0", "pock');
 
-    const { rows } = await psAll(root);
+    const { rows } = await psRows(root);
     expect(rows.map((r) => r.Status).sort()).toEqual(['Dead', 'Dead']);
     const pr = await pk(root, 'container', 'prune', '-f');
     expect(pr.code, pr.stderr).toBe(0);
@@ -147,7 +134,7 @@ describe.skipIf(!isRoot)('containers no record explains (issue 9 defect 8)', () 
       const kept = await runDetached(root, 'kept');
       rmSync(join(root, 'containers', c.id), { recursive: true, force: true });
 
-      const { rows, stderr } = await psAll(root);
+      const { rows, stderr } = await psRows(root);
       expect(rows.map((r) => r.Names)).toEqual(['kept']);
       expect(stderr).toContain(`container ${c.id.slice(0, 12)} has no record but still runs (monitor pid ${c.monitorPid})`);
 
@@ -159,7 +146,7 @@ describe.skipIf(!isRoot)('containers no record explains (issue 9 defect 8)', () 
       expect(names(root)).toEqual(['kept']);
       // The container that has a record is left alone.
       expect(processAlive(kept.pid)).toBe(true);
-      expect((await psAll(root)).stderr).toBe('');
+      expect((await psRows(root)).stderr).toBe('');
       expect((await pk(root, 'rm', '-f', 'kept')).code).toBe(0);
     });
   }
@@ -183,14 +170,14 @@ describe.skipIf(!isRoot)('cgroups no record explains (issue 9 defect 8)', () => 
     const other = await pk(root, 'create', '--name', 'other', '--cgroup-parent', testCgroupParent(), 'host', 'true');
     expect(other.code, other.stderr).toBe(0);
     expect(names(root).sort()).toEqual(['kept', 'lost', 'other']);
-    const { stderr } = await psAll(root);
+    const { stderr } = await psRows(root);
     expect(stderr).toContain(`container ${c.id.slice(0, 12)} has no record but still has cgroups`);
     const pr = await pk(root, 'container', 'prune', '-f');
     expect(pr.code, pr.stderr).toBe(0);
     expect(c.cgroups.filter((d) => existsSync(d))).toEqual([]);
     expect(names(root)).toEqual([]);
     expect(containers(root)).toEqual([]);
-    expect((await psAll(root)).stderr).toBe('');
+    expect((await psRows(root)).stderr).toBe('');
   });
 });
 
