@@ -223,9 +223,9 @@ export function isPockerInit(pid: number): boolean {
     /* gone, or a zombie */
   }
   if (exe.startsWith('/memfd:pocker-init')) return true;
+  const p = procStat(pid);
+  if (!p || p.state.startsWith('Z')) return false;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
     return /(^|\/)pocker-init( |$)/.test(cmdline);
   } catch {
@@ -235,23 +235,19 @@ export function isPockerInit(pid: number): boolean {
 
 /** This process, as a container's `owner` (pid and /proc start time, field 22 of /proc/self/stat). */
 export function currentOwner(): { pid: number; start: string } {
-  let start = '';
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    /* no /proc */
-  }
-  return { pid: process.pid, start };
+  return { pid: process.pid, start: procStat('self')?.start ?? '' };
 }
 
-/** Field 22 of /proc/<pid>/stat (start time, clock ticks since boot), the state letter, the parent; null when gone. */
-function procStat(pid: number): { start: number; state: string; ppid: number } | null {
-  if (!Number.isInteger(pid) || pid <= 0) return null;
+/**
+ * The fields of /proc/<pid>/stat the store reads: 22 (start time, clock ticks since boot, as its
+ * text), 3 (the state letter), 4 (the parent); null when gone (or no /proc).
+ */
+function procStat(pid: number | 'self'): { start: string; state: string; ppid: number } | null {
+  if (pid !== 'self' && (!Number.isInteger(pid) || pid <= 0)) return null;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { start: Number(fields[19]), state: fields[0] ?? '', ppid: Number(fields[1]) };
+    return { start: fields[19] ?? '', state: fields[0] ?? '', ppid: Number(fields[1]) };
   } catch {
     return null;
   }
@@ -265,7 +261,7 @@ function procStat(pid: number): { start: number; state: string; ppid: number } |
 export function verifiedPid(pid: number, start: number | undefined, parent?: number): boolean {
   const p = procStat(pid);
   if (!p || p.state.startsWith('Z')) return false;
-  if (start) return p.start === start;
+  if (start) return p.start === String(start);
   return parent === undefined || p.ppid === parent;
 }
 
@@ -276,14 +272,8 @@ export function monitorAlive(state: Pick<ContainerState, 'monitorPid' | 'monitor
 
 /** Is the process `owner` (pid and start time) still alive? */
 function ownerAlive(owner: { pid: number; start: string }): boolean {
-  if (!Number.isInteger(owner.pid) || owner.pid <= 0) return false;
-  try {
-    const stat = readFileSync(`/proc/${owner.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return !fields[0]!.startsWith('Z') && (!owner.start || fields[19] === owner.start);
-  } catch {
-    return false;
-  }
+  const p = procStat(owner.pid);
+  return !!p && !p.state.startsWith('Z') && (!owner.start || p.start === owner.start);
 }
 
 /**
@@ -448,7 +438,7 @@ export function describeContainer(entry: ContainerEntry): ListedContainer {
   }
 }
 
-/** Reads one container's config and state. Throws RecordVersionError for a newer pocker's records. Throws RecordVersionError for a newer pocker's records. */
+/** Reads one container's config and state. Throws RecordVersionError for a newer pocker's records. */
 function describeRecords(entry: ContainerEntry): ListedContainer {
   const config = readMeta(entry.dir);
   const { state, deadMonitor } = effectiveState(entry.dir);
