@@ -49,6 +49,17 @@ std::mutex gInitMutex;
 int gInitFd = -1;  // lives for the whole process
 std::string gInitPath;
 
+// Copies the first `size` bytes of `from` to `to` (sendfile, from offset 0); 0 or an errno.
+int copyWhole(int to, int from, off_t size) {
+  off_t off = 0;
+  while (off < size) {
+    ssize_t n = sendfile(to, from, &off, static_cast<size_t>(size - off));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n == 0 ? EIO : errno;
+  }
+  return 0;
+}
+
 int sealedCopy(const std::string& path, int* out) {
   Fd src(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!src) return errno;
@@ -58,12 +69,7 @@ int sealedCopy(const std::string& path, int* out) {
   if (!mem && errno == EINVAL)
     mem.reset(static_cast<int>(syscall(SYS_memfd_create, "pocker-init", MFD_CLOEXEC | MFD_ALLOW_SEALING)));
   if (!mem) return errno;
-  off_t off = 0;
-  while (off < st.st_size) {
-    ssize_t n = sendfile(mem.get(), src.get(), &off, static_cast<size_t>(st.st_size - off));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return n == 0 ? EIO : errno;
-  }
+  if (int e = copyWhole(mem.get(), src.get(), st.st_size)) return e;
   if (fchmod(mem.get(), 0555) != 0) return errno;
   int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;
   if (fcntl(mem.get(), F_ADD_SEALS, seals | F_SEAL_EXEC) != 0 && fcntl(mem.get(), F_ADD_SEALS, seals) != 0)
@@ -94,12 +100,7 @@ int readOnlyCopy(const std::string& path, int* out) {
   {
     Fd file(openat(mnt.get(), kName, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0555));
     if (!file) return errno;
-    off_t off = 0;
-    while (off < st.st_size) {
-      ssize_t n = sendfile(file.get(), src.get(), &off, static_cast<size_t>(st.st_size - off));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return n == 0 ? EIO : errno;
-    }
+    if (int e = copyWhole(file.get(), src.get(), st.st_size)) return e;
   }  // the only writable open file is closed
   Fd ro(openat(mnt.get(), kName, O_RDONLY | O_CLOEXEC));
   if (!ro) return errno;
