@@ -31,8 +31,10 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Debian packages the tests use (busybox-static: a static shell and tools for container rootfs fixtures;
  * docker-registry, skopeo, apache2-utils: a loopback registry, pushing test images to it, htpasswd;
  * jq: reading a container's config.json as any OCI tool would; runc: the reference the runc-verb tests compare
- * pocker-init's `state` and `runc spec` bundles with). */
-const APT_PACKAGES = ['busybox-static', 'docker-registry', 'skopeo', 'apache2-utils', 'jq', 'runc'];
+ * pocker-init's `state` and `runc spec` bundles with; nftables: the `nft` program pocker's bridge networks
+ * write their rules with; iproute2: the tests' own view of links and addresses; util-linux: `unshare` for
+ * the network tests' namespace). */
+const APT_PACKAGES = ['busybox-static', 'docker-registry', 'skopeo', 'apache2-utils', 'jq', 'runc', 'nftables', 'iproute2', 'util-linux'];
 /** Commands the build needs, and the Debian package that provides each. */
 const BUILD_COMMANDS = { cmake: 'cmake', 'g++': 'g++' };
 /** Headers and libraries the build needs (nlohmann-json3-dev: the JSON library pocker-init parses the OCI
@@ -41,7 +43,11 @@ const BUILD_PACKAGES = ['nlohmann-json3-dev', 'libseccomp-dev'];
 
 const HOST_TESTS = ['test/unit', 'test/native', 'test/integration', 'test/security'];
 const VM_TESTS = ['test/integration/cgroups.test.ts', 'test/integration/run.test.ts'];
+/** Network tests the guest runs too (the whole guest pass runs under `unshare --net`). */
+const VM_NETWORK_TESTS = [];
 const CHAOS_TESTS = ['test/chaos'];
+/** Run inside a network namespace made for the run (`unshare --net`): bridges, rules, ports die with it. */
+const NETWORK_TESTS = ['test/network'];
 const FINAL_TESTS = ['test/final'];
 /** The cgroup-v2 guest (POCKER_TEST_VM_SCRIPT overrides it: the runner's own test points it at a missing file). */
 const VM_SCRIPT = process.env.POCKER_TEST_VM_SCRIPT || resolve(repo, '..', 'shared', 'vm', 'cgroup2-vm');
@@ -272,8 +278,10 @@ async function vmPass() {
     '--workdir', repo,
     ...envArgs,
     '--',
-    // vitest's own bin, not npx: loading npm costs ~12 s in the emulated guest.
-    'node_modules/.bin/vitest', 'run', ...VM_TESTS,
+    // vitest's own bin, not npx: loading npm costs ~12 s in the emulated guest. In a network namespace of
+    // its own, as test/network requires (the guest has only lo anyway).
+    'unshare', '--net', '--',
+    'node_modules/.bin/vitest', 'run', ...VM_TESTS, ...VM_NETWORK_TESTS,
     '--passWithNoTests',
     ...reportArgs('vm'),
     `--testTimeout=${VM_TEST_TIMEOUT_MS}`,
@@ -348,6 +356,11 @@ if (opts.noVm) {
 } else {
   await step('cgroup-v2 VM tests', vmPass, { blocked: buildFailed });
 }
+
+// Networks: in a network namespace of the run's own (on the host; the guest's pass above runs them too).
+if (opts.onlyVm) steps.push({ name: 'network tests', status: 'skipped', seconds: 0, note: '--only-vm' });
+else
+  await step('network tests', async () => fromExit(await run('unshare', ['--net', '--', 'npx', '--no-install', 'vitest', 'run', '--project', 'network', ...NETWORK_TESTS, '--passWithNoTests', ...reportArgs('network'), ...opts.vitestArgs])), { blocked: buildFailed });
 
 // After the host tests, before the leftovers check (which then also judges what chaos left).
 if (opts.onlyVm) steps.push({ name: 'chaos tests', status: 'skipped', seconds: 0, note: '--only-vm' });
