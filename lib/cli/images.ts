@@ -376,6 +376,7 @@ async function systemDf(flags: DfFlags, cmd: Command, ctx: CliContext): Promise<
   text += '\nLocal Volumes space usage:\n\n';
   text += formatTable([['VOLUME NAME', 'LINKS', 'SIZE']]);
   text += '\nBuild cache usage: 0B\n';
+  text += `\nCompressed blobs kept for save and push (not counted above): ${humanSize(df.blobs)}\n`;
   out(text);
 }
 

@@ -8,7 +8,6 @@
 // image, ERR_POCKER_AMBIGUOUS for an id prefix of several images, ERR_POCKER_CONFLICT (step
 // `remove`) for a removal Docker refuses without force, ERR_POCKER_INVALID (step `validate`) for a
 // bad reference; the store's own errors (step `store`) pass through.
-import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { PockerError, invalid } from '../errors.js';
@@ -377,7 +376,7 @@ export interface DiskUsageTotals {
   count: number;
   /** How many are in use (images: by a container; containers: running). */
   active: number;
-  /** Bytes on disk (images: the whole store, blobs and layers). */
+  /** Bytes (images: their distinct extracted layers, as listImages() sizes them; containers: writable layers on disk). */
   size: number;
   /** Bytes that pruning would free (images: what no container's image keeps; containers: the stopped ones' writable layers). */
   reclaimable: number;
@@ -419,21 +418,15 @@ export interface ContainerDiskUsage {
 export interface SystemDiskUsage {
   images: DiskUsageTotals;
   containers: DiskUsageTotals;
+  /** Bytes of what the store keeps beside the images' layers: compressed blobs (for `save`, `push`) and unfinished downloads. */
+  blobs: number;
   /** Per image (newest first), layer (by chain id) and container (by id): only with `verbose`. */
   details?: { images: ImageDiskUsage[]; layers: LayerDiskUsage[]; containers: ContainerDiskUsage[] };
 }
 
-async function blobUsage(path: string): Promise<number> {
-  try {
-    return (await lstat(path)).blocks * 512;
-  } catch {
-    return 0;
-  }
-}
-
 /**
- * Disk usage of the store and the containers, Docker's `system df`: images (size is the whole
- * store; reclaimable all but what the images containers use keep), containers (their writable
+ * Disk usage of the store and the containers, Docker's `system df`: images (their distinct layers,
+ * sized as listImages() sizes them; reclaimable: the layers no container's image keeps), containers (their writable
  * layers; reclaimable: the stopped ones'), and with `verbose` the usage per image, layer and
  * container.
  */
@@ -444,28 +437,25 @@ export async function systemDf(options: SystemDfOptions = {}): Promise<SystemDis
     const live = await liveContainers(store.root);
     const inUse = imagesInUse(entries, live);
 
-    // What the images containers use keep: their layers and their blobs.
+    // One size for one thing: an image's size is its extracted layers, as listImages() counts them
+    // (`pocker images` SIZE); the Images line sums the distinct layers, and what pruning would free
+    // is the layers no container's image keeps. (The compressed blobs the store keeps for `save` and
+    // `push` are not image content: `system df -v` lists them apart.)
     const keptLayers = new Set<string>();
-    const keptBlobs = new Set<string>();
-    for (const e of entries) {
-      if (!inUse.has(e.id)) continue;
-      for (const c of e.layers) {
-        keptLayers.add(c);
-        const meta = await store.getLayer(c);
-        if (meta) keptBlobs.add(meta.blobDigest);
-      }
-      keptBlobs.add(e.manifestDigest);
-      keptBlobs.add(e.configDigest);
-      if (e.indexDigest) keptBlobs.add(e.indexDigest);
+    for (const e of entries) if (inUse.has(e.id)) for (const c of e.layers) keptLayers.add(c);
+    const layerSize = new Map<string, number>();
+    for (const l of du.layers) layerSize.set(l.chainId, (await store.getLayer(l.chainId))?.size ?? 0);
+    let imagesSize = 0;
+    let reclaimable = 0;
+    for (const [chain, size] of layerSize) {
+      imagesSize += size;
+      if (!keptLayers.has(chain)) reclaimable += size;
     }
-    let kept = 0;
-    for (const l of du.layers) if (keptLayers.has(l.chainId)) kept += l.size;
-    for (const b of keptBlobs) kept += await blobUsage(store.blobPath(b));
     const images: DiskUsageTotals = {
       count: new Set(entries.map((e) => e.id)).size,
       active: inUse.size,
-      size: du.totals.size,
-      reclaimable: Math.max(0, du.totals.layersSize + du.totals.blobsSize + du.totals.tmpSize - kept),
+      size: imagesSize,
+      reclaimable,
     };
 
     const containerSizes = new Map<string, number>();
@@ -477,12 +467,10 @@ export async function systemDf(options: SystemDfOptions = {}): Promise<SystemDis
       size: containersSize,
       reclaimable: live.dirs.filter((id) => !live.running.has(id)).reduce((a, id) => a + containerSizes.get(id)!, 0),
     };
-    if (!options.verbose) return { images, containers };
+    const blobs = du.totals.blobsSize + du.totals.tmpSize;
+    if (!options.verbose) return { images, containers, blobs };
 
-    // Sizes of images and layers as listImages() has them: the extracted layer dirs (layer
-    // records), a layer shared when an image with another id uses it too.
-    const layerSize = new Map<string, number>();
-    for (const l of du.layers) layerSize.set(l.chainId, (await store.getLayer(l.chainId))?.size ?? 0);
+    // Per image and layer as listImages() has them: a layer is shared when an image with another id uses it too.
     const idsUsing = new Map<string, Set<string>>();
     for (const e of entries) for (const c of e.layers) idsUsing.set(c, (idsUsing.get(c) ?? new Set()).add(e.id));
     const imageUsage = entries.map((e): ImageDiskUsage => {
@@ -501,6 +489,6 @@ export async function systemDf(options: SystemDfOptions = {}): Promise<SystemDis
       const image = live.images.get(id)?.name || (chains?.[0] ? entries.find((e) => e.layers.at(-1) === chains[0])?.name : undefined) || '';
       return { id, image, size: containerSizes.get(id) ?? 0, running: live.running.has(id) };
     });
-    return { images, containers, details: { images: imageUsage, layers: layerUsage, containers: containerUsage } };
+    return { images, containers, blobs, details: { images: imageUsage, layers: layerUsage, containers: containerUsage } };
   });
 }

@@ -281,8 +281,9 @@ describe.skipIf(missing.length > 0 || !busybox)('image management library functi
     const b = stored(root, refB);
     const empty = await systemDf({ root: tempRoot() });
     expect(empty).toEqual({
-      images: { count: 0, active: 0, size: expect.any(Number), reclaimable: 0 },
+      images: { count: 0, active: 0, size: 0, reclaimable: 0 },
       containers: { count: 0, active: 0, size: 0, reclaimable: 0 },
+      blobs: expect.any(Number),
     });
 
     const c = await run({ image: refB, cmd: ['sleep', '60'], detach: true, root, cgroupParent: testCgroupParent() });
