@@ -698,13 +698,14 @@ Error readColonFile(const char* path, std::vector<std::vector<std::string>>* out
     if (!fd) return errno == ENOENT || errno == ENOTDIR ? Error{} : fail("user", "open", path);
     struct stat st;
     if (fstat(fd.get(), &st) != 0) return fail("user", "fstat", path);
-    if (!S_ISREG(st.st_mode)) return Error{EINVAL, "user", "open", std::string(path) + " is not a regular file"};
+    // (Messages are the caller's to word, from step/syscall/errno: `path` names the file, as for every error.)
+    if (!S_ISREG(st.st_mode)) return Error{EINVAL, "user", "open", path};
     // Nor a kernel file reached through a symlink (/proc/kmsg reads are destructive, and this
     // process is still fully privileged).
     struct statfs sf;
     if (fstatfs(fd.get(), &sf) != 0) return fail("user", "fstatfs", path);
     if (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC)
-      return Error{EINVAL, "user", "open", std::string(path) + " is a kernel file, not the image's"};
+      return Error{EINVAL, "user", "fstatfs", path};
     char buf[65536];
     for (;;) {
       ssize_t n = read(fd.get(), buf, sizeof buf);
@@ -760,7 +761,7 @@ Error resolveUser(const std::string& spec, Identity* id) {
     }
   }
   if (!found) {
-    if (!isNumber(user)) return Error{ENOENT, "user", "getpwnam", "unable to find user " + user + ": no matching entries in passwd file"};
+    if (!isNumber(user)) return Error{ENOENT, "user", "getpwnam", "/etc/passwd"};
     id->uid = static_cast<uid_t>(std::strtoul(user.c_str(), nullptr, 10));
     id->gid = 0;
   }
@@ -776,7 +777,7 @@ Error resolveUser(const std::string& spec, Identity* id) {
           g = true;
           break;
         }
-      if (!g) return Error{ENOENT, "user", "getgrnam", "unable to find group " + group + ": no matching entries in group file"};
+      if (!g) return Error{ENOENT, "user", "getgrnam", "/etc/group"};
     }
   } else if (!name.empty()) {
     // Supplementary groups: every group that lists the user as a member.

@@ -82,7 +82,8 @@ export async function exec(container: string, options: ExecOptions): Promise<Con
     }),
   );
   const detach = !!options.detach;
-  const launchCfg = { id: config.id, name: config.name, args: checked.args, tty: checked.tty, interactive: checked.interactive && !detach, detach };
+  const user = options.user !== undefined ? checked.user : config.process.user;
+  const launchCfg = { id: config.id, name: config.name, args: checked.args, tty: checked.tty, interactive: checked.interactive && !detach, detach, user };
   // A detached exec's pocker-init outlives this process: share the image the monitors run.
   if (detach) native().shareInit(runningMonitorPids(checked.root));
   const handle = await launch(spec, launchCfg, { stdio: detach ? 'ignore' : (options.stdio ?? 'pipe') }, () => {}, null);

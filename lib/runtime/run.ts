@@ -268,7 +268,19 @@ function closeQuietly(fds: Array<number | null>): void {
 }
 
 /** Turns pocker-init's `{errno, step, syscall, path}` report into a PockerError. */
-function setupError(ev: Extract<NativeEvent, { type: 'error' }>, cfg: Pick<ResolvedRunConfig, 'args'>): PockerError {
+/** A `user` step's message (pocker-init sends the file in `path`, as every step does). Docker's words. */
+function userStepMessage(ev: Extract<NativeEvent, { type: 'error' }>, user: string | undefined, code: string): string {
+  const colon = user?.indexOf(':') ?? -1;
+  const name = user === undefined ? '' : colon === -1 ? user : user.slice(0, colon);
+  const group = user === undefined || colon === -1 ? '' : user.slice(colon + 1);
+  if (ev.syscall === 'getpwnam') return `unable to find user ${name}: no matching entries in passwd file`;
+  if (ev.syscall === 'getgrnam') return `unable to find group ${group}: no matching entries in group file`;
+  if (code === 'EINVAL' && ev.syscall === 'fstatfs') return `${ev.path} is a kernel file, not the image's`;
+  if (code === 'EINVAL' && ev.syscall === 'open') return `${ev.path} is not a regular file`;
+  return `container setup failed at user: ${code} (${ev.syscall} ${ev.path})`;
+}
+
+function setupError(ev: Extract<NativeEvent, { type: 'error' }>, cfg: Pick<LaunchConfig, 'args' | 'user'>): PockerError {
   const errno = Math.abs(ev.errno);
   const code = ev.code || errnoName(errno);
   let message: string;
@@ -278,7 +290,7 @@ function setupError(ev: Extract<NativeEvent, { type: 'error' }>, cfg: Pick<Resol
         ? `exec: "${cfg.args[0]}": executable file not found in $PATH`
         : `exec: "${cfg.args[0]}": ${code === 'EACCES' ? 'permission denied' : code}`;
   } else if (ev.step === 'user') {
-    message = ev.path;
+    message = userStepMessage(ev, cfg.user, code);
   } else {
     message = `container setup failed at ${ev.step}: ${code} (${ev.syscall}${ev.path ? ` ${ev.path}` : ''})`;
   }
@@ -402,7 +414,10 @@ export class RunningContainer implements Container {
 }
 
 /** What launch() needs of a resolved config (run's, or exec's). */
-export type LaunchConfig = Pick<ResolvedRunConfig, 'id' | 'name' | 'args' | 'tty' | 'interactive' | 'detach'>;
+export type LaunchConfig = Pick<ResolvedRunConfig, 'id' | 'name' | 'args' | 'tty' | 'interactive' | 'detach'> & {
+  /** Docker's `user[:group]` the workload runs as (names a user or group a setup error could not find). */
+  user?: string;
+};
 
 /**
  * Starts pocker-init on an encoded spec and resolves with the handle once the workload has been

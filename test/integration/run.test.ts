@@ -382,7 +382,11 @@ describe.skipIf(!isRoot)('run: real containers', () => {
     it('fails with a clear error for an unknown user (library step "user", CLI exit 125)', async () => {
       const err = await runError({ rootfs: busyboxRootfs(), user: 'nosuchuser', cmd: ['true'] });
       expect(err.step).toBe('user');
-      expect(err.message).toMatch(/unable to find user nosuchuser/);
+      expect(err.message).toBe('unable to find user nosuchuser: no matching entries in passwd file');
+      // The error's fields are fields: `path` names the file searched, never the message (issue 12).
+      expect(err).toMatchObject({ code: 'ENOENT', syscall: 'getpwnam', path: '/etc/passwd' });
+      const gerr = await runError({ rootfs: busyboxRootfs(), user: '0:nosuchgroup', cmd: ['true'] });
+      expect(gerr).toMatchObject({ step: 'user', syscall: 'getgrnam', path: '/etc/group', message: 'unable to find group nosuchgroup: no matching entries in group file' });
       const c = await cli(['run', '--rm', '-u', 'nosuchuser', '--rootfs', busyboxRootfs(), 'true']);
       expect(c.code).toBe(125);
       expect(c.stderr).toMatch(/unable to find user nosuchuser/);
