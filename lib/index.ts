@@ -33,6 +33,7 @@ export {
   type SystemDiskUsage,
 } from './image/manage.js';
 export { login, logout, type LoginOptions } from './image/auth.js';
+export { events, type EventFilters, type EventsOptions, type EventType, type PockerEvent } from './state/events.js';
 export {
   containerLogs,
   containerStats,

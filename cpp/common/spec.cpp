@@ -602,6 +602,21 @@ bool parsePocker(Reader& r, const json& p, Spec* s) {
         return false;
       if (s->logMaxFiles == 0) return r.fail(dp + ".logMaxFiles", "expected at least 1");
     }
+    // pocker.monitor.events: where the monitor records the events only it sees (die, oom).
+    const json* events;
+    if (!r.optObject(*monitor, "events", mp, &events)) return false;
+    if (events) {
+      const std::string ep = "pocker.monitor.events";
+      const json* attrs;
+      if (!r.optString(*events, "log", ep, &s->eventsLog) || !r.optString(*events, "id", ep, &s->eventsId) ||
+          !r.optObject(*events, "attributes", ep, &attrs))
+        return false;
+      if (attrs)
+        for (auto it = attrs->begin(); it != attrs->end(); ++it) {
+          if (!it.value().is_string()) return r.fail(ep + ".attributes." + it.key(), "expected a string");
+          s->eventsAttributes.emplace_back(it.key(), it.value().get<std::string>());
+        }
+    }
     const json* restart;
     if (!r.optObject(*monitor, "restart", mp, &restart)) return false;
     if (restart) {

@@ -123,6 +123,9 @@ struct Spec {
   uint64_t logMaxSize = 0;
   uint32_t logMaxFiles = 1;
   uint8_t restartPolicy = RestartNo;
+  // pocker.monitor.events: the root's events.log, the container id and the attributes of its events
+  std::string eventsLog, eventsId;
+  std::vector<std::pair<std::string, std::string>> eventsAttributes;
   uint32_t restartMax = 0;
   // pocker.exec
   uint32_t execPid = 0;

@@ -304,6 +304,7 @@ int runMonitor(const Spec& spec, int sync) {
         keeper.beginRun(pid);
       }
       if (restarts == 0 && syncOpen) sendMsg(sync, wire::encodeKind(wire::Sync::Started));
+      if (restarts > 0) recordEvent(spec, "start");  // the first start is the caller's to record
       ready.reset();  // the caller's process may go now
       if (spec.detach) trimCode();
 
@@ -391,6 +392,10 @@ int runMonitor(const Spec& spec, int sync) {
     }
     keeper.endRun();
     bool oom = oomKills(spec) > oomBefore;
+    if (setupExit == 0) {
+      if (oom) recordEvent(spec, "oom");
+      recordEvent(spec, "die", "exitCode", std::to_string(exitCode));
+    }
     if (spec.removeOnExit && keeper.enabled()) {
       // --rm: the end is recorded before the attach socket goes, and clients that connected until
       // then get it too (a `pocker wait` begun before the removal learns the exit code).
@@ -428,7 +433,10 @@ int runMonitor(const Spec& spec, int sync) {
     cleanupCgroups(spec);
     hub.close();
     if (!spec.stateDir.empty()) {
-      if (spec.removeOnExit) removeTree(spec.stateDir);
+      if (spec.removeOnExit) {
+        removeTree(spec.stateDir);
+        recordEvent(spec, "destroy");
+      }
       else keeper.write(stateJson("exited", 0, startedAt, nowRfc3339(), exitCode, sig, oom, restarts));
       // The exit status is never given up: with the disk full, the monitor waits for space.
       if (!spec.removeOnExit) keeper.flushBeforeExit(sfd.get());

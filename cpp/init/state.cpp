@@ -11,6 +11,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "common/spec.h"
 
 namespace pocker {
 namespace {
@@ -237,6 +240,31 @@ void StateKeeper::flushBeforeExit(int sfd) {
       (void)!read(sfd, &si, sizeof si);
     }
   }
+}
+
+void recordEvent(const Spec& spec, const char* action, const char* extraKey, const std::string& extraValue) {
+  if (spec.eventsLog.empty()) return;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  nlohmann::json attrs = nlohmann::json::object();
+  for (const auto& [k, v] : spec.eventsAttributes) attrs[k] = v;
+  if (extraKey) attrs[extraKey] = extraValue;
+  nlohmann::json ev = {{"Type", "container"},
+                       {"Action", action},
+                       {"Actor", {{"ID", spec.eventsId}, {"Attributes", attrs}}},
+                       {"scope", "local"},
+                       {"time", static_cast<int64_t>(ts.tv_sec)},
+                       {"timeNano", static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec}};
+  // replace: invalid UTF-8 in a name must not throw (pocker-init has no exceptions).
+  std::string line = ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  Fd fd(::open(spec.eventsLog.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return;
+  ssize_t n;
+  do n = write(fd.get(), line.data(), line.size());
+  while (n < 0 && errno == EINTR);
+  struct stat st;
+  // Past 1 MiB, one generation is kept (lib/state/events.ts: EVENTS_LOG_MAX).
+  if (fstat(fd.get(), &st) == 0 && st.st_size > (1 << 20)) ::rename(spec.eventsLog.c_str(), (spec.eventsLog + ".1").c_str());
 }
 
 }  // namespace pocker

@@ -27,6 +27,14 @@
 
 namespace pocker {
 
+struct Spec;
+
+// Appends a container event (Docker's shape, one JSON line, one O_APPEND write) to the root's
+// events.log named in pocker.monitor.events, with the spec's attributes and `extra` ones. Only the
+// monitor sees `die` and `oom`; lib/state/events.ts records the others and reads them all. Never
+// fails the caller (an event that cannot be written is lost, not the container).
+void recordEvent(const Spec& spec, const char* action, const char* extraKey = nullptr, const std::string& extraValue = "");
+
 // Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or 0. With the pid it names
 // one process for good: readers check both before they signal a pid from state.json.
 uint64_t processStartTime(pid_t pid);

@@ -12,6 +12,7 @@ import { addCommitExportCommands } from './commit.js';
 import { addLifecycleCommands } from './lifecycle.js';
 import { addExecCommand } from './exec.js';
 import { addLogsCommand } from './logs.js';
+import { addEventsCommand } from './events.js';
 import { addPullCommand } from './pull.js';
 import { addAttachCommands } from './attach.js';
 import { reportFailure } from './failure.js';
@@ -53,6 +54,7 @@ export function createProgram(ctx: CliContext): Command {
   addContainerCommands(program, ctx);
   addLifecycleCommands(program, ctx);
   addCommitExportCommands(program, ctx);
+  addEventsCommand(program, ctx);
   return program;
 }
 

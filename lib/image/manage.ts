@@ -17,6 +17,7 @@ import { globMatch, repoDigest, shortImageId, shownReference, splitName, type Na
 import { familiarName, parseReference } from './reference.js';
 import { parseImageConfig } from './registry.js';
 import { ImageStore, diskUsageOf, type ImageEntry } from './store.js';
+import { recordEvent } from '../state/events.js';
 import { imagesInUse, layersInUse, liveContainers, type LiveContainers } from './usage.js';
 
 export type { ImageInspect, ImageInspectConfig } from './inspect.js';
@@ -267,7 +268,12 @@ export async function removeImage(ref: string, options: ImageRemoveOptions = {})
   return withStore(options, (store) =>
     // Under the store's lock: run() and create() record a starting container under it too, so
     // what is seen in use is what is in use (nested store calls reuse the lock).
-    store.withLock(async () => removeLocked(store, ref, options, await liveContainers(store.root))),
+    store.withLock(async () => {
+      const result = await removeLocked(store, ref, options, await liveContainers(store.root));
+      for (const name of result.untagged) recordEvent(store.root, 'image', 'untag', name, { name });
+      if (result.deleted.length) recordEvent(store.root, 'image', 'delete', result.deleted[0]!, { name: result.untagged[0] ?? result.deleted[0]! });
+      return result;
+    }),
   );
 }
 
@@ -294,6 +300,7 @@ export async function tagImage(source: string, target: string, options: StateOpt
   return withStore(options, async (store) => {
     const { entry } = await findImage(store, source);
     const rec = await store.tagImage(entry.name, ref.canonical);
+    recordEvent(store.root, 'image', 'tag', rec.id, { name: ref.canonical });
     return { name: ref.canonical, id: rec.id };
   });
 }

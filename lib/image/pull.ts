@@ -1,6 +1,7 @@
 // pull(): resolve a reference in its registry, download the config and layers into the store
 // (concurrently, each verified while streaming), extract each layer once per chain id, and record
 // the image. Progress is reported as Docker reports it, one status per layer.
+import { recordEvent } from '../state/events.js';
 import { Readable } from 'node:stream';
 
 import { loadCredentials } from './auth.js';
@@ -81,6 +82,7 @@ export async function pull(reference: string, options: PullOptions = {}): Promis
     if (existing && existing.manifestDigest === resolved.digest && (await allLayersPresent(store, existing.layers))) {
       const config = parseImageConfig(await store.readBlob(existing.configDigest));
       emit({ type: 'done', reference: ref.familiar, digest: resolved.index?.digest ?? resolved.digest, id: existing.id, upToDate: true });
+      recordEvent(store.root, 'image', 'pull', name, { name });
       return { name, digest: resolved.index?.digest ?? resolved.digest, id: existing.id, upToDate: true, config };
     }
 
@@ -166,6 +168,7 @@ export async function pull(reference: string, options: PullOptions = {}): Promis
     });
     const digest = resolved.index?.digest ?? resolved.digest;
     emit({ type: 'done', reference: ref.familiar, digest, id: resolved.config.digest, upToDate: false });
+    recordEvent(store.root, 'image', 'pull', name, { name });
     return { name, digest, id: resolved.config.digest, upToDate: false, config };
   } finally {
     await store.close();

@@ -33,6 +33,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PockerError, invalid, type SetupStep } from '../errors.js';
 import { cgroupParentsOfProcess, cgroupProcs } from '../cgroup/index.js';
 import { native } from '../native.js';
+import { containerEventAttributes, recordEvent } from '../state/events.js';
 import { treeSize } from '../state/stats.js';
 import type { ExitStatus } from '../types.js';
 import { exitFromMonitor, faultPoint, start } from './run.js';
@@ -103,11 +104,13 @@ export async function stopContainer(ref: string, options: StopOptions = {}): Pro
     // container's process itself.
     signalDetached(c.state, stopSignal);
   }
+  recordEvent(stateRoot(options), 'container', 'kill', c.id, { ...containerEventAttributes(c), signal: String(stopSignal) });
   const now = await waitExited(c, waitMs);
   if (now && now.status === 'running') {
     if (now.state) signalWorkload(now.state, 'SIGKILL');
     await waitExited(c, 30_000);
   }
+  recordEvent(stateRoot(options), 'container', 'stop', c.id, containerEventAttributes(c));
 }
 
 /**
@@ -116,7 +119,8 @@ export async function stopContainer(ref: string, options: StopOptions = {}): Pro
  */
 export async function restartContainer(ref: string, options: StopOptions = {}): Promise<void> {
   await stopContainer(ref, options);
-  await start(ref, { root: stateRoot(options) });
+  const started = await start(ref, { root: stateRoot(options) });
+  recordEvent(stateRoot(options), 'container', 'restart', started.id, { name: started.name });
 }
 
 /** Options of killContainer(). */
@@ -136,6 +140,7 @@ export async function killContainer(ref: string, options: KillOptions = {}): Pro
   if (c.status !== 'running') throw notRunningError(`cannot kill container: ${c.id}: container ${c.id} is not running`, 'kill');
   if (!c.state) throw foregroundError(`cannot kill container ${ref}: it runs in the foreground of a pocker run`);
   signalDetached(c.state, sig);
+  recordEvent(stateRoot(options), 'container', 'kill', c.id, { ...containerEventAttributes(c), signal: String(sig) });
 }
 
 /**
@@ -227,6 +232,7 @@ async function removeLocked(root: string, c: ListedContainer, force: boolean): P
   // A monitor (or, before it took over, the creating process, or a start) that died could not
   // clean up: kill what is left in the container's cgroups and remove them.
   removeStopped(root, c);
+  recordEvent(root, 'container', 'destroy', c.id, containerEventAttributes(c));
 }
 
 /**
@@ -289,7 +295,9 @@ async function removeUnreadable(root: string, entry: ContainerEntry, force: bool
 export function renameContainer(ref: string, name: string, options: StateOptions = {}): void {
   const root = stateRoot(options);
   const c = lookupContainer(root, ref);
-  renameClaim(root, c.id, c.name, name.replace(/^\//, ''));
+  const newName = name.replace(/^\//, '');
+  renameClaim(root, c.id, c.name, newName);
+  recordEvent(root, 'container', 'rename', c.id, { ...containerEventAttributes({ ...c, name: newName }), oldName: `/${c.name}` });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ import type { Container, ExitStatus, RunOptions, StdioOption } from '../types.js
 import { attachDir, attachFd, type Attachment } from './attach.js';
 import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
 import { signalDetached, signalName, signalNumber } from './signals.js';
-import { buildSpec, type SpecLayout } from '../spec/build.js';
+import { buildSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
+import { recordEvent } from '../state/events.js';
 import { hiddenStorePaths } from '../spec/hidden.js';
 
 /**
@@ -147,6 +148,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: C
       throw fromSystemError(err, 'state', `cannot create the container directory ${l.dir}`);
     }
     faultPoint('after-dir');
+    recordEvent(named.root, 'container', 'create', named.id, eventAttributes(named));
     return { cfg: named, l, document };
   };
   if (resolved.rootfs.kind === 'host') return create(resolved, ['/'], { host: true });
@@ -549,6 +551,7 @@ export async function run(options: RunOptions): Promise<Container> {
   const removeDir = () => {
     removeContainerDir(l.dir);
     releaseName(cfg.root, cfg.name, cfg.id);
+    recordEvent(cfg.root, 'container', 'destroy', cfg.id, eventAttributes(cfg));
   };
   try {
     createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
@@ -566,7 +569,9 @@ export async function run(options: RunOptions): Promise<Container> {
     removeDir();
   };
 
-  return launch(Buffer.from(JSON.stringify(document)), cfg, options, cleanup, null);
+  const c = await launch(Buffer.from(JSON.stringify(document)), cfg, options, cleanup, null);
+  recordEvent(cfg.root, 'container', 'start', cfg.id, eventAttributes(cfg));
+  return c;
 }
 
 /** What create() made. */
@@ -654,6 +659,7 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
     const removeDir = () => {
       removeContainerDir(l.dir);
       releaseName(cfg.root, c.name, cfg.id);
+      recordEvent(cfg.root, 'container', 'destroy', cfg.id, eventAttributes({ ...cfg, name: c.name }));
     };
     // `start -a`'s connection to the monitor, made before any kernel object (it can fail: fds).
     let pair: [number, number] | null;
@@ -699,6 +705,7 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
       // The monitor has its own copy (fd 5).
       if (pair) closeQuietly([pair[1]]);
     }
+    recordEvent(cfg.root, 'container', 'start', cfg.id, eventAttributes({ ...cfg, name: c.name }));
     if (pair) handle.useAttachment(await attachFd(pair[0], { stdin: cfg.interactive, tty: cfg.tty }));
     return handle;
   });

@@ -125,6 +125,12 @@ export function seccompCachePath(root: string, s: LinuxSeccomp): string {
   return `${root}/seccomp/${key}.bpf`;
 }
 
+/** Docker's attributes of a container's events: its image (as given) and name. */
+export function eventAttributes(cfg: Pick<ResolvedRunConfig, 'rootfs' | 'name'>): Record<string, string> {
+  const r = cfg.rootfs;
+  return { image: r.kind === 'image' ? r.reference : r.kind === 'host' ? 'host' : r.path, name: cfg.name };
+}
+
 /** The document pocker-init runs a container from (run, start). */
 export function buildSpec<C = unknown>(cfg: ResolvedRunConfig, l: SpecLayout, plan: CgroupPlan, opts: BuildOptions<C> = {}): Spec<PockerSection<C>> {
   const namespaces: LinuxNamespace[] = [{ type: 'mount' }, { type: 'uts' }, { type: 'ipc' }, { type: 'pid' }];
@@ -142,6 +148,7 @@ export function buildSpec<C = unknown>(cfg: ResolvedRunConfig, l: SpecLayout, pl
     ...(seccomp ? { seccompCache: seccompCachePath(cfg.root, seccomp) } : {}),
     monitor: {
       foreground: !cfg.detach,
+      events: { log: `${cfg.root}/events.log`, id: cfg.id, attributes: eventAttributes(cfg) },
       ...(cfg.restart.policy !== 0 ? { restart: { policy: RESTART_POLICIES[cfg.restart.policy]!, max: cfg.restart.max } } : {}),
       ...(cfg.detach
         ? {

@@ -51,6 +51,8 @@ export interface PockerMonitor {
   foreground: boolean;
   /** The monitor leaves the caller's session and owns the container's output. */
   detach?: PockerDetach;
+  /** The root's events.log: the monitor records `die` and `oom` (and restarts' `start`) there (lib/state/events.ts). */
+  events?: { log: string; id: string; attributes: Record<string, string> };
   /** --restart (detached containers); `max` is on-failure's maximum (0 = no limit). */
   restart?: { policy: RestartPolicyName; max: number };
 }
