@@ -10,6 +10,7 @@ export { PockerError } from './errors.js';
 export { signalNumber } from './signals.js';
 export { pull, type PullOptions, type PullResult } from './image/pull.js';
 export {
+  imageHistory,
   inspectImage,
   listImages,
   pruneImages,
@@ -19,6 +20,7 @@ export {
   type ContainerDiskUsage,
   type DiskUsageTotals,
   type ImageDiskUsage,
+  type ImageHistoryItem,
   type ImageInfo,
   type ImageInspect,
   type ImageInspectConfig,

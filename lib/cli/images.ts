@@ -216,6 +216,67 @@ async function tagImage(source: string, target: string, cmd: Command, ctx: CliCo
 }
 
 // ---------------------------------------------------------------------------------------------
+// history
+
+interface HistoryFlags extends RootFlags {
+  human?: boolean | string;
+  trunc?: boolean;
+  quiet?: boolean;
+  format?: string;
+}
+
+const HISTORY_HEADERS: Record<string, string> = { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' };
+
+/** Docker's stringutils.Ellipsis: at most `max` characters, the last one `…` when cut. */
+function ellipsis(s: string, max: number): string {
+  const chars = [...s];
+  return chars.length <= max ? s : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+async function imageHistory(ref: string, flags: HistoryFlags, cmd: Command, ctx: CliContext): Promise<void> {
+  // pflag's `-H=false` reaches commander as the value "=false".
+  const value = typeof flags.human === 'string' ? flags.human.replace(/^=/, '') : flags.human;
+  const human = value === undefined || value === true || value === 'true';
+  if (typeof value === 'string' && value !== 'true' && value !== 'false') {
+    throw new CliError(`invalid argument ${JSON.stringify(value)} for "-H, --human" flag: strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`);
+  }
+  const trunc = flags.trunc !== false;
+  const items = await (await library()).imageHistory(ref, { root: await rootOf(cmd, ctx) });
+  const now = Date.now();
+  const rows = items.map((h) => {
+    const createdBy = h.CreatedBy.replace(/\t/g, ' ');
+    const created = new Date(h.Created * 1000);
+    return {
+      ID: trunc && h.Id !== '<missing>' ? shortImageId(h.Id) : h.Id,
+      CreatedSince: human ? timeAgo(created, now) : created.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      CreatedAt: goTimeString(created),
+      CreatedBy: trunc ? ellipsis(createdBy, 45) : createdBy,
+      Size: human ? humanSize(h.Size, 3) : String(h.Size),
+      Comment: h.Comment,
+    };
+  });
+  if (flags.quiet) {
+    out(rows.map((r) => `${r.ID}\n`).join(''));
+    return;
+  }
+  const format = parseFormat(flags.format, '{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}');
+  out(format.json ? rows.map((r) => `${goJson(r)}\n`).join('') : renderRows(format, rows, HISTORY_HEADERS));
+}
+
+function addHistory(cmd: Command, ctx: CliContext): Command {
+  return cmd
+    .description('Show the history of an image')
+    .usage('[OPTIONS] IMAGE')
+    .argument('<image>', 'Image name or id')
+    .option('-H, --human [bool]', 'Print sizes and dates in human readable format (default true)')
+    .option('--no-trunc', "Don't truncate output")
+    .option('-q, --quiet', 'Only show image IDs')
+    .option('--format <format>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
+    .addOption(rootOption())
+    .action((image: string, flags: HistoryFlags, c: Command) => guard(ctx, () => imageHistory(image, flags, c, ctx)));
+}
+
+// ---------------------------------------------------------------------------------------------
 // image inspect
 
 interface InspectFlags extends RootFlags {
@@ -471,11 +532,13 @@ export function addImageCommands(program: Command, ctx: CliContext): void {
   addList(program.command('images'), ctx);
   addRemove(program.command('rmi'), ctx);
   addTag(program.command('tag'), ctx);
+  addHistory(program.command('history'), ctx);
 
   const image = program.command('image').description('Manage images').usage('COMMAND').helpCommand(false);
   addList(image.command('ls').alias('list'), ctx);
   addRemove(image.command('rm').alias('rmi').alias('remove'), ctx);
   addTag(image.command('tag'), ctx);
+  addHistory(image.command('history'), ctx);
   image
     .command('inspect')
     .description('Display detailed information on one or more images')

@@ -16,6 +16,7 @@ import { inspectObject, type ImageInspect } from './inspect.js';
 import { globMatch, repoDigest, shortImageId, shownReference, splitName, type NameParts } from './names.js';
 import { familiarName, parseReference } from './reference.js';
 import { parseImageConfig } from './registry.js';
+import type { HistoryEntry } from './types.js';
 import { ImageStore, diskUsageOf, type ImageEntry } from './store.js';
 import { recordEvent } from '../state/events.js';
 import { imagesInUse, layersInUse, liveContainers, type LiveContainers } from './usage.js';
@@ -319,6 +320,54 @@ export async function inspectImage(ref: string, options: StateOptions = {}): Pro
     const config = parseImageConfig(await store.readBlob(entry.configDigest), `config of ${ref}`);
     const size = (await imageSizes(store, [entry])).get(entry.id) ?? 0;
     return inspectObject(entry, config, all, size, { familiar: familiarName, lowerDirs: [...entry.layers].reverse().map((c) => store.layerPath(c)) });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// imageHistory
+
+/** Go's zero time.Time in Unix seconds (0001-01-01T00:00:00Z). */
+const GO_ZERO_TIME = -62135596800;
+
+/** One step of an image's history, Docker's ImageHistoryResponseItem (newest first). */
+export interface ImageHistoryItem {
+  /** The image's id on the newest step, `<missing>` on the others (as Docker without a build cache). */
+  Id: string;
+  /** Unix seconds (Go's zero time, -62135596800, when the image does not say, as Docker's API). */
+  Created: number;
+  CreatedBy: string;
+  /** The image's names, on the newest step. */
+  Tags: string[] | null;
+  /** Bytes of the layer the step made (0 for a step without one: `empty_layer`). */
+  Size: number;
+  Comment: string;
+}
+
+/**
+ * Docker's `history` of an image (a reference, an id or a unique id prefix): its config's history
+ * entries, newest first, each with the size of the layer it made (layers are matched to the
+ * entries that are not `empty_layer`, in order). An image without history gets one entry per
+ * layer. Unknown: ERR_POCKER_NOT_FOUND.
+ */
+export async function imageHistory(ref: string, options: StateOptions = {}): Promise<ImageHistoryItem[]> {
+  return withStore(options, async (store) => {
+    const { entry } = await findImage(store, ref);
+    const config = parseImageConfig(await store.readBlob(entry.configDigest), `config of ${ref}`);
+    const sizes: number[] = [];
+    for (const chain of entry.layers) sizes.push((await store.getLayer(chain))?.size ?? 0);
+    const history: HistoryEntry[] = config.history?.length ? config.history : sizes.map(() => ({ created: config.created ?? '' }));
+    let layer = 0;
+    const items = history.map((h): ImageHistoryItem => {
+      const size = h.empty_layer ? 0 : (sizes[layer++] ?? 0);
+      const t = h.created ? Date.parse(h.created) : NaN;
+      return { Id: '<missing>', Created: Number.isFinite(t) ? Math.floor(t / 1000) : GO_ZERO_TIME, CreatedBy: h.created_by ?? '', Tags: null, Size: size, Comment: h.comment ?? '' };
+    });
+    items.reverse();
+    if (items.length) {
+      const names = (await store.listImages()).filter((e) => e.id === entry.id).map((e) => familiarName(e.name));
+      items[0] = { ...items[0]!, Id: entry.id, Tags: names.length ? names : null };
+    }
+    return items;
   });
 }
 

@@ -221,6 +221,30 @@ describe.skipIf(missing.length > 0 || !busybox)('image management commands', () 
     expect(missingImage.stderr).toBe('Error: No such image: nosuch/image:1\n');
   });
 
+  it('history: newest step first, the image id on it, each layer size; -q, --no-trunc, -H=false, json', async () => {
+    const a = stored(refA);
+    // Docker's columns; the test image's history has one step per layer (created 1970-01-01).
+    const r = ok(await pocker(['history', refA]));
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^IMAGE +CREATED +CREATED BY +SIZE +COMMENT$/);
+    const rows = lines.slice(1).map((l) => l.split(/ {2,}/));
+    expect(rows).toHaveLength(2);
+    expect(rows[0]![0]).toBe(a.id.slice(7, 19));
+    expect(rows[1]![0]).toBe('<missing>');
+    expect(rows[0]![2]).toBe('pocker test layer 1');
+    expect(rows[0]![3]).toBe(humanSize(layerSize(a.layers[1]!), 3));
+    expect(rows[1]![3]).toBe(humanSize(layerSize(a.layers[0]!), 3));
+    expect(ok(await pocker(['history', '-q', refA])).stdout).toBe(`${a.id.slice(7, 19)}\n<missing>\n`);
+    expect(ok(await pocker(['image', 'history', '-q', '--no-trunc', refA])).stdout).toBe(`${a.id}\n<missing>\n`);
+    const raw = ok(await pocker(['history', '-H=false', '--format', '{{.CreatedSince}} {{.Size}}', refA])).stdout;
+    expect(raw).toBe(`1970-01-01T00:00:00Z ${layerSize(a.layers[1]!)}\n1970-01-01T00:00:00Z ${layerSize(a.layers[0]!)}\n`);
+    const json = ok(await pocker(['history', '--format', 'json', refA])).stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+    expect(json[0]).toMatchObject({ ID: a.id.slice(7, 19), CreatedBy: 'pocker test layer 1', Comment: '' });
+    const missing = await pocker(['history', 'nosuch/image:1']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/No such image: nosuch\/image:1/);
+  });
+
   it('system df: totals consistent with the files on disk; -v per layer', async () => {
     const r = ok(await pocker(['system', 'df']));
     const lines = r.stdout.trimEnd().split('\n');
