@@ -35,6 +35,7 @@ export {
   type SystemDiskUsage,
 } from './image/manage.js';
 export { login, logout, type LoginOptions } from './image/auth.js';
+export { containerChanges, type ChangeKind, type ContainerChange } from './state/diff.js';
 export { events, type EventFilters, type EventsOptions, type EventType, type PockerEvent } from './state/events.js';
 export {
   containerLogs,

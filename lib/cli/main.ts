@@ -13,6 +13,7 @@ import { addLifecycleCommands } from './lifecycle.js';
 import { addExecCommand } from './exec.js';
 import { addLogsCommand } from './logs.js';
 import { addEventsCommand } from './events.js';
+import { addDiffCommand } from './diff.js';
 import { addPullCommand } from './pull.js';
 import { addAttachCommands } from './attach.js';
 import { reportFailure } from './failure.js';
@@ -55,6 +56,7 @@ export function createProgram(ctx: CliContext): Command {
   addLifecycleCommands(program, ctx);
   addCommitExportCommands(program, ctx);
   addEventsCommand(program, ctx);
+  addDiffCommand(program, ctx);
   return program;
 }
 

@@ -245,6 +245,25 @@ describe.skipIf(missing.length > 0 || !busybox)('image management commands', () 
     expect(missing.stderr).toMatch(/No such image: nosuch\/image:1/);
   });
 
+  it('diff: A/C/D of what a container changed, sorted, as Docker prints them; the host image is refused', async () => {
+    // (A foreground container does not outlive its run: a detached one, ended, keeps its layer.)
+    const r = await pocker(['run', '-d', '--name', 'differ', refA, 'sh', '-c', 'echo new > /srv/new && rm /srv/a && chmod 700 /bin/busybox && mkdir -p /opt/x && echo 1 > /opt/x/f']);
+    expect(r.code).toBe(0);
+    expect(ok(await pocker(['wait', 'differ'])).stdout).toBe('0\n');
+    const d = ok(await pocker(['diff', 'differ']));
+    expect(d.stdout).toBe(['C /bin', 'C /bin/busybox', 'A /opt', 'A /opt/x', 'A /opt/x/f', 'C /srv', 'D /srv/a', 'A /srv/new', ''].join('\n'));
+    ok(await pocker(['rm', 'differ']));
+    const h = await pocker(['run', '-d', '--name', 'hostdiff', 'host', 'sleep', '30']);
+    expect(h.code).toBe(0);
+    const refused = await pocker(['diff', 'hostdiff']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/host image's writable layer is a tmpfs private to the container/);
+    ok(await pocker(['rm', '-f', 'hostdiff']));
+    const missing = await pocker(['diff', 'nosuch']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/No such container: nosuch/);
+  });
+
   it('system df: totals consistent with the files on disk; -v per layer', async () => {
     const r = ok(await pocker(['system', 'df']));
     const lines = r.stdout.trimEnd().split('\n');

@@ -1,0 +1,26 @@
+// `pocker diff CONTAINER`: what the container changed in its filesystem, as Docker prints it
+// (`A /path`, `C /path`, `D /path`, sorted). The work is lib/state/diff.ts's.
+import type { Command } from 'commander';
+
+import { guard } from './failure.js';
+import { rootFlag, type CliContext } from './run.js';
+import { DEFAULT_STATE_ROOT } from '../paths.js';
+
+const KIND = ['C', 'A', 'D'] as const;
+
+export function addDiffCommand(program: Command, ctx: CliContext): Command {
+  return program
+    .command('diff')
+    .description("Inspect changes to files or directories on a container's filesystem")
+    .usage('CONTAINER')
+    .helpOption('--help', 'Print usage')
+    .argument('<container>', 'Container id, id prefix or name')
+    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .action((ref: string, flags: { root?: string }, cmd: Command) =>
+      guard(ctx, async () => {
+        const { containerChanges } = await import('../state/diff.js');
+        const changes = await containerChanges(ref, { root: rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT });
+        process.stdout.write(changes.map((c) => `${KIND[c.Kind]} ${c.Path}\n`).join(''));
+      }),
+    );
+}
