@@ -180,7 +180,7 @@ describe.skipIf(!isRoot)('container state', () => {
     writeFileSync(file, JSON.stringify({ ...forged, pid: decoy.pid }));
     expect((await pk(root, 'kill', id)).code).toBe(0);
     expect(processAlive(decoy.pid!)).toBe(true);
-    const { pidStart: _drop, ...legacy } = { ...forged, pid: decoy.pid };
+    const { pidStart: _drop, ...legacy } = { ...forged, pid: decoy.pid } as Record<string, unknown>;
     writeFileSync(file, JSON.stringify(legacy));
     expect((await pk(root, 'kill', id)).code).toBe(0);
     expect(processAlive(decoy.pid!)).toBe(true);

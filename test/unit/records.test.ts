@@ -42,7 +42,7 @@ describe('container records', () => {
 
   it('writes version 2: the OCI document with the pocker section (the runtime fields of the spec kept), read back unchanged', () => {
     const meta = parseConfigRecord(fixture('exited', 'config.json'), ID).meta;
-    const spec = { ociVersion: '1.2.0', process: { args: ['sh'] }, pocker: { init: true } };
+    const spec = { ociVersion: '1.2.0', process: { args: ['sh'] }, pocker: { init: true } } as unknown as Parameters<typeof configDocument>[0];
     const doc = JSON.parse(JSON.stringify(configDocument(spec, meta, { monitor: { detach: true } }))) as { pocker: { version: number; monitor: unknown; container: ContainerMeta; init?: unknown } };
     expect(doc.pocker.version).toBe(RECORD_VERSION);
     expect(doc.pocker.init).toBe(true);
