@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { attach, create, inspectContainer, removeContainer, start } from '../../lib/index.js';
-import { cleanupAll, cli, cliArgs, collect, containerState, havePythonPty, isRoot, pk, pockerBin, repoRoot, processAlive, rootTracker, sleep, testCgroupParent, until, existingCgroupParentDirs, waitForOutput } from '../helpers.js';
+import { cleanupAll, cli, cliArgs, collect, containerState, havePythonPty, isRoot, pk, pockerBin, repoRoot, processAlive, rootTracker, testCgroupParent, until, existingCgroupParentDirs, waitForOutput } from '../helpers.js';
 import { runOnPty } from '../pty.js';
+import { findMonitors } from '../../lib/container/index.js';
 
 
 const state = containerState;
@@ -284,11 +285,10 @@ describe.skipIf(!isRoot)('create, start, attach', () => {
       const r = await cli(['--root', root, 'start', `s-${point}`], { root, env: { POCKER_FAULT: point } });
       expect(r.signal).toBe('SIGKILL');
       await until('the state to settle', () => ['created', 'running'].includes(state(root, id).status) && (state(root, id).status === 'created' || alive(state(root, id).monitorPid)));
-      // Killed before the monitor took over: still created, and a new start runs it.
-      if (state(root, id).status === 'created') {
-        await sleep(300);
-        if (state(root, id).status === 'created') expect((await pk(root, 'start', `s-${point}`)).code).toBe(0);
-      }
+      // Killed before the monitor took over: still created once no monitor of it is left (one that
+      // was spawned may still take over), and a new start runs it.
+      await until('a monitor to take over, or none to be left', () => state(root, id).status === 'running' || (findMonitors(root).get(id) ?? []).length === 0);
+      if (state(root, id).status === 'created') expect((await pk(root, 'start', `s-${point}`)).code).toBe(0);
       await until('it to run', () => state(root, id).status === 'running');
     }
     const ids = (await pk(root, 'ps', '-aq', '--no-trunc')).stdout.split('\n').filter(Boolean);
