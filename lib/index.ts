@@ -6,6 +6,7 @@
 /// <reference types="node" preserve="true" />
 export { attach, create, run, start, type CreatedContainer, type DetachedContainer, type StartOptions } from './runtime/run.js';
 export { exec, type ExecOptions } from './runtime/exec.js';
+export { updateContainer, type UpdateOptions } from './runtime/update.js';
 export { PockerError } from './errors.js';
 export { signalNumber } from './signals.js';
 export { pull, type PullOptions, type PullResult } from './image/pull.js';

@@ -131,10 +131,10 @@ Napi::Value Detect(const Napi::CallbackInfo& info) {
   return layoutToJs(env, layout);
 }
 
-// cgroupApply(cgroupsPath, resources (object | JSON string), options?: {layout?, fs?})
+// cgroupApply(cgroupsPath, resources (object | JSON string), options?: {layout?, fs?, update?})
 Napi::Value Apply(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* usage = "cgroupApply(cgroupsPath, resources, { layout?, fs? })";
+  const char* usage = "cgroupApply(cgroupsPath, resources, { layout?, fs?, update? })";
   std::string cgroupsPath, json;
   if (!stringArg(info, 0, &cgroupsPath) || info.Length() < 2) return throwTypeError(env, usage);
   if (info[1].IsString()) {
@@ -164,12 +164,14 @@ Napi::Value Apply(const Napi::CallbackInfo& info) {
   if (Error e = parseResources(json, &res)) return throwError(env, e);
   CgroupPaths out;
   Napi::Value fsArg = opts.IsEmpty() ? env.Undefined() : opts.Get("fs");
+  Napi::Value updateArg = opts.IsEmpty() ? env.Undefined() : opts.Get("update");
+  const bool update = updateArg.IsBoolean() && updateArg.As<Napi::Boolean>().Value();
   Error e;
   if (fsArg.IsObject()) {
     JsFs fs(env, fsArg.As<Napi::Object>());
-    e = cgroupApply(layout, cgroupsPath, res, &out, fs);
+    e = cgroupApply(layout, cgroupsPath, res, &out, fs, update);
   } else {
-    e = cgroupApply(layout, cgroupsPath, res, &out);
+    e = cgroupApply(layout, cgroupsPath, res, &out, realCgroupFs(), update);
   }
   if (e) return throwError(env, e);
   return pathsToJs(env, out);

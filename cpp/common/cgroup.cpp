@@ -138,7 +138,8 @@ std::string v1Root(const CgroupLayout& layout) {
 // Runs the writes, remembering the leaves it made; removes them again unless committed.
 class Creator {
  public:
-  explicit Creator(CgroupFs& fs) : fs_(fs) {}
+  // update: the cgroups exist (a running container's): nothing is created, only files written.
+  Creator(CgroupFs& fs, bool update) : fs_(fs), update_(update) {}
   Creator(const Creator&) = delete;
   Creator& operator=(const Creator&) = delete;
   ~Creator() {
@@ -149,6 +150,10 @@ class Creator {
 
   // A parent level: created when missing (an existing one is fine), never removed.
   Error parent(const std::string& dir, bool* fresh) {
+    if (update_) {
+      *fresh = false;
+      return {};
+    }
     *fresh = !fs_.exists(dir);
     if (!*fresh) return {};
     int err = fs_.mkdir(dir);
@@ -159,6 +164,7 @@ class Creator {
     return err ? fail(kStep, "mkdir", dir, err) : Error{};
   }
   Error leaf(const std::string& dir) {
+    if (update_) return fs_.exists(dir) ? Error{} : Error{ENOENT, kStep, "open", dir};
     if (int err = fs_.mkdir(dir)) return fail(kStep, "mkdir", dir, err);
     created_.push_back(dir);
     return {};
@@ -180,9 +186,11 @@ class Creator {
     return {};
   }
   bool exists(const std::string& path) { return fs_.exists(path); }
+  bool updating() const { return update_; }
 
  private:
   CgroupFs& fs_;
+  bool update_ = false;
   std::vector<std::string> created_;
   bool committed_ = false;
 };
@@ -242,7 +250,7 @@ Error applyV2(const CgroupLayout& layout, const std::vector<std::string>& segs, 
   }
   for (const char* ctrl : want)
     if (!has(available, ctrl)) return Error{EOPNOTSUPP, kStep, ctrl, mount};
-  if (c.exists(paths.v2Leaf)) return Error{EEXIST, kStep, "mkdir", paths.v2Leaf};
+  if (!c.updating() && c.exists(paths.v2Leaf)) return Error{EEXIST, kStep, "mkdir", paths.v2Leaf};
 
   std::vector<std::string> enable;
   for (const char* ctrl : kV2Wanted)
@@ -309,7 +317,7 @@ Error applyV1(const CgroupLayout& layout, const std::vector<std::string>& segs, 
     if (!joined) return Error{EOPNOTSUPP, kStep, ctrl, v1Root(layout)};
   }
   for (const auto& leaf : paths.dirs)
-    if (c.exists(leaf)) return Error{EEXIST, kStep, "mkdir", leaf};
+    if (!c.updating() && c.exists(leaf)) return Error{EEXIST, kStep, "mkdir", leaf};
 
   for (size_t hi = 0; hi < hierarchies.size(); hi++) {
     const Hierarchy& h = hierarchies[hi];
@@ -348,14 +356,26 @@ Error applyV1(const CgroupLayout& layout, const std::vector<std::string>& segs, 
         if (cpu.quota && *cpu.quota != 0) CG_TRY(c.write(join(leaf, "cpu.cfs_quota_us"), std::to_string(*cpu.quota > 0 ? *cpu.quota : -1)));
         if (cpu.shares && *cpu.shares != 0) CG_TRY(c.write(join(leaf, "cpu.shares"), std::to_string(*cpu.shares)));
       } else if (ctrl == "cpuset") {
-        CG_TRY(c.write(join(leaf, "cpuset.cpus"), r.cpu.cpus.empty() ? cpus : r.cpu.cpus));
-        CG_TRY(c.write(join(leaf, "cpuset.mems"), r.cpu.mems.empty() ? mems : r.cpu.mems));
+        // (An update writes only what it is given.)
+        if (!c.updating() || !r.cpu.cpus.empty()) CG_TRY(c.write(join(leaf, "cpuset.cpus"), r.cpu.cpus.empty() ? cpus : r.cpu.cpus));
+        if (!c.updating() || !r.cpu.mems.empty()) CG_TRY(c.write(join(leaf, "cpuset.mems"), r.cpu.mems.empty() ? mems : r.cpu.mems));
       } else if (ctrl == "memory") {
         const auto& m = r.memory;
-        // A fresh cgroup starts unlimited, so the limit goes first and memsw (>= limit) after it.
+        // A fresh cgroup starts unlimited, so the limit goes first and memsw (>= limit) after it. The
+        // kernel keeps limit <= memsw at every step: an update that raises the limit above the
+        // current memsw writes memsw first (runc's order too).
+        const bool memsw = m.swap && *m.swap != 0 && c.exists(join(h.mount, "memory.memsw.limit_in_bytes"));
+        const std::string swapValue = memsw ? std::to_string(*m.swap < 0 ? -1 : *m.swap) : "";
+        bool swapFirst = false;
+        if (memsw && m.limit && c.updating()) {
+          std::string cur;
+          CG_TRY(c.read(join(leaf, "memory.memsw.limit_in_bytes"), &cur));
+          const uint64_t current = std::strtoull(cur.c_str(), nullptr, 10);
+          swapFirst = *m.limit < 0 || static_cast<uint64_t>(*m.limit) > current;
+        }
+        if (swapFirst) CG_TRY(c.write(join(leaf, "memory.memsw.limit_in_bytes"), swapValue));
         if (m.limit) CG_TRY(c.write(join(leaf, "memory.limit_in_bytes"), std::to_string(*m.limit < 0 ? -1 : *m.limit)));
-        if (m.swap && *m.swap != 0 && c.exists(join(h.mount, "memory.memsw.limit_in_bytes")))
-          CG_TRY(c.write(join(leaf, "memory.memsw.limit_in_bytes"), std::to_string(*m.swap < 0 ? -1 : *m.swap)));
+        if (memsw && !swapFirst) CG_TRY(c.write(join(leaf, "memory.memsw.limit_in_bytes"), swapValue));
         if (m.reservation)
           CG_TRY(c.write(join(leaf, "memory.soft_limit_in_bytes"), std::to_string(*m.reservation < 0 ? -1 : *m.reservation)));
         if (m.swappiness) CG_TRY(c.write(join(leaf, "memory.swappiness"), std::to_string(*m.swappiness)));
@@ -553,13 +573,13 @@ CgroupFs& realCgroupFs() {
 }
 
 Error cgroupApply(const CgroupLayout& layout, std::string_view cgroupsPath, const LinuxResources& resources,
-                  CgroupPaths* out, CgroupFs& fs) {
+                  CgroupPaths* out, CgroupFs& fs, bool update) {
   CgroupPaths paths;
   CG_TRY(cgroupPaths(layout, cgroupsPath, &paths));
   CG_TRY(checkResources(layout, resources));
   std::vector<std::string> segs;
   CG_TRY(segments(cgroupsPath, &segs));
-  Creator c(fs);
+  Creator c(fs, update);
   CG_TRY(layout.version == 2 ? applyV2(layout, segs, resources, paths, c) : applyV1(layout, segs, resources, paths, c));
   c.commit();
   *out = std::move(paths);

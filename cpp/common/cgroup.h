@@ -112,8 +112,11 @@ CgroupFs& realCgroupFs();
 //    memory.soft_limit_in_bytes, memory.swappiness, memory.oom_control; pids.max.
 // Parent levels stay (they are shared). On failure the leaves created so far are removed and the
 // error names the step "cgroup", the syscall and the path.
+// With `update` (`pocker update` of a running container) the leaves must exist (ENOENT otherwise):
+// nothing is created or removed, the same files are written with the values given (v1: memsw before
+// the limit when the new limit is above the current memsw).
 Error cgroupApply(const CgroupLayout& layout, std::string_view cgroupsPath, const LinuxResources& resources,
-                  CgroupPaths* out, CgroupFs& fs = realCgroupFs());
+                  CgroupPaths* out, CgroupFs& fs = realCgroupFs(), bool update = false);
 
 // Kills every process left in the cgroup (cgroup.kill on v2, else SIGKILL to each pid in
 // cgroup.procs: these are processes of a cgroup pocker created), then removes it, retrying while

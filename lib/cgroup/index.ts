@@ -43,6 +43,8 @@ export interface CgroupApplyOptions {
   /** The layout to use (default: detected by the addon from /proc/self/mountinfo and statfs). */
   layout?: CgroupInfo;
   fs?: CgroupFsDouble;
+  /** The cgroups exist (a running container's): write the resources given, create nothing. */
+  update?: boolean;
 }
 
 /** The kernel side, implemented by the native addon (see NativeAddon in lib/native.ts). */
@@ -209,6 +211,22 @@ export function createCgroups(plan: CgroupPlan, res: Resources, ops: CgroupOps, 
       }
     }
     throw new PockerError(`cgroup paths disagree: planned ${plan.leafDirs.join(', ')}, created ${applied.dirs.join(', ')}`, { code: 'ERR_POCKER', step: 'cgroup' });
+  }
+}
+
+/**
+ * Writes new limits into the existing cgroups of container `id` under `parent` (`pocker update`):
+ * only the resources given, through the same translation as createCgroups (the addon's cgroupApply,
+ * in update mode).
+ */
+export function updateCgroups(info: CgroupInfo, parent: string, id: string, res: Resources, ops: CgroupOps): void {
+  const r = normalizeResources(res);
+  const segs = parentSegments(parent);
+  checkId(id);
+  try {
+    ops.cgroupApply([...segs, id].join('/'), toOciResources(r), { layout: info, update: true });
+  } catch (err) {
+    throw cgroupError(err);
   }
 }
 

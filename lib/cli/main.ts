@@ -14,6 +14,7 @@ import { addExecCommand } from './exec.js';
 import { addLogsCommand } from './logs.js';
 import { addEventsCommand } from './events.js';
 import { addDiffCommand } from './diff.js';
+import { addUpdateCommand } from './update.js';
 import { addPullCommand } from './pull.js';
 import { addAttachCommands } from './attach.js';
 import { reportFailure } from './failure.js';
@@ -57,6 +58,7 @@ export function createProgram(ctx: CliContext): Command {
   addCommitExportCommands(program, ctx);
   addEventsCommand(program, ctx);
   addDiffCommand(program, ctx);
+  addUpdateCommand(program, ctx);
   return program;
 }
 

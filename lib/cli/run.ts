@@ -175,7 +175,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-function integer(value: string): number {
+export function integer(value: string): number {
   if (!/^\s*[+-]?\d+\s*$/.test(value)) throw new InvalidArgumentError('Not an integer.');
   return Number(value);
 }

@@ -277,7 +277,7 @@ function containerEnv(user: string[], hostname: string, tty: boolean, imageEnv: 
 // ---------------------------------------------------------------------------------------------
 // Resources
 
-function resolveResources(opts: RunOptions): Resources {
+export function resolveResources(opts: RunOptions): Resources {
   const r: Resources = {};
 
   if (opts.memory !== undefined) {
@@ -676,7 +676,7 @@ function resolveTtySize(value: unknown): { rows: number; cols: number } | undefi
 }
 
 
-function resolveRestart(opts: RunOptions): { policy: 0 | 1 | 2 | 3; max: number } {
+export function resolveRestart(opts: RunOptions): { policy: 0 | 1 | 2 | 3; max: number } {
   if (opts.restart === undefined || opts.restart === 'no') return { policy: 0, max: 0 };
   const value = str(opts.restart, 'restart policy');
   const m = /^(on-failure)(?::(\d+))?$|^(always|unless-stopped)$/.exec(value);

@@ -282,6 +282,30 @@ describe('cgroupApply against a recording stand-in', () => {
       expect(fs.calls).toEqual([]);
     });
 
+    it('update mode (pocker update): writes into the existing leaves only, memsw first when the limit rises above it', () => {
+      const info = v1Root(['memory', 'pids']);
+      const leaf = join(root, 'memory', 'pocker', 'c1');
+      mkdirSync(leaf, { recursive: true });
+      mkdirSync(join(root, 'pids', 'pocker', 'c1'), { recursive: true });
+      writeFileSync(join(leaf, 'memory.memsw.limit_in_bytes'), `${64 * MB}\n`);
+      const update = (res: LinuxResources) => addon().cgroupApply('pocker/c1', res, { layout: info, fs, update: true });
+      update({ memory: { limit: 128 * MB, swap: 256 * MB }, pids: { limit: 9 } });
+      expect(fs.calls).toEqual([
+        `write @/memory/pocker/c1/memory.memsw.limit_in_bytes = ${256 * MB}`,
+        `write @/memory/pocker/c1/memory.limit_in_bytes = ${128 * MB}`,
+        'write @/pids/pocker/c1/pids.max = 9',
+      ]);
+      fs.calls = [];
+      update({ memory: { limit: 32 * MB, swap: 64 * MB } });
+      expect(fs.calls).toEqual([`write @/memory/pocker/c1/memory.limit_in_bytes = ${32 * MB}`, `write @/memory/pocker/c1/memory.memsw.limit_in_bytes = ${64 * MB}`]);
+      // A container whose cgroups are gone: ENOENT, nothing made.
+      fs.calls = [];
+      expect(() => addon().cgroupApply('pocker/gone', { pids: { limit: 1 } }, { layout: info, fs, update: true })).toThrow(
+        expect.objectContaining({ code: 'ENOENT', step: 'cgroup' }),
+      );
+      expect(fs.calls).toEqual([]);
+    });
+
     it('createCgroups: the same through the TS entry point (as pocker run calls it)', () => {
       const info = v1Root(['memory', 'pids']);
       // createCgroups has no stand-in: only the path checks and error mapping are exercised here
