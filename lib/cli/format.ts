@@ -70,6 +70,8 @@ export interface StatusFacts {
   config: { created: string } | null;
   /** Why its records cannot be read (it is listed as Dead), or null. */
   damaged?: string | null;
+  /** Frozen by `pause`. */
+  paused?: boolean;
 }
 
 /** Docker's STATUS column: `Up 5 seconds`, `Exited (0) 2 minutes ago`, `Restarting (1) 3 seconds ago`, `Created`. */
@@ -83,7 +85,7 @@ export function containerStatusText(c: StatusFacts, now = Date.now()): string {
   }
   if (c.status === 'running') {
     const since = Date.parse(c.state?.startedAt ?? c.config?.created ?? '') || now;
-    return `Up ${humanDuration(now - since)}`;
+    return `Up ${humanDuration(now - since)}${c.paused ? ' (Paused)' : ''}`;
   }
   const code = c.state?.exitCode ?? 0;
   const finished = Date.parse(c.state?.finishedAt ?? '');

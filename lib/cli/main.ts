@@ -15,6 +15,7 @@ import { addLogsCommand } from './logs.js';
 import { addEventsCommand } from './events.js';
 import { addDiffCommand } from './diff.js';
 import { addUpdateCommand } from './update.js';
+import { addPauseCommands } from './pause.js';
 import { addPullCommand } from './pull.js';
 import { addAttachCommands } from './attach.js';
 import { reportFailure } from './failure.js';
@@ -59,6 +60,7 @@ export function createProgram(ctx: CliContext): Command {
   addEventsCommand(program, ctx);
   addDiffCommand(program, ctx);
   addUpdateCommand(program, ctx);
+  addPauseCommands(program, ctx);
   return program;
 }
 

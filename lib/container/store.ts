@@ -16,6 +16,7 @@
 // Records are versioned (record.ts): an older one is migrated on read, a newer one refused with a
 // RecordVersionError (ERR_POCKER_UNSUPPORTED), which ps skips with a warning, inspect/start/rm
 // report, and rm -f removes anyway.
+import { isFrozen } from '../cgroup/freezer.js';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -396,6 +397,8 @@ export interface ListedContainer extends ContainerEntry {
   foreground: boolean;
   /** True when state.json said running but its monitor is gone. */
   deadMonitor: boolean;
+  /** True when it runs but its cgroup is frozen (`pocker pause`). */
+  paused?: boolean;
   /**
    * True when there is no state.json and the process that created the container is gone (killed
    * during create/start), or config.json is missing (its creator died before writing it): it is
@@ -451,7 +454,10 @@ function describeRecords(entry: ContainerEntry): ListedContainer {
     if (deadOwner && existsSync(join(entry.dir, 'state.json'))) return describeRecords(entry);
   }
   const name = config?.name ?? entry.name;
-  return { ...entry, name, config, state, status: state ? state.status : deadOwner ? 'exited' : 'running', foreground: !state, deadMonitor, deadOwner, damaged: null };
+  const status = state ? state.status : deadOwner ? 'exited' : 'running';
+  // Paused: the kernel's freezer says so (the only record of a pause).
+  const paused = status === 'running' && !!config?.cgroups.length && isFrozen(config.cgroups);
+  return { ...entry, name, config, state, status, foreground: !state, deadMonitor, deadOwner, damaged: null, ...(paused ? { paused } : {}) };
 }
 
 /** The id names/<name>/owner records, when that container exists. */

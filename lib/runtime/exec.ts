@@ -4,6 +4,7 @@
 // reports exactly as for run().
 
 import { detectCgroups } from '../cgroup/index.js';
+import { isFrozen } from '../cgroup/freezer.js';
 import { cgroupJoinTargets } from '../cgroup/usage.js';
 import { PockerError, invalid } from '../errors.js';
 import { effectiveState, findContainer, readConfig, runningMonitorPids } from '../container/index.js';
@@ -61,6 +62,10 @@ export async function exec(container: string, options: ExecOptions): Promise<Con
   const record = readConfig(entry.dir);
   const config = record?.meta ?? null;
   if (!config) throw new PockerError(`container ${container} is still being set up`, { code: 'ERR_POCKER_NOT_RUNNING', step: 'exec' });
+  // Docker's refusal: a frozen container could not even start the process.
+  if (isFrozen(config.cgroups)) {
+    throw new PockerError(`Container ${entry.id} is paused, unpause the container before exec`, { code: 'ERR_POCKER_CONFLICT', step: 'exec' });
+  }
   // The container's environment, then the caller's entries (replacing by key).
   const env = new Map<string, string>();
   for (const e of [...config.process.env, ...checked.userEnv]) env.set(e.slice(0, e.indexOf('=')), e);

@@ -33,6 +33,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PockerError, invalid, type SetupStep } from '../errors.js';
 import { cgroupParentsOfProcess, cgroupProcs } from '../cgroup/index.js';
 import { native } from '../native.js';
+import { setFrozen } from '../cgroup/freezer.js';
 import { containerEventAttributes, recordEvent } from '../state/events.js';
 import { treeSize } from '../state/stats.js';
 import type { ExitStatus } from '../types.js';
@@ -105,12 +106,21 @@ export async function stopContainer(ref: string, options: StopOptions = {}): Pro
     signalDetached(c.state, stopSignal);
   }
   recordEvent(stateRoot(options), 'container', 'kill', c.id, { ...containerEventAttributes(c), signal: String(stopSignal) });
+  await thawPaused(c);
   const now = await waitExited(c, waitMs);
   if (now && now.status === 'running') {
     if (now.state) signalWorkload(now.state, 'SIGKILL');
     await waitExited(c, 30_000);
   }
   recordEvent(stateRoot(options), 'container', 'stop', c.id, containerEventAttributes(c));
+}
+
+/**
+ * A paused container gets its signal once thawed (Docker's kill and stop of a paused container:
+ * signal, then resume). Frozen tasks keep a signal pending, SIGKILL on cgroup v1 too.
+ */
+async function thawPaused(c: ListedContainer): Promise<void> {
+  if (c.paused) await setFrozen(c.config?.cgroups ?? [], false, `container ${c.name}`);
 }
 
 /**
@@ -140,6 +150,7 @@ export async function killContainer(ref: string, options: KillOptions = {}): Pro
   if (c.status !== 'running') throw notRunningError(`cannot kill container: ${c.id}: container ${c.id} is not running`, 'kill');
   if (!c.state) throw foregroundError(`cannot kill container ${ref}: it runs in the foreground of a pocker run`);
   signalDetached(c.state, sig);
+  await thawPaused(c);
   recordEvent(stateRoot(options), 'container', 'kill', c.id, { ...containerEventAttributes(c), signal: String(sig) });
 }
 
@@ -223,6 +234,7 @@ async function removeLocked(root: string, c: ListedContainer, force: boolean): P
     markStopRequested(c.dir, c.state.monitorStart ? { signal: 9, timeout: 0 } : undefined);
     faultPoint('after-stop-mark');
     signalWorkload(c.state, 'SIGKILL');
+    await thawPaused(c);
     if (c.state.restarting && !c.state.monitorStart) signalMonitor(c.state, 'SIGTERM');
     await waitExited(c, 30_000);
   }

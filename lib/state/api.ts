@@ -49,6 +49,7 @@ function imageText(c: ListedContainer): string {
 
 function statusOf(c: ListedContainer): ContainerStatusName {
   if (c.damaged) return 'dead';
+  if (c.status === 'running' && c.paused) return 'paused';
   return c.status === 'running' && c.state?.restarting ? 'restarting' : c.status;
 }
 
@@ -150,7 +151,7 @@ export interface ContainerDetails {
   Path: string;
   Args: string[];
   State: {
-    Status: 'created' | 'running' | 'restarting' | 'exited' | 'dead';
+    Status: 'created' | 'running' | 'restarting' | 'paused' | 'exited' | 'dead';
     Running: boolean;
     Paused: boolean;
     Restarting: boolean;
@@ -236,9 +237,9 @@ export function inspectContainer(ref: string, options: StateOptions = {}): Conta
     Path: args[0] ?? '',
     Args: args.slice(1),
     State: {
-      Status: c.damaged ? 'dead' : c.state?.restarting ? 'restarting' : c.status,
+      Status: c.damaged ? 'dead' : c.state?.restarting ? 'restarting' : c.paused ? 'paused' : c.status,
       Running: c.status === 'running',
-      Paused: false,
+      Paused: !!c.paused,
       Restarting: !!c.state?.restarting,
       OOMKilled: s?.oomKilled ?? false,
       Dead: !!c.damaged,

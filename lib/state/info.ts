@@ -3,10 +3,11 @@
 
 /**
  * A container's status: `created` (by create, not started yet), `running` (or between two runs of
- * a restart policy: `restarting`), `exited` (ended, or its monitor or creator died), or `dead` (its
- * records are damaged: nothing is known of its run; rm and prune remove it).
+ * a restart policy: `restarting`; frozen by `pause`: `paused`), `exited` (ended, or its monitor or
+ * creator died), or `dead` (its records are damaged: nothing is known of its run; rm and prune
+ * remove it).
  */
-export type ContainerStatusName = 'created' | 'running' | 'restarting' | 'exited' | 'dead';
+export type ContainerStatusName = 'created' | 'running' | 'restarting' | 'paused' | 'exited' | 'dead';
 
 /** One container, as `pocker ps` lists it. */
 export interface ContainerInfo {
