@@ -70,6 +70,11 @@ export interface CgroupPlan {
   v1Tasks: string[];
   /** v1 <memory leaf>/memory.oom_control, v2 <leaf>/memory.events; both have an "oom_kill N" line. */
   oomFile?: { version: 1 | 2; path: string };
+  /**
+   * v1: what the container sees at /sys/fs/cgroup: per joined hierarchy, its mount point's name
+   * (`cpu,cpuacct`, `memory`...) and the container's own leaf there, bound read-only by pocker-init.
+   */
+  views?: { name: string; source: string }[];
   statsFiles: {
     /** v1 cpuacct.usage (ns) | v2 cpu.stat (usage_usec line). */
     cpuUsage?: string;
@@ -152,6 +157,7 @@ export function planCgroups(info: CgroupInfo, parent: string, id: string, res: R
     version: 1,
     leafDirs,
     v1Tasks: leafDirs.map((d) => join(d, 'tasks')),
+    views: hierarchies.map((h, i) => ({ name: basename(h.mount), source: leafDirs[i]! })),
     ...(memory ? { oomFile: { version: 1 as const, path: join(memory, 'memory.oom_control') } } : {}),
     statsFiles: {
       ...(cpuacct ? { cpuUsage: join(cpuacct, 'cpuacct.usage') } : {}),

@@ -149,6 +149,7 @@ describe('planCgroups', () => {
       leafDirs: leaves,
       v1Tasks: leaves.map((l) => `${l}/tasks`),
       oomFile: { version: 1, path: '/sys/fs/cgroup/memory/pocker/test-1/abc/memory.oom_control' },
+      views: ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids'].map((c, i) => ({ name: c, source: leaves[i] })),
       statsFiles: {
         cpuUsage: '/sys/fs/cgroup/cpuacct/pocker/test-1/abc/cpuacct.usage',
         memoryCurrent: '/sys/fs/cgroup/memory/pocker/test-1/abc/memory.usage_in_bytes',
@@ -166,6 +167,13 @@ describe('planCgroups', () => {
       '/sys/fs/cgroup/pids/pocker/abc',
     ]);
     expect(plan.statsFiles.cpuUsage).toBe('/sys/fs/cgroup/cpu,cpuacct/pocker/abc/cpuacct.usage');
+    // The container's /sys/fs/cgroup: its leaf at each hierarchy's name (pocker-init adds cpu, cpuacct links).
+    expect(plan.views).toEqual([
+      { name: 'cpu,cpuacct', source: '/sys/fs/cgroup/cpu,cpuacct/pocker/abc' },
+      { name: 'cpuset', source: '/sys/fs/cgroup/cpuset/pocker/abc' },
+      { name: 'memory', source: '/sys/fs/cgroup/memory/pocker/abc' },
+      { name: 'pids', source: '/sys/fs/cgroup/pids/pocker/abc' },
+    ]);
   });
 
   it('v1: hierarchies that are not mounted are skipped', () => {
