@@ -108,6 +108,13 @@ export interface RunOptions {
    * a number is any open file descriptor.
    */
   stdio?: StdioOption | [StdioOption, StdioOption, StdioOption];
+
+  // --- cgroup namespace (/sys/fs/cgroup view) ---
+  /**
+   * `--cgroupns`: `private` (a cgroup namespace of its own: /proc/self/cgroup reads `0::/` on v2) or
+   * `host`. Default as Docker's: private on cgroup v2, host on v1.
+   */
+  cgroupns?: 'host' | 'private';
 }
 
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;

@@ -15,7 +15,7 @@ bool stringArg(const Napi::CallbackInfo& info, size_t i, std::string* out) {
 
 Napi::Value throwError(Napi::Env env, const Error& e) { return throwSystemError(env, e.err, e.syscall, e.path, e.step); }
 
-// {version, unifiedMount?, v1Mounts?}: lib/cgroup's CgroupInfo.
+// {version, unifiedMount?, v1Mounts?, v1Others?, hybridUnified?}: lib/cgroup's CgroupInfo.
 Napi::Object layoutToJs(Napi::Env env, const CgroupLayout& l) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("version", l.version);
@@ -24,6 +24,12 @@ Napi::Object layoutToJs(Napi::Env env, const CgroupLayout& l) {
     Napi::Object m = Napi::Object::New(env);
     for (const auto& [c, mount] : l.v1Mounts) m.Set(c, mount);
     o.Set("v1Mounts", m);
+    if (!l.v1Others.empty()) {
+      Napi::Array others = Napi::Array::New(env, l.v1Others.size());
+      for (uint32_t i = 0; i < l.v1Others.size(); i++) others.Set(i, l.v1Others[i]);
+      o.Set("v1Others", others);
+    }
+    if (!l.hybridUnified.empty()) o.Set("hybridUnified", l.hybridUnified);
   }
   return o;
 }
@@ -50,6 +56,20 @@ bool layoutFromJs(Napi::Value v, CgroupLayout* out) {
     if (!k.IsString() || !val.IsString()) return false;
     out->v1Mounts.emplace_back(k.As<Napi::String>().Utf8Value(), val.As<Napi::String>().Utf8Value());
   }
+  Napi::Value ov = o.Get("v1Others");
+  if (ov.IsArray()) {
+    Napi::Array others = ov.As<Napi::Array>();
+    for (uint32_t i = 0; i < others.Length(); i++) {
+      Napi::Value x = others.Get(i);
+      if (!x.IsString()) return false;
+      out->v1Others.push_back(x.As<Napi::String>().Utf8Value());
+    }
+  } else if (!ov.IsUndefined()) {
+    return false;
+  }
+  Napi::Value hu = o.Get("hybridUnified");
+  if (hu.IsString()) out->hybridUnified = hu.As<Napi::String>().Utf8Value();
+  else if (!hu.IsUndefined()) return false;
   return true;
 }
 

@@ -385,6 +385,18 @@ Error applyV1(const CgroupLayout& layout, const std::vector<std::string>& segs, 
       }
     }
   }
+  // The other hierarchies (and a hybrid's cgroup2): the leaf alone, joined with no limit.
+  std::vector<std::string> others = layout.v1Others;
+  if (!layout.hybridUnified.empty()) others.push_back(layout.hybridUnified);
+  for (size_t k = 0; k < others.size(); k++) {
+    std::string dir = others[k];
+    for (size_t i = 0; i + 1 < segs.size(); i++) {
+      dir = join(dir, segs[i]);
+      bool fresh = false;
+      CG_TRY(c.parent(dir, &fresh));
+    }
+    CG_TRY(c.leaf(paths.dirs[hierarchies.size() + k]));
+  }
   return {};
 }
 
@@ -504,15 +516,28 @@ Error cgroupLayoutFrom(std::string_view mountinfo, long statfsType, CgroupLayout
   const std::vector<MountInfo> mounts = visibleMounts(parseMountinfo(mountinfo));
   const MountInfo* v2Root = nullptr;
   const MountInfo* v2First = nullptr;
+  std::vector<std::string> names;  // name=... options of the named hierarchies seen
   for (const auto& m : mounts) {
     if (m.fsType == "cgroup2") {
       if (!v2First) v2First = &m;
       if (m.mountPoint == kDefaultRoot) v2Root = &m;
     } else if (m.fsType == "cgroup") {
+      bool controllers = false, seen = false, joined = false;
+      std::string name;
       for (const auto& opt : m.superOptions) {
         bool known = false;
         for (const char* c : kV1Controllers) known = known || opt == c;
-        if (known && !out->v1Mount(opt)) out->v1Mounts.emplace_back(opt, m.mountPoint);
+        if (opt.compare(0, 5, "name=") == 0) name = opt;
+        if (!known) continue;
+        controllers = true;
+        for (const char* c : kV1Joined) joined = joined || opt == c;
+        if (const std::string* first = out->v1Mount(opt)) seen = seen || *first != m.mountPoint;
+        else out->v1Mounts.emplace_back(opt, m.mountPoint);
+      }
+      // Another hierarchy (the first mount of it: later ones are binds of the same).
+      if (controllers ? !seen && !joined : !name.empty() && !has(names, name)) {
+        if (!name.empty()) names.push_back(name);
+        if (!has(out->v1Others, m.mountPoint)) out->v1Others.push_back(m.mountPoint);
       }
     }
   }
@@ -520,12 +545,15 @@ Error cgroupLayoutFrom(std::string_view mountinfo, long statfsType, CgroupLayout
     out->version = 2;
     out->unifiedMount = v2Root ? v2Root->mountPoint : v2First ? v2First->mountPoint : kDefaultRoot;
     out->v1Mounts.clear();
+    out->v1Others.clear();
     return {};
   }
   if (!out->v1Mounts.empty()) {
     out->version = 1;
+    if (v2First) out->hybridUnified = v2First->mountPoint;
     return {};
   }
+  out->v1Others.clear();
   if (v2First) {
     out->version = 2;
     out->unifiedMount = v2First->mountPoint;
@@ -564,6 +592,16 @@ Error cgroupPaths(const CgroupLayout& layout, std::string_view cgroupsPath, Cgro
     out->dirs.push_back(std::move(leaf));
   }
   if (out->dirs.empty()) return Error{ENOENT, kStep, "mountinfo", v1Root(layout)};
+  for (const auto& mount : layout.v1Others) {
+    std::string leaf = under(mount, segs, segs.size());
+    out->v1Tasks.push_back(join(leaf, "tasks"));
+    out->dirs.push_back(std::move(leaf));
+  }
+  if (!layout.hybridUnified.empty()) {
+    std::string leaf = under(layout.hybridUnified, segs, segs.size());
+    out->v1Tasks.push_back(join(leaf, "cgroup.procs"));
+    out->dirs.push_back(std::move(leaf));
+  }
   return {};
 }
 

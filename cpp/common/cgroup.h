@@ -48,6 +48,12 @@ struct CgroupLayout {
   // v1: controller -> mount point of its hierarchy (co-mounted controllers share one), in the
   // order found in mountinfo; the first mount of a hierarchy wins (others are bind mounts).
   std::vector<std::pair<std::string, std::string>> v1Mounts;
+  // v1: the mount points of the other hierarchies (controllers a container gets no limit from, named
+  // ones such as name=systemd), in mountinfo order, and a hybrid's cgroup2 ("unified"): the
+  // container joins them too, without limits, so that its /sys/fs/cgroup shows its own cgroup in
+  // each (as runc joins every hierarchy).
+  std::vector<std::string> v1Others;
+  std::string hybridUnified;
   // nullptr when the controller has no v1 hierarchy.
   const std::string* v1Mount(std::string_view controller) const;
 };
@@ -69,7 +75,9 @@ struct CgroupPaths {
   // The container's leaves (one per joined v1 hierarchy: cpu, cpuacct, cpuset, memory, pids,
   // co-mounted ones once; or the v2 leaf). cgroupRemove each to clean up.
   std::vector<std::string> dirs;
-  // v1: <leaf>/tasks, which the container's first process writes 0 into (joining by itself).
+  // v1: <leaf>/tasks, which the container's first process writes 0 into (joining by itself); the
+  // hybrid's cgroup2 leaf (last) through its cgroup.procs. The joined hierarchies' leaves come
+  // first in `dirs`, then those of v1Others and hybridUnified (joined, no limit written).
   std::vector<std::string> v1Tasks;
   // v2: the leaf, for CLONE_INTO_CGROUP.
   std::string v2Leaf;

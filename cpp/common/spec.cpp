@@ -656,6 +656,22 @@ bool parsePocker(Reader& r, const json& p, Spec* s) {
       else if (version == 2) s->oomV2 = file;
       else return r.fail(cp + ".oom.version", "expected 1 or 2");
     }
+    // The container's own view at a mount of type "cgroup": v1 binds its leaves, v2 mounts cgroup2.
+    const json* views;
+    if (!r.optArray(*cg, "views", cp, &views)) return false;
+    if (views)
+      for (size_t i = 0; i < views->size(); i++) {
+        const std::string vp = Reader::index(cp + ".views", i);
+        std::string name, source;
+        if (!r.object((*views)[i], vp) || !r.optString((*views)[i], "name", vp, &name) ||
+            !r.optString((*views)[i], "source", vp, &source))
+          return false;
+        if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+          return r.fail(vp + ".name", "expected a directory name");
+        if (source.empty() || source[0] != '/') return r.fail(vp + ".source", "expected an absolute path");
+        s->cgroupBinds.emplace_back(std::move(name), std::move(source));
+      }
+    s->cgroupVersion = !s->cgroupV2.empty() ? 2 : !s->cgroupV1Tasks.empty() ? 1 : 0;
   }
   return true;
 }

@@ -434,6 +434,8 @@ Error checkDestination(const Spec& s, const MountSpec& m, int root, int target, 
 
 // runc's `cgroup` mount type on a cgroup v1 host: a tmpfs holding, per hierarchy, the container's
 // own cgroup (bound from the host), plus a link per co-mounted controller ("cpu" -> "cpu,cpuacct").
+// Only the hierarchies the container has a leaf in: no other host cgroup is visible (no binds at
+// all, as when the spec names no cgroups: an empty tmpfs).
 Error mountCgroupV1(int root, const Spec& s, const MountSpec& m, int target) {
   const char* step = "mount-sys";
   Error err;
@@ -467,7 +469,8 @@ Error mountCgroupV1(int root, const Spec& s, const MountSpec& m, int target) {
 Error applyMount(int root, const Spec& s, const MountSpec& m) {
   const char* step = mountStep(m);
   Error err;
-  if (s.runc && m.type == "cgroup") {
+  // Docker's /sys/fs/cgroup: pocker's own containers (pocker.cgroups.views) and runc bundles alike.
+  if (m.type == "cgroup") {
     Fd target(mountpointNoSymlink(root, m.destination, &err, step));
     if (!target) return err;
     if (s.cgroupVersion == 1) return mountCgroupV1(root, s, m, target.get());
@@ -1112,6 +1115,13 @@ int runContainer(const Spec& spec, int sock, const std::vector<int>& joinFds) {
       reportError(sock, fail("cgroup", "write", tasks, err));
       return 1;
     }
+  }
+  // A private cgroup namespace on v1 (the monitor left it out of clone3: see clone3Container) is
+  // made now, rooted at the cgroups just joined, as on v2 (CLONE_INTO_CGROUP) at clone time.
+  if (!spec.execPid && !spec.cgroupV1Tasks.empty() && (spec.namespaces & CLONE_NEWCGROUP) &&
+      unshare(CLONE_NEWCGROUP) != 0) {
+    reportError(sock, fail("namespaces", "unshare", "cgroup"));
+    return 1;
   }
 
   // linux.namespaces with a path: join them (the monitor opened them; a pid namespace it joined

@@ -53,6 +53,9 @@ pid_t clone3Container(const Spec& spec, int cgroupFd) {
   struct clone_args args;
   std::memset(&args, 0, sizeof args);
   args.flags = spec.namespaces;
+  // cgroup v1: the container joins its cgroups after the clone, so its cgroup namespace (rooted at
+  // the cgroups of its creation) is made then, by the container itself (runContainer).
+  if (!spec.cgroupV1Tasks.empty()) args.flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
   args.exit_signal = SIGCHLD;
   if (cgroupFd >= 0) {
     args.flags |= CLONE_INTO_CGROUP;

@@ -477,12 +477,17 @@ struct Undo {
       if (b > a) parts.push_back(cgroupsPath.substr(a, b - a));
       a = b + 1;
     }
-    for (size_t k = 0; k < parts.size(); k++) {
+    std::string leaf = dev;
+    for (const auto& p : parts) leaf += "/" + p;
+    // cgroupApply made (and the container joins) the leaf of every hierarchy, devices included.
+    const bool made = std::find(paths.dirs.begin(), paths.dirs.end(), leaf) != paths.dirs.end();
+    for (size_t k = 0; k < parts.size() && !made; k++) {
       dev += "/" + parts[k];
       if (::mkdir(dev.c_str(), 0755) != 0 && (errno != EEXIST || k + 1 == parts.size()))
         return die("cgroup: mkdir " + dev + ": " + std::strerror(errno));
     }
-    undo.cgroups.push_back(dev);
+    dev = leaf;
+    if (!made) undo.cgroups.push_back(dev);
     std::vector<std::pair<bool, std::string>> rules = {{false, "a"}};
     const json* rd = nullptr;
     if (doc.contains("linux") && doc["linux"].is_object() && doc["linux"].contains("resources") &&
@@ -511,13 +516,19 @@ struct Undo {
       std::string file = dev + (allow ? "/devices.allow" : "/devices.deny");
       if (int e = writeFile(file.c_str(), rule)) return die("cgroup: write " + file + " " + jsonString(rule) + ": " + std::strerror(e));
     }
-    spec.cgroupV1Tasks.push_back(dev + "/tasks");
-    paths.dirs.push_back(dev);
+    if (!made) {
+      paths.v1Tasks.push_back(dev + "/tasks");
+      paths.dirs.push_back(dev);
+    }
   }
   spec.cgroupV1Tasks = paths.v1Tasks;
   spec.cgroupV2 = paths.v2Leaf;
   spec.cgroupVersion = layout.version;
-  for (const auto& [controller, mount] : layout.v1Mounts) {
+  std::vector<std::string> hierarchies;
+  for (const auto& [controller, mount] : layout.v1Mounts) hierarchies.push_back(mount);
+  hierarchies.insert(hierarchies.end(), layout.v1Others.begin(), layout.v1Others.end());
+  if (!layout.hybridUnified.empty()) hierarchies.push_back(layout.hybridUnified);
+  for (const auto& mount : hierarchies) {
     std::string name = mount.substr(mount.rfind('/') + 1);
     bool seen = false;
     for (const auto& b : spec.cgroupBinds) seen = seen || b.first == name;

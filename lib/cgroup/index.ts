@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { PockerError, fromSystemError, invalid } from '../errors.js';
-import type { CgroupInfo } from './detect.js';
+import { V1_JOINED, type CgroupInfo } from './detect.js';
 import { normalizeResources, toOciResources, type LinuxResources, type Resources } from './resources.js';
 
 export { detectCgroups, parseMountinfo, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC, TMPFS_MAGIC } from './detect.js';
@@ -72,6 +72,11 @@ export interface CgroupPlan {
   v1Tasks: string[];
   /** v1 <memory leaf>/memory.oom_control, v2 <leaf>/memory.events; both have an "oom_kill N" line. */
   oomFile?: { version: 1 | 2; path: string };
+  /**
+   * v1: what the container sees at /sys/fs/cgroup: per joined hierarchy, its mount point's name
+   * (`cpu,cpuacct`, `memory`...) and the container's own leaf there, bound read-only by pocker-init.
+   */
+  views?: { name: string; source: string }[];
   statsFiles: {
     /** v1 cpuacct.usage (ns) | v2 cpu.stat (usage_usec line). */
     cpuUsage?: string;
@@ -80,8 +85,6 @@ export interface CgroupPlan {
   };
 }
 
-/** v1 hierarchies a container joins, in this order; co-mounted controllers are joined once (as cpp/common/cgroup.cpp kV1Joined). */
-const V1_JOINED = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids'] as const;
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -146,14 +149,18 @@ export function planCgroups(info: CgroupInfo, parent: string, id: string, res: R
     const mount = info.v1Mounts?.[c];
     return mount ? join(mount, ...segs, id) : undefined;
   };
-  const leafDirs = hierarchies.map((h) => join(h.mount, ...segs, id));
+  // The joined hierarchies (with limits) first, then the others and a hybrid's cgroup2 (no limit).
+  const otherMounts = [...(info.v1Others ?? []), ...(info.hybridUnified !== undefined ? [info.hybridUnified] : [])];
+  const mounts = [...hierarchies.map((h) => h.mount), ...otherMounts];
+  const leafDirs = mounts.map((m) => join(m, ...segs, id));
   const cpuacct = leafOf('cpuacct');
   const memory = leafOf('memory');
   const pids = leafOf('pids');
   return {
     version: 1,
     leafDirs,
-    v1Tasks: leafDirs.map((d) => join(d, 'tasks')),
+    v1Tasks: leafDirs.map((d, i) => join(d, mounts[i] === info.hybridUnified ? 'cgroup.procs' : 'tasks')),
+    views: mounts.map((m, i) => ({ name: basename(m), source: leafDirs[i]! })),
     ...(memory ? { oomFile: { version: 1 as const, path: join(memory, 'memory.oom_control') } } : {}),
     statsFiles: {
       ...(cpuacct ? { cpuUsage: join(cpuacct, 'cpuacct.usage') } : {}),

@@ -123,7 +123,8 @@ export function cgroupProcs(dirs: string[]): number[] {
  */
 export function cgroupJoinTargets(dirs: string[], version: 1 | 2): { v2Leaf?: string; v1Tasks: string[] } {
   if (version === 2) return dirs[0] ? { v2Leaf: dirs[0], v1Tasks: [] } : { v1Tasks: [] };
-  return { v1Tasks: dirs.map((d) => join(d, 'tasks')) };
+  // A v1 hybrid's cgroup2 leaf has no `tasks`: its cgroup.procs takes the 0 the same way.
+  return { v1Tasks: dirs.map((d) => (existsSync(join(d, 'tasks')) || !existsSync(join(d, 'cgroup.procs')) ? join(d, 'tasks') : join(d, 'cgroup.procs'))) };
 }
 
 /** Mount points of every cgroup hierarchy (v1 controllers, named v1 hierarchies, cgroup2). */

@@ -45,6 +45,8 @@ export interface RunFlags {
   logOpt?: string[];
   restart?: string;
   insecureRegistry?: string[];
+  /** `--cgroupns host|private`. */
+  cgroupns?: string;
 }
 
 /** Runs a container in the foreground and resolves with the CLI's exit code. */
@@ -132,6 +134,8 @@ export function toRunOptions(image: string | undefined, args: string[], flags: R
   if (flags.insecureRegistry?.length) o.insecureRegistries = [...flags.insecureRegistry];
   if (flags.logOpt?.length) o.logOpts = parseLogOpts(flags.logOpt);
   if (flags.restart !== undefined) o.restart = flags.restart;
+  // Passed as given: the library rejects anything but host|private.
+  if (flags.cgroupns !== undefined) o.cgroupns = flags.cgroupns as RunOptions['cgroupns'];
   if (flags.detach) {
     // The container's own monitor owns its output (the json-file log); the library checks -i/-t.
     o.detach = true;
@@ -216,7 +220,8 @@ function withContainerOptions(cmd: Command, detachable: boolean): Command {
   return cmd
     .option('--restart <policy>', 'Restart policy to apply when a container exits: no, on-failure[:N], always, unless-stopped')
     .option('--log-opt <opt>', 'Log driver options: max-size=SIZE, max-file=N', collect)
-    .option('--insecure-registry <host>', 'Reach this registry over plain HTTP (loopback ones always are)', collect);
+    .option('--insecure-registry <host>', 'Reach this registry over plain HTTP (loopback ones always are)', collect)
+    .option('--cgroupns <mode>', "Cgroup namespace to use (host|private): default private on cgroup v2, host on v1");
 }
 
 /** Parses `run`/`create` positionals and flags into RunOptions; null (after Docker's usage error) without an image. */

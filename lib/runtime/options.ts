@@ -71,6 +71,10 @@ export interface ResolvedRunConfig {
   root: string;
   /** Relative cgroup path of safe segments (default `pocker`). */
   cgroupParent: string;
+
+  // --- cgroup namespace ---
+  /** --cgroupns; absent: Docker's default for the host's layout (private on v2, host on v1; buildSpec). */
+  cgroupns?: 'host' | 'private';
 }
 
 /** The capability table and Docker's default set live with the other defaults (lib/spec/defaults.ts). */
@@ -732,6 +736,11 @@ function resolveCgroupParent(value: unknown): string {
   return parent;
 }
 
+function resolveCgroupns(value: unknown): 'host' | 'private' | undefined {
+  if (value === undefined || value === 'host' || value === 'private') return value;
+  throw invalid(`invalid cgroup namespace mode ${show(value)}: must be "host" or "private"`);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /** Validates `opts` completely and resolves defaults. Throws `invalid()` on the first bad value. */
@@ -773,6 +782,8 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
     cgroupParent: resolveCgroupParent(opts.cgroupParent),
   };
   if (ttySize) config.ttySize = ttySize;
+  const cgroupns = resolveCgroupns(opts.cgroupns);
+  if (cgroupns) config.cgroupns = cgroupns;
   return config;
 }
 

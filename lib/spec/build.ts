@@ -67,6 +67,7 @@ export function specCgroups(plan: CgroupPlan): PockerCgroups {
     v1Tasks: plan.v1Tasks,
     ...(plan.oomFile ? { oom: { version: plan.oomFile.version, path: plan.oomFile.path } } : {}),
     cleanup: plan.leafDirs,
+    ...(plan.views?.length ? { views: plan.views } : {}),
   };
 }
 
@@ -135,7 +136,8 @@ export function eventAttributes(cfg: Pick<ResolvedRunConfig, 'rootfs' | 'name'>)
 export function buildSpec<C = unknown>(cfg: ResolvedRunConfig, l: SpecLayout, plan: CgroupPlan, opts: BuildOptions<C> = {}): Spec<PockerSection<C>> {
   const namespaces: LinuxNamespace[] = [{ type: 'mount' }, { type: 'uts' }, { type: 'ipc' }, { type: 'pid' }];
   if (cfg.network === 'none') namespaces.push({ type: 'network' });
-  if (plan.version === 2) namespaces.push({ type: 'cgroup' });
+  // Docker's --cgroupns default: private on v2, host on v1 (pocker-init makes a v1 one after joining).
+  if ((cfg.cgroupns ?? (plan.version === 2 ? 'private' : 'host')) === 'private') namespaces.push({ type: 'cgroup' });
   const volumes: PockerImageVolume[] = cfg.mounts.filter((m) => m.kind === 'image-volume').map((m) => ({ source: m.src, destination: m.dst }));
   const user = byDepth(cfg.mounts.map((m) => ({ destination: m.dst, mount: ociMount(m) }))).map((x) => x.mount);
   const seccomp = containerSeccomp(cfg.seccomp, cfg.caps);

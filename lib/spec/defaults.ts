@@ -7,7 +7,9 @@ import type { CapabilityName, LinuxDevice, Mount } from './oci.js';
 /**
  * The default mounts, in order (parents first). Differences from Docker: /dev is `nodev` (pocker
  * bind-mounts the host's device nodes, each its own mount, and there is no device cgroup: a node
- * made with CAP_MKNOD must stay unusable) and there is no /sys/fs/cgroup mount.
+ * made with CAP_MKNOD must stay unusable). /sys/fs/cgroup is the container's own cgroup view, read-only
+ * as Docker's: on v2 cgroup2 mounted inside its cgroup namespace, on v1 a tmpfs with the container's
+ * leaf of each joined hierarchy bound at the hierarchy's name (pocker.cgroups.views).
  */
 export const DEFAULT_MOUNTS: readonly Mount[] = Object.freeze([
   { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
@@ -16,6 +18,7 @@ export const DEFAULT_MOUNTS: readonly Mount[] = Object.freeze([
   { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
   { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
   { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+  { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
 ]);
 
 /** A character device of the default set (OCI's "default devices"). */

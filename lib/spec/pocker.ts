@@ -67,6 +67,12 @@ export interface PockerCgroups {
   oom?: { version: 1 | 2; path: string };
   /** Dirs removed, in order, after the container has ended. */
   cleanup: string[];
+  /**
+   * v1: the container's /sys/fs/cgroup (the OCI mount of type `cgroup`): per joined hierarchy,
+   * `name` (its mount point's basename: `cpu,cpuacct`, `memory`) and `source`, the container's leaf,
+   * bound there; co-mounted controllers get a link each (`cpu` -> `cpu,cpuacct`). v2 mounts cgroup2.
+   */
+  views?: { name: string; source: string }[];
 }
 
 export interface PockerSection<C = unknown> {

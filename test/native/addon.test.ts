@@ -130,6 +130,9 @@ describe.skipIf(!built)('the spec document: pocker-init refuses an invalid one b
     ['tmpcopyup', patched((d) => d.mounts[1].options.push('tmpcopyup')), 'spec: mounts[1].options[2]: tmpcopyup is not supported'],
     ['a newer pocker section', patched((d) => (d.pocker.version = 3)), 'spec: pocker.version: unsupported version 3 (this pocker-init reads 2)'],
     ['no root', patched((d) => delete d.root), 'spec: root: missing'],
+    // The container's /sys/fs/cgroup: a view's name is one directory under it, its source a host path.
+    ['a cgroup view escaping /sys/fs/cgroup', patched((d) => (d.pocker.cgroups = { v1Tasks: [], cleanup: [], views: [{ name: '../x', source: '/sys/fs/cgroup/memory/p/x' }] })), 'spec: pocker.cgroups.views[0].name: expected a directory name'],
+    ['a relative cgroup view source', patched((d) => (d.pocker.cgroups = { v1Tasks: [], cleanup: [], views: [{ name: 'memory', source: 'memory/p/x' }] })), 'spec: pocker.cgroups.views[0].source: expected an absolute path'],
   ])('%s', async (_what, doc, message) => {
     const { events } = await spawnAndCollect(doc);
     expect(events.find((e) => e.type === 'error')).toMatchObject({ code: 'EINVAL', step: 'read-spec', syscall: 'parse', path: message });

@@ -148,10 +148,12 @@ describe('cgroupApply against a recording stand-in', () => {
         'create @/pids/pocker/test-1',
         'create @/pids/pocker/test-1/c1',
         'write @/pids/pocker/test-1/c1/pids.max = 50',
+        // devices: joined last, no limit (the container's own cgroup in its /sys/fs/cgroup)
+        'create @/devices/pocker',
+        'create @/devices/pocker/test-1',
+        'create @/devices/pocker/test-1/c1',
       ]);
-      // devices is not joined
-      expect(existsSync(join(root, 'devices', 'pocker'))).toBe(false);
-      const leaves = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids'].map((c) => join(root, c, 'pocker/test-1/c1'));
+      const leaves = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'devices'].map((c) => join(root, c, 'pocker/test-1/c1'));
       expect(out).toEqual({
         version: 1,
         dirs: leaves,
@@ -179,6 +181,7 @@ describe('cgroupApply against a recording stand-in', () => {
         'write @/memory/pocker/c2/memory.memsw.limit_in_bytes = -1',
         'create @/pids/pocker/c2',
         'write @/pids/pocker/c2/pids.max = max',
+        'create @/devices/pocker/c2',
       ]);
     });
 
@@ -506,7 +509,8 @@ describe.skipIf(!isRoot)('cgroupApply on this host', () => {
       expect(read(join(cpu, 'cpu.cfs_quota_us'))).toBe('50000');
       expect(read(join(cpu, 'cpu.cfs_period_us'))).toBe('100000');
       expect(read(join(cpu, 'cpu.shares'))).toBe('512');
-      expect(out.v1Tasks).toEqual(out.dirs.map((d) => join(d, 'tasks')));
+      // A hybrid's cgroup2 leaf (last) is joined through its cgroup.procs.
+      expect(out.v1Tasks).toEqual(out.dirs.map((d) => join(d, info.hybridUnified && d.startsWith(`${info.hybridUnified}/`) ? 'cgroup.procs' : 'tasks')));
       expect(out.oomFile).toBe(join(mem, 'memory.oom_control'));
       const cpusetMount = info.v1Mounts!['cpuset'];
       if (cpusetMount) {

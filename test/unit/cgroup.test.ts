@@ -97,6 +97,9 @@ describe('detectCgroups', () => {
       blkio: '/sys/fs/cgroup/blkio',
       pids: '/sys/fs/cgroup/pids',
     });
+    // The hierarchies joined without limits (their own cgroup in the container's /sys/fs/cgroup).
+    expect(info.v1Others).toEqual(['/sys/fs/cgroup/devices', '/sys/fs/cgroup/freezer', '/sys/fs/cgroup/blkio', '/sys/fs/cgroup/systemd']);
+    expect(info.hybridUnified).toBe('/sys/fs/cgroup/unified');
     // without a statfs answer the mountinfo alone says the same
     expect(detectCgroups(HYBRID)).toEqual(info);
   });
@@ -114,6 +117,22 @@ describe('detectCgroups', () => {
     expect(info.v1Mounts?.net_prio).toBe('/sys/fs/cgroup/net_cls,net_prio');
     expect(Object.keys(info.v1Mounts ?? {})).not.toContain('name=systemd');
     expect(Object.keys(info.v1Mounts ?? {})).not.toContain('xattr');
+    expect(info.v1Others).toEqual(['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/net_cls,net_prio', '/sys/fs/cgroup/devices']);
+    expect(info.hybridUnified).toBeUndefined();
+  });
+
+  it('other hierarchies: a bind of a known one, a second mount of a named one, a joined one are not listed twice', () => {
+    const text = `${COMOUNTED}40 25 0:22 / /mnt/systemd2 rw - cgroup cgroup rw,name=systemd
+41 25 0:33 / /mnt/devices2 rw - cgroup cgroup rw,devices
+42 25 0:29 / /mnt/cpu2 rw - cgroup cgroup rw,cpu,cpuacct
+43 25 0:40 / /sys/fs/cgroup/perf_event rw - cgroup cgroup rw,perf_event
+`;
+    expect(detectCgroups(text, TMPFS_MAGIC).v1Others).toEqual([
+      '/sys/fs/cgroup/systemd',
+      '/sys/fs/cgroup/net_cls,net_prio',
+      '/sys/fs/cgroup/devices',
+      '/sys/fs/cgroup/perf_event',
+    ]);
   });
 
   it('a cgroup2 mount elsewhere is used when no v1 controller is mounted', () => {
@@ -141,14 +160,16 @@ describe('detectCgroups', () => {
 describe('planCgroups', () => {
   const res: Resources = { memory: 64 * MB };
 
-  it('v1: one leaf per distinct joined hierarchy', () => {
+  it('v1: one leaf per distinct hierarchy, the joined ones (with limits) first, a hybrid\'s cgroup2 last', () => {
     const plan = planCgroups(detectCgroups(HYBRID, TMPFS_MAGIC), 'pocker/test-1', 'abc', res);
-    const leaves = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids'].map((c) => `/sys/fs/cgroup/${c}/pocker/test-1/abc`);
+    const names = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'devices', 'freezer', 'blkio', 'systemd', 'unified'];
+    const leaves = names.map((c) => `/sys/fs/cgroup/${c}/pocker/test-1/abc`);
     expect(plan).toEqual({
       version: 1,
       leafDirs: leaves,
-      v1Tasks: leaves.map((l) => `${l}/tasks`),
+      v1Tasks: leaves.map((l) => (l.includes('/unified/') ? `${l}/cgroup.procs` : `${l}/tasks`)),
       oomFile: { version: 1, path: '/sys/fs/cgroup/memory/pocker/test-1/abc/memory.oom_control' },
+      views: names.map((c, i) => ({ name: c, source: leaves[i] })),
       statsFiles: {
         cpuUsage: '/sys/fs/cgroup/cpuacct/pocker/test-1/abc/cpuacct.usage',
         memoryCurrent: '/sys/fs/cgroup/memory/pocker/test-1/abc/memory.usage_in_bytes',
@@ -164,8 +185,21 @@ describe('planCgroups', () => {
       '/sys/fs/cgroup/cpuset/pocker/abc',
       '/sys/fs/cgroup/memory/pocker/abc',
       '/sys/fs/cgroup/pids/pocker/abc',
+      '/sys/fs/cgroup/systemd/pocker/abc',
+      '/sys/fs/cgroup/net_cls,net_prio/pocker/abc',
+      '/sys/fs/cgroup/devices/pocker/abc',
     ]);
     expect(plan.statsFiles.cpuUsage).toBe('/sys/fs/cgroup/cpu,cpuacct/pocker/abc/cpuacct.usage');
+    // The container's /sys/fs/cgroup: its leaf at each hierarchy's name (pocker-init adds cpu, cpuacct links).
+    expect(plan.views).toEqual([
+      { name: 'cpu,cpuacct', source: '/sys/fs/cgroup/cpu,cpuacct/pocker/abc' },
+      { name: 'cpuset', source: '/sys/fs/cgroup/cpuset/pocker/abc' },
+      { name: 'memory', source: '/sys/fs/cgroup/memory/pocker/abc' },
+      { name: 'pids', source: '/sys/fs/cgroup/pids/pocker/abc' },
+      { name: 'systemd', source: '/sys/fs/cgroup/systemd/pocker/abc' },
+      { name: 'net_cls,net_prio', source: '/sys/fs/cgroup/net_cls,net_prio/pocker/abc' },
+      { name: 'devices', source: '/sys/fs/cgroup/devices/pocker/abc' },
+    ]);
   });
 
   it('v1: hierarchies that are not mounted are skipped', () => {
@@ -274,8 +308,9 @@ class FakeOps implements CgroupOps {
       return { version: 2, dirs: [leaf], v1Tasks: [], v2Leaf: leaf, oomFile: join(leaf, 'memory.events') };
     }
     const mounts = [...new Set(['cpu', 'cpuacct', 'cpuset', 'memory', 'pids'].map((c) => layout.v1Mounts?.[c]).filter((m): m is string => !!m))];
-    const dirs = mounts.map((m) => join(m, path));
-    return { version: 1, dirs, v1Tasks: dirs.map((d) => join(d, 'tasks')) };
+    const others = [...(layout.v1Others ?? []), ...(layout.hybridUnified ? [layout.hybridUnified] : [])];
+    const dirs = [...mounts, ...others].map((m) => join(m, path));
+    return { version: 1, dirs, v1Tasks: dirs.map((d) => join(d, d.startsWith(`${layout.hybridUnified}/`) ? 'cgroup.procs' : 'tasks')) };
   }
   cgroupRemove(p: string): void {
     this.calls.push(['remove', p]);

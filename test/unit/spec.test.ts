@@ -93,6 +93,25 @@ describe('buildSpec', () => {
     expect(v2.pocker!.cgroups).toEqual({ v2Leaf: v2Plan.v2Leaf, v1Tasks: [], oom: v2Plan.oomFile, cleanup: v2Plan.leafDirs });
   });
 
+  it("/sys/fs/cgroup: Docker's read-only cgroup mount; v1 views of the plan; --cgroupns as Docker (private on v2, host on v1)", () => {
+    expect(doc.mounts!.find((m) => m.destination === '/sys/fs/cgroup')).toEqual({
+      destination: '/sys/fs/cgroup',
+      type: 'cgroup',
+      source: 'cgroup',
+      options: ['ro', 'nosuid', 'noexec', 'nodev'],
+    });
+    const views = [{ name: 'memory', source: '/sys/fs/cgroup/memory/pocker/x' }];
+    expect(buildSpec(cfg, layout(cfg), { ...v1Plan, views }).pocker!.cgroups!.views).toEqual(views);
+    expect(doc.pocker!.cgroups!.views).toBeUndefined();
+    const ns = (cgroupns: 'host' | 'private' | undefined, plan: CgroupPlan) => {
+      const c = resolveRunOptions({ image: 'host', cmd: ['true'], ...(cgroupns ? { cgroupns } : {}) });
+      return buildSpec(c, layout(c), plan).linux!.namespaces!.some((n) => n.type === 'cgroup');
+    };
+    expect([ns(undefined, v1Plan), ns('private', v1Plan), ns('host', v1Plan)]).toEqual([false, true, false]);
+    expect([ns(undefined, v2Plan), ns('private', v2Plan), ns('host', v2Plan)]).toEqual([true, true, false]);
+    expect(() => resolveRunOptions({ image: 'host', cmd: ['true'], cgroupns: 'shared' as 'host' })).toThrow(/invalid cgroup namespace mode "shared"/);
+  });
+
   it('cgroupsPath is <cgroupParent>/<id>; resources in OCI form', () => {
     expect(doc.linux!.cgroupsPath).toBe(`pocker/${cfg.id}`);
     expect(doc.linux!.resources).toMatchObject({ memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 10 } });
