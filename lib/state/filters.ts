@@ -236,7 +236,7 @@ function indexOf(listed: readonly ContainerInfo[], ref: string): number {
 
 /** Options of filterContainers(). */
 export interface FilterOptions {
-  /** Show stopped containers too (else only running and restarting ones, unless the filters imply all). */
+  /** Show stopped containers too (else only running, paused and restarting ones, unless the filters imply all). */
   all?: boolean;
   /** At most this many (the newest), stopped ones included, as `ps -n` (0 or less: no limit). */
   last?: number;
@@ -259,7 +259,7 @@ export function filterContainers(listed: readonly ContainerInfo[], filters: Norm
   const all = options.all === true || last > 0 || filtersImplyAll(filters);
   const ancestors = filters.ancestor.map(parseAncestor);
   const out = listed.slice(from, Math.max(from, to)).filter((c) => {
-    if (!all && c.status !== 'running' && c.status !== 'restarting') return false;
+    if (!all && c.status !== 'running' && c.status !== 'restarting' && c.status !== 'paused') return false;
     if (!nameMatches(filters.name, c.name)) return false;
     if (filters.id.length && !filters.id.some((p) => c.id.startsWith(p))) return false;
     if (filters.exited.length && !(c.status === 'exited' && c.exitCode !== null && filters.exited.includes(c.exitCode))) return false;
