@@ -134,6 +134,7 @@ describe.skipIf(!isRoot)('run flags of issue 12, seen from inside the container'
     expect(await names('label=team')).toEqual(['lbl-web']);
     expect(await names('label=app', 'label=tier=back')).toEqual(['lbl-web']);
     expect(await names('label=app=nope')).toEqual([]);
+    expect((await pk(root, 'ps', '--filter', 'name=lbl-web', '--format', '{{.Labels}}')).stdout).toBe('app=web,team=,tier=back\n');
     const inspected = JSON.parse((await pk(root, 'inspect', 'lbl-web')).stdout) as Array<{ Config: { Labels: Record<string, string> } }>;
     expect(inspected[0]!.Config.Labels).toEqual({ app: 'web', team: '', tier: 'back' });
     expect((await pk(root, 'rm', '-f', 'lbl-web', 'lbl-db')).code).toBe(0);
