@@ -133,9 +133,13 @@ export interface RunOptions {
   /** Memory soft limit (`--memory-reservation`): bytes or `256m` (at least 6 MB, at most the memory limit). */
   memoryReservation?: number | string;
   /** PID namespace (`--pid`): `host` (the host's), or `container:NAME|ID` (a running container's). Default: a private one. */
-  pid?: string;
-  /** IPC namespace (`--ipc`): `private` (default), `shareable` (others may join it), `host`, or `container:NAME|ID` (a shareable running container's). */
-  ipc?: string;
+  pid?: 'host' | `container:${string}`;
+  /**
+   * IPC namespace (`--ipc`): `private` (default), `shareable` (others may join it), `none` (private,
+   * without /dev/shm), `host`, or `container:NAME|ID` (a shareable, running, detached container's:
+   * its SysV IPC and POSIX message queues; /dev/shm stays the container's own tmpfs).
+   */
+  ipc?: 'private' | 'shareable' | 'none' | 'host' | `container:${string}`;
   /** UTS namespace (`--uts`): `host` (the host's hostname; `hostname` can't be given). Default: a private one. */
   uts?: 'host';
   /** Mounts in Docker's `--mount` syntax (`type=bind,src=/a,dst=/b,ro`) or as objects. `volume` mounts are anonymous (no named volumes yet). */

@@ -213,8 +213,9 @@ function runFlagOptions(o: RunOptions, flags: RunFlags): void {
   if (flags.sysctl?.length) o.sysctls = [...flags.sysctl];
   if (flags.oomKillDisable) o.oomKillDisable = true;
   if (flags.memoryReservation !== undefined) o.memoryReservation = flags.memoryReservation;
-  if (flags.pid !== undefined) o.pid = flags.pid;
-  if (flags.ipc !== undefined) o.ipc = flags.ipc;
+  // Passed as given: the library rejects unknown modes.
+  if (flags.pid !== undefined) o.pid = flags.pid as RunOptions['pid'];
+  if (flags.ipc !== undefined) o.ipc = flags.ipc as RunOptions['ipc'];
   // Passed as given: the library rejects anything but host.
   if (flags.uts !== undefined) o.uts = flags.uts as RunOptions['uts'];
   if (flags.mount?.length) o.mounts = [...flags.mount];

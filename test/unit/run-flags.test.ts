@@ -230,8 +230,8 @@ describe('--pid, --ipc, --uts, --shm-size', () => {
   });
 
   it('refuses unknown modes and conflicts', () => {
-    expect(message({ pid: 'private' })).toBe('invalid --pid mode "private": expected host, container:NAME|ID');
-    expect(message({ ipc: 'public' })).toBe('invalid --ipc mode "public": expected private, shareable, host, none, container:NAME|ID');
+    expect(message({ pid: 'private' as never })).toBe('invalid --pid mode "private": expected host, container:NAME|ID');
+    expect(message({ ipc: 'public' as never })).toBe('invalid --ipc mode "public": expected private, shareable, host, none, container:NAME|ID');
     expect(message({ uts: 'container:x' as 'host' })).toBe('invalid --uts mode "container:x": expected host');
     expect(message({ uts: 'host', hostname: 'h' })).toBe('Conflicting options: hostname and the UTS mode');
     expect(message({ ipc: 'container:' })).toMatch(/invalid --ipc mode "container:"/);
