@@ -51,6 +51,11 @@ describe.skipIf(!isRoot)('run flags of issue 12, seen from inside the container'
     const r = await runIn(root, '--group-add', '1234', '--group-add', 'extra', '--rootfs', busyboxRootfs(), 'id', '-G');
     expect(r.stderr).toBe('');
     expect(r.stdout.trim().split(' ')).toEqual(['0', '1234', '2000']);
+    // create, then start: the name is resolved when the container starts.
+    const id = (await pk(root, 'create', '--group-add', 'extra', '--rootfs', busyboxRootfs(), 'id', '-G')).stdout.trim();
+    const started = await pk(root, 'start', '-a', id);
+    expect(started.stdout.trim()).toBe('0 2000');
+    expect((await pk(root, 'rm', id)).code).toBe(0);
     const bad = await runIn(root, '--group-add', 'nosuchgroup', '--rootfs', busyboxRootfs(), 'true');
     expect(bad.code).toBe(125);
     expect(bad.stderr).toMatch(/Unable to find group nosuchgroup: no matching entries in group file/);
@@ -95,6 +100,10 @@ describe.skipIf(!isRoot)('run flags of issue 12, seen from inside the container'
     const joined = await runIn(root, '--ipc', 'container:ipc-donor', 'host', 'readlink', '/proc/self/ns/ipc');
     expect(joined.stderr).toBe('');
     expect(joined.stdout.trim()).toBe(donorIpc);
+    // --pid container:NAME joins its PID namespace the same way: its sleep is PID 1 there.
+    const donorPid = (await pk(root, 'exec', 'ipc-donor', 'readlink', '/proc/self/ns/pid')).stdout.trim();
+    const pidJoined = await runIn(root, '--pid', 'container:ipc-donor', 'host', 'sh', '-c', 'readlink /proc/self/ns/pid; cat /proc/1/comm');
+    expect(lines(pidJoined.stdout)).toEqual([donorPid, 'sleep']);
 
     const plain = await pk(root, 'run', '-d', '--name', 'ipc-private', 'host', 'sleep', '1000');
     expect(plain.code).toBe(0);
