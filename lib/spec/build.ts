@@ -298,6 +298,18 @@ export function buildExecSpec(x: ExecSpecInput): Spec {
   };
 }
 
+/**
+ * An exec's document with its container's --ulimit and --group-add (issue 12): Docker's exec runs
+ * with the container's rlimits and supplementary groups, which the container's own document holds.
+ */
+export function withContainerProcess(spec: Spec, container: Process | undefined): Spec {
+  if (!container || !spec.process) return spec;
+  if (container.rlimits?.length) spec.process.rlimits = container.rlimits.map((r) => ({ ...r }));
+  const gids = container.user?.additionalGids;
+  if (gids?.length) spec.process.user = { ...spec.process.user, additionalGids: [...gids] };
+  return spec;
+}
+
 /** The bytes handed to pocker-init (a sealed memfd on fd 4): the document as JSON. */
 export function encodeSpec(spec: Spec): Buffer {
   return Buffer.from(JSON.stringify(spec));

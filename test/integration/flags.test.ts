@@ -30,6 +30,16 @@ describe.skipIf(!isRoot)('run flags of issue 12, seen from inside the container'
     expect(r.code).toBe(0);
   });
 
+  it("exec runs with the container's --ulimit and --group-add (as Docker's exec)", async () => {
+    const r = await pk(root, 'run', '-d', '--ulimit', 'nofile=512:1024', '--group-add', '4321', 'host', 'sleep', '1000');
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    const e = await pk(root, 'exec', id, 'sh', '-c', 'ulimit -Sn; ulimit -Hn; id -G');
+    expect(lines(e.stdout)).toEqual(['512', '1024', '0 4321']);
+    expect((await pk(root, 'exec', '-u', '1000', id, 'id', '-G')).stdout.trim()).toBe('1000 4321');
+    expect((await pk(root, 'rm', '-f', id)).code).toBe(0);
+  });
+
   it('--shm-size: the size of /dev/shm (default 64m)', async () => {
     const r = await runIn(root, '--shm-size', '32m', 'host', 'sh', '-c', "df -k /dev/shm | awk 'NR==2{print $2}'");
     expect(r.stdout.trim()).toBe('32768');
