@@ -989,6 +989,8 @@ function resolveSysctls(opts: RunOptions, network: string, ipcMode: string | und
     if (ipc && ipcMode === 'host') throw invalid(`sysctl '${key}' is not allowed in the host's IPC namespace (--ipc host)`);
     if (ipc && ipcMode?.startsWith('container:')) throw invalid(`sysctl '${key}' is not allowed in a joined IPC namespace (--ipc ${ipcMode})`);
     if (!ipc && network === 'host') throw invalid(`sysctl '${key}' is not allowed in the host's network namespace (--network host)`);
+    // Network modes that join another container's namespace (net-store's `container:NAME`).
+    if (!ipc && network.startsWith('container:')) throw invalid(`sysctl '${key}' is not allowed in a joined network namespace (--network ${network})`);
   }
   return sysctls;
 }
