@@ -1,7 +1,7 @@
 // What a container's run flags need resolved right before each (re)start, outside the container's
 // own options (issue 12, i12-flags): `--pid container:X` / `--ipc container:X` become the running
-// container X's /proc/PID/ns/* (X must run detached; for --ipc, X must be `shareable`, Docker's
-// rule), and `--group-add NAME` becomes a gid read from the rootfs' /etc/group (Docker resolves
+// container X's /proc/PID/ns/* (X must run detached; for --ipc, X must be `shareable` or use the
+// host's, Docker's rule), and `--group-add NAME` becomes a gid read from the rootfs' /etc/group (Docker resolves
 // names in the container). Throws ERR_POCKER_INVALID (step `validate`) before any kernel object.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +26,8 @@ function joinTarget(cfg: ResolvedRunConfig, kind: 'pid' | 'ipc', mode: string): 
   if (!c.state || !c.state.pid) throw invalid(`cannot join ${KIND} of container ${ref}: it runs in the foreground of a pocker run (its process is not recorded); run it with -d`);
   if (kind === 'ipc') {
     const donor = c.config?.ipcMode ?? c.config?.run?.config.ipcMode;
-    if (donor !== 'shareable') throw invalid(`non-shareable IPC (hint: use --ipc shareable for the donor container ${ref})`);
+    // Docker's rule: a donor that is `shareable` (or uses the host's, which is no secret to share).
+    if (donor !== 'shareable' && donor !== 'host') throw invalid(`non-shareable IPC (hint: use --ipc shareable for the donor container ${ref})`);
   }
   if (!verifiedPid(c.state.pid, c.state.pidStart)) throw invalid(`cannot join ${KIND} of a non running container: ${ref}`);
   return `/proc/${c.state.pid}/ns/${kind}`;
