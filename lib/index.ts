@@ -86,3 +86,5 @@ export type {
   TmpfsSpec,
   VolumeSpec,
 } from './types.js';
+// Issue 12 (i12-flags): the types of RunOptions' ulimits, devices and mounts.
+export type { DeviceMapping, MountSpec, UlimitSpec } from './types.js';

@@ -115,6 +115,77 @@ export interface RunOptions {
    * `host`. Default as Docker's: private on cgroup v2, host on v1.
    */
   cgroupns?: 'host' | 'private';
+  // --- Docker's run flags of issue 12 (i12-flags): labels, stop, limits, devices, namespaces, mounts ---
+  /** Labels (`--label k=v`): a record, or `KEY=VALUE` / `KEY` (empty value) strings. Shown by inspect (Config.Labels), matched by `ps --filter label=`. */
+  labels?: Record<string, string> | string[];
+  /** Files of labels (`--label-file`): one `KEY[=VALUE]` per line; blank lines and `#` comments skipped. Given labels win. */
+  labelFile?: string[];
+  /** The signal `stop` sends first (`--stop-signal`): a name (`SIGUSR1`, `USR1`) or number; default the image's StopSignal, else SIGTERM. */
+  stopSignal?: string | number;
+  /** Seconds `stop`/`restart` wait before SIGKILL when they are not given a timeout (`--stop-timeout`; default 10, -1 waits forever). */
+  stopTimeout?: number;
+  /** Resource limits of the container's processes (`--ulimit nofile=1024:2048`): Docker's `NAME=SOFT[:HARD]` strings or objects (-1 = unlimited). */
+  ulimits?: Array<string | UlimitSpec>;
+  /** Size of /dev/shm (`--shm-size`): bytes or a string like `128m` (default 64m). */
+  shmSize?: number | string;
+  /** Host devices (`--device /dev/fuse[:/dev/fuse[:rwm]]`): the host's node is made available at the container path. */
+  devices?: Array<string | DeviceMapping>;
+  /** Supplementary groups of the container's process (`--group-add`): gids, or group names of the container's /etc/group. */
+  groupAdd?: Array<string | number>;
+  /** Namespaced kernel parameters (`--sysctl net.ipv4.ip_forward=1`): Docker's allowed set (IPC keys, fs.mqueue.*, net.*). */
+  sysctls?: Record<string, string> | string[];
+  /** Disable the OOM killer for the container (`--oom-kill-disable`; cgroup v1 only — ignored on v2, as Docker). */
+  oomKillDisable?: boolean;
+  /** Memory soft limit (`--memory-reservation`): bytes or `256m` (at least 6 MB, at most the memory limit). */
+  memoryReservation?: number | string;
+  /** PID namespace (`--pid`): `host` (the host's), or `container:NAME|ID` (a running container's). Default: a private one. */
+  pid?: 'host' | `container:${string}`;
+  /**
+   * IPC namespace (`--ipc`): `private` (default), `shareable` (others may join it), `none` (private,
+   * without /dev/shm), `host`, or `container:NAME|ID` (a shareable, running, detached container's:
+   * its SysV IPC and POSIX message queues; /dev/shm stays the container's own tmpfs).
+   */
+  ipc?: 'private' | 'shareable' | 'none' | 'host' | `container:${string}`;
+  /** UTS namespace (`--uts`): `host` (the host's hostname; `hostname` can't be given). Default: a private one. */
+  uts?: 'host';
+  /** Mounts in Docker's `--mount` syntax (`type=bind,src=/a,dst=/b,ro`) or as objects. `volume` mounts are anonymous (no named volumes yet). */
+  mounts?: Array<string | MountSpec>;
+}
+
+/** A `--ulimit` (Docker Engine API's Ulimit). */
+export interface UlimitSpec {
+  /** `nofile`, `nproc`, `core`, `memlock`, `stack`, … (setrlimit's names without RLIMIT_, lower case). */
+  name: string;
+  /** -1 = unlimited. */
+  soft: number;
+  /** Defaults to soft; -1 = unlimited. */
+  hard?: number;
+}
+
+/** A `--device` (Docker Engine API's DeviceMapping). */
+export interface DeviceMapping {
+  /** A character or block device on the host (or a directory of them). */
+  pathOnHost: string;
+  /** Where it appears in the container (default: pathOnHost). */
+  pathInContainer?: string;
+  /** Docker's cgroup permissions `rwm` (any of r, w, m). pocker puts containers in no device cgroup: accepted and recorded, not enforced. */
+  cgroupPermissions?: string;
+}
+
+/** A `--mount` (Docker Engine API's Mount). */
+export interface MountSpec {
+  type: 'bind' | 'volume' | 'tmpfs';
+  /** bind: an absolute host path (must exist). volume: must be absent (anonymous volume). tmpfs: absent. */
+  source?: string;
+  /** Absolute path in the container. */
+  target: string;
+  readonly?: boolean;
+  /** bind: `rprivate` (default), `private`, `rshared`, `shared`, `rslave`, `slave`. */
+  bindPropagation?: string;
+  /** tmpfs: size in bytes or `64m` (default unlimited: half of RAM). */
+  tmpfsSize?: number | string;
+  /** tmpfs: the mode of its root (default 1777). */
+  tmpfsMode?: number;
 }
 
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;

@@ -320,7 +320,15 @@ bool parseProcess(Reader& r, const json& p, Spec* s, bool requireUser) {
       RlimitSpec lim{n->value, 0, 0};
       const json *soft = Reader::member(e, "soft"), *hard = Reader::member(e, "hard");
       if (!soft || !hard) return r.fail(ip, "expected soft and hard");
-      if (!r.u64(*soft, Reader::at(ip, "soft"), &lim.soft) || !r.u64(*hard, Reader::at(ip, "hard"), &lim.hard)) return false;
+      // -1 is RLIM_INFINITY (Docker's "unlimited": a JSON number from JavaScript cannot carry 2^64-1).
+      auto limit = [&](const json& v, const std::string& at, uint64_t* out) {
+        if (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() == -1) {
+          *out = RLIM_INFINITY;
+          return true;
+        }
+        return r.u64(v, at, out);
+      };
+      if (!limit(*soft, Reader::at(ip, "soft"), &lim.soft) || !limit(*hard, Reader::at(ip, "hard"), &lim.hard)) return false;
       s->rlimits.push_back(lim);
     }
   return true;

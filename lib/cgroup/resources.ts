@@ -15,6 +15,11 @@ export interface Resources {
   cpusetCpus?: string;
   /** `--pids-limit`; 0 or negative = unlimited. */
   pidsLimit?: number;
+  // Issue 12 (i12-flags):
+  /** `--memory-reservation`: the soft limit in bytes (v1 memory.soft_limit_in_bytes, v2 memory.low). */
+  memoryReservation?: number;
+  /** `--oom-kill-disable` (v1 memory.oom_control; v2 has no such switch: ignored, as runc does). */
+  oomKillDisable?: boolean;
 }
 
 /** A validated Resources (normalizeResources): every field present is meaningful; memorySwap only with memory. */
@@ -67,6 +72,11 @@ export function normalizeResources(res: Resources): NormalizedResources {
     if (!isInt(res.pidsLimit)) throw invalid(`invalid pids limit: ${String(res.pidsLimit)}`);
     out.pidsLimit = res.pidsLimit;
   }
+  if (res.memoryReservation !== undefined) {
+    if (!isInt(res.memoryReservation) || res.memoryReservation <= 0) throw invalid(`invalid memory reservation: ${String(res.memoryReservation)}`);
+    out.memoryReservation = res.memoryReservation;
+  }
+  if (res.oomKillDisable === true) out.oomKillDisable = true;
   return out;
 }
 
@@ -99,5 +109,7 @@ export function toOciResources(res: NormalizedResources): LinuxResources {
   if (res.cpusetCpus !== undefined) cpu.cpus = res.cpusetCpus;
   if (Object.keys(cpu).length > 0) out.cpu = cpu;
   if (res.pidsLimit !== undefined) out.pids = { limit: res.pidsLimit > 0 ? res.pidsLimit : -1 };
+  if (res.memoryReservation !== undefined) out.memory = { ...out.memory, reservation: res.memoryReservation };
+  if (res.oomKillDisable) out.memory = { ...out.memory, disableOOMKiller: true };
   return out;
 }

@@ -35,18 +35,18 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
     .usage('[OPTIONS] CONTAINER [CONTAINER...]')
     .helpOption('--help', 'Print usage')
     .argument('<containers...>', 'Container ids, id prefixes or names')
-    .option('-t, --time <seconds>', 'Seconds to wait before killing the container', '10')
+    .option('-t, --time <seconds>', "Seconds to wait before killing the container (default: its --stop-timeout, else 10)")
     .option('--root <dir>', ROOT_HELP)
-    .action(async (refs: string[], flags: { time: string; root?: string }, cmd: Command) => {
-      const grace = Number(flags.time);
-      if (!Number.isInteger(grace)) {
+    .action(async (refs: string[], flags: { time?: string; root?: string }, cmd: Command) => {
+      const grace = flags.time === undefined ? undefined : Number(flags.time);
+      if (grace !== undefined && !Number.isInteger(grace)) {
         reportFailure(ctx, new CliError(`invalid -t ${JSON.stringify(flags.time)}: a whole number of seconds`));
         return;
       }
       const { stopContainer } = await import('../runtime/lifecycle.js');
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
-        await stopContainer(ref, { timeout: grace, root });
+        await stopContainer(ref, { ...(grace !== undefined ? { timeout: grace } : {}), root });
         process.stdout.write(`${ref}\n`);
       });
     });

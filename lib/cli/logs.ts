@@ -14,6 +14,7 @@ interface LogsFlags {
   follow?: boolean;
   tail?: string;
   timestamps?: boolean;
+  details?: boolean;
   since?: string;
   until?: string;
   root?: string;
@@ -29,6 +30,7 @@ export function addLogsCommand(program: Command, ctx: CliContext): Command {
     .option('-f, --follow', 'Follow log output')
     .option('-n, --tail <n>', 'Number of lines to show from the end of the logs (default "all")')
     .option('-t, --timestamps', 'Show timestamps')
+    .option('--details', 'Show extra details provided to logs')
     .option('--since <time>', 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
     .option('--until <time>', 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
     .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
@@ -52,7 +54,7 @@ export function addLogsCommand(program: Command, ctx: CliContext): Command {
         return;
       }
       let bad = 0;
-      const options = { tail, timestamps: !!flags.timestamps, root, ...window, follow: !!flags.follow, onBadLine: () => void bad++ };
+      const options = { tail, timestamps: !!flags.timestamps, details: !!flags.details, root, ...window, follow: !!flags.follow, onBadLine: () => void bad++ };
       let batches: AsyncIterable<LogEntry[]>;
       try {
         batches = logBatches(ref, options);

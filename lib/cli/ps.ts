@@ -97,7 +97,8 @@ export function psRow(c: ContainerInfo, options: PsRowOptions = {}): PsRow {
     CreatedAt: Number.isNaN(created) ? '' : goTimeString(created),
     ID: trunc ? c.id.slice(0, 12) : c.id,
     Image: imageText(c, trunc, options.familiar ?? ((n) => n)),
-    Labels: '',
+    // Docker's `k=v,k2=v2` (sorted here: Docker's order is a Go map's).
+    Labels: Object.entries(c.labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join(','),
     LocalVolumes: '0',
     Mounts: '',
     Names: c.name,

@@ -47,6 +47,22 @@ export interface RunFlags {
   insecureRegistry?: string[];
   /** `--cgroupns host|private`. */
   cgroupns?: string;
+  // Docker's run flags of issue 12 (i12-flags):
+  label?: string[];
+  labelFile?: string[];
+  stopSignal?: string;
+  stopTimeout?: number;
+  ulimit?: string[];
+  shmSize?: string;
+  device?: string[];
+  groupAdd?: string[];
+  sysctl?: string[];
+  oomKillDisable?: boolean;
+  memoryReservation?: string;
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  mount?: string[];
 }
 
 /** Runs a container in the foreground and resolves with the CLI's exit code. */
@@ -136,6 +152,7 @@ export function toRunOptions(image: string | undefined, args: string[], flags: R
   if (flags.restart !== undefined) o.restart = flags.restart;
   // Passed as given: the library rejects anything but host|private.
   if (flags.cgroupns !== undefined) o.cgroupns = flags.cgroupns as RunOptions['cgroupns'];
+  runFlagOptions(o, flags);
   if (flags.detach) {
     // The container's own monitor owns its output (the json-file log); the library checks -i/-t.
     o.detach = true;
@@ -184,6 +201,49 @@ export function integer(value: string): number {
   return Number(value);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Docker's run flags of issue 12 (i12-flags): parsed here as given, validated by the library.
+
+/** The flags of issue 12 onto RunOptions (only those given). */
+function runFlagOptions(o: RunOptions, flags: RunFlags): void {
+  if (flags.label?.length) o.labels = [...flags.label];
+  if (flags.labelFile?.length) o.labelFile = [...flags.labelFile];
+  if (flags.stopSignal !== undefined) o.stopSignal = flags.stopSignal;
+  if (flags.stopTimeout !== undefined) o.stopTimeout = flags.stopTimeout;
+  if (flags.ulimit?.length) o.ulimits = [...flags.ulimit];
+  if (flags.shmSize !== undefined) o.shmSize = flags.shmSize;
+  if (flags.device?.length) o.devices = [...flags.device];
+  if (flags.groupAdd?.length) o.groupAdd = [...flags.groupAdd];
+  if (flags.sysctl?.length) o.sysctls = [...flags.sysctl];
+  if (flags.oomKillDisable) o.oomKillDisable = true;
+  if (flags.memoryReservation !== undefined) o.memoryReservation = flags.memoryReservation;
+  // Passed as given: the library rejects unknown modes.
+  if (flags.pid !== undefined) o.pid = flags.pid as RunOptions['pid'];
+  if (flags.ipc !== undefined) o.ipc = flags.ipc as RunOptions['ipc'];
+  // Passed as given: the library rejects anything but host.
+  if (flags.uts !== undefined) o.uts = flags.uts as RunOptions['uts'];
+  if (flags.mount?.length) o.mounts = [...flags.mount];
+}
+
+function withRunFlagOptions(cmd: Command): Command {
+  return cmd
+    .option('-l, --label <key=value>', 'Set meta data on a container', collect)
+    .option('--label-file <file>', 'Read in a line delimited file of labels', collect)
+    .option('--stop-signal <signal>', 'Signal to stop the container (default: the image\'s STOPSIGNAL, else SIGTERM)')
+    .option('--stop-timeout <seconds>', 'Timeout (in seconds) to stop a container (default 10)', integer)
+    .option('--ulimit <ulimit>', 'Ulimit options (NAME=SOFT[:HARD], e.g. nofile=1024:2048)', collect)
+    .option('--shm-size <bytes>', 'Size of /dev/shm (default 64m)')
+    .option('--device <list>', 'Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS])', collect)
+    .option('--group-add <group>', 'Add additional groups to join', collect)
+    .option('--sysctl <key=value>', 'Sysctl options (namespaced: kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, net.*)', collect)
+    .option('--oom-kill-disable', 'Disable OOM Killer (cgroup v1)')
+    .option('--memory-reservation <bytes>', 'Memory soft limit')
+    .option('--pid <mode>', 'PID namespace to use: host or container:NAME|ID')
+    .option('--ipc <mode>', 'IPC mode to use: private (default), shareable, none, host or container:NAME|ID')
+    .option('--uts <mode>', 'UTS namespace to use: host')
+    .option('--mount <mount>', 'Attach a filesystem mount to the container (type=bind|volume|tmpfs,src=…,dst=…[,ro])', collect);
+}
+
 /** The options `run` and `create` share (Docker's; `create` has no -d). */
 function withContainerOptions(cmd: Command, detachable: boolean): Command {
   cmd
@@ -216,6 +276,7 @@ function withContainerOptions(cmd: Command, detachable: boolean): Command {
     .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
     .option('--cgroup-parent <path>', 'Optional parent cgroup for the container')
     .option('--pull <policy>', 'Pull image before running: missing (default), always or never');
+  withRunFlagOptions(cmd);
   if (detachable) cmd.option('-d, --detach', 'Run container in background and print container ID');
   return cmd
     .option('--restart <policy>', 'Restart policy to apply when a container exits: no, on-failure[:N], always, unless-stopped')

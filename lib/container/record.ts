@@ -60,8 +60,15 @@ export interface ContainerMeta {
   owner?: { pid: number; start: string };
   /** What `exec` gives a new process by default: the container's env, workdir, user and privileges. */
   process: { env: string[]; cwd: string; user: string; caps: string; noNewPrivs: boolean };
-  /** The image's Config.StopSignal (`pocker stop` sends it; SIGTERM otherwise). */
+  /** --stop-signal, else the image's Config.StopSignal (`pocker stop` sends it; SIGTERM otherwise). */
   stopSignal?: string;
+  // Issue 12 (i12-flags):
+  /** --label / --label-file (inspect's Config.Labels, `ps --filter label=`). */
+  labels?: Record<string, string>;
+  /** --stop-timeout: seconds stop/restart wait before SIGKILL when not given one. */
+  stopTimeout?: number;
+  /** --ipc (`shareable` lets others join it). */
+  ipcMode?: string;
   /**
    * What `start` needs to run the container (again): recorded by `create` and `run -d`, whose
    * containers are run by a monitor (foreground ones end with their `pocker run`).

@@ -12,7 +12,7 @@ import { native } from '../native.js';
 import type { Container, RunOptions, StdioOption } from '../types.js';
 import { resolveRunOptions } from './options.js';
 import { launch } from './run.js';
-import { buildExecSpec, encodeSpec } from '../spec/build.js';
+import { buildExecSpec, encodeSpec, withContainerProcess } from '../spec/build.js';
 
 /** Options of exec(); names mirror `pocker exec`'s flags. */
 export interface ExecOptions {
@@ -69,7 +69,7 @@ export async function exec(container: string, options: ExecOptions): Promise<Con
   // The container's environment, then the caller's entries (replacing by key).
   const env = new Map<string, string>();
   for (const e of [...config.process.env, ...checked.userEnv]) env.set(e.slice(0, e.indexOf('=')), e);
-  const spec = encodeSpec(
+  const spec = encodeSpec(withContainerProcess(
     buildExecSpec({
       args: checked.args,
       env: [...env.values()],
@@ -85,7 +85,8 @@ export async function exec(container: string, options: ExecOptions): Promise<Con
       // The container's own filter (Docker's rule: an exec is confined like its container).
       ...(record?.spec.linux?.seccomp ? { seccomp: record.spec.linux.seccomp, root: checked.root } : {}),
     }),
-  );
+    record?.spec.process,
+  ));
   const detach = !!options.detach;
   const user = options.user !== undefined ? checked.user : config.process.user;
   const launchCfg = { id: config.id, name: config.name, args: checked.args, tty: checked.tty, interactive: checked.interactive && !detach, detach, user };

@@ -71,7 +71,7 @@ async function waitExited(c: ContainerEntry, ms: number): Promise<ListedContaine
 
 /** Options of stopContainer(). */
 export interface StopOptions extends StateOptions {
-  /** Seconds to wait after the stop signal before SIGKILL (default 10; negative: wait forever). */
+  /** Seconds to wait after the stop signal before SIGKILL (default: the container's stopTimeout, else 10; negative: wait forever). */
   timeout?: number;
 }
 
@@ -88,9 +88,10 @@ const MONITOR_SLACK_MS = 5000;
  * before.) Throws `ERR_POCKER_FOREGROUND` for a container a foreground `pocker run` owns.
  */
 export async function stopContainer(ref: string, options: StopOptions = {}): Promise<void> {
-  const grace = options.timeout ?? 10;
-  if (!Number.isInteger(grace)) throw invalid(`invalid timeout ${grace}: a whole number of seconds`);
+  if (options.timeout !== undefined && !Number.isInteger(options.timeout)) throw invalid(`invalid timeout ${options.timeout}: a whole number of seconds`);
   const c = lookupContainer(stateRoot(options), ref);
+  // The caller's timeout, else the container's --stop-timeout, else Docker's 10 s.
+  const grace = options.timeout ?? c.config?.stopTimeout ?? 10;
   if (c.status !== 'running') return;
   if (!c.state) throw foregroundError(`cannot stop container ${ref}: it runs in the foreground of a pocker run`);
   const stopSignal = (osConstants.signals as Record<string, number>)[normalizeSignal(c.config?.stopSignal) ?? 'SIGTERM']!;

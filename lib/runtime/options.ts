@@ -16,6 +16,8 @@ import { parseReference } from '../image/reference.js';
 import { CAPABILITIES, DEFAULT_CAPS } from '../spec/defaults.js';
 import { parseSeccompProfile, type SeccompChoice } from '../spec/seccomp.js';
 import type { RunOptions, TmpfsSpec, VolumeSpec } from '../types.js';
+import type { MountSpec } from '../types.js';
+import { isSignalSpec, normalizeSignal } from '../signals.js';
 
 export interface ResolvedMount {
   /** `image-volume` mounts come from an image's VOLUMEs (run() adds them). */
@@ -26,6 +28,8 @@ export interface ResolvedMount {
   readonly: boolean;
   /** tmpfs: comma-separated mount options (flags and key=value), without ro/rw. bind: ''. */
   data: string;
+  /** bind (--mount bind-propagation): the mount's propagation (`rprivate`, `rshared`, ...). */
+  propagation?: string;
 }
 
 /** Resource limits, resolved: the cgroup layer's own type (one definition). */
@@ -76,6 +80,9 @@ export interface ResolvedRunConfig {
   /** --cgroupns; absent: Docker's default for the host's layout (private on v2, host on v1; buildSpec). */
   cgroupns?: 'host' | 'private';
 }
+
+/** With Docker's run flags of issue 12 (see ResolvedRunFlags). */
+export interface ResolvedRunConfig extends ResolvedRunFlags {}
 
 /** The capability table and Docker's default set live with the other defaults (lib/spec/defaults.ts). */
 export { CAPABILITIES, DEFAULT_CAPS };
@@ -742,6 +749,514 @@ function resolveCgroupns(value: unknown): 'host' | 'private' | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Docker's run flags of issue 12 (i12-flags): labels, stop signal and timeout, ulimits, /dev/shm
+// size, devices, supplementary groups, sysctls, memory reservation and OOM killer, pid/ipc/uts
+// namespaces, --mount. Each is checked here, before any kernel object; lib/spec/build.ts puts
+// them into the OCI document (withRunFlags) and lib/runtime/namespaces.ts resolves, right before
+// a (re)start, what depends on other containers or on the rootfs (`container:` joins, group names).
+
+/** A `--device`, resolved: the host's node (its real path) and where the container sees it. */
+export interface ResolvedDevice {
+  pathOnHost: string;
+  pathInContainer: string;
+  /** Docker's cgroup permissions (`rwm`): recorded, not enforced (pocker has no device cgroup). */
+  cgroupPermissions: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+}
+
+/** The issue-12 fields of ResolvedRunConfig (all optional: records made before them have none). */
+export interface ResolvedRunFlags {
+  /** --label / --label-file. */
+  labels?: Record<string, string>;
+  /** --stop-signal, normalised (`SIGUSR1`, or Docker's real-time spelling `SIGRTMIN+3`). */
+  stopSignal?: string;
+  /** --stop-timeout in seconds (-1: wait forever). */
+  stopTimeout?: number;
+  /** --ulimit as OCI process.rlimits (-1 = unlimited). */
+  rlimits?: Array<{ type: `RLIMIT_${string}`; soft: number; hard: number }>;
+  /** --shm-size in bytes. */
+  shmSize?: number;
+  devices?: ResolvedDevice[];
+  /** --group-add as given (gids or group names; names are resolved in the rootfs at each start). */
+  groupAdd?: string[];
+  sysctls?: Record<string, string>;
+  /** --pid: `host` or `container:<name|id>`. */
+  pidMode?: string;
+  /** --ipc: `private`, `shareable`, `none`, `host` or `container:<name|id>` (absent: private). */
+  ipcMode?: string;
+  /** --uts: `host`. */
+  utsMode?: string;
+  /** Set right before a start (lib/runtime/namespaces.ts): namespaces to join, by type (`/proc/PID/ns/ipc`). */
+  joins?: { pid?: string; ipc?: string };
+  /** Set right before a start: the numeric gids of groupAdd. */
+  groupAddGids?: number[];
+}
+
+/** Docker's ulimit names (go-units ulimitNameMapping) -> setrlimit resources. */
+const ULIMITS: Readonly<Record<string, `RLIMIT_${string}`>> = {
+  as: 'RLIMIT_AS', core: 'RLIMIT_CORE', cpu: 'RLIMIT_CPU', data: 'RLIMIT_DATA', fsize: 'RLIMIT_FSIZE',
+  locks: 'RLIMIT_LOCKS', memlock: 'RLIMIT_MEMLOCK', msgqueue: 'RLIMIT_MSGQUEUE', nice: 'RLIMIT_NICE',
+  nofile: 'RLIMIT_NOFILE', nproc: 'RLIMIT_NPROC', rss: 'RLIMIT_RSS', rtprio: 'RLIMIT_RTPRIO',
+  rttime: 'RLIMIT_RTTIME', sigpending: 'RLIMIT_SIGPENDING', stack: 'RLIMIT_STACK',
+};
+
+/** The kernel's ceiling for RLIMIT_NOFILE (/proc/sys/fs/nr_open). */
+function nrOpen(): number {
+  try {
+    const n = Number.parseInt(fs.readFileSync('/proc/sys/fs/nr_open', 'utf8'), 10);
+    return Number.isSafeInteger(n) && n > 0 ? n : 1048576;
+  } catch {
+    return 1048576;
+  }
+}
+
+/**
+ * Docker's `--ulimit NAME=SOFT[:HARD]` (go-units ParseUlimit, with its messages): -1 is unlimited;
+ * the soft limit may not exceed the hard one.
+ */
+export function parseUlimit(value: unknown): { type: `RLIMIT_${string}`; soft: number; hard: number } {
+  let name: string, soft: number, hard: number;
+  if (typeof value === 'string') {
+    noNul(value, 'ulimit');
+    const eq = value.indexOf('=');
+    if (eq < 0) throw invalid(`invalid ulimit argument: ${value}`);
+    name = value.slice(0, eq);
+    if (!Object.hasOwn(ULIMITS, name)) throw invalid(`invalid ulimit type: ${name}`);
+    const vals = value.slice(eq + 1).split(':');
+    if (vals.length > 2) throw invalid(`too many limit value arguments - ${value.slice(eq + 1)}, can only have up to two, \`soft[:hard]\``);
+    const num = (v: string): number => {
+      if (!/^[+-]?\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw invalid(`invalid ulimit ${show(value)}: strconv.ParseInt: parsing ${show(v)}: invalid syntax`);
+      return Number(v);
+    };
+    soft = num(vals[0]!);
+    hard = vals.length === 2 ? num(vals[1]!) : soft;
+  } else if (value !== null && typeof value === 'object') {
+    const u = value as { name?: unknown; soft?: unknown; hard?: unknown };
+    name = str(u.name, 'ulimit name');
+    if (!Object.hasOwn(ULIMITS, name)) throw invalid(`invalid ulimit type: ${name}`);
+    if (typeof u.soft !== 'number' || !Number.isSafeInteger(u.soft)) throw invalid(`invalid ulimit ${show(value)}: soft must be an integer`);
+    soft = u.soft;
+    if (u.hard !== undefined && (typeof u.hard !== 'number' || !Number.isSafeInteger(u.hard))) throw invalid(`invalid ulimit ${show(value)}: hard must be an integer`);
+    hard = u.hard === undefined ? soft : (u.hard as number);
+  } else {
+    throw invalid(`invalid ulimit ${show(value)}: must be a "NAME=SOFT[:HARD]" string or { name, soft, hard }`);
+  }
+  for (const v of [soft, hard]) if (v < -1) throw invalid(`invalid ulimit ${show(value)}: a limit is a number from 0, or -1 for unlimited`);
+  if (hard !== -1 && (soft === -1 || soft > hard)) {
+    throw invalid(`ulimit soft limit must be less than or equal to hard limit: ${soft === -1 ? 'unlimited' : soft} > ${hard}`);
+  }
+  if (name === 'nofile') {
+    const max = nrOpen();
+    if (hard === -1 || hard > max) throw invalid(`invalid ulimit ${show(value)}: the kernel allows at most ${max} open files (fs.nr_open)`);
+  }
+  return { type: ULIMITS[name]!, soft, hard };
+}
+
+/** glibc's gnu_dev_major/minor of a dev_t. */
+function devNumbers(r: bigint): { major: number; minor: number } {
+  return { major: Number(((r >> 8n) & 0xfffn) | ((r >> 32n) & ~0xfffn)), minor: Number((r & 0xffn) | ((r >> 12n) & ~0xffn)) };
+}
+
+/** Docker's device cgroup permissions: some of r, w, m, each at most once. */
+function deviceMode(mode: string): boolean {
+  return mode !== '' && mode.length <= 3 && /^[rwm]+$/.test(mode) && new Set(mode).size === mode.length;
+}
+
+/** The device nodes of a host path: itself, or those under a directory (Docker's getDevicesFromPath). */
+function devicesAt(host: string, shown: string): Array<{ path: string; st: fs.Stats }> {
+  let real: string;
+  let st: fs.Stats;
+  try {
+    real = fs.realpathSync(host);
+    st = fs.statSync(real);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw invalid(`error gathering device information while adding custom device ${show(shown)}: ${code === 'ENOENT' ? 'no such file or directory' : code ?? 'cannot stat'}`, host);
+  }
+  if (st.isCharacterDevice() || st.isBlockDevice()) return [{ path: real, st }];
+  if (!st.isDirectory()) throw invalid(`error gathering device information while adding custom device ${show(shown)}: not a device node`, host);
+  const out: Array<{ path: string; st: fs.Stats }> = [];
+  const walk = (dir: string, depth: number): void => {
+    if (depth > 8) return;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p, depth + 1);
+      else if (e.isCharacterDevice() || e.isBlockDevice()) out.push({ path: p, st: fs.statSync(p) });
+    }
+  };
+  walk(real, 0);
+  return out;
+}
+
+/**
+ * Docker's `--device HOST[:CONTAINER][:PERMISSIONS]` (a missing container path is the host's; two
+ * fields whose second is a mode are HOST:PERMISSIONS), or a DeviceMapping. A directory brings every
+ * device under it, at the same place below the container path.
+ */
+export function parseDevice(value: unknown): ResolvedDevice[] {
+  let host: string, inContainer: string, perms = 'rwm';
+  if (typeof value === 'string') {
+    noNul(value, 'device');
+    const parts = value.split(':');
+    if (parts.length > 3 || parts[0] === '') throw invalid(`invalid device specification: ${value}`);
+    host = parts[0]!;
+    inContainer = host;
+    if (parts.length === 3) {
+      inContainer = parts[1]!;
+      perms = parts[2]!;
+    } else if (parts.length === 2) {
+      if (deviceMode(parts[1]!)) perms = parts[1]!;
+      else inContainer = parts[1]!;
+    }
+  } else if (value !== null && typeof value === 'object') {
+    const d = value as { pathOnHost?: unknown; pathInContainer?: unknown; cgroupPermissions?: unknown };
+    host = str(d.pathOnHost, 'device host path');
+    inContainer = d.pathInContainer === undefined ? host : str(d.pathInContainer, 'device container path');
+    if (d.cgroupPermissions !== undefined) perms = str(d.cgroupPermissions, 'device permissions');
+  } else {
+    throw invalid(`invalid device ${show(value)}: must be a "HOST[:CONTAINER][:PERMISSIONS]" string or { pathOnHost, pathInContainer, cgroupPermissions }`);
+  }
+  if (!deviceMode(perms)) throw invalid(`invalid device mode: ${perms}`);
+  if (!host.startsWith('/')) throw invalid(`invalid device specification: ${host}: the host path must be absolute`);
+  if (!inContainer.startsWith('/')) throw invalid(`bad format for path: ${inContainer}`);
+  const dst = mountTarget(inContainer, 'device');
+  const found = devicesAt(host, host);
+  const real = fs.realpathSync(host);
+  return found.map(({ path: p, st }) => ({
+    pathOnHost: p,
+    pathInContainer: p === real ? dst : path.posix.join(dst, path.relative(real, p)),
+    cgroupPermissions: perms,
+    type: st.isBlockDevice() ? ('b' as const) : ('c' as const),
+    ...devNumbers(BigInt(st.rdev)),
+  }));
+}
+
+/** Docker's allowed sysctls (opts.ValidateSysctl): the IPC keys, fs.mqueue.*, net.*. */
+const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+
+/** `KEY=VALUE` entries or a record -> a record (a later key wins). */
+function keyValues(value: unknown, what: string, needValue: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (Array.isArray(value)) {
+    for (const e of value) {
+      const s = str(e, what);
+      const eq = s.indexOf('=');
+      if (needValue && eq < 0) throw invalid(`invalid ${what} ${show(s)}: expected KEY=VALUE`);
+      const key = (eq < 0 ? s : s.slice(0, eq)).trim();
+      if (key === '') throw invalid(`invalid ${what} ${show(s)}: empty name`);
+      out[key] = eq < 0 ? '' : s.slice(eq + 1);
+    }
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      noNul(k, `${what} name`);
+      if (k.trim() === '' || k.includes('=')) throw invalid(`invalid ${what} name ${show(k)}: must be non-empty and without '='`);
+      out[k] = str(v, `value of ${what} ${k}`);
+    }
+  } else {
+    throw invalid(`invalid ${what}s ${show(value)}: must be an array of KEY=VALUE strings or a record`);
+  }
+  return out;
+}
+
+/** Docker's label file: `KEY[=VALUE]` lines, blank lines and `#` comments skipped, no quoting. */
+export function parseLabelFile(text: string, file?: string): string[] {
+  const out: string[] = [];
+  text.replace(/^\uFEFF/, '').split('\n').forEach((raw, i) => {
+    const line = raw.replace(/\r$/, '').replace(/^\s+/, '');
+    if (line === '' || line.startsWith('#')) return;
+    if (line.includes('\0')) throw invalid(`invalid label line ${i + 1}${file ? ` in ${file}` : ''}: contains a NUL byte`, file);
+    if (line.startsWith('=')) throw invalid(`invalid label ${show(line)}${file ? ` in ${file}` : ''}: empty name`, file);
+    out.push(line);
+  });
+  return out;
+}
+
+function resolveLabels(opts: RunOptions): Record<string, string> | undefined {
+  if (opts.labels === undefined && opts.labelFile === undefined) return undefined;
+  const entries: string[] = [];
+  for (const file of opts.labelFile === undefined ? [] : strArray(opts.labelFile, 'label file')) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw invalid(`open ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as NodeJS.ErrnoException).code ?? 'cannot read'}`, file);
+    }
+    entries.push(...parseLabelFile(text, file));
+  }
+  const fromFiles = keyValues(entries, 'label', false);
+  return { ...fromFiles, ...(opts.labels === undefined ? {} : keyValues(opts.labels, 'label', false)) };
+}
+
+function resolveSysctls(opts: RunOptions, network: string, ipcMode: string | undefined): Record<string, string> | undefined {
+  if (opts.sysctls === undefined) return undefined;
+  const sysctls = keyValues(opts.sysctls, 'sysctl', true);
+  for (const key of Object.keys(sysctls)) {
+    const ipc = IPC_SYSCTLS.has(key) || key.startsWith('fs.mqueue.');
+    if (!ipc && !key.startsWith('net.')) throw invalid(`sysctl '${key}=${sysctls[key]}' is not whitelisted: only the IPC keys (kernel.msg*, kernel.sem, kernel.shm*), fs.mqueue.* and net.* are namespaced`);
+    if (ipc && ipcMode === 'host') throw invalid(`sysctl '${key}' is not allowed in the host's IPC namespace (--ipc host)`);
+    if (ipc && ipcMode?.startsWith('container:')) throw invalid(`sysctl '${key}' is not allowed in a joined IPC namespace (--ipc ${ipcMode})`);
+    if (!ipc && network === 'host') throw invalid(`sysctl '${key}' is not allowed in the host's network namespace (--network host)`);
+    // Network modes that join another container's namespace (net-store's `container:NAME`).
+    if (!ipc && network.startsWith('container:')) throw invalid(`sysctl '${key}' is not allowed in a joined network namespace (--network ${network})`);
+  }
+  return sysctls;
+}
+
+/** `host`, `container:REF` (REF a name or id), or the given private words. */
+function namespaceMode(value: unknown, flag: string, words: string[]): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const v = str(value, `${flag} mode`);
+  if (words.includes(v)) return v;
+  const m = /^container:(.+)$/.exec(v);
+  if (m && (flag === '--pid' || flag === '--ipc')) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(m[1]!)) throw invalid(`invalid ${flag} ${show(v)}: container:NAME|ID`);
+    return v;
+  }
+  throw invalid(`invalid ${flag} mode ${show(v)}: expected ${[...words, ...(flag === '--uts' ? [] : ['container:NAME|ID'])].join(', ')}`);
+}
+
+/** Docker's --mount CSV (encoding/csv: fields may be double-quoted, `""` is a quote). */
+function csvFields(line: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  for (;;) {
+    let field = '';
+    if (line[i] === '"') {
+      i++;
+      for (;;) {
+        if (i >= line.length) throw invalid(`invalid argument ${show(line)} for "--mount" flag: extraneous or missing " in quoted-field`);
+        if (line[i] === '"') {
+          if (line[i + 1] === '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        field += line[i++];
+      }
+      if (i < line.length && line[i] !== ',') throw invalid(`invalid argument ${show(line)} for "--mount" flag: extraneous or missing " in quoted-field`);
+    } else {
+      const comma = line.indexOf(',', i);
+      field = comma < 0 ? line.slice(i) : line.slice(i, comma);
+      i = comma < 0 ? line.length : comma;
+    }
+    out.push(field);
+    if (i >= line.length) return out;
+    i++; // the comma
+  }
+}
+
+const PROPAGATIONS = ['rprivate', 'private', 'rshared', 'shared', 'rslave', 'slave'];
+
+function boolWord(v: string, key: string, spec: string): boolean {
+  const t = v.toLowerCase();
+  if (t === '' || t === 'true' || t === '1') return true;
+  if (t === 'false' || t === '0') return false;
+  throw invalid(`invalid value for ${key}: ${v} (in --mount ${show(spec)})`);
+}
+
+/** Docker's `--mount` string -> MountSpec (docker/cli opts/mount.go: keys, aliases and messages). */
+export function parseMountFlag(spec: string): MountSpec {
+  noNul(spec, 'mount');
+  const m: Partial<MountSpec> & { type: MountSpec['type'] } = { type: 'volume' };
+  let sawVolumeOpt = false;
+  for (const field of csvFields(spec)) {
+    const eq = field.indexOf('=');
+    const key = (eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase();
+    const value = eq < 0 ? undefined : field.slice(eq + 1).trim();
+    if (value === undefined) {
+      if (key === 'readonly' || key === 'ro') {
+        m.readonly = true;
+        continue;
+      }
+      if (key === 'volume-nocopy') {
+        sawVolumeOpt = true;
+        continue;
+      }
+      throw invalid(`invalid field '${field}' must be a key=value pair`);
+    }
+    switch (key) {
+      case 'type':
+        if (value !== 'bind' && value !== 'volume' && value !== 'tmpfs') {
+          throw invalid(`invalid mount type ${show(value)} (in --mount ${show(spec)}): bind, volume or tmpfs`);
+        }
+        m.type = value;
+        break;
+      case 'source':
+      case 'src':
+        m.source = value;
+        break;
+      case 'target':
+      case 'dst':
+      case 'destination':
+        m.target = value;
+        break;
+      case 'readonly':
+      case 'ro':
+        m.readonly = boolWord(value, key, spec);
+        break;
+      case 'consistency':
+        break; // macOS only, as in Docker on Linux
+      case 'bind-propagation':
+        m.bindPropagation = value;
+        break;
+      case 'tmpfs-size':
+        m.tmpfsSize = value;
+        break;
+      case 'tmpfs-mode':
+        if (!/^[0-7]{1,4}$/.test(value)) throw invalid(`invalid value for tmpfs-mode: ${value}`);
+        m.tmpfsMode = Number.parseInt(value, 8);
+        break;
+      case 'volume-nocopy':
+        boolWord(value, key, spec);
+        sawVolumeOpt = true;
+        break;
+      case 'volume-driver':
+      case 'volume-label':
+      case 'volume-opt':
+      case 'volume-subpath':
+        throw invalid(`mount option ${key} is not supported: pocker has only anonymous local volumes (in --mount ${show(spec)})`);
+      default:
+        throw invalid(`unexpected key '${key}' in '${field}'`);
+    }
+  }
+  if (m.target === undefined || m.target === '') throw invalid('target is required');
+  if (sawVolumeOpt && m.type !== 'volume') throw invalid(`cannot mix 'volume-*' options with mount type '${m.type}'`);
+  return m as MountSpec;
+}
+
+/** A --mount (string or MountSpec) as a ResolvedMount: bind and tmpfs as -v and --tmpfs are, volume anonymous. */
+function resolveMountFlag(value: unknown, root: string, id: string, n: number): ResolvedMount {
+  const m: MountSpec = typeof value === 'string' ? parseMountFlag(value) : (value as MountSpec);
+  if (m === null || typeof m !== 'object') throw invalid(`invalid mount ${show(value)}: must be a --mount string or { type, source, target }`);
+  const ro = bool(m.readonly, 'mount readonly flag');
+  const what = `mount config for type ${JSON.stringify(m.type)}`;
+  if (m.type !== 'bind' && m.bindPropagation !== undefined) throw invalid(`invalid ${what}: field BindOptions must not be specified`);
+  if (m.type !== 'tmpfs' && (m.tmpfsSize !== undefined || m.tmpfsMode !== undefined)) throw invalid(`invalid ${what}: field TmpfsOptions must not be specified`);
+  switch (m.type) {
+    case 'bind': {
+      const src = m.source === undefined ? '' : str(m.source, 'mount source');
+      if (src === '') throw invalid(`invalid ${what}: field Source must not be empty`);
+      if (!path.isAbsolute(src)) throw invalid(`invalid ${what}: invalid mount path: '${src}' mount path must be absolute`, src);
+      if (!fs.existsSync(src)) throw invalid(`invalid ${what}: bind source path does not exist: ${src}`, src);
+      const prop = m.bindPropagation === undefined ? undefined : str(m.bindPropagation, 'bind-propagation');
+      if (prop !== undefined && !PROPAGATIONS.includes(prop)) throw invalid(`invalid bind-propagation ${show(prop)}: ${PROPAGATIONS.join(', ')}`);
+      const r = resolveVolume({ source: src, target: m.target, readonly: ro });
+      return prop ? { ...r, propagation: prop } : r;
+    }
+    case 'tmpfs': {
+      if (m.source !== undefined && m.source !== '') throw invalid(`invalid ${what}: field Source must not be specified`);
+      const data: string[] = [];
+      if (m.tmpfsSize !== undefined) data.push(`size=${parseBytes(m.tmpfsSize, 'tmpfs-size')}`);
+      if (m.tmpfsMode !== undefined) {
+        if (!Number.isInteger(m.tmpfsMode) || m.tmpfsMode < 0 || m.tmpfsMode > 0o7777) throw invalid(`invalid tmpfs-mode ${show(m.tmpfsMode)}`);
+        data.push(`mode=${m.tmpfsMode.toString(8)}`);
+      }
+      if (ro) data.push('ro');
+      return resolveTmpfs({ target: str(m.target, 'mount target'), options: data.join(',') });
+    }
+    case 'volume': {
+      if (m.source !== undefined && m.source !== '') {
+        throw invalid(`invalid ${what}: named volumes are not supported yet (source ${show(m.source)}): leave source out for an anonymous volume, or use type=bind with an absolute host path`);
+      }
+      // An anonymous volume: a directory of the container (removed with it), filled from the image, as an image's VOLUME.
+      return { kind: 'image-volume', src: path.join(root, 'containers', id, 'volumes', `mount-${n}`), dst: mountTarget(m.target, 'mount'), readonly: ro, data: '' };
+    }
+    default:
+      throw invalid(`invalid mount type ${show((m as { type?: unknown }).type)}: bind, volume or tmpfs`);
+  }
+}
+
+/**
+ * Resolves the issue-12 flags of `opts` onto a resolved config (called by resolveRunOptions once
+ * the rest is resolved: it needs the network, the tty and the root).
+ */
+function resolveRunFlags(opts: RunOptions, cfg: ResolvedRunConfig, userEnv: string[]): void {
+  const labels = resolveLabels(opts);
+  if (labels) cfg.labels = labels;
+  if (opts.stopSignal !== undefined) {
+    const raw = typeof opts.stopSignal === 'number' ? String(opts.stopSignal) : str(opts.stopSignal, 'stop signal');
+    if (!isSignalSpec(raw)) throw invalid(`invalid signal: ${raw}`);
+    cfg.stopSignal = normalizeSignal(raw) ?? (raw.toUpperCase().startsWith('SIG') ? raw.toUpperCase() : `SIG${raw.toUpperCase()}`);
+  }
+  if (opts.stopTimeout !== undefined) {
+    const t = opts.stopTimeout as unknown;
+    if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < -1) throw invalid(`invalid stop timeout ${show(t)}: a whole number of seconds, or -1 to wait forever`);
+    cfg.stopTimeout = t;
+  }
+  if (opts.ulimits !== undefined) {
+    if (!Array.isArray(opts.ulimits)) throw invalid(`invalid ulimits ${show(opts.ulimits)}: must be an array`);
+    const byType = new Map<string, { type: `RLIMIT_${string}`; soft: number; hard: number }>();
+    for (const u of opts.ulimits) {
+      const r = parseUlimit(u);
+      byType.set(r.type, r); // a later one of a name wins, as Docker's map
+    }
+    cfg.rlimits = [...byType.values()];
+  }
+  const ipcMode = namespaceMode(opts.ipc, '--ipc', ['private', 'shareable', 'host', 'none']);
+  const pidMode = namespaceMode(opts.pid, '--pid', ['host']);
+  const utsMode = namespaceMode(opts.uts, '--uts', ['host']);
+  if (ipcMode) cfg.ipcMode = ipcMode;
+  if (pidMode) cfg.pidMode = pidMode;
+  if (utsMode) {
+    if (opts.hostname !== undefined) throw invalid('Conflicting options: hostname and the UTS mode');
+    cfg.utsMode = utsMode;
+    cfg.hostname = os.hostname();
+    cfg.env = containerEnv(userEnv, cfg.hostname, cfg.tty);
+  }
+  if (opts.shmSize !== undefined) {
+    const shm = parseBytes(opts.shmSize, 'shm size');
+    if (shm === 0) throw invalid(`invalid shm size ${show(opts.shmSize)}: must be more than 0`);
+    if (ipcMode === 'host' || ipcMode === 'none' || ipcMode?.startsWith('container:')) {
+      throw invalid(`invalid shm size: --shm-size does not apply with --ipc ${ipcMode} (the container has no /dev/shm of its own)`);
+    }
+    cfg.shmSize = shm;
+  }
+  if (opts.devices !== undefined) {
+    if (!Array.isArray(opts.devices)) throw invalid(`invalid devices ${show(opts.devices)}: must be an array`);
+    cfg.devices = opts.devices.flatMap((d) => parseDevice(d));
+    const taken = new Set(cfg.mounts.map((m) => m.dst));
+    for (const d of cfg.devices) {
+      if (taken.has(d.pathInContainer)) throw invalid(`Duplicate mount point: ${d.pathInContainer}`);
+      taken.add(d.pathInContainer);
+    }
+  }
+  if (opts.groupAdd !== undefined) {
+    if (!Array.isArray(opts.groupAdd)) throw invalid(`invalid groupAdd ${show(opts.groupAdd)}: must be an array`);
+    cfg.groupAdd = opts.groupAdd.map((g) => {
+      const s = typeof g === 'number' ? String(g) : str(g, 'group');
+      if (!USER_PART_RE.test(s) || (/^\d+$/.test(s) && Number(s) > MAX_ID)) throw invalid(`invalid group ${show(g)}: a group name or a gid from 0 to ${MAX_ID}`);
+      return s;
+    });
+  }
+  const sysctls = resolveSysctls(opts, cfg.network, ipcMode);
+  if (sysctls) cfg.sysctls = sysctls;
+  if (opts.memoryReservation !== undefined) {
+    const r = parseBytes(opts.memoryReservation, 'memory reservation');
+    if (r < MIN_MEMORY) throw invalid(`invalid memory reservation ${show(opts.memoryReservation)}: Minimum memory reservation allowed is 6MB`);
+    if (cfg.resources.memory !== undefined && cfg.resources.memory < r) {
+      throw invalid('Minimum memory limit can not be less than memory reservation limit, see usage');
+    }
+    cfg.resources = { ...cfg.resources, memoryReservation: r };
+  }
+  if (bool(opts.oomKillDisable, 'oomKillDisable')) cfg.resources = { ...cfg.resources, oomKillDisable: true };
+  if (opts.mounts !== undefined) {
+    if (!Array.isArray(opts.mounts)) throw invalid(`invalid mounts ${show(opts.mounts)}: must be an array`);
+    const seen = new Set(cfg.mounts.map((m) => m.dst));
+    opts.mounts.forEach((m, n) => {
+      const r = resolveMountFlag(m, cfg.root, cfg.id, n);
+      if (seen.has(r.dst)) throw invalid(`Duplicate mount point: ${r.dst}`);
+      seen.add(r.dst);
+      cfg.mounts.push(r);
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /** Validates `opts` completely and resolves defaults. Throws `invalid()` on the first bad value. */
 export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = process.env): ResolvedRunConfig {
@@ -784,6 +1299,7 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
   if (ttySize) config.ttySize = ttySize;
   const cgroupns = resolveCgroupns(opts.cgroupns);
   if (cgroupns) config.cgroupns = cgroupns;
+  resolveRunFlags(opts, config, userEnv);
   return config;
 }
 

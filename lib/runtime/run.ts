@@ -38,6 +38,17 @@ import { signalDetached, signalName, signalNumber } from './signals.js';
 import { buildSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
 import { recordEvent } from '../state/events.js';
 import { hiddenStorePaths } from '../spec/hidden.js';
+import { resolveForStart } from './namespaces.js';
+
+/** What the store keeps of the issue-12 run flags for every container, foreground ones too (i12-flags). */
+function runFlagsMeta(cfg: ResolvedRunConfig): Pick<ContainerMeta, 'labels' | 'stopSignal' | 'stopTimeout' | 'ipcMode'> {
+  return {
+    ...(cfg.labels ? { labels: cfg.labels } : {}),
+    ...(cfg.stopSignal ? { stopSignal: cfg.stopSignal } : {}),
+    ...(cfg.stopTimeout !== undefined ? { stopTimeout: cfg.stopTimeout } : {}),
+    ...(cfg.ipcMode ? { ipcMode: cfg.ipcMode } : {}),
+  };
+}
 
 /**
  * Crash-safety tests: when `POCKER_FAULT` names this point, the process SIGKILLs itself there
@@ -106,6 +117,7 @@ interface Prepared {
  */
 async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: CgroupPlan, stdinOnce = false): Promise<Prepared> {
   const create = async (cfg: ResolvedRunConfig, lowers: string[], image: ContainerMeta['image'], stopSignal?: string): Promise<Prepared> => {
+    cfg = resolveForStart(cfg, lowers);
     const l = layout(cfg, lowers);
     let named = cfg;
     // config.json: the OCI document pocker-init is handed, with the store's record in it.
@@ -127,6 +139,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: C
         ...(cfg.detach ? { run: storedRun({ ...cfg, name }, l, stdinOnce) } : { owner: currentOwner() }),
         process: { env: cfg.env, cwd: cfg.cwd, user: cfg.user, caps: `0x${cfg.caps.toString(16)}`, noNewPrivs: cfg.noNewPrivs },
         ...(stopSignal ? { stopSignal } : {}),
+        ...runFlagsMeta(cfg),
       };
       createContainerDir(l.dir, {
         dirs: [
@@ -651,7 +664,7 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
       throw new PockerError(`cannot start container ${c.name}: it runs in the foreground of a pocker run`, { code: 'ERR_POCKER_FOREGROUND', step: 'start' });
     }
     if (c.status === 'running') return opts.attach ? attachTo(runningHandle(c), c.dir, stored) : runningHandle(c);
-    const cfg: ResolvedRunConfig = { ...stored.config, caps: BigInt(stored.config.caps) };
+    const cfg: ResolvedRunConfig = resolveForStart({ ...stored.config, caps: BigInt(stored.config.caps) }, stored.layout.lowers);
     const l: Layout = { dir: entry.dir, ...stored.layout };
     const info = detectCgroups();
     const plan = planCgroups(info, cfg.cgroupParent, cfg.id, cfg.resources);

@@ -2,6 +2,7 @@
 // resolved run options, its layout on disk and its cgroup plan. Pure: no I/O, so the store can
 // write exactly the document that pocker-init is handed.
 import { toOciResources } from '../cgroup/resources.js';
+import { invalid } from '../errors.js';
 import type { CgroupPlan } from '../cgroup/index.js';
 import type { ResolvedMount, ResolvedRunConfig } from '../runtime/options.js';
 import { DEFAULT_DEVICES, DEFAULT_MOUNTS, MASKED_PATHS, READONLY_PATHS, capNames } from './defaults.js';
@@ -171,7 +172,7 @@ export function buildSpec<C = unknown>(cfg: ResolvedRunConfig, l: SpecLayout, pl
     cgroups: specCgroups(plan),
     ...(opts.container !== undefined ? { container: opts.container } : {}),
   };
-  return {
+  return withRunFlags(cfg, {
     ociVersion: OCI_VERSION,
     process: processOf(cfg),
     root: { path: l.rootfs, readonly: cfg.readOnly },
@@ -189,7 +190,79 @@ export function buildSpec<C = unknown>(cfg: ResolvedRunConfig, l: SpecLayout, pl
       ...(seccomp ? { seccomp } : {}),
     },
     pocker,
-  };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Docker's run flags of issue 12 (i12-flags): namespaces (--pid, --ipc, --uts), /dev/shm
+// (--shm-size, --ipc host|none), devices, rlimits, supplementary groups, sysctls, bind
+// propagation. Applied to the document buildSpec made; pocker-init carries each out.
+
+/** Replaces namespace `type`: none (`host`), a join (`path`), or a new one. */
+function setNamespace(namespaces: LinuxNamespace[], type: LinuxNamespace['type'], mode: 'host' | 'new' | { path: string }): LinuxNamespace[] {
+  const at = namespaces.findIndex((n) => n.type === type);
+  const rest = namespaces.filter((n) => n.type !== type);
+  if (mode === 'host') return rest;
+  const ns: LinuxNamespace = mode === 'new' ? { type } : { type, path: mode.path };
+  rest.splice(at < 0 ? rest.length : at, 0, ns);
+  return rest;
+}
+
+/** The join path of a `container:` mode (lib/runtime/namespaces.ts resolves it right before a start). */
+function joinPath(cfg: ResolvedRunConfig, kind: 'pid' | 'ipc', mode: string): { path: string } {
+  const p = cfg.joins?.[kind];
+  if (!p) throw invalid(`--${kind} ${mode}: the container to join was not resolved`);
+  return { path: p };
+}
+
+export function withRunFlags<S extends Spec<unknown>>(cfg: ResolvedRunConfig, spec: S): S {
+  const linux = spec.linux ?? (spec.linux = {});
+  let namespaces = linux.namespaces ?? [];
+  if (cfg.pidMode === 'host') namespaces = setNamespace(namespaces, 'pid', 'host');
+  else if (cfg.pidMode?.startsWith('container:')) namespaces = setNamespace(namespaces, 'pid', joinPath(cfg, 'pid', cfg.pidMode));
+  if (cfg.ipcMode === 'host') namespaces = setNamespace(namespaces, 'ipc', 'host');
+  else if (cfg.ipcMode?.startsWith('container:')) namespaces = setNamespace(namespaces, 'ipc', joinPath(cfg, 'ipc', cfg.ipcMode));
+  if (cfg.utsMode === 'host') {
+    namespaces = setNamespace(namespaces, 'uts', 'host');
+    // The host's name is the host's: pocker-init must not set one.
+    delete spec.hostname;
+  }
+  linux.namespaces = namespaces;
+
+  let mounts = spec.mounts ?? [];
+  if (cfg.ipcMode === 'host') {
+    // Docker: the host's /dev/shm.
+    mounts = mounts.map((m) => (m.destination === '/dev/shm' ? { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'nosuid', 'noexec', 'nodev'] } : m));
+  } else if (cfg.ipcMode === 'none') {
+    mounts = mounts.filter((m) => m.destination !== '/dev/shm');
+  } else if (cfg.shmSize !== undefined) {
+    const size = `size=${Math.max(1, Math.ceil(cfg.shmSize / 1024))}k`;
+    mounts = mounts.map((m) => (m.destination === '/dev/shm' && m.type === 'tmpfs' ? { ...m, options: [...(m.options ?? []).filter((o) => !o.startsWith('size=')), size] } : m));
+  }
+  for (const m of cfg.mounts) {
+    if (!m.propagation) continue;
+    const i = mounts.findIndex((x) => x.destination === m.dst && x.type === 'bind');
+    if (i >= 0) mounts[i] = { ...mounts[i]!, options: [...(mounts[i]!.options ?? []), m.propagation] };
+  }
+  // --device: the host's node bound at the container path (pocker-init keeps a bound device node
+  // usable under the nodev /dev). pocker puts containers in no device cgroup (v1) and loads no
+  // device filter (v2), so there is no allow rule to add; cgroupPermissions are recorded only.
+  for (const d of cfg.devices ?? []) mounts.push({ destination: d.pathInContainer, type: 'bind', source: d.pathOnHost, options: ['bind', 'nosuid', 'noexec'] });
+  spec.mounts = mounts;
+
+  const proc = spec.process;
+  if (proc) {
+    if (cfg.rlimits?.length) proc.rlimits = cfg.rlimits.map((r) => ({ ...r }));
+    if (cfg.groupAdd?.length) {
+      const gids = cfg.groupAddGids ?? cfg.groupAdd.map((g) => {
+        if (!/^\d+$/.test(g)) throw invalid(`--group-add ${g}: the group name was not resolved`);
+        return Number(g);
+      });
+      proc.user = { ...proc.user, additionalGids: [...gids] };
+    }
+  }
+  if (cfg.sysctls && Object.keys(cfg.sysctls).length) linux.sysctl = { ...cfg.sysctls };
+  return spec;
 }
 
 /** What exec() resolved: the process to run and where. */
@@ -232,6 +305,18 @@ export function buildExecSpec(x: ExecSpecInput): Spec {
       cgroups: { ...x.cgroups, cleanup: [] },
     },
   };
+}
+
+/**
+ * An exec's document with its container's --ulimit and --group-add (issue 12): Docker's exec runs
+ * with the container's rlimits and supplementary groups, which the container's own document holds.
+ */
+export function withContainerProcess(spec: Spec, container: Process | undefined): Spec {
+  if (!container || !spec.process) return spec;
+  if (container.rlimits?.length) spec.process.rlimits = container.rlimits.map((r) => ({ ...r }));
+  const gids = container.user?.additionalGids;
+  if (gids?.length) spec.process.user = { ...spec.process.user, additionalGids: [...gids] };
+  return spec;
 }
 
 /** The bytes handed to pocker-init (a sealed memfd on fd 4): the document as JSON. */

@@ -75,6 +75,7 @@ function infoOf(c: ListedContainer, now: number): ContainerInfo {
     startedAt: s?.startedAt ?? '',
     finishedAt: (c.status === 'exited' && s?.finishedAt) || '',
     logPath: s ? c.logPath : '',
+    labels: { ...(c.config?.labels ?? {}) },
   };
 }
 
@@ -179,6 +180,10 @@ export interface ContainerDetails {
     StdinOnce: boolean;
     /** The image's StopSignal, if any. */
     StopSignal?: string;
+    /** `run --label` (issue 12). */
+    Labels: Record<string, string>;
+    /** `run --stop-timeout` (issue 12). */
+    StopTimeout?: number;
   };
   HostConfig: {
     /** Bytes (0: unlimited). */
@@ -198,6 +203,17 @@ export interface ContainerDetails {
     /** Docker's: the --security-opt values that differ from the defaults (a profile file as its JSON), or null. */
     SecurityOpt: string[] | null;
     CgroupParent: string;
+    // Issue 12 (i12-flags): the run flags, with Docker's names.
+    MemoryReservation: number;
+    OomKillDisable: boolean;
+    ShmSize: number;
+    Ulimits: Array<{ Name: string; Soft: number; Hard: number }>;
+    Devices: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }>;
+    GroupAdd: string[] | null;
+    Sysctls: Record<string, string>;
+    PidMode: string;
+    IpcMode: string;
+    UTSMode: string;
     Binds: string[];
     Tmpfs: Record<string, string>;
     LogConfig: { Type: 'json-file'; Config: Record<string, string> };
@@ -264,6 +280,9 @@ export function inspectContainer(ref: string, options: StateOptions = {}): Conta
       OpenStdin: r?.interactive ?? false,
       StdinOnce: c.config?.run?.stdinOnce ?? false,
       ...(c.config?.stopSignal ? { StopSignal: c.config.stopSignal } : {}),
+      // Issue 12 (i12-flags):
+      Labels: { ...(c.config?.labels ?? {}) },
+      ...(c.config?.stopTimeout !== undefined ? { StopTimeout: c.config.stopTimeout } : {}),
     },
     HostConfig: {
       Memory: res.memory ?? 0,
@@ -279,6 +298,17 @@ export function inspectContainer(ref: string, options: StateOptions = {}): Conta
       Init: r?.init ?? false,
       SecurityOpt: securityOpt(r),
       CgroupParent: r?.cgroupParent ?? '',
+      // Issue 12 (i12-flags): Docker's HostConfig names.
+      MemoryReservation: res.memoryReservation ?? 0,
+      OomKillDisable: res.oomKillDisable ?? false,
+      ShmSize: r?.shmSize ?? (r?.ipcMode === 'host' || r?.ipcMode === 'none' ? 0 : 67108864),
+      Ulimits: (r?.rlimits ?? []).map((u) => ({ Name: u.type.slice('RLIMIT_'.length).toLowerCase(), Soft: u.soft, Hard: u.hard })),
+      Devices: (r?.devices ?? []).map((d) => ({ PathOnHost: d.pathOnHost, PathInContainer: d.pathInContainer, CgroupPermissions: d.cgroupPermissions })),
+      GroupAdd: r?.groupAdd ?? null,
+      Sysctls: r?.sysctls ?? {},
+      PidMode: r?.pidMode ?? '',
+      IpcMode: r?.ipcMode ?? c.config?.ipcMode ?? 'private',
+      UTSMode: r?.utsMode ?? '',
       Binds: mounts.filter((m) => m.kind === 'bind').map((m) => `${m.src}:${m.dst}${m.readonly ? ':ro' : ''}`),
       Tmpfs: Object.fromEntries(mounts.filter((m) => m.kind === 'tmpfs').map((m) => [m.dst, [m.readonly ? 'ro' : '', m.data].filter(Boolean).join(',')])),
       LogConfig: {

@@ -5,7 +5,7 @@
 // match; `name` is a regular expression searched for in the name (with and without Docker's
 // leading `/`), `id` a prefix, `status` the state string, `exited` the exit code of an exited
 // container, `ancestor` the container's image, `before` / `since` a position in the list by
-// creation time. Keys Docker knows that pocker's containers have nothing to match with (labels,
+// creation time, `label` a label's key (`label=k`) or key and value (`label=k=v`). Keys Docker knows that pocker's containers have nothing to match with (labels,
 // health checks, networks, ports, volumes, isolation, swarm tasks) are refused, not faked.
 import { invalid, PockerError } from '../errors.js';
 import { parseReference } from '../image/reference.js';
@@ -18,14 +18,13 @@ export const CONTAINER_STATUSES = ['created', 'restarting', 'running', 'removing
 export type ContainerStatusFilter = (typeof CONTAINER_STATUSES)[number];
 
 /** The filter keys pocker matches. */
-export const FILTER_KEYS = ['ancestor', 'before', 'exited', 'id', 'name', 'since', 'status'] as const;
+export const FILTER_KEYS = ['ancestor', 'before', 'exited', 'id', 'label', 'name', 'since', 'status'] as const;
 
 /** A key of ContainerFilters. */
 export type ContainerFilterKey = (typeof FILTER_KEYS)[number];
 
 /** Keys Docker accepts that pocker refuses, and why (nothing of the container to match them with). */
 const UNSUPPORTED_KEYS: Readonly<Record<string, string>> = {
-  label: 'pocker containers have no labels (run has no --label)',
   health: 'pocker containers have no health checks',
   network: 'pocker does not record container networks',
   volume: 'pocker does not record container volumes',
@@ -65,6 +64,8 @@ export interface ContainerFilters {
   before?: string | string[];
   /** Containers created after this one (id, id prefix or name). */
   since?: string | string[];
+  /** Labels: `KEY` (the container has the label) or `KEY=VALUE` (with that value); every one given must match. */
+  label?: string | string[];
 }
 
 /** ContainerFilters with every value checked and every key present (as lists). */
@@ -76,6 +77,7 @@ export interface NormalizedFilters {
   ancestor: string[];
   before: string[];
   since: string[];
+  label: string[];
 }
 
 const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -98,7 +100,7 @@ function checkKey(key: string): asserts key is ContainerFilterKey {
  * integers, the other values non-empty strings. Throws ERR_POCKER_INVALID (step `validate`).
  */
 export function normalizeFilters(filters: ContainerFilters | undefined): NormalizedFilters {
-  const out: NormalizedFilters = { id: [], name: [], status: [], exited: [], ancestor: [], before: [], since: [] };
+  const out: NormalizedFilters = { id: [], name: [], status: [], exited: [], ancestor: [], before: [], since: [], label: [] };
   if (filters === undefined) return out;
   if (typeof filters !== 'object' || filters === null || Array.isArray(filters)) throw invalid('invalid filters: an object of KEY: value(s)');
   const given = filters as Record<string, unknown>;
@@ -118,7 +120,7 @@ export function normalizeFilters(filters: ContainerFilters | undefined): Normali
         if (!(CONTAINER_STATUSES as readonly string[]).includes(v)) throw invalidFilter('status', v);
         out.status.push(v as ContainerStatusFilter);
       } else {
-        if (v === '' && (key === 'before' || key === 'since' || key === 'ancestor')) throw invalidFilter(key, v, 'an empty value');
+        if (v === '' && (key === 'before' || key === 'since' || key === 'ancestor' || key === 'label')) throw invalidFilter(key, v, 'an empty value');
         out[key].push(v);
       }
     }
@@ -133,7 +135,7 @@ export function normalizeFilters(filters: ContainerFilters | undefined): Normali
  * `invalid filter 'status=VALUE'`, `invalid filter 'exited=VALUE'`, or that a key is not supported.
  */
 export function parseFilterArgs(args: readonly string[]): ContainerFilters {
-  const out: NormalizedFilters = { id: [], name: [], status: [], exited: [], ancestor: [], before: [], since: [] };
+  const out: NormalizedFilters = { id: [], name: [], status: [], exited: [], ancestor: [], before: [], since: [], label: [] };
   for (const arg of args) {
     const eq = arg.indexOf('=');
     if (eq === -1) throw invalid(`invalid argument ${JSON.stringify(arg)} for "-f, --filter" flag: bad format of filter (expected name=value)`);
@@ -220,6 +222,16 @@ function ancestorMatches(ancestors: Ancestor[], c: ContainerInfo): boolean {
   });
 }
 
+/** Docker's label filter: every `KEY` must be a label, every `KEY=VALUE` a label with that value. */
+function labelsMatch(wanted: string[], labels: Readonly<Record<string, string>>): boolean {
+  return wanted.every((w) => {
+    const eq = w.indexOf('=');
+    if (eq < 0) return Object.hasOwn(labels, w);
+    const key = w.slice(0, eq);
+    return Object.hasOwn(labels, key) && labels[key] === w.slice(eq + 1);
+  });
+}
+
 /** The index in `list` of the container `ref` names (id, unique id prefix or name: findContainer's order). */
 function indexOf(listed: readonly ContainerInfo[], ref: string): number {
   const exact = listed.findIndex((c) => c.id === ref);
@@ -265,6 +277,7 @@ export function filterContainers(listed: readonly ContainerInfo[], filters: Norm
     if (filters.exited.length && !(c.status === 'exited' && c.exitCode !== null && filters.exited.includes(c.exitCode))) return false;
     // The status string itself (whatever statuses pocker's containers come to have).
     if (filters.status.length && !(filters.status as readonly string[]).includes(c.status)) return false;
+    if (!labelsMatch(filters.label, c.labels ?? {})) return false;
     return ancestorMatches(ancestors, c);
   });
   return last > 0 ? out.slice(0, last) : out;

@@ -42,6 +42,8 @@ export interface ContainerInfo {
   finishedAt: string;
   /** The json-file log ('' for a foreground container). */
   logPath: string;
+  /** Its labels (`run --label`); absent in lists made before labels existed. */
+  labels?: Record<string, string>;
   /**
    * Bytes in the container's writable layer (its files' sizes, as Docker's SizeRw): only when
    * listContainers() was asked for `size`. A `host` container's writable layer is a tmpfs inside

@@ -39,6 +39,12 @@ export interface LogsOptions extends RootOptions {
   /** Prefix each entry's `log` with its time and a space (as `logs -t` prints it). */
   timestamps?: boolean;
   /**
+   * Docker's `logs --details`: each entry's `log` starts with its extra attributes (`k=v,k2=v2`)
+   * and a space. pocker's json-file log records no attributes (there are no `--log-opt labels=`
+   * / `env=`), so this is the space alone, where Docker prints it (after the time with `timestamps`).
+   */
+  details?: boolean;
+  /**
    * Only entries logged at or after this time (an entry's json-file `time`): a Date, Unix seconds
    * (fractions allowed), or a string as `logs --since` takes it: an RFC 3339 time
    * (`2024-01-02T15:04:05.123Z`, `2024-01-02T15:04`, `2024-01-02`; local without a zone), a Unix
@@ -67,6 +73,7 @@ interface Plan {
   tail: number;
   window: TimeWindow;
   timestamps: boolean;
+  details: boolean;
   onBadLine: ((file: string) => void) | undefined;
 }
 
@@ -82,7 +89,7 @@ function plan(ref: string, options: LogsOptions): Plan {
     until: options.until === undefined ? undefined : timeValueNanos(options.until, 'until', now),
   };
   const c = findContainer(stateRoot(options), ref);
-  return { c, tail: Math.floor(tail), window, timestamps: !!options.timestamps, onBadLine: options.onBadLine };
+  return { c, tail: Math.floor(tail), window, timestamps: !!options.timestamps, details: !!options.details, onBadLine: options.onBadLine };
 }
 
 function inWindow(e: LogEntry, w: TimeWindow): boolean {
@@ -92,7 +99,8 @@ function inWindow(e: LogEntry, w: TimeWindow): boolean {
 }
 
 function stamp(e: LogEntry, p: Plan): LogEntry {
-  return p.timestamps ? { ...e, log: `${e.time} ${e.log}` } : e;
+  const log = p.details ? ` ${e.log}` : e.log;
+  return p.timestamps ? { ...e, log: `${e.time} ${log}` } : p.details ? { ...e, log } : e;
 }
 
 /** A line as an entry; null (and reported) when it is not one; null for an empty line. */

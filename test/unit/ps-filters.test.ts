@@ -75,7 +75,8 @@ describe('parseFilterArgs (ps -f KEY=VALUE)', () => {
   it("unknown keys: invalid filter 'KEY'; keys pocker cannot match are refused by name; bad formats and exit codes", () => {
     expect(thrown(() => parseFilterArgs(['foo=bar'])).message).toBe("invalid filter 'foo'");
     expect(thrown(() => parseFilterArgs(['=bar'])).message).toBe("invalid filter ''");
-    expect(thrown(() => parseFilterArgs(['label=a=b'])).message).toBe("filter 'label' is not supported: pocker containers have no labels (run has no --label)");
+    // label is matched since run has --label (issue 12).
+    expect(parseFilterArgs(['label=a=b', 'label=c'])).toEqual({ label: ['a=b', 'c'] });
     for (const key of ['health', 'network', 'volume', 'publish', 'expose', 'isolation', 'is-task']) {
       expect(thrown(() => parseFilterArgs([`${key}=x`])).message).toMatch(new RegExp(`^filter '${key}' is not supported: `));
     }
@@ -88,13 +89,14 @@ describe('parseFilterArgs (ps -f KEY=VALUE)', () => {
 
 describe('normalizeFilters (the library)', () => {
   it('takes one value or several, and checks them as the CLI does', () => {
-    expect(normalizeFilters(undefined)).toEqual({ id: [], name: [], status: [], exited: [], ancestor: [], before: [], since: [] });
+    expect(normalizeFilters(undefined)).toEqual({ id: [], name: [], status: [], exited: [], ancestor: [], before: [], since: [], label: [] });
     expect(normalizeFilters({ name: 'a', status: ['exited', 'created'], exited: 3 })).toMatchObject({ name: ['a'], status: ['exited', 'created'], exited: [3] });
     expect(thrown(() => normalizeFilters({ status: 'gone' as never })).message).toBe("invalid filter 'status=gone'");
     expect(thrown(() => normalizeFilters({ exited: 1.5 })).message).toBe("invalid filter 'exited=1.5': an exit code is an integer");
     expect(thrown(() => normalizeFilters({ exited: '1' as never })).message).toBe("invalid filter 'exited=1': an exit code is an integer");
     expect(thrown(() => normalizeFilters({ nope: 'x' } as ContainerFilters)).message).toBe("invalid filter 'nope'");
-    expect(thrown(() => normalizeFilters({ label: 'x' } as ContainerFilters)).message).toMatch(/^filter 'label' is not supported/);
+    expect(normalizeFilters({ label: 'x' })).toMatchObject({ label: ['x'] });
+    expect(thrown(() => normalizeFilters({ label: '' })).message).toBe("invalid filter 'label=': an empty value");
     expect(thrown(() => normalizeFilters({ name: 5 as never })).message).toBe("invalid filter 'name=5': a string");
     expect(thrown(() => normalizeFilters({ before: '' })).message).toBe("invalid filter 'before=': an empty value");
     expect(thrown(() => normalizeFilters([] as never)).message).toBe('invalid filters: an object of KEY: value(s)');
@@ -102,6 +104,22 @@ describe('normalizeFilters (the library)', () => {
 });
 
 describe('filterContainers', () => {
+  it("label (issue 12): KEY has the label, KEY=VALUE with that value; every label filter must match (Docker's MatchKVList)", () => {
+    const list = [
+      info({ id: hex('1'), name: 'a', labels: { app: 'web', tier: '' } }),
+      info({ id: hex('2'), name: 'b', labels: { app: 'db' } }),
+      info({ id: hex('3'), name: 'c' }),
+    ];
+    const by = (label: string | string[]) => filterContainers(list, normalizeFilters({ label }), { all: true }).map((c) => c.name);
+    expect(by('app')).toEqual(['a', 'b']);
+    expect(by('app=web')).toEqual(['a']);
+    expect(by('tier')).toEqual(['a']);
+    expect(by('tier=')).toEqual(['a']);
+    expect(by(['app', 'tier'])).toEqual(['a']);
+    expect(by(['app=db', 'tier'])).toEqual([]);
+    expect(by('app=we')).toEqual([]);
+  });
+
   it('without filters: running and restarting ones, or all; -n N the N newest of all states', () => {
     expect(names({})).toEqual(['web-2', 'Web-1']);
     expect(names({}, { all: true })).toEqual(['web-2', 'job', 'killed', 'Web-1', 'ok']);
