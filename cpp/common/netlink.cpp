@@ -539,7 +539,8 @@ int Socket::routes(std::vector<Route>* out) {
 
 }  // namespace nl
 
-Error netAttach(nl::Socket& host, nl::Socket& inner, int nsFd, const NetInterface& iface, void (*after)(const char*)) {
+Error netAttach(nl::Socket& host, nl::Socket& inner, int nsFd, const NetInterface& iface, void (*after)(const char*),
+                bool replaceStale) {
   auto error = [](int err, const char* syscall, const std::string& path) { return Error{err, "network", syscall, path}; };
   // Everything is parsed before anything is created: bad input leaves nothing behind.
   unsigned char mac[6];
@@ -559,8 +560,10 @@ Error netAttach(nl::Socket& host, nl::Socket& inner, int nsFd, const NetInterfac
     if (int e = host.linkIndex(iface.bridge, &bridge)) return error(e, "RTM_GETLINK", iface.bridge);
     if (bridge == 0) return error(ENODEV, "RTM_GETLINK", iface.bridge);
   }
-  if (int e = host.createVeth(iface.hostName, iface.name, nsFd, iface.mtu, hasMac ? mac : nullptr, bridge))
-    return error(e, "RTM_NEWLINK", iface.hostName);
+  int made = host.createVeth(iface.hostName, iface.name, nsFd, iface.mtu, hasMac ? mac : nullptr, bridge);
+  if (made == EEXIST && replaceStale && host.deleteLink(iface.hostName) == 0)
+    made = host.createVeth(iface.hostName, iface.name, nsFd, iface.mtu, hasMac ? mac : nullptr, bridge);
+  if (made) return error(made, "RTM_NEWLINK", iface.hostName);
   // From here on a failure removes the pair (deleting one end deletes both).
   auto undo = [&](Error e) {
     host.deleteLink(iface.hostName);

@@ -134,7 +134,10 @@ class Socket {
 // the link up, default routes. `after(point)`, when given, runs after each step: "net-veth",
 // "net-addr", "net-route" (pocker-init's fault points). On error the host end is deleted (the
 // pair goes with it) and the Error has step "network", the request's name as syscall and the
-// interface as path.
-Error netAttach(nl::Socket& host, nl::Socket& inner, int nsFd, const NetInterface& iface, void (*after)(const char*) = nullptr);
+// interface as path. With `replaceStale`, a host end of that name that exists already is deleted
+// and the pair made again (the monitor's: the name is its container's own, left by an earlier run
+// whose namespace the kernel has not finished tearing down).
+Error netAttach(nl::Socket& host, nl::Socket& inner, int nsFd, const NetInterface& iface, void (*after)(const char*) = nullptr,
+                bool replaceStale = false);
 
 }  // namespace pocker

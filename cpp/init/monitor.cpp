@@ -409,7 +409,6 @@ int runMonitor(const Spec& spec, int sync) {
       master.reset();
       relay.drain(syncOpen ? sync : -1);
     }
-    removeHostEnds(spec);
     keeper.endRun();
     bool oom = oomKills(spec) > oomBefore;
     if (spec.removeOnExit && keeper.enabled()) {

@@ -42,6 +42,7 @@ Error setupNetwork(const Spec& spec, pid_t pid) {
   std::snprintf(path, sizeof path, "/proc/%d/ns/net", static_cast<int>(pid));
   Fd target(::open(path, O_RDONLY | O_CLOEXEC));
   if (!target) return fail("network", "open", path);
+  // (/proc/self/ns/net is opened per run: one open, and a restart's monitor holds no fd between runs.)
   Fd self(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
   if (!self) return fail("network", "open", "/proc/self/ns/net");
   if (setns(target.get(), CLONE_NEWNET) != 0) return fail("network", "setns", path);
@@ -56,7 +57,7 @@ Error setupNetwork(const Spec& spec, pid_t pid) {
   nl::Socket host;
   if (int e = host.open()) return Error{e, "network", "socket", spec.netInterfaces[0].hostName};
   for (size_t i = 0; i < spec.netInterfaces.size(); i++) {
-    if (Error err = netAttach(host, inner, target.get(), spec.netInterfaces[i], faultPoint)) {
+    if (Error err = netAttach(host, inner, target.get(), spec.netInterfaces[i], faultPoint, true)) {
       for (size_t k = 0; k < i; k++) host.deleteLink(spec.netInterfaces[k].hostName);
       return err;
     }

@@ -16,9 +16,11 @@ namespace pocker {
 // ends it made are deleted; the Error has step `network`.
 Error setupNetwork(const Spec& spec, pid_t pid);
 
-// Deletes the host ends of spec.netInterfaces after a run (the kernel tears a dead namespace's
-// veths down asynchronously: the next run of a restart policy must not find the old pair under the
-// same name). Absent ones are fine.
+// Deletes the host ends of spec.netInterfaces (absent ones are fine): on a failed start, so that
+// nothing is left when the caller hears of it. Not at a container's normal end: its namespace dies
+// with it and the kernel removes the pairs in its own batched teardown, while an RTM_DELLINK of a
+// veth waits for RCU grace periods (20-30 ms here) that a `run --rm` would wait for too. A later
+// run of a restart policy replaces a pair the teardown has not removed yet (netAttach replaceStale).
 void removeHostEnds(const Spec& spec);
 
 // spec.netCleanup, when set: fork + exec (no shell; PATH set, nothing else in its environment),
