@@ -41,6 +41,10 @@ class Msg {
     if (len) std::memcpy(buf_.data() + at, data, len);
   }
   void attr(uint16_t type, const void* data, size_t len) {
+    if (RTA_LENGTH(len) > 0xffff) {  // rta_len is 16 bits: refuse rather than wrap
+      overflow_ = true;
+      return;
+    }
     rtattr a{};
     a.rta_len = static_cast<unsigned short>(RTA_LENGTH(len));
     a.rta_type = type;
@@ -57,17 +61,21 @@ class Msg {
     return at;
   }
   void end(size_t at) {
+    if (buf_.size() - at > 0xffff) overflow_ = true;
     unsigned short len = static_cast<unsigned short>(buf_.size() - at);
     std::memcpy(buf_.data() + at + offsetof(rtattr, rta_len), &len, sizeof len);
   }
+  // The message, or an empty string (EMSGSIZE at send) if an attribute did not fit.
   std::string& finish() {
+    if (overflow_) buf_.clear();
     uint32_t len = static_cast<uint32_t>(buf_.size());
-    std::memcpy(buf_.data() + offsetof(nlmsghdr, nlmsg_len), &len, sizeof len);
+    if (!buf_.empty()) std::memcpy(buf_.data() + offsetof(nlmsghdr, nlmsg_len), &len, sizeof len);
     return buf_;
   }
 
  private:
   std::string buf_;
+  bool overflow_ = false;
 };
 
 // The attributes following a family header, by type (NLA_F_* bits masked off); later ones win.
@@ -223,6 +231,7 @@ int Socket::open() {
 
 int Socket::send(std::string& msg, uint32_t* seq) {
   if (!fd_) return EBADF;
+  if (msg.size() < NLMSG_HDRLEN) return EMSGSIZE;
   if (++seq_ == 0) seq_ = 1;
   *seq = seq_;
   std::memcpy(msg.data() + offsetof(nlmsghdr, nlmsg_seq), seq, sizeof *seq);
@@ -259,6 +268,7 @@ ssize_t Socket::receive() {
 }
 
 int Socket::request(std::string& msg, std::string* reply) {
+  if (msg.size() < NLMSG_HDRLEN) return EMSGSIZE;
   uint16_t flags;
   std::memcpy(&flags, msg.data() + offsetof(nlmsghdr, nlmsg_flags), sizeof flags);
   flags |= NLM_F_ACK;

@@ -91,6 +91,13 @@ void cleanupCgroups(const Spec& spec) {
   for (const auto& dir : spec.cgroupCleanup) cgroupRemove(dir);
 }
 
+// Whether the caller has closed its end of the sync socket (a poll of it right now).
+bool callerGone(int sync, bool syncOpen) {
+  if (!syncOpen) return true;
+  struct pollfd p = {sync, POLLIN, 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
 // The container never got to exec: reap it, clean up, report.
 int abortStart(const Spec& spec, int sync, pid_t pid, const Error& e) {
   if (pid > 0) {
@@ -101,18 +108,14 @@ int abortStart(const Spec& spec, int sync, pid_t pid, const Error& e) {
   removeHostEnds(spec);
   cleanupCgroups(spec);
   if (!spec.attachSocket.empty()) ::unlink(spec.attachSocket.c_str());
+  // A later run of a restart policy that cannot start is the container's last end: nobody else
+  // releases its network (a first start's caller is still there and does).
+  if (callerGone(sync, true)) runNetworkCleanup(spec);
   reportError(sync, e);
   return 1;
 }
 
 }  // namespace
-
-// Whether the caller has closed its end of the sync socket (a poll of it right now).
-static bool callerGone(int sync, bool syncOpen) {
-  if (!syncOpen) return true;
-  struct pollfd p = {sync, POLLIN, 0};
-  return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0;
-}
 
 // A detached container's monitor leaves the caller's process tree and session: the process the
 // caller started (and watches) forks the real monitor, waits until it has reported the start (or

@@ -4,6 +4,7 @@
 #include "init/net.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -94,6 +95,7 @@ void runNetworkCleanup(const Spec& spec) {
     // program starts with neither.
     sigaction(SIGPIPE, &dfl, nullptr);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    syscall(SYS_close_range, 3U, ~0U, 0U);  // the sync socket, attach clients: nothing of the monitor's
     execve(argv[0], argv.data(), envp);
     _exit(127);
   }

@@ -131,6 +131,8 @@ describe.skipIf(!isRoot)('addon: links, bridges, addresses, routes', () => {
     expect(link(BRIDGE)).toBeUndefined();
     expect(() => n.netBridge('x'.repeat(16), [], 0)).toThrow(expect.objectContaining({ step: 'network', syscall: 'RTM_GETLINK' }));
     expect(() => (n.netBridge as unknown as (x: unknown) => void)(5)).toThrow(TypeError);
+    // An attribute longer than netlink's 16-bit length is refused, never truncated.
+    expect(() => n.netDeleteLink('x'.repeat(70_000))).toThrow(expect.objectContaining({ code: 'EMSGSIZE', syscall: 'RTM_DELLINK' }));
   });
 });
 
@@ -295,7 +297,9 @@ describe.skipIf(!isRoot)('pocker-init: pocker.network.cleanup', () => {
     mkdirSync(state);
     const marker = join(out, 'cleanup');
     // The argv is exec'd as is: `sh -c` here is the test's choice of program, not the monitor's.
-    const cleanup = ['/bin/sh', '-c', `{ echo "args: $0 $1"; echo "path: $PATH"; ls ${state} >/dev/null 2>&1 && echo "dir: present"; } > ${marker}`, 'one', 'two'];
+    const fdsFile = join(out, 'fds');
+    const script = `ls /proc/$$/fd > ${fdsFile}; { echo "args: $0 $1"; echo "path: $PATH"; ls ${state} >/dev/null 2>&1 && echo "dir: present"; } > ${marker}`;
+    const cleanup = ['/bin/sh', '-c', script, 'one', 'two'];
     const c = spawnDoc(
       doc(['/bin/sh', '-c', 'while [ ! -e /out/done ]; do sleep 0.05; done'], out, {
         network: { interfaces: [], cleanup },
@@ -310,6 +314,10 @@ describe.skipIf(!isRoot)('pocker-init: pocker.network.cleanup', () => {
     expect(text).toContain('args: one two');
     expect(text).toMatch(/path: .*\/usr\/sbin/);
     expect(text).toContain('dir: present');
+    // Nothing of the monitor's (its sync socket is fd 3) crosses into the cleanup program (the shell
+    // keeps its own copy of a redirected fd at 10 and up).
+    const fds = readFileSync(fdsFile, 'utf8').split('\n').filter(Boolean).map(Number);
+    expect(fds.filter((fd) => fd < 10).sort()).toEqual([0, 1, 2]);
   });
 
   it('a cleanup that hangs is SIGKILLed after 10 s, then the final state is written', async () => {
