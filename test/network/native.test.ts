@@ -289,6 +289,31 @@ describe.skipIf(!isRoot)('pocker-init: pocker.network', () => {
 });
 
 describe.skipIf(!isRoot)('pocker-init: pocker.network.cleanup', () => {
+  it('a restart whose network cannot be set up ends the policy (exit code 125) and runs the cleanup', async () => {
+    native().netBridge(BRIDGE, [SUBNET4], 1500);
+    const out = tempDir('net-out');
+    const state = tempDir('net-state');
+    const marker = join(out, 'cleanup');
+    const c = spawnDoc(
+      doc(['/bin/sh', '-c', 'echo run >> /out/runs; while [ ! -e /out/go ]; do sleep 0.05; done; exit 1'], out, {
+        network: { interfaces: [iface({ addresses: ['10.88.0.5/24'], gateway6: undefined })], cleanup: ['/bin/sh', '-c', `echo ran > ${marker}`] },
+        detach: { stateDir: state, logPath: '', logMaxSize: 0, logMaxFiles: 1, removeOnExit: false },
+        restart: { policy: 'always', max: 0 },
+      }),
+    );
+    await c.done;
+    await until('the first run', () => existsSync(join(out, 'runs')));
+    // The bridge goes away while the first run is still running: the next run cannot join it.
+    expect(native().netDeleteLink(BRIDGE)).toBe(true);
+    writeFileSync(join(out, 'go'), '');
+    const st = () => JSON.parse(readFileSync(join(state, 'state.json'), 'utf8')) as { status: string; exitCode: number; restartCount: number };
+    await until('the policy ended', () => st().status === 'exited');
+    expect(st()).toMatchObject({ exitCode: 125, restartCount: 1 });
+    expect(readFileSync(join(out, 'runs'), 'utf8')).toBe('run\n');
+    expect(readFileSync(marker, 'utf8')).toBe('ran\n');
+    await until('the pair is gone', () => pocketLinks().length === 0);
+  });
+
 
   it('runs the cleanup argv at a detached container\'s end, before the --rm removal (no shell)', async () => {
     const out = tempDir('net-out');
