@@ -463,17 +463,30 @@ int Socket::addDefaultRoute(int index, const Cidr& gw) {
   return request(m.finish());
 }
 
-int Socket::links(std::vector<Link>* out) {
+template <typename T, typename F>
+int Socket::dumpAll(uint16_t type, const void* hdr, size_t hdrLen, std::vector<T>* out, F each) {
   int e = EINTR;
   for (int attempt = 0; attempt < 5 && e == EINTR; attempt++) {
     out->clear();
-    ifinfomsg ifi{};
-    ifi.ifi_family = AF_UNSPEC;
-    e = dump(RTM_GETLINK, &ifi, sizeof ifi, [&](const nlmsghdr* h) {
-      Link l;
-      if (h->nlmsg_type == RTM_NEWLINK && parseLink(h, &l)) out->push_back(std::move(l));
-    });
+    e = dump(type, hdr, hdrLen, each);
   }
+  return e;
+}
+
+int Socket::linkNames(std::map<int, std::string>* names) {
+  std::vector<Link> ls;
+  if (int e = links(&ls)) return e;
+  for (const auto& l : ls) (*names)[l.index] = l.name;
+  return 0;
+}
+
+int Socket::links(std::vector<Link>* out) {
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  int e = dumpAll(RTM_GETLINK, &ifi, sizeof ifi, out, [&](const nlmsghdr* h) {
+    Link l;
+    if (h->nlmsg_type == RTM_NEWLINK && parseLink(h, &l)) out->push_back(std::move(l));
+  });
   if (e) return e;
   std::map<int, std::string> names;
   for (const auto& l : *out) names[l.index] = l.name;
@@ -483,68 +496,54 @@ int Socket::links(std::vector<Link>* out) {
 }
 
 int Socket::addresses(std::vector<Address>* out) {
-  std::vector<Link> ls;
-  if (int e = links(&ls)) return e;
   std::map<int, std::string> names;
-  for (const auto& l : ls) names[l.index] = l.name;
-  int e = EINTR;
-  for (int attempt = 0; attempt < 5 && e == EINTR; attempt++) {
-    out->clear();
-    ifaddrmsg ifa{};
-    ifa.ifa_family = AF_UNSPEC;
-    e = dump(RTM_GETADDR, &ifa, sizeof ifa, [&](const nlmsghdr* h) {
-      ifaddrmsg a;
-      const void* at;
-      int len;
-      if (h->nlmsg_type != RTM_NEWADDR || !body(h, &a, &at, &len)) return;
-      if (a.ifa_family != AF_INET && a.ifa_family != AF_INET6) return;
-      const rtattr* tb[IFA_MAX + 1];
-      parseAttrs(at, len, tb);
-      const rtattr* addr = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
-      size_t want = a.ifa_family == AF_INET ? 4 : 16;
-      if (!addr || RTA_PAYLOAD(addr) < want) return;
-      Address x;
-      x.index = static_cast<int>(a.ifa_index);
-      x.name = names[x.index];
-      x.cidr = formatIp(a.ifa_family, RTA_DATA(addr)) + "/" + std::to_string(a.ifa_prefixlen);
-      out->push_back(std::move(x));
-    });
-  }
-  return e;
+  if (int e = linkNames(&names)) return e;
+  ifaddrmsg ifa{};
+  ifa.ifa_family = AF_UNSPEC;
+  return dumpAll(RTM_GETADDR, &ifa, sizeof ifa, out, [&](const nlmsghdr* h) {
+    ifaddrmsg a;
+    const void* at;
+    int len;
+    if (h->nlmsg_type != RTM_NEWADDR || !body(h, &a, &at, &len)) return;
+    if (a.ifa_family != AF_INET && a.ifa_family != AF_INET6) return;
+    const rtattr* tb[IFA_MAX + 1];
+    parseAttrs(at, len, tb);
+    const rtattr* addr = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+    size_t want = a.ifa_family == AF_INET ? 4 : 16;
+    if (!addr || RTA_PAYLOAD(addr) < want) return;
+    Address x;
+    x.index = static_cast<int>(a.ifa_index);
+    x.name = names[x.index];
+    x.cidr = formatIp(a.ifa_family, RTA_DATA(addr)) + "/" + std::to_string(a.ifa_prefixlen);
+    out->push_back(std::move(x));
+  });
 }
 
 int Socket::routes(std::vector<Route>* out) {
-  std::vector<Link> ls;
-  if (int e = links(&ls)) return e;
   std::map<int, std::string> names;
-  for (const auto& l : ls) names[l.index] = l.name;
-  int e = EINTR;
-  for (int attempt = 0; attempt < 5 && e == EINTR; attempt++) {
-    out->clear();
-    rtmsg rm{};
-    rm.rtm_family = AF_UNSPEC;
-    e = dump(RTM_GETROUTE, &rm, sizeof rm, [&](const nlmsghdr* h) {
-      rtmsg r;
-      const void* at;
-      int len;
-      if (h->nlmsg_type != RTM_NEWROUTE || !body(h, &r, &at, &len)) return;
-      if ((r.rtm_family != AF_INET && r.rtm_family != AF_INET6) || r.rtm_type != RTN_UNICAST || (r.rtm_flags & RTM_F_CLONED))
-        return;
-      const rtattr* tb[RTA_MAX + 1];
-      parseAttrs(at, len, tb);
-      uint32_t table = tb[RTA_TABLE] ? attrU32(tb[RTA_TABLE]) : r.rtm_table;
-      if (table != RT_TABLE_MAIN) return;
-      size_t want = r.rtm_family == AF_INET ? 4 : 16;
-      unsigned char zero[16] = {};
-      const void* dst = tb[RTA_DST] && RTA_PAYLOAD(tb[RTA_DST]) >= want ? RTA_DATA(tb[RTA_DST]) : zero;
-      Route x;
-      x.dst = formatIp(r.rtm_family, dst) + "/" + std::to_string(r.rtm_dst_len);
-      if (tb[RTA_OIF]) x.dev = names[static_cast<int>(attrU32(tb[RTA_OIF]))];
-      if (tb[RTA_GATEWAY] && RTA_PAYLOAD(tb[RTA_GATEWAY]) >= want) x.gateway = formatIp(r.rtm_family, RTA_DATA(tb[RTA_GATEWAY]));
-      out->push_back(std::move(x));
-    });
-  }
-  return e;
+  if (int e = linkNames(&names)) return e;
+  rtmsg rm{};
+  rm.rtm_family = AF_UNSPEC;
+  return dumpAll(RTM_GETROUTE, &rm, sizeof rm, out, [&](const nlmsghdr* h) {
+    rtmsg r;
+    const void* at;
+    int len;
+    if (h->nlmsg_type != RTM_NEWROUTE || !body(h, &r, &at, &len)) return;
+    if ((r.rtm_family != AF_INET && r.rtm_family != AF_INET6) || r.rtm_type != RTN_UNICAST || (r.rtm_flags & RTM_F_CLONED))
+      return;
+    const rtattr* tb[RTA_MAX + 1];
+    parseAttrs(at, len, tb);
+    uint32_t table = tb[RTA_TABLE] ? attrU32(tb[RTA_TABLE]) : r.rtm_table;
+    if (table != RT_TABLE_MAIN) return;
+    size_t want = r.rtm_family == AF_INET ? 4 : 16;
+    unsigned char zero[16] = {};
+    const void* dst = tb[RTA_DST] && RTA_PAYLOAD(tb[RTA_DST]) >= want ? RTA_DATA(tb[RTA_DST]) : zero;
+    Route x;
+    x.dst = formatIp(r.rtm_family, dst) + "/" + std::to_string(r.rtm_dst_len);
+    if (tb[RTA_OIF]) x.dev = names[static_cast<int>(attrU32(tb[RTA_OIF]))];
+    if (tb[RTA_GATEWAY] && RTA_PAYLOAD(tb[RTA_GATEWAY]) >= want) x.gateway = formatIp(r.rtm_family, RTA_DATA(tb[RTA_GATEWAY]));
+    out->push_back(std::move(x));
+  });
 }
 
 }  // namespace nl

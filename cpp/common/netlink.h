@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,11 @@ class Socket {
   // Sends a NLM_F_DUMP request and calls `each(type, payload, len)` for every answer until NLMSG_DONE.
   template <typename F>
   int dump(uint16_t type, const void* body, size_t bodyLen, F each);
+  // dump() into a vector, cleared and done again (at most 5 times) while the kernel marks the
+  // answer inconsistent (NLM_F_DUMP_INTR: the table changed meanwhile).
+  template <typename T, typename F>
+  int dumpAll(uint16_t type, const void* body, size_t bodyLen, std::vector<T>* out, F each);
+  int linkNames(std::map<int, std::string>* names);
   int send(std::string& msg, uint32_t* seq);
   // One datagram into buf_ (EINTR retried; a truncated one is EMSGSIZE).
   ssize_t receive();
