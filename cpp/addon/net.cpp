@@ -47,8 +47,9 @@ void* openInNamespace(void* p) {
   return nullptr;
 }
 
-// A netlink socket in the network namespace of `pid` (0: the caller's). Returns 0 or errno with *syscall set.
-int openSocket(int64_t pid, nl::Socket* sock, std::string* path, const char** syscall) {
+// A netlink socket in the network namespace of `pid` (0: the caller's); *ns gets that namespace
+// (/proc/PID/ns/net, its path in *path). Returns 0 or errno with *syscall set.
+int openSocket(int64_t pid, nl::Socket* sock, Fd* ns, std::string* path, const char** syscall) {
   if (pid == 0) {
     *syscall = "socket";
     return sock->open();
@@ -56,10 +57,10 @@ int openSocket(int64_t pid, nl::Socket* sock, std::string* path, const char** sy
   char p[48];
   std::snprintf(p, sizeof p, "/proc/%lld/ns/net", static_cast<long long>(pid));
   *path = p;
-  Fd ns(::open(p, O_RDONLY | O_CLOEXEC));
+  ns->reset(::open(p, O_RDONLY | O_CLOEXEC));
   *syscall = "open";
-  if (!ns) return errno;
-  NsOpen a{ns.get(), sock, 0, ""};
+  if (!*ns) return errno;
+  NsOpen a{ns->get(), sock, 0, ""};
   pthread_t t;
   *syscall = "pthread_create";
   if (int e = pthread_create(&t, nullptr, openInNamespace, &a)) return e;
@@ -197,15 +198,12 @@ Napi::Value NetAttach(const Napi::CallbackInfo& info) {
     if (!(m >= 0 && m <= 65535)) return throwTypeError(env, "netAttach: mtu out of range");
     i.mtu = static_cast<uint32_t>(m);
   }
-  char p[48];
-  std::snprintf(p, sizeof p, "/proc/%lld/ns/net", static_cast<long long>(pid));
-  Fd ns(::open(p, O_RDONLY | O_CLOEXEC));
-  if (!ns) return fail(env, errno, "open", p);
   nl::Socket host, inner;
-  if (int e = host.open()) return fail(env, e, "socket", i.hostName);
+  Fd ns;
   std::string path;
   const char* syscall = "";
-  if (int e = openSocket(pid, &inner, &path, &syscall)) return fail(env, e, syscall, path);
+  if (int e = openSocket(pid, &inner, &ns, &path, &syscall)) return fail(env, e, syscall, path);
+  if (int e = host.open()) return fail(env, e, "socket", i.hostName);
   if (Error err = netAttach(host, inner, ns.get(), i)) return fail(env, err.err, err.syscall, err.path);
   return env.Undefined();
 }
@@ -218,9 +216,10 @@ Napi::Value NetDetach(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !pidArg(info[0], &pid) || !stringArg(info[1], &name))
     return throwTypeError(env, "netDetach(pid: number, name: string)");
   nl::Socket inner;
+  Fd ns;
   std::string path;
   const char* syscall = "";
-  if (int e = openSocket(pid, &inner, &path, &syscall)) return fail(env, e, syscall, path);
+  if (int e = openSocket(pid, &inner, &ns, &path, &syscall)) return fail(env, e, syscall, path);
   int e = inner.deleteLink(name);
   if (e == ENODEV) return Napi::Boolean::New(env, false);
   if (e) return fail(env, e, "RTM_DELLINK", name);
@@ -233,9 +232,10 @@ Napi::Value NetAddresses(const Napi::CallbackInfo& info) {
   int64_t pid = 0;
   if (info.Length() >= 1 && !info[0].IsUndefined() && !pidArg(info[0], &pid)) return throwTypeError(env, "netAddresses(pid?: number)");
   nl::Socket s;
+  Fd ns;
   std::string path;
   const char* syscall = "";
-  if (int e = openSocket(pid, &s, &path, &syscall)) return fail(env, e, syscall, path);
+  if (int e = openSocket(pid, &s, &ns, &path, &syscall)) return fail(env, e, syscall, path);
   std::vector<nl::Address> addrs;
   if (int e = s.addresses(&addrs)) return fail(env, e, "RTM_GETADDR", path);
   Napi::Array out = Napi::Array::New(env, addrs.size());
