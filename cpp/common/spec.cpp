@@ -723,6 +723,9 @@ Error parseSpec(const char* data, size_t len, Spec* out) {
   // exec joins a running container: only `process` and the pocker section apply.
   if (!parseProcess(r, *process, out, !exec)) return bad();
   if (exec) {
+    // An exec joins its container's network: it plumbs nothing and releases nothing.
+    out->netInterfaces.clear();
+    out->netCleanup.clear();
     // An exec gets its container's seccomp filter: linux.seccomp is the one part of `linux` it reads.
     const json* lx;
     if (!r.optObject(doc, "linux", "", &lx)) return bad();

@@ -345,6 +345,35 @@ describe.skipIf(!isRoot)('pocker-init: pocker.network.cleanup', () => {
     expect(fds.filter((fd) => fd < 10).sort()).toEqual([0, 1, 2]);
   });
 
+  it('an exec plumbs and releases nothing, even with a network section in its document', async () => {
+    native().netBridge(BRIDGE, [SUBNET4], 1500);
+    const out = tempDir('net-out');
+    const c = spawnDoc(doc(['/bin/sh', '-c', 'while [ ! -e /out/done ]; do sleep 0.05; done'], out));
+    const pid = await c.pid;
+    await until('started', () => c.events.some((e) => e.type === 'started'));
+    const marker = join(out, 'cleanup');
+    const execState = tempDir('net-exec-state');
+    const exec = {
+      ociVersion: '1.2.0',
+      process: { user: { uid: 0, gid: 0 }, args: ['/bin/sh', '-c', 'ls /sys/class/net > /out/exec-devs'], env: ['PATH=/bin'], cwd: '/' },
+      pocker: {
+        version: 2,
+        // Detached (exec -d), with a state dir of its own here so that its end can be awaited: a
+        // detached monitor would run a cleanup argv at its end.
+        monitor: { foreground: false, detach: { stateDir: execState, logPath: '', logMaxSize: 0, logMaxFiles: 1, removeOnExit: false } },
+        exec: { pid },
+        network: { interfaces: [iface()], cleanup: ['/bin/sh', '-c', `echo ran > ${marker}`] },
+      },
+    } as unknown as Spec;
+    await spawnDoc(exec).done;
+    await until('the exec ended', () => JSON.parse(readFileSync(join(execState, 'state.json'), 'utf8')).status === 'exited');
+    expect(readFileSync(join(out, 'exec-devs'), 'utf8').trim()).toBe('lo');
+    expect(existsSync(marker)).toBe(false);
+    expect(pocketLinks()).toEqual([]);
+    writeFileSync(join(out, 'done'), '');
+    await c.done;
+  });
+
   it('a cleanup that hangs is SIGKILLed after 10 s, then the final state is written', async () => {
     const out = tempDir('net-out');
     const state = tempDir('net-state');
