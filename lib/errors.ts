@@ -84,7 +84,7 @@ export const SETUP_STEPS = [
   'stdio', 'tty', 'clone', 'read-spec', 'init', 'monitor', 'detach', 'setsid', 'stdin', 'hostname', 'user',
   'workdir', 'capabilities', 'no-new-privileges', 'mount-rootfs', 'mount-propagation', 'mount-proc', 'mount-dev',
   'mount-sys', 'mount-volume', 'volume-copy', 'pivot_root', 'mask-paths', 'readonly-paths', 'read-only',
-  'exec-join', 'mount-tmpfs', 'namespaces', 'rlimits', 'sysctl', 'seccomp', 'keyring',
+  'exec-join', 'mount-tmpfs', 'namespaces', 'rlimits', 'sysctl', 'seccomp', 'keyring', 'network',
 ] as const;
 
 export type SetupStep = (typeof SETUP_STEPS)[number];

@@ -34,6 +34,51 @@ export interface SpawnOptions {
   onEvent: (event: NativeEvent) => void;
 }
 
+// ---- Networking (cpp/addon/net.cpp, rtnetlink). Errors: SystemError shape with step `network`,
+// `syscall` the netlink request (RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_GETLINK, RTM_DELLINK...),
+// `path` the link (and the address or gateway, for those requests).
+
+/** A link of a network namespace (netLinks). `kind` is '' for a device without one (lo, a physical NIC). */
+export interface NetLink {
+  name: string;
+  index: number;
+  kind: string;
+  /** The bridge (or other master) it is enslaved to. */
+  master?: string;
+  mtu: number;
+  up: boolean;
+  /** '' when it has no hardware address. */
+  mac: string;
+}
+
+/** One container interface: the shape of `pocker.network.interfaces[i]` (lib/spec/pocker.ts PockerInterface). */
+export interface NetInterfaceSpec {
+  name: string;
+  hostName: string;
+  bridge: string;
+  addresses: string[];
+  gateway?: string;
+  gateway6?: string;
+  mac: string;
+  mtu: number;
+}
+
+export interface NetAddress {
+  /** The link's name. */
+  name: string;
+  /** CIDR: '172.18.0.5/16', 'fd00:1::5/64'. */
+  address: string;
+}
+
+/** A unicast route of the main table. */
+export interface NetRoute {
+  /** CIDR; '0.0.0.0/0' or '::/0' for a default route. */
+  dst: string;
+  /** '' for a multipath route. */
+  dev: string;
+  gateway?: string;
+}
+
 export interface NativeAddon {
   /** Seals a memfd copy of pocker-init (once per process); spawn() executes that copy. */
   setInitPath(path: string): void;
@@ -68,6 +113,22 @@ export interface NativeAddon {
    * process is there (any more). Errors have step `kill`.
    */
   signalVerified(pid: number, start: number, parent: number, signal: number): boolean;
+  // Networking, in the caller's network namespace unless a pid is given (then inside that process's;
+  // the Node thread itself never changes namespace).
+  /** The links of this namespace. */
+  netLinks(): NetLink[];
+  /** Creates the bridge if missing (true when created), adds the addresses it lacks, sets it up. Idempotent; a non-bridge link of that name is EEXIST. */
+  netBridge(name: string, addresses: string[], mtu: number): boolean;
+  /** Deletes a link (a veth's peer goes with it). False when there is none of that name. */
+  netDeleteLink(name: string): boolean;
+  /** pocker-init's plumbing of one interface into the running process `pid` (network connect). On error nothing is left. */
+  netAttach(pid: number, iface: NetInterfaceSpec): void;
+  /** Deletes the interface `name` inside pid's namespace (the pair goes with it). False when absent. */
+  netDetach(pid: number, name: string): boolean;
+  /** The addresses of this namespace, or of pid's. */
+  netAddresses(pid?: number): NetAddress[];
+  /** The main table's unicast routes (IPv4 and IPv6) of this namespace. */
+  netRoutes(): NetRoute[];
   /** Clears FD_CLOEXEC, or sets it. */
   setCloexec(fd: number, on: boolean): void;
   /**

@@ -18,5 +18,6 @@ void initCgroup(Napi::Env env, Napi::Object exports);
 void initFs(Napi::Env env, Napi::Object exports);
 void initPty(Napi::Env env, Napi::Object exports);
 void initProcess(Napi::Env env, Napi::Object exports);
+void initNet(Napi::Env env, Napi::Object exports);
 
 }  // namespace pocker

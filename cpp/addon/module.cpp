@@ -8,6 +8,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initFs(env, exports);
   initPty(env, exports);
   initProcess(env, exports);
+  initNet(env, exports);
   return exports;
 }
 

@@ -194,6 +194,7 @@ struct ChildArgs {
   int src[6];  // become fds 0..5: stdin, stdout, stderr, sync socket, spec memfd[, attach client]
   int count;
   int initFd;
+  char* fault;  // "POCKER_FAULT=net-..." (the monitor's fault points, for tests) or nullptr
   volatile int err;
 };
 
@@ -217,7 +218,7 @@ int childMain(void* p) {
   }
   static char arg0[] = "pocker-init";
   char* argv[] = {arg0, nullptr};
-  char* envp[] = {nullptr};
+  char* envp[] = {a->fault, nullptr};
   syscall(SYS_execveat, a->initFd, "", argv, envp, AT_EMPTY_PATH);
   a->err = errno;
   _exit(127);
@@ -290,7 +291,12 @@ int Monitor::Start(Napi::Env env, Napi::Object self, const uint8_t* spec, size_t
   *syscallName = "mmap";
   if (stack.addr == MAP_FAILED) return errno;
 
-  ChildArgs args = {{stdio[0], stdio[1], stdio[2], theirs.get(), specFd.get(), attachFd}, attachFd >= 0 ? 6 : 5, initFd, 0};
+  // pocker-init runs with an empty environment, but for the monitor's own fault points (POCKER_FAULT=net-*,
+  // cpp/init/net.cpp): crash-safety tests set them in the caller's environment.
+  std::string fault;
+  if (const char* f = getenv("POCKER_FAULT"); f && std::strncmp(f, "net-", 4) == 0) fault = std::string("POCKER_FAULT=") + f;
+  ChildArgs args = {{stdio[0], stdio[1], stdio[2], theirs.get(), specFd.get(), attachFd}, attachFd >= 0 ? 6 : 5, initFd,
+                    fault.empty() ? nullptr : fault.data(), 0};
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -554,6 +554,52 @@ bool parseLinux(Reader& r, const json& l, Spec* s) {
   return true;
 }
 
+// A network interface name as the kernel takes it (dev_valid_name): 1-15 bytes, not . or .., no
+// '/', ':' or white space.
+bool ifName(Reader& r, const std::string& name, const std::string& path) {
+  if (name.empty() || name.size() > 15) return r.fail(path, "expected an interface name of 1 to 15 bytes");
+  if (name == "." || name == "..") return r.fail(path, "invalid interface name");
+  for (char c : name)
+    if (c == '/' || c == ':' || c == ' ' || (c >= '\t' && c <= '\r')) return r.fail(path, "invalid interface name");
+  return true;
+}
+
+// pocker.network: the strings are checked here for type and shape; addresses, gateways and MACs
+// are parsed by the network step itself (an invalid one fails with step `network`).
+bool parseNetwork(Reader& r, const json& n, Spec* s) {
+  const std::string path = "pocker.network";
+  if (!r.object(n, path)) return false;
+  const json* ifs;
+  if (!r.optArray(n, "interfaces", path, &ifs)) return false;
+  if (ifs)
+    for (size_t i = 0; i < ifs->size(); i++) {
+      const std::string ip = Reader::index(path + ".interfaces", i);
+      const json& e = (*ifs)[i];
+      if (!r.object(e, ip)) return false;
+      NetInterface x;
+      const json *name = Reader::member(e, "name"), *hostName = Reader::member(e, "hostName");
+      if (!name) return r.fail(Reader::at(ip, "name"), "missing");
+      if (!hostName) return r.fail(Reader::at(ip, "hostName"), "missing");
+      if (!r.string(*name, Reader::at(ip, "name"), &x.name) || !ifName(r, x.name, Reader::at(ip, "name")) ||
+          !r.string(*hostName, Reader::at(ip, "hostName"), &x.hostName) ||
+          !ifName(r, x.hostName, Reader::at(ip, "hostName")) || !r.optString(e, "bridge", ip, &x.bridge) ||
+          !r.optStrings(e, "addresses", ip, &x.addresses) || !r.optString(e, "gateway", ip, &x.gateway) ||
+          !r.optString(e, "gateway6", ip, &x.gateway6) || !r.optString(e, "mac", ip, &x.mac) ||
+          !r.optU32(e, "mtu", ip, &x.mtu))
+        return false;
+      if (!x.bridge.empty() && !ifName(r, x.bridge, Reader::at(ip, "bridge"))) return false;
+      if (x.mtu != 0 && (x.mtu < 68 || x.mtu > 65535)) return r.fail(Reader::at(ip, "mtu"), "out of range (68 to 65535)");
+      for (size_t k = 0; k < i; k++)
+        if (s->netInterfaces[k].name == x.name || s->netInterfaces[k].hostName == x.hostName)
+          return r.fail(ip, "duplicate interface name");
+      s->netInterfaces.push_back(std::move(x));
+    }
+  if (!r.optStrings(n, "cleanup", path, &s->netCleanup)) return false;
+  if (!s->netCleanup.empty() && (s->netCleanup[0].empty() || s->netCleanup[0][0] != '/'))
+    return r.fail(path + ".cleanup[0]", "expected an absolute path");
+  return true;
+}
+
 bool parsePocker(Reader& r, const json& p, Spec* s) {
   const std::string path = "pocker";
   if (!r.object(p, path)) return false;
@@ -647,6 +693,7 @@ bool parsePocker(Reader& r, const json& p, Spec* s) {
     if (!r.u32(*pid, "pocker.exec.pid", &s->execPid)) return false;
     if (s->execPid == 0 || s->execPid > INT32_MAX) return r.fail("pocker.exec.pid", "out of range");
   }
+  if (const json* net = Reader::member(p, "network"); net && !parseNetwork(r, *net, s)) return false;
   const json* cg;
   if (!r.optObject(p, "cgroups", path, &cg)) return false;
   if (cg) {
@@ -715,6 +762,9 @@ Error parseSpec(const char* data, size_t len, Spec* out) {
   // exec joins a running container: only `process` and the pocker section apply.
   if (!parseProcess(r, *process, out, !exec)) return bad();
   if (exec) {
+    // An exec joins its container's network: it plumbs nothing and releases nothing.
+    out->netInterfaces.clear();
+    out->netCleanup.clear();
     // An exec gets its container's seccomp filter: linux.seccomp is the one part of `linux` it reads.
     const json* lx;
     if (!r.optObject(doc, "linux", "", &lx)) return bad();
@@ -744,6 +794,10 @@ Error parseSpec(const char* data, size_t len, Spec* out) {
   }
   if (const json* mounts = Reader::member(doc, "mounts"); mounts && !parseMounts(r, *mounts, out)) return bad();
   if (const json* lx = Reader::member(doc, "linux"); lx && !parseLinux(r, *lx, out)) return bad();
+  if (!out->netInterfaces.empty() && !(out->namespaces & CLONE_NEWNET)) {
+    r.fail("pocker.network.interfaces", "needs a new network namespace (linux.namespaces: network without a path)");
+    return bad();
+  }
   return {};
 }
 

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/netlink.h"
 #include "common/util.h"
 
 namespace pocker {
@@ -142,6 +143,11 @@ struct Spec {
   // point's basename, e.g. "cpu,cpuacct"), the container's own leaf bound read-only.
   int cgroupVersion = 0;
   std::vector<std::pair<std::string, std::string>> cgroupBinds;
+  // pocker.network (cpp/init/net.h): the interfaces the monitor plumbs into the container's new
+  // network namespace on every (re)start, and the argv it runs at the container's last end when
+  // its caller is gone.
+  std::vector<NetInterface> netInterfaces;
+  std::vector<std::string> netCleanup;
 };
 
 // Parses a spec document. On error returns {EINVAL, "read-spec", "parse", "spec: <json path>: <why>"}.

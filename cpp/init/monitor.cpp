@@ -24,6 +24,7 @@
 #include "init/attach.h"
 #include "init/init.h"
 #include "init/logs.h"
+#include "init/net.h"
 #include "init/relay.h"
 #include "init/state.h"
 
@@ -93,6 +94,13 @@ void cleanupCgroups(const Spec& spec) {
   for (const auto& dir : spec.cgroupCleanup) cgroupRemove(dir);
 }
 
+// Whether the caller has closed its end of the sync socket (a poll of it right now).
+bool callerGone(int sync, bool syncOpen) {
+  if (!syncOpen) return true;
+  struct pollfd p = {sync, POLLIN, 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
 // The container never got to exec: reap it, clean up, report.
 int abortStart(const Spec& spec, int sync, pid_t pid, const Error& e) {
   if (pid > 0) {
@@ -100,8 +108,12 @@ int abortStart(const Spec& spec, int sync, pid_t pid, const Error& e) {
     while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
     }
   }
+  removeHostEnds(spec);
   cleanupCgroups(spec);
   if (!spec.attachSocket.empty()) ::unlink(spec.attachSocket.c_str());
+  // A later run of a restart policy that cannot start is the container's last end: nobody else
+  // releases its network (a first start's caller is still there and does).
+  if (callerGone(sync, true)) runNetworkCleanup(spec);
   reportError(sync, e);
   return 1;
 }
@@ -253,7 +265,18 @@ int runMonitor(const Spec& spec, int sync) {
 
     // (cgroup v1: the container joins its hierarchies itself, first thing: see runContainer.)
     if (syncOpen) sendMsg(sync, wire::encodePid(pid));
-    if (!sendMsg(child.get(), wire::encodeKind(wire::Sync::Go))) return abortStart(spec, sync, pid, fail("start", "sendmsg"));
+    // Its network (init/net.h), before it may run anything: a failed restart ends the policy as a
+    // failed exec would.
+    int setupExit = 0;
+    if (Error err = setupNetwork(spec, pid)) {
+      if (restarts == 0) return abortStart(spec, sync, pid, err);
+      ::kill(pid, SIGKILL);
+      while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
+      }
+      setupExit = 125;
+    }
+    if (setupExit == 0 && !sendMsg(child.get(), wire::encodeKind(wire::Sync::Go)))
+      return abortStart(spec, sync, pid, fail("start", "sendmsg"));
 
     // The monitor no longer needs the container's stdio: holding it would delay EOF for readers.
     {
@@ -263,8 +286,7 @@ int runMonitor(const Spec& spec, int sync) {
     }
 
     // Start-up: a pty master to pass on, an error, or EOF (the workload's exec closed the socket).
-    int setupExit = 0;
-    for (;;) {
+    while (setupExit == 0) {
       char buf[4096];
       int fd = -1;
       ssize_t n = recvMsg(child.get(), buf, sizeof buf - 1, &fd);
@@ -286,6 +308,7 @@ int runMonitor(const Spec& spec, int sync) {
         }
         if (restarts == 0) {
           // Relay the container's own error report unchanged, after cleaning up.
+          removeHostEnds(spec);
           cleanupCgroups(spec);
           hub.close();
           sendMsg(sync, std::string(buf, static_cast<size_t>(n)));
@@ -435,6 +458,9 @@ int runMonitor(const Spec& spec, int sync) {
 
     cleanupCgroups(spec);
     hub.close();
+    // pocker.network.cleanup: the caller releases the container's network itself unless it is
+    // gone: always for a detached container, or a foreground caller that died.
+    if (spec.detach || callerGone(sync, syncOpen)) runNetworkCleanup(spec);
     if (!spec.stateDir.empty()) {
       if (spec.removeOnExit) {
         removeTree(spec.stateDir);

@@ -1,0 +1,149 @@
+// rtnetlink (NETLINK_ROUTE) for container networking: veth pairs, bridges, addresses, routes.
+// Shared by pocker-init (the monitor plumbs a container's interfaces between clone3 and its exec)
+// and the addon (netBridge, netAttach, netLinks...).
+//
+// Written by hand rather than with libmnl/libnl: either would have to be linked statically into
+// both pocker-init (a static, -fno-exceptions binary) and the addon, for the dozen messages below;
+// the wire format is small and stable (rtnetlink(7)), and every buffer, sequence number and error
+// is handled here in one place.
+//
+// A Socket talks to the network namespace it was opened in (netlink sockets are bound to the
+// creator's netns at socket()): to act inside another namespace, open one after setns() into it
+// (pocker-init, single-threaded) or on a thread of its own that never returns to the caller (the
+// addon), then use it from anywhere.
+#pragma once
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/util.h"
+
+namespace pocker {
+
+// One interface of a container: `pocker.network.interfaces[i]` of the spec (lib/spec/pocker.ts
+// PockerInterface).
+struct NetInterface {
+  std::string name;      // inside the container: eth0, eth1...
+  std::string hostName;  // the host end of the veth pair (<= 15 bytes)
+  std::string bridge;    // the bridge the host end joins (exists)
+  std::vector<std::string> addresses;  // CIDR, IPv4 and IPv6
+  std::string gateway, gateway6;       // default routes via these ("" = none)
+  std::string mac;                     // the container end's, "02:42:ac:12:00:05"
+  uint32_t mtu = 0;                    // both ends (0 = the kernel's default)
+};
+
+namespace nl {
+
+// An IP address (IPv4 in the first 4 bytes) with its prefix length.
+struct Cidr {
+  int family = 0;  // AF_INET, AF_INET6
+  unsigned char addr[16] = {};
+  int prefix = 0;
+  size_t size() const { return family == AF_INET ? 4 : 16; }
+};
+
+// "172.18.0.5/16", "fd00:1::5/64". A missing "/N" is refused (the spec always gives one).
+bool parseCidr(const std::string& text, Cidr* out);
+// "172.18.0.1", "fd00:1::1" (prefix = the full length).
+bool parseIp(const std::string& text, Cidr* out);
+// "02:42:ac:12:00:05"
+bool parseMac(const std::string& text, unsigned char out[6]);
+std::string formatIp(int family, const void* addr);
+std::string formatMac(const unsigned char* mac, size_t len);
+
+struct Link {
+  std::string name, kind, master, mac;
+  int index = 0, masterIndex = 0;
+  uint32_t mtu = 0;
+  bool up = false;
+};
+struct Address {
+  std::string name;  // the link's name
+  int index = 0;
+  std::string cidr;
+};
+struct Route {
+  std::string dst;  // CIDR, 0.0.0.0/0 or ::/0 for a default route
+  std::string dev;  // "" for a multipath or a blackhole route
+  std::string gateway;
+};
+
+// What setLink changes (unset fields are left as they are).
+struct LinkChange {
+  uint32_t mtu = 0;
+  const unsigned char* mac = nullptr;  // 6 bytes
+  int master = -1;                     // an index; 0 = no master
+  bool up = false;
+};
+
+// Every request returns 0 or a positive errno (the kernel's, from its NLMSG_ERROR ack, or the
+// socket call's): callers turn it into an Error with the request's name (RTM_NEWLINK...).
+class Socket {
+ public:
+  // socket(AF_NETLINK, NETLINK_ROUTE) + bind, in the calling thread's network namespace.
+  int open();
+  explicit operator bool() const { return static_cast<bool>(fd_); }
+
+  // A veth pair: `host` here (MTU, enslaved to `masterIndex` if > 0, up), its peer `peer` created
+  // directly in the namespace of `peerNsFd` (IFLA_NET_NS_FD) under its final name, with MTU and MAC.
+  int createVeth(const std::string& host, const std::string& peer, int peerNsFd, uint32_t mtu, const unsigned char* peerMac,
+                 int masterIndex);
+  // A bridge (kind "bridge"), down, with a random locally administered MAC (a bridge without one
+  // takes its lowest port's, which changes as containers come and go: stale ARP caches).
+  int createBridge(const std::string& name, uint32_t mtu);
+  int setLink(int index, const LinkChange& change);
+  int setLinkUp(const std::string& name);
+  // EEXIST-free: 0 with *index = 0 when there is no such link.
+  int linkIndex(const std::string& name, int* index);
+  int link(const std::string& name, Link* out, bool* found);
+  // ENODEV when absent.
+  int deleteLink(const std::string& name);
+  // IFA_F_NODAD for IPv6 (a container's address is unique by IPAM: no duplicate detection delay).
+  int addAddress(int index, const Cidr& cidr);
+  // A default route (0.0.0.0/0 or ::/0) via `gateway` out of `index`, in the main table.
+  int addDefaultRoute(int index, const Cidr& gateway);
+
+  int links(std::vector<Link>* out);
+  int addresses(std::vector<Address>* out);
+  // The main table's unicast routes, IPv4 and IPv6.
+  int routes(std::vector<Route>* out);
+
+ private:
+  // Sends one request (NLM_F_ACK added) and waits for its ack; `reply`, when given, gets the
+  // payload of a non-error answer with the same sequence number (RTM_GETLINK by name).
+  int request(std::string& msg, std::string* reply = nullptr);
+  // Sends a NLM_F_DUMP request and calls `each(type, payload, len)` for every answer until NLMSG_DONE.
+  template <typename F>
+  int dump(uint16_t type, const void* body, size_t bodyLen, F each);
+  // dump() into a vector, cleared and done again (at most 5 times) while the kernel marks the
+  // answer inconsistent (NLM_F_DUMP_INTR: the table changed meanwhile).
+  template <typename T, typename F>
+  int dumpAll(uint16_t type, const void* body, size_t bodyLen, std::vector<T>* out, F each);
+  int linkNames(std::map<int, std::string>* names);
+  int send(std::string& msg, uint32_t* seq);
+  // One datagram into buf_ (EINTR retried; a truncated one is EMSGSIZE).
+  ssize_t receive();
+
+  Fd fd_;
+  uint32_t seq_ = 0;
+  std::string buf_;
+};
+
+}  // namespace nl
+
+// The whole plumbing of one container interface (the monitor's, and the addon's netAttach):
+// the veth pair with its peer `iface.name` in the namespace of `nsFd`, the host end on
+// `iface.bridge` and up; then, through `inner` (a socket opened in that namespace), addresses,
+// the link up, default routes. `after(point)`, when given, runs after each step: "net-veth",
+// "net-addr", "net-route" (pocker-init's fault points). On error the host end is deleted (the
+// pair goes with it) and the Error has step "network", the request's name as syscall and the
+// interface as path. With `replaceStale`, a host end of that name that exists already is deleted
+// and the pair made again (the monitor's: the name is its container's own, left by an earlier run
+// whose namespace the kernel has not finished tearing down).
+Error netAttach(nl::Socket& host, nl::Socket& inner, int nsFd, const NetInterface& iface, void (*after)(const char*) = nullptr,
+                bool replaceStale = false);
+
+}  // namespace pocker

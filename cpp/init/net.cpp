@@ -1,0 +1,125 @@
+// See net.h. pocker-init is single-threaded, so the monitor may setns() into the container's
+// network namespace and back: it does so only to open one netlink socket there (a netlink socket
+// stays bound to the namespace it was created in), then talks to both namespaces from its own.
+#include "init/net.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <vector>
+
+#include "common/netlink.h"
+
+namespace pocker {
+namespace {
+
+// POCKER_FAULT=<point>: SIGKILL ourselves right after that step (crash-safety tests).
+void faultPoint(const char* point) {
+  const char* f = getenv("POCKER_FAULT");
+  if (f && std::strcmp(f, point) == 0) ::kill(getpid(), SIGKILL);
+}
+
+int64_t nowMs() {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+Error setupNetwork(const Spec& spec, pid_t pid) {
+  if (!(spec.namespaces & CLONE_NEWNET)) return {};
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/ns/net", static_cast<int>(pid));
+  Fd target(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!target) return fail("network", "open", path);
+  // (/proc/self/ns/net is opened per run: one open, and a restart's monitor holds no fd between runs.)
+  Fd self(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!self) return fail("network", "open", "/proc/self/ns/net");
+  if (setns(target.get(), CLONE_NEWNET) != 0) return fail("network", "setns", path);
+  nl::Socket inner;
+  int openErr = inner.open();
+  // Back home before anything else (a monitor that cannot return gives up the start).
+  if (setns(self.get(), CLONE_NEWNET) != 0) return fail("network", "setns", "/proc/self/ns/net");
+  if (openErr) return Error{openErr, "network", "socket", "lo"};
+  if (int e = inner.setLinkUp("lo")) return Error{e, "network", "RTM_NEWLINK", "lo"};
+  if (spec.netInterfaces.empty()) return {};
+
+  nl::Socket host;
+  if (int e = host.open()) return Error{e, "network", "socket", spec.netInterfaces[0].hostName};
+  for (size_t i = 0; i < spec.netInterfaces.size(); i++) {
+    if (Error err = netAttach(host, inner, target.get(), spec.netInterfaces[i], faultPoint, true)) {
+      for (size_t k = 0; k < i; k++) host.deleteLink(spec.netInterfaces[k].hostName);
+      return err;
+    }
+  }
+  return {};
+}
+
+void removeHostEnds(const Spec& spec) {
+  if (spec.netInterfaces.empty()) return;
+  nl::Socket host;
+  if (host.open() != 0) return;
+  for (const auto& i : spec.netInterfaces) host.deleteLink(i.hostName);
+}
+
+void runNetworkCleanup(const Spec& spec) {
+  if (spec.netCleanup.empty()) return;
+  // Everything the child needs is made before fork: between fork and exec only async-signal-safe
+  // calls (sigprocmask, sigaction, execve, _exit).
+  std::vector<char*> argv;
+  for (const auto& a : spec.netCleanup) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  static char pathEnv[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  char* envp[] = {pathEnv, nullptr};
+  sigset_t none;
+  sigemptyset(&none);
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+
+  pid_t child = fork();
+  if (child < 0) return;
+  if (child == 0) {
+    // The monitor blocks the signals it reads from its signalfd and ignores SIGPIPE: a normal
+    // program starts with neither.
+    sigaction(SIGPIPE, &dfl, nullptr);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    syscall(SYS_close_range, 3U, ~0U, 0U);  // the sync socket, attach clients: nothing of the monitor's
+    execve(argv[0], argv.data(), envp);
+    _exit(127);
+  }
+  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, child, 0)));
+  const int64_t deadline = nowMs() + 10000;
+  bool done = false;
+  while (!done) {
+    int64_t left = deadline - nowMs();
+    if (left <= 0) break;
+    if (pidfd) {
+      struct pollfd p = {pidfd.get(), POLLIN, 0};
+      int n = poll(&p, 1, static_cast<int>(left));
+      if (n < 0 && errno != EINTR) break;
+      if (n > 0) done = true;
+    } else {
+      // No pidfd (kernel < 5.3, which clone3 needs anyway): poll the child.
+      if (waitpid(child, nullptr, WNOHANG) == child) return;
+      struct timespec t = {0, 20 * 1000 * 1000};
+      nanosleep(&t, nullptr);
+    }
+  }
+  if (!done) ::kill(child, SIGKILL);
+  while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace pocker

@@ -1,0 +1,31 @@
+// The monitor's networking (pocker.network of the spec): a container's interfaces plumbed into its
+// new network namespace between clone3 and the Go message (every start of a restart policy: each
+// run has a new namespace), and the cleanup argv run at its last end.
+#pragma once
+#include <sys/types.h>
+
+#include "common/spec.h"
+#include "common/util.h"
+
+namespace pocker {
+
+// For a container with a network namespace of its own (CLONE_NEWNET in spec.namespaces): `lo` up
+// (for --network none too, as Docker does), then each of spec.netInterfaces (netAttach, with the
+// fault points POCKER_FAULT=net-veth|net-addr|net-route). The monitor never leaves its own
+// namespace for more than opening one netlink socket in the container's. On error, whatever host
+// ends it made are deleted; the Error has step `network`.
+Error setupNetwork(const Spec& spec, pid_t pid);
+
+// Deletes the host ends of spec.netInterfaces (absent ones are fine): on a failed start, so that
+// nothing is left when the caller hears of it. Not at a container's normal end: its namespace dies
+// with it and the kernel removes the pairs in its own batched teardown, while an RTM_DELLINK of a
+// veth waits for RCU grace periods (20-30 ms here) that a `run --rm` would wait for too. A later
+// run of a restart policy replaces a pair the teardown has not removed yet (netAttach replaceStale).
+void removeHostEnds(const Spec& spec);
+
+// spec.netCleanup, when set: fork + exec (no shell; PATH set, nothing else in its environment),
+// waited for at most 10 s, then SIGKILLed. Called at the container's last end when no caller is
+// there to release its network resources itself.
+void runNetworkCleanup(const Spec& spec);
+
+}  // namespace pocker
