@@ -40,7 +40,7 @@
 #include "init/logs.h"
 
 #ifndef POCKER_VERSION
-#define POCKER_VERSION "unknown"  // a build without CMakeLists.txt's definition (binding.gyp)
+#define POCKER_VERSION "unknown"  // set by CMakeLists.txt and binding.gyp from package.json
 #endif
 
 namespace pocker {
