@@ -123,7 +123,8 @@ if (cross && !CROSS[arch]) fail(`cannot cross-build for ${arch} on ${process.arc
 
 if (!argv.includes('--no-build')) {
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
-  const args = ['compile', '--out', buildDir, '--config', 'Release'];
+  // POCKER_STRIP and POCKER_PORTABLE explicitly: a cached -D of a development build never reaches a prebuild.
+  const args = ['compile', '--out', buildDir, '--config', 'Release', '--CDPOCKER_STRIP=ON', '--CDPOCKER_PORTABLE=ON'];
   if (cross) {
     ensureCrossToolchain(CROSS[arch]);
     args.push(`--CDCMAKE_TOOLCHAIN_FILE=${CROSS[arch].toolchain}`);
