@@ -5,15 +5,15 @@
 // ELF within the same baseline whose static pocker-init runs under qemu-user. The symbol versions are read
 // from the ELF files (scripts/elf.cjs, the reader scripts/prebuild.cjs refuses binaries with), cross-checked
 // against binutils' readelf.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { machine, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CAPS } from '../../lib/spec/defaults.js';
 import { dockerDefaultProfile, toOciSeccomp } from '../../lib/spec/seccomp.js';
-import { repoRoot } from '../helpers.js';
+import { isRoot, repoRoot } from '../helpers.js';
 
 interface Elf {
   arch: string;
@@ -37,6 +37,12 @@ const release = join(repoRoot, 'build', 'Release');
 const ENTRY_POINTS = ['napi_register_module_v1', 'node_api_module_get_api_version_v1'];
 /** AUDIT_ARCH_* of the seccomp programs (linux/audit.h). */
 const AUDIT_ARCH: Record<string, number> = { x86_64: 0xc000003e, aarch64: 0xc00000b7 };
+
+/** Debian 12's arm64 Node and what it links (the version Debian ships: 18, N-API 9). */
+const ARM64_NODE_PACKAGES = [
+  'nodejs:arm64', 'libnode108:arm64', 'libbrotli1:arm64', 'libc-ares2:arm64', 'libc6:arm64', 'libgcc-s1:arm64', 'libicu72:arm64',
+  'libnghttp2-14:arm64', 'libssl3:arm64', 'libstdc++6:arm64', 'libuv1:arm64', 'zlib1g:arm64', 'node-cjs-module-lexer', 'node-acorn', 'node-undici',
+];
 
 const have = (cmd: string, args = ['--version']) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
 const haveQemu = have('qemu-aarch64');
@@ -184,10 +190,14 @@ describe('linux-arm64', () => {
         'the arm64 checks are skipped (`npm run prebuild:arm64` installs the toolchain as root and makes them)',
     );
   }
+  /** The arm64 prebuild the tests below check: made here, or the one `npm run prebuild:arm64` laid out. */
+  let dir: string | undefined;
+  let out: string | undefined;
+  afterAll(() => {
+    if (out) rmSync(out, { recursive: true, force: true });
+  });
 
   it.skipIf(!can)('the arm64 prebuild: aarch64 ELFs within the baseline, pocker-init static and running under qemu-aarch64', { timeout: 900_000 }, () => {
-    let dir = committed;
-    let out: string | undefined;
     if (haveCross) {
       // Made here from these sources (build-arm64/ is kept: the next run is incremental); without the cross
       // toolchain, the prebuild `npm run prebuild:arm64` laid out is checked.
@@ -197,17 +207,58 @@ describe('linux-arm64', () => {
       // Quiet: no compiler warning (a fresh clone compiles every file here).
       expect(`${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /\bwarning:/.test(l))).toEqual([]);
       dir = join(out, 'linux-arm64');
+    } else {
+      dir = committed;
     }
+    const addon = readElf(join(dir, 'pocker.node'));
+    const init = readElf(join(dir, 'pocker-init'));
+    expect(problems(addon, 'addon', { arch: 'arm64', stripped: true })).toEqual([]);
+    expect(problems(init, 'init', { arch: 'arm64', stripped: true })).toEqual([]);
+    expect(addon.type).toBe('shared');
+    if (haveQemu) checkInitRuns(['qemu-aarch64', join(dir, 'pocker-init')], 'arm64', 'aarch64');
+    else console.warn('binaries.test.ts: qemu-aarch64 missing (Debian: qemu-user): the arm64 pocker-init was not run');
+  });
+
+  // The addon loaded for real: Debian's arm64 Node (its packages unpacked into build-arm64/node-sysroot/, kept
+  // for the next run; `apt-get download` needs the arm64 architecture that npm test's prerequisites add) under
+  // qemu-aarch64 -L, doing filesystem work through the wrapped fstatat/mknodat.
+  const canLoad = can && haveQemu && isRoot && existsSync('/usr/bin/apt-get') && existsSync('/usr/bin/dpkg-deb');
+  it.skipIf(!canLoad)('the arm64 addon loads in an arm64 Node under qemu-aarch64 and works', { timeout: 600_000 }, () => {
+    expect(dir, 'the arm64 prebuild of the previous test').toBeDefined();
+    const sysroot = join(repoRoot, 'build-arm64', 'node-sysroot');
+    const node = join(sysroot, 'usr', 'bin', 'node');
+    if (!existsSync(node)) {
+      const debs = join(sysroot, 'debs');
+      mkdirSync(debs, { recursive: true });
+      const dl = spawnSync('apt-get', ['download', ...ARM64_NODE_PACKAGES], { cwd: debs, encoding: 'utf8', timeout: 300_000 });
+      if (dl.status !== 0) {
+        console.warn(`binaries.test.ts: apt-get download of Debian's arm64 Node failed (not checked): ${dl.stderr.slice(-500)}`);
+        return;
+      }
+      for (const deb of readdirSync(debs).filter((f) => f.endsWith('.deb'))) {
+        const x = spawnSync('dpkg-deb', ['-x', join(debs, deb), sysroot], { encoding: 'utf8' });
+        expect(x.status, x.stderr).toBe(0);
+      }
+    }
+    const work = tempDir('arm64-load');
     try {
-      const addon = readElf(join(dir, 'pocker.node'));
-      const init = readElf(join(dir, 'pocker-init'));
-      expect(problems(addon, 'addon', { arch: 'arm64', stripped: true })).toEqual([]);
-      expect(problems(init, 'init', { arch: 'arm64', stripped: true })).toEqual([]);
-      expect(addon.type).toBe('shared');
-      if (haveQemu) checkInitRuns(['qemu-aarch64', join(dir, 'pocker-init')], 'arm64', 'aarch64');
-      else console.warn('binaries.test.ts: qemu-aarch64 missing (Debian: qemu-user): the arm64 pocker-init was not run');
+      const script = `
+        const fs = require('fs');
+        const a = require(process.argv[1]);
+        const dir = process.argv[2];
+        const r = a.fsOpenRoot(dir);
+        const made = [a.fsMkdir(r, 'sub', 0o755), a.fsMkdir(r, 'sub', 0o755)];
+        a.fsMknod(r, 'sub/fifo', 0o010644, 0, 0);
+        const fd = a.fsCreateFile(r, 'sub/file', 0o644);
+        fs.writeSync(fd, 'hi');
+        fs.closeSync(fd);
+        console.log(JSON.stringify({ arch: process.arch, made, fifo: fs.statSync(dir + '/sub/fifo').isFIFO(),
+          file: fs.readFileSync(dir + '/sub/file', 'utf8'), cgroup: a.cgroupDetect().version }));`;
+      const r = spawnSync('qemu-aarch64', ['-L', sysroot, node, '-e', script, join(dir!, 'pocker.node'), work], { encoding: 'utf8', timeout: 300_000 });
+      expect(r.status, r.stderr.slice(-2000)).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ arch: 'arm64', made: [true, false], fifo: true, file: 'hi' });
     } finally {
-      if (out) rmSync(out, { recursive: true, force: true });
+      rmSync(work, { recursive: true, force: true });
     }
   });
 });
