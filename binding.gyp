@@ -20,6 +20,7 @@
         "cpp/common/spec.cpp", "cpp/common/cgroup.cpp", "cpp/common/mountinfo.cpp", "cpp/common/util.cpp", "cpp/common/resolve.cpp", "cpp/common/wire.cpp", "cpp/common/netlink.cpp"
       ],
       "include_dirs": ["cpp", "/usr/include/nlohmann/.."],
+      "defines": ["POCKER_VERSION=\"<!(node -p \"require('./package.json').version\")\""],
       "cflags_cc!": ["-std=gnu++17"],
       "cflags_cc": ["-std=c++20", "-fno-exceptions", "-fno-rtti", "-Os", "-ffunction-sections", "-fdata-sections"],
       "ldflags": ["-static", "-Wl,--gc-sections"],

@@ -10,16 +10,22 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const pre = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
 
+// prebuilds/linux-x64/ and prebuilds/linux-arm64/ (scripts/prebuild.cjs) need glibc 2.28 or newer (Node 20's
+// own baseline) and no libstdc++ of any age; a machine they do not load on (musl, an older glibc) builds.
 function prebuiltOk() {
   if (process.env.POCKER_BUILD_FROM_SOURCE) return false;
   const addon = path.join(pre, 'pocker.node');
   const init = path.join(pre, 'pocker-init');
-  if (!fs.existsSync(addon) || !fs.existsSync(init)) return false;
+  if (!fs.existsSync(addon) || !fs.existsSync(init)) {
+    if (fs.existsSync(path.join(root, 'prebuilds'))) console.error(`pocker: no prebuilt binaries for ${process.platform}-${process.arch}; building from source`);
+    return false;
+  }
   try {
     require(addon);
     fs.accessSync(init, fs.constants.X_OK);
     return true;
-  } catch {
+  } catch (err) {
+    console.error(`pocker: the prebuilt binaries do not load here (${err && err.message}); building from source`);
     return false;
   }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: the whole test suite, as CI runs it (as root, on a fresh clone, after `npm ci`).
 //
-//   1. prerequisites  apt packages the tests need (APT_PACKAGES) plus cmake, g++ and nlohmann-json3-dev; installed
+//   1. prerequisites  apt packages the tests need (APT_PACKAGES, BINARY_PACKAGES, on x86_64 the arm64 cross
+//                     toolchain ARM64_PACKAGES) plus cmake, g++ and nlohmann-json3-dev; installed
 //                     with apt-get when missing and running as root, otherwise reported
 //   2. build:native   `npx cmake-js compile --out build`, unless build/Release is newer than cpp/
 //                     and CMakeLists.txt
@@ -35,6 +36,15 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
  * write their rules with; iproute2: the tests' own view of links and addresses; util-linux: `unshare` for
  * the network tests' namespace). */
 const APT_PACKAGES = ['busybox-static', 'docker-registry', 'skopeo', 'apache2-utils', 'jq', 'runc', 'nftables', 'iproute2', 'util-linux'];
+/** The binaries' checks (test/integration/binaries.test.ts): binutils' readelf cross-checks the symbol versions the
+ * test reads from the ELF files; qemu-user runs the static arm64 pocker-init; on x86_64 the linux-arm64 prebuild is
+ * made by `scripts/prebuild.cjs --arch arm64` with Debian's cross toolchain and the multiarch libseccomp (about
+ * 45 MB of packages and 2-3 minutes of build on 2 cores, then incremental in build-arm64/; `dpkg
+ * --add-architecture arm64` first). POCKER_TEST_NO_ARM64=1 leaves the cross toolchain out (the arm64 check then
+ * skips, loudly). */
+const BINARY_PACKAGES = ['binutils', 'qemu-user'];
+const ARM64_CROSS = process.arch === 'x64' && process.env.POCKER_TEST_NO_ARM64 !== '1';
+const ARM64_PACKAGES = ARM64_CROSS ? ['g++-aarch64-linux-gnu', 'libseccomp-dev:arm64'] : [];
 /** Commands the build needs, and the Debian package that provides each. */
 const BUILD_COMMANDS = { cmake: 'cmake', 'g++': 'g++' };
 /** Headers and libraries the build needs (nlohmann-json3-dev: the JSON library pocker-init parses the OCI
@@ -184,10 +194,11 @@ function dpkgInstalled(pkg) {
 
 async function prerequisites() {
   const missing = [];
+  const wanted = [...APT_PACKAGES, ...BINARY_PACKAGES, ...BUILD_PACKAGES, ...ARM64_PACKAGES];
   if (which('dpkg-query')) {
-    for (const pkg of [...APT_PACKAGES, ...BUILD_PACKAGES]) if (!dpkgInstalled(pkg)) missing.push(pkg);
+    for (const pkg of wanted) if (!dpkgInstalled(pkg)) missing.push(pkg);
   } else {
-    console.log(`pocker test: no dpkg-query: cannot check for ${[...APT_PACKAGES, ...BUILD_PACKAGES].join(', ')}; tests (and the build) that need them may fail`);
+    console.log(`pocker test: no dpkg-query: cannot check for ${wanted.join(', ')}; tests (and the build) that need them may fail`);
   }
   for (const [cmd, pkg] of Object.entries(BUILD_COMMANDS)) if (!which(cmd) && !missing.includes(pkg)) missing.push(pkg);
   if (missing.length === 0) return { status: 'ok', note: 'nothing missing' };
@@ -202,6 +213,15 @@ async function prerequisites() {
   console.log(`pocker test: installing ${missing.join(' ')} (apt-get)`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const lock = ['-o', 'DPkg::Lock::Timeout=600'];
+  // Multiarch packages (libseccomp-dev:arm64) need their architecture known to dpkg before apt-get update.
+  const foreign = [...new Set(missing.map((p) => p.split(':')[1]).filter(Boolean))];
+  if (foreign.length) {
+    const known = (spawnSync('dpkg', ['--print-foreign-architectures'], { encoding: 'utf8' }).stdout ?? '').split(/\s+/);
+    for (const arch of foreign.filter((a) => !known.includes(a))) {
+      const added = await run('dpkg', ['--add-architecture', arch]);
+      if (added !== 0) return { status: 'FAILED', note: `dpkg --add-architecture ${arch} exited ${added}` };
+    }
+  }
   const update = await run('apt-get', [...lock, 'update'], { env });
   if (update !== 0) return { status: 'FAILED', note: `apt-get update exited ${update}` };
   const install = await run('apt-get', [...lock, 'install', '-y', '--no-install-recommends', ...missing], { env });

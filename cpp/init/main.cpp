@@ -4,9 +4,12 @@
 #include <cstdio>
 #include <cstring>
 #include <linux/close_range.h>
+#include <linux/filter.h>
+#include <seccomp.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "common/wire.h"
@@ -57,8 +60,55 @@ static int wireEcho() {
   return writeAll(1, out.data(), out.size()) ? 0 : 1;
 }
 
+// `pocker-init selftest [CONFIG]`: a container-free check that this binary works where it runs (also
+// under an emulator: test/integration/binaries.test.ts runs the arm64 prebuild under qemu-aarch64). It
+// parses CONFIG (an OCI config.json; default: a small built-in one) as a start does, compiles its seccomp
+// profile with the linked-in libseccomp (never the cache), checks the program tests this machine's audit
+// architecture, and prints one JSON line. Creates nothing: no namespace, mount or file.
+static int selftest(const char* configPath) {
+  static const char builtin[] = R"({"ociVersion":"1.2.0","process":{"args":["/bin/true"],"cwd":"/","user":{"uid":0,"gid":0}},
+    "root":{"path":"rootfs"},"mounts":[{"destination":"/proc","type":"proc","source":"proc"}],
+    "linux":{"namespaces":[{"type":"pid"},{"type":"mount"}],"seccomp":{"defaultAction":"SCMP_ACT_ERRNO",
+    "syscalls":[{"names":["read","write","exit_group"],"action":"SCMP_ACT_ALLOW"},
+    {"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":8,"op":"SCMP_CMP_EQ"}]}]}}})";
+  auto failed = [](const std::string& what) {
+    std::string m = "pocker-init selftest: " + what + "\n";
+    (void)!writeAll(2, m.data(), m.size());
+    return 1;
+  };
+  std::string raw = builtin;
+  if (configPath) {
+    if (int err = readFile(configPath, &raw)) return failed(std::string(configPath) + ": " + std::strerror(err));
+  }
+  Spec spec;
+  if (Error e = parseSpec(raw.data(), raw.size(), &spec))
+    return failed(std::string("parse: ") + e.step + " " + e.syscall + " " + e.path + ": " + std::strerror(e.err));
+  spec.seccompCache.clear();
+  if (Error e = compileSeccomp(&spec))
+    return failed(std::string("seccomp: ") + e.syscall + " " + e.path + ": " + std::strerror(e.err));
+  const uint32_t arch = seccomp_arch_native();
+  size_t insns = spec.seccompProgram.size() / sizeof(sock_filter), archChecks = 0;
+  for (size_t i = 0; i < insns; i++) {
+    sock_filter f;
+    std::memcpy(&f, spec.seccompProgram.data() + i * sizeof f, sizeof f);
+    if (f.code == (BPF_JMP | BPF_JEQ | BPF_K) && f.k == arch) archChecks++;
+  }
+  if (insns > 0 && archChecks == 0) return failed("the seccomp program never tests this machine's architecture");
+  struct utsname u;
+  if (uname(&u) != 0) return failed(std::string("uname: ") + std::strerror(errno));
+  const scmp_version* v = seccomp_version();
+  char line[512];
+  int n = std::snprintf(line, sizeof line,
+                        "{\"ok\":true,\"machine\":\"%s\",\"auditArch\":%u,\"libseccomp\":\"%u.%u.%u\",\"args\":%zu,"
+                        "\"mounts\":%zu,\"seccompInstructions\":%zu}\n",
+                        u.machine, arch, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, spec.args.size(),
+                        spec.mounts.size(), insns);
+  return n > 0 && writeAll(1, line, static_cast<size_t>(n)) ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[1], "wire-echo") == 0) return wireEcho();
+  if ((argc == 2 || argc == 3) && std::strcmp(argv[1], "selftest") == 0) return selftest(argc == 3 ? argv[2] : nullptr);
   // Node ignores SIGPIPE and the addon blocked every signal around clone: start from defaults.
   for (int sig = 1; sig < NSIG; sig++) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;

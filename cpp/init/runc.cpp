@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <seccomp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -37,6 +38,10 @@
 #include "common/wire.h"
 #include "init/init.h"
 #include "init/logs.h"
+
+#ifndef POCKER_VERSION
+#define POCKER_VERSION "unknown"  // set by CMakeLists.txt and binding.gyp from package.json
+#endif
 
 namespace pocker {
 namespace {
@@ -933,8 +938,12 @@ int runcMain(int argc, char** argv) {
     } else if (flag(a, nullptr, "--systemd-cgroup")) {
       return die("--systemd-cgroup is not supported");
     } else if (flag(a, "-v", "--version")) {
-      static const char text[] = "pocker-init (runc-compatible CLI)\nspec: 1.2.0\n";
-      return writeAll(1, text, sizeof text - 1) ? 0 : 1;
+      // runc's lines: version, spec, libseccomp (POCKER_VERSION: package.json's, set by CMakeLists.txt).
+      const scmp_version* sv = seccomp_version();
+      char text[160];
+      int len = std::snprintf(text, sizeof text, "pocker-init version %s (runc-compatible CLI)\nspec: 1.2.0\nlibseccomp: %u.%u.%u\n",
+                              POCKER_VERSION, sv ? sv->major : 0, sv ? sv->minor : 0, sv ? sv->micro : 0);
+      return len > 0 && writeAll(1, text, static_cast<size_t>(len)) ? 0 : 1;
     } else {
       return die(std::string("unknown global option ") + a);
     }
