@@ -190,7 +190,7 @@ describe.skipIf(!isRoot || !busybox)('ps --filter/--format and logs --since/--un
 
     const empty = tempRoot();
     for (const [format, message] of [
-      ['{{.Nope}}', /^pocker: template parsing error: template: :1: executing "" at <\.Nope>: can't evaluate field Nope\n$/],
+      ['{{.Nope}}', /^pocker: template parsing error: template: :1:2: executing "" at <\.Nope>: can't evaluate field Nope\n$/],
       ['{{.Names', /^pocker: template parsing error: template: :1: unclosed action\n$/],
       ['table {{nope .Names}}', /^pocker: template parsing error: template: :1: function "nope" not defined\n$/],
     ] as const) {
