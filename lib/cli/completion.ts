@@ -2,9 +2,8 @@
 // (commands, aliases, options and whether they take a value, descriptions), never a hand-kept
 // list: a command or flag added to the CLI is completed at once. Arguments named after containers
 // or images complete from `pocker ps -a` / `pocker images` at completion time.
-import type { Command, Option } from 'commander';
+import { Argument, type Command, type Option } from 'commander';
 
-import { UsageError } from './failure.js';
 
 /** One command as completion sees it. */
 export interface CompletionSpec {
@@ -14,13 +13,16 @@ export interface CompletionSpec {
   description: string;
   options: Array<{ short?: string; long?: string; takesValue: boolean; description: string }>;
   subcommands: CompletionSpec[];
-  /** What its positional arguments name: containers, images, or anything (files). */
-  argKind: 'container' | 'image' | 'any' | 'none';
+  /** What its positional arguments name: containers, images, one of `choices`, or anything (files). */
+  argKind: 'container' | 'image' | 'choices' | 'any' | 'none';
+  /** The values the first argument takes (commander's Argument.choices), for argKind 'choices'. */
+  choices: string[];
 }
 
 function argKindOf(cmd: Command): CompletionSpec['argKind'] {
   const first = cmd.registeredArguments[0];
   if (!first) return 'none';
+  if (first.argChoices?.length) return 'choices';
   const n = first.name().toLowerCase();
   if (n.startsWith('container')) return 'container';
   if (n.startsWith('image') || n === 'name' || n === 'source') return 'image';
@@ -43,6 +45,7 @@ export function completionSpec(cmd: Command, path = ''): CompletionSpec {
     options,
     subcommands: help.visibleCommands(cmd).map((c) => completionSpec(c, path ? `${path} ${c.name()}` : c.name())),
     argKind: argKindOf(cmd),
+    choices: [...(cmd.registeredArguments[0]?.argChoices ?? [])],
   };
 }
 
@@ -73,7 +76,7 @@ export function bashCompletion(root: CompletionSpec): string {
       const subMap = s.subcommands.flatMap((c) => c.names.map((n) => `${q(n)}) path=${q(c.path)}; return 0 ;;`)).join(' ');
       return (
         `    ${q(s.path)})\n` +
-        `      cmds=${q(subs)}; opts=${q(flagsOf(s).join(' '))}; valopts=${q(valueFlagsOf(s).join(' '))}; kind=${s.argKind}\n` +
+        `      cmds=${q(subs)}; opts=${q(flagsOf(s).join(' '))}; valopts=${q(valueFlagsOf(s).join(' '))}; kind=${s.argKind}; choices=${q(s.choices.join(' '))}\n` +
         `      if [[ -n $1 ]]; then case "$1" in ${subMap} *) return 1 ;; esac; fi ;;`
       );
     })
@@ -90,7 +93,7 @@ ${cases}
 
 _pocker() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}"
-  local path='' cmds opts valopts kind i w
+  local path='' cmds opts valopts kind choices i w
   _pocker_spec
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="\${COMP_WORDS[i]}"
@@ -107,6 +110,8 @@ _pocker() {
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
   elif [[ -n $cmds ]]; then
     COMPREPLY=($(compgen -W "$cmds" -- "$cur"))
+  elif [[ $kind == choices ]]; then
+    COMPREPLY=($(compgen -W "$choices" -- "$cur"))
   elif [[ $kind == container ]]; then
     COMPREPLY=($(compgen -W "$(${DYNAMIC.container})" -- "$cur"))
   elif [[ $kind == image ]]; then
@@ -130,7 +135,7 @@ export function zshCompletion(root: CompletionSpec): string {
       const subMap = s.subcommands.flatMap((c) => c.names.map((n) => `${q(n)}) path=${q(c.path)}; return 0 ;;`)).join(' ');
       return (
         `    ${q(s.path)})\n` +
-        `      cmds=(${cmds}); opts=(${opts}); valopts=(${valueFlagsOf(s).map(q).join(' ')}); kind=${s.argKind}\n` +
+        `      cmds=(${cmds}); opts=(${opts}); valopts=(${valueFlagsOf(s).map(q).join(' ')}); kind=${s.argKind}; choices=(${s.choices.map(q).join(' ')})\n` +
         `      if [[ -n $1 ]]; then case "$1" in ${subMap} *) return 1 ;; esac; fi ;;`
       );
     })
@@ -147,7 +152,7 @@ ${cases}
 
 _pocker() {
   local path='' kind w i
-  local -a cmds opts valopts
+  local -a cmds opts valopts choices
   _pocker_spec
   for ((i = 2; i < CURRENT; i++)); do
     w=\${words[i]}
@@ -164,6 +169,8 @@ _pocker() {
     _describe -t options 'option' opts
   elif (( \${#cmds} )); then
     _describe -t commands 'command' cmds
+  elif [[ $kind == choices ]]; then
+    compadd -- $choices
   elif [[ $kind == container ]]; then
     compadd -- \${(f)"$(${DYNAMIC.container})"}
   elif [[ $kind == image ]]; then
@@ -208,6 +215,7 @@ export function fishCompletion(root: CompletionSpec): string {
       if (o.takesValue) line += ' -r -F';
       lines.push(`${line} -d ${q(o.description)}`);
     }
+    if (s.argKind === 'choices') lines.push(`complete -c pocker -n ${cond} -a ${q(s.choices.join(' '))}`);
     if (s.path !== '' && s.subcommands.length === 0 && (s.argKind === 'container' || s.argKind === 'image')) {
       lines.push(`complete -c pocker -n ${cond} -a ${q(`(${DYNAMIC[s.argKind]})`)}`);
     }
@@ -224,13 +232,10 @@ export function addCompletionCommand(program: Command): void {
     .description('Generate the autocompletion script for the specified shell (bash, zsh or fish)')
     .usage('bash|zsh|fish')
     .helpOption('--help', 'Print usage')
-    .argument('<shell>', 'bash, zsh or fish')
-    .action((shell: string) => {
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(COMPLETION_SHELLS))
+    .action((shell: (typeof COMPLETION_SHELLS)[number]) => {
       const spec = completionSpec(program);
-      if (shell === 'bash') process.stdout.write(bashCompletion(spec));
-      else if (shell === 'zsh') process.stdout.write(zshCompletion(spec));
-      else if (shell === 'fish') process.stdout.write(fishCompletion(spec));
-      // cobra's OnlyValidArgs: `invalid argument "x" for "docker completion"`.
-      else throw new UsageError(`pocker: invalid argument ${JSON.stringify(shell)} for "pocker completion"`, 1);
+      const text = shell === 'bash' ? bashCompletion(spec) : shell === 'zsh' ? zshCompletion(spec) : fishCompletion(spec);
+      process.stdout.write(text);
     });
 }

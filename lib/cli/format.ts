@@ -266,6 +266,8 @@ const TEMPLATE_FUNCS: Record<string, TemplateFn> = {
   pad: (v, l, r) => `${' '.repeat(Number(l))}${goPrint(v)}${' '.repeat(Number(r))}`,
   println: (...args) => `${args.map(goPrint).join(' ')}\n`,
   print: (...args) => args.map(goPrint).join(''),
+  index: (v, ...keys) =>
+    keys.reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[String(k)] : undefined), v),
   len: (v) => (Array.isArray(v) || typeof v === 'string' ? v.length : v && typeof v === 'object' ? Object.keys(v).length : 0),
 };
 
@@ -276,7 +278,7 @@ export interface TemplateOptions {
 
 /**
  * Renders a Go template subset against `data`: text, `{{.Field}}`, `{{.A.B}}`, `{{.}}`, and calls
- * of json, upper, lower, title, join, split, truncate, pad, print, println, len (`{{json .}}`,
+ * of json, upper, lower, title, join, split, truncate, pad, print, println, index, len (`{{json .}}`,
  * `{{join .RepoTags ","}}`); `{{-`/`-}}` trim whitespace. A field `data` does not have at its top
  * level is an error, as Go's is for a struct; with `missingKey: 'map'` a missing key at any level
  * is (Docker's inspect runs templates on the raw JSON with missingkey=error). Errors are Go's:

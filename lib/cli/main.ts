@@ -15,7 +15,7 @@ import { addLogsCommand } from './logs.js';
 import { addPullCommand } from './pull.js';
 import { addAttachCommands } from './attach.js';
 import { CliError, reportFailure, UsageError } from './failure.js';
-import { argumentCountMessage, flagErrorMessage, pflagMessage, unknownCommandMessage } from './usage.js';
+import { argumentCountMessage, commandPath, flagErrorMessage, pflagMessage, unknownCommandMessage } from './usage.js';
 import { addInfoCommands } from './info.js';
 import { addCompletionCommand } from './completion.js';
 import { endQuietlyOnEpipe } from './output.js';
@@ -61,6 +61,12 @@ export function usageFailure(err: CommandUsageError, argv: readonly string[] = [
     case 'commander.missingArgument':
     case 'commander.excessArguments':
       return new UsageError(argumentCountMessage(cmd), 1);
+    case 'commander.invalidArgument': {
+      // A positional argument outside its choices: cobra's OnlyValidArgs, `invalid argument "x" for "docker completion"` (exit 1).
+      const value = /^error: command-argument value '([\s\S]*)' is invalid/.exec(err.message)?.[1];
+      if (value !== undefined) return new UsageError(`pocker: invalid argument ${JSON.stringify(value)} for ${JSON.stringify(commandPath(cmd))}`, 1);
+      return new UsageError(flagErrorMessage(cmd, pflagMessage(err.commanderCode, err.message, argv) ?? err.message), 125);
+    }
     default: {
       const flag = pflagMessage(err.commanderCode, err.message, argv);
       return new UsageError(flagErrorMessage(cmd, flag ?? err.message.replace(/^error: /, '')), 125);
