@@ -208,7 +208,9 @@ export function normalizeArgv(argv: string[]): string[] {
   let out = argv;
   if (argv[i] === 'container') {
     const target = CONTAINER_ALIASES[argv[i + 1] ?? ''];
-    if (target) out = [...argv.slice(0, i), target, ...argv.slice(i + 2)];
+    // `container inspect` is `inspect --type container` (Docker: "No such container: x", not "no such object").
+    if (target === 'inspect') out = [...argv.slice(0, i), 'inspect', '--type', 'container', ...argv.slice(i + 2)];
+    else if (target) out = [...argv.slice(0, i), target, ...argv.slice(i + 2)];
   }
   // Go's boolean flags take no separate value: a bare `attach --sig-proxy` is `--sig-proxy=true`
   // (commander would take the container's name as its value). Only the command's own options.

@@ -67,8 +67,11 @@ describe.skipIf(!isRoot)('container commands', () => {
       LogPath: join(root, 'containers', id, `${id}-json.log`),
     });
     expect(Date.parse(info!.State.FinishedAt)).toBeGreaterThanOrEqual(Date.parse(info!.State.StartedAt));
+    // `inspect` looks for any object (Docker: "error: no such object: nope"); `container inspect` for a container.
     const missing = await pk(root, 'inspect', 'nope');
-    expect([missing.code, missing.stdout, missing.stderr]).toEqual([1, '[]\n', 'pocker: No such container: nope\n']);
+    expect([missing.code, missing.stdout, missing.stderr]).toEqual([1, '[]\n', 'error: no such object: nope\n']);
+    const missingContainer = await pk(root, 'container', 'inspect', 'nope');
+    expect([missingContainer.code, missingContainer.stdout, missingContainer.stderr]).toEqual([1, '[]\n', 'pocker: No such container: nope\n']);
   });
 
   it('kill -s sends the signal through the monitor; wait prints the exit code', async () => {
