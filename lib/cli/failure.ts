@@ -95,10 +95,17 @@ export interface FailureSink {
   debug?: boolean;
 }
 
-/** Prints a failure (cliFailure) and sets the exit code. */
-export function reportFailure(ctx: FailureSink, err: unknown, style: FailureStyle = 'command', command?: string): void {
+/**
+ * Prints a failure (cliFailure) and sets the exit code. With `helpFor` (a command path: `pocker
+ * run`), an invalid flag value (ERR_POCKER_INVALID, exit 125) gets Docker's pointer to that
+ * command's help, as `docker run` adds it (cli/command/container/run.go withHelp): "docker: <error>
+ * \n\nRun 'docker run --help' for more information".
+ */
+export function reportFailure(ctx: FailureSink, err: unknown, style: FailureStyle = 'command', command?: string, helpFor?: string): void {
   const { exitCode, message } = cliFailure(err, style, command, ctx.debug === true);
-  ctx.writeErr(`${message}\n`);
+  const invalid = (err as { code?: unknown } | null)?.code === 'ERR_POCKER_INVALID' && !(err instanceof UsageError) && !(err instanceof TemplateError);
+  const help = helpFor !== undefined && invalid && exitCode === 125 ? `\n\nRun '${helpFor} --help' for more information` : '';
+  ctx.writeErr(`${message}${help}\n`);
   ctx.exitCode = exitCode;
 }
 

@@ -269,7 +269,7 @@ export function addCreateCommand(program: Command, ctx: CliContext): Command {
       }
       ctx.exitCode = 0;
     } catch (err) {
-      reportFailure(ctx, err, 'run');
+      reportFailure(ctx, err, 'run', undefined, 'pocker create');
     }
   });
 }
@@ -293,7 +293,7 @@ export function addRunCommand(program: Command, ctx: CliContext): Command {
       try {
         ctx.exitCode = await ctx.execute(options);
       } catch (err) {
-        reportFailure(ctx, err, 'run', requestedCommand(options));
+        reportFailure(ctx, err, 'run', requestedCommand(options), 'pocker run');
       }
     });
 }

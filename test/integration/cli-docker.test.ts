@@ -188,11 +188,12 @@ describe.skipIf(!isRoot)('commands against a store', () => {
   it('the (step: ...) suffix only in debug mode (-D / --debug, a global flag); the library keeps step', async () => {
     const plain = await pk(root, 'run', '--rm', '-m', '1', 'cli-docker:1', 'true');
     expect(plain.code).toBe(125);
-    expect(plain.stderr).toMatch(/^pocker: invalid memory limit "1": Minimum memory limit allowed is 6MB\n$/);
+    // run.go withHelp: "docker: <error>\n\nRun 'docker run --help' for more information" for an invalid flag value.
+    expect(plain.stderr).toBe('pocker: invalid memory limit "1": Minimum memory limit allowed is 6MB\n\nRun \'pocker run --help\' for more information\n');
     for (const flag of ['-D', '--debug']) {
       const debug = await cli([flag, '--root', root, 'run', '--rm', '-m', '1', 'cli-docker:1', 'true']);
       expect(debug.code).toBe(125);
-      expect(debug.stderr).toMatch(/^pocker: invalid memory limit "1": .* \(step: validate\)\n$/);
+      expect(debug.stderr).toMatch(/^pocker: invalid memory limit "1": .* \(step: validate\)\n\nRun 'pocker run --help' for more information\n$/);
     }
   });
 
