@@ -1,7 +1,7 @@
 // `pocker ps | stop | kill | wait | rm | inspect`: the lifecycle commands over the on-disk state
 // (containers/<id>/config.json and the monitor's state.json), with Docker's output. The work is in
 // lib/state/api.ts; this file parses flags and prints (`ps`, the biggest, is in ./ps.ts).
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 import { addPsCommand } from './ps.js';
 import { CliError, reportFailure, TemplateError, UsageError } from './failure.js';
@@ -9,6 +9,12 @@ import { rootFlag, type CliContext } from './run.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
 
 const ROOT_HELP = 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)';
+
+/** commander's parser of an Int flag (the CLI words its error as pflag's: ./usage.ts). */
+function integerFlag(value: string): number {
+  if (!/^\s*[+-]?\d+\s*$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('Not an integer.');
+  return Number(value);
+}
 
 function rootOf(ctx: CliContext, flags: { root?: string }, cmd: Command): string {
   return rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
@@ -35,14 +41,11 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
     .usage('[OPTIONS] CONTAINER [CONTAINER...]')
     .helpOption('--help', 'Print usage')
     .argument('<containers...>', 'Container ids, id prefixes or names')
-    .option('-t, --time <seconds>', 'Seconds to wait before killing the container', '10')
+    // An Int flag, as Docker's: a bad value is pflag's "invalid argument ... strconv.ParseInt" (exit 125).
+    .option('-t, --time <seconds>', 'Seconds to wait before killing the container', integerFlag, 10)
     .option('--root <dir>', ROOT_HELP)
-    .action(async (refs: string[], flags: { time: string; root?: string }, cmd: Command) => {
-      const grace = Number(flags.time);
-      if (!Number.isInteger(grace)) {
-        reportFailure(ctx, new CliError(`invalid -t ${JSON.stringify(flags.time)}: a whole number of seconds`));
-        return;
-      }
+    .action(async (refs: string[], flags: { time: number; root?: string }, cmd: Command) => {
+      const grace = flags.time;
       const { stopContainer } = await import('../runtime/lifecycle.js');
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
@@ -65,7 +68,8 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
       try {
         sig = signalNumber(/^\d+$/.test(flags.signal) ? Number(flags.signal) : (flags.signal as NodeJS.Signals));
       } catch (err) {
-        reportFailure(ctx, new CliError(`${(err as Error).message}`));
+        // Docker: the daemon's "Invalid signal: NOPE", exit 1.
+        reportFailure(ctx, new CliError(`${(err as Error).message}`, { exitCode: 1 }));
         return;
       }
       const { killContainer } = await import('../runtime/lifecycle.js');

@@ -141,6 +141,11 @@ describe('usage errors in Docker words', () => {
     expect(await inProcess(['run', '-e'])).toEqual({ code: 125, stderr: `flag needs an argument: 'e' in -e${usage}` });
     // Other commands: their own usage line and help pointer.
     expect(await inProcess(['ps', '--bogus'])).toEqual({ code: 125, stderr: "unknown flag: --bogus\n\nUsage:  pocker ps [OPTIONS]\n\nRun 'pocker ps --help' for more information\n" });
+    // stop's -t is an Int flag, as Docker's.
+    expect(await inProcess(['stop', '-t', 'soon', 'c'])).toEqual({
+      code: 125,
+      stderr: `invalid argument "soon" for "-t, --time" flag: strconv.ParseInt: parsing "soon": invalid syntax\n\nUsage:  pocker stop [OPTIONS] CONTAINER [CONTAINER...]\n\nRun 'pocker stop --help' for more information\n`,
+    });
     expect(await inProcess(['--bogus'])).toEqual({ code: 125, stderr: "unknown flag: --bogus\n\nUsage:  pocker [OPTIONS] COMMAND\n\nRun 'pocker --help' for more information\n" });
   });
 
