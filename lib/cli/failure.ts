@@ -9,7 +9,7 @@
 //   start      start -a, attach                       1                         as run
 //
 // A CliError (the CLI's own failure: usage, a terminal, a bad --format template) carries its exit
-// code (125 unless told otherwise) in every style; a UsageError is a whole text in Docker's words
+// code (125 unless told otherwise; 1 for a template, as Docker's) in every style; a UsageError is a whole text in Docker's words
 // (./usage.ts), printed as it is. The library's `step` is shown only in debug mode (`pocker -D` /
 // `--debug`, Docker's global flag): ` (step: <step>)` after the message.
 import { PockerError, type PockerErrorCode } from '../errors.js';
@@ -32,14 +32,16 @@ export class CliError extends PockerError {
 }
 
 /**
- * A bad `--format` template (Docker: "template parsing error: <Go's error>", exit 125). Go's
+ * A bad `--format` template (Docker: "template parsing error: <Go's error>", a plain error: exit 1,
+ * as `docker ps`/`images` return formatter.ContainerWrite's error; inspect/info/version say 64
+ * for one that does not parse, and set it). Go's
  * error says which kind: `template: :1: unclosed action` (parsing) or `template: :1:2: executing
  * "" at <.Nope>: ...` (execution, `execution` true).
  */
 export class TemplateError extends CliError {
   readonly execution: boolean;
   constructor(message: string, opts: { execution?: boolean; exitCode?: number } = {}) {
-    super(message, opts.exitCode !== undefined ? { exitCode: opts.exitCode } : {});
+    super(message, { exitCode: opts.exitCode ?? 1 });
     this.name = 'TemplateError';
     this.execution = opts.execution === true;
   }

@@ -281,6 +281,7 @@ describe.skipIf(!isRoot)('commands against a store', () => {
     expect([v.code, v.stderr]).toEqual([64, 'pocker: template parsing error: template: :1: unclosed action\n']);
     // ps (formatter.go contextFormat): "template parsing error:" + Go's execution text.
     const ps = await pk(root, 'ps', '--format', '{{.Nope}}');
+    expect(ps.code).toBe(1); // list.go returns ContainerWrite's error: exit 1
     expect(ps.stderr).toBe('pocker: template parsing error: template: :1:2: executing "" at <.Nope>: can\'t evaluate field Nope\n');
   });
 

@@ -175,7 +175,7 @@ describe('pocker run: exit codes', () => {
     const enoent = new PockerError('exec failed', { code: 'ENOENT', step: 'exec', path: 'nope' });
     expect(cliFailure(enoent, 'start')).toEqual({ exitCode: 1, message: 'pocker: exec: "nope": executable file not found in $PATH' });
     expect(cliFailure(new CliError('interrupted', { exitCode: 130 }))).toEqual({ exitCode: 130, message: 'pocker: interrupted' });
-    expect(cliFailure(new TemplateError('template: :1: unclosed action'))).toEqual({ exitCode: 125, message: 'pocker: template parsing error: template: :1: unclosed action' });
+    expect(cliFailure(new TemplateError('template: :1: unclosed action'))).toEqual({ exitCode: 1, message: 'pocker: template parsing error: template: :1: unclosed action' });
     expect(new CliError('x')).toBeInstanceOf(PockerError);
     expect(new CliError('x')).toMatchObject({ code: 'ERR_POCKER_INVALID', step: 'cli' });
   });
