@@ -401,6 +401,16 @@ describe('completion: generated from the command definitions', () => {
       writeFileSync(file, script(shell));
       expect(spawnSync(shell, ['-n', file]).status, shell).toBe(0);
     }
+    // fish answers `complete -C` itself: the script completes for real there.
+    if (spawnSync('sh', ['-c', 'command -v fish']).status === 0) {
+      const file = join(tempDir('completion'), 'pocker.fish');
+      writeFileSync(file, script('fish'));
+      const words = (line: string) =>
+        spawnSync('fish', ['-c', `source ${file}; complete -C '${line}'`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]).sort();
+      expect(words('pocker image l')).toEqual(['list', 'load', 'ls']);
+      expect(words('pocker run --pids')).toEqual(['--pids-limit']);
+      expect(words('pocker completion ')).toEqual(['bash', 'fish', 'zsh']);
+    }
   });
 
   it('an unknown shell is refused (cobra: invalid argument "x" for "docker completion"), exit 1', async () => {
