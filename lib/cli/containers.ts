@@ -1,14 +1,20 @@
 // `pocker ps | stop | kill | wait | rm | inspect`: the lifecycle commands over the on-disk state
 // (containers/<id>/config.json and the monitor's state.json), with Docker's output. The work is in
 // lib/state/api.ts; this file parses flags and prints (`ps`, the biggest, is in ./ps.ts).
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 import { addPsCommand } from './ps.js';
-import { CliError, reportFailure } from './failure.js';
+import { CliError, reportFailure, TemplateError, UsageError } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
 
 const ROOT_HELP = 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)';
+
+/** commander's parser of an Int flag (the CLI words its error as pflag's: ./usage.ts). */
+function integerFlag(value: string): number {
+  if (!/^\s*[+-]?\d+\s*$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('Not an integer.');
+  return Number(value);
+}
 
 function rootOf(ctx: CliContext, flags: { root?: string }, cmd: Command): string {
   return rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
@@ -35,14 +41,11 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
     .usage('[OPTIONS] CONTAINER [CONTAINER...]')
     .helpOption('--help', 'Print usage')
     .argument('<containers...>', 'Container ids, id prefixes or names')
-    .option('-t, --time <seconds>', "Seconds to wait before killing the container (default: its --stop-timeout, else 10)")
+    // An Int flag, as Docker's: a bad value is pflag's "invalid argument ... strconv.ParseInt" (exit 125).
+    .option('-t, --time <seconds>', "Seconds to wait before killing the container (default: its --stop-timeout, else 10)", integerFlag)
     .option('--root <dir>', ROOT_HELP)
-    .action(async (refs: string[], flags: { time?: string; root?: string }, cmd: Command) => {
-      const grace = flags.time === undefined ? undefined : Number(flags.time);
-      if (grace !== undefined && !Number.isInteger(grace)) {
-        reportFailure(ctx, new CliError(`invalid -t ${JSON.stringify(flags.time)}: a whole number of seconds`));
-        return;
-      }
+    .action(async (refs: string[], flags: { time?: number; root?: string }, cmd: Command) => {
+      const grace = flags.time;
       const { stopContainer } = await import('../runtime/lifecycle.js');
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
@@ -65,7 +68,8 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
       try {
         sig = signalNumber(/^\d+$/.test(flags.signal) ? Number(flags.signal) : (flags.signal as NodeJS.Signals));
       } catch (err) {
-        reportFailure(ctx, new CliError(`${(err as Error).message}`));
+        // Docker: the daemon's "Invalid signal: NOPE", exit 1.
+        reportFailure(ctx, new CliError(`${(err as Error).message}`, { exitCode: 1 }));
         return;
       }
       const { killContainer } = await import('../runtime/lifecycle.js');
@@ -111,18 +115,105 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
 
   program
     .command('inspect')
-    .description('Display detailed information on one or more containers')
-    .usage('CONTAINER [CONTAINER...]')
+    .description('Return low-level information on pocker objects (containers, images)')
+    .usage('[OPTIONS] NAME|ID [NAME|ID...]')
     .helpOption('--help', 'Print usage')
-    .argument('<containers...>', 'Container ids, id prefixes or names')
+    .argument('<objects...>', 'Container or image ids, id prefixes or names')
+    .option('-f, --format <string>', "Format output using a custom template: 'json', or a Go template")
+    .option('--type <string>', 'Only inspect objects of the given type: container or image')
     .option('--root <dir>', ROOT_HELP)
-    .action(async (refs: string[], flags: { root?: string }, cmd: Command) => {
-      const { inspectContainer } = await import('../state/api.js');
-      const root = rootOf(ctx, flags, cmd);
-      const out: unknown[] = [];
-      await each(ctx, refs, async (ref) => {
-        out.push(inspectContainer(ref, { root }));
-      });
-      process.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
+    .action(async (refs: string[], flags: InspectFlags, cmd: Command) => {
+      ctx.exitCode = 0;
+      try {
+        ctx.exitCode = await inspectObjects(ctx, refs, flags, cmd);
+      } catch (err) {
+        reportFailure(ctx, err);
+      }
     });
+}
+
+interface InspectFlags {
+  format?: string;
+  type?: string;
+  root?: string;
+}
+
+/** The types `inspect --type` takes (Docker's list has swarm objects pocker does not have). */
+export const INSPECT_TYPES = ['container', 'image'] as const;
+
+/**
+ * `pocker inspect`, as Docker's (cli/command/system/inspect.go, cli/command/inspect/inspector.go):
+ * each reference is looked up as a container, then as an image (or only as --type says); the
+ * objects are printed as one JSON array, or each through the --format template. A template that
+ * does not parse is refused before anything is looked up (exit 64); references not found and
+ * template execution errors are reported after the output (exit 1).
+ */
+async function inspectObjects(ctx: CliContext, refs: string[], flags: InspectFlags, cmd: Command): Promise<number> {
+  const type = flags.type;
+  if (type !== undefined && !(INSPECT_TYPES as readonly string[]).includes(type)) {
+    const list = INSPECT_TYPES.map((t) => JSON.stringify(t)).join(', ');
+    throw new CliError(type === '' ? `type is empty: must be one of ${list}` : `unknown type: ${JSON.stringify(type)}: must be one of ${list}`, { exitCode: 1 });
+  }
+  const { checkTemplate, goJson, renderTemplate } = await import('./format.js');
+  const format = flags.format ?? '';
+  const template = format !== '' && format !== 'json' ? format.replace(/\\t/g, '\t').replace(/\\n/g, '\n') : undefined;
+  if (template !== undefined) {
+    try {
+      checkTemplate(template);
+    } catch (err) {
+      // Docker: "template parsing error: ...", exit 64 (inspect.Inspect's StatusError).
+      if (err instanceof TemplateError) throw new TemplateError(err.message, { exitCode: 64 });
+      throw err;
+    }
+  }
+  const root = rootOf(ctx, flags, cmd);
+  const imageRoot = (): Promise<string> =>
+    flags.root !== undefined || cmd.parent?.opts<{ root?: string }>().root !== undefined || ctx.env.POCKER_ROOT
+      ? Promise.resolve(root)
+      : import('../image/store.js').then((m) => m.defaultStoreRoot(ctx.env));
+  const notFound = (err: unknown) => (err as { code?: unknown }).code === 'ERR_POCKER_NOT_FOUND';
+  const objects: unknown[] = [];
+  const errors: unknown[] = [];
+  for (const ref of refs) {
+    try {
+      if (type !== 'image') {
+        try {
+          const { inspectContainer } = await import('../state/api.js');
+          objects.push(inspectContainer(ref, { root }));
+          continue;
+        } catch (err) {
+          if (type === 'container' || !notFound(err)) throw err;
+        }
+      }
+      try {
+        const { inspectImage } = await import('../image/manage.js');
+        objects.push(await inspectImage(ref, { root: await imageRoot() }));
+      } catch (err) {
+        if (type === 'image' || !notFound(err)) throw err;
+        // Docker (inspectAll): "error: no such object: <ref>" when no type found it.
+        throw new UsageError(`error: no such object: ${ref}`, 1);
+      }
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  let text = '';
+  if (template !== undefined) {
+    for (const o of objects) {
+      try {
+        text += `${renderTemplate(template, o as Record<string, unknown>, { missingKey: 'map' })}\n`;
+      } catch (err) {
+        errors.push(err instanceof TemplateError ? new TemplateError(err.message, { execution: err.execution, exitCode: 1 }) : err);
+      }
+    }
+    // Docker's TemplateInspector.Flush: an empty result is one empty line.
+    if (text === '') text = '\n';
+  } else if (format === 'json') {
+    text = objects.map((o) => `${goJson(o)}\n`).join('');
+  } else {
+    text = `${goJson(objects, '    ')}\n`;
+  }
+  process.stdout.write(text);
+  for (const err of errors) reportFailure(ctx, err);
+  return errors.length > 0 ? 1 : 0;
 }

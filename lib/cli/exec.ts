@@ -93,7 +93,11 @@ export function addExecCommand(program: Command, ctx: CliContext): Command {
           },
         ).finally(removeEarly);
       } catch (err) {
-        reportFailure(ctx, err, 'run', command[0]);
+        // Docker: a missing or stopped container is the daemon's answer ("No such container",
+        // "is not running"), exit 1 as for rm/stop; the process's own failures are 126/127.
+        const code = (err as { code?: unknown }).code;
+        const daemonsAnswer = code === 'ERR_POCKER_NOT_FOUND' || code === 'ERR_POCKER_AMBIGUOUS' || code === 'ERR_POCKER_NOT_RUNNING';
+        reportFailure(ctx, err, daemonsAnswer ? 'command' : 'run', command[0]);
       }
     });
 }

@@ -4,12 +4,14 @@
 //   command    images, rmi, ps' listing, rm, stop...  1                         pocker: <message>
 //   usage      a bad flag value, commander, main      125                       pocker: <message>
 //   run        run, create, exec                      127 / 126 when the        pocker: exec: "<cmd>": <why>, else
-//                                                     command cannot be run,    pocker: <message> (step: <step>)
+//                                                     command cannot be run,    pocker: <message>
 //                                                     else 125
 //   start      start -a, attach                       1                         as run
 //
 // A CliError (the CLI's own failure: usage, a terminal, a bad --format template) carries its exit
-// code (125 unless told otherwise) in every style.
+// code (125 unless told otherwise; 1 for a template, as Docker's) in every style; a UsageError is a whole text in Docker's words
+// (./usage.ts), printed as it is. The library's `step` is shown only in debug mode (`pocker -D` /
+// `--debug`, Docker's global flag): ` (step: <step>)` after the message.
 import { PockerError, type PockerErrorCode } from '../errors.js';
 
 export type FailureStyle = 'command' | 'usage' | 'run' | 'start';
@@ -29,11 +31,27 @@ export class CliError extends PockerError {
   }
 }
 
-/** A bad `--format` template (Docker: "template parsing error", exit 125). */
+/**
+ * A bad `--format` template (Docker: "template parsing error: <Go's error>", a plain error: exit 1,
+ * as `docker ps`/`images` return formatter.ContainerWrite's error; inspect/info/version say 64
+ * for one that does not parse, and set it). Go's
+ * error says which kind: `template: :1: unclosed action` (parsing) or `template: :1:2: executing
+ * "" at <.Nope>: ...` (execution, `execution` true).
+ */
 export class TemplateError extends CliError {
-  constructor(message: string) {
-    super(message);
+  readonly execution: boolean;
+  constructor(message: string, opts: { execution?: boolean; exitCode?: number } = {}) {
+    super(message, { exitCode: opts.exitCode ?? 1 });
     this.name = 'TemplateError';
+    this.execution = opts.execution === true;
+  }
+}
+
+/** A usage error already worded in full as Docker words it (several lines, no `pocker:` added). */
+export class UsageError extends CliError {
+  constructor(text: string, exitCode: number) {
+    super(text, { exitCode });
+    this.name = 'UsageError';
   }
 }
 
@@ -48,7 +66,8 @@ const execErrorText: Partial<Record<string, string>> = {
  * The message (one line, no newline) and exit code of a failed command. `command` is the program
  * the container was asked to run (for `run`'s exec errors; defaults to the error's path, then /bin/sh).
  */
-export function cliFailure(err: unknown, style: FailureStyle = 'command', command?: string): { exitCode: number; message: string } {
+export function cliFailure(err: unknown, style: FailureStyle = 'command', command?: string, debug = false): { exitCode: number; message: string } {
+  if (err instanceof UsageError) return { exitCode: err.exitCode, message: err.message };
   if (err instanceof TemplateError) return { exitCode: err.exitCode, message: `pocker: template parsing error: ${err.message}` };
   if (err instanceof CliError) return { exitCode: err.exitCode, message: `pocker: ${err.message}` };
   const e = (err ?? {}) as { message?: unknown; code?: unknown; step?: unknown; path?: unknown };
@@ -67,19 +86,28 @@ export function cliFailure(err: unknown, style: FailureStyle = 'command', comman
     const why = execErrorText[code];
     if (why !== undefined) return { exitCode: exit(126), message: `pocker: exec: ${JSON.stringify(cmd)}: ${why}` };
   }
-  return { exitCode: exit(125), message: `pocker: ${message}${step ? ` (step: ${step})` : ''}` };
+  return { exitCode: exit(125), message: `pocker: ${message}${step && debug ? ` (step: ${step})` : ''}` };
 }
 
 /** Where a command reports: its stderr and exit code (the CliContext's). */
 export interface FailureSink {
   writeErr: (text: string) => void;
   exitCode: number;
+  /** Debug mode (`pocker -D`): failures show the library's step. */
+  debug?: boolean;
 }
 
-/** Prints a failure (cliFailure) and sets the exit code. */
-export function reportFailure(ctx: FailureSink, err: unknown, style: FailureStyle = 'command', command?: string): void {
-  const { exitCode, message } = cliFailure(err, style, command);
-  ctx.writeErr(`${message}\n`);
+/**
+ * Prints a failure (cliFailure) and sets the exit code. With `helpFor` (a command path: `pocker
+ * run`), an invalid flag value (ERR_POCKER_INVALID, exit 125) gets Docker's pointer to that
+ * command's help, as `docker run` adds it (cli/command/container/run.go withHelp): "docker: <error>
+ * \n\nRun 'docker run --help' for more information".
+ */
+export function reportFailure(ctx: FailureSink, err: unknown, style: FailureStyle = 'command', command?: string, helpFor?: string): void {
+  const { exitCode, message } = cliFailure(err, style, command, ctx.debug === true);
+  const invalid = (err as { code?: unknown } | null)?.code === 'ERR_POCKER_INVALID' && !(err instanceof UsageError) && !(err instanceof TemplateError);
+  const help = helpFor !== undefined && invalid && exitCode === 125 ? `\n\nRun '${helpFor} --help' for more information` : '';
+  ctx.writeErr(`${message}${help}\n`);
   ctx.exitCode = exitCode;
 }
 

@@ -234,16 +234,25 @@ function goPrint(v: unknown): string {
   return String(v);
 }
 
-function splitArgs(expr: string): string[] {
-  const out: string[] = [];
+/** The words of an action, each with its offset in the action's text. */
+function splitArgs(expr: string): Array<{ text: string; offset: number }> {
+  const out: Array<{ text: string; offset: number }> = [];
   const re = /"((?:[^"\\]|\\.)*)"|`([^`]*)`|(\S+)/g;
   let m: RegExpExecArray | null;
   while ((m = re.exec(expr))) {
-    if (m[1] !== undefined) out.push(JSON.stringify(JSON.parse(`"${m[1]}"`)));
-    else if (m[2] !== undefined) out.push(JSON.stringify(m[2]));
-    else out.push(m[3]!);
+    if (m[1] !== undefined) out.push({ text: JSON.stringify(JSON.parse(`"${m[1]}"`)), offset: m.index });
+    else if (m[2] !== undefined) out.push({ text: JSON.stringify(m[2]), offset: m.index });
+    else out.push({ text: m[3]!, offset: m.index });
   }
   return out;
+}
+
+/** Go's location of a node (text/template/parse Tree.ErrorContext): `:LINE:COL` of the byte offset `pos`. */
+function goLocation(template: string, pos: number): string {
+  const before = template.slice(0, pos);
+  const nl = before.lastIndexOf('\n');
+  const line = 1 + (before.match(/\n/g)?.length ?? 0);
+  return `:${line}:${nl === -1 ? pos : pos - (nl + 1)}`;
 }
 
 type TemplateFn = (...args: unknown[]) => unknown;
@@ -259,17 +268,30 @@ const TEMPLATE_FUNCS: Record<string, TemplateFn> = {
   pad: (v, l, r) => `${' '.repeat(Number(l))}${goPrint(v)}${' '.repeat(Number(r))}`,
   println: (...args) => `${args.map(goPrint).join(' ')}\n`,
   print: (...args) => args.map(goPrint).join(''),
+  index: (v, ...keys) =>
+    keys.reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[String(k)] : undefined), v),
   len: (v) => (Array.isArray(v) || typeof v === 'string' ? v.length : v && typeof v === 'object' ? Object.keys(v).length : 0),
 };
 
+/** How a missing field reads: a Go struct's (`ps`, `images`: Docker's typed rows) or a map's (`inspect`'s raw JSON). */
+export interface TemplateOptions {
+  missingKey?: 'field' | 'map';
+}
+
 /**
  * Renders a Go template subset against `data`: text, `{{.Field}}`, `{{.A.B}}`, `{{.}}`, and calls
- * of json, upper, lower, title, join, split, truncate, pad, print, println, len (`{{json .}}`,
+ * of json, upper, lower, title, join, split, truncate, pad, print, println, index, len (`{{json .}}`,
  * `{{join .RepoTags ","}}`); `{{-`/`-}}` trim whitespace. A field `data` does not have at its top
- * level is an error, as Go's is for a struct.
+ * level is an error, as Go's is for a struct; with `missingKey: 'map'` a missing key at any level
+ * is (Docker's inspect runs templates on the raw JSON with missingkey=error). Errors are Go's:
+ * parse errors `template: :1: unclosed action`, execution errors
+ * `template: :1:2: executing "" at <.Nope>: can't evaluate field Nope` (TemplateError.execution).
  */
-export function renderTemplate(template: string, data: Record<string, unknown>): string {
-  const evalArg = (arg: string): unknown => {
+export function renderTemplate(template: string, data: Record<string, unknown>, options: TemplateOptions = {}): string {
+  const asMap = options.missingKey === 'map';
+  const executing = (pos: number, arg: string, why: string) =>
+    new TemplateError(`template: ${goLocation(template, pos)}: executing "" at <${arg}>: ${why}`, { execution: true });
+  const evalArg = (arg: string, pos: number): unknown => {
     if (arg.startsWith('"')) return JSON.parse(arg) as unknown;
     if (/^-?\d+(\.\d+)?$/.test(arg)) return Number(arg);
     if (arg === 'true' || arg === 'false') return arg === 'true';
@@ -279,9 +301,18 @@ export function renderTemplate(template: string, data: Record<string, unknown>):
     const path = arg.slice(1).split('.');
     for (let i = 0; i < path.length; i++) {
       const key = path[i]!;
-      if (v === null || v === undefined) return undefined;
-      if (typeof v !== 'object' || Array.isArray(v)) throw new TemplateError(`template: :1: can't evaluate field ${key} in type ${Array.isArray(v) ? 'slice' : typeof v}`);
-      if (i === 0 && !Object.prototype.hasOwnProperty.call(v, key)) throw new TemplateError(`template: :1: executing "" at <${arg}>: can't evaluate field ${key}`);
+      if (v === null || v === undefined) {
+        if (asMap) throw executing(pos, arg, `nil pointer evaluating interface {}.${key}`);
+        return undefined;
+      }
+      if (typeof v !== 'object' || Array.isArray(v)) {
+        const type = Array.isArray(v) ? '[]interface {}' : typeof v === 'number' ? 'float64' : typeof v === 'boolean' ? 'bool' : 'string';
+        throw executing(pos, arg, `can't evaluate field ${key} in type ${type}`);
+      }
+      if (!Object.prototype.hasOwnProperty.call(v, key)) {
+        if (asMap) throw executing(pos, arg, `map has no entry for key ${JSON.stringify(key)}`);
+        if (i === 0) throw executing(pos, arg, `can't evaluate field ${key}`);
+      }
       v = (v as Record<string, unknown>)[key];
     }
     return v;
@@ -300,12 +331,14 @@ export function renderTemplate(template: string, data: Record<string, unknown>):
     trimNext = m[3] !== undefined;
     const expr = m[2]!;
     if (expr.startsWith('/*')) continue; // a comment
+    // Where the expression starts in the template (Go reports execution errors there).
+    const exprPos = m.index + 2 + (m[1]?.length ?? 0) + (m[0].slice(2 + (m[1]?.length ?? 0)).length - m[0].slice(2 + (m[1]?.length ?? 0)).trimStart().length);
     const args = splitArgs(expr);
     if (args.length === 0) throw new TemplateError('template: :1: missing value for command');
-    const head = args[0]!;
+    const head = args[0]!.text;
     const fn = TEMPLATE_FUNCS[head];
-    if (fn) out += goPrint(fn(...args.slice(1).map(evalArg)));
-    else if (args.length === 1) out += goPrint(evalArg(head));
+    if (fn) out += goPrint(fn(...args.slice(1).map((a) => evalArg(a.text, exprPos + a.offset))));
+    else if (args.length === 1) out += goPrint(evalArg(head, exprPos));
     else throw new TemplateError(`template: :1: function "${head}" not defined`);
   }
   let tail = template.slice(last);
@@ -313,6 +346,29 @@ export function renderTemplate(template: string, data: Record<string, unknown>):
   if (tail.includes('{{')) throw new TemplateError('template: :1: unclosed action');
   out += tail;
   return out;
+}
+
+/**
+ * Parses a template without executing it (Go's template.Parse): throws the TemplateError of a
+ * template that can never run (unclosed action, unknown function, empty action).
+ */
+export function checkTemplate(template: string): void {
+  const re = /\{\{(-\s)?\s*([\s\S]*?)\s*(\s-)?\}\}/g;
+  let m: RegExpExecArray | null;
+  let last = 0;
+  while ((m = re.exec(template))) {
+    last = m.index + m[0].length;
+    const expr = m[2]!;
+    if (expr.startsWith('/*')) continue;
+    const args = splitArgs(expr);
+    if (args.length === 0) throw new TemplateError('template: :1: missing value for command');
+    for (const [i, a] of args.entries()) {
+      const word = a.text;
+      const literal = word.startsWith('"') || word.startsWith('.') || /^-?\d+(\.\d+)?$/.test(word) || word === 'true' || word === 'false';
+      if (!literal && !(i === 0 && TEMPLATE_FUNCS[word])) throw new TemplateError(`template: :1: function "${word}" not defined`);
+    }
+  }
+  if (template.slice(last).includes('{{')) throw new TemplateError('template: :1: unclosed action');
 }
 
 /** Docker's `--format` preprocessing: `table` prefix, `\t` and `\n` escapes. */

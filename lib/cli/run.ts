@@ -6,6 +6,7 @@ import { isatty } from 'node:tty';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Container, RunOptions } from '../types.js';
 import { CliError, reportFailure } from './failure.js';
+import { argumentCountMessage } from './usage.js';
 import { resolveEnvEntry } from '../env.js';
 
 /** The parsed flags of `pocker run` (commander's camelCase names). */
@@ -75,6 +76,8 @@ export interface CliContext {
   writeErr: (text: string) => void;
   /** Set by the command's action. */
   exitCode: number;
+  /** Debug mode (the global `-D, --debug`): failures name the library's step. */
+  debug?: boolean;
 }
 
 /**
@@ -292,10 +295,9 @@ function parseRunCommand(name: string, positionals: string[], flags: RunFlags, c
   if (merged.root === undefined && globalRoot !== undefined) merged.root = globalRoot;
   const { image, args } = splitPositionals(positionals, merged);
   if (image === undefined && merged.rootfs === undefined) {
-    // Docker's own arity error (a usage error: 125).
-    ctx.writeErr(`pocker: "pocker ${name}" requires at least 1 argument.\nSee 'pocker ${name} --help'.\n\n`
-      + `Usage:  pocker ${name} ${cmd.usage()}\n\n${name === 'run' ? 'Create and run a new container from an image' : 'Create a new container'}\n`);
-    ctx.exitCode = 125;
+    // Docker's arity error (cli/required.go RequiresMinArgs(1): exit 1).
+    ctx.writeErr(`${argumentCountMessage(cmd, [1, Infinity])}\n`);
+    ctx.exitCode = 1;
     return null;
   }
   return toRunOptions(image, args, merged, ctx.env);
@@ -333,7 +335,7 @@ export function addCreateCommand(program: Command, ctx: CliContext): Command {
       }
       ctx.exitCode = 0;
     } catch (err) {
-      reportFailure(ctx, err, 'run');
+      reportFailure(ctx, err, 'run', undefined, 'pocker create');
     }
   });
 }
@@ -357,7 +359,7 @@ export function addRunCommand(program: Command, ctx: CliContext): Command {
       try {
         ctx.exitCode = await ctx.execute(options);
       } catch (err) {
-        reportFailure(ctx, err, 'run', requestedCommand(options));
+        reportFailure(ctx, err, 'run', requestedCommand(options), 'pocker run');
       }
     });
 }
@@ -381,7 +383,8 @@ export async function executeRun(options: RunOptions, start?: (options: RunOptio
   const interactive = options.interactive === true;
   // Checked on fd 0 without touching process.stdin (which would open a handle on it).
   // Detached (-dit), the terminal is the container's monitor's to serve: ours is not needed.
-  if (tty && interactive && !options.detach && !isatty(0)) throw new CliError('the input device is not a TTY');
+  // Docker (cli/streams/in.go CheckTty, through v29.3): "the input device is not a TTY", exit 1.
+  if (tty && interactive && !options.detach && !isatty(0)) throw new CliError('the input device is not a TTY', { exitCode: 1 });
   const term = tty ? terminal() : undefined;
   if (term?.columns && term.rows) options = { ...options, ttySize: { rows: term.rows, cols: term.columns } };
 

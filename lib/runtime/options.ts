@@ -326,10 +326,11 @@ export function resolveResources(opts: RunOptions): Resources {
     else throw invalid(`invalid cpus ${show(raw)}: must be a number like 0.5 or 2`);
     const n = cpuCount();
     // Docker's range: quota is at least 1 ms per 100 ms period (the kernel's minimum quota).
-    if (!Number.isFinite(cpus) || cpus < 0.01 || cpus > n) {
+    if (!Number.isFinite(cpus) || (cpus !== 0 && cpus < 0.01) || cpus > n) {
       throw invalid(`invalid cpus ${show(raw)}: Range of CPUs is from 0.01 to ${n}.00, as there are only ${n} CPUs available`);
     }
-    r.cpuQuota = { quota: Math.round(cpus * CPU_PERIOD), period: CPU_PERIOD };
+    // `--cpus 0` is Docker's "no limit" (NanoCPUs 0: no CFS quota).
+    if (cpus !== 0) r.cpuQuota = { quota: Math.round(cpus * CPU_PERIOD), period: CPU_PERIOD };
   }
 
   if (opts.cpuShares !== undefined) {

@@ -277,7 +277,8 @@ describe.skipIf(!isRoot)('run: real containers', () => {
   describe('exit codes and signals', () => {
     it('refuses to run without root, clearly, with exit 125 and nothing created', () => {
       const root = tempRoot();
-      const r = spawnSync(process.execPath, [pockerBin, 'run', '--rm', '--root', root, 'host', 'true'], { uid: 65534, gid: 65534, encoding: 'utf8' });
+      // -D (debug): the failure names its step.
+      const r = spawnSync(process.execPath, [pockerBin, '-D', 'run', '--rm', '--root', root, 'host', 'true'], { uid: 65534, gid: 65534, encoding: 'utf8' });
       expect(r.status).toBe(125);
       expect(r.stderr).toMatch(/needs root.*\(step: validate\)/);
       expect(existsSync(join(root, 'containers'))).toBe(false);

@@ -154,9 +154,10 @@ describe('pocker run: exit codes', () => {
     }
   });
 
-  it('maps every other error to 125 with its step', () => {
+  it('maps every other error to 125, naming its step only in debug mode (-D)', () => {
     const invalid = new PockerError('memory: below the 6 MB minimum', { code: 'ERR_POCKER_INVALID', step: 'validate' });
-    expect(errorExit(invalid)).toEqual({ exitCode: 125, message: 'pocker: memory: below the 6 MB minimum (step: validate)' });
+    expect(errorExit(invalid)).toEqual({ exitCode: 125, message: 'pocker: memory: below the 6 MB minimum' });
+    expect(cliFailure(invalid, 'run', undefined, true)).toEqual({ exitCode: 125, message: 'pocker: memory: below the 6 MB minimum (step: validate)' });
     const mount = new PockerError('mount rootfs: EPERM', { code: 'EPERM', step: 'mount-rootfs' });
     expect(errorExit(mount).exitCode).toBe(125);
     const execOther = new PockerError('exec: E2BIG', { code: 'E2BIG', step: 'exec' });
@@ -169,11 +170,12 @@ describe('pocker run: exit codes', () => {
     const notFound = new PockerError('No such container: x', { code: 'ERR_POCKER_NOT_FOUND', step: 'lookup' });
     expect(cliFailure(notFound)).toEqual({ exitCode: 1, message: 'pocker: No such container: x' });
     expect(cliFailure(notFound, 'usage')).toEqual({ exitCode: 125, message: 'pocker: No such container: x' });
-    expect(cliFailure(notFound, 'start')).toEqual({ exitCode: 1, message: 'pocker: No such container: x (step: lookup)' });
+    expect(cliFailure(notFound, 'start')).toEqual({ exitCode: 1, message: 'pocker: No such container: x' });
+    expect(cliFailure(notFound, 'start', undefined, true)).toEqual({ exitCode: 1, message: 'pocker: No such container: x (step: lookup)' });
     const enoent = new PockerError('exec failed', { code: 'ENOENT', step: 'exec', path: 'nope' });
     expect(cliFailure(enoent, 'start')).toEqual({ exitCode: 1, message: 'pocker: exec: "nope": executable file not found in $PATH' });
     expect(cliFailure(new CliError('interrupted', { exitCode: 130 }))).toEqual({ exitCode: 130, message: 'pocker: interrupted' });
-    expect(cliFailure(new TemplateError('template: :1: unclosed action'))).toEqual({ exitCode: 125, message: 'pocker: template parsing error: template: :1: unclosed action' });
+    expect(cliFailure(new TemplateError('template: :1: unclosed action'))).toEqual({ exitCode: 1, message: 'pocker: template parsing error: template: :1: unclosed action' });
     expect(new CliError('x')).toBeInstanceOf(PockerError);
     expect(new CliError('x')).toMatchObject({ code: 'ERR_POCKER_INVALID', step: 'cli' });
   });
@@ -188,10 +190,16 @@ describe('pocker run: exit codes', () => {
     expect(r.stderr).toBe('pocker: exec: "nope": executable file not found in $PATH\n');
   });
 
-  it('exits 125 on usage errors', async () => {
-    for (const args of [['run', '--bogus', 'host'], ['run', '-c', 'lots', 'host'], ['run', '--name'], ['run'], ['frobnicate']]) {
+  it("exits 125 on flag errors and 1 on argument-count errors and unknown commands (Docker's codes; test/integration/cli-docker.test.ts has the words)", async () => {
+    for (const args of [['run', '--bogus', 'host'], ['run', '-c', 'lots', 'host'], ['run', '--name']]) {
       const r = await cli(args);
       expect(r.code, args.join(' ')).toBe(125);
+      expect(r.options).toEqual([]);
+      expect(r.stderr).toMatch(/\n\nUsage:  pocker run .*\n\nRun 'pocker run --help' for more information\n$/);
+    }
+    for (const args of [['run'], ['frobnicate']]) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(1);
       expect(r.options).toEqual([]);
       expect(r.stderr).toMatch(/^pocker: /);
     }

@@ -253,7 +253,11 @@ describe('cpus, cpuShares, cpusetCpus, pidsLimit', () => {
     expect(resolve({ cpus }).resources.cpuQuota).toEqual({ quota, period: 100000 });
   });
 
-  it.each<[unknown]>([[0], [-1], [0.001], [NCPU + 0.5], [`${NCPU + 1}`], ['abc'], [''], ['1.5x'], ['-1'], [NaN], [Infinity], [null]])(
+  it.each<[number | string]>([[0], ['0'], ['0.0']])('cpus %j is no limit, as Docker\'s NanoCPUs 0 (no CFS quota)', (cpus) => {
+    expect(resolve({ cpus }).resources.cpuQuota).toBeUndefined();
+  });
+
+  it.each<[unknown]>([[-1], [0.001], [NCPU + 0.5], [`${NCPU + 1}`], ['abc'], [''], ['1.5x'], ['-1'], [NaN], [Infinity], [null]])(
     'rejects cpus %j',
     (cpus) => {
       rejects({ cpus }, /invalid cpus/);
