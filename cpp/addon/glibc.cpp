@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <csignal>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -45,5 +46,24 @@ POCKER_WRAP int __wrap_pthread_sigmask(int how, const sigset_t* set, sigset_t* o
 // glibc >= 2.32 sets it to 1 while the process has one thread, letting libstdc++ skip atomic reference
 // counts; 0 (what an older glibc, which lacks it, amounts to) keeps them atomic: always correct.
 POCKER_WRAP char __wrap___libc_single_threaded = 0;
+
+// pthread_create/pthread_join (the addon's netns thread, cpp/addon/net.cpp): glibc 2.34 moved them
+// from libpthread into libc with a new version; libc keeps the old one (the base version, which
+// glibc < 2.34 exports from libpthread, loaded by Node), so the wrappers bind to that.
+#if defined(__x86_64__)
+#define POCKER_GLIBC_BASE "GLIBC_2.2.5"
+#elif defined(__aarch64__)
+#define POCKER_GLIBC_BASE "GLIBC_2.17"
+#else
+#error "the addon's glibc baseline is defined for x86_64 and aarch64"
+#endif
+int pocker_pthread_create_base(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+int pocker_pthread_join_base(pthread_t, void**);
+__asm__(".symver pocker_pthread_create_base, pthread_create@" POCKER_GLIBC_BASE);
+__asm__(".symver pocker_pthread_join_base, pthread_join@" POCKER_GLIBC_BASE);
+POCKER_WRAP int __wrap_pthread_create(pthread_t* t, const pthread_attr_t* attr, void* (*fn)(void*), void* arg) {
+  return pocker_pthread_create_base(t, attr, fn, arg);
+}
+POCKER_WRAP int __wrap_pthread_join(pthread_t t, void** ret) { return pocker_pthread_join_base(t, ret); }
 
 }  // extern "C"
