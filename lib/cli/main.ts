@@ -13,6 +13,7 @@ import { addLifecycleCommands } from './lifecycle.js';
 import { addExecCommand } from './exec.js';
 import { addLogsCommand } from './logs.js';
 import { addPullCommand } from './pull.js';
+import { addPortCommand } from './port.js';
 import { addAttachCommands } from './attach.js';
 import { reportFailure } from './failure.js';
 import { endQuietlyOnEpipe } from './output.js';
@@ -53,6 +54,7 @@ export function createProgram(ctx: CliContext): Command {
   addContainerCommands(program, ctx);
   addLifecycleCommands(program, ctx);
   addCommitExportCommands(program, ctx);
+  addPortCommand(program, ctx);
   return program;
 }
 

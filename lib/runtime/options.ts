@@ -16,6 +16,7 @@ import { parseReference } from '../image/reference.js';
 import { CAPABILITIES, DEFAULT_CAPS } from '../spec/defaults.js';
 import { parseSeccompProfile, type SeccompChoice } from '../spec/seccomp.js';
 import type { RunOptions, TmpfsSpec, VolumeSpec } from '../types.js';
+import { parsePublish, type PortSpec } from '../network/ports.js';
 
 export interface ResolvedMount {
   /** `image-volume` mounts come from an image's VOLUMEs (run() adds them). */
@@ -71,6 +72,11 @@ export interface ResolvedRunConfig {
   root: string;
   /** Relative cgroup path of safe segments (default `pocker`). */
   cgroupParent: string;
+  // --- Published ports (net-nft): set by resolveRunOptions only when given ---
+  /** `-p`, parsed (lib/network/ports.ts). */
+  publish?: PortSpec[];
+  /** `-P`: the image's ExposedPorts too (run() adds them once the image is known: withPublishAll). */
+  publishAll?: boolean;
 }
 
 /** The capability table and Docker's default set live with the other defaults (lib/spec/defaults.ts). */
@@ -733,6 +739,25 @@ function resolveCgroupParent(value: unknown): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Published ports (-p, -P): syntax here; host ports are claimed when the container starts.
+
+/** RunOptions.publish / publishAll, validated: only the fields that were given. */
+export function resolvePublishOptions(opts: Pick<RunOptions, 'publish' | 'publishAll'>): Pick<ResolvedRunConfig, 'publish' | 'publishAll'> {
+  const out: Pick<ResolvedRunConfig, 'publish' | 'publishAll'> = {};
+  if (opts.publish !== undefined) {
+    if (!Array.isArray(opts.publish) || !opts.publish.every((p) => typeof p === 'string')) {
+      throw invalid(`invalid publish ${show(opts.publish)}: must be an array of strings`);
+    }
+    if (opts.publish.length > 0) out.publish = parsePublish(opts.publish);
+  }
+  if (opts.publishAll !== undefined) {
+    if (typeof opts.publishAll !== 'boolean') throw invalid(`invalid publishAll ${show(opts.publishAll)}: must be a boolean`);
+    if (opts.publishAll) out.publishAll = true;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /** Validates `opts` completely and resolves defaults. Throws `invalid()` on the first bad value. */
 export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = process.env): ResolvedRunConfig {
@@ -773,6 +798,7 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
     cgroupParent: resolveCgroupParent(opts.cgroupParent),
   };
   if (ttySize) config.ttySize = ttySize;
+  Object.assign(config, resolvePublishOptions(opts));
   return config;
 }
 
