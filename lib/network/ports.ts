@@ -111,7 +111,7 @@ export function exposedPorts(imageConfig: { ExposedPorts?: Record<string, unknow
     if (s < 1 || e > 65535 || e < s) continue;
     out.push({ hostIp: '', hostPortStart: 0, hostPortEnd: 0, containerPortStart: s, containerPortEnd: e, protocol: proto });
   }
-  return out;
+  return out.sort((a, b) => a.containerPortStart - b.containerPortStart || (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
 }
 
 /** `-p` specs plus `-P`'s: an exposed port already published by a `-p` is left to it. */
