@@ -6,8 +6,9 @@
 // nftables' netlink protocol; linking libnftables into the addon would drag libnftnl, libmnl,
 // jansson and gmp into the prebuilt binaries (and their ABI into the glibc baseline); `nft` is what
 // every distribution that has nftables ships, and its JSON interface (`nft -j`, libnftables-json(5))
-// is a stable, documented interface: rules go in as one JSON document on stdin (`nft -j -f -`), the
-// table comes out as JSON (`nft -j list table inet pocker`). execFile, never a shell.
+// is a stable, documented interface: rules go in as one JSON document (nft's argument, or a file
+// for a big one: see runDocument), the table comes out as JSON (`nft -j list table inet pocker`).
+// execFile, never a shell.
 //
 // When `nft` is absent, an operation that needs a rule (the NAT of a non-internal network, a
 // published port) fails with a clear error naming `apt-get install nftables` (ERR_POCKER_UNSUPPORTED,
@@ -25,8 +26,9 @@
 // nft transaction (one `nft -f` document is applied atomically): at most one list and one apply.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { realpathSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { PockerError } from '../errors.js';
 import type { PortMapping } from './ports.js';
 
@@ -106,7 +108,7 @@ interface NftResult {
   status: number;
 }
 
-function runNft(args: string[], input?: string): Promise<NftResult> {
+function runNft(args: string[]): Promise<NftResult> {
   const t0 = performance.now();
   return new Promise((resolveP, reject) => {
     const child = execFile('nft', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
@@ -123,12 +125,6 @@ function runNft(args: string[], input?: string): Promise<NftResult> {
     child.on('error', () => {
       // Reported through the callback (ENOENT, EACCES).
     });
-    if (input !== undefined) {
-      child.stdin?.on('error', () => {
-        // nft exited early; its status and stderr say why.
-      });
-      child.stdin?.end(input);
-    }
   });
 }
 
@@ -139,10 +135,29 @@ function nftFailed(what: string, r: NftResult): PockerError {
 
 type Command = Record<string, unknown>;
 
-/** Applies `commands` as one transaction (`nft -j -f -`). */
+/**
+ * Runs one JSON document as one transaction. Not `nft -j -f -`: nft opens /dev/stdin, which fails
+ * (ENXIO) when stdin is a socket, and Node gives a child's stdin as a socketpair. The document is
+ * nft's argument (`nft -j '<json>'`: one argv string may be 128 KiB), or beyond 64 KiB a 0600 temp
+ * file (`nft -j -f FILE`), removed right after.
+ */
+async function runDocument(commands: Command[]): Promise<NftResult> {
+  const doc = JSON.stringify({ nftables: commands });
+  if (doc.length < 64 * 1024) return runNft(['-j', doc]);
+  const dir = mkdtempSync(join(tmpdir(), 'pocker-nft-'));
+  try {
+    const file = join(dir, 'rules.json');
+    writeFileSync(file, doc, { mode: 0o600 });
+    return await runNft(['-j', '-f', file]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Applies `commands` as one transaction. */
 async function apply(commands: Command[], what: string): Promise<void> {
   if (commands.length === 0) return;
-  const r = await runNft(['-j', '-f', '-'], JSON.stringify({ nftables: commands }));
+  const r = await runDocument(commands);
   if (r.status !== 0) throw nftFailed(what, r);
 }
 
@@ -314,7 +329,7 @@ async function removeRulesOf(root: string, ids: (r: NftRule) => boolean, what: s
   let doomed = await pick();
   for (let attempt = 0; ; attempt++) {
     if (doomed.length === 0) return 0;
-    const r = await runNft(['-j', '-f', '-'], JSON.stringify({ nftables: doomed.map(deleteRule) }));
+    const r = await runDocument(doomed.map(deleteRule));
     if (r.status === 0) return doomed.length;
     // Someone else (another pocker's reconcile) deleted one of them in between: list again.
     if (attempt >= 3) throw nftFailed(what, r);
@@ -324,7 +339,7 @@ async function removeRulesOf(root: string, ids: (r: NftRule) => boolean, what: s
 
 async function applyRetrying(commands: Command[], what: string, again: () => Promise<Command[]>): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    const r = await runNft(['-j', '-f', '-'], JSON.stringify({ nftables: commands }));
+    const r = await runDocument(commands);
     if (r.status === 0) return;
     if (attempt >= 3) throw nftFailed(what, r);
     commands = await again();
