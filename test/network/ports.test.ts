@@ -16,6 +16,8 @@ import {
   releasePorts,
 } from '../../lib/network/ports.js';
 import { PockerError } from '../../lib/errors.js';
+import { listRules } from '../../lib/network/nft.js';
+import { publishPorts, reconcilePublished, unpublishPorts } from '../../lib/network/publish.js';
 import { removeTempDirs, tempRoot } from '../helpers.js';
 
 const newId = (): string => randomBytes(32).toString('hex');
@@ -117,5 +119,39 @@ describe('host port allocation', () => {
     expect(reconcilePorts(root, new Set())).toBe(1);
     expect(claimFiles(root)).toEqual(['tcp-any-18200']);
     expect(reconcilePorts(root, new Set([c]))).toBe(0);
+  });
+
+  it('publishPorts: claims and rules together, nothing left when nft fails, unpublish and reconcile leave nothing', async () => {
+    const root = tempRoot();
+    const c = newId();
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      const err = await publishPorts(root, c, 'pkt-p0', '10.90.0.2', parsePublish(['18300:80'])).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'ERR_POCKER_UNSUPPORTED', step: 'network' });
+      expect((err as Error).message).toMatch(/apt-get install nftables/);
+    } finally {
+      process.env.PATH = path;
+    }
+    expect(claimFiles(root)).toEqual([]);
+
+    const p = await publishPorts(root, c, 'pkt-p0', '10.90.0.2', parsePublish(['18300:80', '53/udp']), parsePublish(['80', '443']));
+    expect(p.ports['80/tcp']).toEqual([{ HostIp: '0.0.0.0', HostPort: '18300' }]);
+    expect(p.ports['443/tcp']).toBeNull();
+    expect(p.ports['53/udp']).toHaveLength(1);
+    expect((await listRules(root)).filter((r) => r.id === c)).toHaveLength(4);
+    await unpublishPorts(root, c);
+    await unpublishPorts(root, c);
+    expect(await listRules(root)).toEqual([]);
+    expect(claimFiles(root)).toEqual([]);
+
+    // What a SIGKILLed run leaves (rules + claims of a container whose allocator is gone) goes on reconcile.
+    const d = newId();
+    await publishPorts(root, d, 'pkt-p0', '10.90.0.3', parsePublish(['18301:80']));
+    const claim = join(portsDir(root), 'tcp-any-18301');
+    writeFileSync(claim, JSON.stringify({ container: d, pid: 999999999, pidStart: '1' }));
+    expect(await reconcilePublished(root, new Set(), new Set())).toEqual({ rules: 2, claims: 1 });
+    expect(await listRules(root)).toEqual([]);
+    expect(claimFiles(root)).toEqual([]);
   });
 });
