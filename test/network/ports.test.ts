@@ -18,11 +18,14 @@ import {
 import { PockerError } from '../../lib/errors.js';
 import { listRules } from '../../lib/network/nft.js';
 import { publishPorts, reconcilePublished, unpublishPorts } from '../../lib/network/publish.js';
-import { removeTempDirs, tempRoot } from '../helpers.js';
+import { busyboxRootfs, cleanupAll, pk, removeTempDirs, tempRoot } from '../helpers.js';
 
 const newId = (): string => randomBytes(32).toString('hex');
 
-afterAll(() => removeTempDirs());
+afterAll(async () => {
+  await cleanupAll();
+  removeTempDirs();
+});
 
 function claimFiles(root: string): string[] {
   try {
@@ -153,5 +156,34 @@ describe('host port allocation', () => {
     expect(await reconcilePublished(root, new Set(), new Set())).toEqual({ rules: 2, claims: 1 });
     expect(await listRules(root)).toEqual([]);
     expect(claimFiles(root)).toEqual([]);
+  });
+
+  it('pocker port and ps PORTS read containers/<id>/network.json (Docker shape)', async () => {
+    const root = tempRoot();
+    const run = await pk(root, 'run', '-d', '--rootfs', busyboxRootfs(), '--name', 'web', 'sleep', '1000');
+    expect(run.code, run.stderr).toBe(0);
+    const id = run.stdout.trim();
+    try {
+      // No network.json (yet): nothing published.
+      expect((await pk(root, 'port', 'web')).stdout).toBe('');
+      const missing = await pk(root, 'port', 'web', '80');
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toBe("pocker: Error: No public port '80/tcp' published for web\n");
+      writeFileSync(join(root, 'containers', id, 'network.json'), JSON.stringify({
+        Networks: {},
+        Ports: { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }, { HostIp: '127.0.0.1', HostPort: '8081' }], '53/udp': [{ HostIp: '0.0.0.0', HostPort: '5353' }], '443/tcp': null },
+      }));
+      const all = await pk(root, 'port', 'web');
+      expect(all.code).toBe(0);
+      expect(all.stdout).toBe('53/udp -> 0.0.0.0:5353\n80/tcp -> 0.0.0.0:8080\n80/tcp -> 127.0.0.1:8081\n');
+      expect((await pk(root, 'port', id.slice(0, 12), '80/tcp')).stdout).toBe('0.0.0.0:8080\n127.0.0.1:8081\n');
+      expect((await pk(root, 'port', 'web', '53/udp')).stdout).toBe('0.0.0.0:5353\n');
+      expect((await pk(root, 'port', 'nosuch')).code).toBe(1);
+      const ps = await pk(root, 'ps', '--format', '{{.Names}} {{.Ports}}');
+      // Docker's DisplayablePorts: groups (same public and private port, or unpublished) first, then the other mappings.
+      expect(ps.stdout).toBe('web 443/tcp, 0.0.0.0:5353->53/udp, 0.0.0.0:8080->80/tcp, 127.0.0.1:8081->80/tcp\n');
+    } finally {
+      await pk(root, 'rm', '-f', 'web');
+    }
   });
 });
