@@ -3,7 +3,7 @@
 // transaction — or, if that fails, give the claims back, so nothing is left; and the reverse when
 // the container ends (idempotent: usable from `network __release` and from reconcile).
 import { addPortRules, reconcileRules, removeContainerRules } from './nft.js';
-import { allocatePorts, reconcilePorts, releasePorts, toDockerPorts, type AllocateOptions, type DockerPortMap, type PortMapping, type PortSpec } from './ports.js';
+import { allocatePorts, claimedPorts, reconcilePorts, releasePorts, toDockerPorts, type AllocateOptions, type DockerPortMap, type PortMapping, type PortSpec } from './ports.js';
 
 /** What publishPorts() made: the mappings and their NetworkSettings.Ports form (for network.json). */
 export interface Published {
@@ -35,8 +35,14 @@ export async function publishPorts(
   return { mappings, ports: toDockerPorts(mappings, exposed) };
 }
 
-/** Removes a container's port rules and gives its host ports back (idempotent). */
+/**
+ * Removes a container's port rules and gives its host ports back (idempotent). A container without
+ * a port claim costs no nft call: publishPorts() claims before it adds rules and this removes the
+ * rules before the claims, so rules without a claim cannot exist (reconcilePublished() still lists
+ * the table for whatever addPortRules() alone made).
+ */
 export async function unpublishPorts(root: string, containerId: string): Promise<void> {
+  if (!claimedPorts(root).some((p) => p.container === containerId)) return;
   await removeContainerRules(root, containerId);
   releasePorts(root, containerId);
 }
