@@ -150,6 +150,10 @@ describe('host port allocation', () => {
     expect(await listRules(root)).toEqual([]);
     expect(claimFiles(root)).toEqual([]);
 
+    // A host address of the other family than the container's.
+    await expect(publishPorts(root, c, 'pkt-p0', '10.90.0.2', parsePublish(['[::1]:18302:80']))).rejects.toMatchObject({ code: 'ERR_POCKER_INVALID', step: 'network' });
+    expect(claimFiles(root)).toEqual([]);
+
     // What a SIGKILLed run leaves (rules + claims of a container whose allocator is gone) goes on reconcile.
     const d = newId();
     await publishPorts(root, d, 'pkt-p0', '10.90.0.3', parsePublish(['18301:80']));
