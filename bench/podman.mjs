@@ -111,14 +111,16 @@ function withPrivateBlobCache(dir, argv) {
  *
  * Returns { key, label, runtime, argv(...args), env, runFlags, workarounds, error, nsPid, cleanup() }.
  */
-export async function setupPodman({ dir, tar, runtime, cgroupParent, hybridNamespace }) {
+export async function setupPodman({ dir, tar, runtime, cgroupParent, hybridNamespace, network = 'none', networkBackend = 'cni' }) {
   for (const d of ['net', 'cni', 'tmp']) mkdirSync(join(dir, d), { recursive: true });
   writeFileSync(join(dir, 'storage.conf'), `[storage]\ndriver = "overlay"\nrunroot = "${dir}/run"\ngraphroot = "${dir}/root"\n`);
   const writeConf = (containers = []) => writeFileSync(join(dir, 'containers.conf'), [
     '[containers]', ...containers,
     '[engine]', 'events_logger = "file"', `events_logfile_path = "${dir}/events.log"`, 'cgroup_manager = "cgroupfs"', 'lock_type = "file"',
     `image_copy_tmp_dir = "${dir}/tmp"`,
-    '[network]', 'network_backend = "cni"', `network_config_dir = "${dir}/net"`, `cni_plugin_dirs = ["${dir}/cni"]`, '',
+    // No network plugins unless asked for (bench/network.mjs: netavark, or the system's CNI plugins).
+    '[network]', `network_backend = "${networkBackend}"`, `network_config_dir = "${dir}/net"`,
+    `cni_plugin_dirs = ["${network === 'none' ? `${dir}/cni` : '/usr/lib/cni'}"]`, '',
   ].join('\n'));
   writeConf();
   const pm = {
@@ -133,7 +135,7 @@ export async function setupPodman({ dir, tar, runtime, cgroupParent, hybridNames
     global: ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--tmpdir', join(dir, 'tmp'),
       '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', runtime],
     // pocker's containers get a network namespace with only lo, under the bench's cgroup parent.
-    runFlags: ['--network', 'none', ...(cgroupParent ? ['--cgroup-parent', `/${cgroupParent}`] : [])],
+    runFlags: ['--network', network, ...(cgroupParent ? ['--cgroup-parent', `/${cgroupParent}`] : [])],
     workarounds: [],
     error: null,
     nsPid: null,

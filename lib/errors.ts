@@ -80,6 +80,8 @@ export const SETUP_STEPS = [
   'validate', 'lookup', 'image', 'pull', 'auth', 'store', 'extract', 'load', 'save', 'commit', 'export',
   'import', 'remove', 'start', 'attach', 'exec', 'kill', 'wait', 'top', 'copy', 'lock', 'cgroup', 'spawn', 'logs', 'state',
   'cli',
+  // Networks: nftables rules, published ports (lib/network)
+  'network',
   // The addon and pocker-init (C++)
   'stdio', 'tty', 'clone', 'read-spec', 'init', 'monitor', 'detach', 'setsid', 'stdin', 'hostname', 'user',
   'workdir', 'capabilities', 'no-new-privileges', 'mount-rootfs', 'mount-propagation', 'mount-proc', 'mount-dev',

@@ -58,6 +58,15 @@ export interface RunOptions {
   tmpfs?: Array<string | TmpfsSpec>;
   /** `none` (default: a private network namespace with only loopback) or `host`. */
   network?: 'none' | 'host';
+  // --- Published ports (lib/network/ports.ts) ---
+  /**
+   * `-p` values: `[IP:][HOST_PORT[-HOST_PORT]:]CONTAINER_PORT[-CONTAINER_PORT][/tcp|/udp]` (IPv6
+   * host addresses in brackets; `-p 80` publishes on a free host port). Needs a bridge network.
+   */
+  publish?: string[];
+  /** `-P`: publish every port the image exposes (Config.ExposedPorts) on a free host port. */
+  publishAll?: boolean;
+  // --- end of published ports ---
   /** Run an init as PID 1 that reaps zombies and forwards signals. */
   init?: boolean;
   /** Memory limit: bytes or a string like `512m`, `1g` (at least 6 MB). */

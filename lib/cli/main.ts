@@ -17,6 +17,7 @@ import { addDiffCommand } from './diff.js';
 import { addUpdateCommand } from './update.js';
 import { addPauseCommands } from './pause.js';
 import { addPullCommand } from './pull.js';
+import { addPortCommand } from './port.js';
 import { addAttachCommands } from './attach.js';
 import { CliError, reportFailure, UsageError } from './failure.js';
 import { argumentCountMessage, commandPath, flagErrorMessage, pflagMessage, unknownCommandMessage } from './usage.js';
@@ -183,6 +184,7 @@ export function createProgram(ctx: CliContext): Command {
   addInfoCommands(program, ctx, version);
   addHelpCommand(program);
   addCompletionCommand(program);
+  addPortCommand(program, ctx);
   return program;
 }
 

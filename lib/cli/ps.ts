@@ -85,6 +85,8 @@ export interface PsRowOptions {
   now?: number;
   /** Docker's familiar form of a repository name (`docker.io/library/alpine` -> `alpine`). */
   familiar?: (name: string) => string;
+  /** The PORTS text of a container (Docker's DisplayablePorts of its published ports), by id. */
+  ports?: (id: string) => string;
 }
 
 /** The `ps` row of a listed container. */
@@ -103,7 +105,7 @@ export function psRow(c: ContainerInfo, options: PsRowOptions = {}): PsRow {
     Mounts: '',
     Names: c.name,
     Networks: '',
-    Ports: '',
+    Ports: options.ports?.(c.id) ?? '',
     RunningFor: Number.isNaN(created) ? '' : `${humanDuration(now - created)} ago`,
     Size: sizeText(c),
     State: c.status,
@@ -202,7 +204,14 @@ export function addPsCommand(program: Command, ctx: CliContext, rootOf: (flags: 
       }
       const { familiarName } = await import('../image/reference.js');
       const now = Date.now();
-      const rows = list.map((c) => psRow(c, { trunc: flags.trunc, now, familiar: familiarName }));
+      // PORTS: a running container's published ports (containers/<id>/network.json), as Docker prints them.
+      const { formatPortMap, readContainerPorts } = await import('../network/ports.js');
+      const psRoot = rootOf(flags, cmd);
+      const ports = (id: string): string => {
+        const c = list.find((x) => x.id === id);
+        return c && (c.status === 'running' || c.status === 'restarting') ? formatPortMap(readContainerPorts(psRoot, id)) : '';
+      };
+      const rows = list.map((c) => psRow(c, { trunc: flags.trunc, now, familiar: familiarName, ports }));
       try {
         process.stdout.write(renderRows(format, rows, PS_HEADERS));
       } catch (err) {

@@ -64,6 +64,9 @@ export interface RunFlags {
   ipc?: string;
   uts?: string;
   mount?: string[];
+  // Published ports (net-nft)
+  publish?: string[];
+  publishAll?: boolean;
 }
 
 /** Runs a container in the foreground and resolves with the CLI's exit code. */
@@ -156,6 +159,9 @@ export function toRunOptions(image: string | undefined, args: string[], flags: R
   // Passed as given: the library rejects anything but host|private.
   if (flags.cgroupns !== undefined) o.cgroupns = flags.cgroupns as RunOptions['cgroupns'];
   runFlagOptions(o, flags);
+  // Published ports (net-nft): passed as given; the library parses and validates them.
+  if (flags.publish?.length) o.publish = [...flags.publish];
+  if (flags.publishAll) o.publishAll = true;
   if (flags.detach) {
     // The container's own monitor owns its output (the json-file log); the library checks -i/-t.
     o.detach = true;
@@ -285,7 +291,10 @@ function withContainerOptions(cmd: Command, detachable: boolean): Command {
     .option('--restart <policy>', 'Restart policy to apply when a container exits: no, on-failure[:N], always, unless-stopped')
     .option('--log-opt <opt>', 'Log driver options: max-size=SIZE, max-file=N', collect)
     .option('--insecure-registry <host>', 'Reach this registry over plain HTTP (loopback ones always are)', collect)
-    .option('--cgroupns <mode>', "Cgroup namespace to use (host|private): default private on cgroup v2, host on v1");
+    .option('--cgroupns <mode>', "Cgroup namespace to use (host|private): default private on cgroup v2, host on v1")
+    // Published ports (net-nft)
+    .option('-p, --publish <[ip:][hostPort:]containerPort[/proto]>', "Publish a container's port(s) to the host", collect)
+    .option('-P, --publish-all', 'Publish all exposed ports to random ports');
 }
 
 /** Parses `run`/`create` positionals and flags into RunOptions; null (after Docker's usage error) without an image. */

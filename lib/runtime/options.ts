@@ -18,6 +18,7 @@ import { parseSeccompProfile, type SeccompChoice } from '../spec/seccomp.js';
 import type { RunOptions, TmpfsSpec, VolumeSpec } from '../types.js';
 import type { MountSpec } from '../types.js';
 import { isSignalSpec, normalizeSignal } from '../signals.js';
+import { parsePublish, type PortSpec } from '../network/ports.js';
 
 export interface ResolvedMount {
   /** `image-volume` mounts come from an image's VOLUMEs (run() adds them). */
@@ -79,6 +80,11 @@ export interface ResolvedRunConfig {
   // --- cgroup namespace ---
   /** --cgroupns; absent: Docker's default for the host's layout (private on v2, host on v1; buildSpec). */
   cgroupns?: 'host' | 'private';
+  // --- Published ports (net-nft): set by resolveRunOptions only when given ---
+  /** `-p`, parsed (lib/network/ports.ts). */
+  publish?: PortSpec[];
+  /** `-P`: the image's ExposedPorts too (run() adds them once the image is known: withPublishAll). */
+  publishAll?: boolean;
 }
 
 /** With Docker's run flags of issue 12 (see ResolvedRunFlags). */
@@ -1258,6 +1264,25 @@ function resolveRunFlags(opts: RunOptions, cfg: ResolvedRunConfig, userEnv: stri
 }
 
 // ---------------------------------------------------------------------------------------------
+// Published ports (-p, -P): syntax here; host ports are claimed when the container starts.
+
+/** RunOptions.publish / publishAll, validated: only the fields that were given. */
+export function resolvePublishOptions(opts: Pick<RunOptions, 'publish' | 'publishAll'>): Pick<ResolvedRunConfig, 'publish' | 'publishAll'> {
+  const out: Pick<ResolvedRunConfig, 'publish' | 'publishAll'> = {};
+  if (opts.publish !== undefined) {
+    if (!Array.isArray(opts.publish) || !opts.publish.every((p) => typeof p === 'string')) {
+      throw invalid(`invalid publish ${show(opts.publish)}: must be an array of strings`);
+    }
+    if (opts.publish.length > 0) out.publish = parsePublish(opts.publish);
+  }
+  if (opts.publishAll !== undefined) {
+    if (typeof opts.publishAll !== 'boolean') throw invalid(`invalid publishAll ${show(opts.publishAll)}: must be a boolean`);
+    if (opts.publishAll) out.publishAll = true;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /** Validates `opts` completely and resolves defaults. Throws `invalid()` on the first bad value. */
 export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = process.env): ResolvedRunConfig {
@@ -1301,6 +1326,7 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
   const cgroupns = resolveCgroupns(opts.cgroupns);
   if (cgroupns) config.cgroupns = cgroupns;
   resolveRunFlags(opts, config, userEnv);
+  Object.assign(config, resolvePublishOptions(opts));
   return config;
 }
 
