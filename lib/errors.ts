@@ -80,13 +80,13 @@ export const SETUP_STEPS = [
   'validate', 'lookup', 'image', 'pull', 'auth', 'store', 'extract', 'load', 'save', 'commit', 'export',
   'import', 'remove', 'start', 'attach', 'exec', 'kill', 'wait', 'top', 'copy', 'lock', 'cgroup', 'spawn', 'logs', 'state',
   'cli',
-  // Networks: nftables rules, published ports (lib/network)
-  'network',
   // The addon and pocker-init (C++)
   'stdio', 'tty', 'clone', 'read-spec', 'init', 'monitor', 'detach', 'setsid', 'stdin', 'hostname', 'user',
   'workdir', 'capabilities', 'no-new-privileges', 'mount-rootfs', 'mount-propagation', 'mount-proc', 'mount-dev',
   'mount-sys', 'mount-volume', 'volume-copy', 'pivot_root', 'mask-paths', 'readonly-paths', 'read-only',
-  'exec-join', 'mount-tmpfs', 'namespaces', 'rlimits', 'sysctl', 'seccomp', 'keyring', 'network',
+  'exec-join', 'mount-tmpfs', 'namespaces', 'rlimits', 'sysctl', 'seccomp', 'keyring',
+  // Networks: veth/addresses in pocker-init and the addon, nftables rules and published ports (lib/network)
+  'network',
 ] as const;
 
 export type SetupStep = (typeof SETUP_STEPS)[number];
