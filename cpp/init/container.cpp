@@ -36,6 +36,7 @@
 #include "common/wire.h"
 #include "common/resolve.h"
 #include "init/init.h"
+#include "init/net.h"
 #include "init/seccomp.h"
 
 namespace pocker {
@@ -1049,6 +1050,15 @@ Error prepare(const Spec& s, int sock, Identity* id, std::vector<std::string>* e
   if (s.readOnly && ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV, nullptr) != 0)
     return fail("read-only", "mount", "/");
   umask(s.umask);
+  // The monitor has plumbed the network meanwhile (its second go; before the privileges drop and the
+  // seccomp filter, which might not allow recvmsg). If it fails, it kills us.
+  if (monitorPlumbsNetwork(s)) {
+    char go[8];
+    int stray = -1;
+    ssize_t n = recvMsg(sock, go, sizeof go, &stray);
+    if (stray >= 0) ::close(stray);
+    if (n <= 0) return Error{EPIPE, "network", "recvmsg", "the monitor's go"};
+  }
   if ((err = applyRlimits(s)) || (err = finishPrivileges(s, *id))) return err;
   return {};
 }

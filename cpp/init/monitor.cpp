@@ -265,18 +265,21 @@ int runMonitor(const Spec& spec, int sync) {
 
     // (cgroup v1: the container joins its hierarchies itself, first thing: see runContainer.)
     if (syncOpen) sendMsg(sync, wire::encodePid(pid));
-    // Its network (init/net.h), before it may run anything: a failed restart ends the policy as a
-    // failed exec would.
+    if (!sendMsg(child.get(), wire::encodeKind(wire::Sync::Go))) return abortStart(spec, sync, pid, fail("start", "sendmsg"));
+    // Its network (init/net.h), while it sets up its filesystem (it waits for a second go before it
+    // may run anything): a failed restart ends the policy as a failed exec would.
     int setupExit = 0;
-    if (Error err = setupNetwork(spec, pid)) {
-      if (restarts == 0) return abortStart(spec, sync, pid, err);
-      ::kill(pid, SIGKILL);
-      while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
+    if (monitorPlumbsNetwork(spec)) {
+      if (Error err = setupNetwork(spec, pid)) {
+        if (restarts == 0) return abortStart(spec, sync, pid, err);
+        ::kill(pid, SIGKILL);
+        while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
+        }
+        setupExit = 125;
+      } else if (!sendMsg(child.get(), wire::encodeKind(wire::Sync::Go))) {
+        return abortStart(spec, sync, pid, fail("start", "sendmsg"));
       }
-      setupExit = 125;
     }
-    if (setupExit == 0 && !sendMsg(child.get(), wire::encodeKind(wire::Sync::Go)))
-      return abortStart(spec, sync, pid, fail("start", "sendmsg"));
 
     // The monitor no longer needs the container's stdio: holding it would delay EOF for readers.
     {

@@ -2,6 +2,7 @@
 // new network namespace between clone3 and the Go message (every start of a restart policy: each
 // run has a new namespace), and the cleanup argv run at its last end.
 #pragma once
+#include <sched.h>
 #include <sys/types.h>
 
 #include "common/spec.h"
@@ -15,6 +16,11 @@ namespace pocker {
 // namespace for more than opening one netlink socket in the container's. On error, whatever host
 // ends it made are deleted; the Error has step `network`.
 Error setupNetwork(const Spec& spec, pid_t pid);
+
+// Whether the monitor plumbs this container's network (a new network namespace of a container it
+// runs): it does so while the container sets up its filesystem, and sends a second go when done;
+// the container waits for it before it drops its privileges and execs (container.cpp: prepare).
+inline bool monitorPlumbsNetwork(const Spec& s) { return !s.runc && !s.execPid && (s.namespaces & CLONE_NEWNET) != 0; }
 
 // Deletes the host ends of spec.netInterfaces (absent ones are fine): on a failed start, so that
 // nothing is left when the caller hears of it. Not at a container's normal end: its namespace dies
