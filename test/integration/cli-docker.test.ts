@@ -51,6 +51,12 @@ async function inProcess(args: string[]): Promise<{ code: number; stderr: string
   return { code, stderr };
 }
 
+// Every describe below makes temp dirs (the completion files, the shared root of cli()): one cleanup at the
+// file's end, whatever the describes' own hooks did.
+afterAll(async () => {
+  await cleanupAll();
+});
+
 describe('usage errors in Docker words', () => {
   it("an unknown command: Docker's \"docker: unknown command: docker rnu\\n\\nRun 'docker --help' for more information\", exit 1", async () => {
     const r = await cli(['rnu']);
