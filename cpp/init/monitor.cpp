@@ -333,7 +333,9 @@ int runMonitor(const Spec& spec, int sync) {
         keeper.beginRun(pid);
       }
       if (restarts == 0 && syncOpen) sendMsg(sync, wire::encodeKind(wire::Sync::Started));
-      if (restarts > 0) recordEvent(spec, "start");  // the first start is the caller's to record
+      // Every start, the first too: recorded by the one process that also records its `die`, so a
+      // workload that ends at once can never have its die before its start in the log.
+      recordEvent(spec, "start");
       ready.reset();  // the caller's process may go now
       if (spec.detach) trimCode();
 

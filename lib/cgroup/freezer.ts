@@ -58,10 +58,13 @@ export async function setFrozen(dirs: readonly string[], frozen: boolean, what: 
   }
   // The state settles within milliseconds (tasks in uninterruptible sleep may take longer); no
   // notification covers v1, so both are read until settled, for at most 10 s.
-  const done = () =>
-    f.version === 2
-      ? new RegExp(`^frozen ${frozen ? 1 : 0}$`, 'm').test(read(join(f.dir, 'cgroup.events')) ?? '')
-      : read(file) === (frozen ? 'FROZEN' : 'THAWED');
+  // A thaw is done too once the cgroup is gone: a thaw that lets a pending SIGKILL through ends the
+  // container, and its monitor may remove the cgroup before the state is read here.
+  const done = () => {
+    const state = read(join(f.dir, f.version === 2 ? 'cgroup.events' : 'freezer.state'));
+    if (state === null) return !frozen;
+    return f.version === 2 ? new RegExp(`^frozen ${frozen ? 1 : 0}$`, 'm').test(state) : state === (frozen ? 'FROZEN' : 'THAWED');
+  };
   for (let waited = 0; !done(); waited += 5) {
     if (waited >= 10_000) throw new PockerError(`${what} did not ${frozen ? 'freeze' : 'thaw'} within 10 s`, { code: 'ERR_POCKER', step: 'cgroup' });
     if (f.version === 1 && frozen) native().cgroupWrite(file, 'FROZEN'); // v1: FREEZING is retried by writing again

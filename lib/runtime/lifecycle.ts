@@ -96,6 +96,9 @@ export async function stopContainer(ref: string, options: StopOptions = {}): Pro
   if (!c.state) throw foregroundError(`cannot stop container ${ref}: it runs in the foreground of a pocker run`);
   const stopSignal = (osConstants.signals as Record<string, number>)[normalizeSignal(c.config?.stopSignal) ?? 'SIGTERM']!;
   let waitMs = grace < 0 ? Infinity : grace * 1000;
+  // Recorded before the signal is asked for: the monitor records `die` as soon as the workload ends,
+  // and Docker's order is kill, die, stop.
+  recordEvent(stateRoot(options), 'container', 'kill', c.id, { ...containerEventAttributes(c), signal: String(stopSignal) });
   if (c.state.monitorStart) {
     markStopRequested(c.dir, { signal: stopSignal, timeout: grace });
     faultPoint('after-stop-mark');
@@ -106,7 +109,6 @@ export async function stopContainer(ref: string, options: StopOptions = {}): Pro
     // container's process itself.
     signalDetached(c.state, stopSignal);
   }
-  recordEvent(stateRoot(options), 'container', 'kill', c.id, { ...containerEventAttributes(c), signal: String(stopSignal) });
   await thawPaused(c);
   const now = await waitExited(c, waitMs);
   if (now && now.status === 'running') {
@@ -150,9 +152,10 @@ export async function killContainer(ref: string, options: KillOptions = {}): Pro
   const c = lookupContainer(stateRoot(options), ref);
   if (c.status !== 'running') throw notRunningError(`cannot kill container: ${c.id}: container ${c.id} is not running`, 'kill');
   if (!c.state) throw foregroundError(`cannot kill container ${ref}: it runs in the foreground of a pocker run`);
+  // Before the signal (the monitor's `die` may follow at once): Docker's kill, die.
+  recordEvent(stateRoot(options), 'container', 'kill', c.id, { ...containerEventAttributes(c), signal: String(sig) });
   signalDetached(c.state, sig);
   await thawPaused(c);
-  recordEvent(stateRoot(options), 'container', 'kill', c.id, { ...containerEventAttributes(c), signal: String(sig) });
 }
 
 /**

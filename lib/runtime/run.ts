@@ -582,9 +582,8 @@ export async function run(options: RunOptions): Promise<Container> {
     removeDir();
   };
 
-  const c = await launch(Buffer.from(JSON.stringify(document)), cfg, options, cleanup, null);
-  recordEvent(cfg.root, 'container', 'start', cfg.id, eventAttributes(cfg));
-  return c;
+  // Its `start` event is the monitor's (pocker.monitor.events), recorded before its `die`.
+  return launch(Buffer.from(JSON.stringify(document)), cfg, options, cleanup, null);
 }
 
 /** What create() made. */
@@ -718,7 +717,7 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
       // The monitor has its own copy (fd 5).
       if (pair) closeQuietly([pair[1]]);
     }
-    recordEvent(cfg.root, 'container', 'start', cfg.id, eventAttributes({ ...cfg, name: c.name }));
+    // (Its `start` event is the monitor's, as for run().)
     if (pair) handle.useAttachment(await attachFd(pair[0], { stdin: cfg.interactive, tty: cfg.tty }));
     return handle;
   });

@@ -70,7 +70,8 @@ describe.skipIf(!isRoot)('pause and unpause', () => {
     }
     expect((await pk('stop', '-t', '30', 's')).code).toBe(0);
     expect(JSON.parse((await pk('inspect', 's')).stdout)[0].State).toMatchObject({ Status: 'exited', ExitCode: 7, Paused: false });
-    expect((await pk('kill', 'k')).code).toBe(0);
+    const killed = await pk('kill', 'k');
+    expect(killed.code, killed.stderr).toBe(0);
     expect((await pk('wait', 'k')).stdout).toBe('137\n');
     expect((await pk('rm', '-f', 'r')).code).toBe(0);
     expect((await pk('ps', '-a', '--format', '{{.Names}}')).stdout.split('\n').sort()).toEqual(['', 'k', 's']);
