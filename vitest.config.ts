@@ -23,6 +23,7 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: ['test/unit/**', 'test/network/**'],
           globalSetup: ['test/global-setup.ts'],
+          setupFiles: ['test/file-cleanup.ts'],
         },
       },
       {
@@ -35,6 +36,7 @@ export default defineConfig({
           name: 'network',
           include: ['test/network/**/*.test.ts'],
           globalSetup: ['test/global-setup.ts', 'test/network/global-setup.ts'],
+          setupFiles: ['test/file-cleanup.ts'],
         },
       },
     ],

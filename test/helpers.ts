@@ -131,6 +131,14 @@ export function cleanupCgroupParent(parent = testCgroupParent()): string[] {
       leftovers.push(leaf);
       for (let i = 0; i < 50 && existsSync(leaf); i++) {
         try {
+          // A frozen (paused) container keeps a SIGKILL pending until it is thawed.
+          for (const [file, value] of [['freezer.state', 'THAWED'], ['cgroup.freeze', '0']]) {
+            try {
+              writeFileSync(join(leaf, file), value);
+            } catch {
+              /* not this hierarchy's file */
+            }
+          }
           for (const pid of readFileSync(join(leaf, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
             try {
               process.kill(Number(pid), 'SIGKILL');
