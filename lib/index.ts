@@ -8,7 +8,7 @@ export { attach, create, run, start, type CreatedContainer, type DetachedContain
 export { exec, type ExecOptions } from './runtime/exec.js';
 export { updateContainer, type UpdateOptions } from './runtime/update.js';
 export { pauseContainer, unpauseContainer } from './runtime/pause.js';
-export { PockerError } from './errors.js';
+export { PockerError, POCKER_ERROR_CODES, SETUP_STEPS, type PockerOwnCode } from './errors.js';
 export { signalNumber } from './signals.js';
 export { pull, type PullOptions, type PullResult } from './image/pull.js';
 export {
