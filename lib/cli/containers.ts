@@ -103,12 +103,13 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
     .helpOption('--help', 'Print usage')
     .argument('<containers...>', 'Container ids, id prefixes or names')
     .option('-f, --force', 'Force the removal of a running container (uses SIGKILL)')
+    .option('-v, --volumes', 'Remove anonymous volumes associated with the container')
     .option('--root <dir>', ROOT_HELP)
-    .action(async (refs: string[], flags: { force?: boolean; root?: string }, cmd: Command) => {
+    .action(async (refs: string[], flags: { force?: boolean; volumes?: boolean; root?: string }, cmd: Command) => {
       const { removeContainer } = await import('../runtime/lifecycle.js');
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
-        await removeContainer(ref, { force: !!flags.force, root });
+        await removeContainer(ref, { force: !!flags.force, root, ...(flags.volumes ? { volumes: true } : {}) });
         process.stdout.write(`${ref}\n`);
       });
     });

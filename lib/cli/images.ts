@@ -109,7 +109,7 @@ function readHidden(prompt: string): Promise<string> {
   });
 }
 
-async function confirm(question: string): Promise<boolean> {
+export async function confirm(question: string): Promise<boolean> {
   out(`${question}\nAre you sure you want to continue? [y/N] `);
   const answer = (await readLine())?.trim().toLowerCase();
   if (answer === undefined) out('\n');

@@ -25,6 +25,7 @@ import { addInfoCommands } from './info.js';
 import { addCompletionCommand } from './completion.js';
 import { endQuietlyOnEpipe } from './output.js';
 import { addCreateCommand, addRunCommand, executeRun, type CliContext } from './run.js';
+import { addVolumeCommands } from './volume.js';
 
 /** The version in package.json. */
 export function version(): string {
@@ -185,6 +186,7 @@ export function createProgram(ctx: CliContext): Command {
   addHelpCommand(program);
   addCompletionCommand(program);
   addPortCommand(program, ctx);
+  addVolumeCommands(program, ctx);
   return program;
 }
 

@@ -39,15 +39,34 @@ import { buildSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
 import { recordEvent } from '../state/events.js';
 import { hiddenStorePaths } from '../spec/hidden.js';
 import { resolveForStart } from './namespaces.js';
+import { removeAnonymousVolumes, withContainerVolumes, type ContainerVolume } from '../volume/index.js';
 
 /** What the store keeps of the issue-12 run flags for every container, foreground ones too (i12-flags). */
-function runFlagsMeta(cfg: ResolvedRunConfig): Pick<ContainerMeta, 'labels' | 'stopSignal' | 'stopTimeout' | 'ipcMode'> {
+function runFlagsMeta(cfg: ResolvedRunConfig): Pick<ContainerMeta, 'labels' | 'stopSignal' | 'stopTimeout' | 'ipcMode' | 'volumes'> {
+  const volumes = containerVolumes(cfg).map((v) => v.name);
   return {
+    ...(volumes.length ? { volumes } : {}),
     ...(cfg.labels ? { labels: cfg.labels } : {}),
     ...(cfg.stopSignal ? { stopSignal: cfg.stopSignal } : {}),
     ...(cfg.stopTimeout !== undefined ? { stopTimeout: cfg.stopTimeout } : {}),
     ...(cfg.ipcMode ? { ipcMode: cfg.ipcMode } : {}),
   };
+}
+
+/** The volumes of <root>/volumes/ the container mounts (named and anonymous). */
+function containerVolumes(cfg: Pick<ResolvedRunConfig, 'mounts'>): ContainerVolume[] {
+  return cfg.mounts.flatMap((m) => (m.kind === 'volume' && m.volume ? [{ name: m.volume.name, anonymous: m.volume.anonymous }] : []));
+}
+
+/** `run --rm` (foreground) ends: its anonymous volumes go with it (Docker's). */
+async function removeRunVolumes(cfg: ResolvedRunConfig): Promise<void> {
+  const anonymous = containerVolumes(cfg).filter((v) => v.anonymous).map((v) => v.name);
+  if (!cfg.rm || anonymous.length === 0) return;
+  try {
+    await removeAnonymousVolumes(cfg.root, anonymous);
+  } catch {
+    /* left for the sweep (they are tied to the container: autoRemove) */
+  }
 }
 
 /**
@@ -124,7 +143,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: C
     let document: OciDocument = { ociVersion: '' };
     // The name is claimed (unique across processes) right before the directory is made, under the
     // names lock: the store makes the directory and writes the records.
-    const claim = claimName(cfg.root, options.name === undefined ? undefined : cfg.name, cfg.id, (name) => {
+    const claim = () => claimName(cfg.root, options.name === undefined ? undefined : cfg.name, cfg.id, (name) => {
       named = { ...cfg, name };
       faultPoint('after-claim');
       const meta: ContainerMeta = {
@@ -155,7 +174,8 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: C
       });
     });
     try {
-      await claim;
+      // The container's volumes are made (when missing) and its record written under the volume store's lock.
+      await withContainerVolumes(cfg.root, containerVolumes(cfg), cfg.id, cfg.rm, () => claim());
     } catch (err) {
       if (err instanceof PockerError) throw err;
       throw fromSystemError(err, 'state', `cannot create the container directory ${l.dir}`);
@@ -584,6 +604,12 @@ export async function run(options: RunOptions): Promise<Container> {
 
   const c = await launch(Buffer.from(JSON.stringify(document)), cfg, options, cleanup, null);
   recordEvent(cfg.root, 'container', 'start', cfg.id, eventAttributes(cfg));
+  if (cfg.rm && containerVolumes(cfg).some((v) => v.anonymous)) {
+    // --rm: wait() resolves once the anonymous volumes are gone too (never waited for: the sweep removes them).
+    const waitExit = c.wait.bind(c);
+    let ended: Promise<ExitStatus> | undefined;
+    c.wait = () => (ended ??= waitExit().then(async (s) => (await removeRunVolumes(cfg), s)));
+  }
   return c;
 }
 
