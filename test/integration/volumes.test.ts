@@ -33,6 +33,9 @@ describe.skipIf(!isRoot)('named volumes', () => {
       { CreatedAt: expect.any(String), Driver: 'local', Labels: { tier: 'db' }, Mountpoint: join(root, 'volumes', 'data1', '_data'), Name: 'data1', Options: {}, Scope: 'local' },
     ]);
     expect((await pk(root, 'volume', 'inspect', '--format', '{{.Mountpoint}}', 'data1')).stdout).toBe(`${join(root, 'volumes', 'data1', '_data')}\n`);
+    // `pocker inspect` finds volumes too (after containers and images), and `--type volume` only them.
+    expect(JSON.parse((await pk(root, 'inspect', 'data1')).stdout)).toEqual(JSON.parse(inspect.stdout));
+    expect(await pk(root, 'inspect', '--type', 'volume', '-f', '{{.Name}} {{.Driver}}', 'data1')).toMatchObject({ code: 0, stdout: 'data1 local\n' });
 
     // Docker: "Error response from daemon: create a/b: "a/b" includes invalid characters for a local volume name, ..." (exit 1).
     const bad = await pk(root, 'volume', 'create', 'a/b');
@@ -153,6 +156,11 @@ describe.skipIf(!isRoot)('named volumes', () => {
     expect(nocopy).toMatchObject({ code: 0, stdout: '' });
     const anon = await pk(root, 'run', '--rm', '--rootfs', rootfs, '-v', '/seed', 'cat', '/seed/sub/b');
     expect(anon.stdout).toBe('deeper\n');
+    // A container started again keeps what its volume holds (filled once, while empty).
+    const c = (await pk(root, 'create', '--rootfs', rootfs, '-v', 'again:/seed', 'sh', '-c', 'cat /seed/a.txt; echo changed > /seed/a.txt')).stdout.trim();
+    expect((await pk(root, 'start', '-a', c)).stdout).toBe('from the image\n');
+    expect((await pk(root, 'start', '-a', c)).stdout).toBe('changed\n');
+    expect((await pk(root, 'rm', c)).code).toBe(0);
   });
 
   it('the library: createVolume, listVolumes, inspectVolume, removeVolume, pruneVolumes, and run({ volumes })', async () => {
