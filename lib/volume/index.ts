@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { PockerError, invalid } from '../errors.js';
-import { stateRoot } from '../container/store.js';
+import { containerDir, stateRoot } from '../container/store.js';
 import {
   ANONYMOUS_LABEL,
   createVolumeLocked,
@@ -266,10 +266,18 @@ export async function withContainerVolumes<T>(root: string, volumes: ContainerVo
   if (volumes.length === 0) return fn();
   return withVolumesLock(root, async () => {
     await sweepVolumesLocked(root);
-    for (const v of volumes) {
-      await createVolumeLocked(root, v.name, v.anonymous ? { [ANONYMOUS_LABEL]: '' } : {}, v.anonymous && autoRemove ? containerId : undefined);
+    const made: string[] = [];
+    try {
+      for (const v of volumes) {
+        const { created } = await createVolumeLocked(root, v.name, v.anonymous ? { [ANONYMOUS_LABEL]: '' } : {}, v.anonymous && autoRemove ? containerId : undefined);
+        if (created) made.push(v.name);
+      }
+      return await fn();
+    } catch (err) {
+      // No container came of it (a name in use, a full disk...): what was made for it goes too.
+      if (!existsSync(containerDir(root, containerId))) for (const name of made) await removeVolumeLocked(root, name).catch(() => undefined);
+      throw err;
     }
-    return fn();
   });
 }
 

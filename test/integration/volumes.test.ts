@@ -69,6 +69,13 @@ describe.skipIf(!isRoot)('named volumes', () => {
     expect(bad.code).toBe(125);
     expect(bad.stderr).toMatch(/"bad\$name" includes invalid characters for a local volume name/);
     expect(await volumeNames(root)).toEqual(['keep']);
+    // A run that makes no container (its name is taken) leaves no volume it made for it.
+    const holder = (await pk(root, 'create', '--name', 'taken', 'host', 'true')).stdout.trim();
+    const clash = await pk(root, 'run', '--rm', '--name', 'taken', '-v', 'fresh:/f', '-v', '/anon', '-v', 'keep:/data', 'host', 'true');
+    expect(clash.code).toBe(125);
+    expect(clash.stderr).toMatch(/taken/);
+    expect(await volumeNames(root)).toEqual(['keep']);
+    expect((await pk(root, 'rm', holder)).code).toBe(0);
   });
 
   it('rm refuses a volume any container uses, running or stopped ("volume is in use - [ID]"); prune keeps it', async () => {
