@@ -10,6 +10,7 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -381,7 +382,10 @@ Error fillVolume(int root, const std::string& source, const std::string& destina
   Fd dst(::open(source.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dst) return fail("mount-volume", "open", source);
   // Only an empty volume is filled (Docker's copy-up): a named volume keeps what it holds, and a
-  // container started again keeps what its volumes hold.
+  // container started again keeps what its volumes hold. Two containers starting on one new volume
+  // take turns (an flock on the directory, dropped when the fd closes): the second finds it full.
+  while (flock(dst.get(), LOCK_EX) != 0)
+    if (errno != EINTR) return fail("mount-volume", "flock", source);
   if (!dirIsEmpty(dst.get())) return {};
   Fd srcDir(openInRoot(root, destination, O_RDONLY | O_DIRECTORY));
   if (!srcDir) return {};  // nothing at that path in the image: the volume starts empty

@@ -163,6 +163,9 @@ describe.skipIf(!isRoot)('named volumes', () => {
     expect(nocopy).toMatchObject({ code: 0, stdout: '' });
     const anon = await pk(root, 'run', '--rm', '--rootfs', rootfs, '-v', '/seed', 'cat', '/seed/sub/b');
     expect(anon.stdout).toBe('deeper\n');
+    // Two containers starting at once on one new volume: it is filled once, both see the image's files.
+    const both = await Promise.all([1, 2].map(() => pk(root, 'run', '--rm', '--rootfs', rootfs, '-v', 'shared:/seed', 'cat', '/seed/a.txt', '/seed/sub/b')));
+    for (const r of both) expect(r).toMatchObject({ code: 0, stdout: 'from the image\ndeeper\n', stderr: '' });
     // A container started again keeps what its volume holds (filled once, while empty).
     const c = (await pk(root, 'create', '--rootfs', rootfs, '-v', 'again:/seed', 'sh', '-c', 'cat /seed/a.txt; echo changed > /seed/a.txt')).stdout.trim();
     expect((await pk(root, 'start', '-a', c)).stdout).toBe('from the image\n');
