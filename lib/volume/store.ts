@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { PockerError, fromSystemError } from '../errors.js';
 import { withFileLock, writeFileAtomic } from '../fsutil.js';
 import { containerDir, listContainerRecords } from '../container/store.js';
+import { recordEvent } from '../state/events.js';
 import { VOLUME_NAME, volumeDataDir } from './names.js';
 
 export { ANONYMOUS_LABEL, VOLUME_NAME_CHARS, randomVolumeName, validateVolumeName, volumeDataDir } from './names.js';
@@ -138,6 +139,8 @@ export async function createVolumeLocked(root: string, name: string, labels: Rec
     await rm(tmp, { recursive: true, force: true });
     throw fromSystemError(err, 'store', `cannot create volume ${name}`);
   }
+  // Docker's volume events: create and destroy, the name as the actor, the driver as attribute.
+  recordEvent(root, 'volume', 'create', name, { driver: 'local' });
   return { record, created: true };
 }
 
@@ -150,6 +153,7 @@ export async function removeVolumeLocked(root: string, name: string): Promise<vo
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw fromSystemError(err, 'remove', `cannot remove volume ${name}`);
   }
+  recordEvent(root, 'volume', 'destroy', name, { driver: 'local' });
   await rm(gone, { recursive: true, force: true, maxRetries: 3 });
 }
 

@@ -49,6 +49,9 @@ describe.skipIf(!isRoot)('named volumes', () => {
 
     expect(await pk(root, 'volume', 'rm', 'data1', anon.stdout.trim())).toMatchObject({ code: 0, stdout: `data1\n${anon.stdout}` });
     expect(await volumeNames(root)).toEqual([]);
+    // Docker's volume events: create and destroy, the volume's name as the actor.
+    const ev = await pk(root, 'events', '--since', '0', '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'type=volume', '--format', '{{.Action}} {{.Actor.ID}}');
+    expect(lines(ev.stdout)).toEqual(['create data1', `create ${anon.stdout.trim()}`, 'destroy data1', `destroy ${anon.stdout.trim()}`]);
   });
 
   it('-v NAME:/path: data persists across two containers; :ro is read-only; the volume is made when missing', async () => {
