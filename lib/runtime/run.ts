@@ -39,7 +39,7 @@ import { buildSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
 import { recordEvent } from '../state/events.js';
 import { hiddenStorePaths } from '../spec/hidden.js';
 import { resolveForStart } from './namespaces.js';
-import { removeAnonymousVolumes, withContainerVolumes, type ContainerVolume } from '../volume/index.js';
+import { removeAnonymousVolumesSync, withContainerVolumes, type ContainerVolume } from '../volume/index.js';
 
 /** What the store keeps of the issue-12 run flags for every container, foreground ones too (i12-flags). */
 function runFlagsMeta(cfg: ResolvedRunConfig): Pick<ContainerMeta, 'labels' | 'stopSignal' | 'stopTimeout' | 'ipcMode' | 'volumes'> {
@@ -58,15 +58,9 @@ function containerVolumes(cfg: Pick<ResolvedRunConfig, 'mounts'>): ContainerVolu
   return cfg.mounts.flatMap((m) => (m.kind === 'volume' && m.volume ? [{ name: m.volume.name, anonymous: m.volume.anonymous }] : []));
 }
 
-/** `run --rm` (foreground) ends: its anonymous volumes go with it (Docker's). */
-async function removeRunVolumes(cfg: ResolvedRunConfig): Promise<void> {
-  const anonymous = containerVolumes(cfg).filter((v) => v.anonymous).map((v) => v.name);
-  if (!cfg.rm || anonymous.length === 0) return;
-  try {
-    await removeAnonymousVolumes(cfg.root, anonymous);
-  } catch {
-    /* left for the sweep (they are tied to the container: autoRemove) */
-  }
+/** `run --rm` (foreground) ends: its anonymous volumes go with it (Docker's), once its directory is gone. */
+function removeRunVolumes(cfg: ResolvedRunConfig): void {
+  if (cfg.rm) removeAnonymousVolumesSync(cfg.root, containerVolumes(cfg).filter((v) => v.anonymous).map((v) => v.name));
 }
 
 /**
@@ -585,6 +579,7 @@ export async function run(options: RunOptions): Promise<Container> {
     removeContainerDir(l.dir);
     releaseName(cfg.root, cfg.name, cfg.id);
     recordEvent(cfg.root, 'container', 'destroy', cfg.id, eventAttributes(cfg));
+    removeRunVolumes(cfg);
   };
   try {
     createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
@@ -604,12 +599,6 @@ export async function run(options: RunOptions): Promise<Container> {
 
   const c = await launch(Buffer.from(JSON.stringify(document)), cfg, options, cleanup, null);
   recordEvent(cfg.root, 'container', 'start', cfg.id, eventAttributes(cfg));
-  if (cfg.rm && containerVolumes(cfg).some((v) => v.anonymous)) {
-    // --rm: wait() resolves once the anonymous volumes are gone too (never waited for: the sweep removes them).
-    const waitExit = c.wait.bind(c);
-    let ended: Promise<ExitStatus> | undefined;
-    c.wait = () => (ended ??= waitExit().then(async (s) => (await removeRunVolumes(cfg), s)));
-  }
   return c;
 }
 

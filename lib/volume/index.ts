@@ -11,7 +11,9 @@ import {
   createVolumeLocked,
   randomVolumeName,
   readVolume,
+  readVolumeSync,
   removeVolumeLocked,
+  removeVolumeLockedSync,
   sweepVolumesLocked,
   treeSize,
   validateVolumeName,
@@ -20,6 +22,7 @@ import {
   volumeNotFound,
   volumeUsers,
   withVolumesLock,
+  withVolumesLockSync,
   type VolumeRecord,
 } from './store.js';
 
@@ -282,8 +285,8 @@ export async function withContainerVolumes<T>(root: string, volumes: ContainerVo
 }
 
 /**
- * After a container is removed (`rm -v`, the end of a `run --rm`): removes its anonymous volumes
- * that no other container uses. Named volumes stay (as Docker's).
+ * After a container is removed (`rm -v`): removes its anonymous volumes that no other container
+ * uses. Named volumes stay (as Docker's).
  */
 export async function removeAnonymousVolumes(root: string, names: readonly string[]): Promise<string[]> {
   if (names.length === 0) return [];
@@ -303,4 +306,24 @@ export async function removeAnonymousVolumes(root: string, names: readonly strin
     }
     return removed;
   });
+}
+
+/**
+ * removeAnonymousVolumes(), synchronous: the end of a foreground `run --rm` (its cleanup, which
+ * removes the container's directory, is synchronous). Failures are left to the sweep.
+ */
+export function removeAnonymousVolumesSync(root: string, names: readonly string[]): void {
+  if (names.length === 0) return;
+  try {
+    withVolumesLockSync(root, () => {
+      const users = volumeUsers(root);
+      for (const name of names) {
+        const r = readVolumeSync(root, name);
+        if (!r || !Object.hasOwn(r.labels, ANONYMOUS_LABEL) || (users.get(name)?.length ?? 0) > 0) continue;
+        removeVolumeLockedSync(root, name);
+      }
+    });
+  } catch {
+    /* left for the sweep: they are tied to the container (autoRemove) */
+  }
 }

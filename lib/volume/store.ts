@@ -11,12 +11,12 @@
 // in it, then renamed into place. A removal renames it away first, then deletes it. Which
 // containers use a volume is read from their records (ContainerMeta.volumes).
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { PockerError, fromSystemError } from '../errors.js';
-import { withFileLock, writeFileAtomic } from '../fsutil.js';
+import { withFileLock, withFileLockSync, writeFileAtomic } from '../fsutil.js';
 import { containerDir, listContainerRecords } from '../container/store.js';
 import { recordEvent } from '../state/events.js';
 import { VOLUME_NAME, volumeDataDir } from './names.js';
@@ -68,6 +68,24 @@ export async function readVolume(root: string, name: string): Promise<VolumeReco
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw fromSystemError(err, 'store', `cannot read volume ${name}`);
   }
+  return parseVolume(name, text);
+}
+
+/** readVolume(), synchronous (for the end of a foreground `run --rm`, whose cleanup is synchronous). */
+export function readVolumeSync(root: string, name: string): VolumeRecord | null {
+  if (!VOLUME_NAME.test(name)) return null;
+  let text: string;
+  try {
+    text = readFileSync(join(volumesDir(root), name, 'volume.json'), 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw fromSystemError(err, 'store', `cannot read volume ${name}`);
+  }
+  return parseVolume(name, text);
+}
+
+function parseVolume(name: string, text: string): VolumeRecord {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -155,6 +173,24 @@ export async function removeVolumeLocked(root: string, name: string): Promise<vo
   }
   recordEvent(root, 'volume', 'destroy', name, { driver: 'local' });
   await rm(gone, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/** removeVolumeLocked(), synchronous. */
+export function removeVolumeLockedSync(root: string, name: string): void {
+  const gone = join(volumesDir(root), `.rm-${randomBytes(6).toString('hex')}`);
+  try {
+    renameSync(join(volumesDir(root), name), gone);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw fromSystemError(err, 'remove', `cannot remove volume ${name}`);
+  }
+  recordEvent(root, 'volume', 'destroy', name, { driver: 'local' });
+  rmSync(gone, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/** withVolumesLock(), synchronous (the store's directory exists: the volumes to remove are in it). */
+export function withVolumesLockSync<T>(root: string, fn: () => T): T {
+  return withFileLockSync(join(volumesDir(root), '.lock'), fn, { step: 'store', what: 'the volume store lock' });
 }
 
 /**
