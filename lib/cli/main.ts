@@ -171,6 +171,7 @@ export function createProgram(ctx: CliContext): Command {
   addCreateCommand(program, ctx);
   addAttachCommands(program, ctx);
   addPullCommand(program, ctx);
+  addVolumeCommands(program, ctx);
   addLogsCommand(program, ctx);
   addExecCommand(program, ctx);
   addImageCommands(program, ctx);
@@ -186,7 +187,6 @@ export function createProgram(ctx: CliContext): Command {
   addHelpCommand(program);
   addCompletionCommand(program);
   addPortCommand(program, ctx);
-  addVolumeCommands(program, ctx);
   return program;
 }
 

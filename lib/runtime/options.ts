@@ -13,13 +13,13 @@ import { resolveEnvEntry } from '../env.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
 import type { Resources } from '../cgroup/resources.js';
 import { parseReference } from '../image/reference.js';
+import { randomVolumeName, validateVolumeName, volumeDataDir } from '../volume/names.js';
 import { CAPABILITIES, DEFAULT_CAPS } from '../spec/defaults.js';
 import { parseSeccompProfile, type SeccompChoice } from '../spec/seccomp.js';
 import type { RunOptions, TmpfsSpec, VolumeSpec } from '../types.js';
 import type { MountSpec } from '../types.js';
 import { isSignalSpec, normalizeSignal } from '../signals.js';
 import { parsePublish, type PortSpec } from '../network/ports.js';
-import { randomVolumeName, validateVolumeName, volumeDataDir } from '../volume/names.js';
 
 export interface ResolvedMount {
   /** `image-volume` mounts come from an image's VOLUMEs (run() adds them); `volume`: a volume of <root>/volumes/. */

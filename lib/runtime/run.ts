@@ -34,12 +34,12 @@ import {
 import type { Container, ExitStatus, RunOptions, StdioOption } from '../types.js';
 import { attachDir, attachFd, type Attachment } from './attach.js';
 import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
+import { removeAnonymousVolumesSync, withContainerVolumes, type ContainerVolume } from '../volume/index.js';
 import { signalDetached, signalName, signalNumber } from './signals.js';
 import { buildSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
 import { recordEvent } from '../state/events.js';
 import { hiddenStorePaths } from '../spec/hidden.js';
 import { resolveForStart } from './namespaces.js';
-import { removeAnonymousVolumesSync, withContainerVolumes, type ContainerVolume } from '../volume/index.js';
 
 /** What the store keeps of the issue-12 run flags for every container, foreground ones too (i12-flags). */
 function runFlagsMeta(cfg: ResolvedRunConfig): Pick<ContainerMeta, 'labels' | 'stopSignal' | 'stopTimeout' | 'ipcMode' | 'volumes'> {
