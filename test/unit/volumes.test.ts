@@ -1,13 +1,13 @@
 // Named volumes without containers: name validation (moby's words), the run options that name
 // volumes, the CLI's flag parsing, and the store (create, list, inspect, rm, prune) in a temp root.
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { parseVolumeFilters, parseVolumeLabels, volumePruneReport, volumeRow } from '../../lib/cli/volume.js';
 import { parseMountFlag, resolveRunOptions } from '../../lib/runtime/options.js';
-import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, validateVolumeName, volumeDiskUsage } from '../../lib/volume/index.js';
+import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, validateVolumeName, volumeDiskUsage, withContainerVolumes } from '../../lib/volume/index.js';
 import { thrown } from './thrown.js';
 
 const base = mkdtempSync(join(tmpdir(), 'pocker-volumes-unit-'));
@@ -129,6 +129,26 @@ describe('the volume store (no containers)', () => {
     await expect(inspectVolume('nope', { root })).rejects.toMatchObject({ code: 'ERR_POCKER_NOT_FOUND', message: 'get nope: no such volume' });
     await expect(removeVolume('nope', { root })).rejects.toMatchObject({ code: 'ERR_POCKER_NOT_FOUND', message: 'get nope: no such volume' });
     await expect(removeVolume('nope', { root, force: true })).resolves.toBeUndefined();
+  });
+
+  it('the sweep: what a killed create or remove left, and anonymous volumes of --rm containers that are gone', async () => {
+    const root = newRoot();
+    await createVolume({ root, name: 'kept' });
+    mkdirSync(join(root, 'volumes', '.new-0123456789ab', '_data'), { recursive: true });
+    mkdirSync(join(root, 'volumes', '.rm-0123456789ab', '_data'), { recursive: true });
+    const gone = 'a'.repeat(64);
+    const alive = 'b'.repeat(64);
+    mkdirSync(join(root, 'containers', alive), { recursive: true });
+    await withContainerVolumes(root, [{ name: 'anon-gone', anonymous: true }], gone, true, async () => undefined);
+    await withContainerVolumes(root, [{ name: 'anon-alive', anonymous: true }], alive, true, async () => undefined);
+    await withContainerVolumes(root, [{ name: 'anon-kept', anonymous: true }], gone, false, async () => undefined);
+    expect((await listVolumes({ root })).map((v) => v.Name)).toEqual(['anon-alive', 'anon-kept', 'kept']);
+    expect(readdirSync(join(root, 'volumes')).filter((e) => e.startsWith('.new-') || e.startsWith('.rm-'))).toEqual([]);
+    // A failed creation (no container came of it) takes back the volumes it made, not the ones that were there.
+    await expect(withContainerVolumes(root, [{ name: 'fresh', anonymous: false }, { name: 'kept', anonymous: false }], 'c'.repeat(64), false, async () => {
+      throw new Error('name in use');
+    })).rejects.toThrow('name in use');
+    expect((await listVolumes({ root })).map((v) => v.Name)).toEqual(['anon-alive', 'anon-kept', 'kept']);
   });
 
   it('ls filters; prune removes only anonymous ones unless all (Docker >= 23); sizes', async () => {
