@@ -75,6 +75,23 @@ export {
   type RemoveOptions,
   type StopOptions,
 } from './runtime/lifecycle.js';
+export {
+  createVolume,
+  inspectVolume,
+  listVolumes,
+  pruneVolumes,
+  removeVolume,
+  volumeDiskUsage,
+  type VolumeCreateOptions,
+  type VolumeFilters,
+  type VolumeInspect,
+  type VolumeListOptions,
+  type VolumePruneOptions,
+  type VolumePruneResult,
+  type VolumeRemoveOptions,
+  type VolumeRootOptions,
+  type VolumeUsage,
+} from './volume/index.js';
 export type {
   Container,
   ExitStatus,

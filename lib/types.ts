@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 
 /** A bind mount (`-v src:dst[:ro]`). */
 export interface VolumeSpec {
-  /** Absolute host path (must exist). */
+  /** Absolute host path (must exist), or a volume's name (made when missing). */
   source: string;
   /** Absolute path inside the container (not under /proc or /sys, not `/`). */
   target: string;
@@ -54,6 +54,7 @@ export interface RunOptions {
   /** Initial terminal size for `tty`. */
   ttySize?: { rows: number; cols: number };
   readOnly?: boolean;
+  /** `-v`: `/host/path:/ctr[:ro]` (a bind), `NAME:/ctr[:ro]` (a named volume, made when missing), `/ctr` (an anonymous volume). */
   volumes?: Array<string | VolumeSpec>;
   tmpfs?: Array<string | TmpfsSpec>;
   /** `none` (default: a private network namespace with only loopback) or `host`. */
@@ -157,7 +158,7 @@ export interface RunOptions {
   ipc?: 'private' | 'shareable' | 'none' | 'host' | `container:${string}`;
   /** UTS namespace (`--uts`): `host` (the host's hostname; `hostname` can't be given). Default: a private one. */
   uts?: 'host';
-  /** Mounts in Docker's `--mount` syntax (`type=bind,src=/a,dst=/b,ro`) or as objects. `volume` mounts are anonymous (no named volumes yet). */
+  /** Mounts in Docker's `--mount` syntax (`type=bind,src=/a,dst=/b,ro`) or as objects. `volume` mounts are named (`source`) or anonymous volumes. */
   mounts?: Array<string | MountSpec>;
 }
 
@@ -184,7 +185,7 @@ export interface DeviceMapping {
 /** A `--mount` (Docker Engine API's Mount). */
 export interface MountSpec {
   type: 'bind' | 'volume' | 'tmpfs';
-  /** bind: an absolute host path (must exist). volume: must be absent (anonymous volume). tmpfs: absent. */
+  /** bind: an absolute host path (must exist). volume: a volume name (made when missing), or absent for an anonymous volume. tmpfs: absent. */
   source?: string;
   /** Absolute path in the container. */
   target: string;
@@ -195,6 +196,8 @@ export interface MountSpec {
   tmpfsSize?: number | string;
   /** tmpfs: the mode of its root (default 1777). */
   tmpfsMode?: number;
+  /** volume (`volume-nocopy`): never fill the volume from the image's content at the target. */
+  volumeNocopy?: boolean;
 }
 
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;

@@ -10,6 +10,7 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -357,6 +358,22 @@ bool under(const std::string& path, const char* dir) {
   return path.compare(0, n, dir) == 0 && (path.size() == n || path[n] == '/');
 }
 
+// Does the directory `fd` have no entries (. and .. aside)? An unreadable one counts as not empty.
+bool dirIsEmpty(int fd) {
+  Fd dupd(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  DIR* dir = fdopendir(dupd.release());
+  if (!dir) return false;
+  bool empty = true;
+  while (struct dirent* e = readdir(dir)) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+      empty = false;
+      break;
+    }
+  }
+  closedir(dir);
+  return empty;
+}
+
 // An image VOLUME's anonymous volume starts as a copy of the image's content at that path, and
 // only of that: the path is resolved inside the root, and a result in /proc, /sys or /dev, or on
 // another filesystem than the rootfs's (a mount reached through a symlink), is refused: pocker-init
@@ -364,6 +381,12 @@ bool under(const std::string& path, const char* dir) {
 Error fillVolume(int root, const std::string& source, const std::string& destination) {
   Fd dst(::open(source.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dst) return fail("mount-volume", "open", source);
+  // Only an empty volume is filled (Docker's copy-up): a named volume keeps what it holds, and a
+  // container started again keeps what its volumes hold. Two containers starting on one new volume
+  // take turns (an flock on the directory, dropped when the fd closes): the second finds it full.
+  while (flock(dst.get(), LOCK_EX) != 0)
+    if (errno != EINTR) return fail("mount-volume", "flock", source);
+  if (!dirIsEmpty(dst.get())) return {};
   Fd srcDir(openInRoot(root, destination, O_RDONLY | O_DIRECTORY));
   if (!srcDir) return {};  // nothing at that path in the image: the volume starts empty
   struct stat st, rootSt;

@@ -103,12 +103,13 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
     .helpOption('--help', 'Print usage')
     .argument('<containers...>', 'Container ids, id prefixes or names')
     .option('-f, --force', 'Force the removal of a running container (uses SIGKILL)')
+    .option('-v, --volumes', 'Remove anonymous volumes associated with the container')
     .option('--root <dir>', ROOT_HELP)
-    .action(async (refs: string[], flags: { force?: boolean; root?: string }, cmd: Command) => {
+    .action(async (refs: string[], flags: { force?: boolean; volumes?: boolean; root?: string }, cmd: Command) => {
       const { removeContainer } = await import('../runtime/lifecycle.js');
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
-        await removeContainer(ref, { force: !!flags.force, root });
+        await removeContainer(ref, { force: !!flags.force, root, ...(flags.volumes ? { volumes: true } : {}) });
         process.stdout.write(`${ref}\n`);
       });
     });
@@ -120,7 +121,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
     .helpOption('--help', 'Print usage')
     .argument('<objects...>', 'Container or image ids, id prefixes or names')
     .option('-f, --format <string>', "Format output using a custom template: 'json', or a Go template")
-    .option('--type <string>', 'Only inspect objects of the given type: container or image')
+    .option('--type <string>', 'Only inspect objects of the given type: container, image or volume')
     .option('--root <dir>', ROOT_HELP)
     .action(async (refs: string[], flags: InspectFlags, cmd: Command) => {
       ctx.exitCode = 0;
@@ -139,11 +140,11 @@ interface InspectFlags {
 }
 
 /** The types `inspect --type` takes (Docker's list has swarm objects pocker does not have). */
-export const INSPECT_TYPES = ['container', 'image'] as const;
+export const INSPECT_TYPES = ['container', 'image', 'volume'] as const;
 
 /**
  * `pocker inspect`, as Docker's (cli/command/system/inspect.go, cli/command/inspect/inspector.go):
- * each reference is looked up as a container, then as an image (or only as --type says); the
+ * each reference is looked up as a container, then as an image, then as a volume (or only as --type says); the
  * objects are printed as one JSON array, or each through the --format template. A template that
  * does not parse is refused before anything is looked up (exit 64); references not found and
  * template execution errors are reported after the output (exit 1).
@@ -176,6 +177,11 @@ async function inspectObjects(ctx: CliContext, refs: string[], flags: InspectFla
   const errors: unknown[] = [];
   for (const ref of refs) {
     try {
+      if (type === 'volume') {
+        const { inspectVolume } = await import('../volume/index.js');
+        objects.push(await inspectVolume(ref, { root }));
+        continue;
+      }
       if (type !== 'image') {
         try {
           const { inspectContainer } = await import('../state/api.js');
@@ -190,6 +196,12 @@ async function inspectObjects(ctx: CliContext, refs: string[], flags: InspectFla
         objects.push(await inspectImage(ref, { root: await imageRoot() }));
       } catch (err) {
         if (type === 'image' || !notFound(err)) throw err;
+      }
+      try {
+        const { inspectVolume } = await import('../volume/index.js');
+        objects.push(await inspectVolume(ref, { root }));
+      } catch (err) {
+        if (!notFound(err)) throw err;
         // Docker (inspectAll): "error: no such object: <ref>" when no type found it.
         throw new UsageError(`error: no such object: ${ref}`, 1);
       }

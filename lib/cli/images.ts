@@ -109,7 +109,7 @@ function readHidden(prompt: string): Promise<string> {
   });
 }
 
-async function confirm(question: string): Promise<boolean> {
+export async function confirm(question: string): Promise<boolean> {
   out(`${question}\nAre you sure you want to continue? [y/N] `);
   const answer = (await readLine())?.trim().toLowerCase();
   if (answer === undefined) out('\n');
@@ -315,6 +315,8 @@ async function inspectImages(refs: string[], flags: InspectFlags, cmd: Command, 
 interface PruneFlags extends RootFlags {
   all?: boolean;
   force?: boolean;
+  /** system prune --volumes: anonymous volumes no container uses too. */
+  volumes?: boolean;
 }
 
 async function pruneImages(flags: PruneFlags, cmd: Command, ctx: CliContext): Promise<number> {
@@ -341,7 +343,11 @@ async function pruneImages(flags: PruneFlags, cmd: Command, ctx: CliContext): Pr
  */
 async function systemPrune(flags: PruneFlags, cmd: Command, ctx: CliContext): Promise<number> {
   if (!flags.force) {
-    const what = ['all stopped containers', flags.all ? 'all images without at least one container associated to them' : 'all dangling images'];
+    const what = [
+      'all stopped containers',
+      ...(flags.volumes ? ['all anonymous volumes not used by at least one container'] : []),
+      flags.all ? 'all images without at least one container associated to them' : 'all dangling images',
+    ];
     if (!(await confirm(`WARNING! This will remove:\n${what.map((w) => `  - ${w}\n`).join('')}`))) return 0;
   }
   const root = await rootOf(cmd, ctx);
@@ -351,10 +357,13 @@ async function systemPrune(flags: PruneFlags, cmd: Command, ctx: CliContext): Pr
   const containerRoot = cmd.optsWithGlobals<RootFlags>().root ?? (ctx.env.POCKER_ROOT || DEFAULT_STATE_ROOT);
   const containers = await pruneContainers({ root: containerRoot });
   if (containers.deleted.length) out(`Deleted Containers:\n${containers.deleted.map((id) => `${id}\n`).join('')}\n`);
+  // --volumes: the anonymous ones (Docker ≥ 23), in the containers' root.
+  const volumes = flags.volumes ? await (await import('../volume/index.js')).pruneVolumes({ root: containerRoot }) : { deleted: [], reclaimedBytes: 0 };
+  if (volumes.deleted.length) out(`Deleted Volumes:\n${volumes.deleted.map((n) => `${n}\n`).join('')}\n`);
   const images = await (await library()).pruneImages({ root, all: flags.all === true });
   const lines = [...images.untagged.map((n) => `untagged: ${n}`), ...images.deleted.map((d) => `deleted: ${d}`)];
   if (lines.length) out(`Deleted Images:\n${lines.map((l) => `${l}\n`).join('')}\n`);
-  out(`Total reclaimed space: ${humanSize(containers.reclaimedBytes + images.reclaimed)}\n`);
+  out(`Total reclaimed space: ${humanSize(containers.reclaimedBytes + volumes.reclaimedBytes + images.reclaimed)}\n`);
   return 0;
 }
 
@@ -388,6 +397,11 @@ function dfImageName(stored: string, familiar: (name: string) => string): string
 async function systemDf(flags: DfFlags, cmd: Command, ctx: CliContext): Promise<void> {
   const format = parseFormat(flags.format, '{{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}');
   const df = await (await library()).systemDf({ root: await rootOf(cmd, ctx), verbose: flags.verbose === true });
+  // Volumes live in the containers' root (the image store's default differs when rootless).
+  const { DEFAULT_STATE_ROOT } = await import('../paths.js');
+  const volumes = await (await import('../volume/index.js')).volumeDiskUsage({ root: cmd.optsWithGlobals<RootFlags>().root ?? (ctx.env.POCKER_ROOT || DEFAULT_STATE_ROOT) });
+  const volumeBytes = volumes.reduce((n, v) => n + v.UsageData.Size, 0);
+  const unusedVolumeBytes = volumes.reduce((n, v) => n + (v.UsageData.RefCount ? 0 : v.UsageData.Size), 0);
   const rows = [
     { Type: 'Images', TotalCount: String(df.images.count), Active: String(df.images.active), Size: humanSize(df.images.size), Reclaimable: reclaimableCell(df.images.reclaimable, df.images.size) },
     {
@@ -397,7 +411,13 @@ async function systemDf(flags: DfFlags, cmd: Command, ctx: CliContext): Promise<
       Size: humanSize(df.containers.size),
       Reclaimable: reclaimableCell(df.containers.reclaimable, df.containers.size),
     },
-    { Type: 'Local Volumes', TotalCount: '0', Active: '0', Size: '0B', Reclaimable: '0B' },
+    {
+      Type: 'Local Volumes',
+      TotalCount: String(volumes.length),
+      Active: String(volumes.filter((v) => v.UsageData.RefCount > 0).length),
+      Size: humanSize(volumeBytes),
+      Reclaimable: reclaimableCell(unusedVolumeBytes, volumeBytes),
+    },
     { Type: 'Build Cache', TotalCount: '0', Active: '0', Size: '0B', Reclaimable: '0B' },
   ];
   if (!df.details) {
@@ -435,7 +455,7 @@ async function systemDf(flags: DfFlags, cmd: Command, ctx: CliContext): Promise<
     Status: 'STATUS',
   });
   text += '\nLocal Volumes space usage:\n\n';
-  text += formatTable([['VOLUME NAME', 'LINKS', 'SIZE']]);
+  text += formatTable([['VOLUME NAME', 'LINKS', 'SIZE'], ...volumes.map((v) => [v.Name, String(v.UsageData.RefCount), humanSize(v.UsageData.Size)])]);
   text += '\nBuild cache usage: 0B\n';
   text += `\nCompressed blobs kept for save and push (not counted above): ${humanSize(df.blobs)}\n`;
   out(text);
@@ -571,6 +591,7 @@ export function addImageCommands(program: Command, ctx: CliContext): void {
     .usage('[OPTIONS]')
     .option('-a, --all', 'Remove all unused images not just dangling ones')
     .option('-f, --force', 'Do not prompt for confirmation')
+    .option('--volumes', 'Prune anonymous volumes')
     .addOption(rootOption())
     .action((flags: PruneFlags, c: Command) => guard(ctx, () => systemPrune(flags, c, ctx)));
 

@@ -25,6 +25,7 @@ import { addInfoCommands } from './info.js';
 import { addCompletionCommand } from './completion.js';
 import { endQuietlyOnEpipe } from './output.js';
 import { addCreateCommand, addRunCommand, executeRun, type CliContext } from './run.js';
+import { addVolumeCommands } from './volume.js';
 
 /** The version in package.json. */
 export function version(): string {
@@ -170,6 +171,7 @@ export function createProgram(ctx: CliContext): Command {
   addCreateCommand(program, ctx);
   addAttachCommands(program, ctx);
   addPullCommand(program, ctx);
+  addVolumeCommands(program, ctx);
   addLogsCommand(program, ctx);
   addExecCommand(program, ctx);
   addImageCommands(program, ctx);

@@ -69,6 +69,8 @@ export interface ContainerMeta {
   stopTimeout?: number;
   /** --ipc (`shareable` lets others join it). */
   ipcMode?: string;
+  /** The volumes (names in <root>/volumes/) the container mounts: `volume rm` refuses them, `rm -v` removes the anonymous ones. */
+  volumes?: string[];
   /**
    * What `start` needs to run the container (again): recorded by `create` and `run -d`, whose
    * containers are run by a monitor (foreground ones end with their `pocker run`).

@@ -39,6 +39,7 @@ import { treeSize } from '../state/stats.js';
 import type { ExitStatus } from '../types.js';
 import { exitFromMonitor, faultPoint, start } from './run.js';
 import { normalizeSignal, signalDetached, signalMonitor, signalName, signalNumber, signalTo, signalWorkload } from './signals.js';
+import { removeAnonymousVolumes } from '../volume/index.js';
 
 type StateOptions = RootOptions;
 
@@ -185,6 +186,8 @@ export interface RemoveOptions extends StateOptions {
    * and removes a container whose records a newer pocker wrote (its cgroups, directory and names).
    */
   force?: boolean;
+  /** Also remove its anonymous volumes that no other container uses (`rm -v`); named volumes stay. */
+  volumes?: boolean;
 }
 
 /**
@@ -210,6 +213,7 @@ export async function removeContainer(ref: string, options: RemoveOptions = {}):
     // removing it) has nothing to start.
     if (!c.config) await removeLocked(root, c, !!options.force);
     else await withContainerLock(found.dir, () => removeLocked(root, describeContainer(found), !!options.force));
+    if (options.volumes && c.config?.volumes?.length) await removeAnonymousVolumes(root, c.config.volumes);
   } finally {
     // A name claimed by a process killed before it made the container's directory: release it.
     if (options.force) await releaseStaleNames(root, [ref]);

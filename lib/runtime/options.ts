@@ -13,6 +13,7 @@ import { resolveEnvEntry } from '../env.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
 import type { Resources } from '../cgroup/resources.js';
 import { parseReference } from '../image/reference.js';
+import { randomVolumeName, validateVolumeName, volumeDataDir } from '../volume/names.js';
 import { CAPABILITIES, DEFAULT_CAPS } from '../spec/defaults.js';
 import { parseSeccompProfile, type SeccompChoice } from '../spec/seccomp.js';
 import type { RunOptions, TmpfsSpec, VolumeSpec } from '../types.js';
@@ -21,8 +22,8 @@ import { isSignalSpec, normalizeSignal } from '../signals.js';
 import { parsePublish, type PortSpec } from '../network/ports.js';
 
 export interface ResolvedMount {
-  /** `image-volume` mounts come from an image's VOLUMEs (run() adds them). */
-  kind: 'bind' | 'tmpfs' | 'image-volume';
+  /** `image-volume` mounts come from an image's VOLUMEs (run() adds them); `volume`: a volume of <root>/volumes/. */
+  kind: 'bind' | 'tmpfs' | 'image-volume' | 'volume';
   /** Host path for `bind`, `tmpfs` for tmpfs. */
   src: string;
   dst: string;
@@ -31,6 +32,8 @@ export interface ResolvedMount {
   data: string;
   /** bind (--mount bind-propagation): the mount's propagation (`rprivate`, `rshared`, ...). */
   propagation?: string;
+  /** kind `volume`: the volume (`src` is its _data), anonymous or named; `nocopy`: never filled from the image. */
+  volume?: { name: string; anonymous: boolean; nocopy?: boolean };
 }
 
 /** Resource limits, resolved: the cgroup layer's own type (one definition). */
@@ -410,11 +413,20 @@ function mountTarget(value: unknown, what: string): string {
   return dst;
 }
 
-function resolveVolume(spec: unknown): ResolvedMount {
+/** A volume of the store mounted at `dst`: named (`name`) or anonymous (a new random name). */
+export function volumeMount(root: string, name: string | undefined, dst: string, readonly: boolean, nocopy = false): ResolvedMount {
+  const anonymous = name === undefined;
+  const n = name === undefined ? randomVolumeName() : validateVolumeName(name);
+  return { kind: 'volume', src: volumeDataDir(root, n), dst, readonly, data: '', volume: { name: n, anonymous, ...(nocopy ? { nocopy } : {}) } };
+}
+
+function resolveVolume(spec: unknown, root: string): ResolvedMount {
   let source: unknown, target: unknown, readonly = false;
   if (typeof spec === 'string') {
     noNul(spec, 'volume');
     const parts = spec.split(':');
+    // `-v /path`: an anonymous volume there (Docker's).
+    if (parts.length === 1 && parts[0]!.startsWith('/')) return volumeMount(root, undefined, mountTarget(parts[0], 'volume'), false);
     if (parts.length < 2 || parts.length > 3) {
       throw invalid(`invalid volume specification ${show(spec)}: expected /host/path:/container/path[:ro|rw]`);
     }
@@ -440,9 +452,8 @@ function resolveVolume(spec: unknown): ResolvedMount {
   }
 
   const src = str(source, 'volume source');
-  if (!path.isAbsolute(src)) {
-    throw invalid(`invalid volume source ${show(src)}: must be an absolute path (named volumes are not supported)`, src);
-  }
+  // Not a path: a named volume (made when missing), as Docker's `-v NAME:/path`.
+  if (!path.isAbsolute(src)) return volumeMount(root, src, mountTarget(target, 'volume'), readonly);
   try {
     fs.statSync(src);
   } catch (err) {
@@ -514,14 +525,14 @@ function resolveTmpfs(spec: unknown): ResolvedMount {
   return { kind: 'tmpfs', src: 'tmpfs', dst, readonly, data: [...merged.values()].join(',') };
 }
 
-function resolveMounts(opts: RunOptions): ResolvedMount[] {
+function resolveMounts(opts: RunOptions, root: string): ResolvedMount[] {
   const mounts: ResolvedMount[] = [];
   const list = (value: unknown, what: string): unknown[] => {
     if (value === undefined) return [];
     if (!Array.isArray(value)) throw invalid(`invalid ${what} ${show(value)}: must be an array`);
     return value;
   };
-  for (const v of list(opts.volumes, 'volumes')) mounts.push(resolveVolume(v));
+  for (const v of list(opts.volumes, 'volumes')) mounts.push(resolveVolume(v, root));
   for (const t of list(opts.tmpfs, 'tmpfs')) mounts.push(resolveTmpfs(t));
   const seen = new Set<string>();
   for (const m of mounts) {
@@ -1082,6 +1093,7 @@ export function parseMountFlag(spec: string): MountSpec {
       }
       if (key === 'volume-nocopy') {
         sawVolumeOpt = true;
+        m.volumeNocopy = true;
         continue;
       }
       throw invalid(`invalid field '${field}' must be a key=value pair`);
@@ -1119,14 +1131,14 @@ export function parseMountFlag(spec: string): MountSpec {
         m.tmpfsMode = Number.parseInt(value, 8);
         break;
       case 'volume-nocopy':
-        boolWord(value, key, spec);
+        if (boolWord(value, key, spec)) m.volumeNocopy = true;
         sawVolumeOpt = true;
         break;
       case 'volume-driver':
       case 'volume-label':
       case 'volume-opt':
       case 'volume-subpath':
-        throw invalid(`mount option ${key} is not supported: pocker has only anonymous local volumes (in --mount ${show(spec)})`);
+        throw invalid(`mount option ${key} is not supported: pocker has only local volumes without options (in --mount ${show(spec)})`);
       default:
         throw invalid(`unexpected key '${key}' in '${field}'`);
     }
@@ -1137,7 +1149,7 @@ export function parseMountFlag(spec: string): MountSpec {
 }
 
 /** A --mount (string or MountSpec) as a ResolvedMount: bind and tmpfs as -v and --tmpfs are, volume anonymous. */
-function resolveMountFlag(value: unknown, root: string, id: string, n: number): ResolvedMount {
+function resolveMountFlag(value: unknown, root: string): ResolvedMount {
   const m: MountSpec = typeof value === 'string' ? parseMountFlag(value) : (value as MountSpec);
   if (m === null || typeof m !== 'object') throw invalid(`invalid mount ${show(value)}: must be a --mount string or { type, source, target }`);
   const ro = bool(m.readonly, 'mount readonly flag');
@@ -1152,7 +1164,7 @@ function resolveMountFlag(value: unknown, root: string, id: string, n: number): 
       if (!fs.existsSync(src)) throw invalid(`invalid ${what}: bind source path does not exist: ${src}`, src);
       const prop = m.bindPropagation === undefined ? undefined : str(m.bindPropagation, 'bind-propagation');
       if (prop !== undefined && !PROPAGATIONS.includes(prop)) throw invalid(`invalid bind-propagation ${show(prop)}: ${PROPAGATIONS.join(', ')}`);
-      const r = resolveVolume({ source: src, target: m.target, readonly: ro });
+      const r = resolveVolume({ source: src, target: m.target, readonly: ro }, root);
       return prop ? { ...r, propagation: prop } : r;
     }
     case 'tmpfs': {
@@ -1167,11 +1179,12 @@ function resolveMountFlag(value: unknown, root: string, id: string, n: number): 
       return resolveTmpfs({ target: str(m.target, 'mount target'), options: data.join(',') });
     }
     case 'volume': {
-      if (m.source !== undefined && m.source !== '') {
-        throw invalid(`invalid ${what}: named volumes are not supported yet (source ${show(m.source)}): leave source out for an anonymous volume, or use type=bind with an absolute host path`);
-      }
-      // An anonymous volume: a directory of the container (removed with it), filled from the image, as an image's VOLUME.
-      return { kind: 'image-volume', src: path.join(root, 'containers', id, 'volumes', `mount-${n}`), dst: mountTarget(m.target, 'mount'), readonly: ro, data: '' };
+      const src = m.source === undefined || m.source === '' ? undefined : str(m.source, 'mount source');
+      // Docker: "invalid mount config for type "volume": invalid mount path: '/x' mount path must be absolute" is for the target;
+      // an absolute source is a bind's.
+      if (src !== undefined && src.startsWith('/')) throw invalid(`invalid ${what}: a volume's source is a volume name, not a path (${show(src)}): use type=bind for a host path`, src);
+      // Named (made when missing) or anonymous (a new volume of the store, removed by run --rm and rm -v), filled from the image when empty.
+      return volumeMount(root, src, mountTarget(m.target, 'mount'), ro, bool(m.volumeNocopy, 'volume-nocopy'));
     }
     default:
       throw invalid(`invalid mount type ${show((m as { type?: unknown }).type)}: bind, volume or tmpfs`);
@@ -1254,8 +1267,8 @@ function resolveRunFlags(opts: RunOptions, cfg: ResolvedRunConfig, userEnv: stri
   if (opts.mounts !== undefined) {
     if (!Array.isArray(opts.mounts)) throw invalid(`invalid mounts ${show(opts.mounts)}: must be an array`);
     const seen = new Set(cfg.mounts.map((m) => m.dst));
-    opts.mounts.forEach((m, n) => {
-      const r = resolveMountFlag(m, cfg.root, cfg.id, n);
+    opts.mounts.forEach((m) => {
+      const r = resolveMountFlag(m, cfg.root);
       if (seen.has(r.dst)) throw invalid(`Duplicate mount point: ${r.dst}`);
       seen.add(r.dst);
       cfg.mounts.push(r);
@@ -1295,6 +1308,7 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
   const ttySize = resolveTtySize(opts.ttySize);
   const userEnv = resolveUserEnv(opts, env);
   const security = resolveSecurityOpt(opts);
+  const root = resolveRoot(opts.root, env);
   const config: ResolvedRunConfig = {
     id,
     name,
@@ -1310,7 +1324,7 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
     readOnly: bool(opts.readOnly, 'readOnly'),
     init: bool(opts.init, 'init'),
     network: resolveNetwork(opts.network),
-    mounts: resolveMounts(opts),
+    mounts: resolveMounts(opts, root),
     resources: resolveResources(opts),
     caps: resolveCaps(opts),
     noNewPrivs: security.noNewPrivs,
@@ -1319,7 +1333,7 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
     detach: bool(opts.detach, 'detach'),
     restart: resolveRestart(opts),
     log: resolveLogOpts(opts.logOpts),
-    root: resolveRoot(opts.root, env),
+    root,
     cgroupParent: resolveCgroupParent(opts.cgroupParent),
   };
   if (ttySize) config.ttySize = ttySize;

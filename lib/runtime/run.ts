@@ -34,6 +34,7 @@ import {
 import type { Container, ExitStatus, RunOptions, StdioOption } from '../types.js';
 import { attachDir, attachFd, type Attachment } from './attach.js';
 import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
+import { removeAnonymousVolumesSync, withContainerVolumes, type ContainerVolume } from '../volume/index.js';
 import { signalDetached, signalName, signalNumber } from './signals.js';
 import { buildSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
 import { recordEvent } from '../state/events.js';
@@ -41,13 +42,25 @@ import { hiddenStorePaths } from '../spec/hidden.js';
 import { resolveForStart } from './namespaces.js';
 
 /** What the store keeps of the issue-12 run flags for every container, foreground ones too (i12-flags). */
-function runFlagsMeta(cfg: ResolvedRunConfig): Pick<ContainerMeta, 'labels' | 'stopSignal' | 'stopTimeout' | 'ipcMode'> {
+function runFlagsMeta(cfg: ResolvedRunConfig): Pick<ContainerMeta, 'labels' | 'stopSignal' | 'stopTimeout' | 'ipcMode' | 'volumes'> {
+  const volumes = containerVolumes(cfg).map((v) => v.name);
   return {
+    ...(volumes.length ? { volumes } : {}),
     ...(cfg.labels ? { labels: cfg.labels } : {}),
     ...(cfg.stopSignal ? { stopSignal: cfg.stopSignal } : {}),
     ...(cfg.stopTimeout !== undefined ? { stopTimeout: cfg.stopTimeout } : {}),
     ...(cfg.ipcMode ? { ipcMode: cfg.ipcMode } : {}),
   };
+}
+
+/** The volumes of <root>/volumes/ the container mounts (named and anonymous). */
+function containerVolumes(cfg: Pick<ResolvedRunConfig, 'mounts'>): ContainerVolume[] {
+  return cfg.mounts.flatMap((m) => (m.kind === 'volume' && m.volume ? [{ name: m.volume.name, anonymous: m.volume.anonymous }] : []));
+}
+
+/** `run --rm` (foreground) ends: its anonymous volumes go with it (Docker's), once its directory is gone. */
+function removeRunVolumes(cfg: ResolvedRunConfig): void {
+  if (cfg.rm) removeAnonymousVolumesSync(cfg.root, containerVolumes(cfg).filter((v) => v.anonymous).map((v) => v.name));
 }
 
 /**
@@ -124,7 +137,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: C
     let document: OciDocument = { ociVersion: '' };
     // The name is claimed (unique across processes) right before the directory is made, under the
     // names lock: the store makes the directory and writes the records.
-    const claim = claimName(cfg.root, options.name === undefined ? undefined : cfg.name, cfg.id, (name) => {
+    const claim = () => claimName(cfg.root, options.name === undefined ? undefined : cfg.name, cfg.id, (name) => {
       named = { ...cfg, name };
       faultPoint('after-claim');
       const meta: ContainerMeta = {
@@ -155,7 +168,8 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: C
       });
     });
     try {
-      await claim;
+      // The container's volumes are made (when missing) and its record written under the volume store's lock.
+      await withContainerVolumes(cfg.root, containerVolumes(cfg), cfg.id, cfg.rm, () => claim());
     } catch (err) {
       if (err instanceof PockerError) throw err;
       throw fromSystemError(err, 'state', `cannot create the container directory ${l.dir}`);
@@ -565,6 +579,7 @@ export async function run(options: RunOptions): Promise<Container> {
     removeContainerDir(l.dir);
     releaseName(cfg.root, cfg.name, cfg.id);
     recordEvent(cfg.root, 'container', 'destroy', cfg.id, eventAttributes(cfg));
+    removeRunVolumes(cfg);
   };
   try {
     createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);

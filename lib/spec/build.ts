@@ -139,7 +139,10 @@ export function buildSpec<C = unknown>(cfg: ResolvedRunConfig, l: SpecLayout, pl
   if (cfg.network === 'none') namespaces.push({ type: 'network' });
   // Docker's --cgroupns default: private on v2, host on v1 (pocker-init makes a v1 one after joining).
   if ((cfg.cgroupns ?? (plan.version === 2 ? 'private' : 'host')) === 'private') namespaces.push({ type: 'cgroup' });
-  const volumes: PockerImageVolume[] = cfg.mounts.filter((m) => m.kind === 'image-volume').map((m) => ({ source: m.src, destination: m.dst }));
+  // Filled from the image's content there while empty: image VOLUMEs, and volumes of the store (not volume-nocopy).
+  const volumes: PockerImageVolume[] = cfg.mounts
+    .filter((m) => m.kind === 'image-volume' || (m.kind === 'volume' && !m.volume?.nocopy))
+    .map((m) => ({ source: m.src, destination: m.dst }));
   const user = byDepth(cfg.mounts.map((m) => ({ destination: m.dst, mount: ociMount(m) }))).map((x) => x.mount);
   const seccomp = containerSeccomp(cfg.seccomp, cfg.caps);
   const pocker: PockerSection<C> = {

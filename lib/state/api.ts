@@ -218,7 +218,7 @@ export interface ContainerDetails {
     Tmpfs: Record<string, string>;
     LogConfig: { Type: 'json-file'; Config: Record<string, string> };
   };
-  Mounts: Array<{ Type: 'bind' | 'tmpfs' | 'volume'; Source: string; Destination: string; RW: boolean }>;
+  Mounts: Array<{ Type: 'bind' | 'tmpfs' | 'volume'; Name?: string; Driver?: string; Source: string; Destination: string; RW: boolean }>;
 }
 
 const RESTART_NAMES = ['no', 'on-failure', 'always', 'unless-stopped'] as const;
@@ -309,7 +309,7 @@ export function inspectContainer(ref: string, options: StateOptions = {}): Conta
       PidMode: r?.pidMode ?? '',
       IpcMode: r?.ipcMode ?? c.config?.ipcMode ?? 'private',
       UTSMode: r?.utsMode ?? '',
-      Binds: mounts.filter((m) => m.kind === 'bind').map((m) => `${m.src}:${m.dst}${m.readonly ? ':ro' : ''}`),
+      Binds: mounts.filter((m) => m.kind === 'bind' || (m.kind === 'volume' && !m.volume?.anonymous)).map((m) => `${m.kind === 'volume' ? m.volume!.name : m.src}:${m.dst}${m.readonly ? ':ro' : ''}`),
       Tmpfs: Object.fromEntries(mounts.filter((m) => m.kind === 'tmpfs').map((m) => [m.dst, [m.readonly ? 'ro' : '', m.data].filter(Boolean).join(',')])),
       LogConfig: {
         Type: 'json-file',
@@ -321,6 +321,7 @@ export function inspectContainer(ref: string, options: StateOptions = {}): Conta
     },
     Mounts: mounts.map((m) => ({
       Type: m.kind === 'image-volume' ? ('volume' as const) : m.kind,
+      ...(m.volume ? { Name: m.volume.name, Driver: 'local' } : {}),
       Source: m.src,
       Destination: m.dst,
       RW: !m.readonly,

@@ -263,10 +263,10 @@ describe.skipIf(!isRoot)('commands against a store', () => {
     expect(none.code).toBe(1);
     expect((JSON.parse(none.stdout) as unknown[]).length).toBe(1);
     expect(none.stderr).toBe('error: no such object: nosuch\n');
-    // Docker: `unknown type: "volume": must be one of "config", "container", ...` (pocker's two types).
-    const bad = await pk(root, 'inspect', '--type', 'volume', 'made');
-    expect([bad.code, bad.stderr]).toEqual([1, 'pocker: unknown type: "volume": must be one of "container", "image"\n']);
-    expect((await pk(root, 'inspect', '--type', '', 'made')).stderr).toBe('pocker: type is empty: must be one of "container", "image"\n');
+    // Docker: `unknown type: "secret": must be one of "config", "container", ...` (pocker's three types).
+    const bad = await pk(root, 'inspect', '--type', 'secret', 'made');
+    expect([bad.code, bad.stderr]).toEqual([1, 'pocker: unknown type: "secret": must be one of "container", "image", "volume"\n']);
+    expect((await pk(root, 'inspect', '--type', '', 'made')).stderr).toBe('pocker: type is empty: must be one of "container", "image", "volume"\n');
   });
 
   it('template errors: parsing (exit 64 in inspect/info/version) and execution ("executing", Go\'s text) are told apart', async () => {

@@ -135,9 +135,9 @@ describe.skipIf(!isRoot)('run flags of issue 12, seen from inside the container'
     expect(r.stderr).toBe('');
     expect(lines(r.stdout)).toEqual(['from-host', 'read-only', '1024', '1770', 'v']);
     expect(existsSync(join(dir, 'g'))).toBe(false);
-    const named = await runIn(root, '--mount', 'type=volume,src=mydata,dst=/vol', 'host', 'true');
+    const named = await runIn(root, '--mount', 'type=volume,src=/abs,dst=/vol', 'host', 'true');
     expect(named.code).toBe(125);
-    expect(named.stderr).toMatch(/named volumes are not supported yet/);
+    expect(named.stderr).toMatch(/a volume's source is a volume name, not a path/);
   });
 
   it('--label / --label-file: inspect Config.Labels, ps --filter label=KEY and label=KEY=VALUE', async () => {

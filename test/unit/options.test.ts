@@ -554,9 +554,10 @@ describe('volumes', () => {
   });
 
   it.each<[unknown, RegExp]>([
-    ['/only-one-part', /invalid volume specification/],
+    ['only-one-part', /invalid volume specification/],
     ['a:b:c:d', /invalid volume specification/],
-    ['named:/data', /must be an absolute path \(named volumes are not supported\)/],
+    // moby volume/local/local.go validateName's words.
+    ['na/med:/data', /"na\/med" includes invalid characters for a local volume name, only "\[a-zA-Z0-9\]\[a-zA-Z0-9_.-\]" are allowed/],
     ['TMP:data', /invalid volume destination "data": must be an absolute path/],
     ['TMP:/', /destination can't be '\/'/],
     ['TMP:/a/..', /destination can't be '\/'/],

@@ -120,28 +120,31 @@ describe('--mount (docker/cli opts/mount.go)', () => {
     expect(thrown(() => parseMountFlag('type=bind,src=/a,dst=/b,oops')).message).toBe("invalid field 'oops' must be a key=value pair");
     expect(thrown(() => parseMountFlag('type=npipe,dst=/b')).message).toMatch(/invalid mount type "npipe"/);
     expect(thrown(() => parseMountFlag('type=bind,src=/a,dst=/b,volume-nocopy')).message).toBe("cannot mix 'volume-*' options with mount type 'bind'");
-    expect(thrown(() => parseMountFlag('type=volume,dst=/b,volume-driver=x')).message).toMatch(/only anonymous local volumes/);
+    expect(thrown(() => parseMountFlag('type=volume,dst=/b,volume-driver=x')).message).toMatch(/only local volumes without options/);
     expect(message({ mounts: ['type=bind,src=/nonexistent-xyz,dst=/b'] })).toBe('invalid mount config for type "bind": bind source path does not exist: /nonexistent-xyz');
     expect(message({ mounts: ['type=bind,dst=/b'] })).toBe('invalid mount config for type "bind": field Source must not be empty');
     expect(message({ mounts: ['type=bind,src=rel,dst=/b'] })).toMatch(/mount path must be absolute/);
     expect(message({ mounts: ['type=tmpfs,src=x,dst=/b'] })).toBe('invalid mount config for type "tmpfs": field Source must not be specified');
-    expect(message({ mounts: ['type=volume,src=data,dst=/b'] })).toMatch(/^invalid mount config for type "volume": named volumes are not supported yet/);
+    expect(message({ mounts: ['type=volume,src=/abs,dst=/b'] })).toMatch(/^invalid mount config for type "volume": a volume's source is a volume name, not a path/);
+    expect(message({ mounts: ['type=volume,src=bad$name,dst=/b'] })).toMatch(/includes invalid characters for a local volume name/);
     expect(message({ mounts: ['type=tmpfs,dst=/b,bind-propagation=shared'] })).toBe('invalid mount config for type "tmpfs": field BindOptions must not be specified');
     expect(message({ mounts: ['type=bind,src=/tmp,dst=/b,bind-propagation=weird'] })).toMatch(/invalid bind-propagation "weird"/);
     expect(message({ mounts: ['type=tmpfs,dst=/proc/x'] })).toMatch(/cannot mount on \/proc/);
     expect(message({ volumes: ['/tmp:/same'], mounts: ['type=tmpfs,dst=/same'] })).toBe('Duplicate mount point: /same');
   });
 
-  it('bind and tmpfs become the mounts -v and --tmpfs make; volume an anonymous one of the container', () => {
+  it('bind and tmpfs become the mounts -v and --tmpfs make; volume an anonymous volume of the store', () => {
     const cfg = resolve({ mounts: ['type=bind,src=/tmp,dst=/b,ro,bind-propagation=rslave', 'type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770', 'type=volume,dst=/v'] });
+    const anon = cfg.mounts[2]!.volume!.name;
+    expect(anon).toMatch(/^[0-9a-f]{64}$/);
     expect(cfg.mounts).toEqual([
       { kind: 'bind', src: '/tmp', dst: '/b', readonly: true, data: '', propagation: 'rslave' },
       { kind: 'tmpfs', src: 'tmpfs', dst: '/t', readonly: false, data: 'nosuid,nodev,size=1048576,mode=1770' },
-      { kind: 'image-volume', src: join(ROOT, 'containers', cfg.id, 'volumes', 'mount-2'), dst: '/v', readonly: false, data: '' },
+      { kind: 'volume', src: join(ROOT, 'volumes', anon, '_data'), dst: '/v', readonly: false, data: '', volume: { name: anon, anonymous: true } },
     ]);
     const s = buildSpec(cfg, layout(cfg), plan);
     expect(s.mounts!.find((m) => m.destination === '/b')!.options).toEqual(['rbind', 'nodev', 'rnodev', 'ro', 'rro', 'rslave']);
-    expect(s.pocker!.volumes).toEqual([{ source: join(ROOT, 'containers', cfg.id, 'volumes', 'mount-2'), destination: '/v' }]);
+    expect(s.pocker!.volumes).toEqual([{ source: join(ROOT, 'volumes', anon, '_data'), destination: '/v' }]);
   });
 });
 
