@@ -198,7 +198,7 @@ export function addAttachCommands(program: Command, ctx: CliContext): void {
         try {
           const keys = parseDetachKeys(flags.detachKeys ?? DEFAULT_DETACH_KEYS);
           const { inspectContainer } = await import('../state/api.js');
-          const tty = inspectContainer(refs[0]!, root ? { root } : {}).Config.Tty;
+          const tty = (await inspectContainer(refs[0]!, root ? { root } : {})).Config.Tty;
           if (tty && flags.interactive && !isatty(0)) throw new CliError('the input device is not a TTY');
           const c = await start(refs[0]!, { attach: true, ...(root ? { root } : {}) });
           ctx.exitCode = await attachedSession(c, { stdin: !!flags.interactive, tty, sigProxy: true, detachKeys: keys });
@@ -259,7 +259,7 @@ export function addAttachCommands(program: Command, ctx: CliContext): void {
         const sigProxy = parseGoBool(flags.sigProxy, '--sig-proxy');
         const keys = parseDetachKeys(flags.detachKeys);
         const { inspectContainer } = await import('../state/api.js');
-        const config = inspectContainer(ref, root ? { root } : {}).Config;
+        const config = (await inspectContainer(ref, root ? { root } : {})).Config;
         const stdin = flags.stdin && config.OpenStdin;
         if (config.Tty && stdin && !isatty(0)) throw new CliError('the input device is not a TTY');
         const { attach } = await import('../runtime/run.js');

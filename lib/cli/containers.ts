@@ -185,7 +185,7 @@ async function inspectObjects(ctx: CliContext, refs: string[], flags: InspectFla
       if (type !== 'image') {
         try {
           const { inspectContainer } = await import('../state/api.js');
-          objects.push(inspectContainer(ref, { root }));
+          objects.push(await inspectContainer(ref, { root }));
           continue;
         } catch (err) {
           if (type === 'container' || !notFound(err)) throw err;

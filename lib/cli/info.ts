@@ -189,7 +189,7 @@ export async function collectInfo(root: string, imageRoot: string, pockerVersion
   const { listContainers } = await import('../state/api.js');
   const { listImages } = await import('../image/manage.js');
   const { detectCgroups } = await import('../cgroup/detect.js');
-  const containers = listContainers({ all: true, root });
+  const containers = await listContainers({ all: true, root });
   const running = containers.filter((c) => c.status === 'running' || c.status === 'restarting').length;
   const images = await listImages({ root: imageRoot });
   let cgroupVersion = '';

@@ -154,7 +154,7 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
     .action(async (ref: string, newName: string, flags: { root?: string }, cmd: Command) => {
       await guard(ctx, async () => {
         const { renameContainer } = await import('../runtime/lifecycle.js');
-        renameContainer(ref, newName, { root: rootOf(ctx, flags, cmd) });
+        await renameContainer(ref, newName, { root: rootOf(ctx, flags, cmd) });
       });
     });
 

@@ -183,7 +183,7 @@ export function addPsCommand(program: Command, ctx: CliContext, rootOf: (flags: 
       const api = await import('../state/api.js');
       let list: ContainerInfo[];
       try {
-        list = api.listContainers({
+        list = await api.listContainers({
           all: flags.all === true,
           filters,
           ...(last !== undefined ? { last } : {}),

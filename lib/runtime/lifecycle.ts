@@ -312,7 +312,7 @@ async function removeUnreadable(root: string, entry: ContainerEntry, force: bool
  * Renames a container (a leading `/` is dropped). Throws `ERR_POCKER_CONFLICT` when another
  * container has the name, `ERR_POCKER_INVALID` for an invalid or unchanged name.
  */
-export function renameContainer(ref: string, name: string, options: StateOptions = {}): void {
+export async function renameContainer(ref: string, name: string, options: StateOptions = {}): Promise<void> {
   const root = stateRoot(options);
   const c = lookupContainer(root, ref);
   const newName = name.replace(/^\//, '');

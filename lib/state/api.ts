@@ -131,7 +131,7 @@ function sizesOf(c: ListedContainer): { sizeRw: number; sizeRootFs: number } {
  * The containers under the state root, newest first: the running ones (restarting included), or
  * all with `all`; with `filters`, `last` and `size` as `ps` has them.
  */
-export function listContainers(options: ListOptions = {}): ContainerInfo[] {
+export async function listContainers(options: ListOptions = {}): Promise<ContainerInfo[]> {
   const filters = normalizeFilters(options.filters);
   if (options.last !== undefined && !Number.isInteger(options.last)) throw invalid(`invalid last ${String(options.last)}: a whole number`);
   const now = Date.now();
@@ -237,7 +237,7 @@ function securityOpt(r: { noNewPrivs: boolean; seccomp?: SeccompChoice } | undef
  * Docker's inspect document of container `ref` (id, id prefix or name). Throws a PockerError
  * `ERR_POCKER_NOT_FOUND` / `ERR_POCKER_AMBIGUOUS` (step `lookup`).
  */
-export function inspectContainer(ref: string, options: StateOptions = {}): ContainerDetails {
+export async function inspectContainer(ref: string, options: StateOptions = {}): Promise<ContainerDetails> {
   const ZERO = '0001-01-01T00:00:00Z';
   const c = lookup(stateRoot(options), ref);
   const s = c.state;
@@ -387,7 +387,7 @@ function topCells(ref: string, options: StateOptions): string[][] {
 }
 
 /** The processes of a running detached container (read from its cgroup and /proc). */
-export function containerTop(ref: string, options: StateOptions = {}): ProcessRow[] {
+export async function containerTop(ref: string, options: StateOptions = {}): Promise<ProcessRow[]> {
   return topCells(ref, options).map((r) => ({
     uid: r[0]!,
     pid: Number(r[1]),

@@ -312,7 +312,7 @@ async function* flatten(source: AsyncIterable<LogEntry[]>): AsyncGenerator<LogEn
  * stdout and stderr apart (`stream`), between `since` and `until` when given, collected in an
  * array. For a log of any size, streamLogs() gives the same entries in bounded memory.
  */
-export function containerLogs(ref: string, options: LogsOptions = {}): LogEntry[] {
+export async function containerLogs(ref: string, options: LogsOptions = {}): Promise<LogEntry[]> {
   const p = plan(ref, options);
   const files = new OpenFiles();
   const set = openLogSet(p.c.logPath).map((f) => files.add(f));

@@ -41,7 +41,7 @@ describe.skipIf(!isRoot)('library lifecycle API', () => {
     const root = tempRoot();
     const id = await detached(root, ['sh', '-c', 'echo out; echo err >&2; exec sleep 60'], 'api-one');
 
-    const running = listContainers({ root });
+    const running = await listContainers({ root });
     expect(running.map((c) => c.id)).toEqual([id]);
     const info = running[0]!;
     expect(info).toMatchObject({ name: 'api-one', image: 'host', status: 'running', exitCode: null, foreground: false });
@@ -49,22 +49,22 @@ describe.skipIf(!isRoot)('library lifecycle API', () => {
     expect(info.statusText).toMatch(/^Up /);
     expect(info.pid).toBeGreaterThan(0);
 
-    const details = inspectContainer(id.slice(0, 12), { root });
+    const details = await inspectContainer(id.slice(0, 12), { root });
     expect(details.Id).toBe(id);
     expect(details.Name).toBe('/api-one');
     expect(details.State).toMatchObject({ Status: 'running', Running: true, Pid: info.pid, ExitCode: 0 });
 
-    renameContainer('api-one', 'api-two', { root });
-    expect(inspectContainer('api-two', { root }).Id).toBe(id);
-    expect(() => inspectContainer('api-one', { root })).toThrow(PockerError);
+    await renameContainer('api-one', 'api-two', { root });
+    expect((await inspectContainer('api-two', { root })).Id).toBe(id);
+    await expect(inspectContainer('api-one', { root })).rejects.toThrow(PockerError);
 
     let logs: LogEntry[] = [];
-    for (let i = 0; i < 50 && logs.length < 2; i++, await sleep(100)) logs = containerLogs(id, { root });
+    for (let i = 0; i < 50 && logs.length < 2; i++, await sleep(100)) logs = await containerLogs(id, { root });
     expect(logs.map((e) => [e.stream, e.log])).toEqual(expect.arrayContaining([['stdout', 'out\n'], ['stderr', 'err\n']]));
-    expect(containerLogs(id, { root, tail: 1 })).toHaveLength(1);
-    expect(containerLogs(id, { root, timestamps: true })[0]!.log).toMatch(/^\d{4}-\d\d-\d\dT\S+Z /);
+    expect(await containerLogs(id, { root, tail: 1 })).toHaveLength(1);
+    expect((await containerLogs(id, { root, timestamps: true }))[0]!.log).toMatch(/^\d{4}-\d\d-\d\dT\S+Z /);
 
-    const top = containerTop(id, { root });
+    const top = await containerTop(id, { root });
     expect(top.map((p) => p.pid)).toContain(info.pid);
     expect(top.find((p) => p.pid === info.pid)!.cmd).toBe('sleep 60');
 
@@ -79,13 +79,13 @@ describe.skipIf(!isRoot)('library lifecycle API', () => {
     await stopContainer(id, { root, timeout: 1 });
     // sleep as PID 1 ignores SIGTERM: killed after the grace period.
     expect(await waiting).toEqual({ exitCode: 137, signal: 'SIGKILL', oomKilled: false });
-    expect(listContainers({ root })).toEqual([]);
-    const exited = listContainers({ root, all: true })[0]!;
+    expect(await listContainers({ root })).toEqual([]);
+    const exited = (await listContainers({ root, all: true }))[0]!;
     expect(exited).toMatchObject({ id, status: 'exited', exitCode: 137, pid: 0 });
     expect(exited.statusText).toMatch(/^Exited \(137\)/);
 
     await expect(killContainer(id, { root })).rejects.toMatchObject({ code: 'ERR_POCKER_NOT_RUNNING' });
-    expect(() => containerTop(id, { root })).toThrow(/is not running/);
+    await expect(containerTop(id, { root })).rejects.toThrow(/is not running/);
 
     await removeContainer(id, { root });
     expect(existsSync(join(root, 'containers', id))).toBe(false);
@@ -100,7 +100,7 @@ describe.skipIf(!isRoot)('library lifecycle API', () => {
       for await (const e of followLogs(a, { root })) seen.push(e.log);
       return seen;
     })();
-    for (let i = 0; i < 50 && !containerLogs(a, { root }).length; i++) await sleep(100);
+    for (let i = 0; i < 50 && !(await containerLogs(a, { root })).length; i++) await sleep(100);
     await killContainer(a, { root, signal: 'SIGUSR1' });
     expect(await waitContainer(a, { root })).toMatchObject({ exitCode: 3 });
     expect(await follow).toEqual(['ready\n', 'got-usr1\n']);
@@ -111,9 +111,9 @@ describe.skipIf(!isRoot)('library lifecycle API', () => {
     const pruned = await pruneContainers({ root });
     expect(pruned.deleted.sort()).toEqual([a, b].sort());
     expect(pruned.reclaimedBytes).toBeGreaterThan(0);
-    expect(listContainers({ root, all: true }).map((x) => x.id)).toEqual([c]);
+    expect((await listContainers({ root, all: true })).map((x) => x.id)).toEqual([c]);
 
     await removeContainer(c, { root, force: true });
-    expect(listContainers({ root, all: true })).toEqual([]);
+    expect(await listContainers({ root, all: true })).toEqual([]);
   });
 });

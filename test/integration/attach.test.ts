@@ -48,7 +48,7 @@ describe.skipIf(!isRoot)('create, start, attach', () => {
     const ps = await pk(root, 'ps', '-a', '--format', '{{.Names}}|{{.State}}|{{.Status}}');
     expect(ps.stdout).toBe('made|created|Created\n');
     expect((await pk(root, 'ps', '-q')).stdout).toBe('');
-    const doc = inspectContainer('made', { root });
+    const doc = await inspectContainer('made', { root });
     expect(doc.State).toMatchObject({ Status: 'created', Running: false, Pid: 0 });
     expect(doc.HostConfig.Memory).toBe(64 * 1024 * 1024);
     expect(doc.Config).toMatchObject({ Tty: false, OpenStdin: false, Cmd: ['sh', '-c', 'echo hi'] });
@@ -88,7 +88,7 @@ describe.skipIf(!isRoot)('create, start, attach', () => {
   it('create -i, then start -ai: our stdin is the container\'s, and its end closes it (StdinOnce)', async () => {
     const root = newRoot();
     expect((await cli(['--root', root, 'create', '-i', '--name', 'cat', 'host', 'sh', '-c', 'cat; echo done'], { root })).code).toBe(0);
-    expect(inspectContainer('cat', { root }).Config).toMatchObject({ OpenStdin: true, StdinOnce: true });
+    expect((await inspectContainer('cat', { root })).Config).toMatchObject({ OpenStdin: true, StdinOnce: true });
     const r = await cli(['--root', root, 'start', '-ai', 'cat'], { input: 'line 1\nline 2\n' });
     expect([r.code, r.stdout, r.stderr]).toEqual([0, 'line 1\nline 2\ndone\n', '']);
   });

@@ -203,7 +203,7 @@ describe.skipIf(!isRoot)('cgroup limits on real containers', () => {
       const second = await check();
       expect(second).not.toBe(first);
       await restartContainer(made.id, { root, timeout: 0 });
-      const third = inspectContainer(made.id, { root }).State.Pid;
+      const third = (await inspectContainer(made.id, { root })).State.Pid;
       expect(third).not.toBe(second);
       for (const f of procsFiles) expect(readFileSync(f, 'utf8').split('\n'), f).toContain(String(third));
     } finally {

@@ -215,21 +215,21 @@ describe.skipIf(!isRoot || !busybox)('ps --filter/--format and logs --since/--un
     expect(JSON.parse((await pk('ps', '-s', '--format', 'json', '-f', 'name=img')).stdout)).toMatchObject({ Size: expect.stringMatching(/^100kB \(virtual /) as unknown as string });
   });
 
-  it('listContainers({ filters, last, size }) in the library', () => {
-    const list = (options: Parameters<typeof listContainers>[0]) => listContainers({ root, ...options }).map((c) => c.name);
-    expect(list({ filters: { status: 'exited' } })).toEqual(['done3', 'done0']);
-    expect(list({ filters: { exited: [0, 3] } })).toEqual(['done3', 'done0']);
-    expect(list({ filters: { name: '^up', ancestor: 'host' } })).toEqual(['up2', 'up1']);
-    expect(list({ filters: { since: 'done0', before: 'up2' }, all: true })).toEqual(['rootfs1', 'img', 'done3']);
-    expect(list({ last: 2 })).toEqual(['up2', 'rootfs1']);
-    const [img] = listContainers({ root, filters: { ancestor: imageId }, size: true });
+  it('listContainers({ filters, last, size }) in the library', async () => {
+    const list = async (options: Parameters<typeof listContainers>[0]) => (await listContainers({ root, ...options })).map((c) => c.name);
+    expect(await list({ filters: { status: 'exited' } })).toEqual(['done3', 'done0']);
+    expect(await list({ filters: { exited: [0, 3] } })).toEqual(['done3', 'done0']);
+    expect(await list({ filters: { name: '^up', ancestor: 'host' } })).toEqual(['up2', 'up1']);
+    expect(await list({ filters: { since: 'done0', before: 'up2' }, all: true })).toEqual(['rootfs1', 'img', 'done3']);
+    expect(await list({ last: 2 })).toEqual(['up2', 'rootfs1']);
+    const [img] = await listContainers({ root, filters: { ancestor: imageId }, size: true });
     expect(img!.sizeRw).toBeGreaterThanOrEqual(100_000);
     expect(img!.sizeRootFs).toBeGreaterThan(img!.sizeRw!);
-    expect(listContainers({ root, filters: { name: 'img' } })[0]!.sizeRw).toBeUndefined();
+    expect((await listContainers({ root, filters: { name: 'img' } }))[0]!.sizeRw).toBeUndefined();
     for (const bad of [{ status: 'bogus' }, { label: '' }, { before: 'nope' }] as never[]) {
-      expect(() => listContainers({ root, filters: bad })).toThrow(PockerError);
+      await expect(listContainers({ root, filters: bad })).rejects.toThrow(PockerError);
     }
-    expect(() => listContainers({ root, last: 1.5 })).toThrow(/invalid last 1.5/);
+    await expect(listContainers({ root, last: 1.5 })).rejects.toThrow(/invalid last 1.5/);
   });
 
   describe('logs --since / --until', () => {
@@ -318,12 +318,12 @@ describe.skipIf(!isRoot || !busybox)('ps --filter/--format and logs --since/--un
     it('containerLogs / followLogs({ since, until }) in the library', async () => {
       const [t1, t2] = times as [string, string, string];
       const text = (entries: Array<{ log: string }>) => entries.map((e) => e.log).join('');
-      expect(text(containerLogs('logs1', { root, since: t2 }))).toBe('two\nthree\n');
-      expect(text(containerLogs('logs1', { root, until: t2 }))).toBe('one\ntwo\n');
-      expect(text(containerLogs('logs1', { root, since: new Date(Date.parse(t2)) }))).toBe('two\nthree\n');
-      expect(text(containerLogs('logs1', { root, until: Date.parse(t1) / 1000 + 0.5 }))).toBe('one\n');
-      expect(text(containerLogs('logs1', { root, since: '1h', tail: 1 }))).toBe('three\n');
-      expect(() => containerLogs('logs1', { root, since: 'yesterday' })).toThrow(PockerError);
+      expect(text(await containerLogs('logs1', { root, since: t2 }))).toBe('two\nthree\n');
+      expect(text(await containerLogs('logs1', { root, until: t2 }))).toBe('one\ntwo\n');
+      expect(text(await containerLogs('logs1', { root, since: new Date(Date.parse(t2)) }))).toBe('two\nthree\n');
+      expect(text(await containerLogs('logs1', { root, until: Date.parse(t1) / 1000 + 0.5 }))).toBe('one\n');
+      expect(text(await containerLogs('logs1', { root, since: '1h', tail: 1 }))).toBe('three\n');
+      await expect(containerLogs('logs1', { root, since: 'yesterday' })).rejects.toThrow(PockerError);
       expect(() => followLogs('logs1', { root, until: new Date(NaN) })).toThrow(/invalid until: an invalid Date/);
 
       const seen: string[] = [];

@@ -52,11 +52,11 @@ describe('logs of any size', () => {
   it('200,000 entries: all of them, --tail 1, --tail 3, streamed (was: Maximum call stack size exceeded)', async () => {
     const { log } = container('big', 'exited');
     writeFileSync(log, lines(0, 200_000));
-    const all = containerLogs('big', { root });
+    const all = await containerLogs('big', { root });
     expect(all).toHaveLength(200_000);
     expect(all[199_999]!.log).toBe('line 199999\n');
-    expect(texts(containerLogs('big', { root, tail: 1 }))).toEqual(['line 199999\n']);
-    expect(texts(containerLogs('big', { root, tail: 3 }))).toEqual(range(199_997, 200_000));
+    expect(texts(await containerLogs('big', { root, tail: 1 }))).toEqual(['line 199999\n']);
+    expect(texts(await containerLogs('big', { root, tail: 3 }))).toEqual(range(199_997, 200_000));
     let count = 0;
     let last = '';
     for await (const e of streamLogs('big', { root })) {
@@ -67,23 +67,23 @@ describe('logs of any size', () => {
     expect(texts(await collect(streamLogs('big', { root, tail: 2 })))).toEqual(range(199_998, 200_000));
   });
 
-  it('--tail reads backward across rotated files, inside the since/until window', () => {
+  it('--tail reads backward across rotated files, inside the since/until window', async () => {
     const { log } = container('rotated', 'exited');
     writeFileSync(`${log}.2`, lines(0, 100));
     writeFileSync(`${log}.1`, lines(100, 200));
     writeFileSync(log, lines(200, 230));
-    expect(containerLogs('rotated', { root })).toHaveLength(230);
-    expect(texts(containerLogs('rotated', { root, tail: 50 }))).toEqual(range(180, 230));
-    expect(texts(containerLogs('rotated', { root, tail: 150 }))).toEqual(range(80, 230));
-    expect(texts(containerLogs('rotated', { root, tail: 1000 }))).toEqual(range(0, 230));
-    expect(containerLogs('rotated', { root, tail: 0 })).toEqual([]);
+    expect(await containerLogs('rotated', { root })).toHaveLength(230);
+    expect(texts(await containerLogs('rotated', { root, tail: 50 }))).toEqual(range(180, 230));
+    expect(texts(await containerLogs('rotated', { root, tail: 150 }))).toEqual(range(80, 230));
+    expect(texts(await containerLogs('rotated', { root, tail: 1000 }))).toEqual(range(0, 230));
+    expect(await containerLogs('rotated', { root, tail: 0 })).toEqual([]);
     const at = (i: number) => new Date(T0 + i);
     // --tail counts what the window leaves.
-    expect(texts(containerLogs('rotated', { root, until: at(150), tail: 2 }))).toEqual(range(148, 150));
-    expect(texts(containerLogs('rotated', { root, since: at(95), until: at(104) }))).toEqual(range(95, 104));
+    expect(texts(await containerLogs('rotated', { root, until: at(150), tail: 2 }))).toEqual(range(148, 150));
+    expect(texts(await containerLogs('rotated', { root, since: at(95), until: at(104) }))).toEqual(range(95, 104));
   });
 
-  it('lines across chunk boundaries read the same forward and backward (long lines, a torn last line)', () => {
+  it('lines across chunk boundaries read the same forward and backward (long lines, a torn last line)', async () => {
     const { log } = container('chunks', 'exited');
     let text = '';
     const expected: string[] = [];
@@ -93,8 +93,8 @@ describe('logs of any size', () => {
       text += line(i, body);
     }
     writeFileSync(log, `${text}{"log":"torn`);
-    expect(texts(containerLogs('chunks', { root }))).toEqual(expected);
-    expect(texts(containerLogs('chunks', { root, tail: 25 }))).toEqual(expected.slice(-25));
+    expect(texts(await containerLogs('chunks', { root }))).toEqual(expected);
+    expect(texts(await containerLogs('chunks', { root, tail: 25 }))).toEqual(expected.slice(-25));
     const fd = openSync(log, 'r');
     try {
       const end = Buffer.byteLength(text);
@@ -115,24 +115,24 @@ describe('lines that are not log entries', () => {
     const { log } = container('bad', 'exited');
     writeFileSync(log, line(0) + bad.map((b) => `${b}\n`).join('') + line(1) + '\n' + line(2));
     const seen: string[] = [];
-    const entries = containerLogs('bad', { root, timestamps: true, onBadLine: (f) => seen.push(f) });
+    const entries = await containerLogs('bad', { root, timestamps: true, onBadLine: (f) => seen.push(f) });
     expect(entries.map((e) => e.log.split(' ').slice(1).join(' '))).toEqual(range(0, 3));
     expect(entries.every((e) => !e.log.includes('undefined'))).toBe(true);
     expect(seen).toEqual(bad.map(() => log));
     let tailBad = 0;
-    expect(texts(containerLogs('bad', { root, tail: 2, onBadLine: () => tailBad++ }))).toEqual(range(1, 3));
+    expect(texts(await containerLogs('bad', { root, tail: 2, onBadLine: () => tailBad++ }))).toEqual(range(1, 3));
     expect(tailBad).toBe(0); // the two newest entries come before any bad line backward
-    expect(texts(containerLogs('bad', { root, tail: 3, onBadLine: () => tailBad++ }))).toEqual(range(0, 3));
+    expect(texts(await containerLogs('bad', { root, tail: 3, onBadLine: () => tailBad++ }))).toEqual(range(0, 3));
     expect(tailBad).toBe(bad.length);
     expect(texts(await collect(streamLogs('bad', { root })))).toEqual(range(0, 3));
   });
 
-  it('an overlong line (no newline for megabytes) is skipped without being held', () => {
+  it('an overlong line (no newline for megabytes) is skipped without being held', async () => {
     const { log } = container('overlong', 'exited');
     writeFileSync(log, line(0) + 'y'.repeat(3 * 1024 * 1024) + '\n' + line(1));
     let count = 0;
-    expect(texts(containerLogs('overlong', { root, onBadLine: () => count++ }))).toEqual(range(0, 2));
-    expect(texts(containerLogs('overlong', { root, tail: 5, onBadLine: () => count++ }))).toEqual(range(0, 2));
+    expect(texts(await containerLogs('overlong', { root, onBadLine: () => count++ }))).toEqual(range(0, 2));
+    expect(texts(await containerLogs('overlong', { root, tail: 5, onBadLine: () => count++ }))).toEqual(range(0, 2));
     expect(count).toBe(2);
   });
 });
