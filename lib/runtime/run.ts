@@ -563,8 +563,11 @@ function checkPull(options: RunOptions): void {
 /**
  * Starts a container and resolves once its workload has been exec'd (or rejects with a
  * PockerError naming the failed `step`: `validate`, `cgroup`, `spawn`, `mount-rootfs`, `exec`, …).
- * Nothing is left behind on failure. With `detach` this is create() then start().
+ * Nothing is left behind on failure. With `detach` this is create() then start(), and the handle is
+ * start()'s DetachedContainer (typed so when `detach: true` is written as a literal).
  */
+export function run(options: RunOptions & { detach: true }): Promise<DetachedContainer>;
+export function run(options: RunOptions): Promise<Container>;
 export async function run(options: RunOptions): Promise<Container> {
   checkPull(options);
   const resolved = resolveRunOptions(options);
