@@ -190,7 +190,7 @@ export async function collectInfo(root: string, imageRoot: string, pockerVersion
   const { listImages } = await import('../image/manage.js');
   const { detectCgroups } = await import('../cgroup/detect.js');
   const containers = await listContainers({ all: true, root });
-  const running = containers.filter((c) => c.status === 'running' || c.status === 'restarting').length;
+  const running = containers.filter((c) => c.state === 'running' || c.state === 'restarting').length;
   const images = await listImages({ root: imageRoot });
   let cgroupVersion = '';
   try {

@@ -108,8 +108,8 @@ export function psRow(c: ContainerInfo, options: PsRowOptions = {}): PsRow {
     Ports: options.ports?.(c.id) ?? '',
     RunningFor: Number.isNaN(created) ? '' : `${humanDuration(now - created)} ago`,
     Size: sizeText(c),
-    State: c.status,
-    Status: c.statusText,
+    State: c.state,
+    Status: c.status,
   };
 }
 
@@ -209,7 +209,7 @@ export function addPsCommand(program: Command, ctx: CliContext, rootOf: (flags: 
       const psRoot = rootOf(flags, cmd);
       const ports = (id: string): string => {
         const c = list.find((x) => x.id === id);
-        return c && (c.status === 'running' || c.status === 'restarting') ? formatPortMap(readContainerPorts(psRoot, id)) : '';
+        return c && (c.state === 'running' || c.state === 'restarting') ? formatPortMap(readContainerPorts(psRoot, id)) : '';
       };
       const rows = list.map((c) => psRow(c, { trunc: flags.trunc, now, familiar: familiarName, ports }));
       try {

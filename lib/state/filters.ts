@@ -271,12 +271,12 @@ export function filterContainers(listed: readonly ContainerInfo[], filters: Norm
   const all = options.all === true || last > 0 || filtersImplyAll(filters);
   const ancestors = filters.ancestor.map(parseAncestor);
   const out = listed.slice(from, Math.max(from, to)).filter((c) => {
-    if (!all && c.status !== 'running' && c.status !== 'restarting' && c.status !== 'paused') return false;
+    if (!all && c.state !== 'running' && c.state !== 'restarting' && c.state !== 'paused') return false;
     if (!nameMatches(filters.name, c.name)) return false;
     if (filters.id.length && !filters.id.some((p) => c.id.startsWith(p))) return false;
-    if (filters.exited.length && !(c.status === 'exited' && c.exitCode !== null && filters.exited.includes(c.exitCode))) return false;
+    if (filters.exited.length && !(c.state === 'exited' && c.exitCode !== null && filters.exited.includes(c.exitCode))) return false;
     // The status string itself (whatever statuses pocker's containers come to have).
-    if (filters.status.length && !(filters.status as readonly string[]).includes(c.status)) return false;
+    if (filters.status.length && !(filters.status as readonly string[]).includes(c.state)) return false;
     if (!labelsMatch(filters.label, c.labels ?? {})) return false;
     return ancestorMatches(ancestors, c);
   });

@@ -24,9 +24,10 @@ export interface ContainerInfo {
   args: string[];
   /** When the container was created (ISO 8601), or '' when unknown (its creator died early). */
   created: string;
-  status: ContainerStatusName;
-  /** Docker's STATUS text: `Up 5 seconds`, `Exited (0) 2 minutes ago`, `Restarting (1) …`. */
-  statusText: string;
+  /** Docker's `State` (the Engine API's ContainerSummary.State, `ps --format '{{.State}}'`). */
+  state: ContainerStatusName;
+  /** Docker's `Status` text: `Up 5 seconds`, `Exited (0) 2 minutes ago`, `Restarting (1) …`. */
+  status: string;
   /** Host pid of the container's first process (0 unless running). */
   pid: number;
   /** The exit code once exited (128+N when killed by signal N), else null. */

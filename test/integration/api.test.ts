@@ -44,9 +44,9 @@ describe.skipIf(!isRoot)('library lifecycle API', () => {
     const running = await listContainers({ root });
     expect(running.map((c) => c.id)).toEqual([id]);
     const info = running[0]!;
-    expect(info).toMatchObject({ name: 'api-one', image: 'host', status: 'running', exitCode: null, foreground: false });
+    expect(info).toMatchObject({ name: 'api-one', image: 'host', state: 'running', exitCode: null, foreground: false });
     expect(info.command).toBe('sh -c echo out; echo err >&2; exec sleep 60');
-    expect(info.statusText).toMatch(/^Up /);
+    expect(info.status).toMatch(/^Up /);
     expect(info.pid).toBeGreaterThan(0);
 
     const details = await inspectContainer(id.slice(0, 12), { root });
@@ -81,8 +81,8 @@ describe.skipIf(!isRoot)('library lifecycle API', () => {
     expect(await waiting).toEqual({ exitCode: 137, signal: 'SIGKILL', oomKilled: false });
     expect(await listContainers({ root })).toEqual([]);
     const exited = (await listContainers({ root, all: true }))[0]!;
-    expect(exited).toMatchObject({ id, status: 'exited', exitCode: 137, pid: 0 });
-    expect(exited.statusText).toMatch(/^Exited \(137\)/);
+    expect(exited).toMatchObject({ id, state: 'exited', exitCode: 137, pid: 0 });
+    expect(exited.status).toMatch(/^Exited \(137\)/);
 
     await expect(killContainer(id, { root })).rejects.toMatchObject({ code: 'ERR_POCKER_NOT_RUNNING' });
     await expect(containerTop(id, { root })).rejects.toThrow(/is not running/);

@@ -127,7 +127,7 @@ describe('printing ports as Docker does', () => {
       expect(ports).toEqual({ '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }], '443/tcp': null });
       expect(formatPortMap(ports)).toBe('443/tcp, 0.0.0.0:8080->80/tcp');
       const row = psRow(
-        { id, name: 'web', image: 'host', imageId: '', command: 'sh', args: ['sh'], created: '', status: 'running', statusText: 'Up', pid: 1, exitCode: null, oomKilled: false, restartCount: 0, foreground: false, startedAt: '', finishedAt: '', logPath: '' },
+        { id, name: 'web', image: 'host', imageId: '', command: 'sh', args: ['sh'], created: '', state: 'running', status: 'Up', pid: 1, exitCode: null, oomKilled: false, restartCount: 0, foreground: false, startedAt: '', finishedAt: '', logPath: '' },
         { ports: (i) => formatPortMap(readContainerPorts(root, i)) },
       );
       expect(row.Ports).toBe('443/tcp, 0.0.0.0:8080->80/tcp');

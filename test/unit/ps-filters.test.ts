@@ -20,8 +20,8 @@ function info(over: Partial<ContainerInfo> & { id: string; name: string }): Cont
     command: 'sleep 100',
     args: ['sleep', '100'],
     created: '2024-01-02T03:04:05.000Z',
-    status: 'running',
-    statusText: 'Up 5 seconds',
+    state: 'running',
+    status: 'Up 5 seconds',
     pid: 42,
     exitCode: null,
     oomKilled: false,
@@ -38,10 +38,10 @@ const ALPINE = 'sha256:' + 'ab12'.repeat(16);
 // Newest first, as listContainers() orders them.
 const LIST: ContainerInfo[] = [
   info({ id: hex('e'), name: 'web-2', image: 'docker.io/library/alpine:3.20', imageId: ALPINE }),
-  info({ id: hex('d'), name: 'job', status: 'exited', statusText: 'Exited (3) 1 minute ago', exitCode: 3, pid: 0 }),
-  info({ id: hex('c'), name: 'killed', status: 'exited', statusText: 'Exited (137) 1 minute ago', exitCode: 137, pid: 0 }),
-  info({ id: hex('b'), name: 'Web-1', status: 'restarting', statusText: 'Restarting (1) 1 second ago', exitCode: null, pid: 0, image: '/srv/rootfs' }),
-  info({ id: `a${'0'.repeat(63)}`, name: 'ok', status: 'exited', statusText: 'Exited (0) 2 minutes ago', exitCode: 0, pid: 0 }),
+  info({ id: hex('d'), name: 'job', state: 'exited', status: 'Exited (3) 1 minute ago', exitCode: 3, pid: 0 }),
+  info({ id: hex('c'), name: 'killed', state: 'exited', status: 'Exited (137) 1 minute ago', exitCode: 137, pid: 0 }),
+  info({ id: hex('b'), name: 'Web-1', state: 'restarting', status: 'Restarting (1) 1 second ago', exitCode: null, pid: 0, image: '/srv/rootfs' }),
+  info({ id: `a${'0'.repeat(63)}`, name: 'ok', state: 'exited', status: 'Exited (0) 2 minutes ago', exitCode: 0, pid: 0 }),
 ];
 
 const names = (filters: ContainerFilters, options: { all?: boolean; last?: number } = {}) =>
@@ -134,7 +134,7 @@ describe('filterContainers', () => {
     expect(names({ status: 'created' })).toEqual([]);
     expect(names({ status: 'paused' })).toEqual([]);
     // A status pocker's containers come to have is matched as it is (`created` from `pocker create`).
-    const created = [info({ id: hex('f'), name: 'fresh', status: 'created' as ContainerInfo['status'], pid: 0, startedAt: '' }), ...LIST];
+    const created = [info({ id: hex('f'), name: 'fresh', state: 'created' as ContainerInfo['state'], pid: 0, startedAt: '' }), ...LIST];
     expect(filterContainers(created, normalizeFilters({ status: 'created' })).map((c) => c.name)).toEqual(['fresh']);
     expect(filterContainers(created, normalizeFilters({})).map((c) => c.name)).toEqual(['web-2', 'Web-1']);
     expect(filterContainers(created, normalizeFilters({ exited: 0 })).map((c) => c.name)).toEqual(['ok']);
