@@ -276,8 +276,10 @@ int runMonitor(const Spec& spec, int sync) {
         while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
         }
         setupExit = 125;
-      } else if (!sendMsg(child.get(), wire::encodeKind(wire::Sync::Go))) {
-        return abortStart(spec, sync, pid, fail("start", "sendmsg"));
+      } else {
+        // When this fails (EPIPE) the container has already failed on its own: its error report
+        // waits in the socket and the loop below relays it.
+        (void)sendMsg(child.get(), wire::encodeKind(wire::Sync::Go));
       }
     }
 
@@ -293,6 +295,10 @@ int runMonitor(const Spec& spec, int sync) {
       char buf[4096];
       int fd = -1;
       ssize_t n = recvMsg(child.get(), buf, sizeof buf - 1, &fd);
+      // A container that failed before it read our second go exits with that go unread: the kernel
+      // then reports ECONNRESET on our end once, and on some kernels (6.1) ahead of the error report
+      // still queued behind it. The report (or EOF) comes with the next read.
+      if (n < 0 && errno == ECONNRESET) continue;
       if (n < 0) return abortStart(spec, sync, pid, fail("start", "recvmsg"));
       if (n == 0) break;
       wire::SyncMsg m;
