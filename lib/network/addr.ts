@@ -2,6 +2,8 @@
 // Pure: no I/O.
 import { isIP } from 'node:net';
 
+import { PockerError } from '../errors.js';
+
 export type Family = 4 | 6;
 
 /** A parsed CIDR: the network's first address, the prefix length and the family. */
@@ -18,7 +20,7 @@ const width = (f: Family): number => (f === 4 ? 32 : 128);
 export function ipToBig(ip: string): bigint {
   const f = isIP(ip);
   if (f === 4) return ip.split('.').reduce((n, o) => (n << 8n) | BigInt(Number(o)), 0n);
-  if (f !== 6) throw new Error(`not an IP address: ${ip}`);
+  if (f !== 6) throw new PockerError(`not an IP address: ${ip}`, { code: 'ERR_POCKER_INVALID', step: 'network', path: ip });
   let text = ip;
   // An embedded IPv4 tail (::ffff:1.2.3.4).
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
@@ -112,7 +114,7 @@ export function defaultPools(env: NodeJS.ProcessEnv = process.env): Cidr[] {
   if (given) {
     return given.split(',').map((s) => {
       const c = parseCidr(s.trim());
-      if (!c) throw new Error(`invalid POCKER_ADDRESS_POOLS entry ${JSON.stringify(s)}: expected a CIDR`);
+      if (!c) throw new PockerError(`invalid POCKER_ADDRESS_POOLS entry ${JSON.stringify(s)}: expected a CIDR`, { code: 'ERR_POCKER_INVALID', step: 'network' });
       return c;
     });
   }

@@ -19,7 +19,7 @@ import type { RunOptions, TmpfsSpec, VolumeSpec } from '../types.js';
 import type { MountSpec } from '../types.js';
 import { isSignalSpec, normalizeSignal } from '../signals.js';
 import { parsePublish, type PortSpec } from '../network/ports.js';
-import { validateNetworkFlags, type NetworkRequest } from '../network/attach.js';
+import { validateNetworkFlags, type NetworkRequest } from '../network/flags.js';
 
 export interface ResolvedMount {
   /** `image-volume` mounts come from an image's VOLUMEs (run() adds them). */
