@@ -82,10 +82,25 @@ function netError(message: string, code: 'ERR_POCKER_INVALID' | 'ERR_POCKER_NOT_
   return new PockerError(message, { code, step: 'network', ...(path ? { path } : {}) });
 }
 
-/** Runs `fn` under the networks lock. */
+/** Roots whose lock this process holds right now (the lock is taken synchronously: no interleaving). */
+const held = new Set<string>();
+
+/** Runs `fn` under the networks lock (re-entrant: a nested call runs under the lock already held). */
 export function withNetworkLock<T>(root: string, fn: () => T): T {
+  if (held.has(root)) return fn();
   mkdirSync(networksDir(root), { recursive: true, mode: 0o700 });
-  return withFileLockSync(join(networksDir(root), 'lock'), fn, { step: 'network', what: 'the networks lock' });
+  return withFileLockSync(
+    join(networksDir(root), 'lock'),
+    () => {
+      held.add(root);
+      try {
+        return fn();
+      } finally {
+        held.delete(root);
+      }
+    },
+    { step: 'network', what: 'the networks lock' },
+  );
 }
 
 function readJson(path: string): unknown {
