@@ -341,7 +341,7 @@ async function pruneImages(flags: PruneFlags, cmd: Command, ctx: CliContext): Pr
  */
 async function systemPrune(flags: PruneFlags, cmd: Command, ctx: CliContext): Promise<number> {
   if (!flags.force) {
-    const what = ['all stopped containers', flags.all ? 'all images without at least one container associated to them' : 'all dangling images'];
+    const what = ['all stopped containers', 'all networks not used by at least one container', flags.all ? 'all images without at least one container associated to them' : 'all dangling images'];
     if (!(await confirm(`WARNING! This will remove:\n${what.map((w) => `  - ${w}\n`).join('')}`))) return 0;
   }
   const root = await rootOf(cmd, ctx);
@@ -351,6 +351,14 @@ async function systemPrune(flags: PruneFlags, cmd: Command, ctx: CliContext): Pr
   const containerRoot = cmd.optsWithGlobals<RootFlags>().root ?? (ctx.env.POCKER_ROOT || DEFAULT_STATE_ROOT);
   const containers = await pruneContainers({ root: containerRoot });
   if (containers.deleted.length) out(`Deleted Containers:\n${containers.deleted.map((id) => `${id}\n`).join('')}\n`);
+  // Networks (and what dead containers left of theirs: leases, rules, ports), when the root has any.
+  const { existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  if (existsSync(join(containerRoot, 'networks'))) {
+    const { pruneNetworks } = await import('../network/api.js');
+    const nets = await pruneNetworks({ root: containerRoot });
+    if (nets.deleted.length) out(`Deleted Networks:\n${nets.deleted.map((n) => `${n}\n`).join('')}\n`);
+  }
   const images = await (await library()).pruneImages({ root, all: flags.all === true });
   const lines = [...images.untagged.map((n) => `untagged: ${n}`), ...images.deleted.map((d) => `deleted: ${d}`)];
   if (lines.length) out(`Deleted Images:\n${lines.map((l) => `${l}\n`).join('')}\n`);
