@@ -159,7 +159,7 @@ export interface NetworkPruneResult {
  */
 export async function pruneNetworks(options: NetworkOptions = {}): Promise<NetworkPruneResult> {
   const root = stateRoot(options);
-  for (const { endpoint } of reconcileEndpoints(root)) await releaseContainerNetwork(root, endpoint.container);
+  for (const { endpoint } of reconcileEndpoints(root)) await releaseContainerNetwork(root, endpoint.container, { deleteHostEnds: true });
   const liveContainers = new Set(listContainerRecords(root).filter((c) => containerLive(root, c.id)).map((c) => c.id));
   const deleted: string[] = [];
   const doomed = withNetworkLock(root, () => {

@@ -381,7 +381,7 @@ export async function setupContainerNetwork(
     });
     return { interfaces, cleanup: releaseArgv(root, info.id), hosts, resolv };
   } catch (err) {
-    await releaseContainerNetwork(root, info.id).catch(() => undefined);
+    await releaseContainerNetwork(root, info.id, { deleteHostEnds: true }).catch(() => undefined);
     throw err;
   }
 }
@@ -402,7 +402,7 @@ export function networkStarted(root: string, id: string): void {
  * veths that are still there, its entry in the other members' hosts files; network.json keeps
  * no address.
  */
-export async function releaseContainerNetwork(root: string, id: string): Promise<void> {
+export async function releaseContainerNetwork(root: string, id: string, options: { deleteHostEnds?: boolean } = {}): Promise<void> {
   await unpublishPorts(root, id);
   let hostEnds: string[] = [];
   const left = withNetworkLock(root, () => {
@@ -412,7 +412,10 @@ export async function releaseContainerNetwork(root: string, id: string): Promise
     return nets;
   });
   void left;
-  if (hostEnds.length) {
+  // At a container's normal end its namespace is going: the kernel removes the pairs in its own
+  // batched teardown, while an RTM_DELLINK of a veth waits for RCU (20-30 ms). Only the reconciling
+  // paths (rm, prune: a monitor that died) delete what may be left.
+  if (options.deleteHostEnds && hostEnds.length) {
     const n = native();
     const links = new Set(n.netLinks().map((l) => l.name));
     for (const h of hostEnds) if (links.has(h)) n.netDeleteLink(h);

@@ -233,7 +233,7 @@ function removeStopped(root: string, c: Pick<ListedContainer, 'id' | 'dir' | 'co
 async function releaseNetworkOf(root: string, id: string): Promise<void> {
   if (!existsSync(join(root, 'networks'))) return;
   const { releaseContainerNetwork } = await import('../network/attach.js');
-  await releaseContainerNetwork(root, id).catch(() => undefined);
+  await releaseContainerNetwork(root, id, { deleteHostEnds: true }).catch(() => undefined);
 }
 
 async function removeLocked(root: string, c: ListedContainer, force: boolean): Promise<void> {
