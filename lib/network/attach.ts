@@ -362,7 +362,13 @@ export async function setupContainerNetwork(
     }
     for (const { net, endpoint } of pairs) {
       await ensureBridge(root, net, mtu);
-      interfaces.push(interfaceOf(net, endpoint, mtu));
+      const spec = interfaceOf(net, endpoint, mtu);
+      // One default route: the first network's (the others' gateways would clash with it).
+      if (interfaces.length > 0) {
+        delete spec.gateway;
+        delete spec.gateway6;
+      }
+      interfaces.push(spec);
       doc.Networks[net.name] = endpointSettings(net, endpoint);
     }
     const first = pairs[0];

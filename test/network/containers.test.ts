@@ -196,7 +196,12 @@ describe.skipIf(!isRoot)('containers on networks', () => {
     expect((await pk(root, 'network', 'disconnect', 'two', 'c1')).code).toBe(0);
     expect((await pk(root, 'exec', 'c1', 'ip', '-o', 'link')).stdout).not.toContain('eth1');
     const c2id = inspectContainer('c2', { root }).Id;
-    expect(readFileSync(join(root, 'containers', c2id, 'hosts'), 'utf8')).not.toContain('c1');
+    expect(readFileSync(join(root, 'containers', c2id, 'hosts'), 'utf8')).not.toMatch(/\bc1\b/);
+    // Several --network flags: one interface each, in order.
+    const both = await pk(root, 'run', '--rm', '--network', 'one', '--network', 'two', 'host', 'sh', '-c', 'ip -4 -o addr show eth0; ip -4 -o addr show eth1; ip route');
+    expect(both.stdout).toMatch(/eth0 +inet 10\.43\.0\.\d+\/24/);
+    expect(both.stdout).toMatch(/eth1 +inet 10\.44\.0\.\d+\/24/);
+    expect(both.stdout).toMatch(/^default via 10\.43\.0\.1 dev eth0/m);
     await pk(root, 'rm', '-f', 'c1', 'c2');
     expect(await leftovers(root)).toEqual(NOTHING);
   });
@@ -229,11 +234,18 @@ describe.skipIf(!isRoot)('containers on networks', () => {
     for (const fault of ['after-network', 'after-spawn', 'after-started']) {
       const root = newRoot();
       await pk(root, 'network', 'create', '--subnet', '10.47.0.0/24', 'g');
+      // A member that stays: its hosts file must lose the killed run's entry.
+      const witness = (await pk(root, 'run', '-d', '--name', 'w', '--network', 'g', 'host', 'sleep', '60')).stdout.trim();
+      const hostsOf = () => readFileSync(join(root, 'containers', witness, 'hosts'), 'utf8');
       const r = await cli(['--root', root, 'run', '--name', 'y', '--network', 'g', '-p', '18091:80', 'host', 'sleep', '60'], { env: { POCKER_FAULT: fault } });
       expect(r.signal, fault).toBe('SIGKILL');
       // The foreground monitor kills the container when its caller is gone and runs network __release.
       await until(`${fault}: the container to end`, async () => !(await pk(root, 'ps', '--format', '{{.Names}}')).stdout.includes('y'));
       await pk(root, 'rm', '-f', 'y');
+      await pk(root, 'network', 'prune', '-f');
+      expect(hostsOf(), fault).not.toMatch(/\by\b/);
+      expect(readNetworks(root).flatMap((n) => readEndpoints(root, n.id).map((e) => e.name)), fault).toEqual(['w']);
+      await pk(root, 'rm', '-f', 'w');
       await pk(root, 'network', 'prune', '-f');
       expect(await leftovers(root), fault).toEqual(NOTHING);
     }
