@@ -109,7 +109,7 @@ describe.skipIf(!isRoot)('containers on networks', () => {
     // The client containers (--rm) came and went: no line of theirs stays.
     expect(hosts.trim().split('\n').length).toBe(8);
     expect(readFileSync(join(root, 'containers', id, 'resolv.conf'), 'utf8')).toBe('nameserver 10.0.0.53\n');
-    const doc = inspectContainer('srv', { root });
+    const doc = await inspectContainer('srv', { root });
     expect(doc.NetworkSettings).toMatchObject({ IPAddress: '10.40.0.2', Gateway: '10.40.0.1', MacAddress: '02:42:0a:28:00:02', Networks: { front: { IPAddress: '10.40.0.2', Aliases: ['web'] } } });
     expect(doc.HostConfig.NetworkMode).toBe('front');
     const inspect = JSON.parse((await pk(root, 'network', 'inspect', 'front')).stdout) as Array<{ Containers: Record<string, { Name: string; IPv4Address: string }> }>;
@@ -152,7 +152,7 @@ describe.skipIf(!isRoot)('containers on networks', () => {
     expect(clash.stderr).toMatch(/port is already allocated/);
     expect((await pk(root, 'ps', '-a', '--format', '{{.Names}}')).stdout).toBe('pa\n');
     expect(readEndpoints(root, readNetworks(root).find((n) => n.name === 'pub')!.id).length).toBe(1);
-    expect(inspectContainer('pa', { root }).NetworkSettings.Ports['80/tcp']).toEqual(expect.arrayContaining([{ HostIp: '127.0.0.1', HostPort: '18080' }, { HostIp: '0.0.0.0', HostPort: '18081' }]));
+    expect((await inspectContainer('pa', { root })).NetworkSettings.Ports['80/tcp']).toEqual(expect.arrayContaining([{ HostIp: '127.0.0.1', HostPort: '18080' }, { HostIp: '0.0.0.0', HostPort: '18081' }]));
     await pk(root, 'rm', '-f', 'pa');
     expect(await leftovers(root)).toEqual(NOTHING);
     await expect(fetchTcp('127.0.0.1', 18081)).rejects.toThrow(/ECONNREFUSED/);
@@ -192,10 +192,10 @@ describe.skipIf(!isRoot)('containers on networks', () => {
     // c2 resolves c1 and its alias on network two now.
     const r = await pk(root, 'exec', 'c2', node, '-e', CLIENT, 'svc');
     expect(r.stdout).toBe('tcp:c1\n');
-    expect(inspectContainer('c1', { root }).NetworkSettings.Networks).toMatchObject({ one: { IPAddress: '10.43.0.2' }, two: { IPAddress: '10.44.0.3', Aliases: ['svc'] } });
+    expect((await inspectContainer('c1', { root })).NetworkSettings.Networks).toMatchObject({ one: { IPAddress: '10.43.0.2' }, two: { IPAddress: '10.44.0.3', Aliases: ['svc'] } });
     expect((await pk(root, 'network', 'disconnect', 'two', 'c1')).code).toBe(0);
     expect((await pk(root, 'exec', 'c1', 'ip', '-o', 'link')).stdout).not.toContain('eth1');
-    const c2id = inspectContainer('c2', { root }).Id;
+    const c2id = (await inspectContainer('c2', { root })).Id;
     expect(readFileSync(join(root, 'containers', c2id, 'hosts'), 'utf8')).not.toMatch(/\bc1\b/);
     // Several --network flags: one interface each, in order.
     const both = await pk(root, 'run', '--rm', '--network', 'one', '--network', 'two', 'host', 'sh', '-c', 'ip -4 -o addr show eth0; ip -4 -o addr show eth1; ip route');
@@ -212,7 +212,7 @@ describe.skipIf(!isRoot)('containers on networks', () => {
     const started = await Promise.all(
       Array.from({ length: 50 }, (_, i) => run({ image: 'host', cmd: ['sleep', '60'], network: 'many', detach: true, name: `m${i}`, root, cgroupParent: testCgroupParent() })),
     );
-    const ips = started.map((c) => inspectContainer(c.id, { root }).NetworkSettings.IPAddress);
+    const ips = await Promise.all(started.map(async (c) => (await inspectContainer(c.id, { root })).NetworkSettings.IPAddress));
     expect(new Set(ips).size).toBe(50);
     expect(ips.every((ip) => /^10\.45\.0\.\d+$/.test(ip))).toBe(true);
     await Promise.all(started.map((c) => removeContainer(c.id, { root, force: true })));
