@@ -139,7 +139,20 @@ export async function ensureBridge(root: string, net: NetworkRecord, mtu: number
   if (bridgesReady.has(`${root}\0${net.bridge}`) && n.netLinks().some((l) => l.name === net.bridge && l.kind === 'bridge')) return;
   const exists = n.netLinks().some((l) => l.name === net.bridge && l.kind === 'bridge');
   if (!exists) {
-    await ensureNetworkRules(root, { id: net.id, bridge: net.bridge, subnets: net.subnets.map((s) => s.subnet), internal: net.internal });
+    try {
+      await ensureNetworkRules(root, { id: net.id, bridge: net.bridge, subnets: net.subnets.map((s) => s.subnet), internal: net.internal });
+    } catch (err) {
+      // No nft: say how to do without a bridge too (the default network is bridge, as Docker's).
+      if (err instanceof PockerError && err.code === 'ERR_POCKER_UNSUPPORTED') {
+        throw new PockerError(`${err.message}; or run the container with --network none (POCKER_DEFAULT_NETWORK=none makes none the default)`, {
+          code: 'ERR_POCKER_UNSUPPORTED',
+          step: 'network',
+          path: 'nft',
+          cause: err,
+        });
+      }
+      throw err;
+    }
     if (!net.internal) {
       try {
         writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
