@@ -11,7 +11,9 @@ export default defineConfig({
       {
         // test/unit: no root, no build, no packages: plain TypeScript against lib/ (`npm run test:unit`).
         extends: true,
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
+        // POCKER_DEFAULT_NETWORK=none: outside the `network` project no container may get a bridge
+        // (pocker's default, as Docker's) on this machine's real network.
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], env: { POCKER_DEFAULT_NETWORK: 'none' } },
       },
       {
         // Everything else runs real containers: the global setup builds the addon, pocker-init and
@@ -24,6 +26,7 @@ export default defineConfig({
           exclude: ['test/unit/**', 'test/network/**'],
           globalSetup: ['test/global-setup.ts'],
           setupFiles: ['test/file-cleanup.ts'],
+          env: { POCKER_DEFAULT_NETWORK: 'none' },
         },
       },
       {

@@ -7,6 +7,10 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 
+// The benches' containers get no bridge on this machine's network unless they ask for one
+// (bench/network.mjs does, in its own network namespace): pocker's default network is bridge.
+process.env.POCKER_DEFAULT_NETWORK ??= 'none';
+
 /** The cgroup parent of every container a bench starts. */
 export const CGROUP_PARENT = 'pocker-bench';
 export const CGROUP_ROOT = '/sys/fs/cgroup';

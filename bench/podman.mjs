@@ -10,6 +10,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+// No bridge on this machine's network from a bench (pocker's default network is bridge).
+process.env.POCKER_DEFAULT_NETWORK ??= 'none';
+
 export const IMAGE = 'localhost/pocker-bench-bb:latest';
 
 const sh = (argv, env) => {

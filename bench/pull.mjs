@@ -26,6 +26,9 @@ import { Transform } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createGzip } from 'node:zlib';
 
+// No bridge on this machine's network from a bench (pocker's default network is bridge).
+process.env.POCKER_DEFAULT_NETWORK ??= 'none';
+
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const REGISTRY_BIN = '/usr/bin/docker-registry';
 const REPO_TAG = 'bench/pull:1';

@@ -105,3 +105,20 @@ export type {
 } from './types.js';
 // Issue 12 (i12-flags): the types of RunOptions' ulimits, devices and mounts.
 export type { DeviceMapping, MountSpec, UlimitSpec } from './types.js';
+export {
+  connectNetwork,
+  createNetwork,
+  disconnectNetwork,
+  inspectNetwork,
+  listNetworks,
+  pruneNetworks,
+  releaseNetworkResources,
+  removeNetwork,
+  type ConnectOptions,
+  type EndpointSettings,
+  type NetworkCreateOptions,
+  type NetworkInspect,
+  type NetworkOptions,
+  type NetworkPruneResult,
+  type NetworkSummary,
+} from './network/api.js';

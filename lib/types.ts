@@ -17,6 +17,9 @@ export interface TmpfsSpec {
   options?: string;
 }
 
+/** A container's network mode (RunOptions.network). */
+export type NetworkMode = 'bridge' | 'none' | 'host' | `container:${string}` | (string & {});
+
 export interface RunOptions {
   /**
    * Image reference (`alpine`, `alpine:3.20`, `ghcr.io/o/r:tag`, `localhost:5000/x@sha256:…`), or the
@@ -57,8 +60,26 @@ export interface RunOptions {
   /** `-v`: `/host/path:/ctr[:ro]` (a bind), `NAME:/ctr[:ro]` (a named volume, made when missing), `/ctr` (an anonymous volume). */
   volumes?: Array<string | VolumeSpec>;
   tmpfs?: Array<string | TmpfsSpec>;
-  /** `none` (default: a private network namespace with only loopback) or `host`. */
-  network?: 'none' | 'host';
+  /**
+   * `bridge` (the default network; the default mode when $POCKER_DEFAULT_NETWORK says `bridge`, else `none`),
+   * `none` (a private network namespace with only loopback), `host`, `container:NAME|ID` (join that
+   * running container's network namespace) or a user-defined network's name or id. Several
+   * networks (bridge and user-defined ones): one interface each, eth0, eth1 … in order.
+   */
+  network?: NetworkMode | NetworkMode[];
+  /** `--ip`/`--ip6`: the address on the first network (user-defined networks only). */
+  ip?: string;
+  ip6?: string;
+  /** `--network-alias`: more names of the container on its first (user-defined) network. */
+  networkAliases?: string[];
+  /** `--mac-address` of the first interface. */
+  macAddress?: string;
+  /** `--add-host HOST:IP` lines of the container's /etc/hosts. */
+  addHosts?: string[];
+  /** `--dns`, `--dns-search`, `--dns-option`: the container's /etc/resolv.conf. */
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
   // --- Published ports (lib/network/ports.ts) ---
   /**
    * `-p` values: `[IP:][HOST_PORT[-HOST_PORT]:]CONTAINER_PORT[-CONTAINER_PORT][/tcp|/udp]` (IPv6

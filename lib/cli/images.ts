@@ -345,6 +345,7 @@ async function systemPrune(flags: PruneFlags, cmd: Command, ctx: CliContext): Pr
   if (!flags.force) {
     const what = [
       'all stopped containers',
+      'all networks not used by at least one container',
       ...(flags.volumes ? ['all anonymous volumes not used by at least one container'] : []),
       flags.all ? 'all images without at least one container associated to them' : 'all dangling images',
     ];
@@ -357,6 +358,14 @@ async function systemPrune(flags: PruneFlags, cmd: Command, ctx: CliContext): Pr
   const containerRoot = cmd.optsWithGlobals<RootFlags>().root ?? (ctx.env.POCKER_ROOT || DEFAULT_STATE_ROOT);
   const containers = await pruneContainers({ root: containerRoot });
   if (containers.deleted.length) out(`Deleted Containers:\n${containers.deleted.map((id) => `${id}\n`).join('')}\n`);
+  // Networks (and what dead containers left of theirs: leases, rules, ports), when the root has any.
+  const { existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  if (existsSync(join(containerRoot, 'networks'))) {
+    const { pruneNetworks } = await import('../network/api.js');
+    const nets = await pruneNetworks({ root: containerRoot });
+    if (nets.deleted.length) out(`Deleted Networks:\n${nets.deleted.map((n) => `${n}\n`).join('')}\n`);
+  }
   // --volumes: the anonymous ones (Docker ≥ 23), in the containers' root.
   const volumes = flags.volumes ? await (await import('../volume/index.js')).pruneVolumes({ root: containerRoot }) : { deleted: [], reclaimedBytes: 0 };
   if (volumes.deleted.length) out(`Deleted Volumes:\n${volumes.deleted.map((n) => `${n}\n`).join('')}\n`);

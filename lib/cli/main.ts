@@ -18,6 +18,7 @@ import { addUpdateCommand } from './update.js';
 import { addPauseCommands } from './pause.js';
 import { addPullCommand } from './pull.js';
 import { addPortCommand } from './port.js';
+import { addNetworkCommands } from './network.js';
 import { addAttachCommands } from './attach.js';
 import { CliError, reportFailure, UsageError } from './failure.js';
 import { argumentCountMessage, commandPath, flagErrorMessage, pflagMessage, unknownCommandMessage } from './usage.js';
@@ -187,6 +188,7 @@ export function createProgram(ctx: CliContext): Command {
   addHelpCommand(program);
   addCompletionCommand(program);
   addPortCommand(program, ctx);
+  addNetworkCommands(program, ctx);
   return program;
 }
 

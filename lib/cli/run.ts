@@ -24,9 +24,17 @@ export interface RunFlags {
   readOnly?: boolean;
   volume?: string[];
   tmpfs?: string[];
-  network?: string;
+  network?: string[];
   /** `--net`, Docker's alias of `--network`. */
-  net?: string;
+  net?: string[];
+  ip?: string;
+  ip6?: string;
+  networkAlias?: string[];
+  macAddress?: string;
+  addHost?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
   init?: boolean;
   memory?: string;
   memorySwap?: string;
@@ -134,9 +142,17 @@ export function toRunOptions(image: string | undefined, args: string[], flags: R
   if (flags.readOnly) o.readOnly = true;
   if (flags.volume?.length) o.volumes = [...flags.volume];
   if (flags.tmpfs?.length) o.tmpfs = [...flags.tmpfs];
-  const network = flags.network ?? flags.net;
-  // Passed as given: the library rejects anything but none|host.
-  if (network !== undefined) o.network = network as RunOptions['network'];
+  const network = [...(flags.network ?? []), ...(flags.net ?? [])];
+  // Passed as given: the library validates them (and the store knows the networks).
+  if (network.length) o.network = network.length === 1 ? network[0]! : network;
+  if (flags.ip !== undefined) o.ip = flags.ip;
+  if (flags.ip6 !== undefined) o.ip6 = flags.ip6;
+  if (flags.networkAlias?.length) o.networkAliases = [...flags.networkAlias];
+  if (flags.macAddress !== undefined) o.macAddress = flags.macAddress;
+  if (flags.addHost?.length) o.addHosts = [...flags.addHost];
+  if (flags.dns?.length) o.dns = [...flags.dns];
+  if (flags.dnsSearch?.length) o.dnsSearch = [...flags.dnsSearch];
+  if (flags.dnsOption?.length) o.dnsOptions = [...flags.dnsOption];
   if (flags.init) o.init = true;
   if (flags.memory !== undefined) o.memory = flags.memory;
   if (flags.memorySwap !== undefined) o.memorySwap = flags.memorySwap.trim() === '-1' ? -1 : flags.memorySwap;
@@ -269,8 +285,16 @@ function withContainerOptions(cmd: Command, detachable: boolean): Command {
     .option('--read-only', "Mount the container's root filesystem as read only")
     .option('-v, --volume <src:dst[:ro]>', 'Bind mount a volume', collect)
     .option('--tmpfs <path[:options]>', 'Mount a tmpfs directory', collect)
-    .option('--network <mode>', 'Connect a container to a network: none (default) or host')
-    .addOption(new Option('--net <mode>', 'Alias of --network').hideHelp())
+    .option('--network <network>', 'Connect a container to a network: bridge (default), none, host, container:NAME or a network (repeatable)', collect)
+    .addOption(new Option('--net <network>', 'Alias of --network').argParser(collect).hideHelp())
+    .option('--ip <address>', 'IPv4 address (e.g., 172.30.100.104)')
+    .option('--ip6 <address>', 'IPv6 address (e.g., 2001:db8::33)')
+    .option('--network-alias <alias>', 'Add network-scoped alias for the container', collect)
+    .option('--mac-address <mac>', 'Container MAC address (e.g., 92:d0:c6:0a:29:33)')
+    .option('--add-host <host:ip>', 'Add a custom host-to-IP mapping (host:ip)', collect)
+    .option('--dns <ip>', 'Set custom DNS servers', collect)
+    .option('--dns-search <domain>', 'Set custom DNS search domains', collect)
+    .option('--dns-option <option>', 'Set DNS options', collect)
     .option('--init', 'Run an init inside the container that forwards signals and reaps processes')
     .option('-m, --memory <bytes>', 'Memory limit')
     .option('--memory-swap <bytes>', "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")

@@ -21,6 +21,8 @@ export interface RunImage {
   stopSignal?: string;
   /** Config.Volumes: paths that get an anonymous volume, filled from the image. */
   volumes: string[];
+  /** Config.ExposedPorts' keys (`80/tcp`): what `-P` publishes. */
+  exposedPorts?: string[];
 }
 
 export interface ImageForRunOptions {
@@ -93,6 +95,7 @@ export async function imageForRun(reference: string, options: ImageForRunOptions
         },
         ...(c.StopSignal ? { stopSignal: c.StopSignal } : {}),
         volumes: Object.keys(c.Volumes ?? {}),
+        exposedPorts: Object.keys((c as { ExposedPorts?: Record<string, unknown> }).ExposedPorts ?? {}),
       };
       await options.claim?.(image);
       return image;

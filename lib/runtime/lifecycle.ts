@@ -2,6 +2,7 @@
 // Everything about a container's directory goes through the store (lib/container); queries
 // (list, inspect, logs, stats, top) are in lib/state/api.ts.
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 
 import {
@@ -231,6 +232,17 @@ function removeStopped(root: string, c: Pick<ListedContainer, 'id' | 'dir' | 'co
   for (const name of namesOf(root, c.id)) releaseName(root, name, c.id);
 }
 
+/**
+ * What a container's networks still hold (its monitor, or the run that started it, was killed
+ * before giving them back): ports, leases, veth host ends, hosts entries. Nothing to do (and no
+ * cost) for a root that never had a network.
+ */
+async function releaseNetworkOf(root: string, id: string): Promise<void> {
+  if (!existsSync(join(root, 'networks'))) return;
+  const { releaseContainerNetwork } = await import('../network/attach.js');
+  await releaseContainerNetwork(root, id, { deleteHostEnds: true }).catch(() => undefined);
+}
+
 async function removeLocked(root: string, c: ListedContainer, force: boolean): Promise<void> {
   if (c.status === 'running') {
     if (!force || !c.state) {
@@ -251,6 +263,7 @@ async function removeLocked(root: string, c: ListedContainer, force: boolean): P
   for (let i = 0; i < 500 && isPockerInit(monitorPid); i++) await sleep(10);
   // A monitor (or, before it took over, the creating process, or a start) that died could not
   // clean up: kill what is left in the container's cgroups and remove them.
+  await releaseNetworkOf(root, c.id);
   removeStopped(root, c);
   recordEvent(root, 'container', 'destroy', c.id, containerEventAttributes(c));
 }
@@ -299,6 +312,7 @@ async function removeUnreadable(root: string, entry: ContainerEntry, force: bool
       killMonitors(root, entry.id, live.monitors);
     }
     for (const dir of live.cgroups) native().cgroupRemove(dir);
+    await releaseNetworkOf(root, entry.id);
     removeStopped(root, c);
   };
   await withContainerLock(entry.dir, remove).catch(async (err: unknown) => {
@@ -340,6 +354,7 @@ async function removeExited(root: string, c: ListedContainer): Promise<number> {
   const size = treeSize(c.dir);
   // Its cgroups whatever its record says: its monitor, or its creator, or a start, may have died
   // before removing them.
+  await releaseNetworkOf(root, c.id);
   removeStopped(root, now.config ? now : c);
   return size;
 }

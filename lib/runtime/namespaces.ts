@@ -6,19 +6,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { describeContainer, findContainer, verifiedPid } from '../container/index.js';
+import { containerDir, describeContainer, findContainer, verifiedPid } from '../container/index.js';
 import { invalid, PockerError } from '../errors.js';
 import type { ResolvedRunConfig } from './options.js';
 
 /** The running container a `container:REF` mode names, and its pid's namespace file. */
-function joinTarget(cfg: ResolvedRunConfig, kind: 'pid' | 'ipc', mode: string): string {
+function joinTarget(cfg: ResolvedRunConfig, kind: 'pid' | 'ipc' | 'net', mode: string): string {
   const ref = mode.slice('container:'.length);
   const KIND = kind.toUpperCase();
   let c;
   try {
     c = describeContainer(findContainer(cfg.root, ref));
   } catch (err) {
-    if (err instanceof PockerError && err.code === 'ERR_POCKER_NOT_FOUND') throw invalid(`No such container: ${ref} (--${kind} ${mode})`);
+    if (err instanceof PockerError && err.code === 'ERR_POCKER_NOT_FOUND') throw invalid(`No such container: ${ref} (--${kind === 'net' ? 'network' : kind} ${mode})`);
     throw err;
   }
   if (c.id === cfg.id) throw invalid(`cannot join own ${KIND} namespace (--${kind} ${mode})`);
@@ -62,7 +62,12 @@ export function resolveForStart(cfg: ResolvedRunConfig, lowers: string[]): Resol
   const joins: NonNullable<ResolvedRunConfig['joins']> = {};
   if (cfg.pidMode?.startsWith('container:')) joins.pid = joinTarget(cfg, 'pid', cfg.pidMode);
   if (cfg.ipcMode?.startsWith('container:')) joins.ipc = joinTarget(cfg, 'ipc', cfg.ipcMode);
-  if (joins.pid || joins.ipc) out.joins = joins;
+  if (cfg.network.startsWith('container:')) {
+    const path = joinTarget(cfg, 'net', cfg.network);
+    joins.net = path;
+    joins.netDir = containerDir(cfg.root, describeContainer(findContainer(cfg.root, cfg.network.slice('container:'.length))).id);
+  }
+  if (joins.pid || joins.ipc || joins.net) out.joins = joins;
   if (cfg.groupAdd?.length) {
     out.groupAddGids = cfg.groupAdd.map((g) => {
       if (/^\d+$/.test(g)) return Number(g);

@@ -20,6 +20,7 @@ import type { RunOptions, TmpfsSpec, VolumeSpec } from '../types.js';
 import type { MountSpec } from '../types.js';
 import { isSignalSpec, normalizeSignal } from '../signals.js';
 import { parsePublish, type PortSpec } from '../network/ports.js';
+import { validateNetworkFlags, type NetworkRequest } from '../network/flags.js';
 
 export interface ResolvedMount {
   /** `image-volume` mounts come from an image's VOLUMEs (run() adds them); `volume`: a volume of <root>/volumes/. */
@@ -60,7 +61,15 @@ export interface ResolvedRunConfig {
   ttySize?: { rows: number; cols: number };
   readOnly: boolean;
   init: boolean;
-  network: 'none' | 'host';
+  /** The network mode: none, host, container:REF, or bridge/a network's name (then `networks` lists them). */
+  network: string;
+  /** The networks of a bridge-like mode, eth0 first (set by resolveRunOptions for those modes). */
+  networks?: NetworkRequest[];
+  /** --add-host, --dns, --dns-search, --dns-option (when given). */
+  addHosts?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
   /** Volumes, then tmpfs mounts, each in the given order. */
   mounts: ResolvedMount[];
   resources: Resources;
@@ -88,6 +97,8 @@ export interface ResolvedRunConfig {
   publish?: PortSpec[];
   /** `-P`: the image's ExposedPorts too (run() adds them once the image is known: withPublishAll). */
   publishAll?: boolean;
+  /** With `publishAll`: the image's ExposedPorts, parsed (set once the image is known). */
+  exposed?: PortSpec[];
 }
 
 /** With Docker's run flags of issue 12 (see ResolvedRunFlags). */
@@ -737,10 +748,73 @@ function resolveLogOpts(value: RunOptions['logOpts']): { maxSize: number; maxFil
   return { maxSize, maxFiles };
 }
 
-function resolveNetwork(value: unknown): 'none' | 'host' {
-  if (value === undefined) return 'none';
-  if (value === 'none' || value === 'host') return value;
-  throw invalid(`invalid network ${show(value)}: only "none" and "host" are supported`);
+/** Said when a network flag meets the default network (none), which the user did not choose. */
+const defaultNoneHint = ': none is the default network for now; add --network bridge (or set POCKER_DEFAULT_NETWORK=bridge)';
+
+/**
+ * $POCKER_DEFAULT_NETWORK: none or bridge. The default is none for now (Docker's is bridge): a bridge
+ * start still costs ~19 ms of veth setup (the goal is 2 ms) and needs the nft program, which a
+ * fresh machine lacks, so a plain `pocker run` stays as fast as before and works anywhere.
+ */
+export function defaultNetworkMode(env: NodeJS.ProcessEnv = process.env): 'none' | 'bridge' {
+  const v = env.POCKER_DEFAULT_NETWORK;
+  if (v === undefined || v === '') return 'none';
+  if (v === 'none' || v === 'bridge') return v;
+  throw invalid(`invalid POCKER_DEFAULT_NETWORK ${show(v)}: none or bridge`);
+}
+
+const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/**
+ * --network (one or several) with --ip, --ip6, --network-alias, --mac-address, --add-host, --dns:
+ * syntax only (whether a network exists is checked against the store before anything is created).
+ */
+function resolveNetwork(opts: RunOptions, env: NodeJS.ProcessEnv): Pick<ResolvedRunConfig, 'network' | 'networks' | 'addHosts' | 'dns' | 'dnsSearch' | 'dnsOptions'> {
+  const given = opts.network;
+  const list: unknown[] = given === undefined ? [defaultNetworkMode(env)] : Array.isArray(given) ? [...(given as unknown[])] : [given];
+  if (list.length === 0) list.push(defaultNetworkMode(env));
+  for (const v of list) {
+    if (typeof v !== 'string' || v === '') throw invalid(`invalid network ${show(v)}: a network name, bridge, none, host or container:NAME`);
+  }
+  const modes = list as string[];
+  const special = modes.find((m) => m === 'none' || m === 'host' || m.startsWith('container:'));
+  if (special !== undefined && modes.length > 1) throw invalid(`conflicting options: cannot attach both user-defined and non-user-defined network-modes (--network ${modes.join(', --network ')})`);
+  const out: Pick<ResolvedRunConfig, 'network' | 'networks' | 'addHosts' | 'dns' | 'dnsSearch' | 'dnsOptions'> = { network: modes[0]! };
+  const strs = (v: unknown, what: string): string[] | undefined => {
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw invalid(`invalid ${what} ${show(v)}: must be an array of strings`);
+    return v.length ? [...(v as string[])] : undefined;
+  };
+  const addHosts = strs(opts.addHosts, 'addHosts');
+  const dns = strs(opts.dns, 'dns');
+  const dnsSearch = strs(opts.dnsSearch, 'dnsSearch');
+  const dnsOptions = strs(opts.dnsOptions, 'dnsOptions');
+  const aliases = strs(opts.networkAliases, 'networkAliases');
+  for (const [k, v] of [['ip', opts.ip], ['ip6', opts.ip6], ['macAddress', opts.macAddress]] as const) {
+    if (v !== undefined && typeof v !== 'string') throw invalid(`invalid ${k} ${show(v)}: must be a string`);
+  }
+  if (special !== undefined) {
+    if (special.startsWith('container:') && special.length === 'container:'.length) throw invalid(`invalid network ${show(special)}: container: needs a container's name or id`);
+    if (opts.ip !== undefined || opts.ip6 !== undefined || aliases || opts.macAddress !== undefined) {
+      throw invalid(`conflicting options: --ip, --network-alias and --mac-address need a bridge or user-defined network (--network ${special})${opts.network === undefined ? defaultNoneHint : ''}`);
+    }
+    if (special.startsWith('container:') && (addHosts || dns || dnsSearch || dnsOptions)) throw invalid(`conflicting options: --add-host and --dns cannot be used with --network ${special} (its /etc/hosts and resolv.conf are the other container's)`);
+  } else {
+    for (const m of modes) if (!NETWORK_NAME_RE.test(m)) throw invalid(`invalid network ${show(m)}: a network name, bridge, none, host or container:NAME`);
+    out.networks = modes.map((m, i) => ({
+      network: m,
+      ...(i === 0 && opts.ip !== undefined ? { ip: opts.ip } : {}),
+      ...(i === 0 && opts.ip6 !== undefined ? { ip6: opts.ip6 } : {}),
+      ...(i === 0 && aliases ? { aliases } : {}),
+      ...(i === 0 && opts.macAddress !== undefined ? { mac: opts.macAddress.toLowerCase() } : {}),
+    }));
+  }
+  if (addHosts) out.addHosts = addHosts;
+  if (dns) out.dns = dns;
+  if (dnsSearch) out.dnsSearch = dnsSearch;
+  if (dnsOptions) out.dnsOptions = dnsOptions;
+  validateNetworkFlags(out.networks ?? [], { ...(addHosts ? { extraHosts: addHosts } : {}), ...(dns ? { dns } : {}) });
+  return out;
 }
 
 function resolveRoot(value: unknown, env: NodeJS.ProcessEnv): string {
@@ -807,7 +881,7 @@ export interface ResolvedRunFlags {
   /** --uts: `host`. */
   utsMode?: string;
   /** Set right before a start (lib/runtime/namespaces.ts): namespaces to join, by type (`/proc/PID/ns/ipc`). */
-  joins?: { pid?: string; ipc?: string };
+  joins?: { pid?: string; ipc?: string; net?: string; netDir?: string };
   /** Set right before a start: the numeric gids of groupAdd. */
   groupAddGids?: number[];
 }
@@ -1323,7 +1397,7 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
     tty,
     readOnly: bool(opts.readOnly, 'readOnly'),
     init: bool(opts.init, 'init'),
-    network: resolveNetwork(opts.network),
+    ...resolveNetwork(opts, env),
     mounts: resolveMounts(opts, root),
     resources: resolveResources(opts),
     caps: resolveCaps(opts),
@@ -1341,6 +1415,15 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
   if (cgroupns) config.cgroupns = cgroupns;
   resolveRunFlags(opts, config, userEnv);
   Object.assign(config, resolvePublishOptions(opts));
+  if (config.publish || config.publishAll) {
+    // Docker: published ports are discarded (with a warning) on the host's network, a conflict in none or a joined one.
+    if (config.network === 'host') {
+      delete config.publish;
+      delete config.publishAll;
+    } else if (!config.networks) {
+      throw invalid(`conflicting options: port publishing and the container type network mode (--network ${config.network})${opts.network === undefined ? defaultNoneHint : ''}`);
+    }
+  }
   return config;
 }
 

@@ -40,6 +40,48 @@ import { buildSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
 import { recordEvent } from '../state/events.js';
 import { hiddenStorePaths } from '../spec/hidden.js';
 import { resolveForStart } from './namespaces.js';
+import { checkNetworkRequests, networkStarted, releaseContainerNetwork, setupContainerNetwork } from '../network/attach.js';
+import { exposedPorts } from '../network/ports.js';
+import type { PockerSection } from '../spec/pocker.js';
+
+/**
+ * The network of one start, into `document`: for bridge and user-defined networks the leases,
+ * bridges, rules, published ports, hosts and resolv.conf (setupContainerNetwork), as
+ * pocker.network (interfaces + the cleanup argv) and two bind mounts; for `container:` the donor's
+ * hosts and resolv.conf. True when something was made that releaseContainerNetwork gives back.
+ */
+async function startNetwork(cfg: ResolvedRunConfig, name: string, document: OciDocument): Promise<boolean> {
+  const mounts = (document.mounts ??= []);
+  const bind = (destination: string, source: string) => {
+    if (existsSync(source) && !mounts.some((m) => m.destination === destination)) mounts.push({ destination, type: 'bind', source, options: ['rbind', 'rprivate'] });
+  };
+  if (cfg.networks?.length) {
+    const setup = await setupContainerNetwork(
+      cfg.root,
+      {
+        id: cfg.id,
+        name,
+        hostname: cfg.hostname,
+        ...(cfg.addHosts ? { extraHosts: cfg.addHosts } : {}),
+        ...(cfg.dns ? { dns: cfg.dns } : {}),
+        ...(cfg.dnsSearch ? { dnsSearch: cfg.dnsSearch } : {}),
+        ...(cfg.dnsOptions ? { dnsOptions: cfg.dnsOptions } : {}),
+      },
+      cfg.networks,
+      cfg.publish ?? [],
+      cfg.publishAll ? (cfg.exposed ?? []) : [],
+    );
+    (document.pocker as PockerSection).network = { interfaces: setup.interfaces, cleanup: setup.cleanup };
+    bind('/etc/hosts', setup.hosts);
+    bind('/etc/resolv.conf', setup.resolv);
+    return true;
+  }
+  if (cfg.joins?.netDir) {
+    bind('/etc/hosts', join(cfg.joins.netDir, 'hosts'));
+    bind('/etc/resolv.conf', join(cfg.joins.netDir, 'resolv.conf'));
+  }
+  return false;
+}
 
 /** What the store keeps of the issue-12 run flags for every container, foreground ones too (i12-flags). */
 function runFlagsMeta(cfg: ResolvedRunConfig): Pick<ContainerMeta, 'labels' | 'stopSignal' | 'stopTimeout' | 'ipcMode' | 'volumes'> {
@@ -191,6 +233,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: C
     claim: async (image) => {
       if (image.layers.length === 0) throw new PockerError(`image ${reference} has no layers`, { code: 'ERR_POCKER_INVALID', step: 'image' });
       const cfg = applyImageDefaults(resolved, options, image.defaults);
+      if (cfg.publishAll) cfg.exposed = exposedPorts({ ExposedPorts: Object.fromEntries((image.exposedPorts ?? []).map((p) => [p, {}])) });
       prepared = await create(withImageVolumes(cfg, image.volumes), [...image.layers].reverse(), { name: image.name, id: image.id, layers: image.layers }, image.stopSignal);
     },
   });
@@ -365,8 +408,7 @@ export class RunningContainer implements Container {
     this.exit = status;
   }
 
-  finish(reaped: { status: number; signal: number }, cleanup: () => void): void {
-    cleanup();
+  finish(reaped: { status: number; signal: number }, cleanup: () => void | Promise<void>): void {
     let status = this.exit;
     if (!status) {
       // The monitor itself died (e.g. SIGKILL): the container died with it (PDEATHSIG).
@@ -376,7 +418,11 @@ export class RunningContainer implements Container {
         : { exitCode: reaped.status < 0 ? 125 : reaped.status, signal: null, oomKilled: false };
     }
     this.monitor = null;
-    this.resolveDone(status);
+    const done = status;
+    void Promise.resolve()
+      .then(cleanup)
+      .catch(() => undefined)
+      .then(() => this.resolveDone(done));
   }
 
   wait(): Promise<ExitStatus> {
@@ -456,7 +502,7 @@ export async function launch(
   spec: Buffer,
   cfg: LaunchConfig,
   options: Pick<RunOptions, 'stdio'>,
-  cleanup: () => void,
+  cleanup: () => void | Promise<void>,
   detachedDir: string | null,
   attach?: number,
 ): Promise<RunningContainer> {
@@ -464,7 +510,7 @@ export async function launch(
   try {
     stdio = planStdio(options, cfg);
   } catch (err) {
-    cleanup();
+    await cleanup();
     throw fromSystemError(err, 'stdio', 'cannot set up stdio');
   }
 
@@ -512,16 +558,18 @@ export async function launch(
           break;
         case 'reaped':
           if (!started) {
-            cleanup();
             closeQuietly(stdio.parent);
             if (ptyFd >= 0) closeQuietly([ptyFd]);
-            reject(
+            const why =
               failure ??
-                new PockerError(`pocker-init ended before the container started (status ${ev.status}, signal ${ev.signal})`, {
-                  code: 'ERR_POCKER_INIT',
-                  step: 'spawn',
-                }),
-            );
+              new PockerError(`pocker-init ended before the container started (status ${ev.status}, signal ${ev.signal})`, {
+                code: 'ERR_POCKER_INIT',
+                step: 'spawn',
+              });
+            void Promise.resolve()
+              .then(cleanup)
+              .catch(() => undefined)
+              .then(() => reject(why));
           } else if (!detachedDir) {
             container.finish(ev, cleanup);
           } // (detached: the process we started has handed the container to its own monitor and left)
@@ -534,8 +582,11 @@ export async function launch(
     } catch (err) {
       closeQuietly(stdio.closeAfterSpawn);
       closeQuietly(stdio.parent);
-      cleanup();
-      reject(fromSystemError(err, 'spawn', 'cannot start pocker-init'));
+      const why = fromSystemError(err, 'spawn', 'cannot start pocker-init');
+      void Promise.resolve()
+        .then(cleanup)
+        .catch(() => undefined)
+        .then(() => reject(why));
       return;
     }
     faultPoint('after-spawn');
@@ -572,6 +623,7 @@ export async function run(options: RunOptions): Promise<Container> {
   checkPull(options);
   const resolved = resolveRunOptions(options);
   checkRoot();
+  if (resolved.networks) checkNetworkRequests(resolved.root, resolved.networks);
   const info = detectCgroups();
   const plan = planCgroups(info, resolved.cgroupParent, resolved.id, resolved.resources);
   // Everything is validated above; an image may still have to be pulled (no kernel object yet).
@@ -591,17 +643,29 @@ export async function run(options: RunOptions): Promise<Container> {
     throw err instanceof PockerError ? err : fromSystemError(err, 'cgroup', 'cannot create the container cgroup');
   }
   faultPoint('after-cgroups');
-  const cleanup = () => {
+  let netMade = false;
+  const cleanup = async () => {
     try {
       removeCgroups(plan, addon);
     } catch {
       /* the monitor normally removed them already */
     }
+    if (netMade) await releaseContainerNetwork(cfg.root, cfg.id).catch(() => undefined);
     removeDir();
   };
+  try {
+    netMade = await startNetwork(cfg, cfg.name, document);
+  } catch (err) {
+    netMade = true;
+    await cleanup();
+    throw err;
+  }
+  faultPoint('after-network');
 
+  const c = await launch(Buffer.from(JSON.stringify(document)), cfg, options, cleanup, null);
+  if (netMade) networkStarted(cfg.root, cfg.id);
   // Its `start` event is the monitor's (pocker.monitor.events), recorded before its `die`.
-  return launch(Buffer.from(JSON.stringify(document)), cfg, options, cleanup, null);
+  return c;
 }
 
 /** What create() made. */
@@ -621,6 +685,7 @@ export async function create(options: RunOptions): Promise<CreatedContainer> {
   checkPull(options);
   const resolved = resolveRunOptions({ ...options, detach: true });
   checkRoot();
+  if (resolved.networks) checkNetworkRequests(resolved.root, resolved.networks);
   const plan = planCgroups(detectCgroups(), resolved.cgroupParent, resolved.id, resolved.resources);
   const { cfg } = await prepare(resolved, options, plan, resolved.interactive);
   return { id: cfg.id, name: cfg.name };
@@ -711,12 +776,14 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
     faultPoint('after-cgroups');
     // `stop` marked it stopped for its restart policy: a start makes the policy apply again.
     clearStopRequested(l.dir);
-    const cleanup = () => {
+    let netMade = false;
+    const cleanup = async () => {
       try {
         removeCgroups(plan, addon);
       } catch {
         /* the monitor normally removed them already */
       }
+      if (netMade) await releaseContainerNetwork(cfg.root, cfg.id).catch(() => undefined);
       if (opts.removeOnFailure) removeDir();
     };
     // A detached monitor outlives this process: share the image other monitors already run.
@@ -725,6 +792,14 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
     try {
       // config.json becomes the document this run of the container is handed.
       const document = configDocument(buildSpec({ ...cfg, name: c.name, detach: true }, l, plan, { stdinOnce: stored.stdinOnce, attachFd: !!pair, hide: hiddenStorePaths(l.lowers, cfg.root) }), c.config!) as OciDocument;
+      try {
+        netMade = await startNetwork(cfg, c.name, document);
+      } catch (err) {
+        netMade = true;
+        await cleanup();
+        throw err;
+      }
+      faultPoint('after-network');
       writeConfig(l.dir, document, c.config!);
       const spec = Buffer.from(JSON.stringify(document));
       handle = await launch(spec, { ...cfg, name: c.name, detach: true }, { stdio: 'ignore' }, cleanup, l.dir, pair?.[1]);
@@ -735,6 +810,7 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
       // The monitor has its own copy (fd 5).
       if (pair) closeQuietly([pair[1]]);
     }
+    if (netMade) networkStarted(cfg.root, cfg.id);
     // (Its `start` event is the monitor's, as for run().)
     if (pair) handle.useAttachment(await attachFd(pair[0], { stdin: cfg.interactive, tty: cfg.tty }));
     return handle;

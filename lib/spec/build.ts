@@ -136,7 +136,8 @@ export function eventAttributes(cfg: Pick<ResolvedRunConfig, 'rootfs' | 'name'>)
 /** The document pocker-init runs a container from (run, start). */
 export function buildSpec<C = unknown>(cfg: ResolvedRunConfig, l: SpecLayout, plan: CgroupPlan, opts: BuildOptions<C> = {}): Spec<PockerSection<C>> {
   const namespaces: LinuxNamespace[] = [{ type: 'mount' }, { type: 'uts' }, { type: 'ipc' }, { type: 'pid' }];
-  if (cfg.network === 'none') namespaces.push({ type: 'network' });
+  // A network namespace of its own unless the host's (`container:` joins: withRunFlags).
+  if (cfg.network !== 'host') namespaces.push({ type: 'network' });
   // Docker's --cgroupns default: private on v2, host on v1 (pocker-init makes a v1 one after joining).
   if ((cfg.cgroupns ?? (plan.version === 2 ? 'private' : 'host')) === 'private') namespaces.push({ type: 'cgroup' });
   // Filled from the image's content there while empty: image VOLUMEs, and volumes of the store (not volume-nocopy).
@@ -225,6 +226,11 @@ export function withRunFlags<S extends Spec<unknown>>(cfg: ResolvedRunConfig, sp
   else if (cfg.pidMode?.startsWith('container:')) namespaces = setNamespace(namespaces, 'pid', joinPath(cfg, 'pid', cfg.pidMode));
   if (cfg.ipcMode === 'host') namespaces = setNamespace(namespaces, 'ipc', 'host');
   else if (cfg.ipcMode?.startsWith('container:')) namespaces = setNamespace(namespaces, 'ipc', joinPath(cfg, 'ipc', cfg.ipcMode));
+  if (cfg.network.startsWith('container:')) {
+    const p = cfg.joins?.net;
+    if (!p) throw invalid(`--network ${cfg.network}: the container to join was not resolved`);
+    namespaces = setNamespace(namespaces, 'network', { path: p });
+  }
   if (cfg.utsMode === 'host') {
     namespaces = setNamespace(namespaces, 'uts', 'host');
     // The host's name is the host's: pocker-init must not set one.

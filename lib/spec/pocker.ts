@@ -75,6 +75,24 @@ export interface PockerCgroups {
   views?: { name: string; source: string }[];
 }
 
+/** One interface pocker-init plumbs into the container's network namespace (cpp/init/net.cpp). */
+export interface PockerInterface {
+  name: string;
+  hostName: string;
+  bridge: string;
+  addresses: string[];
+  gateway?: string;
+  gateway6?: string;
+  mac: string;
+  mtu: number;
+}
+
+/** pocker.network: the interfaces, and the argv the monitor runs at the container's last end. */
+export interface PockerNetwork {
+  interfaces: PockerInterface[];
+  cleanup?: string[];
+}
+
 export interface PockerSection<C = unknown> {
   version: typeof POCKER_SCHEMA_VERSION;
   rootfs?: PockerRootfs;
@@ -92,6 +110,7 @@ export interface PockerSection<C = unknown> {
   /** exec mode: join the running container whose first process has this host pid (only `process` and this section apply). */
   exec?: { pid: number };
   cgroups?: PockerCgroups;
+  network?: PockerNetwork;
   /** The store's record (pocker-init ignores it). */
   container?: C;
 }

@@ -24,6 +24,8 @@ import type { ContainerInfo, ContainerStatusName } from './info.js';
 import * as stats from './stats.js';
 import type { ContainerStats, StatsSample } from './stats.js';
 import type { SeccompChoice } from '../spec/seccomp.js';
+import type { EndpointSettings } from '../network/attach.js';
+import type { DockerPortMap } from '../network/ports.js';
 
 export { containerLogs, followLogs, streamLogs, type LogEntry, type LogsOptions } from './logs.js';
 export type { ContainerFilters, ContainerStatusFilter } from './filters.js';
@@ -219,6 +221,39 @@ export interface ContainerDetails {
     LogConfig: { Type: 'json-file'; Config: Record<string, string> };
   };
   Mounts: Array<{ Type: 'bind' | 'tmpfs' | 'volume'; Name?: string; Driver?: string; Source: string; Destination: string; RW: boolean }>;
+  /** Docker's NetworkSettings: the first network's address at the top level (as Docker's default bridge). */
+  NetworkSettings: {
+    Networks: Record<string, EndpointSettings>;
+    IPAddress: string;
+    IPPrefixLen: number;
+    Gateway: string;
+    GlobalIPv6Address: string;
+    IPv6Gateway: string;
+    MacAddress: string;
+    Ports: DockerPortMap;
+  };
+}
+
+/** NetworkSettings from containers/<id>/network.json (written while the container's network is up). */
+function networkSettings(root: string, id: string): ContainerDetails['NetworkSettings'] {
+  let doc: { Networks?: Record<string, EndpointSettings>; Ports?: DockerPortMap } = {};
+  try {
+    doc = JSON.parse(readFileSync(join(root, 'containers', id, 'network.json'), 'utf8')) as typeof doc;
+  } catch {
+    /* none: no network of its own, or not started */
+  }
+  const networks = doc.Networks ?? {};
+  const first = Object.values(networks)[0];
+  return {
+    Networks: networks,
+    IPAddress: first?.IPAddress ?? '',
+    IPPrefixLen: first?.IPPrefixLen ?? 0,
+    Gateway: first?.Gateway ?? '',
+    GlobalIPv6Address: first?.GlobalIPv6Address ?? '',
+    IPv6Gateway: first?.IPv6Gateway ?? '',
+    MacAddress: first?.MacAddress ?? '',
+    Ports: doc.Ports ?? {},
+  };
 }
 
 const RESTART_NAMES = ['no', 'on-failure', 'always', 'unless-stopped'] as const;
@@ -326,6 +361,7 @@ export async function inspectContainer(ref: string, options: StateOptions = {}):
       Destination: m.dst,
       RW: !m.readonly,
     })),
+    NetworkSettings: networkSettings(stateRoot(options), c.id),
   };
 }
 

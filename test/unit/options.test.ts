@@ -81,7 +81,7 @@ describe('defaults', () => {
     expect(c.user).toBe('');
     expect(c).toMatchObject({ interactive: false, tty: false, readOnly: false, init: false, rm: false, noNewPrivs: false });
     expect(c.ttySize).toBeUndefined();
-    expect(c.network).toBe('none');
+    expect(c.network).toBe('none'); // not yet Docker's bridge (POCKER_DEFAULT_NETWORK=bridge makes it bridge)
     expect(c.mounts).toEqual([]);
     expect(c.resources).toEqual({});
     expect(c.caps).toBe(capMask(DEFAULT_CAPS));
@@ -666,14 +666,34 @@ describe('mounts together', () => {
 describe('network, security', () => {
   it.each<[RunOptions['network'] | undefined, string]>([
     [undefined, 'none'],
+    ['bridge', 'bridge'],
     ['none', 'none'],
     ['host', 'host'],
   ])('network %j -> %j', (network, expected) => {
     expect(resolve(network === undefined ? {} : { network }).network).toBe(expected);
   });
 
-  it.each<[unknown]>([['bridge'], ['Host'], [''], ['container:x'], [1]])('rejects network %j', (network) => {
-    rejects({ network }, /invalid network.*only "none" and "host" are supported/);
+  it.each<[unknown]>([[''], ['container:'], [1], ['bad name!'], [['none', 'front']]])('rejects network %j', (network) => {
+    rejects({ network }, /invalid network|conflicting options/);
+  });
+
+  it('bridge-like modes list their networks with --ip, aliases and MAC on the first; POCKER_DEFAULT_NETWORK', () => {
+    const c = resolveRunOptions({ rootfs: '/', network: ['front', 'back'], ip: '10.1.0.5', networkAliases: ['web'], macAddress: '02:42:AA:00:00:01', addHosts: ['db:10.1.0.9'], dns: ['9.9.9.9'] }, {});
+    expect(c.network).toBe('front');
+    expect(c.networks).toEqual([{ network: 'front', ip: '10.1.0.5', aliases: ['web'], mac: '02:42:aa:00:00:01' }, { network: 'back' }]);
+    expect(c.addHosts).toEqual(['db:10.1.0.9']);
+    expect(resolveRunOptions({ rootfs: '/' }, {}).network).toBe('none');
+    expect(resolveRunOptions({ rootfs: '/' }, { POCKER_DEFAULT_NETWORK: 'bridge' }).network).toBe('bridge');
+    expect(resolveRunOptions({ rootfs: '/' }, { POCKER_DEFAULT_NETWORK: 'none' }).network).toBe('none');
+    expect(() => resolveRunOptions({ rootfs: '/' }, { POCKER_DEFAULT_NETWORK: 'host' })).toThrow(/POCKER_DEFAULT_NETWORK/);
+    expect(() => resolveRunOptions({ rootfs: '/', network: 'none', ip: '10.0.0.2' }, {})).toThrow(/conflicting options/);
+    expect(() => resolveRunOptions({ rootfs: '/', network: 'none', publish: ['80'] }, {})).toThrow(/port publishing/);
+    expect(() => resolveRunOptions({ rootfs: '/', addHosts: ['nope'] }, {})).toThrow(/--add-host/);
+    expect(() => resolveRunOptions({ rootfs: '/', macAddress: '01:00:00:00:00:01' }, { POCKER_DEFAULT_NETWORK: 'bridge' })).toThrow(/invalid MAC/);
+    // With the default none, network flags say how to get a bridge.
+    expect(() => resolveRunOptions({ rootfs: '/', macAddress: '02:42:aa:00:00:01' }, {})).toThrow(/none is the default network for now; add --network bridge/);
+    expect(() => resolveRunOptions({ rootfs: '/', publish: ['80'] }, {})).toThrow(/none is the default network for now; add --network bridge/);
+    expect(resolveRunOptions({ rootfs: '/', network: 'host', publish: ['80'] }, {}).publish).toBeUndefined();
   });
 
   it.each<[string[] | undefined, boolean]>([

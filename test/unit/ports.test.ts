@@ -145,7 +145,7 @@ describe('options and flags', () => {
     rejects(() => resolvePublishOptions({ publish: 'x' as unknown as string[] }), /must be an array of strings/);
     rejects(() => resolvePublishOptions({ publishAll: 'yes' as unknown as boolean }), /invalid publishAll/);
     rejects(() => resolveRunOptions({ image: 'host', publish: ['80/xyz'] }, {}), /invalid proto/);
-    expect(resolveRunOptions({ image: 'host', publish: ['80'] }, {}).publish).toEqual([spec('', 0, 0, 80, 80)]);
+    expect(resolveRunOptions({ image: 'host', publish: ['80'] }, { POCKER_DEFAULT_NETWORK: 'bridge' }).publish).toEqual([spec('', 0, 0, 80, 80)]);
     expect(resolveRunOptions({ image: 'host' }, {}).publish).toBeUndefined();
   });
 

@@ -1,0 +1,282 @@
+// Containers on networks, end to end through the CLI and the library, in this run's own network
+// namespace (only lo at the start): name and alias resolution (TCP and UDP) on a user-defined
+// network, published ports from 127.0.0.1, the bridge's address and another container (hairpin),
+// `-p 80` and `pocker port`, --internal, `container:`, connect/disconnect while running, 50
+// containers in parallel, fault points and a SIGKILLed CLI followed by rm -f / network prune, and
+// bad input (exit 125, nothing created). Packets go only to containers made here and 127.0.0.1.
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { inspectContainer, removeContainer, run } from '../../lib/index.js';
+import { native } from '../../lib/native.js';
+import { listRules } from '../../lib/network/nft.js';
+import { claimedPorts } from '../../lib/network/ports.js';
+import { defaultBridgeName, readEndpoints, readNetworks } from '../../lib/network/store.js';
+import { cleanupAll, cli, isRoot, pk, removeTempDirs, testCgroupParent, tempRoot, until } from '../helpers.js';
+
+const roots: string[] = [];
+function newRoot(): string {
+  const r = tempRoot();
+  roots.push(r);
+  return r;
+}
+
+afterAll(async () => {
+  for (const root of roots) {
+    const ids = (await pk(root, 'ps', '-aq', '--no-trunc')).stdout.split('\n').filter(Boolean);
+    if (ids.length) await pk(root, 'rm', '-f', ...ids);
+    await pk(root, 'network', 'prune', '-f');
+  }
+  await cleanupAll();
+  removeTempDirs();
+});
+
+/** A TCP (port 80) and UDP (port 53) server answering with `tcp:NAME` / `udp:NAME:<message>`. */
+const SERVER = (name: string) =>
+  `const net=require('net'),dgram=require('dgram');` +
+  `net.createServer(s=>s.end('tcp:${name}\\n')).listen(80,'::');` +
+  `const u=dgram.createSocket('udp4');u.on('message',(m,r)=>u.send('udp:${name}:'+m,r.port,r.address));u.bind(53);`;
+
+/** Connects to HOST (argv[1]) over TCP port PORT (argv[2], default 80), retrying until a deadline; with UDP (argv[3]=udp) too. */
+const CLIENT =
+  `const [h,p='80',udp]=process.argv.slice(1);const net=require('net'),dgram=require('dgram');const end=Date.now()+15000;` +
+  `const tcp=()=>new Promise((res,rej)=>{const s=net.connect(+p,h);let d='';s.on('data',x=>d+=x);s.on('end',()=>res(d.trim()));s.on('error',rej)});` +
+  `const ud=()=>new Promise((res,rej)=>{const c=dgram.createSocket('udp4');const t=setTimeout(()=>{c.close();rej(new Error('udp timeout'))},300);` +
+  `c.on('message',m=>{clearTimeout(t);c.close();res(String(m))});c.send('ping',53,h,e=>e&&rej(e))});` +
+  `const retry=async f=>{for(;;){try{return await f()}catch(e){if(Date.now()>end)throw e;await new Promise(r=>setTimeout(r,50))}}};` +
+  `(async()=>{const t=await retry(tcp);const u=udp?await retry(ud):'';console.log([t,u].filter(Boolean).join(' '))})().catch(e=>{console.error(e.message);process.exit(3)});`;
+
+const node = process.execPath;
+
+/** Everything of a root's networks that a container may leave: host ends, leases, container rules, port claims. */
+async function leftovers(root: string): Promise<{ veths: string[]; leases: string[]; containerRules: number; claims: number }> {
+  const nets = readNetworks(root);
+  const netIds = new Set(nets.map((n) => n.id));
+  const rules = await listRules(root);
+  // Host ends on this root's bridges, or on none (a bridge removed under them): other tests' are not ours.
+  const bridges = new Set([...nets.map((n) => n.bridge), defaultBridgeName(root)]);
+  return {
+    veths: native()
+      .netLinks()
+      .filter((l) => l.kind === 'veth' && l.name.startsWith('vp') && (!l.master || bridges.has(l.master)))
+      .map((l) => l.name),
+    leases: nets.flatMap((n) => readEndpoints(root, n.id).map((e) => `${n.name}:${e.ipv4}`)),
+    containerRules: rules.filter((r) => !netIds.has(r.id)).length,
+    claims: claimedPorts(root).length,
+  };
+}
+
+const NOTHING = { veths: [], leases: [], containerRules: 0, claims: 0 };
+
+/** Polls a TCP connection from this process until it answers (a server in a container). */
+function fetchTcp(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host, port });
+    let d = '';
+    s.on('data', (x) => (d += String(x)));
+    s.on('end', () => resolve(d.trim()));
+    s.on('error', reject);
+  });
+}
+
+async function retryTcp(host: string, port: number): Promise<string> {
+  let got = '';
+  await until(`${host}:${port} to answer`, async () => {
+    got = await fetchTcp(host, port);
+    return true;
+  });
+  return got;
+}
+
+describe.skipIf(!isRoot)('containers on networks', () => {
+  it('two containers on a user network reach each other by name and alias (TCP and UDP); hosts files follow', async () => {
+    const root = newRoot();
+    expect((await pk(root, 'network', 'create', '--subnet', '10.40.0.0/24', 'front')).code).toBe(0);
+    const srv = await pk(root, 'run', '-d', '--name', 'srv', '--network', 'front', '--network-alias', 'web', '--add-host', 'extra.example:10.1.2.3', '--dns', '10.0.0.53', 'host', node, '-e', SERVER('srv'));
+    expect(srv).toMatchObject({ code: 0, stderr: '' });
+    for (const target of ['srv', 'web']) {
+      const c = await pk(root, 'run', '--rm', '--network', 'front', 'host', node, '-e', CLIENT, target, '80', 'udp');
+      expect(c.stderr).toBe('');
+      expect(c.stdout).toBe('tcp:srv udp:srv:ping\n');
+    }
+    const id = srv.stdout.trim();
+    const hosts = readFileSync(join(root, 'containers', id, 'hosts'), 'utf8');
+    expect(hosts).toMatch(/^127\.0\.0\.1\tlocalhost\n/);
+    expect(hosts).toContain('10.1.2.3\textra.example\n');
+    expect(hosts).toContain(`10.40.0.2\t${id.slice(0, 12)} srv web\n`);
+    // The client containers (--rm) came and went: no line of theirs stays.
+    expect(hosts.trim().split('\n').length).toBe(8);
+    expect(readFileSync(join(root, 'containers', id, 'resolv.conf'), 'utf8')).toBe('nameserver 10.0.0.53\n');
+    const doc = await inspectContainer('srv', { root });
+    expect(doc.NetworkSettings).toMatchObject({ IPAddress: '10.40.0.2', Gateway: '10.40.0.1', MacAddress: '02:42:0a:28:00:02', Networks: { front: { IPAddress: '10.40.0.2', Aliases: ['web'] } } });
+    expect(doc.HostConfig.NetworkMode).toBe('front');
+    const inspect = JSON.parse((await pk(root, 'network', 'inspect', 'front')).stdout) as Array<{ Containers: Record<string, { Name: string; IPv4Address: string }> }>;
+    expect(inspect[0]!.Containers).toEqual({ [id]: expect.objectContaining({ Name: 'srv', IPv4Address: '10.40.0.2/24' }) });
+    // In use: refused.
+    const rm = await pk(root, 'network', 'rm', 'front');
+    expect(rm.code).not.toBe(0);
+    expect(rm.stderr).toMatch(/has active endpoints/);
+    expect((await pk(root, 'rm', '-f', 'srv')).code).toBe(0);
+    expect(await leftovers(root)).toEqual(NOTHING);
+    expect((await pk(root, 'network', 'rm', 'front')).code).toBe(0);
+    expect(native().netLinks().filter((l) => l.name.startsWith('pk-'))).toEqual([]);
+  });
+
+  it('published ports: 127.0.0.1 and all addresses, from this host, the bridge address and another container (hairpin); -p 80 and pocker port', async () => {
+    const root = newRoot();
+    await pk(root, 'network', 'create', '--subnet', '10.41.0.0/24', 'pub');
+    const a = await pk(root, 'run', '-d', '--name', 'pa', '--network', 'pub', '-p', '127.0.0.1:18080:80', '-p', '18081:80', '-p', '80', 'host', node, '-e', SERVER('pa'));
+    expect(a).toMatchObject({ code: 0, stderr: '' });
+    expect(await retryTcp('127.0.0.1', 18080)).toBe('tcp:pa');
+    expect(await retryTcp('127.0.0.1', 18081)).toBe('tcp:pa');
+    // The bridge's address (the gateway) is one of this host's.
+    expect(await retryTcp('10.41.0.1', 18081)).toBe('tcp:pa');
+    const port = await pk(root, 'port', 'pa');
+    const free = [...port.stdout.matchAll(/^80\/tcp -> 0\.0\.0\.0:(\d+)$/gm)].map((m) => Number(m[1])).filter((p) => p !== 18081);
+    expect(port.stdout).toContain('80/tcp -> 127.0.0.1:18080\n');
+    expect(port.stdout).toContain('80/tcp -> 0.0.0.0:18081\n');
+    expect(free.length).toBe(1);
+    const freePort = free[0]!;
+    expect(freePort).toBeGreaterThanOrEqual(32768);
+    expect(await retryTcp('127.0.0.1', freePort)).toBe('tcp:pa');
+    const ps = await pk(root, 'ps', '--format', '{{.Ports}}');
+    expect(ps.stdout).toContain('127.0.0.1:18080->80/tcp');
+    // Hairpin: another container of the network, through the host's address.
+    const b = await pk(root, 'run', '--rm', '--network', 'pub', 'host', node, '-e', CLIENT, '10.41.0.1', '18081');
+    expect(b).toMatchObject({ stdout: 'tcp:pa\n', stderr: '' });
+    // A port another container holds: a clear error, exit 125, nothing left of the second container.
+    const clash = await pk(root, 'run', '-d', '--name', 'pb', '--network', 'pub', '-p', '18081:80', 'host', 'true');
+    expect(clash.code).toBe(125);
+    expect(clash.stderr).toMatch(/port is already allocated/);
+    expect((await pk(root, 'ps', '-a', '--format', '{{.Names}}')).stdout).toBe('pa\n');
+    expect(readEndpoints(root, readNetworks(root).find((n) => n.name === 'pub')!.id).length).toBe(1);
+    expect((await inspectContainer('pa', { root })).NetworkSettings.Ports['80/tcp']).toEqual(expect.arrayContaining([{ HostIp: '127.0.0.1', HostPort: '18080' }, { HostIp: '0.0.0.0', HostPort: '18081' }]));
+    await pk(root, 'rm', '-f', 'pa');
+    expect(await leftovers(root)).toEqual(NOTHING);
+    await expect(fetchTcp('127.0.0.1', 18081)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('--network bridge (the default with POCKER_DEFAULT_NETWORK=bridge); --internal has no way out; container: shares one namespace', async () => {
+    const root = newRoot();
+    const d = await cli(['--root', root, 'run', '--rm', '--cgroup-parent', testCgroupParent(), 'host', 'sh', '-c', 'ip -4 -o addr show eth0; ip route'], { env: { POCKER_DEFAULT_NETWORK: 'bridge' } });
+    expect(d.stderr).toBe('');
+    expect(d.stdout).toMatch(/eth0 +inet 172\.(1[7-9]|2\d|3[01])\.0\.2\/16/);
+    expect(d.stdout).toMatch(/^default via 172\.\d+\.0\.1 dev eth0/m);
+    await pk(root, 'network', 'create', '--internal', '--subnet', '10.42.0.0/24', 'inner');
+    const i = await pk(root, 'run', '--rm', '--network', 'inner', 'host', 'sh', '-c', 'ip route; busybox wget -T 2 -q -O- http://10.99.0.1/ 2>&1; echo rc=$?');
+    expect(i.stdout).not.toMatch(/default/);
+    expect(i.stdout).toMatch(/10\.42\.0\.0\/24 dev eth0/);
+    expect(i.stdout).toMatch(/unreachable|rc=1/i);
+    const a = await pk(root, 'run', '-d', '--name', 'donor', '--network', 'inner', 'host', 'sleep', '60');
+    expect(a.code).toBe(0);
+    const j = await pk(root, 'run', '--rm', '--network', 'container:donor', 'host', 'sh', '-c', 'ip -4 -o addr show eth0; cat /etc/hosts');
+    expect(j.stdout).toMatch(/inet 10\.42\.0\.2\/24/);
+    expect(j.stdout).toContain('donor');
+    const e = await pk(root, 'exec', 'donor', 'ip', '-4', '-o', 'addr', 'show', 'eth0');
+    expect(e.stdout).toMatch(/inet 10\.42\.0\.2\/24/);
+    await pk(root, 'rm', '-f', 'donor');
+    expect(await leftovers(root)).toEqual(NOTHING);
+  });
+
+  it('connect and disconnect while running: an interface comes and goes, names follow', async () => {
+    const root = newRoot();
+    await pk(root, 'network', 'create', '--subnet', '10.43.0.0/24', 'one');
+    await pk(root, 'network', 'create', '--subnet', '10.44.0.0/24', 'two');
+    await pk(root, 'run', '-d', '--name', 'c1', '--network', 'one', 'host', node, '-e', SERVER('c1'));
+    await pk(root, 'run', '-d', '--name', 'c2', '--network', 'two', 'host', 'sleep', '60');
+    const con = await pk(root, 'network', 'connect', '--alias', 'svc', 'two', 'c1');
+    expect(con).toMatchObject({ code: 0, stderr: '' });
+    expect((await pk(root, 'exec', 'c1', 'ip', '-4', '-o', 'addr', 'show', 'eth1')).stdout).toMatch(/inet 10\.44\.0\.3\/24/);
+    // c2 resolves c1 and its alias on network two now.
+    const r = await pk(root, 'exec', 'c2', node, '-e', CLIENT, 'svc');
+    expect(r.stdout).toBe('tcp:c1\n');
+    expect((await inspectContainer('c1', { root })).NetworkSettings.Networks).toMatchObject({ one: { IPAddress: '10.43.0.2' }, two: { IPAddress: '10.44.0.3', Aliases: ['svc'] } });
+    expect((await pk(root, 'network', 'disconnect', 'two', 'c1')).code).toBe(0);
+    expect((await pk(root, 'exec', 'c1', 'ip', '-o', 'link')).stdout).not.toContain('eth1');
+    const c2id = (await inspectContainer('c2', { root })).Id;
+    expect(readFileSync(join(root, 'containers', c2id, 'hosts'), 'utf8')).not.toMatch(/\bc1\b/);
+    // Several --network flags: one interface each, in order.
+    const both = await pk(root, 'run', '--rm', '--network', 'one', '--network', 'two', 'host', 'sh', '-c', 'ip -4 -o addr show eth0; ip -4 -o addr show eth1; ip route');
+    expect(both.stdout).toMatch(/eth0 +inet 10\.43\.0\.\d+\/24/);
+    expect(both.stdout).toMatch(/eth1 +inet 10\.44\.0\.\d+\/24/);
+    expect(both.stdout).toMatch(/^default via 10\.43\.0\.1 dev eth0/m);
+    await pk(root, 'rm', '-f', 'c1', 'c2');
+    expect(await leftovers(root)).toEqual(NOTHING);
+  });
+
+  it('50 containers started in parallel on one network get 50 distinct addresses', async () => {
+    const root = newRoot();
+    await pk(root, 'network', 'create', '--subnet', '10.45.0.0/24', 'many');
+    const started = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => run({ image: 'host', cmd: ['sleep', '60'], network: 'many', detach: true, name: `m${i}`, root, cgroupParent: testCgroupParent() })),
+    );
+    const ips = await Promise.all(started.map(async (c) => (await inspectContainer(c.id, { root })).NetworkSettings.IPAddress));
+    expect(new Set(ips).size).toBe(50);
+    expect(ips.every((ip) => /^10\.45\.0\.\d+$/.test(ip))).toBe(true);
+    await Promise.all(started.map((c) => removeContainer(c.id, { root, force: true })));
+    expect(await leftovers(root)).toEqual(NOTHING);
+  }, 180_000);
+
+  it.each(['net-veth', 'net-addr', 'net-route'])('monitor SIGKILLed at %s: the start fails; rm -f and network prune leave nothing', async (fault) => {
+    const root = newRoot();
+    await pk(root, 'network', 'create', '--subnet', '10.46.0.0/24', 'f');
+    const r = await cli(['--root', root, 'run', '-d', '--name', 'x', '--network', 'f', '-p', '18090:80', 'host', 'sleep', '60'], { env: { POCKER_FAULT: fault } });
+    expect(r.code, r.stderr).toBe(125);
+    await pk(root, 'rm', '-f', 'x');
+    await pk(root, 'network', 'prune', '-f');
+    expect(await leftovers(root)).toEqual(NOTHING);
+    expect(readNetworks(root)).toEqual([]);
+  });
+
+  it('CLI SIGKILLed after the network was set up (and after the start): rm -f / network prune leave nothing', async () => {
+    for (const fault of ['after-network', 'after-spawn', 'after-started']) {
+      const root = newRoot();
+      await pk(root, 'network', 'create', '--subnet', '10.47.0.0/24', 'g');
+      // A member that stays: its hosts file must lose the killed run's entry.
+      const witness = (await pk(root, 'run', '-d', '--name', 'w', '--network', 'g', 'host', 'sleep', '60')).stdout.trim();
+      const hostsOf = () => readFileSync(join(root, 'containers', witness, 'hosts'), 'utf8');
+      const r = await cli(['--root', root, 'run', '--name', 'y', '--network', 'g', '-p', '18091:80', 'host', 'sleep', '60'], { env: { POCKER_FAULT: fault } });
+      expect(r.signal, fault).toBe('SIGKILL');
+      // The foreground monitor kills the container when its caller is gone and runs network __release.
+      await until(`${fault}: the container to end`, async () => !(await pk(root, 'ps', '--format', '{{.Names}}')).stdout.includes('y'));
+      await pk(root, 'rm', '-f', 'y');
+      await pk(root, 'network', 'prune', '-f');
+      expect(hostsOf(), fault).not.toMatch(/\by\b/);
+      expect(readNetworks(root).flatMap((n) => readEndpoints(root, n.id).map((e) => e.name)), fault).toEqual(['w']);
+      await pk(root, 'rm', '-f', 'w');
+      await pk(root, 'network', 'prune', '-f');
+      expect(await leftovers(root), fault).toEqual(NOTHING);
+    }
+  }, 120_000);
+
+  it('bad input: exit 125, a clear message, nothing created', async () => {
+    const root = newRoot();
+    await pk(root, 'network', 'create', '--subnet', '10.48.0.0/24', 'h');
+    const cases: Array<[string[], RegExp]> = [
+      [['--network', 'nope'], /network nope not found/],
+      [['--network', 'h', '--ip', '10.49.0.5'], /no configured subnet or ip-range contain the IP address 10\.49\.0\.5/],
+      [['--network', 'bridge', '--ip', '172.17.0.5'], /user specified IP address is supported on user defined networks only/],
+      [['--network', 'h', '--mac-address', 'zz'], /invalid MAC address/],
+      [['--network', 'none', '-p', '80'], /conflicting options: port publishing/],
+      [['--add-host', 'nocolon'], /--add-host/],
+      // The default network is none for now: a network flag without --network says how to get a bridge.
+      [['-p', '80'], /none is the default network for now; add --network bridge/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await pk(root, 'run', '--rm', ...args, 'host', 'true');
+      expect(r.code, args.join(' ')).toBe(125);
+      expect(r.stderr).toMatch(re);
+    }
+    let dirs: string[] = [];
+    try {
+      dirs = readdirSync(join(root, 'containers'));
+    } catch {
+      /* never made */
+    }
+    expect(dirs).toEqual([]);
+    expect(await leftovers(root)).toEqual(NOTHING);
+    expect(readNetworks(root).map((n) => n.name)).toEqual(['h']);
+  });
+});
