@@ -27,6 +27,9 @@ await build({
   banner: { js: "const __pockerModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   // import('node:net') becomes a require: the code-cached script has no dynamic-import loader.
   supported: { 'dynamic-import': false },
+  // ASCII only (\uXXXX escapes): the file then reads into a one-byte string, where one line of
+  // non-ASCII text made V8 decode the whole bundle into a two-byte string (see bin/pocker.cjs).
+  charset: 'ascii',
   minifySyntax: true,
   minifyWhitespace: true,
   sourcemap: false,
