@@ -20,10 +20,9 @@ import { addAttachCommands } from './attach.js';
 import { UsageError } from './failure.js';
 import { addInfoCommands } from './info.js';
 import { addCompletionCommand } from './completion.js';
-import { endQuietlyOnEpipe } from './output.js';
 import { addCreateCommand, addRunCommand, executeRun, type CliContext } from './run.js';
 import { addVolumeCommands } from './volume.js';
-import { CONTAINER_ALIASES, createBaseProgram, runProgram, version } from './program.js';
+import { cliMain, CONTAINER_ALIASES, createBaseProgram, runProgram, version } from './program.js';
 
 export {
   checkStoreReadable, CommandUsageError, commanderExitCode, createBaseProgram, normalizeArgv, usageFailure, version,
@@ -81,22 +80,7 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
   return runProgram(argv, ctx, () => createProgram(ctx));
 }
 
-/**
- * The CLI's entry: runs `argv` and sets process.exitCode. The process then ends naturally; a
- * leaked handle cannot keep it alive past a short grace period.
- */
-export async function main(argv: string[]): Promise<number> {
-  endQuietlyOnEpipe();
-  const code = await runCli(argv, {
-    env: process.env,
-    execute: executeRun,
-    writeErr: (text) => process.stderr.write(text),
-    exitCode: 0,
-  });
-  process.exitCode = code;
-  // stdout/stderr are synchronous for files, pipes and terminals on Linux, and `run` has already
-  // waited for the container's output to drain: nothing is lost by ending now if something
-  // (a stray handle) would otherwise keep the loop alive. unref: never delays a natural exit.
-  setTimeout(() => process.exit(code), 500).unref();
-  return code;
+/** The CLI's entry with the whole program: runs `argv` and sets process.exitCode. */
+export function main(argv: string[]): Promise<number> {
+  return cliMain(argv, executeRun, (_normalized, ctx) => createProgram(ctx));
 }

@@ -8,7 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { DEFAULT_STATE_ROOT, packageRoot } from '../paths.js';
 import { CliError, reportFailure, UsageError } from './failure.js';
 import { argumentCountMessage, commandPath, flagErrorMessage, pflagMessage, unknownCommandMessage } from './usage.js';
-import type { CliContext } from './run.js';
+import type { CliContext, RunExecutor } from './run.js';
 
 /** The version in package.json. */
 export function version(): string {
@@ -195,4 +195,39 @@ export async function runProgram(argv: string[], ctx: CliContext, build: (argv: 
     reportFailure(ctx, err instanceof CommandUsageError ? usageFailure(err, argv) : err, 'usage');
     return ctx.exitCode;
   }
+}
+
+/**
+ * The reader of stdout or stderr went away (EPIPE: `pocker logs … | head -1`, `pocker ps | head`):
+ * the CLI ends at once with exit 0, as Docker's, without a stack trace. Any other error of these
+ * streams is thrown, as Node would without a listener. Installed once, by main(), for every command.
+ */
+export function endQuietlyOnEpipe(streams: NodeJS.WritableStream[] = [process.stdout, process.stderr]): void {
+  for (const s of streams) {
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
+}
+
+/**
+ * The CLI's entry: runs `argv` with the program `build` makes and sets process.exitCode. The
+ * process then ends naturally; a leaked handle cannot keep it alive past a short grace period.
+ */
+export async function cliMain(argv: string[], execute: RunExecutor, build: (argv: string[], ctx: CliContext) => Command | Promise<Command>): Promise<number> {
+  endQuietlyOnEpipe();
+  const ctx: CliContext = {
+    env: process.env,
+    execute,
+    writeErr: (text) => process.stderr.write(text),
+    exitCode: 0,
+  };
+  const code = await runProgram(argv, ctx, (normalized) => build(normalized, ctx));
+  process.exitCode = code;
+  // stdout/stderr are synchronous for files, pipes and terminals on Linux, and `run` has already
+  // waited for the container's output to drain: nothing is lost by ending now if something
+  // (a stray handle) would otherwise keep the loop alive. unref: never delays a natural exit.
+  setTimeout(() => process.exit(code), 500).unref();
+  return code;
 }
