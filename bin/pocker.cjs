@@ -15,6 +15,49 @@ const vm = require('node:vm');
 
 const file = path.join(__dirname, '..', 'dist', 'cli.cjs');
 
+// Node's built-in modules that cost milliseconds to load (node:crypto ~7 ms here, node:tty and
+// node:net ~5 ms, node:fs/promises ~3 ms) and that most commands never call: the bundle gets each
+// as a stand-in that loads the real module on first use (a property read, `in`, or listing its
+// keys). esbuild's CommonJS output reads imports as properties at the call site
+// (`import_node_crypto.randomBytes(6)`), so `pocker ps` no longer loads crypto just because a
+// module it imports could make an id. A feature test (`typeof zlib.createZstdDecompress`) reads
+// the real module. (Not node:stream: its exports are the Stream constructor, which a stand-in
+// object cannot be.)
+const LAZY_BUILTINS = new Set([
+  'async_hooks', 'child_process', 'crypto', 'dgram', 'dns', 'fs/promises', 'http', 'https', 'net', 'readline',
+  'stream/promises', 'timers/promises', 'tty', 'worker_threads', 'zlib',
+]);
+
+function lazyBuiltin(load) {
+  let real;
+  const mod = () => (real ??= load());
+  return new Proxy({}, {
+    get: (_, key) => mod()[key],
+    has: (_, key) => key in mod(),
+    ownKeys: () => Reflect.ownKeys(mod()),
+    // Reported configurable: the stand-in itself has no such property (a Proxy invariant).
+    getOwnPropertyDescriptor: (_, key) => {
+      const d = Reflect.getOwnPropertyDescriptor(mod(), key);
+      return d && { ...d, configurable: true };
+    },
+    getPrototypeOf: () => Reflect.getPrototypeOf(mod()),
+  });
+}
+
+/** The bundle's require: the lazy built-ins above are stand-ins, anything else is loaded at once. */
+function bundleRequire() {
+  const real = require('node:module').createRequire(file);
+  const lazy = new Map();
+  const req = (id) => {
+    const name = id.startsWith('node:') ? id.slice(5) : id;
+    if (!LAZY_BUILTINS.has(name)) return real(id);
+    let m = lazy.get(name);
+    if (!m) lazy.set(name, (m = lazyBuiltin(() => real(`node:${name}`))));
+    return m;
+  };
+  return Object.assign(req, { resolve: real.resolve, cache: real.cache, main: real.main });
+}
+
 function load() {
   let cachedData;
   try {
@@ -26,8 +69,7 @@ function load() {
   // For the tests: the cache must match this file and this Node, or it is silently useless.
   if (process.env.POCKER_REPORT_V8CACHE) process.stderr.write(`v8cache rejected=${script.cachedDataRejected}\n`);
   const mod = { exports: {} };
-  const { createRequire } = require('node:module');
-  script.runInThisContext().call(mod.exports, mod.exports, createRequire(file), mod, file, path.dirname(file));
+  script.runInThisContext().call(mod.exports, mod.exports, bundleRequire(), mod, file, path.dirname(file));
   return mod.exports;
 }
 
