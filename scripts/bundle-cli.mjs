@@ -21,23 +21,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname) {';
 export const WRAPPER_TAIL = '\n})';
 
-// commander requires node:child_process at load time for executable subcommands, which pocker has
-// none of: load it on first use instead (2-5 ms of every start-up here).
-const lazyChildProcess = {
-  name: 'commander-lazy-child-process',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
-      const text = readFileSync(args.path, 'utf8');
-      const eager = "const childProcess = require('node:child_process');";
-      if (!text.includes(eager)) throw new Error(`${args.path}: no "${eager}" (commander changed: update scripts/bundle-cli.mjs)`);
-      return {
-        contents: text.replace(eager, "const childProcess = { spawn: (...a) => require('node:child_process').spawn(...a) };"),
-        loader: 'js',
-      };
-    });
-  },
-};
-
 await build({
   entryPoints: [join(root, 'lib/cli/entry.ts')],
   outfile: join(root, 'dist/cli.cjs'),
@@ -50,7 +33,6 @@ await build({
   define: { 'import.meta.url': '__pockerModuleUrl' },
   banner: { js: `${WRAPPER_HEAD}const __pockerModuleUrl = require('node:url').pathToFileURL(__filename).href;` },
   footer: { js: WRAPPER_TAIL },
-  plugins: [lazyChildProcess],
   // import('node:net') becomes a require: the code-cached script has no dynamic-import loader.
   supported: { 'dynamic-import': false },
   // ASCII only (\uXXXX escapes): the file then reads into a one-byte string, where one line of
