@@ -1,31 +1,75 @@
 #!/usr/bin/env -S node --
 // `--` ends Node's own options: Node 20 otherwise scans the whole command line for `--env-file`
 // (the CLI's `run --env-file FILE`) and loads FILE itself, or exits 9 when it cannot.
-// The pocker CLI entry: the whole CLI is one bundled CommonJS file (scripts/bundle-cli.mjs), so a
-// short `pocker run` spends its time on the container, not on loading modules. The bundle is
-// compiled with the V8 code cache written beside it at build time when there is one (a cache of
-// another Node version is rejected by V8 and costs nothing but the read).
+// The pocker CLI entry: the whole CLI is one bundled file (scripts/bundle-cli.mjs), so a short
+// `pocker run` spends its time on the container, not on loading modules. The bundle is one
+// function expression (the module wrapper is in the file) of ASCII text: read as latin1, it is
+// the one-byte string V8 compiles, never decoded or copied again. It is compiled with the V8 code
+// cache written beside it at build time when there is one (a cache of another Node version is
+// rejected by V8 and costs nothing but the read). The bundle evaluates a command's modules only
+// when that command runs (lib/cli/entry.ts).
 'use strict';
 const path = require('node:path');
+const fs = require('node:fs');
+const vm = require('node:vm');
 
 const file = path.join(__dirname, '..', 'dist', 'cli.cjs');
 
+// Node's built-in modules that cost milliseconds to load (node:crypto ~7 ms here, node:tty and
+// node:net ~5 ms, node:fs/promises ~3 ms) and that most commands never call: the bundle gets each
+// as a stand-in that loads the real module on first use (a property read, `in`, or listing its
+// keys). esbuild's CommonJS output reads imports as properties at the call site
+// (`import_node_crypto.randomBytes(6)`), so `pocker ps` no longer loads crypto just because a
+// module it imports could make an id. A feature test (`typeof zlib.createZstdDecompress`) reads
+// the real module. (Not node:stream: its exports are the Stream constructor, which a stand-in
+// object cannot be.)
+const LAZY_BUILTINS = new Set([
+  'async_hooks', 'child_process', 'crypto', 'dgram', 'dns', 'fs/promises', 'http', 'https', 'net', 'readline',
+  'stream/promises', 'timers/promises', 'tty', 'worker_threads', 'zlib',
+]);
+
+function lazyBuiltin(load) {
+  let real;
+  const mod = () => (real ??= load());
+  return new Proxy({}, {
+    get: (_, key) => mod()[key],
+    has: (_, key) => key in mod(),
+    ownKeys: () => Reflect.ownKeys(mod()),
+    // Reported configurable: the stand-in itself has no such property (a Proxy invariant).
+    getOwnPropertyDescriptor: (_, key) => {
+      const d = Reflect.getOwnPropertyDescriptor(mod(), key);
+      return d && { ...d, configurable: true };
+    },
+    getPrototypeOf: () => Reflect.getPrototypeOf(mod()),
+  });
+}
+
+/** The bundle's require: the lazy built-ins above are stand-ins, anything else is loaded at once. */
+function bundleRequire() {
+  const real = require('node:module').createRequire(file);
+  const lazy = new Map();
+  const req = (id) => {
+    const name = id.startsWith('node:') ? id.slice(5) : id;
+    if (!LAZY_BUILTINS.has(name)) return real(id);
+    let m = lazy.get(name);
+    if (!m) lazy.set(name, (m = lazyBuiltin(() => real(`node:${name}`))));
+    return m;
+  };
+  return Object.assign(req, { resolve: real.resolve, cache: real.cache, main: real.main });
+}
+
 function load() {
-  const fs = require('node:fs');
   let cachedData;
   try {
     cachedData = fs.readFileSync(`${file}.v8cache`);
   } catch {
-    return require(file);
+    // No cache (a build without one): V8 compiles the bundle from its text.
   }
-  const vm = require('node:vm');
-  const { createRequire } = require('node:module');
-  const source = `(function (exports, require, module, __filename, __dirname) {${fs.readFileSync(file, 'utf8')}\n})`;
-  const script = new vm.Script(source, { filename: file, cachedData });
-  // For the tests: the cache must match this wrapper and this Node, or it is silently useless.
+  const script = new vm.Script(fs.readFileSync(file, 'latin1'), { filename: file, cachedData });
+  // For the tests: the cache must match this file and this Node, or it is silently useless.
   if (process.env.POCKER_REPORT_V8CACHE) process.stderr.write(`v8cache rejected=${script.cachedDataRejected}\n`);
   const mod = { exports: {} };
-  script.runInThisContext().call(mod.exports, mod.exports, createRequire(file), mod, file, path.dirname(file));
+  script.runInThisContext().call(mod.exports, mod.exports, bundleRequire(), mod, file, path.dirname(file));
   return mod.exports;
 }
 

@@ -154,6 +154,16 @@ export class PockerError extends Error implements PockerErrorShape {
   }
 }
 
+/** A container that is not running, where the operation needs one (stop, pause, exec, top, ...). */
+export function notRunningError(message: string, step: SetupStep): PockerError {
+  return new PockerError(message, { code: 'ERR_POCKER_NOT_RUNNING', step });
+}
+
+/** A container run in the foreground of a `pocker run`, which has no detached monitor to ask. */
+export function foregroundError(message: string): PockerError {
+  return new PockerError(message, { code: 'ERR_POCKER_FOREGROUND', step: 'lookup' });
+}
+
 /** A validation error: raised before any kernel object exists. */
 export function invalid(message: string, path?: string): PockerError {
   return new PockerError(message, { code: 'ERR_POCKER_INVALID', step: 'validate', ...(path ? { path } : {}) });

@@ -1,6 +1,6 @@
-// The CLI's output: writing to stdout/stderr with backpressure, ending quietly when the reader of
-// stdout or stderr goes away (EPIPE: `pocker logs … | head -1`), and writing a tar archive to
-// `-o FILE` (save, export) the way Docker does.
+// The CLI's output: writing to stdout/stderr with backpressure, and writing a tar archive to
+// `-o FILE` (save, export) the way Docker does. (Ending quietly when the reader of stdout or
+// stderr goes away is ./program.ts's endQuietlyOnEpipe: start-up must not load this module.)
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { lstat, rename, rm } from 'node:fs/promises';
@@ -27,20 +27,6 @@ export function writeOut(stream: NodeJS.WritableStream & Partial<Pick<Writable, 
     stream.once('drain', onDrain);
     stream.once('error', done);
   });
-}
-
-/**
- * The reader of stdout or stderr went away (EPIPE: `pocker logs … | head -1`, `pocker ps | head`):
- * the CLI ends at once with exit 0, as Docker's, without a stack trace. Any other error of these
- * streams is thrown, as Node would without a listener. Installed once, by main(), for every command.
- */
-export function endQuietlyOnEpipe(streams: NodeJS.WritableStream[] = [process.stdout, process.stderr]): void {
-  for (const s of streams) {
-    s.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') process.exit(0);
-      throw err;
-    });
-  }
 }
 
 function opened(out: WriteStream): Promise<void> {

@@ -31,7 +31,7 @@ import {
 } from '../container/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { PockerError, invalid, type SetupStep } from '../errors.js';
+import { PockerError, foregroundError, invalid, notRunningError } from '../errors.js';
 import { cgroupParentsOfProcess, cgroupProcs } from '../cgroup/index.js';
 import { native } from '../native.js';
 import { setFrozen } from '../cgroup/freezer.js';
@@ -45,15 +45,9 @@ import { removeAnonymousVolumes } from '../volume/index.js';
 type StateOptions = RootOptions;
 
 
-function foregroundError(message: string): PockerError {
-  return new PockerError(message, { code: 'ERR_POCKER_FOREGROUND', step: 'lookup' });
-}
-
-export function notRunningError(message: string, step: SetupStep): PockerError {
-  return new PockerError(message, { code: 'ERR_POCKER_NOT_RUNNING', step });
-}
-
-export { foregroundError };
+// In ../errors.ts, so that lib/state/api.ts (ps, inspect, logs) need not load this module and the
+// runtime behind it (issue 12: the CLI's start-up).
+export { foregroundError, notRunningError } from '../errors.js';
 
 /** Polls until the container has exited or `ms` passed (`Infinity` waits forever); null when its directory went away. */
 async function waitExited(c: ContainerEntry, ms: number): Promise<ListedContainer | null> {

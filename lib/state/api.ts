@@ -17,8 +17,7 @@ import {
   type ListedContainer,
   type RootOptions,
 } from '../container/index.js';
-import { PockerError, invalid, type SetupStep } from '../errors.js';
-import { foregroundError, notRunningError } from '../runtime/lifecycle.js';
+import { PockerError, foregroundError, invalid, notRunningError, type SetupStep } from '../errors.js';
 import { filterContainers, normalizeFilters, type ContainerFilters } from './filters.js';
 import type { ContainerInfo, ContainerStatusName } from './info.js';
 import * as stats from './stats.js';

@@ -28,7 +28,9 @@ export function parseGoDuration(value: string): number | null {
   if (rest === '') return null;
   let total = 0;
   while (rest !== '') {
-    const part = /^(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/u.exec(rest);
+    // \u escapes (µ U+00B5, μ U+03BC): esbuild keeps a regex literal's characters as they are, and the
+    // CLI bundle is ASCII-only (scripts/bundle-cli.mjs).
+    const part = /^(\d*)(?:\.(\d*))?(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/u.exec(rest);
     if (!part || (part[1] === '' && (part[2] ?? '') === '')) return null;
     total += Number(`${part[1] || '0'}.${part[2] || '0'}`) * DURATION_UNITS[part[3]!]!;
     rest = rest.slice(part[0].length);
