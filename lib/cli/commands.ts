@@ -39,6 +39,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   { names: ['pause', 'unpause'], load: async () => (await import('./pause.js')).addPauseCommands },
   { names: ['info', 'version', 'system'], load: async () => (await import('./info.js')).addInfoCommands },
   { names: ['port'], load: async () => (await import('./port.js')).addPortCommand },
+  { names: ['network'], load: async () => (await import('./network.js')).addNetworkCommands },
 ];
 
 /**
