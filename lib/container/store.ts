@@ -22,6 +22,7 @@ import { constants } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { cgroupParentsOfProcess, findContainerCgroupDirs } from '../cgroup/index.js';
+import { procStat } from '../proc.js';
 import { PockerError, fromSystemError } from '../errors.js';
 import { writeFileAtomicSync, withFileLock } from '../fsutil.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
@@ -237,21 +238,6 @@ export function isPockerInit(pid: number): boolean {
 /** This process, as a container's `owner` (pid and /proc start time, field 22 of /proc/self/stat). */
 export function currentOwner(): { pid: number; start: string } {
   return { pid: process.pid, start: procStat('self')?.start ?? '' };
-}
-
-/**
- * The fields of /proc/<pid>/stat the store reads: 22 (start time, clock ticks since boot, as its
- * text), 3 (the state letter), 4 (the parent); null when gone (or no /proc).
- */
-function procStat(pid: number | 'self'): { start: string; state: string; ppid: number } | null {
-  if (pid !== 'self' && (!Number.isInteger(pid) || pid <= 0)) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { start: fields[19] ?? '', state: fields[0] ?? '', ppid: Number(fields[1]) };
-  } catch {
-    return null;
-  }
 }
 
 /**

@@ -14,6 +14,7 @@ import { createSocket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { PockerError, invalid } from '../errors.js';
+import { procStat } from '../proc.js';
 import { withFileLock } from '../fsutil.js';
 
 export type Protocol = 'tcp' | 'udp';
@@ -160,14 +161,8 @@ function readClaim(dir: string, name: string): Claim | null {
   }
 }
 
-function procStart(pid: number | 'self'): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    return '';
-  }
-}
+/** A process's start time (/proc/PID/stat field 22), '' when it is gone: with the pid, who holds a lease or claim. */
+const procStart = (pid: number | 'self'): string => procStat(pid)?.start ?? '';
 
 function allocatorAlive(c: Claim): boolean {
   return c.pid > 0 && c.pidStart !== '' && procStart(c.pid) === c.pidStart;

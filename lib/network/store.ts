@@ -14,6 +14,7 @@ import { join } from 'node:path';
 
 import { describeContainer } from '../container/index.js';
 import { containerDir } from '../container/store.js';
+import { procStat } from '../proc.js';
 import { PockerError } from '../errors.js';
 import { withFileLockSync, writeFileAtomicSync } from '../fsutil.js';
 import { native } from '../native.js';
@@ -174,14 +175,8 @@ export function findNetwork(root: string, ref: string, all: NetworkRecord[] = re
 // ---------------------------------------------------------------------------------------------
 // Liveness
 
-function procStart(pid: number | 'self'): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    return '';
-  }
-}
+/** A process's start time (/proc/PID/stat field 22), '' when it is gone: with the pid, who holds a lease or claim. */
+const procStart = (pid: number | 'self'): string => procStat(pid)?.start ?? '';
 
 export function selfAllocator(): { pid: number; start: string } {
   return { pid: process.pid, start: procStart('self') };
