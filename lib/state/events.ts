@@ -208,9 +208,15 @@ export async function* events(options: EventsOptions = {}): AsyncGenerator<Pocke
   const { watch } = await import('node:fs');
   // Wake on any change in the root (the log written, created or rotated); a timer bounds `until`.
   let wake: (() => void) | null = null;
+  // A change seen while no wait was pending (between the size check and the wait): the next wait
+  // returns at once instead of missing it.
+  let changed = false;
   let watcher: ReturnType<typeof watch> | null = null;
   try {
-    watcher = watch(root, { persistent: true }, () => wake?.());
+    watcher = watch(root, { persistent: true }, () => {
+      if (wake) wake();
+      else changed = true;
+    });
   } catch {
     /* no root yet (nothing ever ran): look again every second */
   }
@@ -241,9 +247,15 @@ export async function* events(options: EventsOptions = {}): AsyncGenerator<Pocke
         continue;
       }
       if (now && fh && now.size > offset) continue;
+      if (changed) {
+        changed = false;
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const untilMs = Number.isFinite(untilNs) ? Math.max(0, untilNs / 1_000_000 - Date.now()) + 1 : Infinity;
-        const ms = watcher ? untilMs : Math.min(untilMs, 1000);
+        // At least once a second even with a watcher: a missed inotify event (a busy machine, a
+        // filesystem that reports none) costs a second, never the rest of the follow.
+        const ms = Math.min(untilMs, 1000);
         const timer = Number.isFinite(ms) ? setTimeout(resolve, ms) : null;
         wake = () => {
           if (timer) clearTimeout(timer);

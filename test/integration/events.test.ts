@@ -94,7 +94,11 @@ describe.skipIf(!isRoot)('events', () => {
     // (the first may start before the follower reads the log).
     let done = false;
     void lines.then(() => (done = true));
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     while (!done) {
+      // A follower that ended says why at once, instead of the test's timeout.
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`pocker events ended (${child.exitCode ?? child.signalCode}): ${err}`);
       const c = await run({ image: 'host', cmd: ['true'], root, cgroupParent: testCgroupParent(), stdio: 'ignore' });
       await c.wait();
     }
