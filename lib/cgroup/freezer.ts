@@ -54,6 +54,9 @@ export async function setFrozen(dirs: readonly string[], frozen: boolean, what: 
   try {
     native().cgroupWrite(file, f.version === 2 ? (frozen ? '1' : '0') : frozen ? 'FROZEN' : 'THAWED');
   } catch (err) {
+    // A thaw of a cgroup that is gone is done: on v2 a SIGKILL ends frozen tasks at once, and the
+    // monitor may remove the cgroup before the thaw is written (rm -f / kill of a paused container).
+    if (!frozen && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw fromSystemError(err, 'cgroup', `cannot ${frozen ? 'pause' : 'unpause'} ${what}`);
   }
   // The state settles within milliseconds (tasks in uninterruptible sleep may take longer); no

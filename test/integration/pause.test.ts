@@ -73,7 +73,8 @@ describe.skipIf(!isRoot)('pause and unpause', () => {
     const killed = await pk('kill', 'k');
     expect(killed.code, killed.stderr).toBe(0);
     expect((await pk('wait', 'k')).stdout).toBe('137\n');
-    expect((await pk('rm', '-f', 'r')).code).toBe(0);
+    const removed = await pk('rm', '-f', 'r');
+    expect(removed.code, removed.stderr).toBe(0);
     expect((await pk('ps', '-a', '--format', '{{.Names}}')).stdout.split('\n').sort()).toEqual(['', 'k', 's']);
     const stopped = await pk('pause', 's');
     expect(stopped.code).toBe(1);
