@@ -2,7 +2,7 @@
 // kernel reports "frozen 1" in cgroup.events once every task is stopped), v1's freezer.state in its
 // freezer hierarchy leaf (FREEZING until every task is stopped, then FROZEN). The kernel's file is
 // the only record of a pause: nothing else can go stale.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -44,6 +44,8 @@ export function isFrozen(dirs: readonly string[]): boolean {
 /** Freezes (or thaws) the cgroup and waits until the kernel says every task is (un)frozen. */
 export async function setFrozen(dirs: readonly string[], frozen: boolean, what: string): Promise<void> {
   const f = freezerOf(dirs);
+  // Nothing to thaw once the cgroups are gone (see the ENOENT case below).
+  if (!f && !frozen && dirs.every((d) => !existsSync(d))) return;
   if (!f) {
     throw new PockerError(`cannot ${frozen ? 'pause' : 'unpause'} ${what}: its cgroups have no freezer (a container started by an older pocker, or the freezer controller is not mounted)`, {
       code: 'ERR_POCKER_UNSUPPORTED',
