@@ -68,6 +68,9 @@ const VM_TIMEOUT_SECONDS = 2400;
 const VM_TEST_TIMEOUT_MS = 600_000;
 
 const isRoot = process.getuid?.() === 0;
+/** This run's name in the tests' temp dirs and cgroup parents (test/helpers.ts): its leftovers check judges
+ * only what this run made, not a second checkout's tests running beside it. */
+process.env.POCKER_TEST_RUN ||= `run${process.pid}`;
 
 // ---------------------------------------------------------------------------------------------
 // Arguments

@@ -1,7 +1,9 @@
 // Shared helpers of the integration, security and leftovers tests.
 //
-// Every container a test starts uses a temporary state root (under os.tmpdir(), prefix TEMP_PREFIX)
-// and the cgroup parent `pocker-test-<pid>`; `cleanupAll()` (each file's afterAll) kills the
+// Every container a test starts uses a temporary state root (under os.tmpdir(), prefix
+// `pocker-it-<run>-<pid>-`) and the cgroup parent `pocker-test-<run>-<pid>`, where <run> names the
+// `npm test` run (POCKER_TEST_RUN, set by scripts/test.mjs; `dev` for a bare vitest) so that its
+// leftovers check judges only what that run made, whatever else runs on the machine; `cleanupAll()` (each file's afterAll) kills the
 // containers the file started that are still running, removes the temp dirs and the test cgroup
 // parent on every hierarchy. Nothing here touches a cgroup, process or directory it did not create.
 //
@@ -38,8 +40,14 @@ import type { Container, ExitStatus, RunOptions } from '../lib/types.js';
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Every temp dir the helpers create starts with this (the leftovers test looks for it). */
 export const TEMP_PREFIX = 'pocker-it-';
-/** Prefix of the test cgroup parents (`pocker-test-<pid>`). */
+/** Prefix of the test cgroup parents (`pocker-test-<run>-<pid>`). */
 export const CGROUP_PREFIX = 'pocker-test-';
+/** The test run (scripts/test.mjs sets POCKER_TEST_RUN for all its steps): only letters and digits. */
+export const TEST_RUN = (process.env.POCKER_TEST_RUN ?? 'dev').replace(/[^A-Za-z0-9]/g, '') || 'dev';
+/** Prefix of this run's temp dirs. */
+export const RUN_TEMP_PREFIX = `${TEMP_PREFIX}${TEST_RUN}-`;
+/** Prefix of this run's cgroup parents. */
+export const RUN_CGROUP_PREFIX = `${CGROUP_PREFIX}${TEST_RUN}-`;
 
 export const isRoot = process.getuid?.() === 0;
 
@@ -48,9 +56,14 @@ export const isRoot = process.getuid?.() === 0;
 
 const tempDirs: string[] = [];
 
+/** Where this process's temp dirs start: the pid says which test process made a leftover. */
+export function processTempPrefix(pid = process.pid): string {
+  return `${RUN_TEMP_PREFIX}${pid}-`;
+}
+
 /** A new temp dir (mode 0755), removed by cleanupAll(). */
 export function tempDir(label = 'tmp'): string {
-  const dir = mkdtempSync(join(tmpdir(), `${TEMP_PREFIX}${label}-`));
+  const dir = mkdtempSync(join(tmpdir(), `${processTempPrefix()}${label}-`));
   chmodSync(dir, 0o755);
   tempDirs.push(dir);
   return dir;
@@ -78,9 +91,9 @@ export function removeTempDirs(): void {
 // ---------------------------------------------------------------------------------------------
 // cgroups
 
-/** This process's cgroup parent: `pocker-test-<pid>`. */
+/** This process's cgroup parent: `pocker-test-<run>-<pid>`. */
 export function testCgroupParent(): string {
-  return `${CGROUP_PREFIX}${process.pid}`;
+  return `${RUN_CGROUP_PREFIX}${process.pid}`;
 }
 
 /** Roots of every mounted cgroup hierarchy (v1 controllers, named v1 hierarchies, cgroup2). */

@@ -52,7 +52,7 @@ import {
   type ImageManifest,
   type Platform,
 } from '../lib/image/types.js';
-import { TEMP_PREFIX } from './helpers.js';
+import { RUN_TEMP_PREFIX } from './helpers.js';
 
 /** One entry of a layer: a string or Buffer is a regular file with that content. */
 export type LayerEntry =
@@ -129,7 +129,7 @@ const isRoot = process.getuid?.() === 0;
 
 /** Makes the tar of one layer (GNU tar, deterministic). */
 export function buildLayerTar(spec: LayerSpec): Buffer {
-  const stage = mkdtempSync(join(tmpdir(), `${TEMP_PREFIX}layer-`));
+  const stage = mkdtempSync(join(tmpdir(), `${RUN_TEMP_PREFIX}layer-`));
   try {
     const owned: Array<[string, number, number]> = [];
     const ensureParent = (rel: string) => {
@@ -291,7 +291,7 @@ export interface PushOptions {
  * `skopeo copy`. Returns the digest of what was pushed (the index, with several platforms and `all`).
  */
 export function pushImage(layoutDir: string, registryHost: string, repoTag: string, options: PushOptions = {}): string {
-  const work = mkdtempSync(join(tmpdir(), `${TEMP_PREFIX}skopeo-`));
+  const work = mkdtempSync(join(tmpdir(), `${RUN_TEMP_PREFIX}skopeo-`));
   try {
     const digestFile = join(work, 'digest');
     const args = ['--insecure-policy', '--tmpdir', work, 'copy', '--quiet', '--dest-tls-verify=false', '--digestfile', digestFile];

@@ -1,5 +1,5 @@
 // A real OCI distribution registry for tests: Debian's `docker-registry` (distribution 2.8) on
-// 127.0.0.1, with its storage in a temp dir (TEMP_PREFIX, so the leftovers check sees a leak).
+// 127.0.0.1, with its storage in a temp dir (RUN_TEMP_PREFIX, so the leftovers check sees a leak).
 //
 //   const reg = await startRegistry();                  // anonymous pull and push
 //   const reg = await startRegistry({ auth: 'basic' }); // htpasswd: reg.username / reg.password
@@ -14,7 +14,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { TEMP_PREFIX } from './helpers.js';
+import { RUN_TEMP_PREFIX } from './helpers.js';
 
 /** The registry binary of the Debian package docker-registry. */
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
@@ -95,7 +95,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
 }
 
 async function startOnce(options: StartRegistryOptions): Promise<TestRegistry> {
-  const dir = mkdtempSync(join(tmpdir(), `${TEMP_PREFIX}registry-`));
+  const dir = mkdtempSync(join(tmpdir(), `${RUN_TEMP_PREFIX}registry-`));
   const storageDir = join(dir, 'storage');
   mkdirSync(storageDir);
   const port = await freePort();

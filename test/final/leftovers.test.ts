@@ -1,5 +1,6 @@
 // Runs LAST, on its own (`vitest run test/final`, after every other test file): whatever the
-// integration and security tests started must be gone. Any test cgroup parent, mount under the temp
+// integration and security tests of this run (POCKER_TEST_RUN: the names of its temp dirs and cgroup
+// parents, test/helpers.ts) started must be gone; another run's (a second checkout's) are not judged. Any test cgroup parent, mount under the temp
 // dir, pocker-init process or helpers' temp dir still there is a leak of the runtime or of a test.
 //
 // It judges only what the suite made: a pocker-init process is the suite's when it sits in a test
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { CGROUP_PREFIX, TEMP_PREFIX, cgroupMounts } from '../helpers.js';
+import { RUN_CGROUP_PREFIX, RUN_TEMP_PREFIX, cgroupMounts } from '../helpers.js';
 
 /** Directories named pocker-test-* in every cgroup hierarchy (up to 3 levels down). */
 function testCgroups(): string[] {
@@ -26,7 +27,7 @@ function testCgroups(): string[] {
     for (const e of entries) {
       if (!e.isDirectory()) continue;
       const path = join(dir, e.name);
-      if (e.name.startsWith(CGROUP_PREFIX)) found.push(path);
+      if (e.name.startsWith(RUN_CGROUP_PREFIX)) found.push(path);
       if (depth < 3) walk(path, depth + 1);
     }
   };
@@ -102,11 +103,25 @@ function processes(): Proc[] {
   return out;
 }
 
+/**
+ * A leftover with what says where it came from: when it was made and what it holds (the helpers'
+ * temp dirs carry the pid of the test process that made them, the cgroup parents too).
+ */
+function described(path: string): string {
+  try {
+    const made = statSync(path).birthtime.toISOString();
+    const entries = readdirSync(path, { withFileTypes: true }).filter((e) => e.isDirectory() || !path.startsWith('/sys/')).map((e) => e.name);
+    return `${path} (made ${made}; holds ${entries.slice(0, 8).join(' ') || 'nothing'}${entries.length > 8 ? ' …' : ''})`;
+  } catch {
+    return path;
+  }
+}
+
 const isPockerInit = (p: Proc) => p.exe.startsWith('/memfd:pocker-init') || /(^|\/)pocker-init( |$)/.test(p.cmdline);
 
 describe.skipIf(process.getuid?.() !== 0)('nothing is left behind by the tests', () => {
   it('no test cgroup parent (pocker-test-*) remains in any hierarchy', () => {
-    expect(testCgroups()).toEqual([]);
+    expect(testCgroups().map(described)).toEqual([]);
   });
 
   it('no mount names a pocker path under the temp dir', () => {
@@ -118,19 +133,19 @@ describe.skipIf(process.getuid?.() !== 0)('nothing is left behind by the tests',
   });
 
   it("no pocker-init process of the suite's (in a test cgroup, or holding a test temp dir's file) is running", () => {
-    const testTemp = join(tmpdir(), TEMP_PREFIX);
-    const ours = (p: Proc) => p.cgroup.includes(`/${CGROUP_PREFIX}`) || p.files.some((f) => f.startsWith(testTemp));
+    const testTemp = join(tmpdir(), RUN_TEMP_PREFIX);
+    const ours = (p: Proc) => p.cgroup.includes(`/${RUN_CGROUP_PREFIX}`) || p.files.some((f) => f.startsWith(testTemp));
     const leaked = processes().filter((p) => isPockerInit(p) && ours(p));
     expect(leaked.map((p) => `${p.pid} (ppid ${p.ppid}) ${p.exe} ${p.cmdline} ${p.files.filter((f) => f.startsWith('/')).join(' ')}`)).toEqual([]);
   });
 
   it('nothing at all runs in a test cgroup', () => {
-    const inTestCgroups = processes().filter((p) => p.cgroup.includes(`/${CGROUP_PREFIX}`));
+    const inTestCgroups = processes().filter((p) => p.cgroup.includes(`/${RUN_CGROUP_PREFIX}`));
     expect(inTestCgroups.map((p) => `${p.pid} ${p.cmdline}`)).toEqual([]);
   });
 
   it("no temp dir of the test helpers remains", () => {
-    const left = readdirSync(tmpdir()).filter((e) => e.startsWith(TEMP_PREFIX) && statSync(join(tmpdir(), e)).isDirectory());
-    expect(left).toEqual([]);
+    const left = readdirSync(tmpdir()).filter((e) => e.startsWith(RUN_TEMP_PREFIX) && statSync(join(tmpdir(), e)).isDirectory());
+    expect(left.map((e) => described(join(tmpdir(), e)))).toEqual([]);
   });
 });

@@ -13,7 +13,7 @@ import { machine, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CAPS } from '../../lib/spec/defaults.js';
 import { dockerDefaultProfile, toOciSeccomp } from '../../lib/spec/seccomp.js';
-import { isRoot, repoRoot } from '../helpers.js';
+import { RUN_TEMP_PREFIX, isRoot, repoRoot } from '../helpers.js';
 
 interface Elf {
   arch: string;
@@ -49,7 +49,7 @@ const haveQemu = have('qemu-aarch64');
 const haveCross = have('aarch64-linux-gnu-g++') && existsSync('/usr/lib/aarch64-linux-gnu/libseccomp.a');
 
 function tempDir(label: string): string {
-  return mkdtempSync(join(tmpdir(), `pocker-it-binaries-${label}-`));
+  return mkdtempSync(join(tmpdir(), `${RUN_TEMP_PREFIX}binaries-${label}-`));
 }
 
 /** What a binary must be to ship (or to be what `npm test` built): the problems found, [] when none. */

@@ -9,9 +9,11 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { testCgroupParent } from '../helpers.js';
+
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const enabled = process.getuid?.() === 0;
-const cgroupParent = `pocker-test-${process.pid}`;
+const cgroupParent = testCgroupParent();
 const version = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** What npm (and the install script it runs through `sh`) needs; compilers deliberately absent. */

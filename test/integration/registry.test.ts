@@ -27,7 +27,7 @@ import {
   MEDIA_TYPE_OCI_MANIFEST,
   type Descriptor,
 } from '../../lib/image/types.js';
-import { TEMP_PREFIX } from '../helpers.js';
+import { RUN_TEMP_PREFIX } from '../helpers.js';
 import { buildOciLayout, pushImage, type BuiltLayout, type LayerSpec } from '../image-builder.js';
 import { missingRegistryTools, startRegistry, type TestRegistry } from '../registry.js';
 
@@ -79,7 +79,7 @@ describe.skipIf(missing.length > 0)('registry client against docker-registry (lo
   const savedEnv: Record<string, string | undefined> = {};
 
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), `${TEMP_PREFIX}registry-images-`));
+    work = mkdtempSync(join(tmpdir(), `${RUN_TEMP_PREFIX}registry-images-`));
     [reg, authReg] = await Promise.all([startRegistry(), startRegistry({ auth: 'basic' })]);
 
     single = buildOciLayout(join(work, 'single'), {
