@@ -473,10 +473,13 @@ int Socket::dumpAll(uint16_t type, const void* hdr, size_t hdrLen, std::vector<T
   return e;
 }
 
-int Socket::linkNames(std::map<int, std::string>* names) {
+int Socket::linkNames(std::map<int, std::string>* names, const std::vector<Link>* known) {
   std::vector<Link> ls;
-  if (int e = links(&ls)) return e;
-  for (const auto& l : ls) (*names)[l.index] = l.name;
+  if (!known) {
+    if (int e = links(&ls)) return e;
+    known = &ls;
+  }
+  for (const auto& l : *known) (*names)[l.index] = l.name;
   return 0;
 }
 
@@ -495,9 +498,9 @@ int Socket::links(std::vector<Link>* out) {
   return 0;
 }
 
-int Socket::addresses(std::vector<Address>* out) {
+int Socket::addresses(std::vector<Address>* out, const std::vector<Link>* known) {
   std::map<int, std::string> names;
-  if (int e = linkNames(&names)) return e;
+  if (int e = linkNames(&names, known)) return e;
   ifaddrmsg ifa{};
   ifa.ifa_family = AF_UNSPEC;
   return dumpAll(RTM_GETADDR, &ifa, sizeof ifa, out, [&](const nlmsghdr* h) {
@@ -519,9 +522,9 @@ int Socket::addresses(std::vector<Address>* out) {
   });
 }
 
-int Socket::routes(std::vector<Route>* out) {
+int Socket::routes(std::vector<Route>* out, const std::vector<Link>* known) {
   std::map<int, std::string> names;
-  if (int e = linkNames(&names)) return e;
+  if (int e = linkNames(&names, known)) return e;
   rtmsg rm{};
   rm.rtm_family = AF_UNSPEC;
   return dumpAll(RTM_GETROUTE, &rm, sizeof rm, out, [&](const nlmsghdr* h) {

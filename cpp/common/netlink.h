@@ -107,9 +107,10 @@ class Socket {
   int addDefaultRoute(int index, const Cidr& gateway);
 
   int links(std::vector<Link>* out);
-  int addresses(std::vector<Address>* out);
+  // `known`, when given, is a links() answer of this socket to name the links by (no second dump).
+  int addresses(std::vector<Address>* out, const std::vector<Link>* known = nullptr);
   // The main table's unicast routes, IPv4 and IPv6.
-  int routes(std::vector<Route>* out);
+  int routes(std::vector<Route>* out, const std::vector<Link>* known = nullptr);
 
  private:
   // Sends one request (NLM_F_ACK added) and waits for its ack; `reply`, when given, gets the
@@ -122,7 +123,7 @@ class Socket {
   // answer inconsistent (NLM_F_DUMP_INTR: the table changed meanwhile).
   template <typename T, typename F>
   int dumpAll(uint16_t type, const void* body, size_t bodyLen, std::vector<T>* out, F each);
-  int linkNames(std::map<int, std::string>* names);
+  int linkNames(std::map<int, std::string>* names, const std::vector<Link>* known);
   int send(std::string& msg, uint32_t* seq);
   // One datagram into buf_ (EINTR retried; a truncated one is EMSGSIZE).
   ssize_t receive();

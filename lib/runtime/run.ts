@@ -650,7 +650,7 @@ export async function run(options: RunOptions): Promise<Container> {
     } catch {
       /* the monitor normally removed them already */
     }
-    if (netMade) await releaseContainerNetwork(cfg.root, cfg.id).catch(() => undefined);
+    if (netMade) await releaseContainerNetwork(cfg.root, cfg.id, { dirGoing: true }).catch(() => undefined);
     removeDir();
   };
   try {
@@ -663,7 +663,11 @@ export async function run(options: RunOptions): Promise<Container> {
   faultPoint('after-network');
 
   const c = await launch(Buffer.from(JSON.stringify(document)), cfg, options, cleanup, null);
-  if (netMade) networkStarted(cfg.root, cfg.id);
+  // No networkStarted() (settling the leases, a write of each network's endpoints.json): a
+  // foreground container's leases stay held by this process, which is also the container's owner
+  // and gives them back when it ends (cleanup above); should this process die, the container dies
+  // with it and the leases are reconciled away like those of any dead allocator. Only a detached
+  // container outlives the process that started it (startEntry settles).
   // Its `start` event is the monitor's (pocker.monitor.events), recorded before its `die`.
   return c;
 }
