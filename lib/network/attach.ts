@@ -487,8 +487,11 @@ export async function releaseContainerNetwork(root: string, id: string, options:
 // ---------------------------------------------------------------------------------------------
 // connect / disconnect of a running container
 
-/** Attaches running container (`pid`) to another network: lease, bridge, veth into its namespace, hosts. */
-export async function connectRunning(root: string, info: ContainerNetworkInfo, pid: number, req: NetworkRequest): Promise<EndpointSettings> {
+/**
+ * Attaches running container (`pid`) to another network: lease, bridge, veth into its namespace,
+ * hosts. Returns its settings and the interface made (what a later run plumbs again).
+ */
+export async function connectRunning(root: string, info: ContainerNetworkInfo, pid: number, req: NetworkRequest): Promise<{ settings: EndpointSettings; iface: NetInterfaceSpec; network: NetworkRecord }> {
   checkNetworkRequests(root, [req]);
   const net = req.network === DEFAULT_NETWORK ? ensureDefaultNetwork(root) : findNetwork(root, req.network);
   const doc = readNetworkDoc(root, info.id) ?? { version: 1 as const, name: info.name, hostname: info.hostname, extraHosts: [], Ports: {}, Networks: {} };
@@ -512,11 +515,12 @@ export async function connectRunning(root: string, info: ContainerNetworkInfo, p
     ...(req.ip6 !== undefined ? { ipv6: req.ip6 } : {}),
     ...(req.mac !== undefined ? { mac: req.mac } : {}),
   });
+  let spec: NetInterfaceSpec;
   try {
     const snap = netSnapshot();
     const mtu = defaultMtu(snap);
     await ensureBridge(root, net, mtu, snap);
-    const spec = interfaceOf(net, endpoint, mtu);
+    spec = interfaceOf(net, endpoint, mtu);
     // A second network gives no second default route (the first network's stays).
     if (Object.keys(doc.Networks).length > 0) {
       delete spec.gateway;
@@ -531,7 +535,7 @@ export async function connectRunning(root: string, info: ContainerNetworkInfo, p
   const settings = endpointSettings(net, endpoint);
   writeNetworkDoc(root, info.id, { ...doc, Networks: { ...doc.Networks, [net.name]: settings } });
   withNetworkLock(root, () => rewriteMembers(root, [net], info.id));
-  return settings;
+  return { settings, iface: spec, network: net };
 }
 
 /** Detaches running container (`pid`, 0 when it does not run) from a network. */

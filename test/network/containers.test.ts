@@ -206,6 +206,53 @@ describe.skipIf(!isRoot)('containers on networks', () => {
     expect(await leftovers(root)).toEqual(NOTHING);
   });
 
+  it('a connected network comes back at every later run (restart policy, pocker restart, start); a disconnect of a stopped container sticks', async () => {
+    const root = newRoot();
+    await pk(root, 'network', 'create', '--subnet', '10.50.0.0/24', 'base');
+    await pk(root, 'network', 'create', '--subnet', '10.51.0.0/24', 'extra');
+    const peer = (await pk(root, 'run', '-d', '--name', 'peer', '--network', 'extra', 'host', 'sleep', '120')).stdout.trim();
+    // Ends (exit 3, so on-failure restarts it) when /stop appears; each run removes it first.
+    const loop = 'rm -f /stop; while [ ! -e /stop ]; do sleep 0.05; done; exit 3';
+    const r = await pk(root, 'run', '-d', '--name', 'r1', '--network', 'base', '--restart', 'on-failure', 'host', 'sh', '-c', loop);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const id = r.stdout.trim();
+    const con = await pk(root, 'network', 'connect', '--alias', 'svc', '--ip', '10.51.0.50', 'extra', 'r1');
+    expect(con).toMatchObject({ code: 0, stderr: '' });
+    const eth1 = async () => (await pk(root, 'exec', 'r1', 'ip', '-4', '-o', 'addr', 'show', 'eth1')).stdout;
+    const peerHosts = () => readFileSync(join(root, 'containers', peer, 'hosts'), 'utf8');
+    expect(await eth1()).toMatch(/inet 10\.51\.0\.50\/24/);
+    const restarts = async () => (await inspectContainer('r1', { root })).RestartCount;
+    const running = async () => (await inspectContainer('r1', { root })).State.Running;
+    // 1. The restart policy: the monitor runs it again in a new namespace, with the connected interface.
+    expect((await pk(root, 'exec', 'r1', 'touch', '/stop')).code).toBe(0);
+    await until('the restart policy to run r1 again', async () => (await restarts()) === 1 && (await running()) && (await pk(root, 'exec', 'r1', 'true')).code === 0);
+    expect(await eth1()).toMatch(/inet 10\.51\.0\.50\/24/);
+    expect((await pk(root, 'exec', 'r1', 'ip', '-4', '-o', 'addr', 'show', 'eth0')).stdout).toMatch(/inet 10\.50\.0\.2\/24/);
+    expect(peerHosts()).toMatch(/^10\.51\.0\.50\tr1 svc$/m);
+    expect(readFileSync(join(root, 'containers', id, 'hosts'), 'utf8')).toMatch(/^10\.51\.0\.50\t\S+ r1 svc$/m);
+    // 2. pocker restart (stop, then start: the leases are given back and taken again).
+    expect((await pk(root, 'restart', '-t', '1', 'r1')).code).toBe(0);
+    expect(await eth1()).toMatch(/inet 10\.51\.0\.50\/24/);
+    expect((await inspectContainer('r1', { root })).NetworkSettings.Networks).toMatchObject({ base: { IPAddress: '10.50.0.2' }, extra: { IPAddress: '10.51.0.50', Aliases: ['svc'] } });
+    expect(peerHosts()).toMatch(/^10\.51\.0\.50\tr1 svc$/m);
+    // 3. Stopped, disconnected: it stays disconnected at its next start.
+    expect((await pk(root, 'stop', '-t', '1', 'r1')).code).toBe(0);
+    expect(peerHosts()).not.toMatch(/\br1\b/);
+    const dis = await pk(root, 'network', 'disconnect', 'extra', 'r1');
+    expect(dis).toMatchObject({ code: 0, stderr: '' });
+    expect((await pk(root, 'network', 'disconnect', 'extra', 'r1')).stderr).toMatch(/is not connected to network extra/);
+    expect((await pk(root, 'start', 'r1')).code).toBe(0);
+    expect((await pk(root, 'exec', 'r1', 'ip', '-o', 'link')).stdout).not.toContain('eth1');
+    expect(Object.keys((await inspectContainer('r1', { root })).NetworkSettings.Networks)).toEqual(['base']);
+    expect(peerHosts()).not.toMatch(/\br1\b/);
+    // ... and through a restart policy's run too.
+    expect((await pk(root, 'exec', 'r1', 'touch', '/stop')).code).toBe(0);
+    await until('the restart policy to run r1 again', async () => (await restarts()) === 1 && (await running()) && (await pk(root, 'exec', 'r1', 'true')).code === 0);
+    expect((await pk(root, 'exec', 'r1', 'ip', '-o', 'link')).stdout).not.toContain('eth1');
+    await pk(root, 'rm', '-f', 'r1', 'peer');
+    expect(await leftovers(root)).toEqual(NOTHING);
+  }, 120_000);
+
   it('50 containers started in parallel on one network get 50 distinct addresses', async () => {
     const root = newRoot();
     await pk(root, 'network', 'create', '--subnet', '10.45.0.0/24', 'many');
