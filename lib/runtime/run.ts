@@ -41,7 +41,7 @@ import { recordEvent } from '../state/events.js';
 import { hiddenStorePaths } from '../spec/hidden.js';
 import { resolveForStart } from './namespaces.js';
 import { checkNetworkRequests, networkStarted, releaseContainerNetwork, setupContainerNetwork } from '../network/attach.js';
-import { exposedPorts } from '../network/ports.js';
+import { exposedPorts, withPublishAll } from '../network/ports.js';
 import type { PockerSection } from '../spec/pocker.js';
 
 /**
@@ -68,8 +68,9 @@ async function startNetwork(cfg: ResolvedRunConfig, name: string, document: OciD
         ...(cfg.dnsOptions ? { dnsOptions: cfg.dnsOptions } : {}),
       },
       cfg.networks,
-      cfg.publish ?? [],
-      cfg.publishAll ? (cfg.exposed ?? []) : [],
+      // -P: every exposed port not published already gets a free host port (Docker's).
+      cfg.publishAll ? withPublishAll(cfg.publish ?? [], cfg.exposed ?? []) : (cfg.publish ?? []),
+      cfg.exposed ?? [],
     );
     (document.pocker as PockerSection).network = { interfaces: setup.interfaces, cleanup: setup.cleanup };
     bind('/etc/hosts', setup.hosts);
@@ -233,7 +234,8 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: C
     claim: async (image) => {
       if (image.layers.length === 0) throw new PockerError(`image ${reference} has no layers`, { code: 'ERR_POCKER_INVALID', step: 'image' });
       const cfg = applyImageDefaults(resolved, options, image.defaults);
-      if (cfg.publishAll) cfg.exposed = exposedPorts({ ExposedPorts: Object.fromEntries((image.exposedPorts ?? []).map((p) => [p, {}])) });
+      // The image's ExposedPorts: published with -P, listed (as null) in NetworkSettings.Ports either way.
+      if (image.exposedPorts?.length) cfg.exposed = exposedPorts({ ExposedPorts: Object.fromEntries(image.exposedPorts.map((p) => [p, {}])) });
       prepared = await create(withImageVolumes(cfg, image.volumes), [...image.layers].reverse(), { name: image.name, id: image.id, layers: image.layers }, image.stopSignal);
     },
   });
