@@ -8,7 +8,7 @@
 // which one O_EXCL file cannot say, and a stale claim is taken over without a race). A test bind
 // then refuses a port a host process listens on. Free ports come from 32768–60999 (Linux's default
 // ip_local_port_range, Docker's too), starting at a random place.
-import { constants, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs';
+import { constants, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync, closeSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { isIP } from 'node:net';
@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import { PockerError, invalid } from '../errors.js';
 import { procStat } from '../proc.js';
 import { withFileLock } from '../fsutil.js';
-import { containerLive } from './store.js';
 
 export type Protocol = 'tcp' | 'udp';
 
@@ -171,7 +170,7 @@ function allocatorAlive(c: Claim): boolean {
 
 /** Options of allocatePorts(). */
 export interface AllocateOptions {
-  /** Is container `id` live (its claims kept)? Default: it runs (store.ts containerLive). */
+  /** Is container `id` live (its claims kept)? Default: its directory exists (publishPorts passes: it runs). */
   isLive?: (id: string) => boolean;
   /** Skip the test bind (tests of the claim files alone). */
   noBindCheck?: boolean;
@@ -215,9 +214,7 @@ export async function allocatePorts(root: string, containerId: string, specs: Po
   if (specs.length === 0) return [];
   const dir = portsDir(root);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // A claim is held while its container runs (a stopped one, or one a reboot or a SIGKILLed
-  // monitor left recorded as running, holds no port: Docker's), or while its allocator lives.
-  const isLive = options.isLive ?? ((id: string) => containerLive(root, id));
+  const isLive = options.isLive ?? ((id: string) => existsSync(join(root, 'containers', id)));
   const me: Claim = { container: containerId, pid: process.pid, pidStart: procStart('self') };
   return withFileLock(join(dir, 'lock'), async () => {
     // What is claimed, by name; stale claims (a dead container's, whose allocator is gone too) go.
