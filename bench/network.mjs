@@ -12,6 +12,7 @@
 //      namespaces, and a veth pair between the host and a namespace.
 //
 //   sudo npm run bench:network [-- --runs 40 --warmup 3 --mb 512 --rounds 2000]
+//   sudo npm run bench:network -- --baseline /path/to/other/checkout   # its run() too, interleaved
 //
 // A part that cannot run (pocker without bridge networking yet, podman without a runtime) prints
 // why and the bench goes on. Everything lives in one temp dir, under the `pocker-bench-net` cgroup
@@ -29,14 +30,15 @@ const PARENT = 'pocker-bench-net';
 const POCKER = join(REPO, 'bin/pocker.cjs');
 
 function parseArgs(argv) {
-  const o = { runs: 40, warmup: 3, mb: 512, rounds: 2000, repeat: 3, inNetns: false };
+  const o = { runs: 40, warmup: 3, mb: 512, rounds: 2000, repeat: 3, inNetns: false, baseline: '' };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--in-netns') { o.inNetns = true; continue; }
+    if (argv[i] === '--baseline') { o.baseline = resolve(argv[++i] ?? ''); continue; }
     const [flag, inline] = argv[i].includes('=') ? argv[i].split(/=(.*)/s, 2) : [argv[i], undefined];
     const n = Number(inline ?? argv[++i]);
     if (!Number.isInteger(n) || n < 0) throw new Error(`${flag}: expected an integer`);
     const key = { '--runs': 'runs', '--warmup': 'warmup', '--mb': 'mb', '--rounds': 'rounds', '--repeat': 'repeat' }[flag];
-    if (!key) throw new Error(`unknown option ${flag} (--runs N, --warmup N, --mb N, --rounds N, --repeat N)`);
+    if (!key) throw new Error(`unknown option ${flag} (--runs N, --warmup N, --mb N, --rounds N, --repeat N, --baseline DIR)`);
     o[key] = n;
   }
   return o;
@@ -189,6 +191,21 @@ async function startup(o, tmp, rootfs, root) {
     'pocker run --rm --network none': () => cli('none'),
     'pocker run --rm --network bridge': () => cli('bridge'),
   };
+  // --baseline DIR: another checkout's (built) run() in the same runs, for before/after figures.
+  if (o.baseline) {
+    const base = (await import(pathToFileURL(join(o.baseline, 'dist/index.js')).href)).run;
+    const baseRoot = join(tmp, 'baseline-root');
+    const blib = async (network) => {
+      const t0 = now();
+      const c = await base({ rootfs, cmd: ['/bin/true'], root: baseRoot, cgroupParent: PARENT, network, stdio: 'ignore' });
+      const st = await c.wait();
+      if (st.exitCode !== 0) throw new Error(`baseline run() exited ${st.exitCode}`);
+      return ms(t0, now());
+    };
+    targets['baseline run() --network none'] = () => blib('none');
+    targets['baseline run() --network bridge'] = () => blib('bridge');
+    notes.push(`baseline: ${o.baseline}`);
+  }
   // podman (runc: crun refuses this hybrid cgroup host without bench/run.mjs's namespace trick).
   let pm = null;
   if (podmanVersion()) {
@@ -275,7 +292,7 @@ async function main() {
     console.log(`\nstart-up, ms (/bin/true, busybox rootfs, ${o.runs} interleaved runs each)`);
     console.log(table(Object.entries(sum).map(([k, v]) => [k, v.n, fmt(v.median), fmt(v.p90), fmt(v.min)]), ['case', 'n', 'median', 'p90', 'min']));
     const d = (a, b) => (sum[a] && sum[b] ? fmt(sum[b].median - sum[a].median) : 'n/a');
-    console.log(`added by --network bridge (median): run() ${d('run() --network none', 'run() --network bridge')} ms (goal ≤ 2), CLI ${d('pocker run --rm --network none', 'pocker run --rm --network bridge')} ms, podman ${d('podman run --rm --network none', 'podman run --rm --network bridge')} ms`);
+    console.log(`added by --network bridge (median): run() ${d('run() --network none', 'run() --network bridge')} ms (goal ≤ 2), CLI ${d('pocker run --rm --network none', 'pocker run --rm --network bridge')} ms, podman ${d('podman run --rm --network none', 'podman run --rm --network bridge')} ms${o.baseline ? `, baseline run() ${d('baseline run() --network none', 'baseline run() --network bridge')} ms` : ''}`);
     for (const n of s.notes) console.log(`  note: ${n}`);
 
     try {

@@ -79,6 +79,13 @@ export interface NetRoute {
   gateway?: string;
 }
 
+/** netSnapshot(): a namespace's links, addresses and routes, read together. */
+export interface NetSnapshot {
+  links: NetLink[];
+  addresses: NetAddress[];
+  routes: NetRoute[];
+}
+
 export interface NativeAddon {
   /** Seals a memfd copy of pocker-init (once per process); spawn() executes that copy. */
   setInitPath(path: string): void;
@@ -129,6 +136,8 @@ export interface NativeAddon {
   netAddresses(pid?: number): NetAddress[];
   /** The main table's unicast routes (IPv4 and IPv6) of this namespace. */
   netRoutes(): NetRoute[];
+  /** netLinks(), netAddresses() and netRoutes() of this namespace at once: one socket, one link dump. */
+  netSnapshot(): NetSnapshot;
   /** Clears FD_CLOEXEC, or sets it. */
   setCloexec(fd: number, on: boolean): void;
   /**

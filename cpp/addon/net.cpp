@@ -95,12 +95,7 @@ bool stringsArg(const Napi::Value& v, std::vector<std::string>* out) {
 }
 
 // netLinks(): {name, index, kind, master?, mtu, up, mac}[]
-Napi::Value NetLinks(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  nl::Socket s;
-  if (int e = s.open()) return fail(env, e, "socket", "");
-  std::vector<nl::Link> links;
-  if (int e = s.links(&links)) return fail(env, e, "RTM_GETLINK", "");
+Napi::Array linksValue(Napi::Env env, const std::vector<nl::Link>& links) {
   Napi::Array out = Napi::Array::New(env, links.size());
   for (size_t i = 0; i < links.size(); i++) {
     const auto& l = links[i];
@@ -114,6 +109,58 @@ Napi::Value NetLinks(const Napi::CallbackInfo& info) {
     o.Set("mac", l.mac);
     out.Set(static_cast<uint32_t>(i), o);
   }
+  return out;
+}
+
+Napi::Array addressesValue(Napi::Env env, const std::vector<nl::Address>& addrs) {
+  Napi::Array out = Napi::Array::New(env, addrs.size());
+  for (size_t i = 0; i < addrs.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", addrs[i].name);
+    o.Set("address", addrs[i].cidr);
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
+Napi::Array routesValue(Napi::Env env, const std::vector<nl::Route>& routes) {
+  Napi::Array out = Napi::Array::New(env, routes.size());
+  for (size_t i = 0; i < routes.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("dst", routes[i].dst);
+    o.Set("dev", routes[i].dev);
+    if (!routes[i].gateway.empty()) o.Set("gateway", routes[i].gateway);
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
+Napi::Value NetLinks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  nl::Socket s;
+  if (int e = s.open()) return fail(env, e, "socket", "");
+  std::vector<nl::Link> links;
+  if (int e = s.links(&links)) return fail(env, e, "RTM_GETLINK", "");
+  return linksValue(env, links);
+}
+
+// netSnapshot(): {links, addresses, routes} of the caller's namespace through one socket and one
+// link dump (what a start needs to know: the default route's MTU, whether the bridge is there, up
+// and addressed), instead of a socket and a dump per question.
+Napi::Value NetSnapshot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  nl::Socket s;
+  if (int e = s.open()) return fail(env, e, "socket", "");
+  std::vector<nl::Link> links;
+  if (int e = s.links(&links)) return fail(env, e, "RTM_GETLINK", "");
+  std::vector<nl::Address> addrs;
+  if (int e = s.addresses(&addrs, &links)) return fail(env, e, "RTM_GETADDR", "");
+  std::vector<nl::Route> routes;
+  if (int e = s.routes(&routes, &links)) return fail(env, e, "RTM_GETROUTE", "");
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("links", linksValue(env, links));
+  out.Set("addresses", addressesValue(env, addrs));
+  out.Set("routes", routesValue(env, routes));
   return out;
 }
 
@@ -238,14 +285,7 @@ Napi::Value NetAddresses(const Napi::CallbackInfo& info) {
   if (int e = openSocket(pid, &s, &ns, &path, &syscall)) return fail(env, e, syscall, path);
   std::vector<nl::Address> addrs;
   if (int e = s.addresses(&addrs)) return fail(env, e, "RTM_GETADDR", path);
-  Napi::Array out = Napi::Array::New(env, addrs.size());
-  for (size_t i = 0; i < addrs.size(); i++) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("name", addrs[i].name);
-    o.Set("address", addrs[i].cidr);
-    out.Set(static_cast<uint32_t>(i), o);
-  }
-  return out;
+  return addressesValue(env, addrs);
 }
 
 // netRoutes(): {dst, dev, gateway?}[] of the main table (IPv4 and IPv6).
@@ -255,21 +295,14 @@ Napi::Value NetRoutes(const Napi::CallbackInfo& info) {
   if (int e = s.open()) return fail(env, e, "socket", "");
   std::vector<nl::Route> routes;
   if (int e = s.routes(&routes)) return fail(env, e, "RTM_GETROUTE", "");
-  Napi::Array out = Napi::Array::New(env, routes.size());
-  for (size_t i = 0; i < routes.size(); i++) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("dst", routes[i].dst);
-    o.Set("dev", routes[i].dev);
-    if (!routes[i].gateway.empty()) o.Set("gateway", routes[i].gateway);
-    out.Set(static_cast<uint32_t>(i), o);
-  }
-  return out;
+  return routesValue(env, routes);
 }
 
 }  // namespace
 
 void initNet(Napi::Env env, Napi::Object exports) {
   exports.Set("netLinks", Napi::Function::New(env, NetLinks, "netLinks"));
+  exports.Set("netSnapshot", Napi::Function::New(env, NetSnapshot, "netSnapshot"));
   exports.Set("netBridge", Napi::Function::New(env, NetBridge, "netBridge"));
   exports.Set("netDeleteLink", Napi::Function::New(env, NetDeleteLink, "netDeleteLink"));
   exports.Set("netAttach", Napi::Function::New(env, NetAttach, "netAttach"));

@@ -337,6 +337,7 @@ int Socket::createVeth(const std::string& host, const std::string& peer, int pee
   size_t p = m.nest(VETH_INFO_PEER);
   ifinfomsg pi{};
   pi.ifi_family = AF_UNSPEC;
+  // (Not up here: veth_open refuses, ENOTCONN, while the host end is not registered yet.)
   m.put(&pi, sizeof pi);
   m.str(IFLA_IFNAME, peer);
   if (mtu) m.u32(IFLA_MTU, mtu);
@@ -428,7 +429,9 @@ int Socket::deleteLink(const std::string& name) {
   return request(m.finish());
 }
 
-int Socket::addAddress(int index, const Cidr& c) {
+namespace {
+
+Msg addressMsg(int index, const Cidr& c) {
   Msg m(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
   ifaddrmsg ifa{};
   ifa.ifa_family = static_cast<unsigned char>(c.family);
@@ -446,10 +449,21 @@ int Socket::addAddress(int index, const Cidr& c) {
     a |= htonl(host);
     m.attr(IFA_BROADCAST, &a, 4);
   }
-  return request(m.finish());
+  return m;
 }
 
-int Socket::addDefaultRoute(int index, const Cidr& gw) {
+Msg linkUpMsg(int index) {
+  Msg m(RTM_NEWLINK, 0);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_index = index;
+  ifi.ifi_flags = IFF_UP;
+  ifi.ifi_change = IFF_UP;
+  m.put(&ifi, sizeof ifi);
+  return m;
+}
+
+Msg defaultRouteMsg(int index, const Cidr& gw) {
   Msg m(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
   rtmsg r{};
   r.rtm_family = static_cast<unsigned char>(gw.family);
@@ -460,7 +474,69 @@ int Socket::addDefaultRoute(int index, const Cidr& gw) {
   m.put(&r, sizeof r);
   m.attr(RTA_GATEWAY, gw.addr, gw.size());
   m.u32(RTA_OIF, static_cast<uint32_t>(index));
-  return request(m.finish());
+  return m;
+}
+
+}  // namespace
+
+int Socket::addAddress(int index, const Cidr& c) { return request(addressMsg(index, c).finish()); }
+
+int Socket::addDefaultRoute(int index, const Cidr& gw) { return request(defaultRouteMsg(index, gw).finish()); }
+
+int Socket::configure(int index, const std::vector<Cidr>& addrs, const std::vector<Cidr>& gateways, size_t* failed) {
+  // One datagram of N requests (each with NLM_F_ACK and its own sequence number): the kernel runs
+  // them in order (netlink_rcv_skb) and acks each. The first error stops our reading of the rest:
+  // the kernel still ran the requests after it, which the caller's undo (delete the pair) covers.
+  std::vector<std::string> msgs;
+  for (const auto& a : addrs) msgs.push_back(addressMsg(index, a).finish());
+  msgs.push_back(linkUpMsg(index).finish());
+  for (const auto& g : gateways) msgs.push_back(defaultRouteMsg(index, g).finish());
+  *failed = 0;
+  std::string all;
+  std::vector<uint32_t> seqs;
+  for (auto& msg : msgs) {
+    if (msg.size() < NLMSG_HDRLEN) return EMSGSIZE;
+    uint16_t flags;
+    std::memcpy(&flags, msg.data() + offsetof(nlmsghdr, nlmsg_flags), sizeof flags);
+    flags |= NLM_F_ACK;
+    std::memcpy(msg.data() + offsetof(nlmsghdr, nlmsg_flags), &flags, sizeof flags);
+    if (++seq_ == 0) seq_ = 1;
+    std::memcpy(msg.data() + offsetof(nlmsghdr, nlmsg_seq), &seq_, sizeof seq_);
+    seqs.push_back(seq_);
+    all += msg;  // each is NLMSG_ALIGNed already
+  }
+  if (!fd_) return EBADF;
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  for (;;) {
+    ssize_t n = ::sendto(fd_.get(), all.data(), all.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+    if (n >= 0) {
+      if (static_cast<size_t>(n) != all.size()) return EMSGSIZE;
+      break;
+    }
+    if (errno != EINTR) return errno;
+  }
+  size_t acked = 0;
+  while (acked < seqs.size()) {
+    ssize_t got = receive();
+    if (got < 0) return errno;
+    int len = static_cast<int>(got);
+    for (auto* h = reinterpret_cast<const nlmsghdr*>(buf_.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+      if (h->nlmsg_type != NLMSG_ERROR) continue;
+      size_t k = 0;
+      while (k < seqs.size() && seqs[k] != h->nlmsg_seq) k++;
+      if (k == seqs.size()) continue;  // a stale answer
+      if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return EPROTO;
+      nlmsgerr e;
+      std::memcpy(&e, NLMSG_DATA(h), sizeof e);
+      if (e.error) {
+        *failed = k;
+        return -e.error;
+      }
+      acked++;
+    }
+  }
+  return 0;
 }
 
 template <typename T, typename F>
@@ -473,10 +549,13 @@ int Socket::dumpAll(uint16_t type, const void* hdr, size_t hdrLen, std::vector<T
   return e;
 }
 
-int Socket::linkNames(std::map<int, std::string>* names) {
+int Socket::linkNames(std::map<int, std::string>* names, const std::vector<Link>* known) {
   std::vector<Link> ls;
-  if (int e = links(&ls)) return e;
-  for (const auto& l : ls) (*names)[l.index] = l.name;
+  if (!known) {
+    if (int e = links(&ls)) return e;
+    known = &ls;
+  }
+  for (const auto& l : *known) (*names)[l.index] = l.name;
   return 0;
 }
 
@@ -495,9 +574,9 @@ int Socket::links(std::vector<Link>* out) {
   return 0;
 }
 
-int Socket::addresses(std::vector<Address>* out) {
+int Socket::addresses(std::vector<Address>* out, const std::vector<Link>* known) {
   std::map<int, std::string> names;
-  if (int e = linkNames(&names)) return e;
+  if (int e = linkNames(&names, known)) return e;
   ifaddrmsg ifa{};
   ifa.ifa_family = AF_UNSPEC;
   return dumpAll(RTM_GETADDR, &ifa, sizeof ifa, out, [&](const nlmsghdr* h) {
@@ -519,9 +598,9 @@ int Socket::addresses(std::vector<Address>* out) {
   });
 }
 
-int Socket::routes(std::vector<Route>* out) {
+int Socket::routes(std::vector<Route>* out, const std::vector<Link>* known) {
   std::map<int, std::string> names;
-  if (int e = linkNames(&names)) return e;
+  if (int e = linkNames(&names, known)) return e;
   rtmsg rm{};
   rm.rtm_family = AF_UNSPEC;
   return dumpAll(RTM_GETROUTE, &rm, sizeof rm, out, [&](const nlmsghdr* h) {
@@ -582,16 +661,26 @@ Error netAttach(nl::Socket& host, nl::Socket& inner, int nsFd, const NetInterfac
   int index = 0;
   if (int e = inner.linkIndex(iface.name, &index)) return undo(error(e, "RTM_GETLINK", iface.name));
   if (index == 0) return undo(error(ENODEV, "RTM_GETLINK", iface.name));
-  for (size_t i = 0; i < addrs.size(); i++)
-    if (int e = inner.addAddress(index, addrs[i])) return undo(error(e, "RTM_NEWADDR", iface.name + " " + iface.addresses[i]));
+  // Its addresses, the link up, its default routes: one batch (one datagram, one ack each), not a
+  // round trip apiece.
+  std::vector<nl::Cidr> gateways;
+  std::vector<std::string> gatewayText;
+  if (gw4.family) {
+    gateways.push_back(gw4);
+    gatewayText.push_back(iface.gateway);
+  }
+  if (gw6.family) {
+    gateways.push_back(gw6);
+    gatewayText.push_back(iface.gateway6);
+  }
+  size_t failed = 0;
+  if (int e = inner.configure(index, addrs, gateways, &failed)) {
+    if (failed < addrs.size()) return undo(error(e, "RTM_NEWADDR", iface.name + " " + iface.addresses[failed]));
+    if (failed == addrs.size()) return undo(error(e, "RTM_NEWLINK", iface.name));
+    return undo(error(e, "RTM_NEWROUTE", iface.name + " via " + gatewayText[failed - addrs.size() - 1]));
+  }
+  // (Both fault points follow the batch: the addresses and routes are made together.)
   if (after) after("net-addr");
-  nl::LinkChange up;
-  up.up = true;
-  if (int e = inner.setLink(index, up)) return undo(error(e, "RTM_NEWLINK", iface.name));
-  if (gw4.family)
-    if (int e = inner.addDefaultRoute(index, gw4)) return undo(error(e, "RTM_NEWROUTE", iface.name + " via " + iface.gateway));
-  if (gw6.family)
-    if (int e = inner.addDefaultRoute(index, gw6)) return undo(error(e, "RTM_NEWROUTE", iface.name + " via " + iface.gateway6));
   if (after) after("net-route");
   return {};
 }

@@ -88,7 +88,8 @@ class Socket {
   explicit operator bool() const { return static_cast<bool>(fd_); }
 
   // A veth pair: `host` here (MTU, enslaved to `masterIndex` if > 0, up), its peer `peer` created
-  // directly in the namespace of `peerNsFd` (IFLA_NET_NS_FD) under its final name, with MTU and MAC.
+  // directly in the namespace of `peerNsFd` (IFLA_NET_NS_FD) under its final name, with MTU and
+  // MAC (down: configure() brings it up).
   int createVeth(const std::string& host, const std::string& peer, int peerNsFd, uint32_t mtu, const unsigned char* peerMac,
                  int masterIndex);
   // A bridge (kind "bridge"), down, with a random locally administered MAC (a bridge without one
@@ -105,11 +106,16 @@ class Socket {
   int addAddress(int index, const Cidr& cidr);
   // A default route (0.0.0.0/0 or ::/0) via `gateway` out of `index`, in the main table.
   int addDefaultRoute(int index, const Cidr& gateway);
+  // addAddress() for each of `addrs`, the link up, then addDefaultRoute() via each of `gateways`,
+  // sent as one batch (one datagram; the kernel acks each request). On error, *failed is the index
+  // of the failed request (the addresses, then the link up, then the gateways).
+  int configure(int index, const std::vector<Cidr>& addrs, const std::vector<Cidr>& gateways, size_t* failed);
 
   int links(std::vector<Link>* out);
-  int addresses(std::vector<Address>* out);
+  // `known`, when given, is a links() answer of this socket to name the links by (no second dump).
+  int addresses(std::vector<Address>* out, const std::vector<Link>* known = nullptr);
   // The main table's unicast routes, IPv4 and IPv6.
-  int routes(std::vector<Route>* out);
+  int routes(std::vector<Route>* out, const std::vector<Link>* known = nullptr);
 
  private:
   // Sends one request (NLM_F_ACK added) and waits for its ack; `reply`, when given, gets the
@@ -122,7 +128,7 @@ class Socket {
   // answer inconsistent (NLM_F_DUMP_INTR: the table changed meanwhile).
   template <typename T, typename F>
   int dumpAll(uint16_t type, const void* body, size_t bodyLen, std::vector<T>* out, F each);
-  int linkNames(std::map<int, std::string>* names);
+  int linkNames(std::map<int, std::string>* names, const std::vector<Link>* known);
   int send(std::string& msg, uint32_t* seq);
   // One datagram into buf_ (EINTR retried; a truncated one is EMSGSIZE).
   ssize_t receive();
@@ -136,9 +142,11 @@ class Socket {
 
 // The whole plumbing of one container interface (the monitor's, and the addon's netAttach):
 // the veth pair with its peer `iface.name` in the namespace of `nsFd`, the host end on
-// `iface.bridge` and up; then, through `inner` (a socket opened in that namespace), addresses,
-// the link up, default routes. `after(point)`, when given, runs after each step: "net-veth",
-// "net-addr", "net-route" (pocker-init's fault points). On error the host end is deleted (the
+// `iface.bridge` and up, in one request; then, through `inner` (a socket opened in that
+// namespace), the peer's index and, in one batch, its addresses, up, default routes: four round
+// trips in all (the bridge's index, the pair, the peer's index, the batch). `after(point)`, when
+// given, runs after the pair ("net-veth") and after the batch ("net-addr", then "net-route":
+// pocker-init's fault points). On error the host end is deleted (the
 // pair goes with it) and the Error has step "network", the request's name as syscall and the
 // interface as path. With `replaceStale`, a host end of that name that exists already is deleted
 // and the pair made again (the monitor's: the name is its container's own, left by an earlier run

@@ -741,6 +741,18 @@ int capabilityNumber(const std::string& name) {
   return -1;
 }
 
+bool parseNetInterfaces(const char* data, size_t len, std::vector<NetInterface>* out) {
+  json doc = json::parse(data, data + len, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return false;
+  const json* pocker = Reader::member(doc, "pocker");
+  const json* network = pocker && pocker->is_object() ? Reader::member(*pocker, "network") : nullptr;
+  Reader r;
+  Spec s;
+  if (network && !parseNetwork(r, *network, &s)) return false;
+  *out = std::move(s.netInterfaces);
+  return true;
+}
+
 Error parseSpec(const char* data, size_t len, Spec* out) {
   Reader r;
   auto bad = [&]() { return Error{EINVAL, "read-spec", "parse", r.error}; };

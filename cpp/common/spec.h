@@ -153,6 +153,12 @@ struct Spec {
 // Parses a spec document. On error returns {EINVAL, "read-spec", "parse", "spec: <json path>: <why>"}.
 Error parseSpec(const char* data, size_t len, Spec* out);
 
+// pocker.network.interfaces of a spec document alone (checked as parseSpec checks them): what a
+// restart policy's monitor reads again from config.json before each later run, so that interfaces
+// `network connect` added (and `disconnect` removed) since the first run come back (or stay away).
+// False, with `out` untouched, when the document or that part of it is not valid.
+bool parseNetInterfaces(const char* data, size_t len, std::vector<NetInterface>* out);
+
 // A capability name ("CAP_SYS_ADMIN") to its number, or -1.
 int capabilityNumber(const std::string& name);
 

@@ -108,7 +108,7 @@ int abortStart(const Spec& spec, int sync, pid_t pid, const Error& e) {
     while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
     }
   }
-  removeHostEnds(spec);
+  removeHostEnds(spec.netInterfaces);
   cleanupCgroups(spec);
   if (!spec.attachSocket.empty()) ::unlink(spec.attachSocket.c_str());
   // A later run of a restart policy that cannot start is the container's last end: nobody else
@@ -217,6 +217,9 @@ int runMonitor(const Spec& spec, int sync) {
 
   bool syncOpen = true;
   uint32_t restarts = 0;
+  // The interfaces of this run: the spec's for the first; a later run's are read again from
+  // config.json (network connect / disconnect since then: init/net.h reloadInterfaces).
+  std::vector<NetInterface> netIfaces = spec.netInterfaces;
   // One run of the container per turn; more turns only with a restart policy (detached).
   for (;;) {
     // A detached container's output goes to pipes the monitor reads into the json-file log.
@@ -270,7 +273,8 @@ int runMonitor(const Spec& spec, int sync) {
     // may run anything): a failed restart ends the policy as a failed exec would.
     int setupExit = 0;
     if (monitorPlumbsNetwork(spec)) {
-      if (Error err = setupNetwork(spec, pid)) {
+      if (restarts > 0) netIfaces = reloadInterfaces(spec, netIfaces);
+      if (Error err = setupNetwork(spec, netIfaces, pid)) {
         if (restarts == 0) return abortStart(spec, sync, pid, err);
         ::kill(pid, SIGKILL);
         while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
@@ -317,7 +321,7 @@ int runMonitor(const Spec& spec, int sync) {
         }
         if (restarts == 0) {
           // Relay the container's own error report unchanged, after cleaning up.
-          removeHostEnds(spec);
+          removeHostEnds(netIfaces);
           cleanupCgroups(spec);
           hub.close();
           sendMsg(sync, std::string(buf, static_cast<size_t>(n)));

@@ -37,7 +37,7 @@ int64_t nowMs() {
 
 }  // namespace
 
-Error setupNetwork(const Spec& spec, pid_t pid) {
+Error setupNetwork(const Spec& spec, const std::vector<NetInterface>& interfaces, pid_t pid) {
   if (!(spec.namespaces & CLONE_NEWNET)) return {};
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/ns/net", static_cast<int>(pid));
@@ -53,24 +53,33 @@ Error setupNetwork(const Spec& spec, pid_t pid) {
   if (setns(self.get(), CLONE_NEWNET) != 0) return fail("network", "setns", "/proc/self/ns/net");
   if (openErr) return Error{openErr, "network", "socket", "lo"};
   if (int e = inner.setLinkUp("lo")) return Error{e, "network", "RTM_NEWLINK", "lo"};
-  if (spec.netInterfaces.empty()) return {};
+  if (interfaces.empty()) return {};
 
   nl::Socket host;
-  if (int e = host.open()) return Error{e, "network", "socket", spec.netInterfaces[0].hostName};
-  for (size_t i = 0; i < spec.netInterfaces.size(); i++) {
-    if (Error err = netAttach(host, inner, target.get(), spec.netInterfaces[i], faultPoint, true)) {
-      for (size_t k = 0; k < i; k++) host.deleteLink(spec.netInterfaces[k].hostName);
+  if (int e = host.open()) return Error{e, "network", "socket", interfaces[0].hostName};
+  for (size_t i = 0; i < interfaces.size(); i++) {
+    if (Error err = netAttach(host, inner, target.get(), interfaces[i], faultPoint, true)) {
+      for (size_t k = 0; k < i; k++) host.deleteLink(interfaces[k].hostName);
       return err;
     }
   }
   return {};
 }
 
-void removeHostEnds(const Spec& spec) {
-  if (spec.netInterfaces.empty()) return;
+std::vector<NetInterface> reloadInterfaces(const Spec& spec, const std::vector<NetInterface>& current) {
+  if (spec.stateDir.empty()) return current;
+  std::string text;
+  if (readFile((spec.stateDir + "/config.json").c_str(), &text) != 0) return current;
+  std::vector<NetInterface> out;
+  if (!parseNetInterfaces(text.data(), text.size(), &out)) return current;
+  return out;
+}
+
+void removeHostEnds(const std::vector<NetInterface>& interfaces) {
+  if (interfaces.empty()) return;
   nl::Socket host;
   if (host.open() != 0) return;
-  for (const auto& i : spec.netInterfaces) host.deleteLink(i.hostName);
+  for (const auto& i : interfaces) host.deleteLink(i.hostName);
 }
 
 void runNetworkCleanup(const Spec& spec) {

@@ -5,6 +5,9 @@
 #include <sched.h>
 #include <sys/types.h>
 
+#include <vector>
+
+#include "common/netlink.h"
 #include "common/spec.h"
 #include "common/util.h"
 
@@ -15,19 +18,24 @@ namespace pocker {
 // fault points POCKER_FAULT=net-veth|net-addr|net-route). The monitor never leaves its own
 // namespace for more than opening one netlink socket in the container's. On error, whatever host
 // ends it made are deleted; the Error has step `network`.
-Error setupNetwork(const Spec& spec, pid_t pid);
+Error setupNetwork(const Spec& spec, const std::vector<NetInterface>& interfaces, pid_t pid);
+
+// The interfaces of a restart policy's next run: pocker.network.interfaces of the container's
+// config.json (spec.stateDir) as `network connect` / `disconnect` left it, or `current` when it
+// cannot be read (the first run's list stays).
+std::vector<NetInterface> reloadInterfaces(const Spec& spec, const std::vector<NetInterface>& current);
 
 // Whether the monitor plumbs this container's network (a new network namespace of a container it
 // runs): it does so while the container sets up its filesystem, and sends a second go when done;
 // the container waits for it before it drops its privileges and execs (container.cpp: prepare).
 inline bool monitorPlumbsNetwork(const Spec& s) { return !s.runc && !s.execPid && (s.namespaces & CLONE_NEWNET) != 0; }
 
-// Deletes the host ends of spec.netInterfaces (absent ones are fine): on a failed start, so that
+// Deletes the host ends of these interfaces (absent ones are fine): on a failed start, so that
 // nothing is left when the caller hears of it. Not at a container's normal end: its namespace dies
 // with it and the kernel removes the pairs in its own batched teardown, while an RTM_DELLINK of a
 // veth waits for RCU grace periods (20-30 ms here) that a `run --rm` would wait for too. A later
 // run of a restart policy replaces a pair the teardown has not removed yet (netAttach replaceStale).
-void removeHostEnds(const Spec& spec);
+void removeHostEnds(const std::vector<NetInterface>& interfaces);
 
 // spec.netCleanup, when set: fork + exec (no shell; PATH set, nothing else in its environment),
 // waited for at most 10 s, then SIGKILLed. Called at the container's last end when no caller is

@@ -2,10 +2,10 @@
 // pruneNetworks, connectNetwork, disconnectNetwork (and releaseNetworkResources, what the monitor's
 // `pocker network __release ID` runs at a container's last end). Inspect output uses Docker
 // Engine API field names.
-import { describeContainer, findContainer, listContainerRecords, stateRoot, verifiedPid } from '../container/index.js';
+import { describeContainer, findContainer, listContainerRecords, readConfig, stateRoot, verifiedPid, withContainerLock, writeConfig } from '../container/index.js';
 import { PockerError } from '../errors.js';
-import { native } from '../native.js';
-import { connectRunning, disconnectContainer, networkStarted, readNetworkDoc, releaseContainerNetwork, type EndpointSettings } from './attach.js';
+import { native, type NetInterfaceSpec } from '../native.js';
+import { connectRunning, disconnectContainer, networkStarted, readNetworkDoc, releaseContainerNetwork, type EndpointSettings, type NetworkRequest } from './attach.js';
 import { removeNetworkRules } from './nft.js';
 import { reconcilePublished } from './publish.js';
 import {
@@ -198,27 +198,76 @@ function runningPid(root: string, ref: string): { id: string; name: string; host
   return { id: c.id, name: c.name, hostname: doc.hostname, pid: c.state.pid };
 }
 
-/** Connects a running container to a network: a new interface (eth1 …) with an address, hosts updated. */
+/** The id of the network a recorded request names (`bridge`: the default network), or null when it is gone. */
+function requestNetworkId(root: string, ref: string, all: NetworkRecord[]): string | null {
+  try {
+    return findNetwork(root, ref, all).id;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Records a connect (`add`) or a disconnect of network `netId` in the container's config.json, for
+ * its later runs: the run config's network requests (what `pocker start` and `restart` plumb) and
+ * pocker.network.interfaces (what its monitor plumbs again at a restart policy's next run:
+ * cpp/init/net.h reloadInterfaces). A foreground container (no run config) has no later run.
+ */
+async function recordNetworks(root: string, id: string, netId: string, add?: { req: NetworkRequest; iface: NetInterfaceSpec; bridge: string }): Promise<void> {
+  const entry = findContainer(root, id);
+  await withContainerLock(entry.dir, async () => {
+    const record = readConfig(entry.dir);
+    const run = record?.meta.run;
+    if (!record || !run) return;
+    const all = readNetworks(root);
+    const bridge = add?.bridge ?? all.find((n) => n.id === netId)?.bridge;
+    const reqs = (run.config.networks ?? []).filter((r) => requestNetworkId(root, r.network, all) !== netId);
+    if (add) reqs.push(add.req);
+    let runtime = record.runtime;
+    const section = record.runtime.network as { interfaces?: NetInterfaceSpec[] } | undefined;
+    if (section && typeof section === 'object') {
+      const interfaces = (section.interfaces ?? []).filter((i) => i.bridge !== bridge);
+      if (add) interfaces.push(add.iface);
+      runtime = { ...record.runtime, network: { ...section, interfaces } };
+    }
+    writeConfig(entry.dir, record.spec, { ...record.meta, run: { ...run, config: { ...run.config, networks: reqs } } }, runtime);
+  });
+}
+
+/**
+ * Connects a running container to a network: a new interface (eth1 …) with an address, hosts
+ * updated. Recorded: the container's later runs (start, restart, a restart policy) have it too.
+ */
 export async function connectNetwork(network: string, container: string, options: ConnectOptions = {}): Promise<EndpointSettings> {
   const root = stateRoot(options);
   const c = runningPid(root, container);
-  const s = await connectRunning(root, { id: c.id, name: c.name, hostname: c.hostname }, c.pid, {
+  const req: NetworkRequest = {
     network,
     ...(options.ip !== undefined ? { ip: options.ip } : {}),
     ...(options.ip6 !== undefined ? { ip6: options.ip6 } : {}),
     ...(options.aliases ? { aliases: options.aliases } : {}),
     ...(options.mac !== undefined ? { mac: options.mac } : {}),
-  });
+  };
+  const made = await connectRunning(root, { id: c.id, name: c.name, hostname: c.hostname }, c.pid, req);
   networkStarted(root, c.id);
-  return s;
+  await recordNetworks(root, c.id, made.network.id, { req, iface: made.iface, bridge: made.network.bridge });
+  return made.settings;
 }
 
-/** Disconnects a container from a network (its interface goes; hosts files updated). */
+/**
+ * Disconnects a container from a network: a running one loses its interface now; a stopped one
+ * starts without it (recorded, as a connect is). Hosts files updated.
+ */
 export async function disconnectNetwork(network: string, container: string, options: NetworkOptions & { force?: boolean } = {}): Promise<void> {
   const root = stateRoot(options);
   const c = describeContainer(findContainer(root, container));
   const pid = c.status === 'running' && c.state?.pid && verifiedPid(c.state.pid, c.state.pidStart) ? c.state.pid : 0;
-  disconnectContainer(root, c.id, pid, network);
+  const all = readNetworks(root);
+  const net = findNetwork(root, network, all);
+  const recorded = (c.config?.run?.config.networks ?? []).some((r) => requestNetworkId(root, r.network, all) === net.id);
+  const attached = readEndpoints(root, net.id).some((e) => e.container === c.id) || !!readNetworkDoc(root, c.id)?.Networks[net.name];
+  if (attached || !recorded) disconnectContainer(root, c.id, pid, network);
+  if (recorded) await recordNetworks(root, c.id, net.id);
 }
 
 /**

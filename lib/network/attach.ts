@@ -14,12 +14,12 @@
 import { createHash } from 'node:crypto';
 import { parseAddHost, type NetworkRequest } from './flags.js';
 export { parseAddHost, validateNetworkFlags, type NetworkRequest } from './flags.js';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, ftruncateSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { containerDir } from '../container/store.js';
 import { PockerError } from '../errors.js';
-import { native, type NetInterfaceSpec } from '../native.js';
+import { native, type NetInterfaceSpec, type NetSnapshot } from '../native.js';
 import { packageRoot } from '../paths.js';
 import { parseCidr } from './addr.js';
 import { enableRouteLocalnet, ensureNetworkRules } from './nft.js';
@@ -115,29 +115,45 @@ export function hostEndName(containerId: string, iface: string): string {
   return `vp${createHash('sha256').update(`${containerId}/${iface}`).digest('hex').slice(0, 12)}`;
 }
 
-/** MTU of the device of the default route here (1500 without one). */
-export function defaultMtu(): number {
+/**
+ * The namespace's links, addresses and routes, read once for a whole start or connect (one
+ * netlink socket and one link dump: each question used to open its own socket and dump the links
+ * again). An empty snapshot when netlink cannot be read: the callers then make what is missing
+ * and report the kernel's own error from there.
+ */
+export function netSnapshot(): NetSnapshot {
   try {
-    const n = native();
-    const r = n.netRoutes().find((x) => x.dst === '0.0.0.0/0' && x.dev !== '') ?? n.netRoutes().find((x) => x.dst === '::/0' && x.dev !== '');
-    const mtu = r ? n.netLinks().find((l) => l.name === r.dev)?.mtu : undefined;
-    return mtu && mtu >= 68 ? mtu : 1500;
+    return native().netSnapshot();
   } catch {
-    return 1500;
+    return { links: [], addresses: [], routes: [] };
   }
 }
 
-const bridgesReady = new Set<string>();
+/** MTU of the device of the default route here (1500 without one). */
+export function defaultMtu(snap: NetSnapshot = netSnapshot()): number {
+  const r = snap.routes.find((x) => x.dst === '0.0.0.0/0' && x.dev !== '') ?? snap.routes.find((x) => x.dst === '::/0' && x.dev !== '');
+  const mtu = r ? snap.links.find((l) => l.name === r.dev)?.mtu : undefined;
+  return mtu && mtu >= 68 ? mtu : 1500;
+}
+
+/** Whether the bridge of `net` is there, up, with its gateway addresses (nothing to do for it). */
+function bridgeReady(snap: NetSnapshot, net: NetworkRecord): boolean {
+  const link = snap.links.find((l) => l.name === net.bridge);
+  if (!link || link.kind !== 'bridge' || !link.up) return false;
+  const have = new Set(snap.addresses.filter((a) => a.name === net.bridge).map((a) => a.address));
+  return net.subnets.every((s) => have.has(`${s.gateway}/${parseCidr(s.subnet)!.bits}`));
+}
 
 /**
  * Makes a network's bridge (with its gateways) and its rules when the bridge is missing: rules
  * first (they name the bridge, which need not exist yet), so a crash in between is mended by the
- * next attach, which finds no bridge and writes the rules again.
+ * next attach, which finds no bridge and writes the rules again. A bridge that `snap` shows ready
+ * costs nothing more: no netlink request, no nft call, no sysctl write.
  */
-export async function ensureBridge(root: string, net: NetworkRecord, mtu: number): Promise<void> {
+export async function ensureBridge(root: string, net: NetworkRecord, mtu: number, snap: NetSnapshot = netSnapshot()): Promise<void> {
   const n = native();
-  if (bridgesReady.has(`${root}\0${net.bridge}`) && n.netLinks().some((l) => l.name === net.bridge && l.kind === 'bridge')) return;
-  const exists = n.netLinks().some((l) => l.name === net.bridge && l.kind === 'bridge');
+  if (bridgeReady(snap, net)) return;
+  const exists = snap.links.some((l) => l.name === net.bridge && l.kind === 'bridge');
   if (!exists) {
     try {
       await ensureNetworkRules(root, { id: net.id, bridge: net.bridge, subnets: net.subnets.map((s) => s.subnet), internal: net.internal });
@@ -168,7 +184,6 @@ export async function ensureBridge(root: string, net: NetworkRecord, mtu: number
     throw fromNative(err, `cannot create the bridge ${net.bridge} of network ${net.name}`);
   }
   if (!net.internal) enableRouteLocalnet(net.bridge);
-  bridgesReady.add(`${root}\0${net.bridge}`);
 }
 
 function fromNative(err: unknown, what: string): PockerError {
@@ -234,7 +249,27 @@ export function readNetworkDoc(root: string, id: string): ContainerNetworkDoc | 
 
 function writeNetworkDoc(root: string, id: string, doc: ContainerNetworkDoc): void {
   if (!existsSync(containerDir(root, id))) return;
-  writeFileSync(networkDocPath(root, id), `${JSON.stringify(doc, null, 2)}\n`);
+  writeInPlace(networkDocPath(root, id), `${JSON.stringify(doc, null, 2)}\n`);
+}
+
+/**
+ * Writes `text` over the file at `path` on the same inode (made 0644 if missing): written from
+ * offset 0, then cut to its length. Not O_TRUNC: ext4 (auto_da_alloc) starts writing back a file
+ * truncated to zero when it is closed, as it does the source of a rename over an existing file —
+ * 1-7 ms each on this machine under load, for files that need no durability (a container's hosts,
+ * resolv.conf and network.json are made again at each start). A reader may meet a mix of the old
+ * and new text for an instant, as it could meet an empty file with O_TRUNC.
+ */
+function writeInPlace(path: string, text: string): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+  try {
+    const b = Buffer.from(text);
+    let at = 0;
+    while (at < b.length) at += writeSync(fd, b, at, b.length - at, at);
+    ftruncateSync(fd, b.length);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const HOSTS_HEAD = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
@@ -244,7 +279,7 @@ const HOSTS_HEAD = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-lo
  * name and aliases, then the other members of its user-defined networks (name and aliases).
  * Called under the networks lock (the endpoints it reads are consistent).
  */
-function hostsText(root: string, id: string, doc: ContainerNetworkDoc, nets: NetworkRecord[]): string {
+function hostsText(id: string, doc: ContainerNetworkDoc, nets: NetworkRecord[], eps: Endpoints): string {
   const lines = [...HOSTS_HEAD];
   for (const h of doc.extraHosts) {
     const { host, ip } = parseAddHost(h);
@@ -253,7 +288,7 @@ function hostsText(root: string, id: string, doc: ContainerNetworkDoc, nets: Net
   const seen = new Set<string>();
   const others: string[] = [];
   for (const net of nets) {
-    for (const e of readEndpoints(root, net.id)) {
+    for (const e of eps(net.id)) {
       const mine = e.container === id;
       if (!mine && net.name === DEFAULT_NETWORK) continue; // the default bridge resolves no names (Docker's)
       const names = mine ? [doc.hostname, doc.name, ...e.aliases] : [e.name, ...e.aliases];
@@ -270,25 +305,39 @@ function hostsText(root: string, id: string, doc: ContainerNetworkDoc, nets: Net
   return `${[...lines, ...others].join('\n')}\n`;
 }
 
-/** Rewrites container `id`'s hosts file in place (same inode: it is bind-mounted). */
-function rewriteHosts(root: string, id: string, nets: NetworkRecord[]): void {
+/** Endpoints by network id, each endpoints.json read once per rewrite (under the lock). */
+type Endpoints = (netId: string) => Endpoint[];
+
+function endpointsCache(root: string): Endpoints {
+  const cache = new Map<string, Endpoint[]>();
+  return (netId) => {
+    let e = cache.get(netId);
+    if (!e) cache.set(netId, (e = readEndpoints(root, netId)));
+    return e;
+  };
+}
+
+/** Rewrites container `id`'s hosts file in place (same inode: it is bind-mounted; never a rename). */
+function rewriteHosts(root: string, id: string, all: NetworkRecord[], eps: Endpoints): void {
   const doc = readNetworkDoc(root, id);
   const path = join(containerDir(root, id), 'hosts');
   if (!doc || !existsSync(path)) return;
+  const nets = all.filter((n) => eps(n.id).some((e) => e.container === id));
   try {
-    // 'w' is O_TRUNC on the same inode (never a rename): the container sees the new text.
-    writeFileSync(path, hostsText(root, id, doc, nets));
+    writeInPlace(path, hostsText(id, doc, nets, eps));
   } catch {
     /* the container went away meanwhile */
   }
 }
 
-/** The hosts files of every member of these networks (under the lock). */
-function rewriteMembers(root: string, nets: NetworkRecord[]): void {
+/** The hosts files of every member of these networks, and of `also` (under the lock). */
+function rewriteMembers(root: string, nets: NetworkRecord[], also?: string): void {
   const all = readNetworks(root);
+  const eps = endpointsCache(root);
   const members = new Set<string>();
-  for (const net of nets) if (net.name !== DEFAULT_NETWORK) for (const e of readEndpoints(root, net.id)) members.add(e.container);
-  for (const id of members) rewriteHosts(root, id, all.filter((n) => readEndpoints(root, n.id).some((e) => e.container === id)));
+  for (const net of nets) if (net.name !== DEFAULT_NETWORK) for (const e of eps(net.id)) members.add(e.container);
+  if (also !== undefined) members.add(also);
+  for (const id of members) rewriteHosts(root, id, all, eps);
 }
 
 /** Docker's resolv.conf: the host's, loopback nameservers dropped (none left: 8.8.8.8, 8.8.4.4); --dns and friends override. */
@@ -349,7 +398,8 @@ export async function setupContainerNetwork(
   exposed: PortSpec[] = [],
 ): Promise<ContainerNetworkSetup> {
   const dir = containerDir(root, info.id);
-  const mtu = defaultMtu();
+  const snap = netSnapshot();
+  const mtu = defaultMtu(snap);
   const interfaces: NetInterfaceSpec[] = [];
   const doc: ContainerNetworkDoc = { version: 1, name: info.name, hostname: info.hostname, extraHosts: [...(info.extraHosts ?? [])], Ports: {}, Networks: {} };
   const hosts = join(dir, 'hosts');
@@ -374,7 +424,7 @@ export async function setupContainerNetwork(
       );
     }
     for (const { net, endpoint } of pairs) {
-      await ensureBridge(root, net, mtu);
+      await ensureBridge(root, net, mtu, snap);
       const spec = interfaceOf(net, endpoint, mtu);
       // One default route: the first network's (the others' gateways would clash with it).
       if (interfaces.length > 0) {
@@ -391,23 +441,15 @@ export async function setupContainerNetwork(
       const published = await publishPorts(root, info.id, first.net.bridge, ip, publish, exposed);
       doc.Ports = published.ports;
     }
-    writeFileSync(resolv, resolvText(info), { mode: 0o644 });
-    writeFileSync(hosts, '', { mode: 0o644 });
+    writeInPlace(resolv, resolvText(info));
+    if (!existsSync(hosts)) writeInPlace(hosts, ''); // (written in full under the lock below)
     writeNetworkDoc(root, info.id, doc);
-    withNetworkLock(root, () => {
-      rewriteMembers(root, pairs.map((p) => p.net));
-      rewriteHostsAll(root, info.id);
-    });
+    withNetworkLock(root, () => rewriteMembers(root, pairs.map((p) => p.net), info.id));
     return { interfaces, cleanup: releaseArgv(root, info.id), hosts, resolv };
   } catch (err) {
     await releaseContainerNetwork(root, info.id, { deleteHostEnds: true }).catch(() => undefined);
     throw err;
   }
-}
-
-function rewriteHostsAll(root: string, id: string): void {
-  const all = readNetworks(root);
-  rewriteHosts(root, id, all.filter((n) => readEndpoints(root, n.id).some((e) => e.container === id)));
 }
 
 /** The container's leases are its own from now on (its allocator may go). */
@@ -419,18 +461,15 @@ export function networkStarted(root: string, id: string): void {
  * Gives back everything of container `id`'s networks (idempotent; `network __release`, rm, the
  * end of a foreground run): its published ports (rules and claims), its leases, host ends of its
  * veths that are still there, its entry in the other members' hosts files; network.json keeps
- * no address.
+ * no address (unless `dirGoing`: the caller removes the container's directory next).
  */
-export async function releaseContainerNetwork(root: string, id: string, options: { deleteHostEnds?: boolean } = {}): Promise<void> {
+export async function releaseContainerNetwork(root: string, id: string, options: { deleteHostEnds?: boolean; dirGoing?: boolean } = {}): Promise<void> {
   await unpublishPorts(root, id);
   let hostEnds: string[] = [];
-  const left = withNetworkLock(root, () => {
+  withNetworkLock(root, () => {
     for (const net of readNetworks(root)) for (const e of readEndpoints(root, net.id)) if (e.container === id) hostEnds.push(e.hostName);
-    const nets = releaseEndpoints(root, id);
-    rewriteMembers(root, nets);
-    return nets;
+    rewriteMembers(root, releaseEndpoints(root, id));
   });
-  void left;
   // At a container's normal end its namespace is going: the kernel removes the pairs in its own
   // batched teardown, while an RTM_DELLINK of a veth waits for RCU (20-30 ms). Only the reconciling
   // paths (rm, prune: a monitor that died) delete what may be left.
@@ -440,6 +479,7 @@ export async function releaseContainerNetwork(root: string, id: string, options:
     for (const h of hostEnds) if (links.has(h)) n.netDeleteLink(h);
     hostEnds = [];
   }
+  if (options.dirGoing) return;
   const doc = readNetworkDoc(root, id);
   if (doc && (Object.keys(doc.Networks).length || Object.keys(doc.Ports).length)) writeNetworkDoc(root, id, { ...doc, Ports: {}, Networks: {} });
 }
@@ -447,8 +487,11 @@ export async function releaseContainerNetwork(root: string, id: string, options:
 // ---------------------------------------------------------------------------------------------
 // connect / disconnect of a running container
 
-/** Attaches running container (`pid`) to another network: lease, bridge, veth into its namespace, hosts. */
-export async function connectRunning(root: string, info: ContainerNetworkInfo, pid: number, req: NetworkRequest): Promise<EndpointSettings> {
+/**
+ * Attaches running container (`pid`) to another network: lease, bridge, veth into its namespace,
+ * hosts. Returns its settings and the interface made (what a later run plumbs again).
+ */
+export async function connectRunning(root: string, info: ContainerNetworkInfo, pid: number, req: NetworkRequest): Promise<{ settings: EndpointSettings; iface: NetInterfaceSpec; network: NetworkRecord }> {
   checkNetworkRequests(root, [req]);
   const net = req.network === DEFAULT_NETWORK ? ensureDefaultNetwork(root) : findNetwork(root, req.network);
   const doc = readNetworkDoc(root, info.id) ?? { version: 1 as const, name: info.name, hostname: info.hostname, extraHosts: [], Ports: {}, Networks: {} };
@@ -472,10 +515,12 @@ export async function connectRunning(root: string, info: ContainerNetworkInfo, p
     ...(req.ip6 !== undefined ? { ipv6: req.ip6 } : {}),
     ...(req.mac !== undefined ? { mac: req.mac } : {}),
   });
+  let spec: NetInterfaceSpec;
   try {
-    const mtu = defaultMtu();
-    await ensureBridge(root, net, mtu);
-    const spec = interfaceOf(net, endpoint, mtu);
+    const snap = netSnapshot();
+    const mtu = defaultMtu(snap);
+    await ensureBridge(root, net, mtu, snap);
+    spec = interfaceOf(net, endpoint, mtu);
     // A second network gives no second default route (the first network's stays).
     if (Object.keys(doc.Networks).length > 0) {
       delete spec.gateway;
@@ -489,11 +534,8 @@ export async function connectRunning(root: string, info: ContainerNetworkInfo, p
   settleEndpoints(root, info.id);
   const settings = endpointSettings(net, endpoint);
   writeNetworkDoc(root, info.id, { ...doc, Networks: { ...doc.Networks, [net.name]: settings } });
-  withNetworkLock(root, () => {
-    rewriteMembers(root, [net]);
-    rewriteHostsAll(root, info.id);
-  });
-  return settings;
+  withNetworkLock(root, () => rewriteMembers(root, [net], info.id));
+  return { settings, iface: spec, network: net };
 }
 
 /** Detaches running container (`pid`, 0 when it does not run) from a network. */
@@ -511,11 +553,7 @@ export function disconnectContainer(root: string, id: string, pid: number, netRe
       /* the namespace went away meanwhile */
     }
   }
-  withNetworkLock(root, () => {
-    const nets = releaseEndpoints(root, id, net.id);
-    rewriteMembers(root, nets);
-    rewriteHostsAll(root, id);
-  });
+  withNetworkLock(root, () => rewriteMembers(root, releaseEndpoints(root, id, net.id), id));
   if (doc) {
     const { [net.name]: _gone, ...rest } = doc.Networks;
     writeNetworkDoc(root, id, { ...doc, Networks: rest });

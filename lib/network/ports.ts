@@ -170,7 +170,7 @@ function allocatorAlive(c: Claim): boolean {
 
 /** Options of allocatePorts(). */
 export interface AllocateOptions {
-  /** Is container `id` live (its claims kept)? Default: its directory exists under <root>/containers. */
+  /** Is container `id` live (its claims kept)? Default: its directory exists (publishPorts passes: it runs). */
   isLive?: (id: string) => boolean;
   /** Skip the test bind (tests of the claim files alone). */
   noBindCheck?: boolean;

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { PockerError } from '../errors.js';
 import { addPortRules, reconcileRules, removeContainerRules } from './nft.js';
+import { containerLive } from './store.js';
 import { allocatePorts, claimedPorts, reconcilePorts, releasePorts, toDockerPorts, type AllocateOptions, type DockerPortMap, type PortMapping, type PortSpec } from './ports.js';
 
 /** What publishPorts() made: the mappings and their NetworkSettings.Ports form (for network.json). */
@@ -36,7 +37,9 @@ export async function publishPorts(
       });
     }
   }
-  const mappings = await allocatePorts(root, containerId, specs, containerIp, options);
+  // A claim is held while its container runs (a stopped one, or one a reboot or a SIGKILLed
+  // monitor left recorded as running, holds no port: Docker's), or while its allocator lives.
+  const mappings = await allocatePorts(root, containerId, specs, containerIp, { isLive: (id) => containerLive(root, id), ...options });
   try {
     await addPortRules(root, containerId, bridge, mappings);
   } catch (err) {

@@ -1,8 +1,9 @@
 // The network store: `<root>/networks/<id>/network.json` (one bridge network's definition) and
 // `<root>/networks/<id>/endpoints.json` (its IPAM leases: one endpoint per attached container),
 // every read-modify-write under one lock, `<root>/networks/lock` (flock; the image store's and the
-// ports' helper). Writes are atomic (temp + fsync + rename). The published ports' claims live
-// beside it in `<root>/networks/ports/` (lib/network/ports.ts).
+// ports' helper). Writes are atomic (temp + rename); network.json is fsync'd, endpoints.json is not
+// (writeEndpoints says why). The published ports' claims live beside it in `<root>/networks/ports/`
+// (lib/network/ports.ts).
 //
 // Leases are reconciled against live containers (a container that runs, or whose allocating
 // process still lives) every time the lock is taken for an allocation and by `network prune`, so a
@@ -104,9 +105,12 @@ export function withNetworkLock<T>(root: string, fn: () => T): T {
   );
 }
 
-function readJson(path: string): unknown {
+/** A JSON file's document; undefined when it does not exist (or, with `emptyIsNone`, is empty). */
+function readJson(path: string, emptyIsNone = false): unknown {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    const text = readFileSync(path, 'utf8');
+    if (emptyIsNone && text === '') return undefined;
+    return JSON.parse(text);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw netError(`cannot read ${path}: ${(err as Error).message}`, 'ERR_POCKER', path);
@@ -147,15 +151,25 @@ function writeRecord(root: string, r: NetworkRecord): void {
 
 /** The endpoints (leases) of network `id`. */
 export function readEndpoints(root: string, id: string): Endpoint[] {
-  const doc = readJson(join(networkDir(root, id), 'endpoints.json'));
+  // An empty file is what a power loss may leave of a write that was never fsync'd (writeEndpoints):
+  // no container survived it, so it holds no lease.
+  const doc = readJson(join(networkDir(root, id), 'endpoints.json'), true);
   if (!doc || typeof doc !== 'object') return [];
   const list = (doc as { endpoints?: unknown }).endpoints;
   return Array.isArray(list) ? (list as Endpoint[]).filter((e) => e && typeof e.container === 'string') : [];
 }
 
+/**
+ * Atomic (temp + rename: a reader or a SIGKILL never sees half a file) but not fsync'd: a lease
+ * matters only while its container lives, and no container outlives a power loss or a reboot,
+ * after which every lease is reconciled away (its container does not run, its allocator is gone).
+ * So durability would buy nothing, and it cost two fsyncs (file and directory) per write — three
+ * writes per container (allocate, settle, release), 5-10 ms each on this machine's ext4 under
+ * load: most of what a bridge added to run() (bench/README.md, "The network bench").
+ */
 function writeEndpoints(root: string, id: string, endpoints: Endpoint[]): void {
   mkdirSync(networkDir(root, id), { recursive: true, mode: 0o700 });
-  writeFileAtomicSync(join(networkDir(root, id), 'endpoints.json'), `${JSON.stringify({ version: 1, endpoints }, null, 2)}\n`);
+  writeFileAtomicSync(join(networkDir(root, id), 'endpoints.json'), `${JSON.stringify({ version: 1, endpoints }, null, 2)}\n`, { durable: false });
 }
 
 /** Finds a network by name, full id or unique id prefix (Docker's order). */

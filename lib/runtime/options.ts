@@ -97,7 +97,7 @@ export interface ResolvedRunConfig {
   publish?: PortSpec[];
   /** `-P`: the image's ExposedPorts too (run() adds them once the image is known: withPublishAll). */
   publishAll?: boolean;
-  /** With `publishAll`: the image's ExposedPorts, parsed (set once the image is known). */
+  /** The image's ExposedPorts, parsed (set once the image is known): published with `publishAll`, else only listed. */
   exposed?: PortSpec[];
 }
 

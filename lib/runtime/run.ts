@@ -41,7 +41,7 @@ import { recordEvent } from '../state/events.js';
 import { hiddenStorePaths } from '../spec/hidden.js';
 import { resolveForStart } from './namespaces.js';
 import { checkNetworkRequests, networkStarted, releaseContainerNetwork, setupContainerNetwork } from '../network/attach.js';
-import { exposedPorts } from '../network/ports.js';
+import { exposedPorts, withPublishAll } from '../network/ports.js';
 import type { PockerSection } from '../spec/pocker.js';
 
 /**
@@ -68,8 +68,9 @@ async function startNetwork(cfg: ResolvedRunConfig, name: string, document: OciD
         ...(cfg.dnsOptions ? { dnsOptions: cfg.dnsOptions } : {}),
       },
       cfg.networks,
-      cfg.publish ?? [],
-      cfg.publishAll ? (cfg.exposed ?? []) : [],
+      // -P: every exposed port not published already gets a free host port (Docker's).
+      cfg.publishAll ? withPublishAll(cfg.publish ?? [], cfg.exposed ?? []) : (cfg.publish ?? []),
+      cfg.exposed ?? [],
     );
     (document.pocker as PockerSection).network = { interfaces: setup.interfaces, cleanup: setup.cleanup };
     bind('/etc/hosts', setup.hosts);
@@ -233,7 +234,8 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: C
     claim: async (image) => {
       if (image.layers.length === 0) throw new PockerError(`image ${reference} has no layers`, { code: 'ERR_POCKER_INVALID', step: 'image' });
       const cfg = applyImageDefaults(resolved, options, image.defaults);
-      if (cfg.publishAll) cfg.exposed = exposedPorts({ ExposedPorts: Object.fromEntries((image.exposedPorts ?? []).map((p) => [p, {}])) });
+      // The image's ExposedPorts: published with -P, listed (as null) in NetworkSettings.Ports either way.
+      if (image.exposedPorts?.length) cfg.exposed = exposedPorts({ ExposedPorts: Object.fromEntries(image.exposedPorts.map((p) => [p, {}])) });
       prepared = await create(withImageVolumes(cfg, image.volumes), [...image.layers].reverse(), { name: image.name, id: image.id, layers: image.layers }, image.stopSignal);
     },
   });
@@ -650,7 +652,7 @@ export async function run(options: RunOptions): Promise<Container> {
     } catch {
       /* the monitor normally removed them already */
     }
-    if (netMade) await releaseContainerNetwork(cfg.root, cfg.id).catch(() => undefined);
+    if (netMade) await releaseContainerNetwork(cfg.root, cfg.id, { dirGoing: true }).catch(() => undefined);
     removeDir();
   };
   try {
@@ -663,7 +665,11 @@ export async function run(options: RunOptions): Promise<Container> {
   faultPoint('after-network');
 
   const c = await launch(Buffer.from(JSON.stringify(document)), cfg, options, cleanup, null);
-  if (netMade) networkStarted(cfg.root, cfg.id);
+  // No networkStarted() (settling the leases, a write of each network's endpoints.json): a
+  // foreground container's leases stay held by this process, which is also the container's owner
+  // and gives them back when it ends (cleanup above); should this process die, the container dies
+  // with it and the leases are reconciled away like those of any dead allocator. Only a detached
+  // container outlives the process that started it (startEntry settles).
   // Its `start` event is the monitor's (pocker.monitor.events), recorded before its `die`.
   return c;
 }

@@ -4,17 +4,18 @@
 // `-p 80` and `pocker port`, --internal, `container:`, connect/disconnect while running, 50
 // containers in parallel, fault points and a SIGKILLed CLI followed by rm -f / network prune, and
 // bad input (exit 125, nothing created). Packets go only to containers made here and 127.0.0.1.
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { inspectContainer, removeContainer, run } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
-import { listRules } from '../../lib/network/nft.js';
+import { listRules, removeContainerRules, removeNetworkRules } from '../../lib/network/nft.js';
 import { claimedPorts } from '../../lib/network/ports.js';
 import { defaultBridgeName, readEndpoints, readNetworks } from '../../lib/network/store.js';
-import { cleanupAll, cli, isRoot, pk, removeTempDirs, testCgroupParent, tempRoot, until } from '../helpers.js';
+import { cleanupAll, cli, containerState, copyRootfs, hostBusybox, isRoot, pk, removeTempDirs, tempDir, testCgroupParent, tempRoot, until } from '../helpers.js';
 
 const roots: string[] = [];
 function newRoot(): string {
@@ -206,6 +207,53 @@ describe.skipIf(!isRoot)('containers on networks', () => {
     expect(await leftovers(root)).toEqual(NOTHING);
   });
 
+  it('a connected network comes back at every later run (restart policy, pocker restart, start); a disconnect of a stopped container sticks', async () => {
+    const root = newRoot();
+    await pk(root, 'network', 'create', '--subnet', '10.50.0.0/24', 'base');
+    await pk(root, 'network', 'create', '--subnet', '10.51.0.0/24', 'extra');
+    const peer = (await pk(root, 'run', '-d', '--name', 'peer', '--network', 'extra', 'host', 'sleep', '120')).stdout.trim();
+    // Ends (exit 3, so on-failure restarts it) when /stop appears; each run removes it first.
+    const loop = 'rm -f /stop; while [ ! -e /stop ]; do sleep 0.05; done; exit 3';
+    const r = await pk(root, 'run', '-d', '--name', 'r1', '--network', 'base', '--restart', 'on-failure', 'host', 'sh', '-c', loop);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const id = r.stdout.trim();
+    const con = await pk(root, 'network', 'connect', '--alias', 'svc', '--ip', '10.51.0.50', 'extra', 'r1');
+    expect(con).toMatchObject({ code: 0, stderr: '' });
+    const eth1 = async () => (await pk(root, 'exec', 'r1', 'ip', '-4', '-o', 'addr', 'show', 'eth1')).stdout;
+    const peerHosts = () => readFileSync(join(root, 'containers', peer, 'hosts'), 'utf8');
+    expect(await eth1()).toMatch(/inet 10\.51\.0\.50\/24/);
+    const restarts = async () => (await inspectContainer('r1', { root })).RestartCount;
+    const running = async () => (await inspectContainer('r1', { root })).State.Running;
+    // 1. The restart policy: the monitor runs it again in a new namespace, with the connected interface.
+    expect((await pk(root, 'exec', 'r1', 'touch', '/stop')).code).toBe(0);
+    await until('the restart policy to run r1 again', async () => (await restarts()) === 1 && (await running()) && (await pk(root, 'exec', 'r1', 'true')).code === 0);
+    expect(await eth1()).toMatch(/inet 10\.51\.0\.50\/24/);
+    expect((await pk(root, 'exec', 'r1', 'ip', '-4', '-o', 'addr', 'show', 'eth0')).stdout).toMatch(/inet 10\.50\.0\.2\/24/);
+    expect(peerHosts()).toMatch(/^10\.51\.0\.50\tr1 svc$/m);
+    expect(readFileSync(join(root, 'containers', id, 'hosts'), 'utf8')).toMatch(/^10\.51\.0\.50\t\S+ r1 svc$/m);
+    // 2. pocker restart (stop, then start: the leases are given back and taken again).
+    expect((await pk(root, 'restart', '-t', '1', 'r1')).code).toBe(0);
+    expect(await eth1()).toMatch(/inet 10\.51\.0\.50\/24/);
+    expect((await inspectContainer('r1', { root })).NetworkSettings.Networks).toMatchObject({ base: { IPAddress: '10.50.0.2' }, extra: { IPAddress: '10.51.0.50', Aliases: ['svc'] } });
+    expect(peerHosts()).toMatch(/^10\.51\.0\.50\tr1 svc$/m);
+    // 3. Stopped, disconnected: it stays disconnected at its next start.
+    expect((await pk(root, 'stop', '-t', '1', 'r1')).code).toBe(0);
+    expect(peerHosts()).not.toMatch(/\br1\b/);
+    const dis = await pk(root, 'network', 'disconnect', 'extra', 'r1');
+    expect(dis).toMatchObject({ code: 0, stderr: '' });
+    expect((await pk(root, 'network', 'disconnect', 'extra', 'r1')).stderr).toMatch(/is not connected to network extra/);
+    expect((await pk(root, 'start', 'r1')).code).toBe(0);
+    expect((await pk(root, 'exec', 'r1', 'ip', '-o', 'link')).stdout).not.toContain('eth1');
+    expect(Object.keys((await inspectContainer('r1', { root })).NetworkSettings.Networks)).toEqual(['base']);
+    expect(peerHosts()).not.toMatch(/\br1\b/);
+    // ... and through a restart policy's run too.
+    expect((await pk(root, 'exec', 'r1', 'touch', '/stop')).code).toBe(0);
+    await until('the restart policy to run r1 again', async () => (await restarts()) === 1 && (await running()) && (await pk(root, 'exec', 'r1', 'true')).code === 0);
+    expect((await pk(root, 'exec', 'r1', 'ip', '-o', 'link')).stdout).not.toContain('eth1');
+    await pk(root, 'rm', '-f', 'r1', 'peer');
+    expect(await leftovers(root)).toEqual(NOTHING);
+  }, 120_000);
+
   it('50 containers started in parallel on one network get 50 distinct addresses', async () => {
     const root = newRoot();
     await pk(root, 'network', 'create', '--subnet', '10.45.0.0/24', 'many');
@@ -278,5 +326,145 @@ describe.skipIf(!isRoot)('containers on networks', () => {
     expect(dirs).toEqual([]);
     expect(await leftovers(root)).toEqual(NOTHING);
     expect(readNetworks(root).map((n) => n.name)).toEqual(['h']);
+  });
+});
+
+/** An HTTP GET of / from this process (busybox httpd in a container): the body. */
+async function httpGet(host: string, port: number): Promise<string> {
+  const raw = await new Promise<string>((resolve, reject) => {
+    const sock = connect({ host, port }, () => sock.end('GET / HTTP/1.0\r\n\r\n'));
+    let d = '';
+    sock.on('data', (x) => (d += String(x)));
+    sock.on('end', () => resolve(d));
+    sock.on('error', reject);
+  });
+  return raw.split('\r\n\r\n').slice(1).join('\r\n\r\n').trim();
+}
+
+async function retryHttp(host: string, port: number): Promise<string> {
+  let got = '';
+  await until(`${host}:${port} to answer HTTP`, async () => {
+    got = await httpGet(host, port).catch(() => '');
+    return got !== '';
+  });
+  return got;
+}
+
+/** A busybox image whose config exposes 80/tcp and 8081/tcp (imported with --change EXPOSE). */
+async function exposingImage(root: string): Promise<string> {
+  const file = join(tempDir('expose-tar'), 'rootfs.tar');
+  execFileSync('tar', ['--create', `--file=${file}`, '--numeric-owner', '-C', copyRootfs(undefined, 'expose-rootfs'), '.']);
+  const r = await pk(root, 'import', '-c', 'EXPOSE 80', '-c', 'EXPOSE 8081/tcp', file, 'exposing:1');
+  expect(r).toMatchObject({ code: 0, stderr: '' });
+  return 'exposing:1';
+}
+
+/** busybox httpd on port 80 serving `body` at / (the exposing image). */
+const HTTPD = (body: string) => ['sh', '-c', `mkdir -p /www && echo ${body} > /www/index.html && exec httpd -f -p 80 -h /www`];
+
+describe.skipIf(!isRoot || !hostBusybox())('networks end to end: -P, IPv6, a host that lost its kernel state', () => {
+  it('-P publishes the image ExposedPorts on free host ports that pocker port reports and that answer', async () => {
+    const root = newRoot();
+    const image = await exposingImage(root);
+    await pk(root, 'network', 'create', '--subnet', '10.53.0.0/24', 'pall');
+    const r = await pk(root, 'run', '-d', '--name', 'web', '--network', 'pall', '-P', image, ...HTTPD('hello-P'));
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const port = await pk(root, 'port', 'web');
+    expect(port.code).toBe(0);
+    const lines = port.stdout.trim().split('\n').sort();
+    expect(lines).toEqual([expect.stringMatching(/^80\/tcp -> 0\.0\.0\.0:\d+$/), expect.stringMatching(/^8081\/tcp -> 0\.0\.0\.0:\d+$/)]);
+    const hostPorts = lines.map((l) => Number(l.split(':').pop()));
+    expect(new Set(hostPorts).size).toBe(2);
+    for (const p of hostPorts) expect(p).toBeGreaterThanOrEqual(32768);
+    const p80 = hostPorts[0]!;
+    expect((await pk(root, 'port', 'web', '80')).stdout).toBe(`0.0.0.0:${p80}\n`);
+    // It answers on 127.0.0.1 and on the bridge's address.
+    expect(await retryHttp('127.0.0.1', p80)).toBe('hello-P');
+    expect(await retryHttp('10.53.0.1', p80)).toBe('hello-P');
+    const ports = (await inspectContainer('web', { root })).NetworkSettings.Ports;
+    expect(ports).toEqual({ '80/tcp': [{ HostIp: '0.0.0.0', HostPort: String(p80) }], '8081/tcp': [{ HostIp: '0.0.0.0', HostPort: String(hostPorts[1]) }] });
+    expect((await pk(root, 'ps', '--format', '{{.Ports}}')).stdout).toContain(`0.0.0.0:${p80}->80/tcp`);
+    // Without -P the exposed ports are only listed (null), never published.
+    const quiet = await pk(root, 'run', '-d', '--name', 'quiet', '--network', 'pall', image, ...HTTPD('quiet'));
+    expect(quiet.code).toBe(0);
+    expect((await pk(root, 'port', 'quiet')).stdout).toBe('');
+    expect((await inspectContainer('quiet', { root })).NetworkSettings.Ports).toEqual({ '80/tcp': null, '8081/tcp': null });
+    await pk(root, 'rm', '-f', 'web', 'quiet');
+    expect(await leftovers(root)).toEqual(NOTHING);
+    await expect(httpGet('127.0.0.1', p80)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('IPv6: containers of an --ipv6 network get v6 addresses and reach each other by name over v6; no published port on [::1]', async () => {
+    const root = newRoot();
+    const net = await pk(root, 'network', 'create', '--ipv6', '--subnet', 'fd42:53::/64', '--subnet', '10.54.0.0/24', 'six');
+    expect(net).toMatchObject({ code: 0, stderr: '' });
+    const srv = await pk(root, 'run', '-d', '--name', 's6', '--network', 'six', '--network-alias', 'v6web', 'host', node, '-e', SERVER('s6'));
+    expect(srv).toMatchObject({ code: 0, stderr: '' });
+    const doc = await inspectContainer('s6', { root });
+    expect(doc.NetworkSettings.Networks.six).toMatchObject({ IPAddress: '10.54.0.2', GlobalIPv6Address: 'fd42:53::2', GlobalIPv6PrefixLen: 64, IPv6Gateway: 'fd42:53::1' });
+    expect((await pk(root, 'exec', 's6', 'ip', '-6', '-o', 'addr', 'show', 'eth0', 'scope', 'global')).stdout).toMatch(/inet6 fd42:53::2\/64/);
+    expect((await pk(root, 'exec', 's6', 'ip', '-6', 'route', 'show', 'default')).stdout).toMatch(/^default via fd42:53::1 dev eth0/m);
+    // By name and by alias, resolved to the v6 address only (family 6), over TCP.
+    const CLIENT6 =
+      `const dns=require('dns'),net=require('net');const h=process.argv[1];const end=Date.now()+15000;` +
+      `const once=()=>new Promise((res,rej)=>dns.lookup(h,{family:6},(e,a)=>{if(e)return rej(e);const s=net.connect({host:a,port:80});let d='';s.on('data',x=>d+=x);s.on('end',()=>res(a+' '+d.trim()));s.on('error',rej)}));` +
+      `(async()=>{for(;;){try{console.log(await once());return}catch(e){if(Date.now()>end)throw e;await new Promise(r=>setTimeout(r,50))}}})().catch(e=>{console.error(e.message);process.exit(3)})`;
+    for (const name of ['s6', 'v6web']) {
+      const c = await pk(root, 'run', '--rm', '--network', 'six', 'host', node, '-e', CLIENT6, name);
+      expect(c, name).toMatchObject({ stdout: 'fd42:53::2 tcp:s6\n', stderr: '' });
+    }
+    // From this host over the bridge's v6 address (the gateway), straight to the container's.
+    expect(await retryTcp('fd42:53::2', 80)).toBe('tcp:s6');
+    // A published port on [::1] is refused with a clear error: the kernel has no route_localnet for
+    // IPv6 (a DNAT of ::1 cannot leave lo), and a container with an IPv4 address publishes IPv4.
+    const p6 = await pk(root, 'run', '-d', '--name', 'p6', '--network', 'six', '-p', '[::1]:18099:80', 'host', 'sleep', '60');
+    expect(p6.code).toBe(125);
+    expect(p6.stderr).toMatch(/\[::1\]:18099:80\/tcp: the container's address 10\.54\.0\.\d+ is IPv4/);
+    expect((await pk(root, 'ps', '-a', '--format', '{{.Names}}')).stdout).toBe('s6\n');
+    await pk(root, 'rm', '-f', 's6');
+    expect(await leftovers(root)).toEqual(NOTHING);
+  });
+
+  it('a host that lost its kernel state (a reboot: processes, bridge and rules gone, the store kept) starts clean at the next command', async () => {
+    const root = newRoot();
+    await pk(root, 'network', 'create', '--subnet', '10.55.0.0/24', 'rb');
+    const before = await pk(root, 'run', '-d', '--name', 'before', '--network', 'rb', '-p', '18098:80', 'host', node, '-e', SERVER('before'));
+    expect(before).toMatchObject({ code: 0, stderr: '' });
+    const id = before.stdout.trim();
+    expect(await retryTcp('127.0.0.1', 18098)).toBe('tcp:before');
+    const [net] = readNetworks(root);
+    // The "reboot": every process of the container gone at once (monitor first, so nothing is
+    // given back), then what the kernel held for this root: the bridge (the veth went with the
+    // container's namespace) and its rules. The store — leases, port claims, state.json saying
+    // running — is left as a power loss leaves it.
+    const st = containerState(root, id);
+    process.kill(st.monitorPid, 'SIGKILL');
+    process.kill(st.pid, 'SIGKILL');
+    await until('the container namespace to go', () => !native().netLinks().some((l) => l.master === net!.bridge));
+    native().netDeleteLink(net!.bridge);
+    await removeContainerRules(root, id);
+    await removeNetworkRules(root, net!.id);
+    expect(readEndpoints(root, net!.id).map((e) => e.ipv4)).toEqual(['10.55.0.2']);
+    expect(claimedPorts(root).map((c) => c.port)).toEqual([18098]);
+    // The next command: the same address and port are free again, the bridge and rules are made.
+    const after = await pk(root, 'run', '-d', '--name', 'after', '--network', 'rb', '-p', '18098:80', 'host', node, '-e', SERVER('after'));
+    expect(after).toMatchObject({ code: 0, stderr: '' });
+    expect((await inspectContainer('after', { root })).NetworkSettings.IPAddress).toBe('10.55.0.2');
+    expect(await retryTcp('127.0.0.1', 18098)).toBe('tcp:after');
+    expect(readEndpoints(root, net!.id).map((e) => e.name)).toEqual(['after']);
+    const ps = await pk(root, 'ps', '-a', '--format', '{{.Names}} {{.State}}');
+    expect(ps.stdout.split('\n').filter(Boolean).sort()).toEqual(['after running', 'before exited']);
+    // The dead one's hosts entry went from the survivor's file.
+    expect(readFileSync(join(root, 'containers', after.stdout.trim(), 'hosts'), 'utf8')).not.toMatch(/\bbefore\b/);
+    expect((await pk(root, 'rm', '-f', 'before', 'after')).code).toBe(0);
+    expect((await pk(root, 'network', 'rm', 'rb')).code).toBe(0);
+    expect(await leftovers(root)).toEqual(NOTHING);
+    // An endpoints.json emptied by a power loss (never fsync'd) holds no lease.
+    await pk(root, 'network', 'create', '--subnet', '10.56.0.0/24', 'rb2');
+    const [net2] = readNetworks(root);
+    writeFileSync(join(root, 'networks', net2!.id, 'endpoints.json'), '');
+    const again = await pk(root, 'run', '--rm', '--network', 'rb2', 'host', 'ip', '-4', '-o', 'addr', 'show', 'eth0');
+    expect(again).toMatchObject({ code: 0, stderr: '' });
+    expect(again.stdout).toMatch(/inet 10\.56\.0\.2\/24/);
   });
 });
