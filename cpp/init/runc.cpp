@@ -433,10 +433,6 @@ struct Undo {
       cgroupsPath = l["cgroupsPath"].get<std::string>();
     if (l.contains("resources") && l["resources"].is_object())
       if (Error err = parseResources(l["resources"], &resources)) return die(describe(err));
-    if (l.contains("uidMappings") || l.contains("gidMappings")) {
-      const json& u = l.contains("uidMappings") ? l["uidMappings"] : l["gidMappings"];
-      if (u.is_array() && !u.empty()) return die("linux.uidMappings: user namespaces are not supported yet");
-    }
   }
   std::vector<Hook> createRuntime, prestart, poststart, poststop;
   if (doc.contains("hooks")) {
@@ -897,7 +893,7 @@ struct Undo {
     "relatime", "remount", "rexec", "rnodev", "rnoexec", "rnosuid", "ro", "rprivate", "rro", "rrw", "rshared", "rslave",
     "rsuid", "runbindable", "rw", "shared", "slave", "strictatime", "suid", "sync", "unbindable"],
   "linux": {
-    "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
+    "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
     "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
     "seccomp": {"enabled": true,
       "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
