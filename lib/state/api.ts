@@ -215,6 +215,10 @@ export interface ContainerDetails {
     PidMode: string;
     IpcMode: string;
     UTSMode: string;
+    /** Docker's: `""` (the host's user namespace) or the mode (`auto`; `private` for explicit maps). */
+    UsernsMode: string;
+    /** podman's: the user namespace's maps as CONTAINER:HOST:SIZE (empty lists: the host's). */
+    IDMappings: { UidMap: string[]; GidMap: string[] };
     Binds: string[];
     Tmpfs: Record<string, string>;
     LogConfig: { Type: 'json-file'; Config: Record<string, string> };
@@ -343,6 +347,11 @@ export async function inspectContainer(ref: string, options: StateOptions = {}):
       PidMode: r?.pidMode ?? '',
       IpcMode: r?.ipcMode ?? c.config?.ipcMode ?? 'private',
       UTSMode: r?.utsMode ?? '',
+      UsernsMode: c.config?.userns ? (c.config.userns.mode === 'auto' ? 'auto' : 'private') : '',
+      IDMappings: {
+        UidMap: (c.config?.userns?.uidMappings ?? []).map((m) => `${m.containerID}:${m.hostID}:${m.size}`),
+        GidMap: (c.config?.userns?.gidMappings ?? []).map((m) => `${m.containerID}:${m.hostID}:${m.size}`),
+      },
       Binds: mounts.filter((m) => m.kind === 'bind' || (m.kind === 'volume' && !m.volume?.anonymous)).map((m) => `${m.kind === 'volume' ? m.volume!.name : m.src}:${m.dst}${m.readonly ? ':ro' : ''}`),
       Tmpfs: Object.fromEntries(mounts.filter((m) => m.kind === 'tmpfs').map((m) => [m.dst, [m.readonly ? 'ro' : '', m.data].filter(Boolean).join(',')])),
       LogConfig: {
