@@ -10,13 +10,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <sys/sendfile.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/wire.h"
 #include "init/init.h"
+#include "init/logs.h"
 
 namespace pocker {
 namespace {
@@ -97,6 +105,162 @@ struct MountAttr {
   uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
 
+// ---------- the fallback: a chowned copy of each layer ----------
+//
+// Where a layer's filesystem cannot be mounted idmapped (mount_setattr refuses MOUNT_ATTR_IDMAP:
+// ramfs, some network filesystems; kernels before 5.12), each layer is copied once into the
+// container's own directory (idmap-lowers/<n>, removed with it) with every owner shifted through
+// the maps, as podman does without idmapped mounts. Hand-written (like container.cpp's volume
+// copy): the copy must keep whiteouts (0:0 devices), overlay's xattrs and hard links exactly.
+
+struct ShiftedCopy {
+  const Spec& spec;
+  int toRoot;
+  std::map<std::pair<dev_t, ino_t>, std::string> links;  // first copy of a multiply-linked inode
+
+  uid_t uid(uid_t id) const {
+    int64_t h = hostIdOf(spec.uidMappings, id);
+    return h < 0 ? id : static_cast<uid_t>(h);  // unmapped: kept (it is nobody inside either way)
+  }
+  gid_t gid(gid_t id) const {
+    int64_t h = hostIdOf(spec.gidMappings, id);
+    return h < 0 ? id : static_cast<gid_t>(h);
+  }
+
+  // Every xattr of `src` (trusted.overlay.* included: this runs as the host's root) onto `dst`.
+  static Error copyXattrs(int src, int dst, const std::string& where) {
+    char names[65536];
+    ssize_t n = flistxattr(src, names, sizeof names);
+    if (n < 0) return errno == ENOTSUP ? Error{} : fail("idmap", "flistxattr", where);
+    for (ssize_t i = 0; i < n; i += static_cast<ssize_t>(std::strlen(names + i)) + 1) {
+      char value[65536];
+      ssize_t v = fgetxattr(src, names + i, value, sizeof value);
+      if (v < 0) continue;
+      if (fsetxattr(dst, names + i, value, static_cast<size_t>(v), 0) != 0) return fail("idmap", "fsetxattr", where + " " + (names + i));
+    }
+    return {};
+  }
+
+  Error copyDir(int from, int to, const std::string& rel) {
+    Fd dupd(fcntl(from, F_DUPFD_CLOEXEC, 0));
+    DIR* dir = fdopendir(dupd.release());
+    if (!dir) return fail("idmap", "fdopendir", rel);
+    Error err;
+    while (struct dirent* e = readdir(dir)) {
+      std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      std::string path = rel.empty() ? name : rel + "/" + name;
+      struct stat st;
+      if (fstatat(from, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) { err = fail("idmap", "fstatat", path); break; }
+      if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+        auto it = links.find({st.st_dev, st.st_ino});
+        if (it != links.end()) {
+          if (linkat(toRoot, it->second.c_str(), to, name.c_str(), 0) != 0) { err = fail("idmap", "linkat", path); break; }
+          continue;
+        }
+        links[{st.st_dev, st.st_ino}] = path;
+      }
+      struct timespec ts[2] = {st.st_atim, st.st_mtim};
+      if (S_ISDIR(st.st_mode)) {
+        if (mkdirat(to, name.c_str(), 0700) != 0) { err = fail("idmap", "mkdirat", path); break; }
+        Fd sub(openat(from, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        Fd dsub(openat(to, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!sub || !dsub) { err = fail("idmap", "openat", path); break; }
+        if ((err = copyDir(sub.get(), dsub.get(), path)) || (err = copyXattrs(sub.get(), dsub.get(), path))) break;
+        if (fchown(dsub.get(), uid(st.st_uid), gid(st.st_gid)) != 0 || fchmod(dsub.get(), st.st_mode & 07777) != 0) {
+          err = fail("idmap", "fchown", path);
+          break;
+        }
+        futimens(dsub.get(), ts);
+      } else if (S_ISREG(st.st_mode)) {
+        Fd in(openat(from, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+        Fd out(openat(to, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (!in || !out) { err = fail("idmap", "openat", path); break; }
+        bool plain = false;
+        for (;;) {
+          ssize_t n = plain ? sendfile(out.get(), in.get(), nullptr, 1 << 20)
+                            : copy_file_range(in.get(), nullptr, out.get(), nullptr, 1 << 20, 0);
+          if (n == 0) break;
+          if (n < 0 && !plain && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+            plain = true;
+            continue;
+          }
+          if (n < 0) { err = fail("idmap", plain ? "sendfile" : "copy_file_range", path); break; }
+        }
+        if (err || (err = copyXattrs(in.get(), out.get(), path))) break;
+        // chown before chmod: chown clears the set-id bits.
+        if (fchown(out.get(), uid(st.st_uid), gid(st.st_gid)) != 0 || fchmod(out.get(), st.st_mode & 07777) != 0) {
+          err = fail("idmap", "fchown", path);
+          break;
+        }
+        futimens(out.get(), ts);
+      } else if (S_ISLNK(st.st_mode)) {
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(from, name.c_str(), target, sizeof target - 1);
+        if (n < 0) { err = fail("idmap", "readlinkat", path); break; }
+        target[n] = 0;
+        if (symlinkat(target, to, name.c_str()) != 0 ||
+            fchownat(to, name.c_str(), uid(st.st_uid), gid(st.st_gid), AT_SYMLINK_NOFOLLOW) != 0) {
+          err = fail("idmap", "symlinkat", path);
+          break;
+        }
+        utimensat(to, name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+      } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+        // Whiteouts are 0:0 character devices: kept as they are.
+        if (mknodat(to, name.c_str(), st.st_mode, st.st_rdev) != 0 ||
+            fchownat(to, name.c_str(), uid(st.st_uid), gid(st.st_gid), AT_SYMLINK_NOFOLLOW) != 0) {
+          err = fail("idmap", "mknodat", path);
+          break;
+        }
+        utimensat(to, name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+      }
+    }
+    closedir(dir);
+    return err;
+  }
+};
+
+// The container's chowned copies of its layers (made once, reused by its later starts): *lowers
+// gets their paths. `dir` is the container's directory.
+Error copiedLayers(const Spec& s, const std::string& dir, std::vector<std::string>* lowers) {
+  const std::string base = dir + "/idmap-lowers";
+  std::string mapsText;
+  for (const auto* maps : {&s.uidMappings, &s.gidMappings}) {
+    for (const auto& m : *maps)
+      mapsText += std::to_string(m.containerId) + ":" + std::to_string(m.hostId) + ":" + std::to_string(m.size) + ",";
+    mapsText += ";";
+  }
+  for (size_t i = 0; i < s.lowers.size(); i++) lowers->push_back(base + "/" + std::to_string(i));
+  std::string done;
+  if (readFile((base + "/.complete").c_str(), &done) == 0 && done == mapsText) return {};
+  removeTree(base);  // a copy a killed start left half-made
+  if (mkdir(base.c_str(), 0700) != 0) return fail("idmap", "mkdir", base);
+  for (size_t i = 0; i < s.lowers.size(); i++) {
+    const std::string& to = (*lowers)[i];
+    Fd from(::open(s.lowers[i].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!from) return fail("idmap", "open", s.lowers[i]);
+    struct stat st;
+    if (fstat(from.get(), &st) != 0) return fail("idmap", "fstat", s.lowers[i]);
+    if (mkdir(to.c_str(), 0700) != 0) return fail("idmap", "mkdir", to);
+    Fd dst(::open(to.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dst) return fail("idmap", "open", to);
+    ShiftedCopy c{s, dst.get(), {}};
+    if (Error err = c.copyDir(from.get(), dst.get(), "")) {
+      err.path = s.lowers[i] + "/" + err.path + " (copying the layer: its filesystem cannot be mounted idmapped)";
+      return err;
+    }
+    if (Error err = ShiftedCopy::copyXattrs(from.get(), dst.get(), to)) return err;
+    if (fchown(dst.get(), c.uid(st.st_uid), c.gid(st.st_gid)) != 0 || fchmod(dst.get(), st.st_mode & 07777) != 0)
+      return fail("idmap", "fchown", to);
+  }
+  Fd marker(::open((base + "/.complete").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!marker || !writeAll(marker.get(), mapsText.data(), mapsText.size())) return fail("idmap", "write", base + "/.complete");
+  return {};
+}
+
+// Whether mount_setattr's refusal means "this filesystem (or kernel) has no idmapped mounts".
+bool noIdmapSupport(int e) { return e == EINVAL || e == EOPNOTSUPP || e == ENOSYS || e == EPERM; }
+
 // The helper's work, in its own mount namespace (it exits after): see idmappedRootfs.
 Error buildRootfs(const Spec& s, int usernsFd, uid_t rootUid, gid_t rootGid, Fd* out) {
   if (unshare(CLONE_NEWNS) != 0) return fail("idmap", "unshare", "mount namespace");
@@ -106,21 +270,43 @@ Error buildRootfs(const Spec& s, int usernsFd, uid_t rootUid, gid_t rootGid, Fd*
   // reach a mount stacked on "/" (the host image), lookups start below it.
   std::vector<Fd> trees;
   std::string lowers;
+  const std::string dir = s.upper.substr(0, s.upper.rfind('/'));
+  std::vector<std::string> copies;
   for (const auto& lower : s.lowers) {
     Fd tree(static_cast<int>(syscall(SYS_open_tree, AT_FDCWD, lower.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
-    if (!tree) return fail("idmap", "open_tree", lower);
+    if (!tree && errno != ENOSYS) return fail("idmap", "open_tree", lower);
     MountAttr attr = {MOUNT_ATTR_IDMAP, 0, 0, static_cast<uint64_t>(usernsFd)};
-    if (syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
+    if (!tree || syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
       int e = errno;
-      std::string why = lower + ": its filesystem cannot be mounted idmapped here";
-      if (e == ENOSYS) why = lower + ": this kernel has no idmapped mounts (5.12 or later needed)";
-      return Error{e, "idmap", "mount_setattr(MOUNT_ATTR_IDMAP)", why};
+      if (!trees.empty() || !noIdmapSupport(e))
+        return Error{e, "idmap", "mount_setattr(MOUNT_ATTR_IDMAP)", lower + ": its filesystem cannot be mounted idmapped"};
+      // The fallback: the container's own chowned copies of its layers (never of the host image:
+      // that is the whole host).
+      if (s.scratchUpper)
+        return Error{e, "idmap", "mount_setattr(MOUNT_ATTR_IDMAP)", lower + ": its filesystem cannot be mounted idmapped (and the host is not copied)"};
+      if (Error err = copiedLayers(s, dir, &copies)) return err;
+      break;
     }
     if (syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, lower.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
       return fail("idmap", "move_mount", lower);
     if (!lowers.empty()) lowers += ':';
     lowers += "/proc/self/fd/" + std::to_string(tree.get());
     trees.push_back(std::move(tree));
+  }
+  // Every directory is named to overlay by an fd as well: fsconfig takes strings of at most 256
+  // bytes, which a store's paths may pass.
+  auto byFd = [&](const std::string& path, std::string* out) -> Error {
+    Fd fd(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return fail("idmap", "open", path);
+    *out = "/proc/self/fd/" + std::to_string(fd.get());
+    trees.push_back(std::move(fd));
+    return {};
+  };
+  for (const auto& c : copies) {
+    std::string p;
+    if (Error err = byFd(c, &p)) return err;
+    if (!lowers.empty()) lowers += ':';
+    lowers += p;
   }
   std::string upper = s.upper, work = s.work;
   if (s.scratchUpper) {
@@ -141,13 +327,41 @@ Error buildRootfs(const Spec& s, int usernsFd, uid_t rootUid, gid_t rootGid, Fd*
   auto set = [&](const char* key, const std::string& value) {
     return syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, key, value.c_str(), 0) == 0;
   };
-  if (!set("lowerdir", lowers)) return fail("idmap", "fsconfig", "lowerdir=" + lowers);
-  if (!set("upperdir", upper)) return fail("idmap", "fsconfig", "upperdir=" + upper);
-  if (!set("workdir", work)) return fail("idmap", "fsconfig", "workdir=" + work);
-  if (syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+  // A refusal carries the kernel's own words: the fs context's message log ("e overlay: ...").
+  std::string detail;
+  auto refuse = [&](const char* syscallName, const std::string& what) {
+    detail = what;
     int e = errno;
-    return Error{e, "idmap", "fsconfig(FSCONFIG_CMD_CREATE)", s.rootfs + " (overlay over idmapped layers: Linux 5.19 or later)"};
+    char buf[512];
+    ssize_t n;
+    while ((n = read(fs.get(), buf, sizeof buf - 1)) > 0) {
+      while (n > 0 && buf[n - 1] == '\n') n--;
+      detail += " (" + std::string(buf, static_cast<size_t>(n)) + ")";
+    }
+    return Error{e ? e : EIO, "idmap", syscallName, detail};
+  };
+  // One layer at a time where the kernel takes it ("lowerdir+", Linux 6.8: no limit on the number
+  // of layers), else the whole list at once (at most 256 bytes: about 14 layers).
+  std::vector<std::string> each;
+  for (size_t a = 0; a <= lowers.size();) {
+    size_t b = lowers.find(':', a);
+    if (b == std::string::npos) b = lowers.size();
+    each.push_back(lowers.substr(a, b - a));
+    a = b + 1;
   }
+  if (set("lowerdir+", each[0])) {
+    for (size_t i = 1; i < each.size(); i++)
+      if (!set("lowerdir+", each[i])) return refuse("fsconfig", "lowerdir+=" + each[i]);
+  } else if (!set("lowerdir", lowers)) {
+    return refuse("fsconfig", "lowerdir=" + lowers);
+  }
+  std::string upperFd, workFd;
+  if (Error err = byFd(upper, &upperFd)) return err;
+  if (Error err = byFd(work, &workFd)) return err;
+  if (!set("upperdir", upperFd)) return refuse("fsconfig", "upperdir=" + upper);
+  if (!set("workdir", workFd)) return refuse("fsconfig", "workdir=" + work);
+  if (syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+    return refuse("fsconfig(FSCONFIG_CMD_CREATE)", s.rootfs + " (overlay over idmapped layers: Linux 5.19 or later)");
   // nodev everywhere, as for root's containers (container.cpp: mountRootfs).
   out->reset(static_cast<int>(syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV)));
   if (!*out) return fail("idmap", "fsmount", s.rootfs);

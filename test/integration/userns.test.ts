@@ -7,6 +7,7 @@
 //
 // /etc/subuid and /etc/subgid get a `pocker` line only when they have none, and exactly that line
 // is taken out again afterwards (the file removed if the test made it): the files end as they began.
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, readdirSync, readlinkSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,8 +50,8 @@ function removeSubid(a: Added): void {
   else writeFileSync(a.file, out);
 }
 
-/** An image with owners other than root, a whiteout and an opaque dir. */
-function image(dir: string): string {
+/** An image with owners other than root, a whiteout and (unless `opaque` is false) an opaque dir. */
+function image(dir: string, opaque = true): string {
   const base: LayerSpec = {
     'bin/busybox': { type: 'file', content: readFileSync(busybox!), mode: 0o755 },
     'etc/passwd': 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n',
@@ -66,7 +67,7 @@ function image(dir: string): string {
   }
   const upper: LayerSpec = {
     'etc/gone': { type: 'whiteout' },
-    'var/cache': { type: 'opaque' },
+    ...(opaque ? { 'var/cache': { type: 'opaque' as const } } : {}),
     'srv/hello': { type: 'file', content: 'hello\n', uid: 2000, gid: 3000 },
   };
   buildOciLayout(dir, { layers: [base, upper], config: { config: { Cmd: ['sh'], Env: ['PATH=/bin'] } }, refName: 'userns-test:1' });
@@ -87,6 +88,7 @@ async function inspectOf(root: string, id: string): Promise<{ State: { Pid: numb
 
 describe.skipIf(!isRoot || !busybox)('user namespaces for root: --userns=auto, --uidmap/--gidmap', () => {
   let root: string;
+  let imageTar: string;
   const added: Added[] = [];
   let uidPool: Array<{ start: number; count: number }>;
   let gidPool: Array<{ start: number; count: number }>;
@@ -99,7 +101,8 @@ describe.skipIf(!isRoot || !busybox)('user namespaces for root: --userns=auto, -
     uidPool = parseSubids(readFileSync('/etc/subuid', 'utf8'), 'pocker');
     gidPool = parseSubids(readFileSync('/etc/subgid', 'utf8'), 'pocker');
     root = roots.newRoot();
-    const loaded = await pk(root, 'load', '-q', '-i', image(tempDir('userns-image')));
+    imageTar = image(tempDir('userns-image'));
+    const loaded = await pk(root, 'load', '-q', '-i', imageTar);
     expect(loaded.stderr).toBe('');
   });
 
@@ -217,6 +220,44 @@ describe.skipIf(!isRoot || !busybox)('user namespaces for root: --userns=auto, -
     // An image owner the map leaves out is nobody inside (the kernel's overflow id).
     const narrow = await pk(root, 'run', '--rm', '--uidmap', '0:1600400000:10', 'userns-test:1', 'stat', '-c', '%u', '/home/user/file');
     expect(narrow).toMatchObject({ code: 0, stdout: '65534\n' });
+  });
+
+  it('layers on a filesystem that cannot be mounted idmapped (ramfs): the container gets its own chowned copy, shown by inspect', async () => {
+    const ram = tempDir('userns-ramfs');
+    execFileSync('mount', ['-t', 'ramfs', '-o', 'mode=0700', 'pocker-test-ramfs', ram]);
+    try {
+      // (ramfs has no xattrs, so no opaque dir: the image without one.)
+      expect(await pk(ram, 'load', '-q', '-i', image(tempDir('userns-image-ramfs'), false))).toMatchObject({ code: 0, stderr: '' });
+      const d = await pk(ram, 'run', '-d', '--userns=auto', 'userns-test:1', 'sleep', '600');
+      expect(d).toMatchObject({ code: 0, stderr: '' });
+      const id = d.stdout.trim();
+      const info = (await inspectOf(ram, id)) as Awaited<ReturnType<typeof inspectOf>> & { GraphDriver?: { Data: { UsernsLayers: string } } };
+      expect(info.GraphDriver?.Data.UsernsLayers).toBe('copied');
+      const host = firstMap(info.HostConfig.IDMappings.UidMap[0]!).hostID;
+      const inside = await pk(ram, 'exec', id, 'sh', '-c', 'id -u; stat -c %u:%g /home/user/file /srv/hello; test -e /etc/gone && echo present || echo gone');
+      expect(inside.stderr).toBe('');
+      expect(lines(inside.stdout)).toEqual(['0', '1000:1000', '2000:3000', 'gone']);
+      // The copies are the container's, owners shifted; the store's layers keep theirs.
+      const copies = join(ram, 'containers', id, 'idmap-lowers');
+      const copied = readdirSync(copies).filter((n) => !n.startsWith('.')).map((n) => join(copies, n, 'home', 'user', 'file')).find((p) => existsSync(p))!;
+      expect(statSync(copied).uid).toBe(host + 1000);
+      const layer = readdirSync(join(ram, 'layers')).map((l) => join(ram, 'layers', l, 'home', 'user', 'file')).find((p) => existsSync(p))!;
+      expect(statSync(layer).uid).toBe(1000);
+      // Started again, it reuses its copy.
+      expect(await pk(ram, 'restart', '-t', '0', id)).toMatchObject({ code: 0 });
+      expect((await pk(ram, 'exec', id, 'stat', '-c', '%u', '/home/user/file')).stdout).toBe('1000\n');
+      expect(await pk(ram, 'rm', '-f', id)).toMatchObject({ code: 0 });
+      expect(existsSync(join(ram, 'containers', id))).toBe(false);
+      // The root filesystem idmapped on a normal store (the first test) is reported as such.
+      const n = await pk(root, 'create', '--userns=auto', 'userns-test:1', 'id', '-u');
+      expect((await inspectOf(root, n.stdout.trim()) as { GraphDriver?: { Data: { UsernsLayers: string } } }).GraphDriver?.Data.UsernsLayers).toBe('pending');
+      expect(await pk(root, 'start', '-a', n.stdout.trim())).toMatchObject({ code: 0, stdout: '0\n' });
+      expect((await inspectOf(root, n.stdout.trim()) as { GraphDriver?: { Data: { UsernsLayers: string } } }).GraphDriver?.Data.UsernsLayers).toBe('idmapped');
+      expect(await pk(root, 'rm', n.stdout.trim())).toMatchObject({ code: 0 });
+    } finally {
+      await pk(ram, 'rm', '-f', ...lines((await pk(ram, 'ps', '-aq', '--no-trunc')).stdout));
+      execFileSync('umount', [ram]);
+    }
   });
 
   it('bad maps and conflicting flags are refused before anything is made (exit 125, Docker-style message)', async () => {
