@@ -9,6 +9,7 @@
 // pid is gone, a zombie, or a different process (its start time in /proc/<pid>/stat differs) is
 // stopped.
 #include "init/runc.h"
+#include "init/userns.h"
 #include "init/seccomp.h"
 
 #include <fcntl.h>
@@ -575,6 +576,13 @@ struct Undo {
   undo.pid = pid;
   childEnd.reset();
   cgroupFd.reset();
+  // A new user namespace: its maps, and its cgroup v1 hierarchies joined from here (init/userns.h;
+  // a bundle's rootfs is ready: no idmapped overlay to make).
+  if (spec.namespaces & CLONE_NEWUSER) {
+    if (Error err = writeIdMaps(spec, pid)) return die(describe(err));
+    for (const auto& tasks : spec.cgroupV1Tasks)
+      if (int e = writeFile(tasks.c_str(), std::to_string(pid))) return die(describe(fail("cgroup", "write", tasks, e)));
+  }
   if (!sendMsg(child.get(), wire::encodeKind(wire::Sync::Go))) return die("start: sendmsg: " + std::string(std::strerror(errno)));
   // Start-up: the pty master (passed on to the console socket), an error, or EOF (ready).
   for (;;) {

@@ -322,26 +322,6 @@ Error buildRootfs(const Spec& s, int usernsFd, uid_t rootUid, gid_t rootGid, Fd*
   // The overlay is made with the new mount API (fsopen/fsmount): a detached mount that belongs to
   // no namespace, so the container may attach it in its own (a detached copy of a mount, from
   // open_tree, may only be attached in the namespace it came from: Linux 6.15).
-  Fd fs(static_cast<int>(syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC)));
-  if (!fs) return fail("idmap", "fsopen", "overlay");
-  auto set = [&](const char* key, const std::string& value) {
-    return syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, key, value.c_str(), 0) == 0;
-  };
-  // A refusal carries the kernel's own words: the fs context's message log ("e overlay: ...").
-  std::string detail;
-  auto refuse = [&](const char* syscallName, const std::string& what) {
-    detail = what;
-    int e = errno;
-    char buf[512];
-    ssize_t n;
-    while ((n = read(fs.get(), buf, sizeof buf - 1)) > 0) {
-      while (n > 0 && buf[n - 1] == '\n') n--;
-      detail += " (" + std::string(buf, static_cast<size_t>(n)) + ")";
-    }
-    return Error{e ? e : EIO, "idmap", syscallName, detail};
-  };
-  // One layer at a time where the kernel takes it ("lowerdir+", Linux 6.8: no limit on the number
-  // of layers), else the whole list at once (at most 256 bytes: about 14 layers).
   std::vector<std::string> each;
   for (size_t a = 0; a <= lowers.size();) {
     size_t b = lowers.find(':', a);
@@ -349,19 +329,46 @@ Error buildRootfs(const Spec& s, int usernsFd, uid_t rootUid, gid_t rootGid, Fd*
     each.push_back(lowers.substr(a, b - a));
     a = b + 1;
   }
-  if (set("lowerdir+", each[0])) {
-    for (size_t i = 1; i < each.size(); i++)
-      if (!set("lowerdir+", each[i])) return refuse("fsconfig", "lowerdir+=" + each[i]);
-  } else if (!set("lowerdir", lowers)) {
-    return refuse("fsconfig", "lowerdir=" + lowers);
-  }
   std::string upperFd, workFd;
   if (Error err = byFd(upper, &upperFd)) return err;
   if (Error err = byFd(work, &workFd)) return err;
-  if (!set("upperdir", upperFd)) return refuse("fsconfig", "upperdir=" + upper);
-  if (!set("workdir", workFd)) return refuse("fsconfig", "workdir=" + work);
-  if (syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+  // Two tries: one layer at a time ("lowerdir+", Linux 6.8: no limit on the number of layers),
+  // then the whole list at once (at most 256 bytes: about 14 layers). A kernel whose overlay still
+  // parses its options the legacy way takes any key at fsconfig time and refuses "lowerdir+" only
+  // at FSCONFIG_CMD_CREATE, hence a fresh context for the second try.
+  Fd fs;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    const bool plus = attempt == 0;
+    fs.reset(static_cast<int>(syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC)));
+    if (!fs) return fail("idmap", "fsopen", "overlay");
+    auto set = [&](const char* key, const std::string& value) {
+      return syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, key, value.c_str(), 0) == 0;
+    };
+    // A refusal carries the kernel's own words: the fs context's message log ("e overlay: ...").
+    auto refuse = [&](const char* syscallName, const std::string& what) {
+      std::string detail = what;
+      int e = errno;
+      char buf[512];
+      ssize_t n;
+      while ((n = read(fs.get(), buf, sizeof buf - 1)) > 0) {
+        while (n > 0 && buf[n - 1] == '\n') n--;
+        detail += " (" + std::string(buf, static_cast<size_t>(n)) + ")";
+      }
+      return Error{e ? e : EIO, "idmap", syscallName, detail};
+    };
+    bool ok = true;
+    if (plus) {
+      for (size_t i = 0; ok && i < each.size(); i++) ok = set("lowerdir+", each[i]);
+      if (!ok) continue;
+    } else if (!set("lowerdir", lowers)) {
+      return refuse("fsconfig", "lowerdir=" + lowers);
+    }
+    if (!set("upperdir", upperFd)) return refuse("fsconfig", "upperdir=" + upper);
+    if (!set("workdir", workFd)) return refuse("fsconfig", "workdir=" + work);
+    if (syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) == 0) break;
+    if (plus && errno == EINVAL) continue;
     return refuse("fsconfig(FSCONFIG_CMD_CREATE)", s.rootfs + " (overlay over idmapped layers: Linux 5.19 or later)");
+  }
   // nodev everywhere, as for root's containers (container.cpp: mountRootfs).
   out->reset(static_cast<int>(syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV)));
   if (!*out) return fail("idmap", "fsmount", s.rootfs);
