@@ -539,8 +539,20 @@ Error applyMount(int root, const Spec& s, const MountSpec& m) {
     Fd target(mountpointNoSymlink(root, m.destination, &err, step));
     if (!target) return err;
     if (s.cgroupVersion == 1) return mountCgroupV1(root, s, m, target.get());
-    return mountAt("cgroup2", target.get(), "cgroup2", m.flags & ~static_cast<unsigned long>(MS_REMOUNT), nullptr, step,
-                   m.destination);
+    err = mountAt("cgroup2", target.get(), "cgroup2", m.flags & ~static_cast<unsigned long>(MS_REMOUNT), nullptr, step,
+                  m.destination);
+    if (err && err.err == EBUSY && inUserNamespace(s)) {
+      // The host's /sys bound in a user namespace (see sysfs below) brings the host's cgroup2 here,
+      // and the kernel refuses the same superblock on its own mount point: the container's view goes
+      // on a tmpfs over it (that bound mount is locked: it cannot be unmounted).
+      if ((err = mountAt("tmpfs", target.get(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755", step, m.destination)))
+        return err;
+      Fd over(openInRoot(root, m.destination, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
+      if (!over) return fail(step, "openat2", m.destination);
+      err = mountAt("cgroup2", over.get(), "cgroup2", m.flags & ~static_cast<unsigned long>(MS_REMOUNT), nullptr, step,
+                    m.destination);
+    }
+    return err;
   }
   if (m.bind()) {
     for (const auto& v : s.volumes)
