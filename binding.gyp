@@ -16,7 +16,7 @@
       "target_name": "pocker-init",
       "type": "executable",
       "sources": [
-        "cpp/init/main.cpp", "cpp/init/container.cpp", "cpp/init/seccomp.cpp", "cpp/init/monitor.cpp", "cpp/init/attach.cpp", "cpp/init/relay.cpp", "cpp/init/logs.cpp", "cpp/init/state.cpp", "cpp/init/runc.cpp", "cpp/init/net.cpp",
+        "cpp/init/main.cpp", "cpp/init/container.cpp", "cpp/init/seccomp.cpp", "cpp/init/monitor.cpp", "cpp/init/attach.cpp", "cpp/init/relay.cpp", "cpp/init/logs.cpp", "cpp/init/state.cpp", "cpp/init/runc.cpp", "cpp/init/net.cpp", "cpp/init/userns.cpp",
         "cpp/common/spec.cpp", "cpp/common/cgroup.cpp", "cpp/common/mountinfo.cpp", "cpp/common/util.cpp", "cpp/common/resolve.cpp", "cpp/common/wire.cpp", "cpp/common/netlink.cpp"
       ],
       "include_dirs": ["cpp", "/usr/include/nlohmann/.."],

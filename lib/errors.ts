@@ -85,6 +85,8 @@ export const SETUP_STEPS = [
   'workdir', 'capabilities', 'no-new-privileges', 'mount-rootfs', 'mount-propagation', 'mount-proc', 'mount-dev',
   'mount-sys', 'mount-volume', 'volume-copy', 'pivot_root', 'mask-paths', 'readonly-paths', 'read-only',
   'exec-join', 'mount-tmpfs', 'namespaces', 'rlimits', 'sysctl', 'seccomp', 'keyring',
+  // User namespaces (issue 13): the id maps, and the rootfs of idmapped layers (or their chowned copy)
+  'userns', 'idmap',
   // Networks: veth/addresses in pocker-init and the addon, nftables rules and published ports (lib/network)
   'network',
 ] as const;

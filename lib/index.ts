@@ -104,7 +104,7 @@ export type {
   VolumeSpec,
 } from './types.js';
 // Issue 12 (i12-flags): the types of RunOptions' ulimits, devices and mounts.
-export type { DeviceMapping, MountSpec, UlimitSpec } from './types.js';
+export type { DeviceMapping, IdMapping, MountSpec, UlimitSpec } from './types.js';
 export {
   connectNetwork,
   createNetwork,

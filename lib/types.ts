@@ -146,6 +146,21 @@ export interface RunOptions {
    * `host`. Default as Docker's: private on cgroup v2, host on v1.
    */
   cgroupns?: 'host' | 'private';
+
+  // --- User namespace (issue 13) ---
+  /**
+   * `--userns`: `host` (default: the container's root is the host's root) or `auto` / `auto:size=N`
+   * (a user namespace of its own, with N ids (default 65536) from the `pocker` entry of /etc/subuid
+   * and /etc/subgid, disjoint from every other live container's of this root). Not with uidmap/gidmap.
+   */
+  userns?: string;
+  /**
+   * `--uidmap`: a user namespace with these maps, podman's `CONTAINER:HOST:SIZE` strings or objects
+   * (container ids [CONTAINER, CONTAINER+SIZE) are host ids [HOST, HOST+SIZE)). Container id 0 must be mapped.
+   */
+  uidmap?: Array<string | IdMapping>;
+  /** `--gidmap`: as uidmap, for group ids; absent with uidmap: the uid maps apply to gids too (podman's rule). */
+  gidmap?: Array<string | IdMapping>;
   // --- Docker's run flags of issue 12 (i12-flags): labels, stop, limits, devices, namespaces, mounts ---
   /** Labels (`--label k=v`): a record, or `KEY=VALUE` / `KEY` (empty value) strings. Shown by inspect (Config.Labels), matched by `ps --filter label=`. */
   labels?: Record<string, string> | string[];
@@ -184,6 +199,13 @@ export interface RunOptions {
 }
 
 /** A `--ulimit` (Docker Engine API's Ulimit). */
+/** One line of a user namespace's id map (OCI's LinuxIDMapping). */
+export interface IdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 export interface UlimitSpec {
   /** `nofile`, `nproc`, `core`, `memlock`, `stack`, … (setrlimit's names without RLIMIT_, lower case). */
   name: string;

@@ -477,6 +477,38 @@ bool parseSeccomp(Reader& r, const json& sc, SeccompSpec* out) {
   return true;
 }
 
+// linux.uidMappings or gidMappings: at most 340 lines (the kernel's limit since 4.15), sizes >= 1,
+// no range past 2^32 - 1, no two ranges overlapping on either side (the kernel refuses those too,
+// with a bare EINVAL at map-writing time; here the error names the entry).
+bool parseIdMappings(Reader& r, const json& l, const char* key, std::vector<IdMapping>* out) {
+  const std::string path = std::string("linux.") + key;
+  const json* maps;
+  if (!r.optArray(l, key, "linux", &maps)) return false;
+  if (!maps) return true;
+  if (maps->size() > 340) return r.fail(path, "at most 340 mappings");
+  for (size_t i = 0; i < maps->size(); i++) {
+    const std::string mp = Reader::index(path, i);
+    const json& e = (*maps)[i];
+    if (!r.object(e, mp)) return false;
+    IdMapping m;
+    const json *c = Reader::member(e, "containerID"), *h = Reader::member(e, "hostID"), *z = Reader::member(e, "size");
+    if (!c || !h || !z) return r.fail(mp, "expected containerID, hostID and size");
+    if (!r.u32(*c, Reader::at(mp, "containerID"), &m.containerId) || !r.u32(*h, Reader::at(mp, "hostID"), &m.hostId) ||
+        !r.u32(*z, Reader::at(mp, "size"), &m.size))
+      return false;
+    if (m.size == 0) return r.fail(Reader::at(mp, "size"), "expected at least 1");
+    if (uint64_t{m.containerId} + m.size > (uint64_t{1} << 32) - 1 || uint64_t{m.hostId} + m.size > (uint64_t{1} << 32) - 1)
+      return r.fail(mp, "range past 4294967294");
+    for (const auto& o : *out) {
+      auto overlap = [](uint32_t a, uint32_t b, uint32_t n, uint32_t k) { return uint64_t{a} < uint64_t{b} + k && uint64_t{b} < uint64_t{a} + n; };
+      if (overlap(m.containerId, o.containerId, m.size, o.size)) return r.fail(mp, "container ids overlap an earlier mapping");
+      if (overlap(m.hostId, o.hostId, m.size, o.size)) return r.fail(mp, "host ids overlap an earlier mapping");
+    }
+    out->push_back(m);
+  }
+  return true;
+}
+
 bool parseLinux(Reader& r, const json& l, Spec* s) {
   const std::string path = "linux";
   if (!r.object(l, path)) return false;
@@ -493,7 +525,10 @@ bool parseLinux(Reader& r, const json& l, Spec* s) {
       if (!r.string(*t, Reader::at(np, "type"), &type) || !r.optString(e, "path", np, &nsPath)) return false;
       const Named* n = lookup(kNamespaces, type);
       if (!n) return r.fail(Reader::at(np, "type"), "unknown namespace type " + type);
-      if (n->value == CLONE_NEWUSER) return r.fail(Reader::at(np, "type"), "user namespaces are not supported yet");
+      // Joining a user namespace would need the other namespaces made after the join (owned by it),
+      // which clone3 from the monitor cannot do.
+      if (n->value == CLONE_NEWUSER && !nsPath.empty())
+        return r.fail(Reader::at(np, "path"), "joining an existing user namespace is not supported yet");
       if (nsPath.empty()) s->namespaces |= static_cast<uint32_t>(n->value);
       else s->joins.push_back({n->value, nsPath});
     }
@@ -549,8 +584,16 @@ bool parseLinux(Reader& r, const json& l, Spec* s) {
   const json* seccomp;
   if (!r.optObject(l, "seccomp", path, &seccomp)) return false;
   if (seccomp && !parseSeccomp(r, *seccomp, &s->seccomp)) return false;
-  // Accepted, not applied here: resources and cgroupsPath (the caller made the cgroups),
-  // uid/gid mappings (no user namespace yet), mountLabel.
+  if (!parseIdMappings(r, l, "uidMappings", &s->uidMappings) || !parseIdMappings(r, l, "gidMappings", &s->gidMappings))
+    return false;
+  const bool newUser = (s->namespaces & CLONE_NEWUSER) != 0;
+  if (newUser && (s->uidMappings.empty() || s->gidMappings.empty()))
+    return r.fail(s->uidMappings.empty() ? "linux.uidMappings" : "linux.gidMappings",
+                  "a new user namespace needs uid and gid mappings");
+  if (!newUser && (!s->uidMappings.empty() || !s->gidMappings.empty()))
+    return r.fail(!s->uidMappings.empty() ? "linux.uidMappings" : "linux.gidMappings",
+                  "mappings need a new user namespace (linux.namespaces: user without a path)");
+  // Accepted, not applied here: resources and cgroupsPath (the caller made the cgroups), mountLabel.
   return true;
 }
 
@@ -751,6 +794,19 @@ bool parseNetInterfaces(const char* data, size_t len, std::vector<NetInterface>*
   if (network && !parseNetwork(r, *network, &s)) return false;
   *out = std::move(s.netInterfaces);
   return true;
+}
+
+bool inUserNamespace(const Spec& s) {
+  if (s.namespaces & CLONE_NEWUSER) return true;
+  for (const auto& j : s.joins)
+    if (j.flag == CLONE_NEWUSER) return true;
+  return false;
+}
+
+int64_t hostIdOf(const std::vector<IdMapping>& maps, uint32_t id) {
+  for (const auto& m : maps)
+    if (id >= m.containerId && uint64_t{id} < uint64_t{m.containerId} + m.size) return int64_t{m.hostId} + (id - m.containerId);
+  return -1;
 }
 
 Error parseSpec(const char* data, size_t len, Spec* out) {

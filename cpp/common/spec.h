@@ -44,6 +44,12 @@ struct NamespaceSpec {
   std::string path;  // join this one (setns) instead of creating one
 };
 
+// linux.uidMappings / gidMappings: container ids [containerId, containerId+size) are host ids
+// [hostId, hostId+size) (user_namespaces(7)).
+struct IdMapping {
+  uint32_t containerId = 0, hostId = 0, size = 0;
+};
+
 struct RlimitSpec {
   int resource = 0;
   uint64_t soft = 0, hard = 0;
@@ -97,6 +103,9 @@ struct Spec {
   // linux
   uint32_t namespaces = 0;  // CLONE_NEW* of the namespaces to create
   std::vector<NamespaceSpec> joins;  // namespaces to join (with a path)
+  // A user namespace: new (CLONE_NEWUSER in `namespaces`, with these maps, which the monitor writes
+  // after clone3) or joined (`joins`). Every other new namespace is then owned by it.
+  std::vector<IdMapping> uidMappings, gidMappings;
   std::vector<DeviceSpec> devices;
   std::vector<std::string> masks, readonlyPaths;
   std::vector<std::pair<std::string, std::string>> sysctl;
@@ -149,6 +158,11 @@ struct Spec {
   std::vector<NetInterface> netInterfaces;
   std::vector<std::string> netCleanup;
 };
+
+// Whether the container runs in a user namespace (a new one or one it joins).
+bool inUserNamespace(const Spec& s);
+// The host id of container id `id` under `maps`, or -1 when it is not mapped.
+int64_t hostIdOf(const std::vector<IdMapping>& maps, uint32_t id);
 
 // Parses a spec document. On error returns {EINVAL, "read-spec", "parse", "spec: <json path>: <why>"}.
 Error parseSpec(const char* data, size_t len, Spec* out);

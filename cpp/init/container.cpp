@@ -47,6 +47,18 @@ namespace {
 
 std::string fdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
+// In a user namespace the container's root is a mapped id that may not search the host's
+// directories on the way to its own (the store's are 0700, root's): the host paths it needs (the
+// rootfs, bind sources) are opened once, O_PATH, while this process still has the host's root ids,
+// and later reached through /proc/self/fd (a magic link checks no directory on the way).
+std::vector<std::pair<std::string, int>> gPreopened;
+
+std::string hostPath(const std::string& path) {
+  for (const auto& [p, fd] : gPreopened)
+    if (p == path) return fdPath(fd);
+  return path;
+}
+
 std::vector<std::string> splitPath(const std::string& path) {
   std::vector<std::string> parts;
   size_t i = 0;
@@ -159,6 +171,11 @@ Error remount(int root, const std::string& path, unsigned long flags, const char
     if (sv.f_flag & ST_NOSUID) flags |= MS_NOSUID;
     if (sv.f_flag & ST_NODEV) flags |= MS_NODEV;
     if (sv.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+    // The atime flags too: in a user namespace a mount from the host has them locked, and a
+    // remount that would change them is refused (EPERM).
+    if (sv.f_flag & ST_NOATIME) flags |= MS_NOATIME;
+    if (sv.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
+    if (sv.f_flag & ST_RELATIME) flags |= MS_RELATIME;
   }
   return mountAt(nullptr, fd.get(), nullptr, MS_REMOUNT | MS_BIND | flags, nullptr, step, path);
 }
@@ -260,7 +277,30 @@ std::string escapeOverlay(const std::string& p) {
   return out;
 }
 
-Error mountRootfs(const Spec& s) {
+// *rootfsMount: in a user namespace, the rootfs's mount (its root), afterwards reached through it.
+Error mountRootfs(const Spec& s, Fd* rootfsMount) {
+  if (inUserNamespace(s)) {
+    // The monitor made the overlay (of idmapped layers: init/userns.h) and sent it as a detached
+    // mount; a bundle's ready rootfs is cloned (recursively) here. Either is attached over root.path
+    // in this mount namespace only.
+    // (The pre-opened fd itself, not its /proc/self/fd path: move_mount refuses a target reached
+    // through that magic link.)
+    int at = AT_FDCWD;
+    for (const auto& [p, fd] : gPreopened)
+      if (p == s.rootfs) at = fd;
+    const char* path = at == AT_FDCWD ? s.rootfs.c_str() : "";
+    const unsigned empty = at == AT_FDCWD ? 0 : AT_EMPTY_PATH;
+    if (!*rootfsMount) {
+      if (s.overlay) return Error{EPROTO, "mount-rootfs", "recvmsg", "the monitor sent no rootfs"};
+      rootfsMount->reset(static_cast<int>(
+          syscall(SYS_open_tree, at, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | empty)));
+      if (!*rootfsMount) return fail("mount-rootfs", "open_tree", s.rootfs);
+    }
+    if (syscall(SYS_move_mount, rootfsMount->get(), "", at, path,
+                MOVE_MOUNT_F_EMPTY_PATH | (empty ? MOVE_MOUNT_T_EMPTY_PATH : 0)) != 0)
+      return fail("mount-rootfs", "move_mount", s.rootfs);
+    return {};
+  }
   if (!s.overlay) {
     // An OCI bundle's ready rootfs: a bind onto itself makes it a mount point for pivot_root.
     if (::mount(s.rootfs.c_str(), s.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
@@ -379,7 +419,8 @@ bool dirIsEmpty(int fd) {
 // another filesystem than the rootfs's (a mount reached through a symlink), is refused: pocker-init
 // is still fully privileged here and would copy kernel files into the host's volume directory.
 Error fillVolume(int root, const std::string& source, const std::string& destination) {
-  Fd dst(::open(source.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  const std::string at = hostPath(source);
+  Fd dst(::open(at.c_str(), O_RDONLY | O_DIRECTORY | (at == source ? O_NOFOLLOW : 0) | O_CLOEXEC));
   if (!dst) return fail("mount-volume", "open", source);
   // Only an empty volume is filled (Docker's copy-up): a named volume keeps what it holds, and a
   // container started again keeps what its volumes hold. Two containers starting on one new volume
@@ -498,13 +539,25 @@ Error applyMount(int root, const Spec& s, const MountSpec& m) {
     Fd target(mountpointNoSymlink(root, m.destination, &err, step));
     if (!target) return err;
     if (s.cgroupVersion == 1) return mountCgroupV1(root, s, m, target.get());
-    return mountAt("cgroup2", target.get(), "cgroup2", m.flags & ~static_cast<unsigned long>(MS_REMOUNT), nullptr, step,
-                   m.destination);
+    err = mountAt("cgroup2", target.get(), "cgroup2", m.flags & ~static_cast<unsigned long>(MS_REMOUNT), nullptr, step,
+                  m.destination);
+    if (err && err.err == EBUSY && inUserNamespace(s)) {
+      // The host's /sys bound in a user namespace (see sysfs below) brings the host's cgroup2 here,
+      // and the kernel refuses the same superblock on its own mount point: the container's view goes
+      // on a tmpfs over it (that bound mount is locked: it cannot be unmounted).
+      if ((err = mountAt("tmpfs", target.get(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755", step, m.destination)))
+        return err;
+      Fd over(openInRoot(root, m.destination, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS));
+      if (!over) return fail(step, "openat2", m.destination);
+      err = mountAt("cgroup2", over.get(), "cgroup2", m.flags & ~static_cast<unsigned long>(MS_REMOUNT), nullptr, step,
+                    m.destination);
+    }
+    return err;
   }
   if (m.bind()) {
     for (const auto& v : s.volumes)
       if (v.first == m.source && v.second == m.destination && (err = fillVolume(root, v.first, v.second))) return err;
-    Fd src(::open(m.source.c_str(), O_PATH | O_CLOEXEC));
+    Fd src(::open(hostPath(m.source).c_str(), O_PATH | O_CLOEXEC));
     if (!src) return fail(step, "open", m.source);
     struct stat st;
     if (fstat(src.get(), &st) != 0) return fail(step, "fstat", m.source);
@@ -534,9 +587,15 @@ Error applyMount(int root, const Spec& s, const MountSpec& m) {
     if (!target) return err;
     if ((err = checkDestination(s, m, root, target.get(), -1))) return err;
     const std::string& source = m.source.empty() ? m.type : m.source;
-    if ((err = mountAt(source.c_str(), target.get(), m.type.c_str(), m.flags & ~static_cast<unsigned long>(MS_REMOUNT),
-                       m.data.empty() ? nullptr : m.data.c_str(), step, m.destination)))
-      return err;
+    err = mountAt(source.c_str(), target.get(), m.type.c_str(), m.flags & ~static_cast<unsigned long>(MS_REMOUNT),
+                  m.data.empty() ? nullptr : m.data.c_str(), step, m.destination);
+    if (err && err.err == EPERM && m.type == "sysfs" && inUserNamespace(s)) {
+      // A fresh sysfs needs a network namespace owned by the container's user namespace (a joined
+      // or the host's network has none): the host's /sys then, bound read-only, as runc does.
+      if ((err = mountAt("/sys", target.get(), nullptr, MS_BIND | MS_REC, nullptr, step, m.destination))) return err;
+      return setRecursive(root, m.destination, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, 0, step);
+    }
+    if (err) return err;
     if (m.recursiveSet || m.recursiveClear) {
       std::string resolved;
       if (!pathInRoot(root, target.get(), &resolved)) return Error{EXDEV, step, "readlink", m.destination};
@@ -576,6 +635,10 @@ Error setupDevices(int root, const Spec& s) {
       if ((err = mountAt(d.path.c_str(), target.get(), nullptr, MS_BIND, nullptr, "mount-dev", d.path))) return err;
       continue;
     }
+    if (d.type != 'p' && inUserNamespace(s))
+      return Error{EPERM, "mount-dev", "mknodat",
+                   d.path + ": a device node cannot be made in a user namespace and the host has none to bind (" +
+                       std::to_string(d.major) + ":" + std::to_string(d.minor) + ")"};
     mode_t type = d.type == 'p' ? S_IFIFO : block ? S_IFBLK : S_IFCHR;
     dev_t dev = makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
     if (mknodat(parentDir.get(), leaf.c_str(), type | (d.fileMode & 07777), dev) != 0 && errno != EEXIST)
@@ -684,8 +747,8 @@ Error setupMounts(int root, const Spec& s) {
   return {};
 }
 
-Error pivotRoot(const Spec& s) {
-  Fd newRoot(::open(s.rootfs.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+Error pivotRoot(const Spec& s, const std::string& rootPath) {
+  Fd newRoot(::open(rootPath.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
   if (!newRoot) return fail("pivot_root", "open", s.rootfs);
   if (fchdir(newRoot.get()) != 0) return fail("pivot_root", "fchdir", s.rootfs);
   if (syscall(SYS_pivot_root, ".", ".") != 0) return fail("pivot_root", "pivot_root", s.rootfs);
@@ -697,6 +760,15 @@ Error pivotRoot(const Spec& s) {
 }
 
 // ---------- identity ----------
+
+// In a user namespace just made or joined: uid and gid 0 of the namespace (until then this process
+// keeps the host ids it had, unmapped there: it could not make a file). Supplementary groups are
+// left to the workload's identity (dropPrivileges).
+Error becomeNamespaceRoot() {
+  if (setresgid(0, 0, 0) != 0) return fail("userns", "setresgid", "0 (is gid 0 mapped?)");
+  if (setresuid(0, 0, 0) != 0) return fail("userns", "setresuid", "0 (is uid 0 mapped?)");
+  return {};
+}
 
 struct Identity {
   uid_t uid = 0;
@@ -863,7 +935,13 @@ Error dropPrivileges(const Spec& s, const Identity& id) {
   // A non-root uid keeps its permitted set across setresuid only with keepcaps.
   const bool keep = id.uid != 0 && perm != 0;
   if (keep && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return fail("capabilities", "prctl(PR_SET_KEEPCAPS)");
-  if (setgroups(id.groups.size(), id.groups.data()) != 0) return fail("user", "setgroups");
+  if (setgroups(id.groups.size(), id.groups.data()) != 0) {
+    // A user namespace whose gid_map was written without privilege has setgroups "deny": with no
+    // supplementary group to set there is nothing lost.
+    std::string denied;
+    if (!(errno == EPERM && id.groups.empty() && readFile("/proc/self/setgroups", &denied) == 0 && denied.rfind("deny", 0) == 0))
+      return fail("user", "setgroups");
+  }
   if (setresgid(id.gid, id.gid, id.gid) != 0) return fail("user", "setresgid");
   if (setresuid(id.uid, id.uid, id.uid) != 0) return fail("user", "setresuid");
   if (keep && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return fail("capabilities", "prctl(PR_SET_KEEPCAPS)");
@@ -1031,7 +1109,7 @@ Error setupTty(int sock, const Spec& s, const Identity& id, bool console) {
   return {};
 }
 
-Error prepare(const Spec& s, int sock, Identity* id, std::vector<std::string>* env) {
+Error prepare(const Spec& s, int sock, int rootfsMount, Identity* id, std::vector<std::string>* env) {
   Error err;
   if (setsid() < 0) return fail("setsid", "setsid");
   if ((err = joinSessionKeyring())) return err;
@@ -1043,9 +1121,12 @@ Error prepare(const Spec& s, int sock, Identity* id, std::vector<std::string>* e
   const bool late = (propagation & (MS_SHARED | MS_UNBINDABLE)) != 0;
   if (::mount(nullptr, "/", nullptr, late ? MS_REC | MS_SLAVE : propagation, nullptr) != 0)
     return fail("mount-propagation", "mount", "/");
-  if ((err = mountRootfs(s))) return err;
+  Fd mounted(rootfsMount);
+  if ((err = mountRootfs(s, &mounted))) return err;
+  // The rootfs from here on: its mount's root in a user namespace, else root.path.
+  const std::string rootPath = mounted ? fdPath(mounted.get()) : s.rootfs;
   {
-    Fd root(::open(s.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    Fd root(::open(rootPath.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) return fail("mount-rootfs", "open", s.rootfs);
     if ((err = setupMounts(root.get(), s))) return err;
   }
@@ -1053,7 +1134,7 @@ Error prepare(const Spec& s, int sock, Identity* id, std::vector<std::string>* e
     return fail("hostname", "sethostname", s.hostname);
   if (s.hasDomainname && !s.domainname.empty() && setdomainname(s.domainname.data(), s.domainname.size()) != 0)
     return fail("hostname", "setdomainname", s.domainname);
-  if ((err = pivotRoot(s))) return err;
+  if ((err = pivotRoot(s, rootPath))) return err;
   if (late && ::mount(nullptr, "/", nullptr, propagation, nullptr) != 0) return fail("mount-propagation", "mount", "/");
   if ((err = resolveIdentity(s, id))) return err;
   *env = s.env;
@@ -1098,7 +1179,7 @@ Error prepareExec(const Spec& s, int sock, Identity* id, std::vector<std::string
   static const struct {
     const char* name;
     int flag;
-  } kinds[] = {{"mnt", CLONE_NEWNS},   {"uts", CLONE_NEWUTS}, {"ipc", CLONE_NEWIPC},
+  } kinds[] = {{"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},   {"uts", CLONE_NEWUTS}, {"ipc", CLONE_NEWIPC},
                {"net", CLONE_NEWNET},  {"pid", CLONE_NEWPID}, {"cgroup", CLONE_NEWCGROUP}};
   int flags = 0;
   for (const auto& k : kinds) {
@@ -1108,8 +1189,11 @@ Error prepareExec(const Spec& s, int sock, Identity* id, std::vector<std::string
     if (stat((std::string("/proc/self/ns/") + k.name).c_str(), &mine) != 0) return fail("exec-join", "stat", k.name);
     if (mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev) flags |= k.flag;
   }
+  // setns(pidfd) with several namespaces enters the user namespace first (as nsenter and runc
+  // order it), so the others are joined with the privileges it gives.
   if (setns(pidfd.get(), flags) != 0) return fail("exec-join", "setns", "/proc/" + std::to_string(s.execPid));
   Error err;
+  if ((flags & CLONE_NEWUSER) && (err = becomeNamespaceRoot())) return err;
   if ((err = joinSessionKeyring())) return err;
   if ((err = resolveIdentity(s, id))) return err;
   *env = s.env;
@@ -1128,7 +1212,10 @@ int runContainer(const Spec& spec, int sock, const std::vector<int>& joinFds) {
   // fds, its memory) may be reached through /proc/<pid> by the container's other processes (a
   // joined pid namespace, exec's children): not dumpable, as runc's init. exec makes the
   // workload dumpable again; --init's PID 1 stays as it is.
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // In a new user namespace it stays dumpable until its maps are written (the go): newuidmap
+  // checks that the caller owns /proc/<pid>, and a non-dumpable process's is root's.
+  const bool newUserns = (spec.namespaces & CLONE_NEWUSER) != 0;
+  if (!newUserns) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   // exec: dies with its monitor while it sets up too (a hung setup must not outlive it); set
   // again after the credential change, which clears it.
   const pid_t monitor = getppid();
@@ -1137,13 +1224,39 @@ int runContainer(const Spec& spec, int sock, const std::vector<int>& joinFds) {
   char go[8];
   int stray = -1;
   if (recvMsg(sock, go, sizeof go, &stray) <= 0) return 1;
-  if (stray >= 0) ::close(stray);
+  Fd rootfsMount;  // a new user namespace's overlay rootfs, made by the monitor
+  if (newUserns) {
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    rootfsMount.reset(stray);
+    // Host paths this process may no longer reach as the namespace's root (see gPreopened).
+    if (!spec.execPid) {
+      std::vector<std::string> paths = {spec.rootfs};
+      for (const auto& m : spec.mounts)
+        if (m.bind()) paths.push_back(m.source);
+      for (const auto& p : paths) {
+        int fd = ::open(p.c_str(), O_PATH | O_CLOEXEC);
+        if (fd < 0) {
+          reportError(sock, fail(p == spec.rootfs ? "mount-rootfs" : "mount-volume", "open", p));
+          return 1;
+        }
+        gPreopened.emplace_back(p, fd);
+      }
+    }
+    // Root of the namespace: from now on files are made as the mapped root, not the host's.
+    if (Error err = becomeNamespaceRoot()) {
+      reportError(sock, err);
+      return 1;
+    }
+  } else if (stray >= 0) {
+    ::close(stray);
+  }
 
   // cgroup v1: join every hierarchy before anything else (before setns too: exec's host paths),
   // by writing 0 (this thread; pocker-init is single-threaded) into its `tasks` file. Moving
   // oneself skips the kernel's global threadgroup lock, whose RCU grace period costs 5-13 ms a
   // container when another process writes our pid into cgroup.procs.
   for (const auto& tasks : spec.cgroupV1Tasks) {
+    if (newUserns) break;  // the monitor moved us (our root cannot write the host's cgroup files)
     if (int err = writeFile(tasks.c_str(), "0")) {
       reportError(sock, fail("cgroup", "write", tasks, err));
       return 1;
@@ -1158,21 +1271,29 @@ int runContainer(const Spec& spec, int sock, const std::vector<int>& joinFds) {
   }
 
   // linux.namespaces with a path: join them (the monitor opened them; a pid namespace it joined
-  // itself, as that applies to its children). The mount namespace last: the paths above are the host's.
-  for (int pass = 0; pass < 2; pass++) {
+  // itself, as that applies to its children). A user namespace first (the others are joined with
+  // its privileges), the mount namespace last: the paths above are the host's.
+  for (int pass = 0; pass < 3; pass++) {
     for (size_t i = 0; i < spec.joins.size(); i++) {
       int flag = spec.joins[i].flag;
-      if (flag == CLONE_NEWPID || (flag == CLONE_NEWNS) != (pass == 1)) continue;
+      int want = flag == CLONE_NEWUSER ? 0 : flag == CLONE_NEWNS ? 2 : 1;
+      if (flag == CLONE_NEWPID || want != pass) continue;
       if (setns(joinFds[i], flag) != 0) {
         reportError(sock, fail("namespaces", "setns", spec.joins[i].path));
         return 1;
+      }
+      if (flag == CLONE_NEWUSER) {
+        if (Error err = becomeNamespaceRoot()) {
+          reportError(sock, err);
+          return 1;
+        }
       }
     }
   }
 
   Identity id;
   std::vector<std::string> env;
-  if (Error err = spec.execPid ? prepareExec(spec, sock, &id, &env) : prepare(spec, sock, &id, &env)) {
+  if (Error err = spec.execPid ? prepareExec(spec, sock, &id, &env) : prepare(spec, sock, rootfsMount.release(), &id, &env)) {
     reportError(sock, err);
     return 1;
   }

@@ -27,6 +27,7 @@
 #include "init/net.h"
 #include "init/relay.h"
 #include "init/state.h"
+#include "init/userns.h"
 
 namespace pocker {
 namespace {
@@ -266,13 +267,34 @@ int runMonitor(const Spec& spec, int sync) {
     childEnd.reset();
     cgroupFd.reset();
 
-    // (cgroup v1: the container joins its hierarchies itself, first thing: see runContainer.)
-    if (syncOpen) sendMsg(sync, wire::encodePid(pid));
-    if (!sendMsg(child.get(), wire::encodeKind(wire::Sync::Go))) return abortStart(spec, sync, pid, fail("start", "sendmsg"));
+    // A new user namespace: its maps, then (its root cannot write the host's cgroup v1 files) its
+    // cgroups joined from here, and an overlay rootfs made of idmapped layers (init/userns.h), sent
+    // with the go. Without one, the container joins its cgroup v1 hierarchies itself, first thing
+    // (see runContainer).
+    Fd rootfsMount;
+    int setupExit = 0;
+    if (spec.namespaces & CLONE_NEWUSER) {
+      Error err = writeIdMaps(spec, pid);
+      for (size_t i = 0; !err && i < spec.cgroupV1Tasks.size(); i++)
+        if (int e = writeFile(spec.cgroupV1Tasks[i].c_str(), std::to_string(pid)))
+          err = fail("cgroup", "write", spec.cgroupV1Tasks[i], e);
+      if (!err && spec.overlay) err = idmappedRootfs(spec, pid, &rootfsMount);
+      if (err && restarts == 0) return abortStart(spec, sync, pid, err);
+      if (err) {
+        // A later run of a restart policy that cannot be set up ends the policy (as below).
+        ::kill(pid, SIGKILL);
+        while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
+        }
+        setupExit = 125;
+      }
+    }
+    if (syncOpen && setupExit == 0) sendMsg(sync, wire::encodePid(pid));
+    if (setupExit == 0 && !sendMsg(child.get(), wire::encodeKind(wire::Sync::Go), rootfsMount.get()))
+      return abortStart(spec, sync, pid, fail("start", "sendmsg"));
+    rootfsMount.reset();
     // Its network (init/net.h), while it sets up its filesystem (it waits for a second go before it
     // may run anything): a failed restart ends the policy as a failed exec would.
-    int setupExit = 0;
-    if (monitorPlumbsNetwork(spec)) {
+    if (setupExit == 0 && monitorPlumbsNetwork(spec)) {
       if (restarts > 0) netIfaces = reloadInterfaces(spec, netIfaces);
       if (Error err = setupNetwork(spec, netIfaces, pid)) {
         if (restarts == 0) return abortStart(spec, sync, pid, err);

@@ -9,6 +9,7 @@
 // pid is gone, a zombie, or a different process (its start time in /proc/<pid>/stat differs) is
 // stopped.
 #include "init/runc.h"
+#include "init/userns.h"
 #include "init/seccomp.h"
 
 #include <fcntl.h>
@@ -433,10 +434,6 @@ struct Undo {
       cgroupsPath = l["cgroupsPath"].get<std::string>();
     if (l.contains("resources") && l["resources"].is_object())
       if (Error err = parseResources(l["resources"], &resources)) return die(describe(err));
-    if (l.contains("uidMappings") || l.contains("gidMappings")) {
-      const json& u = l.contains("uidMappings") ? l["uidMappings"] : l["gidMappings"];
-      if (u.is_array() && !u.empty()) return die("linux.uidMappings: user namespaces are not supported yet");
-    }
   }
   std::vector<Hook> createRuntime, prestart, poststart, poststop;
   if (doc.contains("hooks")) {
@@ -579,6 +576,13 @@ struct Undo {
   undo.pid = pid;
   childEnd.reset();
   cgroupFd.reset();
+  // A new user namespace: its maps, and its cgroup v1 hierarchies joined from here (init/userns.h;
+  // a bundle's rootfs is ready: no idmapped overlay to make).
+  if (spec.namespaces & CLONE_NEWUSER) {
+    if (Error err = writeIdMaps(spec, pid)) return die(describe(err));
+    for (const auto& tasks : spec.cgroupV1Tasks)
+      if (int e = writeFile(tasks.c_str(), std::to_string(pid))) return die(describe(fail("cgroup", "write", tasks, e)));
+  }
   if (!sendMsg(child.get(), wire::encodeKind(wire::Sync::Go))) return die("start: sendmsg: " + std::string(std::strerror(errno)));
   // Start-up: the pty master (passed on to the console socket), an error, or EOF (ready).
   for (;;) {
@@ -897,7 +901,7 @@ struct Undo {
     "relatime", "remount", "rexec", "rnodev", "rnoexec", "rnosuid", "ro", "rprivate", "rro", "rrw", "rshared", "rslave",
     "rsuid", "runbindable", "rw", "shared", "slave", "strictatime", "suid", "sync", "unbindable"],
   "linux": {
-    "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
+    "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
     "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
     "seccomp": {"enabled": true,
       "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",

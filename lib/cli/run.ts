@@ -56,6 +56,10 @@ export interface RunFlags {
   insecureRegistry?: string[];
   /** `--cgroupns host|private`. */
   cgroupns?: string;
+  /** `--userns host|auto[:size=N]`, `--uidmap`/`--gidmap CONTAINER:HOST:SIZE` (repeatable). */
+  userns?: string;
+  uidmap?: string[];
+  gidmap?: string[];
   // Docker's run flags of issue 12 (i12-flags):
   label?: string[];
   labelFile?: string[];
@@ -174,6 +178,10 @@ export function toRunOptions(image: string | undefined, args: string[], flags: R
   if (flags.restart !== undefined) o.restart = flags.restart;
   // Passed as given: the library rejects anything but host|private.
   if (flags.cgroupns !== undefined) o.cgroupns = flags.cgroupns as RunOptions['cgroupns'];
+  // Passed as given: the library validates them (lib/userns).
+  if (flags.userns !== undefined) o.userns = flags.userns;
+  if (flags.uidmap?.length) o.uidmap = [...flags.uidmap];
+  if (flags.gidmap?.length) o.gidmap = [...flags.gidmap];
   runFlagOptions(o, flags);
   // Published ports (net-nft): passed as given; the library parses and validates them.
   if (flags.publish?.length) o.publish = [...flags.publish];
@@ -315,6 +323,9 @@ function withContainerOptions(cmd: Command, detachable: boolean): Command {
     .option('--restart <policy>', 'Restart policy to apply when a container exits: no, on-failure[:N], always, unless-stopped')
     .option('--log-opt <opt>', 'Log driver options: max-size=SIZE, max-file=N', collect)
     .option('--insecure-registry <host>', 'Reach this registry over plain HTTP (loopback ones always are)', collect)
+    .option('--userns <mode>', 'User namespace to use (host|auto[:size=N]): auto gives the container its own range of ids from the "pocker" entry of /etc/subuid and /etc/subgid')
+    .option('--uidmap <container:host:size>', "UID map for the container's user namespace (repeatable)", collect)
+    .option('--gidmap <container:host:size>', "GID map for the container's user namespace (repeatable; default: the UID maps)", collect)
     .option('--cgroupns <mode>', "Cgroup namespace to use (host|private): default private on cgroup v2, host on v1")
     // Published ports (net-nft)
     .option('-p, --publish <[ip:][hostPort:]containerPort[/proto]>', "Publish a container's port(s) to the host", collect)

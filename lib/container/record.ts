@@ -72,6 +72,11 @@ export interface ContainerMeta {
   /** The volumes (names in <root>/volumes/) the container mounts: `volume rm` refuses them, `rm -v` removes the anonymous ones. */
   volumes?: string[];
   /**
+   * Issue 13: the container's user namespace (`--userns auto`, `--uidmap`), its maps as recorded
+   * when it was created (an `auto` range is held for as long as this record exists). Absent: the host's.
+   */
+  userns?: { mode: 'auto' | 'map'; uidMappings: Array<{ containerID: number; hostID: number; size: number }>; gidMappings: Array<{ containerID: number; hostID: number; size: number }> };
+  /**
    * What `start` needs to run the container (again): recorded by `create` and `run -d`, whose
    * containers are run by a monitor (foreground ones end with their `pocker run`).
    */

@@ -21,6 +21,7 @@ import type { MountSpec } from '../types.js';
 import { isSignalSpec, normalizeSignal } from '../signals.js';
 import { parsePublish, type PortSpec } from '../network/ports.js';
 import { validateNetworkFlags, type NetworkRequest } from '../network/flags.js';
+import { resolveUserns, type UsernsMaps, type UsernsRequest } from '../userns/index.js';
 
 export interface ResolvedMount {
   /** `image-volume` mounts come from an image's VOLUMEs (run() adds them); `volume`: a volume of <root>/volumes/. */
@@ -885,6 +886,10 @@ export interface ResolvedRunFlags {
   joins?: { pid?: string; ipc?: string; net?: string; netDir?: string };
   /** Set right before a start: the numeric gids of groupAdd. */
   groupAddGids?: number[];
+  /** --userns / --uidmap / --gidmap (issue 13), validated; absent: the host's user namespace. */
+  userns?: UsernsRequest;
+  /** The maps the container runs with: set when its record is made (`auto`: allocated then). */
+  usernsMaps?: UsernsMaps;
 }
 
 /** Docker's ulimit names (go-units ulimitNameMapping) -> setrlimit resources. */
@@ -1330,6 +1335,18 @@ function resolveRunFlags(opts: RunOptions, cfg: ResolvedRunConfig, userEnv: stri
   }
   const sysctls = resolveSysctls(opts, cfg.network, ipcMode);
   if (sysctls) cfg.sysctls = sysctls;
+  const userns = resolveUserns(opts);
+  if (userns) {
+    // A user namespace owns the namespaces made with it: one of the host's (or another container's,
+    // made without it) cannot be set up from inside it (no /proc of the host's pid namespace, no
+    // mqueue or hostname of the host's), so those modes are refused, as Docker's userns-remap does.
+    const flag = userns.mode === 'auto' ? `--userns ${String(opts.userns)}` : '--uidmap';
+    for (const [name, mode] of [['--pid', pidMode], ['--ipc', ipcMode], ['--uts', utsMode]] as const) {
+      if (mode === 'host' || mode?.startsWith('container:')) throw invalid(`conflicting options: ${name} ${mode} and ${flag} (a user namespace cannot use the ${mode === 'host' ? "host's" : "other container's"} namespace)`);
+    }
+    if (cfg.network.startsWith('container:')) throw invalid(`conflicting options: --network ${cfg.network} and ${flag} (a user namespace cannot join another container's network)`);
+    cfg.userns = userns;
+  }
   if (opts.memoryReservation !== undefined) {
     const r = parseBytes(opts.memoryReservation, 'memory reservation');
     if (r < MIN_MEMORY) throw invalid(`invalid memory reservation ${show(opts.memoryReservation)}: Minimum memory reservation allowed is 6MB`);

@@ -1,6 +1,6 @@
 // run(): validate, lay out the container's directories, create its cgroups, hand the resolved spec
 // to pocker-init through the addon, and give back a handle with streams, wait() and kill().
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
@@ -43,6 +43,7 @@ import { resolveForStart } from './namespaces.js';
 import { checkNetworkRequests, networkStarted, releaseContainerNetwork, setupContainerNetwork } from '../network/attach.js';
 import { exposedPorts, withPublishAll } from '../network/ports.js';
 import type { PockerSection } from '../spec/pocker.js';
+import { allocateAuto, hostIdOf, type UsernsMaps, type UsernsRequest } from '../userns/index.js';
 
 /**
  * The network of one start, into `document`: for bridge and user-defined networks the leases,
@@ -158,6 +159,27 @@ function withImageVolumes(cfg: ResolvedRunConfig, paths: string[]): ResolvedRunC
   return n ? { ...cfg, mounts } : cfg;
 }
 
+/** The maps of a container's user namespace request (`auto`: allocated now; see lib/userns). */
+function usernsMapsFor(root: string, req: UsernsRequest): UsernsMaps {
+  return req.mode === 'auto' ? allocateAuto(root, req.size) : { mode: 'map', uidMappings: req.uidMappings, gidMappings: req.gidMappings };
+}
+
+/**
+ * The container's own volumes (its image VOLUMEs' anonymous ones, and store volumes still empty)
+ * belong to its user namespace's root, as Docker's userns-remap makes them: that root is a mapped
+ * id which could not write a directory of the host's root. A volume that holds files keeps its owner.
+ */
+function chownVolumesForUserns(cfg: ResolvedRunConfig): void {
+  const uid = hostIdOf(cfg.usernsMaps!.uidMappings, 0), gid = hostIdOf(cfg.usernsMaps!.gidMappings, 0);
+  if (uid === undefined || gid === undefined) return;
+  for (const m of cfg.mounts) {
+    if (m.kind !== 'image-volume' && m.kind !== 'volume') continue;
+    const st = statSync(m.src);
+    if (m.kind === 'volume' && (readdirSync(m.src).length > 0 || st.uid !== 0)) continue;
+    chownSync(m.src, uid, gid);
+  }
+}
+
 /** What run() prepared on disk: the config (with the image's defaults applied) and the layout. */
 interface Prepared {
   cfg: ResolvedRunConfig;
@@ -181,6 +203,9 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: C
     // The name is claimed (unique across processes) right before the directory is made, under the
     // names lock: the store makes the directory and writes the records.
     const claim = () => claimName(cfg.root, options.name === undefined ? undefined : cfg.name, cfg.id, (name) => {
+      // A user namespace's maps: `auto`'s range is allocated here, under the names lock, and
+      // recorded in config.json below before the lock goes (lib/userns).
+      if (cfg.userns) cfg = { ...cfg, usernsMaps: usernsMapsFor(cfg.root, cfg.userns) };
       named = { ...cfg, name };
       faultPoint('after-claim');
       const meta: ContainerMeta = {
@@ -196,6 +221,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: C
         process: { env: cfg.env, cwd: cfg.cwd, user: cfg.user, caps: `0x${cfg.caps.toString(16)}`, noNewPrivs: cfg.noNewPrivs },
         ...(stopSignal ? { stopSignal } : {}),
         ...runFlagsMeta(cfg),
+        ...(cfg.usernsMaps ? { userns: cfg.usernsMaps } : {}),
       };
       createContainerDir(l.dir, {
         dirs: [
@@ -209,6 +235,14 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: C
         // A container a monitor will run is `created` from the moment its config.json exists.
         created: !!cfg.detach,
       });
+      if (cfg.usernsMaps) {
+        try {
+          chownVolumesForUserns(cfg);
+        } catch (err) {
+          removeContainerDir(l.dir);
+          throw fromSystemError(err, 'state', 'cannot give the container\'s volumes to its user namespace\'s root');
+        }
+      }
     });
     try {
       // The container's volumes are made (when missing) and its record written under the volume store's lock.

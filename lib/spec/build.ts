@@ -236,6 +236,13 @@ export function withRunFlags<S extends Spec<unknown>>(cfg: ResolvedRunConfig, sp
     // The host's name is the host's: pocker-init must not set one.
     delete spec.hostname;
   }
+  // --userns / --uidmap (issue 13): a user namespace of its own, first (the others are made with
+  // it and owned by it), with the maps its record holds (`auto`: allocated when it was created).
+  if (cfg.usernsMaps) {
+    namespaces = [{ type: 'user' }, ...namespaces.filter((n) => n.type !== 'user')];
+    linux.uidMappings = cfg.usernsMaps.uidMappings.map((m) => ({ ...m }));
+    linux.gidMappings = cfg.usernsMaps.gidMappings.map((m) => ({ ...m }));
+  }
   linux.namespaces = namespaces;
 
   let mounts = spec.mounts ?? [];

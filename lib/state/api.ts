@@ -215,10 +215,20 @@ export interface ContainerDetails {
     PidMode: string;
     IpcMode: string;
     UTSMode: string;
+    /** Docker's: `""` (the host's user namespace) or the mode (`auto`; `private` for explicit maps). */
+    UsernsMode: string;
+    /** podman's: the user namespace's maps as CONTAINER:HOST:SIZE (empty lists: the host's). */
+    IDMappings: { UidMap: string[]; GidMap: string[] };
     Binds: string[];
     Tmpfs: Record<string, string>;
     LogConfig: { Type: 'json-file'; Config: Record<string, string> };
   };
+  /**
+   * A container in a user namespace of its own (issue 13): how its image's layers reach it, `idmapped`
+   * (shared, mounted idmapped) or `copied` (its own chowned copy: the layers' filesystem cannot be
+   * mounted idmapped); `pending` before its first start.
+   */
+  GraphDriver?: { Name: 'overlay'; Data: { UsernsLayers: 'idmapped' | 'copied' | 'pending' } };
   Mounts: Array<{ Type: 'bind' | 'tmpfs' | 'volume'; Name?: string; Driver?: string; Source: string; Destination: string; RW: boolean }>;
   /** Docker's NetworkSettings: the first network's address at the top level (as Docker's default bridge). */
   NetworkSettings: {
@@ -231,6 +241,12 @@ export interface ContainerDetails {
     MacAddress: string;
     Ports: DockerPortMap;
   };
+}
+
+/** How a user-namespaced container's layers reach it: pocker-init leaves idmap-lowers/ in its directory when it had to copy them. */
+function usernsLayers(c: ListedContainer): 'idmapped' | 'copied' | 'pending' {
+  if (existsSync(join(c.dir, 'idmap-lowers', '.complete'))) return 'copied';
+  return c.status === 'created' ? 'pending' : 'idmapped';
 }
 
 /** NetworkSettings from containers/<id>/network.json (written while the container's network is up). */
@@ -343,6 +359,11 @@ export async function inspectContainer(ref: string, options: StateOptions = {}):
       PidMode: r?.pidMode ?? '',
       IpcMode: r?.ipcMode ?? c.config?.ipcMode ?? 'private',
       UTSMode: r?.utsMode ?? '',
+      UsernsMode: c.config?.userns ? (c.config.userns.mode === 'auto' ? 'auto' : 'private') : '',
+      IDMappings: {
+        UidMap: (c.config?.userns?.uidMappings ?? []).map((m) => `${m.containerID}:${m.hostID}:${m.size}`),
+        GidMap: (c.config?.userns?.gidMappings ?? []).map((m) => `${m.containerID}:${m.hostID}:${m.size}`),
+      },
       Binds: mounts.filter((m) => m.kind === 'bind' || (m.kind === 'volume' && !m.volume?.anonymous)).map((m) => `${m.kind === 'volume' ? m.volume!.name : m.src}:${m.dst}${m.readonly ? ':ro' : ''}`),
       Tmpfs: Object.fromEntries(mounts.filter((m) => m.kind === 'tmpfs').map((m) => [m.dst, [m.readonly ? 'ro' : '', m.data].filter(Boolean).join(',')])),
       LogConfig: {
@@ -353,6 +374,7 @@ export async function inspectContainer(ref: string, options: StateOptions = {}):
         },
       },
     },
+    ...(c.config?.userns ? { GraphDriver: { Name: 'overlay' as const, Data: { UsernsLayers: usernsLayers(c) } } } : {}),
     Mounts: mounts.map((m) => ({
       Type: m.kind === 'image-volume' ? ('volume' as const) : m.kind,
       ...(m.volume ? { Name: m.volume.name, Driver: 'local' } : {}),

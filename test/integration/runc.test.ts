@@ -155,6 +155,31 @@ describe.skipIf(!isRoot || !existsSync(RUNC))('pocker-init runc verbs', () => {
     expect(leafExists(b2.cgroup)).toBe(false);
   });
 
+  it('a bundle with a user namespace (linux.namespaces user, uidMappings/gidMappings): run maps it; joining one is refused', () => {
+    const root = tempDir('runc-root');
+    const host = 1_700_500_000;
+    const { dir, cgroup } = bundle(['sh', '-c', 'cat /proc/self/uid_map /proc/self/gid_map; id -u; ls -ln /bin/busybox'], (c) => {
+      c.linux.namespaces.push({ type: 'user' });
+      c.linux.uidMappings = [{ containerID: 0, hostID: host, size: 65536 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: host, size: 65536 }];
+    });
+    // As with runc, the bundle's rootfs belongs to the namespace's root.
+    expect(spawnSync('chown', ['-R', `${host}:${host}`, join(dir, 'rootfs')]).status).toBe(0);
+    const r = call(INIT, root, ['run', '-b', dir, 'u1']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const out = r.stdout.split('\n').filter(Boolean);
+    expect(out.slice(0, 3).map((l) => l.trim().split(/\s+/).join(' '))).toEqual([`0 ${host} 65536`, `0 ${host} 65536`, '0']);
+    expect(out[3]).toMatch(/^-\S+\s+\d+\s+0\s+0\s/);
+    expect(existsSync(join(root, 'u1'))).toBe(false);
+    expect(leafExists(cgroup)).toBe(false);
+    const j = bundle(['true'], (c) => c.linux.namespaces.push({ type: 'user', path: '/proc/1/ns/user' }));
+    const refused = pk(root, 'create', '-b', j.dir, 'u2');
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('linux.namespaces[');
+    expect(refused.stderr).toContain('joining an existing user namespace is not supported yet');
+  });
+
   it('state has the shape of runc state', () => {
     const root = tempDir('runc-root');
     const runcRoot = tempDir('runc-ref');
