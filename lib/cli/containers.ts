@@ -8,7 +8,7 @@ import { CliError, reportFailure, TemplateError, UsageError } from './failure.js
 import { rootFlag, type CliContext } from './run.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
 
-const ROOT_HELP = 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)';
+const ROOT_HELP = 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)';
 
 /** commander's parser of an Int flag (the CLI words its error as pflag's: ./usage.ts). */
 function integerFlag(value: string): number {

@@ -15,7 +15,7 @@ export function addDiffCommand(program: Command, ctx: CliContext): Command {
     .usage('CONTAINER')
     .helpOption('--help', 'Print usage')
     .argument('<container>', 'Container id, id prefix or name')
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action((ref: string, flags: { root?: string }, cmd: Command) =>
       guard(ctx, async () => {
         const { containerChanges } = await import('../state/diff.js');

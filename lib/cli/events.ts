@@ -90,7 +90,7 @@ export function addEventsCommand(program: Command, ctx: CliContext): Command {
     .option('--until <time>', 'Stream events until this timestamp')
     .option('-f, --filter <filter>', 'Filter output based on conditions provided', (v: string, prev: string[] = []) => [...prev, v])
     .option('--format <string>', "Format output using a custom template: 'json' or a Go template")
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action(async (flags: EventsFlags, cmd: Command) => {
       const { events } = await import('../state/events.js');
       const { parseTimeArg } = await import('../state/timestamps.js');

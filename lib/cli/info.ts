@@ -263,7 +263,7 @@ export function addInfoCommands(program: Command, ctx: CliContext, pockerVersion
       .usage('[OPTIONS]')
       .helpOption('--help', 'Print usage')
       .option('-f, --format <string>', "Format output using a custom template: 'json', or a Go template")
-      .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+      .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
       .action((flags: FormatFlags, c: Command) =>
         guard(ctx, async () => {
           const given = rootFlag(ctx, flags, c);

@@ -10,7 +10,7 @@ import { CliError, guard, reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
 
-const ROOT_HELP = 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)';
+const ROOT_HELP = 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)';
 
 function rootOf(ctx: CliContext, flags: { root?: string }, cmd: Command): string {
   return rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;

@@ -9,7 +9,7 @@ import { goJson, parseFormat, renderRows, renderTemplate } from './format.js';
 import { rootFlag, type CliContext } from './run.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
-const ROOT_OPT = ['--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)'] as const;
+const ROOT_OPT = ['--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)'] as const;
 
 function rootOf(ctx: CliContext, flags: { root?: string }, cmd: Command): string {
   return rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;

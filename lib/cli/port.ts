@@ -16,7 +16,7 @@ export function addPortCommand(program: Command, ctx: CliContext): void {
     .helpOption('--help', 'Print usage')
     .argument('<container>', 'Container id, id prefix or name')
     .argument('[privatePort]', 'PRIVATE_PORT[/PROTO] (tcp unless given)')
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action(async (ref: string, privatePort: string | undefined, flags: { root?: string }, cmd: Command) => {
       ctx.exitCode = 0;
       try {

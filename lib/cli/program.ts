@@ -121,7 +121,7 @@ export function createBaseProgram(ctx: CliContext): Command {
     .version(version(), '-v, --version', 'Print version information and quit')
     .helpOption('-h, --help', 'Print usage')
     .helpCommand(false)
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .option('-D, --debug', 'Enable debug mode (failures name the step that failed)')
     // Options after a subcommand belong to it; `run` then passes its command's options through.
     .enablePositionalOptions()

@@ -9,7 +9,7 @@ import { rootFlag, type CliContext } from './run.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
 import type { VolumeFilters, VolumeInspect } from '../volume/index.js';
 
-const ROOT_HELP = 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)';
+const ROOT_HELP = 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

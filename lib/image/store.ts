@@ -24,7 +24,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { close as closeCb, constants, createReadStream, ftruncate as ftruncateCb, open as openCb, write as writeCb } from 'node:fs';
 import { lstat, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -32,7 +31,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 
 import { PockerError, asPockerError, fromSystemError, type PockerErrorCode, type SetupStep } from '../errors.js';
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 import { HashingStream, chainIds, digestOf, parseDigest, type ParsedDigest } from './digest.js';
 import { fsyncPath, writeFileAtomic } from '../fsutil.js';
 import { lockedBySomeoneElse, nativeFlock, tryFlock, withFileLock, type FlockFn } from './lock.js';
@@ -183,9 +182,7 @@ const WRITE_BATCH = 1 << 20;
 
 /** The default store root: $POCKER_ROOT, /var/lib/pocker as root, $XDG_DATA_HOME/pocker otherwise. */
 export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.POCKER_ROOT) return resolve(env.POCKER_ROOT);
-  if (process.getuid?.() === 0) return DEFAULT_STATE_ROOT;
-  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'pocker');
+  return resolve(defaultStateRoot(env));
 }
 
 function storeError(message: string, code: PockerErrorCode, step: SetupStep, extra: { path?: string; cause?: unknown } = {}): PockerError {

@@ -36,7 +36,9 @@ import { attachDir, attachFd, type Attachment } from './attach.js';
 import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
 import { removeAnonymousVolumesSync, withContainerVolumes, type ContainerVolume } from '../volume/index.js';
 import { signalDetached, signalName, signalNumber } from './signals.js';
-import { buildSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
+import { buildSpec as buildRootSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
+import { checkRootless, isRootless, isUserModeNetwork, rootlessCgroupPlan, rootlessSpec, startUserModeNetwork } from '../rootless/index.js';
+import type { CgroupInfo } from '../cgroup/detect.js';
 import { recordEvent } from '../state/events.js';
 import { hiddenStorePaths } from '../spec/hidden.js';
 import { resolveForStart } from './namespaces.js';
@@ -631,13 +633,40 @@ export async function launch(
   });
 }
 
-function checkRoot(): void {
-  if (process.getuid?.() !== 0) {
-    throw new PockerError('pocker run needs root: rootless containers (user namespaces) are not supported yet', {
-      code: 'EPERM',
-      errno: 1,
-      step: 'validate',
-    });
+/** Rootless (not root): what a user cannot have is refused before anything is made (lib/rootless). */
+function checkRoot(resolved: ResolvedRunConfig): void {
+  if (isRootless()) checkRootless(resolved);
+}
+
+/**
+ * The container's cgroups: as asked as root; rootless, none without limits, else under the
+ * caller's delegated subtree (which becomes `cfg.cgroupParent`), or the clear error.
+ */
+function cgroupPlanFor(info: CgroupInfo, cfg: ResolvedRunConfig): CgroupPlan {
+  if (!isRootless()) return planCgroups(info, cfg.cgroupParent, cfg.id, cfg.resources);
+  const { plan, parent } = rootlessCgroupPlan(info, cfg);
+  if (parent !== undefined) cfg.cgroupParent = parent;
+  return plan;
+}
+
+/** The document of a start: buildSpec's, with a user namespace when rootless. */
+const buildSpec: typeof buildRootSpec = (cfg, l, plan, opts) => {
+  const doc = buildRootSpec(cfg, l, plan, opts);
+  return isRootless() ? rootlessSpec(doc) : doc;
+};
+
+/** A user-mode network (pasta, slirp4netns) joins the started container; a failure ends it. */
+async function startUserNetwork(cfg: ResolvedRunConfig, c: Pick<Container, 'pid' | 'kill'>): Promise<void> {
+  if (!isUserModeNetwork(cfg.network)) return;
+  try {
+    await startUserModeNetwork(c.pid, cfg.publish ?? [], cfg.network);
+  } catch (err) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    throw err;
   }
 }
 
@@ -658,10 +687,10 @@ export function run(options: RunOptions): Promise<Container>;
 export async function run(options: RunOptions): Promise<Container> {
   checkPull(options);
   const resolved = resolveRunOptions(options);
-  checkRoot();
+  checkRoot(resolved);
   if (resolved.networks) checkNetworkRequests(resolved.root, resolved.networks);
   const info = detectCgroups();
-  const plan = planCgroups(info, resolved.cgroupParent, resolved.id, resolved.resources);
+  const plan = cgroupPlanFor(info, resolved);
   // Everything is validated above; an image may still have to be pulled (no kernel object yet).
   const { cfg, l, document } = await prepare(resolved, options, plan);
   if (cfg.detach) return startEntry({ id: cfg.id, name: cfg.name, dir: l.dir, logPath: logPathOf(l.dir, cfg.id) }, { removeOnFailure: true });
@@ -673,7 +702,7 @@ export async function run(options: RunOptions): Promise<Container> {
     removeRunVolumes(cfg);
   };
   try {
-    createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
+    if (plan.leafDirs.length) createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
   } catch (err) {
     removeDir();
     throw err instanceof PockerError ? err : fromSystemError(err, 'cgroup', 'cannot create the container cgroup');
@@ -704,6 +733,7 @@ export async function run(options: RunOptions): Promise<Container> {
   // and gives them back when it ends (cleanup above); should this process die, the container dies
   // with it and the leases are reconciled away like those of any dead allocator. Only a detached
   // container outlives the process that started it (startEntry settles).
+  await startUserNetwork(cfg, c);
   // Its `start` event is the monitor's (pocker.monitor.events), recorded before its `die`.
   return c;
 }
@@ -724,9 +754,9 @@ export interface CreatedContainer {
 export async function create(options: RunOptions): Promise<CreatedContainer> {
   checkPull(options);
   const resolved = resolveRunOptions({ ...options, detach: true });
-  checkRoot();
+  checkRoot(resolved);
   if (resolved.networks) checkNetworkRequests(resolved.root, resolved.networks);
-  const plan = planCgroups(detectCgroups(), resolved.cgroupParent, resolved.id, resolved.resources);
+  const plan = cgroupPlanFor(detectCgroups(), resolved);
   const { cfg } = await prepare(resolved, options, plan, resolved.interactive);
   return { id: cfg.id, name: cfg.name };
 }
@@ -770,7 +800,6 @@ async function attachTo(h: RunningContainer, dir: string, run: StoredRun | undef
  * foreground `pocker run` owns; a setup failure leaves the container as it was (not started).
  */
 export async function start(ref: string, options: StartOptions = {}): Promise<DetachedContainer> {
-  checkRoot();
   return startEntry(findContainer(stateRoot(options), ref), { attach: !!options.attach });
 }
 
@@ -789,7 +818,7 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
     const cfg: ResolvedRunConfig = resolveForStart({ ...stored.config, caps: BigInt(stored.config.caps) }, stored.layout.lowers);
     const l: Layout = { dir: entry.dir, ...stored.layout };
     const info = detectCgroups();
-    const plan = planCgroups(info, cfg.cgroupParent, cfg.id, cfg.resources);
+    const plan = cgroupPlanFor(info, cfg);
     const addon = native();
     const removeDir = () => {
       removeContainerDir(l.dir);
@@ -807,7 +836,7 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
     // Leftovers of a start killed before its monitor took over (no monitor runs this container).
     for (const dir of plan.leafDirs) addon.cgroupRemove(dir);
     try {
-      createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
+      if (plan.leafDirs.length) createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
     } catch (err) {
       if (pair) closeQuietly(pair);
       if (opts.removeOnFailure) removeDir();
@@ -851,6 +880,7 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
       if (pair) closeQuietly([pair[1]]);
     }
     if (netMade) networkStarted(cfg.root, cfg.id);
+    await startUserNetwork(cfg, handle);
     // (Its `start` event is the monitor's, as for run().)
     if (pair) handle.useAttachment(await attachFd(pair[0], { stdin: cfg.interactive, tty: cfg.tty }));
     return handle;
