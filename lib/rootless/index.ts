@@ -2,14 +2,14 @@
 // the state root is the caller's (paths.ts), the container gets a user namespace mapped with the
 // caller's subordinate ids (idmap.ts), cgroups only where delegated (cgroup.ts), networking is
 // none, host or a user-mode stack (network.ts). run() asks checkRootless() before anything is
-// made and passes every document it builds through rootlessSpec().
+// made and records callerIdMaps() as the container's user namespace maps (as --uidmap's: the spec
+// gets a user namespace from them, and pocker-init's monitor writes them through newuidmap).
 import { readFileSync } from 'node:fs';
 
 import type { CgroupInfo } from '../cgroup/detect.js';
 import { planCgroups, type CgroupPlan } from '../cgroup/index.js';
 import { PockerError } from '../errors.js';
 import type { ResolvedRunConfig } from '../runtime/options.js';
-import type { OciDocument } from '../container/record.js';
 import { noCgroupPlan, rootlessCgroupParent } from './cgroup.js';
 import { rootlessIdMaps, type RootlessIdMaps } from './idmap.js';
 import { checkUnprivilegedPorts, isUserModeNetwork, userModeHelper } from './network.js';
@@ -25,6 +25,12 @@ export { isUserModeNetwork, startUserModeNetwork, userModeHelper } from './netwo
  * port below net.ipv4.ip_unprivileged_port_start cannot be bound.
  */
 export function checkRootless(cfg: ResolvedRunConfig): void {
+  if (cfg.userns) {
+    throw new PockerError(`${cfg.userns.mode === 'auto' ? '--userns auto' : '--uidmap/--gidmap'} needs root: a rootless container always runs in a user namespace mapped with this user's own ids and /etc/subuid, /etc/subgid ranges`, {
+      code: 'ERR_POCKER_UNSUPPORTED',
+      step: 'validate',
+    });
+  }
   if (cfg.networks?.length) {
     throw new PockerError(
       `rootless containers cannot use --network ${cfg.networks.map((n) => n.network).join(', ')}: bridges, veths and nftables need root; use --network none (default), host, pasta or slirp4netns (-p picks one)`,
@@ -54,33 +60,4 @@ let cachedMaps: RootlessIdMaps | undefined;
 /** The caller's id maps (read once per process). */
 export function callerIdMaps(): RootlessIdMaps {
   return (cachedMaps ??= rootlessIdMaps());
-}
-
-interface DocMount {
-  destination: string;
-  type?: string;
-  source?: string;
-  options?: string[];
-}
-
-/**
- * A run's document made rootless: a user namespace first, mapped with the caller's ranges (the
- * monitor writes the maps, through newuidmap/newgidmap when they hold more than the caller's own
- * ids). On the host's network namespace (owned by the host's user namespace) sysfs cannot be
- * mounted: /sys is the host's, bound read-only (as Podman does).
- */
-export function rootlessSpec<D extends OciDocument>(doc: D, maps: RootlessIdMaps = callerIdMaps()): D {
-  const linux = ((doc as { linux?: Record<string, unknown> }).linux ??= {});
-  const namespaces = ((linux.namespaces as { type: string }[] | undefined) ?? []).filter((n) => n.type !== 'user');
-  const hostNet = !namespaces.some((n) => n.type === 'network');
-  linux.namespaces = [{ type: 'user' }, ...namespaces];
-  linux.uidMappings = maps.uidMappings.map((m) => ({ ...m }));
-  linux.gidMappings = maps.gidMappings.map((m) => ({ ...m }));
-  if (hostNet) {
-    const mounts = ((doc as { mounts?: DocMount[] }).mounts ?? []).map((m) =>
-      m.destination === '/sys' && m.type === 'sysfs' ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] } : m,
-    );
-    (doc as { mounts?: DocMount[] }).mounts = mounts;
-  }
-  return doc;
 }

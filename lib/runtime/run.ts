@@ -36,8 +36,8 @@ import { attachDir, attachFd, type Attachment } from './attach.js';
 import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
 import { removeAnonymousVolumesSync, withContainerVolumes, type ContainerVolume } from '../volume/index.js';
 import { signalDetached, signalName, signalNumber } from './signals.js';
-import { buildSpec as buildRootSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
-import { checkRootless, isRootless, isUserModeNetwork, rootlessCgroupPlan, rootlessSpec, startUserModeNetwork } from '../rootless/index.js';
+import { buildSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
+import { callerIdMaps, checkRootless, isRootless, isUserModeNetwork, rootlessCgroupPlan, startUserModeNetwork } from '../rootless/index.js';
 import type { CgroupInfo } from '../cgroup/detect.js';
 import { recordEvent } from '../state/events.js';
 import { hiddenStorePaths } from '../spec/hidden.js';
@@ -633,9 +633,15 @@ export async function launch(
   });
 }
 
-/** Rootless (not root): what a user cannot have is refused before anything is made (lib/rootless). */
+/**
+ * Rootless (not root): what a user cannot have is refused before anything is made, and the
+ * container gets a user namespace with the caller's maps (lib/rootless), recorded as --uidmap's are.
+ */
 function checkRoot(resolved: ResolvedRunConfig): void {
-  if (isRootless()) checkRootless(resolved);
+  if (!isRootless()) return;
+  checkRootless(resolved);
+  const maps = callerIdMaps();
+  resolved.usernsMaps = { mode: 'map', uidMappings: maps.uidMappings, gidMappings: maps.gidMappings };
 }
 
 /**
@@ -648,12 +654,6 @@ function cgroupPlanFor(info: CgroupInfo, cfg: ResolvedRunConfig): CgroupPlan {
   if (parent !== undefined) cfg.cgroupParent = parent;
   return plan;
 }
-
-/** The document of a start: buildSpec's, with a user namespace when rootless. */
-const buildSpec: typeof buildRootSpec = (cfg, l, plan, opts) => {
-  const doc = buildRootSpec(cfg, l, plan, opts);
-  return isRootless() ? rootlessSpec(doc) : doc;
-};
 
 /** A user-mode network (pasta, slirp4netns) joins the started container; a failure ends it. */
 async function startUserNetwork(cfg: ResolvedRunConfig, c: Pick<Container, 'pid' | 'kill'>): Promise<void> {

@@ -1,5 +1,5 @@
 // Rootless mode's pure parts: subid parsing, the caller's id maps, the runtime dir's checks, the
-// cgroup delegation decision, pasta's port arguments and the rootless spec. No container runs.
+// cgroup delegation decision and pasta's port arguments. No container runs.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { limitFlags, rootlessCgroupParent, delegatedCgroup, ownCgroupPath } from '../../lib/rootless/cgroup.js';
 import { rootlessIdMaps } from '../../lib/rootless/idmap.js';
-import { rootlessSpec } from '../../lib/rootless/index.js';
 import { checkUnprivilegedPorts, pastaPortArgs } from '../../lib/rootless/network.js';
 import { checkPrivateDir, runtimeDir } from '../../lib/rootless/paths.js';
 import { parseSubidText, rangesOf } from '../../lib/userns/subid.js';
@@ -131,21 +130,5 @@ describe('user-mode networks', () => {
   it('explains a host port below the unprivileged start', () => {
     expect(() => checkUnprivilegedPorts(parsePublish(['80:80']), () => 1024)).toThrow(/ports below 1024 need root .*ip_unprivileged_port_start=80/);
     expect(() => checkUnprivilegedPorts(parsePublish(['8080:80']), () => 1024)).not.toThrow();
-  });
-});
-
-describe('the rootless spec', () => {
-  const maps = { uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }], gidMappings: [{ containerID: 0, hostID: 1000, size: 1 }] };
-
-  it('adds a user namespace first, with the maps', () => {
-    const doc = rootlessSpec({ ociVersion: '1.2.0', linux: { namespaces: [{ type: 'mount' }, { type: 'network' }] }, mounts: [{ destination: '/sys', type: 'sysfs', source: 'sysfs' }] }, maps);
-    expect(doc.linux?.namespaces?.map((n) => n.type)).toEqual(['user', 'mount', 'network']);
-    expect(doc.linux?.uidMappings).toEqual(maps.uidMappings);
-    expect(doc.mounts?.[0]?.type).toBe('sysfs');
-  });
-
-  it("binds the host's /sys read-only on the host network (sysfs needs a network namespace of the user's)", () => {
-    const doc = rootlessSpec({ ociVersion: '1.2.0', linux: { namespaces: [{ type: 'mount' }] }, mounts: [{ destination: '/sys', type: 'sysfs', source: 'sysfs' }] }, maps);
-    expect(doc.mounts?.[0]).toEqual({ destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
   });
 });
