@@ -278,7 +278,9 @@ int runMonitor(const Spec& spec, int sync) {
       for (size_t i = 0; !err && i < spec.cgroupV1Tasks.size(); i++)
         if (int e = writeFile(spec.cgroupV1Tasks[i].c_str(), std::to_string(pid)))
           err = fail("cgroup", "write", spec.cgroupV1Tasks[i], e);
-      if (!err && spec.overlay) err = idmappedRootfs(spec, pid, &rootfsMount);
+      // Rootless (not root of the initial user namespace): no idmapped mount can be made; the
+      // container mounts its overlay itself, inside its user namespace (userxattr).
+      if (!err && spec.overlay && rootInInitialUserns()) err = idmappedRootfs(spec, pid, &rootfsMount);
       if (err && restarts == 0) return abortStart(spec, sync, pid, err);
       if (err) {
         // A later run of a restart policy that cannot be set up ends the policy (as below).

@@ -66,6 +66,13 @@ Error setupNetwork(const Spec& spec, const std::vector<NetInterface>& interfaces
   return {};
 }
 
+Error loopbackUp() {
+  nl::Socket sock;
+  if (int e = sock.open()) return Error{e, "network", "socket", "lo"};
+  if (int e = sock.setLinkUp("lo")) return Error{e, "network", "RTM_NEWLINK", "lo"};
+  return {};
+}
+
 std::vector<NetInterface> reloadInterfaces(const Spec& spec, const std::vector<NetInterface>& current) {
   if (spec.stateDir.empty()) return current;
   std::string text;

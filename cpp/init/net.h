@@ -28,7 +28,19 @@ std::vector<NetInterface> reloadInterfaces(const Spec& spec, const std::vector<N
 // Whether the monitor plumbs this container's network (a new network namespace of a container it
 // runs): it does so while the container sets up its filesystem, and sends a second go when done;
 // the container waits for it before it drops its privileges and execs (container.cpp: prepare).
-inline bool monitorPlumbsNetwork(const Spec& s) { return !s.runc && !s.execPid && (s.namespaces & CLONE_NEWNET) != 0; }
+// In a user namespace with no interface to plumb (--network none, or a user-mode network a helper
+// joins later) the container brings its `lo` up itself (ownLoopback): a rootless monitor cannot
+// enter a network namespace its user namespace owns.
+inline bool ownLoopback(const Spec& s) {
+  return !s.runc && !s.execPid && (s.namespaces & CLONE_NEWNET) != 0 && (s.namespaces & CLONE_NEWUSER) != 0 &&
+         s.netInterfaces.empty();
+}
+inline bool monitorPlumbsNetwork(const Spec& s) {
+  return !s.runc && !s.execPid && (s.namespaces & CLONE_NEWNET) != 0 && !ownLoopback(s);
+}
+
+// `lo` up in this process's own network namespace (the container's side of ownLoopback).
+Error loopbackUp();
 
 // Deletes the host ends of these interfaces (absent ones are fine): on a failed start, so that
 // nothing is left when the caller hears of it. Not at a container's normal end: its namespace dies

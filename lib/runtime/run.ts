@@ -36,7 +36,7 @@ import { attachDir, attachFd, type Attachment } from './attach.js';
 import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
 import { removeAnonymousVolumesSync, withContainerVolumes, type ContainerVolume } from '../volume/index.js';
 import { signalDetached, signalName, signalNumber } from './signals.js';
-import { buildSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
+import { buildSpec as buildFullSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
 import { callerIdMaps, checkRootless, isRootless, isUserModeNetwork, rootlessCgroupPlan, startUserModeNetwork } from '../rootless/index.js';
 import type { CgroupInfo } from '../cgroup/detect.js';
 import { recordEvent } from '../state/events.js';
@@ -654,6 +654,17 @@ function cgroupPlanFor(info: CgroupInfo, cfg: ResolvedRunConfig): CgroupPlan {
   if (parent !== undefined) cfg.cgroupParent = parent;
   return plan;
 }
+
+/**
+ * The document of a start (buildSpec). A rootless container without a cgroup of its own (no limit,
+ * lib/rootless) gets no /sys/fs/cgroup view: there is no leaf of its to show, and a user namespace
+ * cannot mount the host's hierarchies (its sysfs shows an empty directory there).
+ */
+const buildSpec: typeof buildFullSpec = (cfg, l, plan, opts) => {
+  const doc = buildFullSpec(cfg, l, plan, opts);
+  if (isRootless() && plan.leafDirs.length === 0) doc.mounts = (doc.mounts ?? []).filter((m) => m.type !== 'cgroup');
+  return doc;
+};
 
 /** A user-mode network (pasta, slirp4netns) joins the started container; a failure ends it. */
 async function startUserNetwork(cfg: ResolvedRunConfig, c: Pick<Container, 'pid' | 'kill'>): Promise<void> {
