@@ -7,7 +7,7 @@ import { eventTimeNano, type EventFilters, type EventType, type PockerEvent } fr
 import { CliError, reportFailure } from './failure.js';
 import { writeOut } from './output.js';
 import { rootFlag, type CliContext } from './run.js';
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 
 interface EventsFlags {
   since?: string;
@@ -95,7 +95,7 @@ export function addEventsCommand(program: Command, ctx: CliContext): Command {
       const { events } = await import('../state/events.js');
       const { parseTimeArg } = await import('../state/timestamps.js');
       const { renderTemplate } = await import('./format.js');
-      const root = rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
+      const root = rootFlag(ctx, flags, cmd) ?? defaultStateRoot(ctx.env);
       let since: number | undefined;
       let until: number | undefined;
       let filters: EventFilters;

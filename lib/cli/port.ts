@@ -4,7 +4,7 @@
 // flow writes when the container starts.
 import type { Command } from 'commander';
 
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 import { CliError, reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
 
@@ -23,7 +23,7 @@ export function addPortCommand(program: Command, ctx: CliContext): void {
         if (privatePort !== undefined && !/^\d{1,5}(\/(tcp|udp|sctp))?$/i.test(privatePort)) {
           throw new CliError(`Error: invalid port ${JSON.stringify(privatePort)}: PRIVATE_PORT[/PROTO] (tcp, udp)`, { exitCode: 1 });
         }
-        const root = rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
+        const root = rootFlag(ctx, flags, cmd) ?? defaultStateRoot(ctx.env);
         const { lookupContainer } = await import('../container/index.js');
         const { portLines, readContainerPorts } = await import('../network/ports.js');
         const c = lookupContainer(root, ref);

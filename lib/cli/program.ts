@@ -5,7 +5,8 @@
 import { accessSync, constants as fsConstants, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { DEFAULT_STATE_ROOT, packageRoot } from '../paths.js';
+import { packageRoot } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 import { CliError, reportFailure, UsageError } from './failure.js';
 import { argumentCountMessage, commandPath, flagErrorMessage, pflagMessage, unknownCommandMessage } from './usage.js';
 import type { CliContext, RunExecutor } from './run.js';
@@ -107,7 +108,7 @@ function beforeAction(program: Command, action: Command, ctx: CliContext): void 
   if (STORELESS_COMMANDS.has(top)) return;
   const given = action.optsWithGlobals<{ root?: string }>().root ?? (ctx.env.POCKER_ROOT || undefined);
   if (given !== undefined) checkStoreReadable(given);
-  else if (!IMAGE_STORE_COMMANDS.has(top)) checkStoreReadable(DEFAULT_STATE_ROOT);
+  else if (!IMAGE_STORE_COMMANDS.has(top)) checkStoreReadable(defaultStateRoot(ctx.env));
 }
 
 /**
