@@ -662,7 +662,14 @@ function cgroupPlanFor(info: CgroupInfo, cfg: ResolvedRunConfig): CgroupPlan {
  */
 const buildSpec: typeof buildFullSpec = (cfg, l, plan, opts) => {
   const doc = buildFullSpec(cfg, l, plan, opts);
-  if (isRootless() && plan.leafDirs.length === 0) doc.mounts = (doc.mounts ?? []).filter((m) => m.type !== 'cgroup');
+  if (!isRootless()) return doc;
+  if (plan.leafDirs.length === 0) doc.mounts = (doc.mounts ?? []).filter((m) => m.type !== 'cgroup');
+  // Only the caller's own gid mapped (no subgid range): the tty group (5) does not exist in the
+  // namespace, and devpts refuses a gid= it cannot map. The ptys then belong to the container's root.
+  const gids = cfg.usernsMaps?.gidMappings ?? [];
+  if (!gids.some((m) => 5 >= m.containerID && 5 < m.containerID + m.size)) {
+    doc.mounts = (doc.mounts ?? []).map((m) => (m.type === 'devpts' ? { ...m, options: (m.options ?? []).filter((o) => o !== 'gid=5') } : m));
+  }
   return doc;
 };
 
