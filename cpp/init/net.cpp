@@ -35,10 +35,52 @@ int64_t nowMs() {
   return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
 }
 
+// pocker.network.setup with the container's pid appended: run to its end (a user-mode stack forks
+// into the background once the namespace is configured), 30 s at most; a non-zero end fails the start.
+Error runNetworkSetup(const Spec& spec, pid_t pid) {
+  std::vector<std::string> args = spec.netSetup;
+  args.push_back(std::to_string(pid));
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  static char pathEnv[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  char* envp[] = {pathEnv, nullptr};
+  sigset_t none;
+  sigemptyset(&none);
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  pid_t child = fork();
+  if (child < 0) return fail("network", "fork", args[0]);
+  if (child == 0) {
+    sigaction(SIGPIPE, &dfl, nullptr);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    // stderr stays the monitor's (the caller's, until a detached monitor took over): the stack's message.
+    syscall(SYS_close_range, 3U, ~0U, 0U);
+    execve(argv[0], argv.data(), envp);
+    _exit(127);
+  }
+  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, child, 0)));
+  if (pidfd) {
+    struct pollfd p = {pidfd.get(), POLLIN, 0};
+    int n;
+    while ((n = poll(&p, 1, 30000)) < 0 && errno == EINTR) {
+    }
+    if (n == 0) ::kill(child, SIGKILL);
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  return Error{EIO, "network", "exec", args[0]};
+}
+
 }  // namespace
 
 Error setupNetwork(const Spec& spec, const std::vector<NetInterface>& interfaces, pid_t pid) {
   if (!(spec.namespaces & CLONE_NEWNET)) return {};
+  // (ownLoopback: the container brings its lo up; a rootless monitor cannot enter its namespace.)
+  if (ownLoopback(spec)) return spec.netSetup.empty() ? Error{} : runNetworkSetup(spec, pid);
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/ns/net", static_cast<int>(pid));
   Fd target(::open(path, O_RDONLY | O_CLOEXEC));
@@ -53,7 +95,7 @@ Error setupNetwork(const Spec& spec, const std::vector<NetInterface>& interfaces
   if (setns(self.get(), CLONE_NEWNET) != 0) return fail("network", "setns", "/proc/self/ns/net");
   if (openErr) return Error{openErr, "network", "socket", "lo"};
   if (int e = inner.setLinkUp("lo")) return Error{e, "network", "RTM_NEWLINK", "lo"};
-  if (interfaces.empty()) return {};
+  if (interfaces.empty()) return spec.netSetup.empty() ? Error{} : runNetworkSetup(spec, pid);
 
   nl::Socket host;
   if (int e = host.open()) return Error{e, "network", "socket", interfaces[0].hostName};

@@ -36,7 +36,7 @@ inline bool ownLoopback(const Spec& s) {
          s.netInterfaces.empty();
 }
 inline bool monitorPlumbsNetwork(const Spec& s) {
-  return !s.runc && !s.execPid && (s.namespaces & CLONE_NEWNET) != 0 && !ownLoopback(s);
+  return !s.runc && !s.execPid && (s.namespaces & CLONE_NEWNET) != 0 && (!ownLoopback(s) || !s.netSetup.empty());
 }
 
 // `lo` up in this process's own network namespace (the container's side of ownLoopback).

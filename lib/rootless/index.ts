@@ -17,7 +17,7 @@ import { checkUnprivilegedPorts, isUserModeNetwork, userModeHelper } from './net
 export { isRootless, defaultStateRoot, rootlessDataRoot, runtimeDir } from './paths.js';
 export { rootlessIdMaps, type RootlessIdMaps } from './idmap.js';
 export { limitFlags, delegatedCgroup } from './cgroup.js';
-export { isUserModeNetwork, startUserModeNetwork, userModeHelper } from './network.js';
+export { isUserModeNetwork, userModeHelper, userModeSetup } from './network.js';
 
 /**
  * Validates what a rootless caller asked for before any kernel object exists: bridge and

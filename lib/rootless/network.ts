@@ -4,7 +4,7 @@
 // `passt`) or slirp4netns, whichever is installed, chosen when the container starts. The helper
 // joins the container's user and network namespaces through its pid, binds the host ports as the
 // caller, and ends by itself when the container's namespace goes. Published ports need pasta.
-import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 
 import { PockerError } from '../errors.js';
 import type { PortSpec } from '../network/ports.js';
@@ -23,13 +23,29 @@ export function userModeHelper(mode?: UserModeNetwork, path?: string): { kind: U
   const kinds: UserModeNetwork[] = mode ? [mode] : ['pasta', 'slirp4netns'];
   for (const kind of kinds) {
     const file = findExecutable(kind, path);
-    if (file) return { kind, path: file };
+    if (file) {
+      checkTun(kind);
+      return { kind, path: file };
+    }
   }
   const what = mode ? `${mode} is not installed` : 'neither pasta nor slirp4netns is installed';
   throw new PockerError(`rootless networking needs a user-mode network stack: ${what} (Debian: apt-get install passt, or slirp4netns); without one use --network none or --network host`, {
     code: 'ERR_POCKER_UNSUPPORTED',
     step: 'network',
   });
+}
+
+/** Both stacks give the container a tap device: /dev/net/tun must be the caller's to open. */
+function checkTun(kind: UserModeNetwork, tun = '/dev/net/tun'): void {
+  try {
+    accessSync(tun, constants.R_OK | constants.W_OK);
+  } catch (err) {
+    throw new PockerError(`${kind} cannot open ${tun}: ${(err as NodeJS.ErrnoException).code ?? 'error'} (its usual mode is 0666; as root: chmod 0666 ${tun})`, {
+      code: ((err as NodeJS.ErrnoException).code as 'EACCES') ?? 'ERR_POCKER',
+      step: 'network',
+      path: tun,
+    });
+  }
 }
 
 /** A host port below net.ipv4.ip_unprivileged_port_start cannot be bound by a user: said before the start. */
@@ -64,45 +80,22 @@ export function pastaPortArgs(publish: readonly PortSpec[]): string[] {
 }
 
 /**
- * Starts the user-mode network of the container whose process is `pid`: pasta configures the
- * container's interface like the host's (addresses, routes; the gateway address reaches the host's
- * loopback) and forks into the background; it ends by itself when the
- * container's network namespace goes. Resolves once the network is configured.
+ * The argv of the user-mode network of a container (pocker.network.setup): the monitor runs it with
+ * the container's pid appended once the container's namespaces exist and before its workload runs.
+ * pasta joins them through the pid, configures the container's interface like the namespace's
+ * (addresses, routes; the gateway address reaches the host's loopback), binds the published ports
+ * as the caller, forks into the background and ends by itself when the container's namespace goes.
  */
-export async function startUserModeNetwork(pid: number, publish: readonly PortSpec[], mode?: UserModeNetwork): Promise<void> {
+export function userModeSetup(publish: readonly PortSpec[], mode?: UserModeNetwork): string[] {
   const helper = userModeHelper(mode);
   if (publish.some((p) => p.hostPortStart === 0)) {
     throw new PockerError('rootless -p needs a host port (a random host port is not supported with a user-mode network)', { code: 'ERR_POCKER_INVALID', step: 'validate' });
   }
-  let args: string[];
-  if (helper.kind === 'pasta') {
-    // The gateway address reaches the host's loopback (pasta's default: no --no-map-gw).
-    args = ['--config-net', '--quiet', ...pastaPortArgs(publish), String(pid)];
-  } else {
-    if (publish.length) {
-      throw new PockerError('published ports with slirp4netns are not supported yet: install passt (pasta) for -p', { code: 'ERR_POCKER_UNSUPPORTED', step: 'network' });
-    }
-    args = ['--configure', '--mtu=65520', '--disable-host-loopback', String(pid), 'tap0'];
+  if (helper.kind === 'pasta') return [helper.path, '--config-net', '--quiet', ...pastaPortArgs(publish)];
+  if (publish.length) {
+    throw new PockerError('published ports with slirp4netns are not supported: install passt (pasta) for -p', { code: 'ERR_POCKER_UNSUPPORTED', step: 'network' });
   }
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(helper.path, args, {
-      stdio: helper.kind === 'pasta' ? ['ignore', 'ignore', 'pipe'] : 'ignore',
-      detached: helper.kind !== 'pasta',
-    });
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', (err) => reject(new PockerError(`cannot start ${helper.kind}: ${err.message}`, { code: 'ERR_POCKER', step: 'network', path: helper.path, cause: err })));
-    if (helper.kind === 'slirp4netns') {
-      // slirp4netns stays in the foreground for the container's life: it ends with the namespace.
-      child.unref();
-      resolve();
-      return;
-    }
-    child.on('exit', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new PockerError(`${helper.kind} failed (${signal ?? `status ${code}`}): ${stderr.trim() || 'no message'}`, { code: 'ERR_POCKER', step: 'network', path: helper.path }));
-    });
-  });
+  // slirp4netns stays in the foreground for the container's life: --daemonize? It has none, so the
+  // monitor would wait for it; it is not supported as the setup step yet.
+  throw new PockerError('slirp4netns is installed but pocker drives only pasta as a user-mode network: install passt', { code: 'ERR_POCKER_UNSUPPORTED', step: 'network' });
 }

@@ -2,10 +2,13 @@
 // container's writable layer) in a user namespace mapped like the caller's containers. A Node
 // process cannot enter a new user namespace once it has threads, and newuidmap must write the maps
 // before the process that uses them starts; so the work runs in a rootless container of the `host`
-// image (pocker-init makes and maps the namespace) whose workload is worker.ts on this Node. The
+// image (pocker-init makes and maps the namespace; `pocker run` in a child process) whose workload
+// is worker.ts on this Node. The
 // directories it works on are bound under a tmpfs at /tmp (the host's paths under the store are
 // masked in a `host` container).
+import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
@@ -40,25 +43,27 @@ export async function runInUserns(op: 'extract' | 'remove', dirs: string[], stdi
   if (!existsSync(worker)) {
     throw new PockerError(`the userns worker ${worker} is missing: build pocker (npm run build:ts)`, { code: 'ERR_POCKER_NOT_FOUND', step: 'extract', path: worker });
   }
-  const { run } = await import('../runtime/run.js');
+  // The CLI in a child process (not run() here: the image store that calls this is below the runtime).
   const inside = dirs.map((_, i) => `/tmp/w${i}`);
-  const c = await run({
-    image: 'host',
-    cmd: [process.execPath, worker, op, ...inside],
-    tmpfs: ['/tmp'],
-    volumes: dirs.map((d, i) => `${d}:${inside[i]}`),
-    network: 'none',
-    rm: true,
-    root: join(runtimeDir(), 'helpers'),
-    interactive: !!stdin,
-    stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  const argv = [
+    join(packageRoot, 'bin', 'pocker.cjs'),
+    'run', '--rm', '--network', 'none', '--tmpfs', '/tmp', '--root', join(runtimeDir(), 'helpers'),
+    ...(stdin ? ['-i'] : []),
+    ...dirs.flatMap((d, i) => ['-v', `${d}:${inside[i]}`]),
+    'host', process.execPath, worker, op, ...inside,
+  ];
+  const child = spawn(process.execPath, argv, { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)));
   });
-  if (stdin && c.stdin) {
-    stdin.on('error', () => c.stdin?.destroy());
-    stdin.pipe(c.stdin);
-    c.stdin.on('error', () => undefined); // the worker stops reading after a refused entry
+  if (stdin && child.stdin) {
+    stdin.on('error', () => child.stdin?.destroy());
+    child.stdin.on('error', () => undefined); // the worker stops reading after a refused entry
+    stdin.pipe(child.stdin);
   }
-  const [out, err, status] = await Promise.all([collect(c.stdout), collect(c.stderr), c.wait()]);
+  const [out, err, code] = await Promise.all([collect(child.stdout), collect(child.stderr), exited]);
+  const status = { exitCode: code };
   if (status.exitCode === 0) return JSON.parse(out.trim().split('\n').pop() || 'null') as unknown;
   let e: { message?: string; code?: string; errno?: number; syscall?: string; path?: string; step?: string } = {};
   try {

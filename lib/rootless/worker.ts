@@ -7,6 +7,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import { PockerError } from '../errors.js';
 import { extractLayer } from '../image/extract.js';
 
 async function main(argv: string[]): Promise<unknown> {
@@ -18,7 +19,7 @@ async function main(argv: string[]): Promise<unknown> {
     for (const dir of args) for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
     return { removed: args.length };
   }
-  throw new Error(`usage: worker extract DIR | remove PATH...`);
+  throw new PockerError('usage: worker extract DIR | remove DIR...', { code: 'ERR_POCKER_INVALID', step: 'validate' });
 }
 
 main(process.argv.slice(2)).then(

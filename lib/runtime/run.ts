@@ -37,7 +37,7 @@ import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from '.
 import { removeAnonymousVolumesSync, withContainerVolumes, type ContainerVolume } from '../volume/index.js';
 import { signalDetached, signalName, signalNumber } from './signals.js';
 import { buildSpec as buildFullSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
-import { callerIdMaps, checkRootless, isRootless, isUserModeNetwork, rootlessCgroupPlan, startUserModeNetwork } from '../rootless/index.js';
+import { callerIdMaps, checkRootless, isRootless, isUserModeNetwork, rootlessCgroupPlan, userModeSetup } from '../rootless/index.js';
 import type { CgroupInfo } from '../cgroup/detect.js';
 import { recordEvent } from '../state/events.js';
 import { hiddenStorePaths } from '../spec/hidden.js';
@@ -656,12 +656,14 @@ function cgroupPlanFor(info: CgroupInfo, cfg: ResolvedRunConfig): CgroupPlan {
 }
 
 /**
- * The document of a start (buildSpec). A rootless container without a cgroup of its own (no limit,
+ * The document of a start (buildSpec), with a user-mode network's setup argv. A rootless container without a cgroup of its own (no limit,
  * lib/rootless) gets no /sys/fs/cgroup view: there is no leaf of its to show, and a user namespace
  * cannot mount the host's hierarchies (its sysfs shows an empty directory there).
  */
 const buildSpec: typeof buildFullSpec = (cfg, l, plan, opts) => {
   const doc = buildFullSpec(cfg, l, plan, opts);
+  // A user-mode network (pasta): the monitor runs it with the container's pid before the workload runs.
+  if (isUserModeNetwork(cfg.network) && doc.pocker) doc.pocker.network = { interfaces: [], setup: userModeSetup(cfg.publish ?? [], cfg.network) };
   if (!isRootless()) return doc;
   if (plan.leafDirs.length === 0) doc.mounts = (doc.mounts ?? []).filter((m) => m.type !== 'cgroup');
   // Only the caller's own gid mapped (no subgid range): the tty group (5) does not exist in the
@@ -672,21 +674,6 @@ const buildSpec: typeof buildFullSpec = (cfg, l, plan, opts) => {
   }
   return doc;
 };
-
-/** A user-mode network (pasta, slirp4netns) joins the started container; a failure ends it. */
-async function startUserNetwork(cfg: ResolvedRunConfig, c: Pick<Container, 'pid' | 'kill'>): Promise<void> {
-  if (!isUserModeNetwork(cfg.network)) return;
-  try {
-    await startUserModeNetwork(c.pid, cfg.publish ?? [], cfg.network);
-  } catch (err) {
-    try {
-      c.kill('SIGKILL');
-    } catch {
-      /* already gone */
-    }
-    throw err;
-  }
-}
 
 function checkPull(options: RunOptions): void {
   if (options.pull !== undefined && !['missing', 'always', 'never'].includes(options.pull)) {
@@ -751,7 +738,6 @@ export async function run(options: RunOptions): Promise<Container> {
   // and gives them back when it ends (cleanup above); should this process die, the container dies
   // with it and the leases are reconciled away like those of any dead allocator. Only a detached
   // container outlives the process that started it (startEntry settles).
-  await startUserNetwork(cfg, c);
   // Its `start` event is the monitor's (pocker.monitor.events), recorded before its `die`.
   return c;
 }
@@ -898,7 +884,6 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
       if (pair) closeQuietly([pair[1]]);
     }
     if (netMade) networkStarted(cfg.root, cfg.id);
-    await startUserNetwork(cfg, handle);
     // (Its `start` event is the monitor's, as for run().)
     if (pair) handle.useAttachment(await attachFd(pair[0], { stdin: cfg.interactive, tty: cfg.tty }));
     return handle;

@@ -4,7 +4,7 @@
 // ends its processes, deletes the user and its home, and takes exactly its lines out of the subid
 // files again (other lines, which another test process may add meanwhile, are kept as they are).
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 
 import { collect, pockerBin, tempDir, type CliResult } from '../helpers.js';
 
@@ -26,6 +26,8 @@ export interface RootlessUser {
   pocker(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<CliResult>;
   /** argv running `pocker ARGS` as this user (for a pty). */
   pockerArgv(args: string[]): string[];
+  /** An argv put before runuser (e.g. a private mount namespace: privateTun()). */
+  prefix: string[];
   remove(): void;
 }
 
@@ -91,7 +93,9 @@ export function makeRootlessUser(tag: string, withRange = true): RootlessUser {
     POCKER_DEFAULT_NETWORK: 'none',
     LANG: 'C.UTF-8',
   };
+  const user: { prefix: string[] } = { prefix: [] };
   const pockerArgv = (args: string[]): string[] => [
+    ...user.prefix,
     RUNUSER, '-u', name, '--', '/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, pockerBin, ...args,
   ];
   const pocker = (args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CliResult> => {
@@ -129,5 +133,17 @@ export function makeRootlessUser(tag: string, withRange = true): RootlessUser {
     dropOwner(SUBUID, name);
     dropOwner(SUBGID, name);
   };
-  return { name, uid, gid, home, runtimeDir, ...(range ? { range } : {}), env, pocker, pockerArgv, remove };
+  return Object.assign(user, { name, uid, gid, home, runtimeDir, ...(range ? { range } : {}), env, pocker, pockerArgv, remove });
+}
+
+/**
+ * The user-mode network stacks open /dev/net/tun as the user. Where it is root's only (0600, as on
+ * this machine; Debian's udev makes it 0666) each command runs in a mount namespace of its own with
+ * a 0666 node of the same device on a tmpfs over /dev/net: the host's node is left as it is.
+ */
+export function privateTunPrefix(): string[] {
+  const st = statSync('/dev/net/tun');
+  if ((st.mode & 0o006) === 0o006) return [];
+  const script = 'mount -t tmpfs -o mode=0755 tmpfs /dev/net && mknod -m 666 /dev/net/tun c 10 200 && exec "$@"';
+  return ['/usr/bin/unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'sh'];
 }
