@@ -18,7 +18,10 @@ namespace pocker {
 // fault points POCKER_FAULT=net-veth|net-addr|net-route). The monitor never leaves its own
 // namespace for more than opening one netlink socket in the container's. On error, whatever host
 // ends it made are deleted; the Error has step `network`.
-Error setupNetwork(const Spec& spec, const std::vector<NetInterface>& interfaces, pid_t pid);
+// netNs/userNs: the container's namespaces, opened by the monitor before the go (afterwards a
+// container in a new user namespace is not dumpable and its /proc/PID/ns is closed to its owner):
+// spec.netSetup gets them as --userns/--netns /proc/self/fd/N (-1: its pid instead).
+Error setupNetwork(const Spec& spec, const std::vector<NetInterface>& interfaces, pid_t pid, int userNs = -1, int netNs = -1);
 
 // The interfaces of a restart policy's next run: pocker.network.interfaces of the container's
 // config.json (spec.stateDir) as `network connect` / `disconnect` left it, or `current` when it
@@ -38,6 +41,10 @@ inline bool ownLoopback(const Spec& s) {
 inline bool monitorPlumbsNetwork(const Spec& s) {
   return !s.runc && !s.execPid && (s.namespaces & CLONE_NEWNET) != 0 && (!ownLoopback(s) || !s.netSetup.empty());
 }
+
+// Ends what spec.netSetup left running (pasta forks into the background and outlives the
+// container's namespace): its pid, which it wrote to a pipe, through a pidfd. At each end of a run.
+void endNetworkSetup();
 
 // `lo` up in this process's own network namespace (the container's side of ownLoopback).
 Error loopbackUp();
