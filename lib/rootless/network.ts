@@ -1,9 +1,10 @@
 // Networking of a rootless container: `none` (a network namespace with lo only), `host` (the
 // caller's own network namespace), or a user-mode network stack that gives the container's own
-// namespace outbound traffic and published ports (`-p`) without any privilege: pasta (Debian
-// `passt`) or slirp4netns, whichever is installed, chosen when the container starts. The helper
-// joins the container's user and network namespaces through its pid, binds the host ports as the
-// caller, and ends by itself when the container's namespace goes. Published ports need pasta.
+// namespace outbound traffic and published ports (`-p`) without any privilege. pasta (Debian
+// `passt`) is the one driven: the monitor runs it before the workload (pocker.network.setup), it
+// joins the container's namespaces through fds, binds the host ports as the caller, and the monitor
+// ends it with the run. slirp4netns is found and named, but refused clearly: it stays in the
+// foreground, which the setup step does not support yet.
 import { accessSync, constants } from 'node:fs';
 
 import { PockerError } from '../errors.js';
@@ -95,7 +96,7 @@ export function userModeSetup(publish: readonly PortSpec[], mode?: UserModeNetwo
   if (publish.length) {
     throw new PockerError('published ports with slirp4netns are not supported: install passt (pasta) for -p', { code: 'ERR_POCKER_UNSUPPORTED', step: 'network' });
   }
-  // slirp4netns stays in the foreground for the container's life: --daemonize? It has none, so the
-  // monitor would wait for it; it is not supported as the setup step yet.
+  // slirp4netns stays in the foreground for the container's life (it has no daemon mode): the
+  // monitor, which waits for the setup argv to end, cannot run it yet.
   throw new PockerError('slirp4netns is installed but pocker drives only pasta as a user-mode network: install passt', { code: 'ERR_POCKER_UNSUPPORTED', step: 'network' });
 }
