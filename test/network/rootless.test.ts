@@ -82,7 +82,7 @@ describe.skipIf(!isRoot || !busybox || !pasta || !findExecutable('newuidmap'))('
   it("reaches a server on the host's loopback through the gateway address", async () => {
     // (busybox-static's wget crashes here, and this pasta does not pass the server's close on to a
     // half-closed nc: the shell polls nc's output for the body, then ends nc and the container.)
-    const script = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc ${GATEWAY} ${serverPort} > /tmp/out & until grep -q loopback /tmp/out; do usleep 20000; done; cat /tmp/out; kill $!`;
+    const script = `: > /tmp/out; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc ${GATEWAY} ${serverPort} > /tmp/out & until grep -q loopback /tmp/out; do usleep 20000; done; cat /tmp/out; kill $!`;
     const r = await user.pocker(['run', '--rm', '--network', 'pasta', '--tmpfs', '/tmp', 'host', busybox!, 'sh', '-c', script]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nfrom the host loopback\n/);
