@@ -34,8 +34,9 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
  * jq: reading a container's config.json as any OCI tool would; runc: the reference the runc-verb tests compare
  * pocker-init's `state` and `runc spec` bundles with; nftables: the `nft` program pocker's bridge networks
  * write their rules with; iproute2: the tests' own view of links and addresses; util-linux: `unshare` for
- * the network tests' namespace). */
-const APT_PACKAGES = ['busybox-static', 'docker-registry', 'skopeo', 'apache2-utils', 'jq', 'runc', 'nftables', 'iproute2', 'util-linux'];
+ * the network tests' namespace; uidmap: the setuid newuidmap/newgidmap a rootless user's subordinate ids are
+ * mapped with (test/rootless); passt, slirp4netns: the user-mode network stacks of rootless -p). */
+const APT_PACKAGES = ['busybox-static', 'docker-registry', 'skopeo', 'apache2-utils', 'jq', 'runc', 'nftables', 'iproute2', 'util-linux', 'uidmap', 'passt', 'slirp4netns'];
 /** The binaries' checks (test/integration/binaries.test.ts): binutils' readelf cross-checks the symbol versions the
  * test reads from the ELF files; qemu-user runs the static arm64 pocker-init; on x86_64 the linux-arm64 prebuild is
  * made by `scripts/prebuild.cjs --arch arm64` with Debian's cross toolchain and the multiarch libseccomp (about

@@ -637,6 +637,9 @@ bool parseNetwork(Reader& r, const json& n, Spec* s) {
           return r.fail(ip, "duplicate interface name");
       s->netInterfaces.push_back(std::move(x));
     }
+  if (!r.optStrings(n, "setup", path, &s->netSetup)) return false;
+  if (!s->netSetup.empty() && (s->netSetup[0].empty() || s->netSetup[0][0] != '/'))
+    return r.fail(path + ".setup[0]", "expected an absolute path");
   if (!r.optStrings(n, "cleanup", path, &s->netCleanup)) return false;
   if (!s->netCleanup.empty() && (s->netCleanup[0].empty() || s->netCleanup[0][0] != '/'))
     return r.fail(path + ".cleanup[0]", "expected an absolute path");
@@ -833,6 +836,7 @@ Error parseSpec(const char* data, size_t len, Spec* out) {
     // An exec joins its container's network: it plumbs nothing and releases nothing.
     out->netInterfaces.clear();
     out->netCleanup.clear();
+    out->netSetup.clear();
     // An exec gets its container's seccomp filter: linux.seccomp is the one part of `linux` it reads.
     const json* lx;
     if (!r.optObject(doc, "linux", "", &lx)) return bad();

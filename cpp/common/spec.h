@@ -157,6 +157,9 @@ struct Spec {
   // its caller is gone.
   std::vector<NetInterface> netInterfaces;
   std::vector<std::string> netCleanup;
+  // pocker.network.setup: an argv the monitor runs with the container's pid appended, before the
+  // second go (a user-mode network stack such as pasta); a failure fails the start.
+  std::vector<std::string> netSetup;
 };
 
 // Whether the container runs in a user namespace (a new one or one it joins).

@@ -279,7 +279,9 @@ std::string escapeOverlay(const std::string& p) {
 
 // *rootfsMount: in a user namespace, the rootfs's mount (its root), afterwards reached through it.
 Error mountRootfs(const Spec& s, Fd* rootfsMount) {
-  if (inUserNamespace(s)) {
+  // Rootless: the monitor sends no overlay; it is mounted below, in the container's user namespace.
+  const bool ownOverlay = inUserNamespace(s) && s.overlay && !*rootfsMount;
+  if (inUserNamespace(s) && !ownOverlay) {
     // The monitor made the overlay (of idmapped layers: init/userns.h) and sent it as a detached
     // mount; a bundle's ready rootfs is cloned (recursively) here. Either is attached over root.path
     // in this mount namespace only.
@@ -307,6 +309,15 @@ Error mountRootfs(const Spec& s, Fd* rootfsMount) {
       return fail("mount-rootfs", "mount", s.rootfs);
     return {};
   }
+  if (ownOverlay && s.lowers.size() == 1 && s.lowers[0] == "/") {
+    // Rootless `host` image: overlayfs refuses a lower with locked submounts (every mount this user
+    // namespace inherited is locked), and / has them. The host's / is bound recursively instead,
+    // read-only: a rootless host container has no writable layer.
+    if (::mount("/", s.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) return fail("mount-rootfs", "mount", "/");
+    if (::mount(nullptr, s.rootfs.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0)
+      return fail("mount-rootfs", "mount", s.rootfs);
+    return {};
+  }
   std::string upper = s.upper, work = s.work;
   if (s.scratchUpper) {
     // The writable layer lives on a tmpfs private to this mount namespace: used when the lower
@@ -324,6 +335,8 @@ Error mountRootfs(const Spec& s, Fd* rootfsMount) {
     data += escapeOverlay(s.lowers[i]);
   }
   data += ",upperdir=" + escapeOverlay(upper) + ",workdir=" + escapeOverlay(work);
+  // In a user namespace overlay keeps its whiteouts and opaque markers in user.overlay.* (Linux 5.11).
+  if (ownOverlay) data += ",userxattr";
   // nodev everywhere: with no device cgroup, a node made with CAP_MKNOD must stay unusable.
   if (::mount("overlay", s.rootfs.c_str(), "overlay", MS_NODEV, data.c_str()) != 0)
     return fail("mount-rootfs", "mount", s.rootfs);
@@ -1154,6 +1167,7 @@ Error prepare(const Spec& s, int sock, int rootfsMount, Identity* id, std::vecto
   if (s.readOnly && ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV, nullptr) != 0)
     return fail("read-only", "mount", "/");
   umask(s.umask);
+  if (ownLoopback(s) && (err = loopbackUp())) return err;
   // The monitor has plumbed the network meanwhile (its second go; before the privileges drop and the
   // seccomp filter, which might not allow recvmsg). If it fails, it kills us.
   if (monitorPlumbsNetwork(s)) {

@@ -110,6 +110,7 @@ int abortStart(const Spec& spec, int sync, pid_t pid, const Error& e) {
     }
   }
   removeHostEnds(spec.netInterfaces);
+  endNetworkSetup();
   cleanupCgroups(spec);
   if (!spec.attachSocket.empty()) ::unlink(spec.attachSocket.c_str());
   // A later run of a restart policy that cannot start is the container's last end: nobody else
@@ -278,7 +279,9 @@ int runMonitor(const Spec& spec, int sync) {
       for (size_t i = 0; !err && i < spec.cgroupV1Tasks.size(); i++)
         if (int e = writeFile(spec.cgroupV1Tasks[i].c_str(), std::to_string(pid)))
           err = fail("cgroup", "write", spec.cgroupV1Tasks[i], e);
-      if (!err && spec.overlay) err = idmappedRootfs(spec, pid, &rootfsMount);
+      // Rootless (not root of the initial user namespace): no idmapped mount can be made; the
+      // container mounts its overlay itself, inside its user namespace (userxattr).
+      if (!err && spec.overlay && rootInInitialUserns()) err = idmappedRootfs(spec, pid, &rootfsMount);
       if (err && restarts == 0) return abortStart(spec, sync, pid, err);
       if (err) {
         // A later run of a restart policy that cannot be set up ends the policy (as below).
@@ -289,6 +292,13 @@ int runMonitor(const Spec& spec, int sync) {
       }
     }
     if (syncOpen && setupExit == 0) sendMsg(sync, wire::encodePid(pid));
+    // A network setup argv (pasta) of a container in a new user namespace joins its namespaces
+    // through fds opened now: after the go the container is not dumpable (see setupNetwork).
+    Fd setupUserNs, setupNetNs;
+    if (setupExit == 0 && !spec.netSetup.empty() && (spec.namespaces & CLONE_NEWUSER)) {
+      setupUserNs.reset(::open(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+      setupNetNs.reset(::open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
+    }
     if (setupExit == 0 && !sendMsg(child.get(), wire::encodeKind(wire::Sync::Go), rootfsMount.get()))
       return abortStart(spec, sync, pid, fail("start", "sendmsg"));
     rootfsMount.reset();
@@ -296,7 +306,10 @@ int runMonitor(const Spec& spec, int sync) {
     // may run anything): a failed restart ends the policy as a failed exec would.
     if (setupExit == 0 && monitorPlumbsNetwork(spec)) {
       if (restarts > 0) netIfaces = reloadInterfaces(spec, netIfaces);
-      if (Error err = setupNetwork(spec, netIfaces, pid)) {
+      Error err = setupNetwork(spec, netIfaces, pid, setupUserNs ? setupUserNs.get() : -1, setupNetNs ? setupNetNs.get() : -1);
+      setupUserNs.reset();
+      setupNetNs.reset();
+      if (err) {
         if (restarts == 0) return abortStart(spec, sync, pid, err);
         ::kill(pid, SIGKILL);
         while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
@@ -454,6 +467,7 @@ int runMonitor(const Spec& spec, int sync) {
       relay.drain(syncOpen ? sync : -1);
     }
     keeper.endRun();
+    endNetworkSetup();
     bool oom = oomKills(spec) > oomBefore;
     if (setupExit == 0) {
       if (oom) recordEvent(spec, "oom");

@@ -35,10 +35,97 @@ int64_t nowMs() {
   return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
 }
 
+// pocker.network.setup with the container's pid appended: run to its end (a user-mode stack forks
+// into the background once the namespace is configured), 30 s at most; a non-zero end fails the start.
+// The pidfd of the daemon the last setup left (endNetworkSetup ends it).
+int gSetupDaemon = -1;
+
+Error runNetworkSetup(const Spec& spec, pid_t pid, int userNs, int netNs) {
+  std::vector<std::string> args = spec.netSetup;
+  // pasta writes the pid of the daemon it forks to --pid: a pipe (fd 5 in the child) read below.
+  int pidPipe[2];
+  if (pipe2(pidPipe, O_CLOEXEC | O_NONBLOCK) != 0) return fail("network", "pipe2", args[0]);
+  Fd pidRead(pidPipe[0]), pidWrite(pidPipe[1]);
+  Fd devNull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devNull) return fail("network", "open", "/dev/null");
+  args.insert(args.end(), {"--pid", "/proc/self/fd/5"});
+  // The namespaces reach the child as fds 3 and 4 (dup2'd below), named by their /proc/self/fd paths.
+  if (userNs >= 0 && netNs >= 0) {
+    args.insert(args.end(), {"--userns", "/proc/self/fd/3", "--netns", "/proc/self/fd/4"});
+  } else {
+    args.push_back(std::to_string(pid));
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  static char pathEnv[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  char* envp[] = {pathEnv, nullptr};
+  sigset_t none;
+  sigemptyset(&none);
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  // Its stderr goes to a pipe: warnings (no IPv6 route...) are not the container's output, and a
+  // failure's message becomes the error's text.
+  int errPipe[2];
+  if (pipe2(errPipe, O_CLOEXEC | O_NONBLOCK) != 0) return fail("network", "pipe2", args[0]);
+  Fd errRead(errPipe[0]), errWrite(errPipe[1]);
+  pid_t child = fork();
+  if (child < 0) return fail("network", "fork", args[0]);
+  if (child == 0) {
+    sigaction(SIGPIPE, &dfl, nullptr);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Nothing of the caller's stdio: the daemon would hold it open after the container ended.
+    if (dup2(devNull.get(), 0) < 0 || dup2(devNull.get(), 1) < 0 || dup2(errWrite.get(), 2) < 0) _exit(126);
+    // fds 3, 4 (the namespaces) and 5 (the pid pipe), through spare numbers first (any may be 3-5 now).
+    int u = userNs >= 0 ? fcntl(userNs, F_DUPFD, 10) : -1, n = netNs >= 0 ? fcntl(netNs, F_DUPFD, 10) : -1;
+    int p = fcntl(pidWrite.get(), F_DUPFD, 10);
+    if (p < 0 || dup2(p, 5) < 0) _exit(126);
+    if (u >= 0 && n >= 0 && (dup2(u, 3) < 0 || dup2(n, 4) < 0)) _exit(126);
+    syscall(SYS_close_range, 6U, ~0U, 0U);
+    execve(argv[0], argv.data(), envp);
+    _exit(127);
+  }
+  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, child, 0)));
+  if (pidfd) {
+    struct pollfd p = {pidfd.get(), POLLIN, 0};
+    int n;
+    while ((n = poll(&p, 1, 30000)) < 0 && errno == EINTR) {
+    }
+    if (n == 0) ::kill(child, SIGKILL);
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  errWrite.reset();
+  pidWrite.reset();
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    char buf[32] = {0};
+    ssize_t got = ::read(pidRead.get(), buf, sizeof buf - 1);
+    long daemon = got > 0 ? std::strtol(buf, nullptr, 10) : 0;
+    if (daemon > 1) {
+      if (gSetupDaemon >= 0) ::close(gSetupDaemon);
+      gSetupDaemon = static_cast<int>(syscall(SYS_pidfd_open, static_cast<pid_t>(daemon), 0));
+    }
+    return {};
+  }
+  // What it said (a daemon it left may hold the pipe: read what is there, never wait for EOF).
+  static char said[2048];
+  ssize_t n = ::read(errRead.get(), said, sizeof said - 1);
+  said[n > 0 ? n : 0] = '\0';
+  for (ssize_t i = 0; i < n; i++)
+    if (said[i] == '\n') said[i] = ' ';
+  static std::string program;  // Error holds const char* syscall names
+  program = args[0];
+  return Error{EIO, "network", program.c_str(), n > 0 ? std::string(said) : program + " failed"};
+}
+
 }  // namespace
 
-Error setupNetwork(const Spec& spec, const std::vector<NetInterface>& interfaces, pid_t pid) {
+Error setupNetwork(const Spec& spec, const std::vector<NetInterface>& interfaces, pid_t pid, int userNs, int netNs) {
   if (!(spec.namespaces & CLONE_NEWNET)) return {};
+  // (ownLoopback: the container brings its lo up; a rootless monitor cannot enter its namespace.)
+  if (ownLoopback(spec)) return spec.netSetup.empty() ? Error{} : runNetworkSetup(spec, pid, userNs, netNs);
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/ns/net", static_cast<int>(pid));
   Fd target(::open(path, O_RDONLY | O_CLOEXEC));
@@ -53,7 +140,7 @@ Error setupNetwork(const Spec& spec, const std::vector<NetInterface>& interfaces
   if (setns(self.get(), CLONE_NEWNET) != 0) return fail("network", "setns", "/proc/self/ns/net");
   if (openErr) return Error{openErr, "network", "socket", "lo"};
   if (int e = inner.setLinkUp("lo")) return Error{e, "network", "RTM_NEWLINK", "lo"};
-  if (interfaces.empty()) return {};
+  if (interfaces.empty()) return spec.netSetup.empty() ? Error{} : runNetworkSetup(spec, pid, userNs, netNs);
 
   nl::Socket host;
   if (int e = host.open()) return Error{e, "network", "socket", interfaces[0].hostName};
@@ -64,6 +151,20 @@ Error setupNetwork(const Spec& spec, const std::vector<NetInterface>& interfaces
     }
   }
   return {};
+}
+
+Error loopbackUp() {
+  nl::Socket sock;
+  if (int e = sock.open()) return Error{e, "network", "socket", "lo"};
+  if (int e = sock.setLinkUp("lo")) return Error{e, "network", "RTM_NEWLINK", "lo"};
+  return {};
+}
+
+void endNetworkSetup() {
+  if (gSetupDaemon < 0) return;
+  syscall(SYS_pidfd_send_signal, gSetupDaemon, SIGTERM, nullptr, 0U);
+  ::close(gSetupDaemon);
+  gSetupDaemon = -1;
 }
 
 std::vector<NetInterface> reloadInterfaces(const Spec& spec, const std::vector<NetInterface>& current) {

@@ -18,7 +18,10 @@ namespace pocker {
 // fault points POCKER_FAULT=net-veth|net-addr|net-route). The monitor never leaves its own
 // namespace for more than opening one netlink socket in the container's. On error, whatever host
 // ends it made are deleted; the Error has step `network`.
-Error setupNetwork(const Spec& spec, const std::vector<NetInterface>& interfaces, pid_t pid);
+// netNs/userNs: the container's namespaces, opened by the monitor before the go (afterwards a
+// container in a new user namespace is not dumpable and its /proc/PID/ns is closed to its owner):
+// spec.netSetup gets them as --userns/--netns /proc/self/fd/N (-1: its pid instead).
+Error setupNetwork(const Spec& spec, const std::vector<NetInterface>& interfaces, pid_t pid, int userNs = -1, int netNs = -1);
 
 // The interfaces of a restart policy's next run: pocker.network.interfaces of the container's
 // config.json (spec.stateDir) as `network connect` / `disconnect` left it, or `current` when it
@@ -28,7 +31,23 @@ std::vector<NetInterface> reloadInterfaces(const Spec& spec, const std::vector<N
 // Whether the monitor plumbs this container's network (a new network namespace of a container it
 // runs): it does so while the container sets up its filesystem, and sends a second go when done;
 // the container waits for it before it drops its privileges and execs (container.cpp: prepare).
-inline bool monitorPlumbsNetwork(const Spec& s) { return !s.runc && !s.execPid && (s.namespaces & CLONE_NEWNET) != 0; }
+// In a user namespace with no interface to plumb (--network none, or a user-mode network a helper
+// joins later) the container brings its `lo` up itself (ownLoopback): a rootless monitor cannot
+// enter a network namespace its user namespace owns.
+inline bool ownLoopback(const Spec& s) {
+  return !s.runc && !s.execPid && (s.namespaces & CLONE_NEWNET) != 0 && (s.namespaces & CLONE_NEWUSER) != 0 &&
+         s.netInterfaces.empty();
+}
+inline bool monitorPlumbsNetwork(const Spec& s) {
+  return !s.runc && !s.execPid && (s.namespaces & CLONE_NEWNET) != 0 && (!ownLoopback(s) || !s.netSetup.empty());
+}
+
+// Ends what spec.netSetup left running (pasta forks into the background and outlives the
+// container's namespace): its pid, which it wrote to a pipe, through a pidfd. At each end of a run.
+void endNetworkSetup();
+
+// `lo` up in this process's own network namespace (the container's side of ownLoopback).
+Error loopbackUp();
 
 // Deletes the host ends of these interfaces (absent ones are fine): on a failed start, so that
 // nothing is left when the caller hears of it. Not at a container's normal end: its namespace dies

@@ -86,7 +86,8 @@ export interface CgroupPlan {
 }
 
 
-const NAME = /^[A-Za-z0-9_.-]+$/;
+// `@`: systemd's user@UID.service, the delegated subtree of a rootless caller.
+const NAME = /^[A-Za-z0-9_.@-]+$/;
 
 /** "pocker/test-1" -> ["pocker", "test-1"]; leading/trailing slashes are tolerated. */
 function parentSegments(parent: string): string[] {

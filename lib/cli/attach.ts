@@ -7,7 +7,7 @@ import type { DetachedContainer } from '../runtime/run.js';
 import { CliError, reportFailure } from './failure.js';
 import { proxiedSignals, rootFlag as rootOf, type CliContext } from './run.js';
 
-const ROOT_HELP = 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)';
+const ROOT_HELP = 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)';
 const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
 
 /**

@@ -43,7 +43,7 @@ function addCommit(command: Command, ctx: CliContext): void {
     .option('-m, --message <message>', 'Commit message')
     .option('-p, --pause', 'Pause container during commit (default)', true)
     .option('--no-pause', 'Do not pause the container during commit')
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action(async (container: string, reference: string | undefined, flags: CommitFlags, cmd: Command) => {
       try {
         const root = await rootOf(flags, cmd, ctx);
@@ -70,7 +70,7 @@ function addExport(command: Command, ctx: CliContext): void {
     .helpOption('--help', 'Print usage')
     .argument('<container>', 'The container (id, id prefix or name)')
     .option('-o, --output <file>', 'Write to a file, instead of STDOUT')
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action(async (container: string, flags: ExportFlags, cmd: Command) => {
       try {
         const root = await rootOf(flags, cmd, ctx);

@@ -6,9 +6,9 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { addPsCommand } from './ps.js';
 import { CliError, reportFailure, TemplateError, UsageError } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 
-const ROOT_HELP = 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)';
+const ROOT_HELP = 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)';
 
 /** commander's parser of an Int flag (the CLI words its error as pflag's: ./usage.ts). */
 function integerFlag(value: string): number {
@@ -17,7 +17,7 @@ function integerFlag(value: string): number {
 }
 
 function rootOf(ctx: CliContext, flags: { root?: string }, cmd: Command): string {
-  return rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
+  return rootFlag(ctx, flags, cmd) ?? defaultStateRoot(ctx.env);
 }
 
 /** Runs `fn` for each ref; prints `pocker: <message>` for those that fail and sets exit code 1. */

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 
 import { guard } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 
 const KIND = ['C', 'A', 'D'] as const;
 
@@ -15,11 +15,11 @@ export function addDiffCommand(program: Command, ctx: CliContext): Command {
     .usage('CONTAINER')
     .helpOption('--help', 'Print usage')
     .argument('<container>', 'Container id, id prefix or name')
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action((ref: string, flags: { root?: string }, cmd: Command) =>
       guard(ctx, async () => {
         const { containerChanges } = await import('../state/diff.js');
-        const changes = await containerChanges(ref, { root: rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT });
+        const changes = await containerChanges(ref, { root: rootFlag(ctx, flags, cmd) ?? defaultStateRoot(ctx.env) });
         process.stdout.write(changes.map((c) => `${KIND[c.Kind]} ${c.Path}\n`).join(''));
       }),
     );

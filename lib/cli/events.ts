@@ -7,7 +7,7 @@ import { eventTimeNano, type EventFilters, type EventType, type PockerEvent } fr
 import { CliError, reportFailure } from './failure.js';
 import { writeOut } from './output.js';
 import { rootFlag, type CliContext } from './run.js';
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 
 interface EventsFlags {
   since?: string;
@@ -90,12 +90,12 @@ export function addEventsCommand(program: Command, ctx: CliContext): Command {
     .option('--until <time>', 'Stream events until this timestamp')
     .option('-f, --filter <filter>', 'Filter output based on conditions provided', (v: string, prev: string[] = []) => [...prev, v])
     .option('--format <string>', "Format output using a custom template: 'json' or a Go template")
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action(async (flags: EventsFlags, cmd: Command) => {
       const { events } = await import('../state/events.js');
       const { parseTimeArg } = await import('../state/timestamps.js');
       const { renderTemplate } = await import('./format.js');
-      const root = rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
+      const root = rootFlag(ctx, flags, cmd) ?? defaultStateRoot(ctx.env);
       let since: number | undefined;
       let until: number | undefined;
       let filters: EventFilters;

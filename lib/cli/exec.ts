@@ -34,7 +34,7 @@ export function addExecCommand(program: Command, ctx: CliContext): Command {
     .option('-u, --user <user>', 'Username or UID (format: <name|uid>[:<group|gid>])')
     .option('-e, --env <KEY[=VALUE]>', 'Set environment variables', collect)
     .option('-w, --workdir <dir>', 'Working directory inside the container')
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action(async (container: string, command: string[], flags: ExecFlags, cmd: Command) => {
       const root = rootFlag(ctx, flags, cmd);
       const { exec } = await import('../runtime/exec.js');

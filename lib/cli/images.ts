@@ -26,7 +26,7 @@ interface RootFlags {
 }
 
 const rootOption = () =>
-  new Option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)').hideHelp();
+  new Option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)').hideHelp();
 
 /** The state root: --root (the command's or the program's), else $POCKER_ROOT, else the store's default. */
 async function rootOf(cmd: Command, ctx: CliContext): Promise<string> {
@@ -353,9 +353,9 @@ async function systemPrune(flags: PruneFlags, cmd: Command, ctx: CliContext): Pr
   }
   const root = await rootOf(cmd, ctx);
   const { pruneContainers } = await import('../runtime/lifecycle.js');
-  const { DEFAULT_STATE_ROOT } = await import('../paths.js');
+  const { defaultStateRoot } = await import('../rootless/paths.js');
   // The containers' root is the container commands' (the image store's default differs when rootless).
-  const containerRoot = cmd.optsWithGlobals<RootFlags>().root ?? (ctx.env.POCKER_ROOT || DEFAULT_STATE_ROOT);
+  const containerRoot = cmd.optsWithGlobals<RootFlags>().root ?? (ctx.env.POCKER_ROOT || defaultStateRoot(ctx.env));
   const containers = await pruneContainers({ root: containerRoot });
   if (containers.deleted.length) out(`Deleted Containers:\n${containers.deleted.map((id) => `${id}\n`).join('')}\n`);
   // Networks (and what dead containers left of theirs: leases, rules, ports), when the root has any.
@@ -407,8 +407,8 @@ async function systemDf(flags: DfFlags, cmd: Command, ctx: CliContext): Promise<
   const format = parseFormat(flags.format, '{{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}');
   const df = await (await library()).systemDf({ root: await rootOf(cmd, ctx), verbose: flags.verbose === true });
   // Volumes live in the containers' root (the image store's default differs when rootless).
-  const { DEFAULT_STATE_ROOT } = await import('../paths.js');
-  const volumes = await (await import('../volume/index.js')).volumeDiskUsage({ root: cmd.optsWithGlobals<RootFlags>().root ?? (ctx.env.POCKER_ROOT || DEFAULT_STATE_ROOT) });
+  const { defaultStateRoot } = await import('../rootless/paths.js');
+  const volumes = await (await import('../volume/index.js')).volumeDiskUsage({ root: cmd.optsWithGlobals<RootFlags>().root ?? (ctx.env.POCKER_ROOT || defaultStateRoot(ctx.env)) });
   const volumeBytes = volumes.reduce((n, v) => n + v.UsageData.Size, 0);
   const unusedVolumeBytes = volumes.reduce((n, v) => n + (v.UsageData.RefCount ? 0 : v.UsageData.Size), 0);
   const rows = [

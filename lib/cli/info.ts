@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { bytesSize, checkTemplate, formatTable, goJson, renderTemplate } from './format.js';
 import { CliError, guard, TemplateError } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 
 /** `docker info`'s fields pocker has (system.Info's names), plus the client section. */
 export interface InfoData {
@@ -263,11 +263,11 @@ export function addInfoCommands(program: Command, ctx: CliContext, pockerVersion
       .usage('[OPTIONS]')
       .helpOption('--help', 'Print usage')
       .option('-f, --format <string>', "Format output using a custom template: 'json', or a Go template")
-      .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+      .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
       .action((flags: FormatFlags, c: Command) =>
         guard(ctx, async () => {
           const given = rootFlag(ctx, flags, c);
-          const root = given ?? DEFAULT_STATE_ROOT;
+          const root = given ?? defaultStateRoot(ctx.env);
           const imageRoot = given ?? (await import('../image/store.js')).defaultStoreRoot(ctx.env);
           const data = await collectInfo(root, imageRoot, pockerVersion(), ctx.debug === true);
           printFormatted(data, flags.format, infoText);

@@ -8,12 +8,12 @@ import type { ListedContainer } from '../container/index.js';
 import type { ContainerStats } from '../state/stats.js';
 import { CliError, guard, reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 
-const ROOT_HELP = 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)';
+const ROOT_HELP = 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)';
 
 function rootOf(ctx: CliContext, flags: { root?: string }, cmd: Command): string {
-  return rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
+  return rootFlag(ctx, flags, cmd) ?? defaultStateRoot(ctx.env);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -82,7 +82,7 @@ function addLoad(command: Command, ctx: CliContext): void {
     .helpOption('--help', 'Print usage')
     .option('-i, --input <file>', 'Read from tar archive file, instead of STDIN')
     .option('-q, --quiet', 'Suppress the load output')
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action(async (flags: LoadFlags, cmd: Command) => {
       const root = rootOf(flags, cmd, ctx);
       const progress = await loadProgress(process.stdout, flags.quiet === true);
@@ -123,7 +123,7 @@ function addSave(command: Command, ctx: CliContext): void {
     .argument('<images...>', 'Images (names or ids)')
     .option('-o, --output <file>', 'Write to a file, instead of STDOUT')
     .option('--format <format>', 'docker (an OCI layout plus manifest.json, as Docker 25+) or oci (the OCI layout only)', 'docker')
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action(async (images: string[], flags: SaveFlags, cmd: Command) => {
       const root = rootOf(flags, cmd, ctx);
       try {
@@ -155,7 +155,7 @@ function addImport(command: Command, ctx: CliContext): void {
     .argument('[reference]', 'REPOSITORY[:TAG] to name the image')
     .option('-c, --change <instruction>', 'Apply Dockerfile instruction to the created image (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)', collect)
     .option('-m, --message <message>', 'Set commit message for imported image')
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action(async (file: string, reference: string | undefined, flags: ImportFlags, cmd: Command) => {
       const root = rootOf(flags, cmd, ctx);
       try {

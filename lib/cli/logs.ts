@@ -8,7 +8,7 @@ import type { LogEntry } from '../state/logs.js';
 import { CliError, reportFailure } from './failure.js';
 import { writeOut } from './output.js';
 import { rootFlag, type CliContext } from './run.js';
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 
 interface LogsFlags {
   follow?: boolean;
@@ -33,10 +33,10 @@ export function addLogsCommand(program: Command, ctx: CliContext): Command {
     .option('--details', 'Show extra details provided to logs')
     .option('--since <time>', 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
     .option('--until <time>', 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action(async (ref: string, flags: LogsFlags, cmd: Command) => {
       const { logBatches } = await import('../state/logs.js');
-      const root = rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
+      const root = rootFlag(ctx, flags, cmd) ?? defaultStateRoot(ctx.env);
       const tail = flags.tail === undefined || flags.tail === 'all' ? Infinity : Number(flags.tail);
       if (!(tail >= 0)) {
         reportFailure(ctx, new CliError(`invalid --tail ${JSON.stringify(flags.tail)}: a number or "all"`));

@@ -3,16 +3,16 @@
 // (pocker.network.cleanup) to give back its ports, leases and hosts entries.
 import type { Command } from 'commander';
 
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 import { CliError, reportFailure } from './failure.js';
 import { goJson, parseFormat, renderRows, renderTemplate } from './format.js';
 import { rootFlag, type CliContext } from './run.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
-const ROOT_OPT = ['--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)'] as const;
+const ROOT_OPT = ['--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)'] as const;
 
 function rootOf(ctx: CliContext, flags: { root?: string }, cmd: Command): string {
-  return rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
+  return rootFlag(ctx, flags, cmd) ?? defaultStateRoot(ctx.env);
 }
 
 /** Usage errors of these commands exit 125 (pocker's own failure), as Docker's daemon errors do for create. */

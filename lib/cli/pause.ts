@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 
 import { reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 
 function addOne(program: Command, ctx: CliContext, verb: 'pause' | 'unpause'): void {
   program
@@ -13,10 +13,10 @@ function addOne(program: Command, ctx: CliContext, verb: 'pause' | 'unpause'): v
     .usage('CONTAINER [CONTAINER...]')
     .helpOption('--help', 'Print usage')
     .argument('<containers...>', 'Container ids, id prefixes or names')
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action(async (refs: string[], flags: { root?: string }, cmd: Command) => {
       const { pauseContainer, unpauseContainer } = await import('../runtime/pause.js');
-      const root = rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
+      const root = rootFlag(ctx, flags, cmd) ?? defaultStateRoot(ctx.env);
       let code = 0;
       for (const ref of refs) {
         try {

@@ -4,7 +4,7 @@
 // flow writes when the container starts.
 import type { Command } from 'commander';
 
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 import { CliError, reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
 
@@ -16,14 +16,14 @@ export function addPortCommand(program: Command, ctx: CliContext): void {
     .helpOption('--help', 'Print usage')
     .argument('<container>', 'Container id, id prefix or name')
     .argument('[privatePort]', 'PRIVATE_PORT[/PROTO] (tcp unless given)')
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action(async (ref: string, privatePort: string | undefined, flags: { root?: string }, cmd: Command) => {
       ctx.exitCode = 0;
       try {
         if (privatePort !== undefined && !/^\d{1,5}(\/(tcp|udp|sctp))?$/i.test(privatePort)) {
           throw new CliError(`Error: invalid port ${JSON.stringify(privatePort)}: PRIVATE_PORT[/PROTO] (tcp, udp)`, { exitCode: 1 });
         }
-        const root = rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
+        const root = rootFlag(ctx, flags, cmd) ?? defaultStateRoot(ctx.env);
         const { lookupContainer } = await import('../container/index.js');
         const { portLines, readContainerPorts } = await import('../network/ports.js');
         const c = lookupContainer(root, ref);

@@ -5,7 +5,8 @@
 import { accessSync, constants as fsConstants, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { DEFAULT_STATE_ROOT, packageRoot } from '../paths.js';
+import { packageRoot } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 import { CliError, reportFailure, UsageError } from './failure.js';
 import { argumentCountMessage, commandPath, flagErrorMessage, pflagMessage, unknownCommandMessage } from './usage.js';
 import type { CliContext, RunExecutor } from './run.js';
@@ -107,7 +108,7 @@ function beforeAction(program: Command, action: Command, ctx: CliContext): void 
   if (STORELESS_COMMANDS.has(top)) return;
   const given = action.optsWithGlobals<{ root?: string }>().root ?? (ctx.env.POCKER_ROOT || undefined);
   if (given !== undefined) checkStoreReadable(given);
-  else if (!IMAGE_STORE_COMMANDS.has(top)) checkStoreReadable(DEFAULT_STATE_ROOT);
+  else if (!IMAGE_STORE_COMMANDS.has(top)) checkStoreReadable(defaultStateRoot(ctx.env));
 }
 
 /**
@@ -121,7 +122,7 @@ export function createBaseProgram(ctx: CliContext): Command {
     .version(version(), '-v, --version', 'Print version information and quit')
     .helpOption('-h, --help', 'Print usage')
     .helpCommand(false)
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .option('-D, --debug', 'Enable debug mode (failures name the step that failed)')
     // Options after a subcommand belong to it; `run` then passes its command's options through.
     .enablePositionalOptions()

@@ -150,7 +150,7 @@ export function addPsCommand(program: Command, ctx: CliContext, rootOf: (flags: 
     .option('--no-trunc', "Don't truncate output")
     .option('-q, --quiet', 'Only display container IDs')
     .option('-s, --size', 'Display total file sizes')
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action(async (flags: PsFlags, cmd: Command) => {
       const fail = (err: unknown) => reportFailure(ctx, err, 'usage');
       // -n: Go's strconv.ParseInt; Docker's default -1 (no limit); -l is -n 1 unless -n is given.

@@ -24,7 +24,7 @@ export function addPullCommand(program: Command, ctx: CliContext): Command {
     .option('-q, --quiet', 'Suppress verbose output')
     .option('--platform <os/arch[/variant]>', 'Pick this platform from a multi-platform image')
     .option('--insecure-registry <host>', 'Reach this registry over plain HTTP (loopback ones always are)', collect)
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action(async (name: string, flags: PullFlags, cmd: Command) => {
       const root = rootFlag(ctx, flags, cmd);
       const [{ pull }, { pullReporter }, { parsePlatform }] = await Promise.all([

@@ -314,7 +314,7 @@ function withContainerOptions(cmd: Command, detachable: boolean): Command {
     .option('--cap-drop <cap>', 'Drop Linux capabilities', collect)
     .option('--security-opt <opt>', 'Security options', collect)
     .option('--rootfs <dir>', 'Use an exploded root filesystem directory instead of an image')
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .option('--cgroup-parent <path>', 'Optional parent cgroup for the container')
     .option('--pull <policy>', 'Pull image before running: missing (default), always or never');
   withRunFlagOptions(cmd);

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 
 import { reportFailure } from './failure.js';
 import { integer, rootFlag, type CliContext } from './run.js';
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 
 interface UpdateFlags {
   memory?: string;
@@ -31,10 +31,10 @@ export function addUpdateCommand(program: Command, ctx: CliContext): Command {
     .option('--cpuset-cpus <cpus>', 'CPUs in which to allow execution (0-3, 0,1)')
     .option('--pids-limit <int>', 'Tune container pids limit (-1 for unlimited)', integer)
     .option('--restart <policy>', 'Restart policy to apply when a container exits')
-    .option('--root <dir>', 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)')
+    .option('--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)')
     .action(async (refs: string[], flags: UpdateFlags, cmd: Command) => {
       const { updateContainer } = await import('../runtime/update.js');
-      const root = rootFlag(ctx, flags, cmd) ?? DEFAULT_STATE_ROOT;
+      const root = rootFlag(ctx, flags, cmd) ?? defaultStateRoot(ctx.env);
       const options = {
         root,
         ...(flags.memory !== undefined ? { memory: flags.memory } : {}),

@@ -6,10 +6,10 @@ import { CliError, guard, reportFailure, type FailureSink } from './failure.js';
 import { goJson, humanSize, parseFormat, renderRows, renderTemplate } from './format.js';
 import { confirm } from './images.js';
 import { rootFlag, type CliContext } from './run.js';
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 import type { VolumeFilters, VolumeInspect } from '../volume/index.js';
 
-const ROOT_HELP = 'Root directory of pocker state (default /var/lib/pocker, or $POCKER_ROOT)';
+const ROOT_HELP = 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -24,7 +24,7 @@ async function lib(): Promise<typeof import('../volume/index.js')> {
 }
 
 function rootOf(ctx: CliContext, cmd: Command): string {
-  return rootFlag(ctx, cmd.opts<{ root?: string }>(), cmd) ?? DEFAULT_STATE_ROOT;
+  return rootFlag(ctx, cmd.opts<{ root?: string }>(), cmd) ?? defaultStateRoot(ctx.env);
 }
 
 /** `--label k=v` / `--label k` (value ''), Docker's. */

@@ -25,7 +25,7 @@ import { cgroupParentsOfProcess, findContainerCgroupDirs } from '../cgroup/index
 import { procStat } from '../proc.js';
 import { PockerError, fromSystemError } from '../errors.js';
 import { writeFileAtomicSync, withFileLock } from '../fsutil.js';
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 import {
   RECORD_VERSION,
   RecordVersionError,
@@ -46,9 +46,9 @@ export interface RootOptions {
   root?: string;
 }
 
-/** The state directory `options.root` names, or $POCKER_ROOT, or /var/lib/pocker. */
+/** The state directory `options.root` names, or $POCKER_ROOT, or /var/lib/pocker (root) / ~/.local/share/pocker (rootless). */
 export function stateRoot(options?: RootOptions): string {
-  return options?.root ?? (process.env.POCKER_ROOT || DEFAULT_STATE_ROOT);
+  return options?.root ?? defaultStateRoot();
 }
 
 const ID = /^[0-9a-f]{64}$/;

@@ -13,7 +13,7 @@ import * as zlib from 'node:zlib';
 import { PockerError, asPockerError, invalid, type PockerErrorCode } from '../errors.js';
 import { parseChanges, storeConfigAndManifest } from './archive.js';
 import { HashingStream } from './digest.js';
-import { TreeWalker, containerFs, writeTar } from './export.js';
+import { TreeWalker, containerFs, usernsOf, writeTar } from './export.js';
 import { parseReference } from './reference.js';
 import { ImageStore, type ImageRecord } from './store.js';
 import {
@@ -134,7 +134,7 @@ export async function commitContainer(root: string, containerRef: string, option
       importing.catch(() => {});
       try {
         await writeTar(tar, async (w) => {
-          await new TreeWalker(w, { mode: 'layer' }).walk([upper]);
+          await new TreeWalker(w, { mode: 'layer', ...usernsOf(c) }).walk([upper]);
         });
       } catch (err) {
         gzip.destroy(err as Error);

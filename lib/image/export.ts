@@ -35,6 +35,7 @@ const DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
 /** xattrs carried into tars (Node cannot list xattrs; these are the ones images use). */
 const CARRIED_XATTRS = ['security.capability'];
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
+const USER_OPAQUE_XATTR = 'user.overlay.opaque';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const WHITEOUT_OPAQUE = '.wh..wh..opq';
@@ -138,6 +139,12 @@ export interface WalkOptions {
    * view, sources top first). `plain`: nothing special (a live container root).
    */
   mode: 'layer' | 'merge' | 'plain';
+  /**
+   * The container's user namespace maps (container id → host id): owners on disk are host ids and
+   * become the container's in the tar (a host id outside the maps is nobody, 65534). Its opaque
+   * markers are then `user.overlay.opaque` when rootless (the container's overlay used userxattr).
+   */
+  userns?: { uidMappings: readonly IdRange[]; gidMappings: readonly IdRange[] };
   /** Directories (relative paths without a leading slash) whose contents are left out. */
   skipContents?: ReadonlySet<string>;
 }
@@ -154,9 +161,26 @@ function getXattr(dir: DirHandle, name: string, attr: string): Buffer | null {
   }
 }
 
+/** An overlay opaque marker: trusted.* (root's overlay) or user.* (a rootless overlay, userxattr). */
 function isOpaque(dir: DirHandle, name: string): boolean {
-  const v = getXattr(dir, name, OPAQUE_XATTR);
-  return v !== null && v.toString('latin1') === 'y';
+  for (const attr of [OPAQUE_XATTR, USER_OPAQUE_XATTR]) {
+    const v = getXattr(dir, name, attr);
+    if (v !== null && v.toString('latin1') === 'y') return true;
+  }
+  return false;
+}
+
+/** One range of a user namespace map (the OCI LinuxIDMapping shape). */
+export interface IdRange {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+/** The container id of host id `id` under `maps`, or 65534 (nobody) when it is not mapped. */
+export function containerIdOf(maps: readonly IdRange[], id: number): number {
+  for (const m of maps) if (id >= m.hostID && id < m.hostID + m.size) return m.containerID + (id - m.hostID);
+  return 65534;
 }
 
 /** PAX SCHILY.xattr.* records of an entry (only values tar-stream can encode byte for byte: UTF-8). */
@@ -276,7 +300,10 @@ export class TreeWalker {
   }
 
   #common(st: Stats, name: string): Headers {
-    return { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
+    const u = this.options.userns;
+    const uid = u ? containerIdOf(u.uidMappings, st.uid) : st.uid;
+    const gid = u ? containerIdOf(u.gidMappings, st.gid) : st.gid;
+    return { name, mode: st.mode & 0o7777, uid, gid, mtime: st.mtime };
   }
 
   async #emit(header: Headers, body?: Buffer | { file: Readable; size: number }): Promise<void> {
@@ -421,6 +448,12 @@ export function containerFs(root: string, ref: string, step: SetupStep = 'export
   return { id: entry.id, dir: entry.dir, config, pid };
 }
 
+/** The walk option of a container in a user namespace (its recorded maps). */
+export function usernsOf(c: ContainerFs): Pick<WalkOptions, 'userns'> {
+  const u = c.config.userns;
+  return u ? { userns: { uidMappings: u.uidMappings, gidMappings: u.gidMappings } } : {};
+}
+
 /** The directories to merge for a stopped container, top first. */
 function stoppedSources(c: ContainerFs): string[] {
   const image = c.config.image;
@@ -439,12 +472,12 @@ export async function exportContainer(root: string, containerRef: string, output
   if (c.pid !== undefined) {
     const rootPath = `/proc/${c.pid}/root`;
     await writeTar(output, async (w) => {
-      await new TreeWalker(w, { mode: 'plain', skipContents: new Set(['proc', 'sys', 'dev']) }).walk([rootPath]);
+      await new TreeWalker(w, { mode: 'plain', skipContents: new Set(['proc', 'sys', 'dev']), ...usernsOf(c) }).walk([rootPath]);
     });
     return;
   }
   const sources = stoppedSources(c);
   await writeTar(output, async (w) => {
-    await new TreeWalker(w, { mode: 'merge' }).walk(sources);
+    await new TreeWalker(w, { mode: 'merge', ...usernsOf(c) }).walk(sources);
   });
 }

@@ -32,6 +32,8 @@ export interface ExtractOptions {
   gidMap?: IdMapping[];
   /** Apply owners from the tar. Default: when running as root, or when a map is given. */
   chown?: boolean;
+  /** Make device nodes (they need CAP_MKNOD of the initial user namespace). Default: when running as root; a user namespace's root skips them, as rootless Docker and Podman do. */
+  devices?: boolean;
   /** xattr namespace of overlay opaque markers: `trusted` (default) or `user` (rootless overlay, `userxattr`). */
   overlayXattrNamespace?: 'trusted' | 'user';
   /** Called for every entry with its root-relative path ('.' for the root). */
@@ -273,6 +275,7 @@ interface SystemErrorLike {
 export async function extractLayer(input: Readable, dest: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
   const addon = native();
   const isRoot = process.getuid?.() === 0;
+  const devices = opts.devices ?? isRoot;
   const chown = opts.chown ?? (isRoot || Boolean(opts.uidMap?.length || opts.gidMap?.length));
   const uidMap = opts.uidMap;
   const gidMap = opts.gidMap ?? opts.uidMap;
@@ -522,7 +525,7 @@ export async function extractLayer(input: Readable, dest: string, opts: ExtractO
       case 'fifo': {
         if (path === '') throw unsafe(entryName, 'a device cannot replace the layer root');
         entry.resume();
-        if (h.type !== 'fifo' && !isRoot) return; // device nodes need root (as with rootless Docker: skipped)
+        if (h.type !== 'fifo' && !devices) return; // device nodes need root (as with rootless Docker: skipped)
         ensureDirs(parts, parentCount);
         forget(path);
         const type = h.type === 'fifo' ? S_IFIFO : h.type === 'block-device' ? S_IFBLK : S_IFCHR;

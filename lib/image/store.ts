@@ -24,7 +24,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { close as closeCb, constants, createReadStream, ftruncate as ftruncateCb, open as openCb, write as writeCb } from 'node:fs';
 import { lstat, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -32,7 +31,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 
 import { PockerError, asPockerError, fromSystemError, type PockerErrorCode, type SetupStep } from '../errors.js';
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot } from '../rootless/paths.js';
 import { HashingStream, chainIds, digestOf, parseDigest, type ParsedDigest } from './digest.js';
 import { fsyncPath, writeFileAtomic } from '../fsutil.js';
 import { lockedBySomeoneElse, nativeFlock, tryFlock, withFileLock, type FlockFn } from './lock.js';
@@ -183,9 +182,7 @@ const WRITE_BATCH = 1 << 20;
 
 /** The default store root: $POCKER_ROOT, /var/lib/pocker as root, $XDG_DATA_HOME/pocker otherwise. */
 export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.POCKER_ROOT) return resolve(env.POCKER_ROOT);
-  if (process.getuid?.() === 0) return DEFAULT_STATE_ROOT;
-  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'pocker');
+  return resolve(defaultStateRoot(env));
 }
 
 function storeError(message: string, code: PockerErrorCode, step: SetupStep, extra: { path?: string; cause?: unknown } = {}): PockerError {
@@ -230,6 +227,21 @@ async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {
   }
 }
 
+/**
+ * rm -rf of a tree. Rootless, a layer's directories may belong to subordinate ids the caller cannot
+ * write: those trees are emptied in a user namespace mapped like the caller's containers.
+ */
+async function removeTree(path: string): Promise<void> {
+  try {
+    await rm(path, { recursive: true, force: true });
+  } catch (err) {
+    if (!isErrno(err, 'EACCES', 'EPERM')) throw err;
+    const userns = await import('../rootless/userns.js');
+    if (!userns.needsUsernsWorker()) throw err;
+    await userns.removeInUserns([path]);
+  }
+}
+
 const sourceBytes = (chunk: unknown): Buffer => toBuffer(chunk, 'blob source', 'pull');
 
 /**
@@ -257,6 +269,9 @@ export async function diskUsageOf(path: string, seen: Set<string> = new Set()): 
       names = await readdir(path);
     } catch (err) {
       if (isErrno(err, 'ENOENT', 'ENOTDIR')) return total;
+      // Rootless: a directory of a subordinate id (mode 0700 in the image) is not the caller's to
+      // read; its content is not counted.
+      if (isErrno(err, 'EACCES') && process.geteuid?.() !== 0) return total;
       throw fromSystemError(err, 'store', `cannot read ${path}`);
     }
     // A bounded fan-out: fast on big layers without opening thousands of requests at once.
@@ -514,7 +529,7 @@ export class ImageStore {
     this.#opening = undefined;
     this.#owner = undefined;
     if (!owner) return;
-    await rm(owner.dir, { recursive: true, force: true });
+    await removeTree(owner.dir);
     await rm(owner.lockPath, { force: true });
     await closeFd(owner.fd).catch(() => {});
   }
@@ -589,7 +604,7 @@ export class ImageStore {
       if (live.has(id)) continue;
       const path = join(this.tmpDir, name);
       freed += await diskUsageOf(path, seen);
-      await rm(path, { recursive: true, force: true });
+      await removeTree(path);
     }
     return { leases, freed };
   }
@@ -886,7 +901,9 @@ export class ImageStore {
 
       let result: { entries: number; bytes: number };
       try {
-        result = await extractLayer(feed, tmpLayer);
+        // Rootless with subordinate ids: owners as in the tar, set in a user namespace (lib/rootless/userns.ts).
+        const userns = await import('../rootless/userns.js');
+        result = userns.needsUsernsWorker() ? await userns.extractLayerInUserns(feed, tmpLayer) : await extractLayer(feed, tmpLayer);
       } catch (err) {
         const failure = pipeError ?? err;
         input.destroy();
@@ -934,7 +951,7 @@ export class ImageStore {
     } catch (err) {
       throw asPockerError(err, 'pull', `cannot extract layer ${blobDigest}`);
     } finally {
-      await rm(tmpLayer, { recursive: true, force: true }).catch(() => {});
+      await removeTree(tmpLayer).catch(() => {});
       await rm(tmpMeta, { force: true }).catch(() => {});
     }
   }
@@ -1241,7 +1258,7 @@ export class ImageStore {
     });
     for (const trash of doomed) {
       result.freedBytes += await diskUsageOf(trash);
-      await rm(trash, { recursive: true, force: true });
+      await removeTree(trash);
     }
     return result;
   }

@@ -10,7 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { invalid } from '../errors.js';
 import { resolveEnvEntry } from '../env.js';
-import { DEFAULT_STATE_ROOT } from '../paths.js';
+import { defaultStateRoot, isRootless } from '../rootless/paths.js';
+import { isUserModeNetwork, userModeHelper } from '../rootless/network.js';
 import type { Resources } from '../cgroup/resources.js';
 import { parseReference } from '../image/reference.js';
 import { randomVolumeName, validateVolumeName, volumeDataDir } from '../volume/names.js';
@@ -779,7 +780,7 @@ function resolveNetwork(opts: RunOptions, env: NodeJS.ProcessEnv): Pick<Resolved
     if (typeof v !== 'string' || v === '') throw invalid(`invalid network ${show(v)}: a network name, bridge, none, host or container:NAME`);
   }
   const modes = list as string[];
-  const special = modes.find((m) => m === 'none' || m === 'host' || m.startsWith('container:'));
+  const special = modes.find((m) => m === 'none' || m === 'host' || m.startsWith('container:') || isUserModeNetwork(m));
   if (special !== undefined && modes.length > 1) throw invalid(`conflicting options: cannot attach both user-defined and non-user-defined network-modes (--network ${modes.join(', --network ')})`);
   const out: Pick<ResolvedRunConfig, 'network' | 'networks' | 'addHosts' | 'dns' | 'dnsSearch' | 'dnsOptions'> = { network: modes[0]! };
   const strs = (v: unknown, what: string): string[] | undefined => {
@@ -821,7 +822,7 @@ function resolveNetwork(opts: RunOptions, env: NodeJS.ProcessEnv): Pick<Resolved
 
 function resolveRoot(value: unknown, env: NodeJS.ProcessEnv): string {
   // An empty POCKER_ROOT counts as unset, as usual for environment variables.
-  const raw = value !== undefined ? value : env.POCKER_ROOT || DEFAULT_STATE_ROOT;
+  const raw = value !== undefined ? value : env.POCKER_ROOT || defaultStateRoot(env);
   const root = str(raw, 'root directory');
   if (root === '') throw invalid('invalid root directory "": must be a path');
   return path.resolve(root);
@@ -1438,7 +1439,10 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
     if (config.network === 'host') {
       delete config.publish;
       delete config.publishAll;
-    } else if (!config.networks) {
+    } else if (isRootless() && opts.network === undefined && !config.networks) {
+      // Rootless -p: the user-mode network stack that is installed (pasta, else slirp4netns), as Podman.
+      config.network = userModeHelper().kind;
+    } else if (!config.networks && !isUserModeNetwork(config.network)) {
       throw invalid(`conflicting options: port publishing and the container type network mode (--network ${config.network})${opts.network === undefined ? defaultNoneHint : ''}`);
     }
   }

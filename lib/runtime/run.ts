@@ -36,7 +36,9 @@ import { attachDir, attachFd, type Attachment } from './attach.js';
 import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
 import { removeAnonymousVolumesSync, withContainerVolumes, type ContainerVolume } from '../volume/index.js';
 import { signalDetached, signalName, signalNumber } from './signals.js';
-import { buildSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
+import { buildSpec as buildFullSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
+import { callerIdMaps, checkRootless, isRootless, isUserModeNetwork, rootlessCgroupPlan, userModeSetup } from '../rootless/index.js';
+import type { CgroupInfo } from '../cgroup/detect.js';
 import { recordEvent } from '../state/events.js';
 import { hiddenStorePaths } from '../spec/hidden.js';
 import { resolveForStart } from './namespaces.js';
@@ -631,15 +633,47 @@ export async function launch(
   });
 }
 
-function checkRoot(): void {
-  if (process.getuid?.() !== 0) {
-    throw new PockerError('pocker run needs root: rootless containers (user namespaces) are not supported yet', {
-      code: 'EPERM',
-      errno: 1,
-      step: 'validate',
-    });
-  }
+/**
+ * Rootless (not root): what a user cannot have is refused before anything is made, and the
+ * container gets a user namespace with the caller's maps (lib/rootless), recorded as --uidmap's are.
+ */
+function checkRoot(resolved: ResolvedRunConfig): void {
+  if (!isRootless()) return;
+  checkRootless(resolved);
+  const maps = callerIdMaps();
+  resolved.usernsMaps = { mode: 'map', uidMappings: maps.uidMappings, gidMappings: maps.gidMappings };
 }
+
+/**
+ * The container's cgroups: as asked as root; rootless, none without limits, else under the
+ * caller's delegated subtree (which becomes `cfg.cgroupParent`), or the clear error.
+ */
+function cgroupPlanFor(info: CgroupInfo, cfg: ResolvedRunConfig): CgroupPlan {
+  if (!isRootless()) return planCgroups(info, cfg.cgroupParent, cfg.id, cfg.resources);
+  const { plan, parent } = rootlessCgroupPlan(info, cfg);
+  if (parent !== undefined) cfg.cgroupParent = parent;
+  return plan;
+}
+
+/**
+ * The document of a start (buildSpec), with a user-mode network's setup argv. A rootless container without a cgroup of its own (no limit,
+ * lib/rootless) gets no /sys/fs/cgroup view: there is no leaf of its to show, and a user namespace
+ * cannot mount the host's hierarchies (its sysfs shows an empty directory there).
+ */
+const buildSpec: typeof buildFullSpec = (cfg, l, plan, opts) => {
+  const doc = buildFullSpec(cfg, l, plan, opts);
+  // A user-mode network (pasta): the monitor runs it with the container's pid before the workload runs.
+  if (isUserModeNetwork(cfg.network) && doc.pocker) doc.pocker.network = { interfaces: [], setup: userModeSetup(cfg.publish ?? [], cfg.network) };
+  if (!isRootless()) return doc;
+  if (plan.leafDirs.length === 0) doc.mounts = (doc.mounts ?? []).filter((m) => m.type !== 'cgroup');
+  // Only the caller's own gid mapped (no subgid range): the tty group (5) does not exist in the
+  // namespace, and devpts refuses a gid= it cannot map. The ptys then belong to the container's root.
+  const gids = cfg.usernsMaps?.gidMappings ?? [];
+  if (!gids.some((m) => 5 >= m.containerID && 5 < m.containerID + m.size)) {
+    doc.mounts = (doc.mounts ?? []).map((m) => (m.type === 'devpts' ? { ...m, options: (m.options ?? []).filter((o) => o !== 'gid=5') } : m));
+  }
+  return doc;
+};
 
 function checkPull(options: RunOptions): void {
   if (options.pull !== undefined && !['missing', 'always', 'never'].includes(options.pull)) {
@@ -658,10 +692,10 @@ export function run(options: RunOptions): Promise<Container>;
 export async function run(options: RunOptions): Promise<Container> {
   checkPull(options);
   const resolved = resolveRunOptions(options);
-  checkRoot();
+  checkRoot(resolved);
   if (resolved.networks) checkNetworkRequests(resolved.root, resolved.networks);
   const info = detectCgroups();
-  const plan = planCgroups(info, resolved.cgroupParent, resolved.id, resolved.resources);
+  const plan = cgroupPlanFor(info, resolved);
   // Everything is validated above; an image may still have to be pulled (no kernel object yet).
   const { cfg, l, document } = await prepare(resolved, options, plan);
   if (cfg.detach) return startEntry({ id: cfg.id, name: cfg.name, dir: l.dir, logPath: logPathOf(l.dir, cfg.id) }, { removeOnFailure: true });
@@ -673,7 +707,7 @@ export async function run(options: RunOptions): Promise<Container> {
     removeRunVolumes(cfg);
   };
   try {
-    createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
+    if (plan.leafDirs.length) createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
   } catch (err) {
     removeDir();
     throw err instanceof PockerError ? err : fromSystemError(err, 'cgroup', 'cannot create the container cgroup');
@@ -724,9 +758,9 @@ export interface CreatedContainer {
 export async function create(options: RunOptions): Promise<CreatedContainer> {
   checkPull(options);
   const resolved = resolveRunOptions({ ...options, detach: true });
-  checkRoot();
+  checkRoot(resolved);
   if (resolved.networks) checkNetworkRequests(resolved.root, resolved.networks);
-  const plan = planCgroups(detectCgroups(), resolved.cgroupParent, resolved.id, resolved.resources);
+  const plan = cgroupPlanFor(detectCgroups(), resolved);
   const { cfg } = await prepare(resolved, options, plan, resolved.interactive);
   return { id: cfg.id, name: cfg.name };
 }
@@ -770,7 +804,6 @@ async function attachTo(h: RunningContainer, dir: string, run: StoredRun | undef
  * foreground `pocker run` owns; a setup failure leaves the container as it was (not started).
  */
 export async function start(ref: string, options: StartOptions = {}): Promise<DetachedContainer> {
-  checkRoot();
   return startEntry(findContainer(stateRoot(options), ref), { attach: !!options.attach });
 }
 
@@ -789,7 +822,7 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
     const cfg: ResolvedRunConfig = resolveForStart({ ...stored.config, caps: BigInt(stored.config.caps) }, stored.layout.lowers);
     const l: Layout = { dir: entry.dir, ...stored.layout };
     const info = detectCgroups();
-    const plan = planCgroups(info, cfg.cgroupParent, cfg.id, cfg.resources);
+    const plan = cgroupPlanFor(info, cfg);
     const addon = native();
     const removeDir = () => {
       removeContainerDir(l.dir);
@@ -807,7 +840,7 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
     // Leftovers of a start killed before its monitor took over (no monitor runs this container).
     for (const dir of plan.leafDirs) addon.cgroupRemove(dir);
     try {
-      createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
+      if (plan.leafDirs.length) createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
     } catch (err) {
       if (pair) closeQuietly(pair);
       if (opts.removeOnFailure) removeDir();

@@ -90,6 +90,8 @@ export interface PockerInterface {
 /** pocker.network: the interfaces, and the argv the monitor runs at the container's last end. */
 export interface PockerNetwork {
   interfaces: PockerInterface[];
+  /** An argv the monitor runs with the container's pid appended before the workload may run (a user-mode stack: pasta). */
+  setup?: string[];
   cleanup?: string[];
 }
 

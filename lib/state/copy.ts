@@ -52,11 +52,13 @@ function cpError(message: string, code: PockerErrorCode = 'ERR_POCKER_INVALID'):
 
 /**
  * Opens the root directory of a running container's init (`pid`) and checks that this pid is
- * still in the container's cgroup (a recycled pid is refused). Close the fd with closeSync.
+ * still in the container's cgroup, when it has one (a recycled pid is refused). Close the fd with closeSync.
  */
 export function openContainerRoot(pid: number, cgroups: string[]): number {
   const fd = openSync(`/proc/${pid}/root`, O_RDONLY | O_DIRECTORY);
-  if (!cgroupProcs(cgroups).includes(pid)) {
+  // A rootless container without limits has no cgroup of its own: the pid was checked against the
+  // start time its monitor recorded (runningPid), as kill and stop do.
+  if (cgroups.length > 0 && !cgroupProcs(cgroups).includes(pid)) {
     closeSync(fd);
     throw cpError('the container is not running', 'ERR_POCKER_NOT_RUNNING');
   }

@@ -182,8 +182,8 @@ async function openIfExists(path: string): Promise<FileHandle | null> {
  * passes or `signal` aborts (the iterator then ends without an error).
  */
 export async function* events(options: EventsOptions = {}): AsyncGenerator<PockerEvent> {
-  const { DEFAULT_STATE_ROOT } = await import('../paths.js');
-  const root = options.root ?? process.env.POCKER_ROOT ?? DEFAULT_STATE_ROOT;
+  const { defaultStateRoot } = await import('../rootless/paths.js');
+  const root = options.root ?? defaultStateRoot();
   const path = eventsLogPath(root);
   const sinceNs = (options.since ?? Date.now()) * 1_000_000;
   const untilNs = options.until === undefined ? Infinity : options.until * 1_000_000;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { native } from '../../lib/native.js';
+import { detectCgroups } from '../../lib/cgroup/detect.js';
 import {
   busyboxRootfs,
   cleanupAll,
@@ -275,12 +276,16 @@ describe.skipIf(!isRoot)('run: real containers', () => {
   });
 
   describe('exit codes and signals', () => {
-    it('refuses to run without root, clearly, with exit 125 and nothing created', () => {
+    it('without root it runs rootless: what needs root (a limit on cgroup v1, a bridge) is refused clearly, exit 125, nothing created', () => {
+      // (test/rootless runs real rootless containers as a user the test makes.)
       const root = tempRoot();
       // -D (debug): the failure names its step.
-      const r = spawnSync(process.execPath, [pockerBin, '-D', 'run', '--rm', '--root', root, 'host', 'true'], { uid: 65534, gid: 65534, encoding: 'utf8' });
-      expect(r.status).toBe(125);
-      expect(r.stderr).toMatch(/needs root.*\(step: validate\)/);
+      const limit = spawnSync(process.execPath, [pockerBin, '-D', 'run', '--rm', '--root', root, '--memory', '64m', 'host', 'true'], { uid: 65534, gid: 65534, encoding: 'utf8' });
+      expect(limit.status).toBe(125);
+      if (detectCgroups().version === 1) expect(limit.stderr).toMatch(/this user has no delegated cgroup: .*--memory cannot be applied.*\(step: cgroup\)/);
+      const bridge = spawnSync(process.execPath, [pockerBin, '-D', 'run', '--rm', '--root', root, '--network', 'bridge', 'host', 'true'], { uid: 65534, gid: 65534, encoding: 'utf8' });
+      expect(bridge.status).toBe(125);
+      expect(bridge.stderr).toMatch(/rootless containers cannot use --network bridge.*\(step: validate\)/);
       expect(existsSync(join(root, 'containers'))).toBe(false);
     });
 

@@ -1,0 +1,149 @@
+// An unprivileged user for the rootless tests, made by the (root) test process: `useradd` with a
+// name carrying the run's pid, subordinate id ranges of its own appended to /etc/subuid and
+// /etc/subgid (useradd's automatic ranges are turned off), a private XDG_RUNTIME_DIR. remove()
+// ends its processes, deletes the user and its home, and takes exactly its lines out of the subid
+// files again (other lines, which another test process may add meanwhile, are kept as they are).
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, chownSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+
+import { collect, pockerBin, tempDir, type CliResult } from '../helpers.js';
+
+export const SUBUID = '/etc/subuid';
+export const SUBGID = '/etc/subgid';
+const RUNUSER = '/usr/sbin/runuser';
+
+export interface RootlessUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  runtimeDir: string;
+  /** Its subordinate range (the same for uids and gids). */
+  range?: { start: number; count: number };
+  /** The environment its commands run with. */
+  env: Record<string, string>;
+  /** `pocker ARGS` as this user (its own default state root). */
+  pocker(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<CliResult>;
+  /** argv running `pocker ARGS` as this user (for a pty). */
+  pockerArgv(args: string[]): string[];
+  /** An argv put before runuser (e.g. a private mount namespace: privateTun()). */
+  prefix: string[];
+  remove(): void;
+}
+
+function lines(file: string): string[] {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+  } catch {
+    return [];
+  }
+}
+
+/** Appends `line` to a subid file (kept as the file was: owner, mode, other lines). */
+function appendLine(file: string, line: string): void {
+  const text = lines(file);
+  writeFileSync(file, [...text, line].map((l) => `${l}\n`).join(''));
+}
+
+/** Takes exactly the lines of `owner` out of a subid file. */
+function dropOwner(file: string, owner: string): void {
+  const text = lines(file);
+  const kept = text.filter((l) => l.split(':')[0] !== owner);
+  if (kept.length !== text.length) writeFileSync(file, kept.map((l) => `${l}\n`).join(''));
+}
+
+/** The pids whose real uid is `uid`. */
+export function pidsOf(uid: number): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const m = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${e}/status`, 'utf8'));
+      if (m && Number(m[1]) === uid) out.push(Number(e));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** Makes the user; `withRange` gives it 65536 subordinate ids of its own. */
+export function makeRootlessUser(tag: string, withRange = true): RootlessUser {
+  const name = `pkr${process.pid}${tag}`.slice(0, 31);
+  execFileSync('useradd', ['-m', '-s', '/bin/sh', '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', name], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
+  const home = `/home/${name}`;
+  let range: RootlessUser['range'];
+  if (withRange) {
+    // High ids of this process's own (pid-derived): no range of another user or of pocker's `auto`.
+    const start = 1_000_000_000 + (process.pid % 4000) * 262_144 + (tag.charCodeAt(0) % 4) * 65_536;
+    range = { start, count: 65_536 };
+    appendLine(SUBUID, `${name}:${start}:65536`);
+    appendLine(SUBGID, `${name}:${start}:65536`);
+  }
+  const runtimeDir = tempDir(`xdg-${tag}`);
+  chownSync(runtimeDir, uid, gid);
+  chmodSync(runtimeDir, 0o700);
+  const env = {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    HOME: home,
+    USER: name,
+    XDG_RUNTIME_DIR: runtimeDir,
+    POCKER_DEFAULT_NETWORK: 'none',
+    LANG: 'C.UTF-8',
+  };
+  const user: { prefix: string[] } = { prefix: [] };
+  const pockerArgv = (args: string[]): string[] => [
+    ...user.prefix,
+    RUNUSER, '-u', name, '--', '/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, pockerBin, ...args,
+  ];
+  const pocker = (args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CliResult> => {
+    const [cmd, ...rest] = pockerArgv(args);
+    const child = spawn(cmd!, rest, { cwd: '/', stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      child.once('close', (code, signal) => {
+        clearTimeout(timer);
+        void Promise.all([stdout, stderr]).then(([o, e]) => resolve({ code, signal, stdout: o, stderr: e }));
+      });
+    });
+  };
+  const remove = (): void => {
+    // Its processes (monitors and containers a failed test left: this user's, made by this test), by pid.
+    for (const pid of pidsOf(uid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    try {
+      execFileSync('userdel', ['-r', '-f', name], { stdio: 'ignore' });
+    } catch {
+      /* reported below if the home stays */
+    }
+    dropOwner(SUBUID, name);
+    dropOwner(SUBGID, name);
+  };
+  return Object.assign(user, { name, uid, gid, home, runtimeDir, ...(range ? { range } : {}), env, pocker, pockerArgv, remove });
+}
+
+/**
+ * The user-mode network stacks open /dev/net/tun as the user. Where it is root's only (0600, as on
+ * this machine; Debian's udev makes it 0666) each command runs in a mount namespace of its own with
+ * a 0666 node of the same device on a tmpfs over /dev/net: the host's node is left as it is.
+ */
+export function privateTunPrefix(): string[] {
+  const st = statSync('/dev/net/tun');
+  if ((st.mode & 0o006) === 0o006) return [];
+  const script = 'mount -t tmpfs -o mode=0755 tmpfs /dev/net && mknod -m 666 /dev/net/tun c 10 200 && exec "$@"';
+  return ['/usr/bin/unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'sh'];
+}

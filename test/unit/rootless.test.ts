@@ -1,0 +1,134 @@
+// Rootless mode's pure parts: subid parsing, the caller's id maps, the runtime dir's checks, the
+// cgroup delegation decision and pasta's port arguments. No container runs.
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { limitFlags, rootlessCgroupParent, delegatedCgroup, ownCgroupPath } from '../../lib/rootless/cgroup.js';
+import { rootlessIdMaps } from '../../lib/rootless/idmap.js';
+import { checkUnprivilegedPorts, pastaPortArgs } from '../../lib/rootless/network.js';
+import { checkPrivateDir, runtimeDir } from '../../lib/rootless/paths.js';
+import { parseSubidText, rangesOf } from '../../lib/userns/subid.js';
+import { parsePublish } from '../../lib/network/ports.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pocker-rootless-unit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('subuid/subgid files', () => {
+  it('parses owner:start:count lines and skips what is not one', () => {
+    const text = '# comment\nalice:100000:65536\n\n1001:200000:1000\nbad line\nbob:x:1\ncarol:5:0\n  dave:300000:10  \n';
+    expect(parseSubidText(text)).toEqual([
+      { owner: 'alice', start: 100000, count: 65536 },
+      { owner: '1001', start: 200000, count: 1000 },
+      { owner: 'dave', start: 300000, count: 10 },
+    ]);
+  });
+
+  it('finds a user by name and by uid, every range in file order', () => {
+    const e = parseSubidText('alice:100000:65536\n1000:300000:5\nbob:1:1\n');
+    expect(rangesOf(e, { name: 'alice', uid: 1000 })).toEqual([
+      { start: 100000, count: 65536 },
+      { start: 300000, count: 5 },
+    ]);
+    expect(rangesOf(e, { uid: 1000 })).toEqual([{ start: 300000, count: 5 }]);
+    expect(rangesOf(e, { name: 'eve', uid: 7 })).toEqual([]);
+  });
+});
+
+describe('the caller id maps', () => {
+  const sub = join(dir, 'subuid');
+  const subg = join(dir, 'subgid');
+
+  it('maps container root to the caller and 1… to its ranges', () => {
+    writeFileSync(sub, 'u:100000:65536\n');
+    writeFileSync(subg, 'u:200000:65536\n');
+    const m = rootlessIdMaps({ uid: 1000, gid: 1001, user: 'u', subuidFile: sub, subgidFile: subg, path: '/usr/bin:/usr/sbin' });
+    if (!m.helpers) return; // no uidmap on this machine: the next case covers the note
+    expect(m.uidMappings).toEqual([
+      { containerID: 0, hostID: 1000, size: 1 },
+      { containerID: 1, hostID: 100000, size: 65536 },
+    ]);
+    expect(m.gidMappings).toEqual([
+      { containerID: 0, hostID: 1001, size: 1 },
+      { containerID: 1, hostID: 200000, size: 65536 },
+    ]);
+    expect(m.note).toBeUndefined();
+  });
+
+  it('without a range maps only the caller, with a note of what then fails', () => {
+    writeFileSync(sub, 'other:100000:65536\n');
+    const m = rootlessIdMaps({ uid: 1000, gid: 1000, user: 'u', subuidFile: sub, subgidFile: join(dir, 'missing') });
+    expect(m.uidMappings).toEqual([{ containerID: 0, hostID: 1000, size: 1 }]);
+    expect(m.gidMappings).toEqual([{ containerID: 0, hostID: 1000, size: 1 }]);
+    expect(m.note).toMatch(/has no range in .*subuid and .*missing.*chown/);
+    expect(m.helpers).toBeUndefined();
+  });
+});
+
+describe('the runtime directory', () => {
+  const uid = process.geteuid!();
+
+  it('is $XDG_RUNTIME_DIR/pocker when that is the caller own', () => {
+    const xdg = join(dir, 'xdg');
+    mkdirSync(xdg, { mode: 0o700 });
+    expect(runtimeDir({ XDG_RUNTIME_DIR: xdg }, dir)).toBe(join(xdg, 'pocker'));
+  });
+
+  it('falls back to a private directory under the temp dir, checked each time', () => {
+    const tmp = join(dir, 'tmp');
+    mkdirSync(tmp);
+    const env = { XDG_RUNTIME_DIR: join(dir, 'nope') };
+    // (as root the fallback without XDG_RUNTIME_DIR is /run/pocker; with one that is not ours, the temp dir)
+    const got = runtimeDir(env, tmp);
+    expect(got).toBe(join(tmp, `pocker-run-${uid}`));
+    chmodSync(got, 0o755);
+    expect(() => runtimeDir(env, tmp)).toThrow(/refusing the runtime directory .* has mode 755, not 700/);
+  });
+
+  it('refuses a symlink and a directory someone else owns', () => {
+    const target = join(dir, 'target');
+    mkdirSync(target, { mode: 0o700 });
+    const link = join(dir, 'link');
+    symlinkSync(target, link);
+    expect(() => checkPrivateDir(link, uid)).toThrow(/is a symlink/);
+    expect(() => checkPrivateDir(target, uid + 1)).toThrow(/is owned by uid \d+, not by this user/);
+  });
+});
+
+describe('rootless cgroups', () => {
+  it('names the limit flags given', () => {
+    expect(limitFlags({})).toEqual([]);
+    expect(limitFlags({ memory: 1 << 20, pidsLimit: 10, cpuQuota: { quota: 50000, period: 100000 } })).toEqual(['--memory', '--pids-limit', '--cpus']);
+  });
+
+  it('makes no cgroup without limits; refuses limits on v1 with the clear error', () => {
+    expect(rootlessCgroupParent({ version: 1, v1Mounts: {} }, {}, 1000)).toBeUndefined();
+    expect(() => rootlessCgroupParent({ version: 1, v1Mounts: {} }, { memory: 1 << 20 }, 1000)).toThrow(/this user has no delegated cgroup: this host uses cgroup v1.*--memory/);
+  });
+
+  it('on v2 uses the highest directory the user owns on the way to its own cgroup', () => {
+    const mount = join(dir, 'cg');
+    const own = join(mount, 'a', 'deleg', 'session');
+    mkdirSync(own, { recursive: true });
+    for (const d of [join(mount, 'a', 'deleg'), own]) for (const f of ['cgroup.procs', 'cgroup.subtree_control']) writeFileSync(join(d, f), '');
+    const uid = process.geteuid!();
+    // `a` has no cgroup.procs/subtree_control of its own: `a/deleg` is the highest delegated level.
+    expect(delegatedCgroup(mount, uid, '/a/deleg/session')).toBe('a/deleg');
+    expect(delegatedCgroup(mount, uid + 12345, '/a/deleg/session')).toBeUndefined();
+    expect(() => rootlessCgroupParent({ version: 2, unifiedMount: mount }, { pidsLimit: 5 }, uid + 12345)).toThrow(/this user has no delegated cgroup: no cgroup v2 directory.*--pids-limit/);
+    expect(ownCgroupPath('12:pids:/x\n0::/user.slice/user-1000.slice/user@1000.service/app.slice\n')).toBe('/user.slice/user-1000.slice/user@1000.service/app.slice');
+  });
+});
+
+describe('user-mode networks', () => {
+  it('gives pasta the published ports, nothing else forwarded', () => {
+    expect(pastaPortArgs(parsePublish(['8080:80', '127.0.0.1:5353:53/udp']))).toEqual(['-t', '8080:80', '-u', '127.0.0.1/5353:53', '-T', 'none', '-U', 'none']);
+    expect(pastaPortArgs([])).toEqual(['-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none']);
+  });
+
+  it('explains a host port below the unprivileged start', () => {
+    expect(() => checkUnprivilegedPorts(parsePublish(['80:80']), () => 1024)).toThrow(/ports below 1024 need root .*ip_unprivileged_port_start=80/);
+    expect(() => checkUnprivilegedPorts(parsePublish(['8080:80']), () => 1024)).not.toThrow();
+  });
+});
