@@ -7,7 +7,7 @@
 //   2. build:native   `npx cmake-js compile --out build`, unless build/Release is newer than cpp/
 //                     and CMakeLists.txt
 //   3. build:ts       `npm run build:ts` (tsc, then the CLI bundle)
-//   4. host tests     vitest over test/unit, test/native, test/integration, test/security (this
+//   4. host tests     vitest over test/unit, test/native, test/integration, test/security, test/rootless (this
 //                     machine: cgroup v1)
 //   5. cgroup-v2 VM   the cgroup tests again inside ../shared/vm/cgroup2-vm (a cgroup-v2-only
 //                     guest, emulated and 8-20x slower); skipped loudly when the VM script is
@@ -52,7 +52,7 @@ const BUILD_COMMANDS = { cmake: 'cmake', 'g++': 'g++' };
  * spec with; libseccomp-dev: libseccomp.a, linked into pocker-init for the containers' seccomp filter). */
 const BUILD_PACKAGES = ['nlohmann-json3-dev', 'libseccomp-dev'];
 
-const HOST_TESTS = ['test/unit', 'test/native', 'test/integration', 'test/security'];
+const HOST_TESTS = ['test/unit', 'test/native', 'test/integration', 'test/security', 'test/rootless'];
 const VM_TESTS = ['test/integration/cgroups.test.ts', 'test/integration/run.test.ts', 'test/integration/update.test.ts', 'test/integration/cgroupfs.test.ts', 'test/integration/pause.test.ts'];
 /** Network tests the guest runs too (the whole guest pass runs under `unshare --net`). */
 const VM_NETWORK_TESTS = ['test/network'];
