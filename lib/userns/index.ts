@@ -14,6 +14,7 @@ import { join } from 'node:path';
 
 import { PockerError, invalid } from '../errors.js';
 import type { IdMapping } from '../types.js';
+import { parseSubidText } from './subid.js';
 
 export type { IdMapping };
 
@@ -137,18 +138,11 @@ export function hostIdOf(maps: readonly IdMapping[], id: number): number | undef
   return undefined;
 }
 
-/** The ranges of `user` in a subuid/subgid file's text (`NAME:START:COUNT` lines; `#` comments). */
+/** The ranges of `user` in a subuid/subgid file's text (`NAME:START:COUNT` lines; `#` comments): subid.ts's parser. */
 export function parseSubids(content: string, user: string): Array<{ start: number; count: number }> {
-  const out: Array<{ start: number; count: number }> = [];
-  for (const raw of content.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const f = line.split(':');
-    if (f.length !== 3 || f[0] !== user || !NUM.test(f[1]!) || !NUM.test(f[2]!)) continue;
-    const start = Number(f[1]), count = Number(f[2]);
-    if (count > 0 && start + count - 1 <= MAX_ID) out.push({ start, count });
-  }
-  return out;
+  return parseSubidText(content)
+    .filter((e) => e.owner === user)
+    .map(({ start, count }) => ({ start, count }));
 }
 
 /** The `pocker` ranges of one subid file; a clear error when it has none. */
