@@ -25,6 +25,23 @@ import type { SetupStep } from './types.js';
 // ---------------------------------------------------------------------------------------------
 // atomic writes
 
+/**
+ * `fn` of every item, at most `limit` at a time, in the items' order: reads of many small files
+ * (a record per container) without opening thousands of descriptors at once (EMFILE).
+ */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 /** Options of writeFileAtomic() / writeFileAtomicSync(). */
 export interface AtomicWriteOptions {
   /** Mode of a new file (default 0600). */
