@@ -4,7 +4,9 @@
 //
 //   <id>-json.log      the current file (the monitor appends to it)
 //   <id>-json.log.1    the newest rotated one … <id>-json.log.N the oldest (max-file = N + 1)
-import { closeSync, existsSync, fstatSync, openSync, read } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
+
+import { readAtAsync } from '../fsutil.js';
 
 /** One json-file log entry. */
 export interface LogEntry {
@@ -55,14 +57,6 @@ export function parseLogLines(text: string, onBad?: (line: string) => void): Log
   return out;
 }
 
-/**
- * One positional read of `fd` on libuv's thread pool: a log of any size is read without blocking
- * the event loop of a program that embeds pocker (fs/promises has no read of a plain fd).
- */
-function readAt(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => read(fd, buf, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))));
-}
-
 /** Bytes read at a time. */
 export const LOG_CHUNK = 64 * 1024;
 /**
@@ -88,7 +82,7 @@ export async function* linesForward(fd: number, start: number, end: number): Asy
   let overlong = false;
   let pos = start;
   while (pos < end) {
-    const n = await readAt(fd, buf, Math.min(LOG_CHUNK, end - pos), pos);
+    const n = await readAtAsync(fd, buf, Math.min(LOG_CHUNK, end - pos), pos);
     if (n <= 0) break;
     let from = 0;
     for (let nl = buf.indexOf(0x0a, 0); nl !== -1 && nl < n; nl = buf.indexOf(0x0a, from)) {
@@ -129,7 +123,7 @@ export async function* linesBackward(fd: number, end: number): AsyncGenerator<Bu
   while (pos > 0) {
     const size = Math.min(LOG_CHUNK, pos);
     pos -= size;
-    const n = await readAt(fd, buf, size, pos);
+    const n = await readAtAsync(fd, buf, size, pos);
     if (n < size) return; // the file shrank under us
     let to = n;
     if (skipNewline) {
@@ -161,7 +155,7 @@ export async function lastLineEnd(fd: number, size: number): Promise<number> {
   for (let pos = size; pos > 0; ) {
     const len = Math.min(LOG_CHUNK, pos);
     pos -= len;
-    const n = await readAt(fd, buf, len, pos);
+    const n = await readAtAsync(fd, buf, len, pos);
     const nl = buf.subarray(0, n).lastIndexOf(0x0a);
     if (nl !== -1) return pos + nl + 1;
   }

@@ -19,13 +19,12 @@
 import { isFrozen } from '../cgroup/freezer.js';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 import { cgroupParentsOfProcess, findContainerCgroupDirs } from '../cgroup/index.js';
 import { procStat } from '../proc.js';
 import { PockerError, fromSystemError } from '../errors.js';
-import { mapLimit, writeFileAtomicSync, withFileLock } from '../fsutil.js';
+import { mapLimit, readFileAsync, readdirAsync, writeFileAtomicSync, withFileLock } from '../fsutil.js';
 import { defaultStateRoot } from '../rootless/paths.js';
 import {
   RECORD_VERSION,
@@ -102,7 +101,7 @@ export function containerIds(root: string): string[] {
 /** containerIds(), read without blocking the event loop. */
 export async function containerIdsAsync(root: string): Promise<string[]> {
   try {
-    return (await readdir(containersDir(root))).filter((d) => ID.test(d));
+    return (await readdirAsync(containersDir(root))).filter((d) => ID.test(d));
   } catch {
     return [];
   }
@@ -134,7 +133,7 @@ export async function readRecordsAhead(dir: string, files: readonly RecordFile[]
   await Promise.all(
     files.map(async (f) => {
       try {
-        ahead[f] = { text: await readFile(join(dir, `${f}.json`), 'utf8') };
+        ahead[f] = { text: await readFileAsync(join(dir, `${f}.json`), 'utf8') };
       } catch (err) {
         ahead[f] = { err };
       }

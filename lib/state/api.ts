@@ -5,7 +5,6 @@
 // these return.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { containerStatusText } from '../cli/format.js';
@@ -20,7 +19,7 @@ import {
   type ListedContainer,
   type RootOptions,
 } from '../container/index.js';
-import { mapLimit } from '../fsutil.js';
+import { mapLimit, readFileAsync } from '../fsutil.js';
 import { PockerError, foregroundError, invalid, notRunningError, type SetupStep } from '../errors.js';
 import { filterContainers, normalizeFilters, type ContainerFilters } from './filters.js';
 import type { ContainerInfo, ContainerStatusName } from './info.js';
@@ -113,7 +112,7 @@ export interface ListOptions extends StateOptions {
 /** A layer directory's size as the image store recorded it (`<layer>.json`), else its files' sizes. */
 async function layerSize(dir: string): Promise<number> {
   try {
-    const size = (JSON.parse(await readFile(`${dir}.json`, 'utf8')) as { size?: unknown }).size;
+    const size = (JSON.parse(await readFileAsync(`${dir}.json`, 'utf8')) as { size?: unknown }).size;
     if (typeof size === 'number') return size;
   } catch {
     /* no record: count the files */
@@ -258,7 +257,7 @@ function usernsLayers(c: ListedContainer): 'idmapped' | 'copied' | 'pending' {
 async function networkSettings(root: string, id: string): Promise<ContainerDetails['NetworkSettings']> {
   let doc: { Networks?: Record<string, EndpointSettings>; Ports?: DockerPortMap } = {};
   try {
-    doc = JSON.parse(await readFile(join(root, 'containers', id, 'network.json'), 'utf8')) as typeof doc;
+    doc = JSON.parse(await readFileAsync(join(root, 'containers', id, 'network.json'), 'utf8')) as typeof doc;
   } catch {
     /* none: no network of its own, or not started */
   }
