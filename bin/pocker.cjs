@@ -73,9 +73,40 @@ function load() {
   return mod.exports;
 }
 
-load()
-  .main(process.argv)
-  .catch((err) => {
-    process.stderr.write(`pocker: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 125;
-  });
+/**
+ * `pocker [GLOBAL OPTIONS] -v|--version …`: the version is package.json's, printed as commander
+ * prints it, without reading or compiling the bundle (~15 ms here, most of what `--version` cost).
+ * The global options are skipped as lib/cli/commands.ts's commandToRun() skips them (the unit
+ * test cli-lazy compares the two on the same command lines); anything else goes to the bundle.
+ */
+function versionAsked(argv) {
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--root') {
+      if (i + 1 >= argv.length) return false;
+      i++;
+    } else if (arg === '-D' || arg === '--debug' || arg.startsWith('--root=')) {
+      continue;
+    } else {
+      return arg === '-v' || arg === '--version';
+    }
+  }
+  return false;
+}
+
+function cli() {
+  if (versionAsked(process.argv)) {
+    process.stdout.write(`${JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')).version}\n`);
+    return;
+  }
+  load()
+    .main(process.argv)
+    .catch((err) => {
+      process.stderr.write(`pocker: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 125;
+    });
+}
+
+// Run as the `pocker` command; required (test/unit/cli-lazy.test.ts), it only gives versionAsked.
+if (require.main === module) cli();
+else module.exports = { versionAsked };

@@ -5,6 +5,10 @@
 // `tsc --init`). The package is ESM; `require('pocker')` loads it through Node's require(esm) (≥ 20.19).
 /// <reference types="node" preserve="true" />
 export { attach, create, run, start, type CreatedContainer, type DetachedContainer, type StartOptions } from './runtime/run.js';
+// Docker Engine API's names (ContainerCreate, ContainerStart; dockerode's createContainer and
+// container.start) for the two calls whose pocker names are shorter: the same functions. The map of
+// every other name is in the README ("For Node developers").
+export { create as createContainer, start as startContainer } from './runtime/run.js';
 export { exec, type ExecOptions } from './runtime/exec.js';
 export { updateContainer, type UpdateOptions } from './runtime/update.js';
 export { pauseContainer, unpauseContainer } from './runtime/pause.js';

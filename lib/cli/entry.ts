@@ -5,6 +5,7 @@
 // the bundle each dynamic import() is a lazily initialized module, so a command's runtime is
 // evaluated only when that command runs (issue 12).
 import type { Command } from 'commander';
+import { useBlockingReads } from '../fsutil.js';
 import { commandToRun, modulesFor } from './commands.js';
 import { cliMain, createBaseProgram, version } from './program.js';
 import type { CliContext, RunExecutor } from './run.js';
@@ -25,5 +26,7 @@ const executeRun: RunExecutor = async (options) => (await import('./run.js')).ex
 
 /** The CLI's entry: runs `argv` and sets process.exitCode (as ./main.ts's main). */
 export function main(argv: string[]): Promise<number> {
+  // One command per process: its reads of the store need no thread pool (lib/fsutil.ts).
+  useBlockingReads();
   return cliMain(argv, executeRun, (normalized, ctx) => programFor(normalized, ctx));
 }

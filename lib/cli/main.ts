@@ -19,6 +19,7 @@ import { addPortCommand } from './port.js';
 import { addNetworkCommands } from './network.js';
 import { addAttachCommands } from './attach.js';
 import { UsageError } from './failure.js';
+import { useBlockingReads } from '../fsutil.js';
 import { addInfoCommands } from './info.js';
 import { addCompletionCommand } from './completion.js';
 import { addCreateCommand, addRunCommand, executeRun, type CliContext } from './run.js';
@@ -84,5 +85,6 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
 
 /** The CLI's entry with the whole program: runs `argv` and sets process.exitCode. */
 export function main(argv: string[]): Promise<number> {
+  useBlockingReads(); // one command per process (./entry.ts)
   return cliMain(argv, executeRun, (_normalized, ctx) => createProgram(ctx));
 }

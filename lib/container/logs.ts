@@ -4,7 +4,9 @@
 //
 //   <id>-json.log      the current file (the monitor appends to it)
 //   <id>-json.log.1    the newest rotated one … <id>-json.log.N the oldest (max-file = N + 1)
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
+
+import { readAtAsync } from '../fsutil.js';
 
 /** One json-file log entry. */
 export interface LogEntry {
@@ -73,14 +75,14 @@ export interface ForwardLine {
  * The complete lines of `fd` in [start, end), oldest first, without their newline; a last line
  * without its newline (being written, or torn) is not given. Memory: one chunk plus one line.
  */
-export function* linesForward(fd: number, start: number, end: number): Generator<ForwardLine> {
+export async function* linesForward(fd: number, start: number, end: number): AsyncGenerator<ForwardLine> {
   const buf = Buffer.allocUnsafe(LOG_CHUNK);
   let parts: Buffer[] = [];
   let held = 0;
   let overlong = false;
   let pos = start;
   while (pos < end) {
-    const n = readSync(fd, buf, 0, Math.min(LOG_CHUNK, end - pos), pos);
+    const n = await readAtAsync(fd, buf, Math.min(LOG_CHUNK, end - pos), pos);
     if (n <= 0) break;
     let from = 0;
     for (let nl = buf.indexOf(0x0a, 0); nl !== -1 && nl < n; nl = buf.indexOf(0x0a, from)) {
@@ -110,7 +112,7 @@ export function* linesForward(fd: number, start: number, end: number): Generator
  * The complete lines of `fd` before `end` (which must be 0 or just after a newline), newest
  * first, without their newline; null for an overlong line. Memory: one chunk plus one line.
  */
-export function* linesBackward(fd: number, end: number): Generator<Buffer | null> {
+export async function* linesBackward(fd: number, end: number): AsyncGenerator<Buffer | null> {
   const buf = Buffer.allocUnsafe(LOG_CHUNK);
   // `carry`: the start of a line whose end was read already (bytes after the newest newline seen).
   let carry: Buffer = Buffer.alloc(0);
@@ -121,7 +123,7 @@ export function* linesBackward(fd: number, end: number): Generator<Buffer | null
   while (pos > 0) {
     const size = Math.min(LOG_CHUNK, pos);
     pos -= size;
-    const n = readSync(fd, buf, 0, size, pos);
+    const n = await readAtAsync(fd, buf, size, pos);
     if (n < size) return; // the file shrank under us
     let to = n;
     if (skipNewline) {
@@ -148,12 +150,12 @@ export function* linesBackward(fd: number, end: number): Generator<Buffer | null
 }
 
 /** The offset just after the last newline of `fd` before `size` (0 when there is none). */
-export function lastLineEnd(fd: number, size: number): number {
+export async function lastLineEnd(fd: number, size: number): Promise<number> {
   const buf = Buffer.allocUnsafe(LOG_CHUNK);
   for (let pos = size; pos > 0; ) {
     const len = Math.min(LOG_CHUNK, pos);
     pos -= len;
-    const n = readSync(fd, buf, 0, len, pos);
+    const n = await readAtAsync(fd, buf, len, pos);
     const nl = buf.subarray(0, n).lastIndexOf(0x0a);
     if (nl !== -1) return pos + nl + 1;
   }

@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { cgroupParentsOfProcess, findContainerCgroupDirs } from '../cgroup/index.js';
 import { procStat } from '../proc.js';
 import { PockerError, fromSystemError } from '../errors.js';
-import { writeFileAtomicSync, withFileLock } from '../fsutil.js';
+import { mapLimit, readFileAsync, readdirAsync, writeFileAtomicSync, withFileLock } from '../fsutil.js';
 import { defaultStateRoot } from '../rootless/paths.js';
 import {
   RECORD_VERSION,
@@ -98,6 +98,15 @@ export function containerIds(root: string): string[] {
   }
 }
 
+/** containerIds(), read without blocking the event loop. */
+export async function containerIdsAsync(root: string): Promise<string[]> {
+  try {
+    return (await readdirAsync(containersDir(root))).filter((d) => ID.test(d));
+  } catch {
+    return [];
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // records
 
@@ -105,16 +114,47 @@ function idOf(dir: string): string {
   return dir.slice(dir.lastIndexOf('/') + 1);
 }
 
+type RecordFile = 'config' | 'state';
+
+/** Containers whose records the async readers read at once (two files each). */
+const READ_AHEAD = 32;
+
 /**
- * Reads and parses a record file: undefined when it does not exist (yet). A file that exists but
- * is no JSON document (empty, truncated, garbled, unreadable) is a damaged record:
+ * Record files of one container read ahead without blocking the event loop (the async API's
+ * readers: readRecordsAhead()): the synchronous readers below take each once, for their first read
+ * of that file, and read it again themselves when they must look twice (a monitor that just ended,
+ * a creator that died). One set of checks and migrations serves both.
+ */
+export type RecordsReadAhead = { [F in RecordFile]?: { text: string } | { err: unknown } };
+
+/** Reads `files` of the container at `dir` asynchronously, for the readers below. */
+export async function readRecordsAhead(dir: string, files: readonly RecordFile[] = ['config', 'state']): Promise<RecordsReadAhead> {
+  const ahead: RecordsReadAhead = {};
+  await Promise.all(
+    files.map(async (f) => {
+      try {
+        ahead[f] = { text: await readFileAsync(join(dir, `${f}.json`), 'utf8') };
+      } catch (err) {
+        ahead[f] = { err };
+      }
+    }),
+  );
+  return ahead;
+}
+
+/**
+ * Reads and parses a record file (or takes it from `ahead`): undefined when it does not exist
+ * (yet). A file that exists but is no JSON document (empty, truncated, garbled, unreadable) is a damaged record:
  * ERR_POCKER_STORE_CORRUPT. Records are written atomically (temp + rename), so a reader never
  * sees one half-written: damage is damage, not a race.
  */
-function readRecordFile(dir: string, file: 'config' | 'state'): unknown {
+function readRecordFile(dir: string, file: RecordFile, ahead?: RecordsReadAhead): unknown {
   let text: string;
+  const got = ahead?.[file];
+  if (ahead) delete ahead[file];
   try {
-    text = readFileSync(join(dir, `${file}.json`), 'utf8');
+    if (got && 'err' in got) throw got.err;
+    text = got ? got.text : readFileSync(join(dir, `${file}.json`), 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -133,22 +173,22 @@ function readRecordFile(dir: string, file: 'config' | 'state'): unknown {
  * container being created). Throws RecordVersionError (newer pocker) or ERR_POCKER_STORE_CORRUPT
  * (a damaged record: empty, truncated, garbled, `null`).
  */
-export function readConfig(dir: string): ContainerConfigRecord | null {
-  const doc = readRecordFile(dir, 'config');
+export function readConfig(dir: string, ahead?: RecordsReadAhead): ContainerConfigRecord | null {
+  const doc = readRecordFile(dir, 'config', ahead);
   return doc === undefined ? null : parseConfigRecord(doc, idOf(dir));
 }
 
 /** readConfig(dir)'s `meta`, or null. */
-export function readMeta(dir: string): ContainerMeta | null {
-  return readConfig(dir)?.meta ?? null;
+export function readMeta(dir: string, ahead?: RecordsReadAhead): ContainerMeta | null {
+  return readConfig(dir, ahead)?.meta ?? null;
 }
 
 /**
  * The container's state.json (migrated), or null (a foreground container has none). Throws
  * RecordVersionError, or ERR_POCKER_STORE_CORRUPT for a damaged one.
  */
-export function readState(dir: string): ContainerState | null {
-  const doc = readRecordFile(dir, 'state');
+export function readState(dir: string, ahead?: RecordsReadAhead): ContainerState | null {
+  const doc = readRecordFile(dir, 'state', ahead);
   return doc === undefined ? null : parseStateRecord(doc, idOf(dir));
 }
 
@@ -270,8 +310,8 @@ function ownerAlive(owner: { pid: number; start: string }): boolean {
  * `pid` that is no longer the container's process reads as 0: nobody signals a stale pid. Throws
  * RecordVersionError.
  */
-export function effectiveState(dir: string): { state: ContainerState | null; deadMonitor: boolean } {
-  const state = readState(dir);
+export function effectiveState(dir: string, ahead?: RecordsReadAhead): { state: ContainerState | null; deadMonitor: boolean } {
+  const state = readState(dir, ahead);
   if (state?.status !== 'running') return { state, deadMonitor: false };
   if (!monitorAlive(state)) {
     // Re-read: the monitor may have recorded the exit and ended between the two reads.
@@ -418,9 +458,9 @@ function damagedContainer(entry: ContainerEntry, err: PockerError): ListedContai
  * Reads one container's config and state. A damaged record is described as such (`damaged`);
  * throws RecordVersionError for a newer pocker's records.
  */
-export function describeContainer(entry: ContainerEntry): ListedContainer {
+export function describeContainer(entry: ContainerEntry, ahead?: RecordsReadAhead): ListedContainer {
   try {
-    return describeRecords(entry);
+    return describeRecords(entry, ahead);
   } catch (err) {
     if (isDamagedRecord(err)) return damagedContainer(entry, err);
     throw err;
@@ -428,9 +468,9 @@ export function describeContainer(entry: ContainerEntry): ListedContainer {
 }
 
 /** Reads one container's config and state. Throws RecordVersionError for a newer pocker's records. */
-function describeRecords(entry: ContainerEntry): ListedContainer {
-  const config = readMeta(entry.dir);
-  const { state, deadMonitor } = effectiveState(entry.dir);
+function describeRecords(entry: ContainerEntry, ahead?: RecordsReadAhead): ListedContainer {
+  const config = readMeta(entry.dir, ahead);
+  const { state, deadMonitor } = effectiveState(entry.dir, ahead);
   // Without state.json the container is its creator's (a foreground run, or a detached one not yet
   // handed to its monitor): a creator that died (or never wrote config.json) leaves no running container.
   let deadOwner = false;
@@ -462,12 +502,12 @@ function idByName(root: string, name: string): string | null {
  * ("No such container") or `ERR_POCKER_AMBIGUOUS`. The entry's name is the recorded one (the short
  * id while config.json is not written, or not readable).
  */
-export function findContainer(root: string, ref: string): ContainerEntry {
-  const ids = containerIds(root);
+export function findContainer(root: string, ref: string, known?: { ids: string[]; ahead: Map<string, RecordsReadAhead> }): ContainerEntry {
+  const ids = known?.ids ?? containerIds(root);
   /** The entry, and whether its config.json exists but this pocker cannot read it. */
   const read = (id: string): { e: ContainerEntry; unreadable: boolean } => {
     try {
-      return { e: entryOf(root, id, readMeta(containerDir(root, id))?.name), unreadable: false };
+      return { e: entryOf(root, id, readMeta(containerDir(root, id), known?.ahead.get(id))?.name), unreadable: false };
     } catch {
       // A record this pocker cannot read (a newer pocker's, or a damaged one): its id names it.
       return { e: entryOf(root, id), unreadable: true };
@@ -496,9 +536,37 @@ export function findContainer(root: string, ref: string): ContainerEntry {
   throw new PockerError(`No such container: ${ref}`, { code: 'ERR_POCKER_NOT_FOUND', step: 'lookup' });
 }
 
+/** describeContainer() with the records read without blocking the event loop. */
+export async function describeContainerAsync(entry: ContainerEntry): Promise<ListedContainer> {
+  return describeContainer(entry, await readRecordsAhead(entry.dir));
+}
+
 /** Finds and reads a container (findContainer + describeContainer). */
 export function lookupContainer(root: string, ref: string): ListedContainer {
   return describeContainer(findContainer(root, ref));
+}
+
+/**
+ * findContainer() with the records it needs read without blocking the event loop: the container's
+ * for a full id, the name claim's and the id prefix's for a claimed name, else every container's
+ * (a name is looked up in the records).
+ */
+export async function findContainerAsync(root: string, ref: string): Promise<ContainerEntry> {
+  const ids = await containerIdsAsync(root);
+  let wanted: string[];
+  if (ids.includes(ref)) wanted = [ref];
+  else {
+    const claimed = NAME.test(ref) ? idByName(root, ref) : null;
+    const byPrefix = /^[0-9a-f]{1,63}$/.test(ref) ? ids.filter((id) => id.startsWith(ref)) : [];
+    wanted = claimed ? [claimed, ...byPrefix] : NAME.test(ref) ? ids : byPrefix;
+  }
+  const ahead = new Map(await mapLimit(wanted, READ_AHEAD, async (id) => [id, await readRecordsAhead(containerDir(root, id), ['config'])] as const));
+  return findContainer(root, ref, { ids, ahead });
+}
+
+/** lookupContainer() with the records read without blocking the event loop. */
+export async function lookupContainerAsync(root: string, ref: string): Promise<ListedContainer> {
+  return describeContainerAsync(await findContainerAsync(root, ref));
 }
 
 /** Options of listContainerRecords(). */
@@ -509,10 +577,21 @@ export interface ListRecordsOptions {
 
 /** Every container under `root`, newest first. */
 export function listContainerRecords(root: string, options: ListRecordsOptions = {}): ListedContainer[] {
+  return listOf(root, containerIds(root), options);
+}
+
+/** listContainerRecords() with the records read without blocking the event loop. */
+export async function listContainerRecordsAsync(root: string, options: ListRecordsOptions = {}): Promise<ListedContainer[]> {
+  const ids = await containerIdsAsync(root);
+  const ahead = new Map(await mapLimit(ids, READ_AHEAD, async (id) => [id, await readRecordsAhead(containerDir(root, id))] as const));
+  return listOf(root, ids, options, ahead);
+}
+
+function listOf(root: string, ids: readonly string[], options: ListRecordsOptions, ahead?: Map<string, RecordsReadAhead>): ListedContainer[] {
   const list: ListedContainer[] = [];
-  for (const id of containerIds(root)) {
+  for (const id of ids) {
     try {
-      const c = describeContainer(entryOf(root, id));
+      const c = describeContainer(entryOf(root, id), ahead?.get(id));
       if (existsSync(c.dir)) list.push(c);
     } catch (err) {
       if (!(err instanceof PockerError)) throw err;

@@ -51,16 +51,11 @@ export interface NetworkRecord {
   labels: Record<string, string>;
 }
 
-/** A container's attachment to a network: its lease. */
-export interface Endpoint {
-  container: string;
-  /** The container's name and hostname (what other members resolve, with `aliases`). */
-  name: string;
-  hostname: string;
-  aliases: string[];
-  /** The interface in the container (eth0, eth1 …) and its host end. */
-  iface: string;
-  hostName: string;
+/**
+ * A container's attachment to a network: its lease. The request's fields (EndpointRequest, below),
+ * with the addresses and MAC settled and the process that made it.
+ */
+export interface Endpoint extends Required<EndpointRequest> {
   /** '' when the network has no subnet of that family. */
   ipv4: string;
   ipv6: string;
@@ -389,12 +384,14 @@ export function removeNetworkRecord(root: string, id: string): void {
 // ---------------------------------------------------------------------------------------------
 // IPAM
 
-/** What a container asks of a network. */
+/** What a container asks of a network (Endpoint, above, is the lease it gets). */
 export interface EndpointRequest {
   container: string;
+  /** The container's name and hostname (what other members resolve, with `aliases`). */
   name: string;
   hostname: string;
   aliases: string[];
+  /** The interface in the container (eth0, eth1 …) and its host end. */
   iface: string;
   hostName: string;
   /** --ip / --ip6 */
@@ -454,18 +451,7 @@ export function allocateEndpoint(root: string, netId: string, req: EndpointReque
     const used = new Set(kept.flatMap((e) => [e.ipv4, e.ipv6]).filter((x) => x !== ''));
     const ipv4 = pickAddress(net, 4, used, req.ipv4);
     const ipv6 = pickAddress(net, 6, used, req.ipv6);
-    const endpoint: Endpoint = {
-      container: req.container,
-      name: req.name,
-      hostname: req.hostname,
-      aliases: [...req.aliases],
-      iface: req.iface,
-      hostName: req.hostName,
-      ipv4,
-      ipv6,
-      mac: req.mac ?? macOf(ipv4),
-      allocator: selfAllocator(),
-    };
+    const endpoint: Endpoint = { ...req, aliases: [...req.aliases], ipv4, ipv6, mac: req.mac ?? macOf(ipv4), allocator: selfAllocator() };
     writeEndpoints(root, netId, [...kept, endpoint]);
     return { net, endpoint };
   });

@@ -9,13 +9,14 @@ import {
   childrenOf,
   containerCgroupDirs,
   describeContainer,
-  findContainer,
+  describeContainerAsync,
+  findContainerAsync,
   findMonitors,
   findOrphans,
   isMonitorOf,
   isPockerInit,
-  listContainerRecords,
-  lookupContainer,
+  listContainerRecordsAsync,
+  lookupContainerAsync,
   markStopRequested,
   namesOf,
   readMeta,
@@ -85,7 +86,7 @@ const MONITOR_SLACK_MS = 5000;
  */
 export async function stopContainer(ref: string, options: StopOptions = {}): Promise<void> {
   if (options.timeout !== undefined && !Number.isInteger(options.timeout)) throw invalid(`invalid timeout ${options.timeout}: a whole number of seconds`);
-  const c = lookupContainer(stateRoot(options), ref);
+  const c = await lookupContainerAsync(stateRoot(options), ref);
   // The caller's timeout, else the container's --stop-timeout, else Docker's 10 s.
   const grace = options.timeout ?? c.config?.stopTimeout ?? 10;
   if (c.status !== 'running') return;
@@ -145,7 +146,7 @@ export interface KillOptions extends StateOptions {
  */
 export async function killContainer(ref: string, options: KillOptions = {}): Promise<void> {
   const sig = signalNumber(options.signal ?? 'SIGKILL');
-  const c = lookupContainer(stateRoot(options), ref);
+  const c = await lookupContainerAsync(stateRoot(options), ref);
   if (c.status !== 'running') throw notRunningError(`cannot kill container: ${c.id}: container ${c.id} is not running`, 'kill');
   if (!c.state) throw foregroundError(`cannot kill container ${ref}: it runs in the foreground of a pocker run`);
   // Before the signal (the monitor's `die` may follow at once): Docker's kill, die.
@@ -159,7 +160,7 @@ export async function killContainer(ref: string, options: KillOptions = {}): Pro
  * it does not exist, or when it was removed (--rm) before its status could be read.
  */
 export async function waitContainer(ref: string, options: StateOptions = {}): Promise<ExitStatus> {
-  const c = lookupContainer(stateRoot(options), ref);
+  const c = await lookupContainerAsync(stateRoot(options), ref);
   // --rm: the directory goes with the container. The monitor tells its attach clients how the
   // container ended before it removes anything (and records it before it stops taking clients),
   // so a wait begun before the removal learns the exit code (as Docker's does).
@@ -194,10 +195,10 @@ export interface RemoveOptions extends StateOptions {
 export async function removeContainer(ref: string, options: RemoveOptions = {}): Promise<void> {
   const root = stateRoot(options);
   try {
-    const found = findContainer(root, ref);
+    const found = await findContainerAsync(root, ref);
     let c: ListedContainer;
     try {
-      c = describeContainer(found);
+      c = await describeContainerAsync(found);
     } catch (err) {
       if (!options.force || !(err instanceof PockerError) || err.code !== 'ERR_POCKER_UNSUPPORTED') throw err;
       return await removeUnreadable(root, found, true);
@@ -322,7 +323,7 @@ async function removeUnreadable(root: string, entry: ContainerEntry, force: bool
  */
 export async function renameContainer(ref: string, name: string, options: StateOptions = {}): Promise<void> {
   const root = stateRoot(options);
-  const c = lookupContainer(root, ref);
+  const c = await lookupContainerAsync(root, ref);
   const newName = name.replace(/^\//, '');
   renameClaim(root, c.id, c.name, newName);
   recordEvent(root, 'container', 'rename', c.id, { ...containerEventAttributes({ ...c, name: newName }), oldName: `/${c.name}` });
@@ -345,7 +346,7 @@ async function waitMonitorGone(c: ListedContainer, ms = 5000): Promise<void> {
 async function removeExited(root: string, c: ListedContainer): Promise<number> {
   await waitMonitorGone(c);
   const now = existsSync(c.dir) ? describeContainer(c) : c;
-  const size = treeSize(c.dir);
+  const size = await treeSize(c.dir);
   // Its cgroups whatever its record says: its monitor, or its creator, or a start, may have died
   // before removing them.
   await releaseNetworkOf(root, c.id);
@@ -389,10 +390,10 @@ export async function pruneContainers(options: StateOptions = {}): Promise<Prune
     for (const dir of o.cgroups) native().cgroupRemove(dir);
     if (o.monitors.length || o.cgroups.length) deleted.push(o.id);
   }
-  for (const c of listContainerRecords(root)) {
+  for (const c of await listContainerRecordsAsync(root)) {
     if (c.damaged) {
       // A damaged record: gone unless something of it still runs (rm -f removes that).
-      const size = treeSize(c.dir);
+      const size = await treeSize(c.dir);
       const ok = await removeUnreadable(root, c, false).then(
         () => true,
         () => false,

@@ -4,19 +4,22 @@
 // The CLI (lib/cli/containers.ts, lifecycle.ts, logs.ts, ps.ts) parses its flags and formats what
 // these return.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { containerStatusText } from '../cli/format.js';
 import {
-  describeContainer,
+  describeContainerAsync,
   listContainerRecords,
+  listContainerRecordsAsync,
   lookupContainer,
+  lookupContainerAsync,
   stateRoot,
   type ContainerState,
   type ListedContainer,
   type RootOptions,
 } from '../container/index.js';
+import { mapLimit, readFileAsync } from '../fsutil.js';
 import { PockerError, foregroundError, invalid, notRunningError, type SetupStep } from '../errors.js';
 import { filterContainers, normalizeFilters, type ContainerFilters } from './filters.js';
 import type { ContainerInfo, ContainerStatusName } from './info.js';
@@ -80,9 +83,9 @@ function infoOf(c: ListedContainer, now: number): ContainerInfo {
   };
 }
 
-/** Finds a container (id, unique id prefix or name) and reads its state. */
-function lookup(root: string, ref: string): ListedContainer {
-  return lookupContainer(root, ref);
+/** Finds a container (id, unique id prefix or name) and reads its state, without blocking the event loop on its records. */
+function lookup(root: string, ref: string): Promise<ListedContainer> {
+  return lookupContainerAsync(root, ref);
 }
 
 /** Options of listContainers(). */
@@ -107,9 +110,9 @@ export interface ListOptions extends StateOptions {
 }
 
 /** A layer directory's size as the image store recorded it (`<layer>.json`), else its files' sizes. */
-function layerSize(dir: string): number {
+async function layerSize(dir: string): Promise<number> {
   try {
-    const size = (JSON.parse(readFileSync(`${dir}.json`, 'utf8')) as { size?: unknown }).size;
+    const size = (JSON.parse(await readFileAsync(`${dir}.json`, 'utf8')) as { size?: unknown }).size;
     if (typeof size === 'number') return size;
   } catch {
     /* no record: count the files */
@@ -118,13 +121,13 @@ function layerSize(dir: string): number {
 }
 
 /** Docker's SizeRw and SizeRootFs of a container. */
-function sizesOf(c: ListedContainer): { sizeRw: number; sizeRootFs: number } {
-  const sizeRw = stats.treeSize(join(c.dir, 'upper'));
+async function sizesOf(c: ListedContainer): Promise<{ sizeRw: number; sizeRootFs: number }> {
+  const sizeRw = await stats.treeSize(join(c.dir, 'upper'));
   const image = c.config?.image;
   let base = 0;
-  if (image && 'layers' in image) base = image.layers.reduce((sum, dir) => sum + layerSize(dir), 0);
+  if (image && 'layers' in image) for (const dir of image.layers) base += await layerSize(dir);
   // A rootfs that contains the state root (its writable layer is then a `scratch` tmpfs) is not walked.
-  else if (image && 'rootfs' in image && !existsSync(join(c.dir, 'scratch'))) base = stats.treeSize(image.rootfs);
+  else if (image && 'rootfs' in image && !existsSync(join(c.dir, 'scratch'))) base = await stats.treeSize(image.rootfs);
   return { sizeRw, sizeRootFs: base > 0 ? sizeRw + base : 0 };
 }
 
@@ -136,14 +139,15 @@ export async function listContainers(options: ListOptions = {}): Promise<Contain
   const filters = normalizeFilters(options.filters);
   if (options.last !== undefined && !Number.isInteger(options.last)) throw invalid(`invalid last ${String(options.last)}: a whole number`);
   const now = Date.now();
-  const listed = listContainerRecords(stateRoot(options), options.onUnreadable ? { onUnreadable: options.onUnreadable } : {});
+  const listed = await listContainerRecordsAsync(stateRoot(options), options.onUnreadable ? { onUnreadable: options.onUnreadable } : {});
   const byId = new Map(listed.map((c) => [c.id, c]));
   const shown = filterContainers(
     listed.map((c) => infoOf(c, now)),
     filters,
     { ...(options.all ? { all: true } : {}), ...(options.last !== undefined ? { last: options.last } : {}) },
   );
-  return options.size ? shown.map((info) => ({ ...info, ...sizesOf(byId.get(info.id)!) })) : shown;
+  if (!options.size) return shown;
+  return mapLimit(shown, 4, async (info) => ({ ...info, ...(await sizesOf(byId.get(info.id)!)) }));
 }
 
 /** One container, as `pocker inspect` prints it (Docker's field names). */
@@ -250,10 +254,10 @@ function usernsLayers(c: ListedContainer): 'idmapped' | 'copied' | 'pending' {
 }
 
 /** NetworkSettings from containers/<id>/network.json (written while the container's network is up). */
-function networkSettings(root: string, id: string): ContainerDetails['NetworkSettings'] {
+async function networkSettings(root: string, id: string): Promise<ContainerDetails['NetworkSettings']> {
   let doc: { Networks?: Record<string, EndpointSettings>; Ports?: DockerPortMap } = {};
   try {
-    doc = JSON.parse(readFileSync(join(root, 'containers', id, 'network.json'), 'utf8')) as typeof doc;
+    doc = JSON.parse(await readFileAsync(join(root, 'containers', id, 'network.json'), 'utf8')) as typeof doc;
   } catch {
     /* none: no network of its own, or not started */
   }
@@ -289,7 +293,7 @@ function securityOpt(r: { noNewPrivs: boolean; seccomp?: SeccompChoice } | undef
  */
 export async function inspectContainer(ref: string, options: StateOptions = {}): Promise<ContainerDetails> {
   const ZERO = '0001-01-01T00:00:00Z';
-  const c = lookup(stateRoot(options), ref);
+  const c = await lookup(stateRoot(options), ref);
   const s = c.state;
   const args = c.config?.args ?? [];
   const image = c.config?.image;
@@ -382,7 +386,7 @@ export async function inspectContainer(ref: string, options: StateOptions = {}):
       Destination: m.dst,
       RW: !m.readonly,
     })),
-    NetworkSettings: networkSettings(stateRoot(options), c.id),
+    NetworkSettings: await networkSettings(stateRoot(options), c.id),
   };
 }
 
@@ -410,10 +414,10 @@ export interface StatsOptions extends StateOptions {
  * files and /proc, over `interval`. Zeros for a container that is not running.
  */
 export async function containerStats(ref: string, options: StatsOptions = {}): Promise<ContainerStats> {
-  const c = lookup(stateRoot(options), ref);
+  const c = await lookup(stateRoot(options), ref);
   const a = sampleContainer(c);
   await sleep(options.interval ?? 1000);
-  const now = existsSync(c.dir) ? describeContainer(c) : c;
+  const now = existsSync(c.dir) ? await describeContainerAsync(c) : c;
   return statsBetween(c, a, sampleContainer(now));
 }
 
@@ -438,14 +442,14 @@ function runningOnly(c: ListedContainer, what: SetupStep): ListedContainer & { s
 }
 
 /** The `ps -ef` rows of a container as strings (UID PID PPID C STIME TTY TIME CMD). */
-function topCells(ref: string, options: StateOptions): string[][] {
-  const c = runningOnly(lookup(stateRoot(options), ref), 'top');
+async function topCells(ref: string, options: StateOptions): Promise<string[][]> {
+  const c = runningOnly(await lookup(stateRoot(options), ref), 'top');
   return stats.topRows(c.config?.cgroups ?? []);
 }
 
 /** The processes of a running detached container (read from its cgroup and /proc). */
 export async function containerTop(ref: string, options: StateOptions = {}): Promise<ProcessRow[]> {
-  return topCells(ref, options).map((r) => ({
+  return (await topCells(ref, options)).map((r) => ({
     uid: r[0]!,
     pid: Number(r[1]),
     ppid: Number(r[2]),
@@ -463,8 +467,8 @@ export async function containerTop(ref: string, options: StateOptions = {}): Pro
  * fails or prints no PID column.
  */
 export async function containerTopTable(ref: string, psArgs: string[] = [], options: StateOptions = {}): Promise<{ titles: string[]; rows: string[][] }> {
-  if (psArgs.length === 0 || (psArgs.length === 1 && psArgs[0] === '-ef')) return { titles: stats.TOP_TITLES, rows: topCells(ref, options) };
-  const c = runningOnly(lookup(stateRoot(options), ref), 'top');
+  if (psArgs.length === 0 || (psArgs.length === 1 && psArgs[0] === '-ef')) return { titles: stats.TOP_TITLES, rows: await topCells(ref, options) };
+  const c = runningOnly(await lookup(stateRoot(options), ref), 'top');
   const { spawnSync } = await import('node:child_process');
   const r = spawnSync('ps', psArgs, { encoding: 'utf8' });
   const psError = (message: string) => new PockerError(message, { code: 'ERR_POCKER_PS', step: 'top' });
@@ -482,6 +486,6 @@ export async function containerTopTable(ref: string, psArgs: string[] = [], opti
 /** Re-reads containers given by ref (or, without refs, the running ones / all): for `stats`. */
 export function pickContainers(refs: string[], options: StateOptions & { all?: boolean } = {}): ListedContainer[] {
   const root = stateRoot(options);
-  if (refs.length) return refs.map((ref) => lookup(root, ref));
+  if (refs.length) return refs.map((ref) => lookupContainer(root, ref));
   return listContainerRecords(root).filter((c) => options.all || c.status === 'running');
 }

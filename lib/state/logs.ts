@@ -14,6 +14,7 @@ import { fstatSync, watch, type FSWatcher } from 'node:fs';
 import {
   closeLogFiles,
   findContainer,
+  findContainerAsync,
   inodeAt,
   lastLineEnd,
   linesBackward,
@@ -80,7 +81,8 @@ interface Plan {
 /** Entries are handed out in batches of at most this many (the CLI writes a batch at once). */
 const BATCH = 1024;
 
-function plan(ref: string, options: LogsOptions): Plan {
+/** The checked options (before the container is looked up: a bad option is reported first). */
+function checked(options: LogsOptions): Omit<Plan, 'c'> {
   const tail = options.tail ?? Infinity;
   if (!(tail >= 0)) throw invalid(`invalid tail ${String(options.tail)}: a number or Infinity`);
   const now = Date.now();
@@ -88,8 +90,13 @@ function plan(ref: string, options: LogsOptions): Plan {
     since: options.since === undefined ? undefined : timeValueNanos(options.since, 'since', now),
     until: options.until === undefined ? undefined : timeValueNanos(options.until, 'until', now),
   };
-  const c = findContainer(stateRoot(options), ref);
-  return { c, tail: Math.floor(tail), window, timestamps: !!options.timestamps, details: !!options.details, onBadLine: options.onBadLine };
+  return { tail: Math.floor(tail), window, timestamps: !!options.timestamps, details: !!options.details, onBadLine: options.onBadLine };
+}
+
+/** The checked options and the container (looked up at once: streamLogs() throws when it is not found). */
+function plan(ref: string, options: LogsOptions): Plan {
+  const p = checked(options);
+  return { ...p, c: findContainer(stateRoot(options), ref) };
 }
 
 function inWindow(e: LogEntry, w: TimeWindow): boolean {
@@ -121,14 +128,14 @@ interface Cursor {
  * The entries of `files` (oldest first, all open) inside the window, or the last `tail` of them,
  * in batches. Sets `cursor` to the newest file and the end of its last complete line.
  */
-function* history(files: OpenLogFile[], p: Plan, cursor: Cursor): Generator<LogEntry[]> {
-  const ends = files.map((f) => lastLineEnd(f.fd, fstatSync(f.fd).size));
+async function* history(files: OpenLogFile[], p: Plan, cursor: Cursor): AsyncGenerator<LogEntry[]> {
+  const ends = await Promise.all(files.map((f) => lastLineEnd(f.fd, fstatSync(f.fd).size)));
   cursor.file = files.at(-1) ?? null;
   cursor.offset = ends.at(-1) ?? 0;
   if (p.tail === Infinity) {
     for (const [i, f] of files.entries()) {
       let batch: LogEntry[] = [];
-      for (const { line } of linesForward(f.fd, 0, ends[i]!)) {
+      for await (const { line } of linesForward(f.fd, 0, ends[i]!)) {
         const e = entryOf(line, f, p);
         if (!e || !inWindow(e, p.window)) continue;
         batch.push(stamp(e, p));
@@ -145,7 +152,7 @@ function* history(files: OpenLogFile[], p: Plan, cursor: Cursor): Generator<LogE
   // Backward from the end: newest file first, each from its end; only the N entries kept.
   const last: LogEntry[] = [];
   for (let i = files.length - 1; i >= 0 && last.length < p.tail; i--) {
-    for (const line of linesBackward(files[i]!.fd, ends[i]!)) {
+    for await (const line of linesBackward(files[i]!.fd, ends[i]!)) {
       const e = entryOf(line, files[i]!, p);
       if (!e || !inWindow(e, p.window)) continue;
       last.push(e);
@@ -231,7 +238,7 @@ async function* follow(p: Plan, cursor: Cursor, files: OpenFiles): AsyncGenerato
       if (!final && size < cursor.offset) cursor.offset = 0; // truncated in place (max-file 1)
       let batch: LogEntry[] = [];
       let lines = 0;
-      for (const { line, next } of linesForward(held.fd, cursor.offset, size)) {
+      for await (const { line, next } of linesForward(held.fd, cursor.offset, size)) {
         cursor.offset = next;
         progressed = true;
         // Now and then, open the files rotated meanwhile, before a rotation drops them.
@@ -313,12 +320,12 @@ async function* flatten(source: AsyncIterable<LogEntry[]>): AsyncGenerator<LogEn
  * array. For a log of any size, streamLogs() gives the same entries in bounded memory.
  */
 export async function containerLogs(ref: string, options: LogsOptions = {}): Promise<LogEntry[]> {
-  const p = plan(ref, options);
+  const p: Plan = { ...checked(options), c: await findContainerAsync(stateRoot(options), ref) };
   const files = new OpenFiles();
   const set = openLogSet(p.c.logPath).map((f) => files.add(f));
   const out: LogEntry[] = [];
   try {
-    for (const batch of history(set, p, { file: null, offset: 0 })) for (const e of batch) out.push(e);
+    for await (const batch of history(set, p, { file: null, offset: 0 })) for (const e of batch) out.push(e);
   } finally {
     files.closeAllBut(null);
   }

@@ -1,6 +1,7 @@
 // `stats` and `top`: what a container uses, read from its cgroup files (config.json `cgroups`) and
 // from /proc: figures only (lib/cli/format.ts makes Docker's cells of them).
-import { readFileSync, readlinkSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { cgroupProcs, readCgroupUsage } from '../cgroup/usage.js';
@@ -192,27 +193,27 @@ export function topRows(cgroups: string[]): string[][] {
 }
 
 /** Size in bytes of the regular files under `dir` (no symlink followed, errors ignored). */
-export function treeSize(dir: string): number {
+export async function treeSize(dir: string): Promise<number> {
   let total = 0;
-  const walk = (d: string) => {
+  const walk = async (d: string): Promise<void> => {
     let entries;
     try {
-      entries = readdirSync(d, { withFileTypes: true });
+      entries = await readdir(d, { withFileTypes: true });
     } catch {
       return;
     }
     for (const e of entries) {
       const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
+      if (e.isDirectory()) await walk(p);
       else if (e.isFile()) {
         try {
-          total += statSync(p).size;
+          total += (await stat(p)).size;
         } catch {
           /* gone */
         }
       }
     }
   };
-  walk(dir);
+  await walk(dir);
   return total;
 }

@@ -12,13 +12,13 @@ import {
   randomVolumeName,
   readVolume,
   readVolumeSync,
+  readVolumes,
   removeVolumeLocked,
   removeVolumeLockedSync,
   sweepVolumesLocked,
   treeSize,
   validateVolumeName,
   volumeDataDir,
-  volumeNames,
   volumeNotFound,
   volumeUsers,
   withVolumesLock,
@@ -174,17 +174,7 @@ async function listWithUsers(root: string): Promise<Array<{ v: VolumeInspect; us
   // The sweep needs write access: a reader that cannot take the lock lists what is there.
   if (existsSync(join(root, 'volumes'))) await withVolumesLock(root, () => sweepVolumesLocked(root)).catch(() => undefined);
   const users = volumeUsers(root);
-  const out: Array<{ v: VolumeInspect; users: string[] }> = [];
-  for (const name of await volumeNames(root)) {
-    let r: VolumeRecord | null;
-    try {
-      r = await readVolume(root, name);
-    } catch {
-      continue; // a damaged record: left out of the listing
-    }
-    if (r) out.push({ v: inspectOf(root, r), users: users.get(name) ?? [] });
-  }
-  return out;
+  return (await readVolumes(root)).map((r) => ({ v: inspectOf(root, r), users: users.get(r.name) ?? [] }));
 }
 
 /** One volume (Docker's `volume inspect`). ERR_POCKER_NOT_FOUND: "get NAME: no such volume". */
@@ -227,14 +217,9 @@ export async function pruneVolumes(options: VolumePruneOptions = {}): Promise<Vo
     await sweepVolumesLocked(root);
     const users = volumeUsers(root);
     const result: VolumePruneResult = { deleted: [], reclaimedBytes: 0 };
-    for (const name of await volumeNames(root)) {
-      let r: VolumeRecord | null;
-      try {
-        r = await readVolume(root, name);
-      } catch {
-        continue;
-      }
-      if (!r || (users.get(name)?.length ?? 0) > 0) continue;
+    for (const r of await readVolumes(root)) {
+      const name = r.name;
+      if ((users.get(name)?.length ?? 0) > 0) continue;
       if (!options.all && !Object.hasOwn(r.labels, ANONYMOUS_LABEL)) continue;
       if (!want.every((l) => labelMatches(r.labels, l)) || notWant.some((l) => labelMatches(r.labels, l))) continue;
       const size = await treeSize(volumeDataDir(root, name));
@@ -293,16 +278,10 @@ export async function removeAnonymousVolumes(root: string, names: readonly strin
   return withVolumesLock(root, async () => {
     const users = volumeUsers(root);
     const removed: string[] = [];
-    for (const name of names) {
-      let r: VolumeRecord | null;
-      try {
-        r = await readVolume(root, name);
-      } catch {
-        continue;
-      }
-      if (!r || !Object.hasOwn(r.labels, ANONYMOUS_LABEL) || (users.get(name)?.length ?? 0) > 0) continue;
-      await removeVolumeLocked(root, name);
-      removed.push(name);
+    for (const r of await readVolumes(root, names)) {
+      if (!Object.hasOwn(r.labels, ANONYMOUS_LABEL) || (users.get(r.name)?.length ?? 0) > 0) continue;
+      await removeVolumeLocked(root, r.name);
+      removed.push(r.name);
     }
     return removed;
   });

@@ -120,6 +120,24 @@ export async function volumeNames(root: string): Promise<string[]> {
   return out.sort();
 }
 
+/**
+ * The records of `names` (default: every volume, by name), in that order: the one loop that reads
+ * volume records for the listing, prune, the removal of anonymous volumes and the sweep. A missing
+ * or damaged record is left out (a listing shows what it can read; nothing removes a damaged one).
+ */
+export async function readVolumes(root: string, names?: readonly string[]): Promise<VolumeRecord[]> {
+  const out: VolumeRecord[] = [];
+  for (const name of names ?? (await volumeNames(root))) {
+    try {
+      const r = await readVolume(root, name);
+      if (r) out.push(r);
+    } catch {
+      // damaged: left out
+    }
+  }
+  return out;
+}
+
 /** Runs `fn` holding the volume store's lock. */
 export async function withVolumesLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
   try {
@@ -208,14 +226,8 @@ export async function sweepVolumesLocked(root: string): Promise<void> {
   for (const e of entries) {
     if (e.startsWith('.new-') || e.startsWith('.rm-')) await rm(join(volumesDir(root), e), { recursive: true, force: true });
   }
-  for (const name of await volumeNames(root)) {
-    let r: VolumeRecord | null;
-    try {
-      r = await readVolume(root, name);
-    } catch {
-      continue;
-    }
-    if (r?.autoRemove && !existsSync(containerDir(root, r.autoRemove))) await removeVolumeLocked(root, name);
+  for (const r of await readVolumes(root)) {
+    if (r.autoRemove && !existsSync(containerDir(root, r.autoRemove))) await removeVolumeLocked(root, r.name);
   }
 }
 

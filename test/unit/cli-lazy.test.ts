@@ -2,6 +2,7 @@
 // what each command is — its subcommands, options, help text — and what it answers to a bad
 // command line must be the same as in the whole program (lib/cli/main.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -86,6 +87,18 @@ describe('the lazily built program', () => {
     } finally {
       process.stdout.write = write;
       rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it("bin/pocker.cjs prints the version itself exactly when commandToRun() says `--version`", () => {
+    const { versionAsked } = createRequire(import.meta.url)('../../bin/pocker.cjs') as { versionAsked: (argv: string[]) => boolean };
+    const lines = [
+      ['--version'], ['-v'], ['-D', '--version'], ['--debug', '-v', 'ps'], ['--root', '/r', '-v'], ['--root=/r', '--version'], ['--root', '--version'],
+      ['--root'], [], ['ps', '--version'], ['-Dv'], ['--bogus', '-v'], ['help', '-v'], ['version'], ['-h'], ['--root', '/r', 'ps'],
+    ];
+    for (const args of lines) {
+      const argv = ['node', 'pocker', ...args];
+      expect(versionAsked(argv), args.join(' ')).toBe(commandToRun(argv) === '--version');
     }
   });
 });

@@ -1,7 +1,8 @@
 // The CLI's flag parsing, RunOptions mapping and exit codes, without root and without running a
 // container (the executor is a fake). `--version` runs the real entry point.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -252,9 +253,15 @@ describe('pocker --version', () => {
 describe('the CLI entry', () => {
   it('compiles the bundle with the V8 code cache built beside it, which this Node accepts', () => {
     expect(existsSync(join(repo, 'dist', 'cli.cjs.v8cache'))).toBe(true);
-    const r = spawnSync(process.execPath, [join(repo, 'bin', 'pocker.cjs'), '--version'], { encoding: 'utf8', env: { ...process.env, POCKER_REPORT_V8CACHE: '1' } });
-    expect(r.status).toBe(0);
-    expect(r.stderr).toBe('v8cache rejected=false\n');
+    // `ps` on an empty store (`--version` is answered without the bundle).
+    const empty = mkdtempSync(join(tmpdir(), 'pocker-v8cache-'));
+    try {
+      const r = spawnSync(process.execPath, [join(repo, 'bin', 'pocker.cjs'), 'ps', '--root', empty], { encoding: 'utf8', env: { ...process.env, POCKER_REPORT_V8CACHE: '1' } });
+      expect(r.status).toBe(0);
+      expect(r.stderr).toBe('v8cache rejected=false\n');
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });
 

@@ -98,8 +98,10 @@ describe('logs of any size', () => {
     const fd = openSync(log, 'r');
     try {
       const end = Buffer.byteLength(text);
-      const fwd = [...linesForward(fd, 0, end)].map((l) => l.line!.toString());
-      const back = [...linesBackward(fd, end)].map((l) => l!.toString()).reverse();
+      const fwd: string[] = [];
+      for await (const l of linesForward(fd, 0, end)) fwd.push(l.line!.toString());
+      const back: string[] = [];
+      for await (const l of linesBackward(fd, end)) back.unshift(l!.toString());
       expect(back).toEqual(fwd);
       expect(fwd).toHaveLength(60);
     } finally {
