@@ -349,10 +349,24 @@ export function cliArgs(args: string[], opts: CliOptions = {}): string[] {
 
 /** Runs `node bin/pocker.cjs <args>` (with the test root and cgroup parent for `run`). */
 export function cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  const argv = [pockerBin, ...cliArgs(args, opts)];
-  const child = spawn(process.execPath, argv, {
+  return spawnCollect(process.execPath, [pockerBin, ...cliArgs(args, opts)], {
     cwd: repoRoot,
     env: { ...process.env, ...opts.env },
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.extraFds ? { extraFds: opts.extraFds } : {}),
+  });
+}
+
+/** Runs a program to its end: its exit, signal, stdout and stderr (SIGKILLed after timeoutMs, default 120 s). */
+export function spawnCollect(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; extraFds?: NonNullable<CliOptions['extraFds']> } = {},
+): Promise<CliResult> {
+  const child = spawn(cmd, args, {
+    cwd: opts.cwd ?? repoRoot,
+    env: opts.env ?? process.env,
     stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(opts.extraFds ?? [])],
   });
   const stdout = collect(child.stdout);

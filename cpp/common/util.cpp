@@ -1,6 +1,7 @@
 #include "common/util.h"
 
 #include <fcntl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <cstring>
 
@@ -86,6 +87,20 @@ ssize_t recvMsg(int sock, char* buf, size_t cap, int* fd) {
       std::memcpy(fd, CMSG_DATA(c), sizeof(int));
   }
   return n;
+}
+
+Error copyData(int in, int out, const char* step, const std::string& path) {
+  bool plain = false;
+  for (;;) {
+    ssize_t n = plain ? sendfile(out, in, nullptr, 1 << 20) : copy_file_range(in, nullptr, out, nullptr, 1 << 20, 0);
+    if (n == 0) return {};
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && !plain && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+      plain = true;
+      continue;
+    }
+    if (n < 0) return fail(step, plain ? "sendfile" : "copy_file_range", path);
+  }
 }
 
 }  // namespace pocker

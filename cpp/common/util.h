@@ -52,6 +52,9 @@ inline Error fail(const char* step, const char* syscall, std::string path = {}, 
 }
 
 bool writeAll(int fd, const void* buf, size_t len);
+// Copies the rest of the file `in` to `out`: copy_file_range, or sendfile where that is refused
+// (across filesystems, e.g. overlay -> a volume's). Step `step`, path `path` in the error.
+Error copyData(int in, int out, const char* step, const std::string& path);
 // Reads a whole (small) file into *out. Returns 0 or errno.
 int readFile(const char* path, std::string* out);
 // open(O_WRONLY|O_CLOEXEC) + one write(2) of `value`: the way cgroup control files want it.

@@ -15,7 +15,6 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -372,19 +371,7 @@ Error copyTree(int from, int to, const std::string& where, dev_t dev) {
       Fd in(openat(from, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
       Fd out(openat(to, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
       if (!in || !out) { err = fail("volume-copy", "openat", path); break; }
-      // copy_file_range across filesystems (overlay -> the volume's) may be refused: sendfile then.
-      bool plain = false;
-      for (;;) {
-        ssize_t n = plain ? sendfile(out.get(), in.get(), nullptr, 1 << 20)
-                          : copy_file_range(in.get(), nullptr, out.get(), nullptr, 1 << 20, 0);
-        if (n == 0) break;
-        if (n < 0 && !plain && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
-          plain = true;
-          continue;
-        }
-        if (n < 0) { err = fail("volume-copy", plain ? "sendfile" : "copy_file_range", path); break; }
-      }
-      if (err) break;
+      if ((err = copyData(in.get(), out.get(), "volume-copy", path))) break;
       fchown(out.get(), st.st_uid, st.st_gid);
       fchmod(out.get(), st.st_mode & 07777);
       struct timespec ts[2] = {st.st_atim, st.st_mtim};

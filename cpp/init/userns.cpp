@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <dirent.h>
-#include <sys/sendfile.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
@@ -176,18 +175,8 @@ struct ShiftedCopy {
         Fd in(openat(from, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
         Fd out(openat(to, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!in || !out) { err = fail("idmap", "openat", path); break; }
-        bool plain = false;
-        for (;;) {
-          ssize_t n = plain ? sendfile(out.get(), in.get(), nullptr, 1 << 20)
-                            : copy_file_range(in.get(), nullptr, out.get(), nullptr, 1 << 20, 0);
-          if (n == 0) break;
-          if (n < 0 && !plain && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
-            plain = true;
-            continue;
-          }
-          if (n < 0) { err = fail("idmap", plain ? "sendfile" : "copy_file_range", path); break; }
-        }
-        if (err || (err = copyXattrs(in.get(), out.get(), path))) break;
+        if ((err = copyData(in.get(), out.get(), "idmap", path))) break;
+        if ((err = copyXattrs(in.get(), out.get(), path))) break;
         // chown before chmod: chown clears the set-id bits.
         if (fchown(out.get(), uid(st.st_uid), gid(st.st_gid)) != 0 || fchmod(out.get(), st.st_mode & 07777) != 0) {
           err = fail("idmap", "fchown", path);

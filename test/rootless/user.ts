@@ -3,10 +3,10 @@
 // /etc/subgid (useradd's automatic ranges are turned off), a private XDG_RUNTIME_DIR. remove()
 // ends its processes, deletes the user and its home, and takes exactly its lines out of the subid
 // files again (other lines, which another test process may add meanwhile, are kept as they are).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 
-import { collect, pockerBin, tempDir, type CliResult } from '../helpers.js';
+import { pockerBin, spawnCollect, tempDir, type CliResult } from '../helpers.js';
 
 export const SUBUID = '/etc/subuid';
 export const SUBGID = '/etc/subgid';
@@ -100,22 +100,9 @@ export function makeRootlessUser(tag: string, withRange = true): RootlessUser {
   ];
   const pocker = (args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CliResult> => {
     const [cmd, ...rest] = pockerArgv(args);
-    const child = spawn(cmd!, rest, { cwd: '/', stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    const stdout = collect(child.stdout);
-    const stderr = collect(child.stderr);
-    if (opts.input !== undefined) child.stdin!.end(opts.input);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-      child.once('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-      child.once('close', (code, signal) => {
-        clearTimeout(timer);
-        void Promise.all([stdout, stderr]).then(([o, e]) => resolve({ code, signal, stdout: o, stderr: e }));
-      });
-    });
+    return spawnCollect(cmd!, rest, { cwd: '/', ...opts });
   };
+
   const remove = (): void => {
     // Its processes (monitors and containers a failed test left: this user's, made by this test), by pid.
     for (const pid of pidsOf(uid)) {
