@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { cleanupAll, hostBusybox, isRoot, tempDir } from '../helpers.js';
-import { makeRootlessUser, pidsOf, privateTunPrefix, type RootlessUser } from '../rootless/user.js';
+import { makeRootlessUser, pidsOf, privateTunPrefix, undoTun, type RootlessUser } from '../rootless/user.js';
 import { findExecutable } from '../../lib/rootless/idmap.js';
 
 const busybox = hostBusybox();
@@ -42,6 +42,7 @@ describe.skipIf(!isRoot || !busybox || !pasta || !findExecutable('newuidmap'))('
 
   afterAll(async () => {
     user?.remove();
+    undoTun();
     server?.close();
     try {
       execFileSync('ip', ['link', 'del', `${link}a`]);

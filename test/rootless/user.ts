@@ -4,7 +4,7 @@
 // ends its processes, deletes the user and its home, and takes exactly its lines out of the subid
 // files again (other lines, which another test process may add meanwhile, are kept as they are).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 
 import { pockerBin, spawnCollect, tempDir, type CliResult } from '../helpers.js';
 
@@ -123,14 +123,43 @@ export function makeRootlessUser(tag: string, withRange = true): RootlessUser {
   return Object.assign(user, { name, uid, gid, home, runtimeDir, ...(range ? { range } : {}), env, pocker, pockerArgv, remove });
 }
 
+/** /dev/net when privateTunPrefix() had to make it (a cgroup-v2 guest's /dev has none): undoTun() removes it. */
+let madeDevNet = false;
+
 /**
  * The user-mode network stacks open /dev/net/tun as the user. Where it is root's only (0600, as on
- * this machine; Debian's udev makes it 0666) each command runs in a mount namespace of its own with
- * a 0666 node of the same device on a tmpfs over /dev/net: the host's node is left as it is.
+ * this machine; Debian's udev makes it 0666), or missing (the cgroup-v2 guest's /dev has no /dev/net,
+ * though its kernel has the tun driver), each command runs in a mount namespace of its own with a
+ * 0666 node of the same device on a tmpfs over /dev/net: the host's node is left as it is. A missing
+ * /dev/net is made empty for the mount point and taken out again by undoTun().
  */
 export function privateTunPrefix(): string[] {
-  const st = statSync('/dev/net/tun');
-  if ((st.mode & 0o006) === 0o006) return [];
+  let st;
+  try {
+    st = statSync('/dev/net/tun');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (st && (st.mode & 0o006) === 0o006) return [];
+  if (!existsSync('/dev/net')) {
+    mkdirSync('/dev/net', { mode: 0o755 });
+    madeDevNet = true;
+  }
   const script = 'mount -t tmpfs -o mode=0755 tmpfs /dev/net && mknod -m 666 /dev/net/tun c 10 200 && exec "$@"';
   return ['/usr/bin/unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'sh'];
+}
+
+/**
+ * Removes the /dev/net that privateTunPrefix() made (never one that was there before) while it is
+ * empty: when the first open loaded the tun driver, devtmpfs put the kernel's own tun node in it,
+ * which is the kernel's to keep.
+ */
+export function undoTun(): void {
+  if (!madeDevNet) return;
+  madeDevNet = false;
+  try {
+    rmdirSync('/dev/net');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
+  }
 }
