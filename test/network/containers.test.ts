@@ -222,10 +222,13 @@ describe.skipIf(!isRoot)('containers on networks', () => {
     const eth1 = async () => (await pk(root, 'exec', 'r1', 'ip', '-4', '-o', 'addr', 'show', 'eth1')).stdout;
     const peerHosts = () => readFileSync(join(root, 'containers', peer, 'hosts'), 'utf8');
     expect(await eth1()).toMatch(/inet 10\.51\.0\.50\/24/);
+    // The workload ends as soon as /stop appears, so the exec that makes it may be ended with its
+    // pid namespace before it reports (137: seen in the slow cgroup-v2 guest); either way /stop is there.
+    const stop = async () => expect([0, 137]).toContain((await pk(root, 'exec', 'r1', 'touch', '/stop')).code);
     const restarts = async () => (await inspectContainer('r1', { root })).RestartCount;
     const running = async () => (await inspectContainer('r1', { root })).State.Running;
     // 1. The restart policy: the monitor runs it again in a new namespace, with the connected interface.
-    expect((await pk(root, 'exec', 'r1', 'touch', '/stop')).code).toBe(0);
+    await stop();
     await until('the restart policy to run r1 again', async () => (await restarts()) === 1 && (await running()) && (await pk(root, 'exec', 'r1', 'true')).code === 0);
     expect(await eth1()).toMatch(/inet 10\.51\.0\.50\/24/);
     expect((await pk(root, 'exec', 'r1', 'ip', '-4', '-o', 'addr', 'show', 'eth0')).stdout).toMatch(/inet 10\.50\.0\.2\/24/);
@@ -247,7 +250,7 @@ describe.skipIf(!isRoot)('containers on networks', () => {
     expect(Object.keys((await inspectContainer('r1', { root })).NetworkSettings.Networks)).toEqual(['base']);
     expect(peerHosts()).not.toMatch(/\br1\b/);
     // ... and through a restart policy's run too.
-    expect((await pk(root, 'exec', 'r1', 'touch', '/stop')).code).toBe(0);
+    await stop();
     await until('the restart policy to run r1 again', async () => (await restarts()) === 1 && (await running()) && (await pk(root, 'exec', 'r1', 'true')).code === 0);
     expect((await pk(root, 'exec', 'r1', 'ip', '-o', 'link')).stdout).not.toContain('eth1');
     await pk(root, 'rm', '-f', 'r1', 'peer');
