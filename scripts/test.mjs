@@ -330,16 +330,31 @@ function reportArgs(name) {
   reports.push(file);
   return ['--reporter=default', '--reporter=json', `--outputFile.json=${file}`];
 }
-/** Sums passed/failed/skipped over every report written (a run that wrote none counts nothing). */
+/** One line of a failure message, short enough for the tail of a CI log. */
+const firstLine = (text) => String(text ?? '').replace(/\x1b\[[0-9;]*m/g, '').split('\n').find((l) => l.trim())?.trim().slice(0, 300) ?? '';
+/**
+ * Sums passed/failed/skipped over every report written (a run that wrote none counts nothing), and
+ * names what failed: CI keeps only the tail of a long log, so the end of the run must say which test
+ * (or which file, when a hook or the file's cleanup check failed) and why, in one line each.
+ */
 function testCounts() {
-  const total = { passed: 0, failed: 0, skipped: 0 };
+  const total = { passed: 0, failed: 0, skipped: 0, failures: [] };
   for (const file of reports) {
     if (!existsSync(file)) continue;
     try {
       const r = JSON.parse(readFileSync(file, 'utf8'));
+      const run = file.replace(/^.*\.vitest-(.*)-\d+\.json$/, '$1');
       total.passed += r.numPassedTests ?? 0;
       total.failed += r.numFailedTests ?? 0; // a run that failed otherwise still fails its step (below)
       total.skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+      for (const f of r.testResults ?? []) {
+        const where = relative(repo, f.name ?? '');
+        const failedTests = (f.assertionResults ?? []).filter((t) => t.status === 'failed');
+        for (const t of failedTests) total.failures.push(`${run}: ${where} > ${t.fullName}: ${firstLine(t.failureMessages?.[0])}`);
+        if (f.status === 'failed' && failedTests.length === 0) total.failures.push(`${run}: ${where}: ${firstLine(f.message)}`);
+      }
+    } catch (e) {
+      total.failures.push(`${file}: unreadable report (${firstLine(e?.message)})`);
     } finally {
       rmSync(file, { force: true });
     }
@@ -408,6 +423,7 @@ const verdict = interrupted ? `INTERRUPTED by ${interrupted}` : failed.length ? 
 console.log(`pocker test summary: ${verdict} in ${total}s`);
 // The plain closing line CI reads: tests over every vitest run (host, cgroup-v2 VM, leftovers).
 const counts = testCounts();
+for (const line of counts.failures) console.log(`pocker test failed: ${line}`);
 // A failed step with no failed test (a build, the VM itself) still counts as a failure.
 const failures = counts.failed || failed.length;
 console.log(`${counts.passed} passed, ${failures} failed, ${counts.skipped} skipped`);
