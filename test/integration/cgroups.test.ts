@@ -34,7 +34,11 @@ function keyed(text: string, key: string): number | undefined {
 const BUSY_LOOP_MS = 4000;
 const busyLoop =
   `const t0=Date.now(),c0=process.cpuUsage();while(Date.now()-t0<${BUSY_LOOP_MS});` +
-  'const c=process.cpuUsage(c0);console.log((c.user+c.system)/1000/(Date.now()-t0))';
+  'const c=process.cpuUsage(c0);let th=-1;' +
+  // nr_throttled of the container's own cgroup (its read-only view at /sys/fs/cgroup: v1's cpu
+  // hierarchy, or v2's single one): how many periods the kernel held the loop to its quota.
+  "for(const f of ['/sys/fs/cgroup/cpu/cpu.stat','/sys/fs/cgroup/cpu.stat']){try{th=Number(/nr_throttled (\\d+)/.exec(require('fs').readFileSync(f,'utf8'))[1]);break}catch{}}" +
+  'console.log((c.user+c.system)/1000/(Date.now()-t0),th)';
 
 describe.skipIf(!isRoot)('cgroup limits on real containers', () => {
   const info = isRoot ? detectCgroups() : undefined;
@@ -48,20 +52,25 @@ describe.skipIf(!isRoot)('cgroup limits on real containers', () => {
     '--cpus 0.5 holds a busy loop to half a CPU (CPU time / elapsed time measured inside)',
     async () => {
       // The quota is a ceiling: a ratio above 0.55 is a failure on any attempt. Contention on the
-      // host (another VM, a build) can only push the ratio down, so a low measurement is retried.
-      const ratios: number[] = [];
+      // host (another VM, a build, stress-ng) can only push the ratio down, so a low measurement is
+      // retried; when the machine is so busy that no attempt reaches 0.45, the kernel's own count of
+      // periods in which it held the loop to the quota (nr_throttled > 0) shows the limit at work.
+      const runs: Array<{ ratio: number; throttled: number }> = [];
       for (let attempt = 0; attempt < 3; attempt++) {
         const c = await start({ image: 'host', cpus: 0.5, cmd: [process.execPath, '-e', busyLoop], stdio: 'pipe' });
         const [out, err, status] = await Promise.all([collect(c.stdout), collect(c.stderr), c.wait()]);
         expect(err).toBe('');
         expect(status.exitCode).toBe(0);
-        const ratio = Number(out.trim());
+        const [ratio, throttled] = out.trim().split(' ').map(Number) as [number, number];
         expect(Number.isFinite(ratio)).toBe(true);
-        ratios.push(ratio);
+        expect(throttled, 'cpu.stat is readable in the container').toBeGreaterThanOrEqual(0);
+        runs.push({ ratio, throttled });
         expect(ratio).toBeLessThanOrEqual(0.55);
         if (ratio >= 0.45) break;
       }
-      expect(Math.max(...ratios)).toBeGreaterThanOrEqual(0.45);
+      const best = Math.max(...runs.map((r) => r.ratio));
+      if (best < 0.45) expect(runs.every((r) => r.throttled > 0), JSON.stringify(runs)).toBe(true);
+      else expect(best).toBeGreaterThanOrEqual(0.45);
     },
     240_000,
   );
