@@ -20,7 +20,7 @@ import {
   rootTag,
 } from '../../lib/network/nft.js';
 import type { PortMapping } from '../../lib/network/ports.js';
-import { PockerError } from '../../lib/errors.js';
+import { native } from '../../lib/native.js';
 import { tempRoot, until, removeTempDirs } from '../helpers.js';
 
 const newId = (): string => randomBytes(32).toString('hex');
@@ -153,31 +153,50 @@ describe('nftables rules', () => {
     expect(tableText()).toContain('hand-made');
   });
 
-  it('absent nft: a clear error naming apt-get install nftables, nothing created; --internal needs none', async () => {
+  it('no nft program: the rules are made, listed and removed through netlink alone; bad input is refused before the kernel', async () => {
     const root = tempRoot();
-    try {
-      nft('delete', 'table', 'inet', 'pocker');
-    } catch {
-      /* none */
-    }
     const path = process.env.PATH;
     process.env.PATH = '/nonexistent';
+    const net = { id: newId(), bridge: 'pkt-n0', subnets: ['10.82.0.0/24'], internal: false };
+    const cid = newId();
     try {
-      const err = await ensureNetworkRules(root, { id: newId(), bridge: 'pkt-n0', subnets: ['10.82.0.0/24'], internal: false }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(PockerError);
-      expect(err).toMatchObject({ code: 'ERR_POCKER_UNSUPPORTED', step: 'network', path: 'nft' });
-      expect((err as Error).message).toMatch(/apt-get install nftables/);
-      const err2 = await addPortRules(root, newId(), 'pkt-n0', [{ hostIp: '', hostPort: 1, containerIp: '10.82.0.2', containerPort: 1, protocol: 'tcp' }]).catch((e: unknown) => e);
-      expect(err2).toMatchObject({ code: 'ERR_POCKER_UNSUPPORTED' });
-      // No rule is needed for an internal network, and nothing to remove without nft.
+      await ensureNetworkRules(root, net);
+      await addPortRules(root, cid, 'pkt-n0', [{ hostIp: '', hostPort: 1, containerIp: '10.82.0.2', containerPort: 1, protocol: 'tcp' }]);
       await ensureNetworkRules(root, { id: newId(), bridge: 'pkt-n1', subnets: ['10.83.0.0/24'], internal: true });
-      await removeContainerRules(root, newId());
+      expect((await listRules(root)).filter((r) => r.id === cid).map((r) => r.chain).sort()).toEqual(['output', 'prerouting']);
+      // What the addon could not encode is refused in TypeScript, nothing sent.
+      const before = (await listRules(root)).length;
+      await expect(ensureNetworkRules(root, { id: newId(), bridge: 'bad name!', subnets: ['10.84.0.0/24'], internal: false })).rejects.toMatchObject({ code: 'ERR_POCKER_INVALID', step: 'network' });
+      await expect(ensureNetworkRules(root, { id: newId(), bridge: 'pkt-n2', subnets: ['10.84.0.0/33'], internal: false })).rejects.toMatchObject({ code: 'ERR_POCKER_INVALID' });
+      await expect(addPortRules(root, newId(), 'pkt-n0', [{ hostIp: '', hostPort: 70000, containerIp: '10.82.0.2', containerPort: 1, protocol: 'tcp' }])).rejects.toMatchObject({ code: 'ERR_POCKER_INVALID' });
+      expect((await listRules(root)).length).toBe(before);
+      await removeContainerRules(root, cid);
       await reconcileRules(root, new Set(), new Set());
       expect(await listRules(root)).toEqual([]);
     } finally {
       process.env.PATH = path;
     }
-    expect(tableText()).toBe('');
+    expect(tableText()).not.toContain('pkt-n0');
+  });
+
+  it('one batch is atomic: a stale handle (a rule another pocker deleted) fails it whole, ENOENT on NFT_MSG_DELRULE', async () => {
+    const root = tempRoot();
+    const cid = newId();
+    await addPortRules(root, cid, 'pkt-s0', [{ hostIp: '', hostPort: 2, containerIp: '10.85.0.2', containerPort: 2, protocol: 'tcp' }]);
+    const [a, b] = (await listRules(root)).filter((r) => r.id === cid);
+    nft('delete', 'rule', 'inet', 'pocker', b!.chain, 'handle', String(b!.handle));
+    // What removeRulesOf sends when it lost that race: the kernel refuses the stale handle and
+    // applies nothing of the batch (a is still there); removeRulesOf lists again and retries.
+    let err: unknown;
+    try {
+      native().nftApply('pocker', [{ op: 'delete', chain: a!.chain, handle: a!.handle }, { op: 'delete', chain: b!.chain, handle: b!.handle }]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'ENOENT', syscall: 'recvmsg', step: 'network', index: 1, request: 'NFT_MSG_DELRULE' });
+    expect((await listRules(root)).map((r) => r.handle)).toEqual([a!.handle]);
+    await removeContainerRules(root, cid);
+    expect(await listRules(root)).toEqual([]);
   });
 });
 
