@@ -5,7 +5,7 @@
 // address from the host, and from a second namespace through the host (hairpin).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -25,14 +25,17 @@ import { tempRoot, until, removeTempDirs } from '../helpers.js';
 
 const newId = (): string => randomBytes(32).toString('hex');
 
+/** nft, a test tool: by its path, so these tests also run with nft hidden from PATH (pocker never needs it). */
+const NFT = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].find((p) => existsSync(p)) ?? 'nft';
+
 function nft(...args: string[]): string {
-  return execFileSync('nft', args, { encoding: 'utf8' });
+  return execFileSync(NFT, args, { encoding: 'utf8' });
 }
 
 /** The whole table as text ('' when there is none). */
 function tableText(): string {
   try {
-    return execFileSync('nft', ['list', 'table', 'inet', 'pocker'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return execFileSync(NFT, ['list', 'table', 'inet', 'pocker'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   } catch {
     return '';
   }

@@ -15,6 +15,8 @@ import { readNetworks } from '../../lib/network/store.js';
 import { cli, isRoot, pk, removeTempDirs, tempDir, tempRoot, until, type CliResult } from '../helpers.js';
 
 const node = process.execPath;
+/** nft, a test tool: by its path (this file's checks, not pocker's runs, use it). */
+const NFT = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].find((p) => existsSync(p)) ?? 'nft';
 
 /** A directory of links to every program of PATH but nft (first one of a name wins, as in PATH). */
 function pathWithoutNft(): string {
@@ -43,7 +45,7 @@ const pkNoNft = (root: string, ...args: string[]): Promise<CliResult> => cli(['-
 /** `nft list table inet pocker` with the real PATH (nft is a test tool). */
 function tableText(): string {
   try {
-    return execFileSync('nft', ['list', 'table', 'inet', 'pocker'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return execFileSync(NFT, ['list', 'table', 'inet', 'pocker'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   } catch {
     return '';
   }
