@@ -34,6 +34,7 @@
 #include <net/if.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -496,13 +497,11 @@ ssize_t receive(int fd, std::string& buf, int flags) {
 
 void setSeq(std::string& msg, uint32_t seq) { std::memcpy(msg.data() + offsetof(nlmsghdr, nlmsg_seq), &seq, sizeof seq); }
 
+// The first sequence number of a call's messages: distinct per call (each call has its own socket
+// anyway), atomic as worker threads may load the addon too.
 uint32_t firstSeq() {
-  // Distinct from a previous call's (a stale answer is never taken for ours: each call has its own
-  // socket anyway).
-  static uint32_t next = 1;
-  uint32_t s = next;
-  next += 1 << 16;
-  return s;
+  static std::atomic<uint32_t> next{1};
+  return next.fetch_add(1u << 16);
 }
 
 Failure applyBatch(const std::string& table, const std::vector<Command>& cmds) {
@@ -558,7 +557,7 @@ Failure applyBatch(const std::string& table, const std::vector<Command>& cmds) {
         continue;
       }
       // The earliest failing message is the cause (later ones may only follow from it).
-      if (!first.err || (first.index >= 0 && (index < first.index)) ) first = {-e.error, "recvmsg", index};
+      if (!first.err || index < first.index) first = {-e.error, "recvmsg", index};
     }
   }
   if (first.err) return first;
@@ -690,7 +689,9 @@ Napi::Value NftApply(const Napi::CallbackInfo& info) {
   if (!f.err) return env.Undefined();
   Napi::Object e = makeSystemError(env, f.err, f.syscall, "", kStep);
   e.Set("index", f.index);
-  e.Set("request", f.index >= 0 ? requestName(cmds[static_cast<size_t>(f.index)].op) : "NFNL_MSG_BATCH");
+  // What the kernel refused (none when the socket could not even be made).
+  if (std::strcmp(f.syscall, "socket") != 0)
+    e.Set("request", f.index >= 0 ? requestName(cmds[static_cast<size_t>(f.index)].op) : "NFNL_MSG_BATCH");
   Napi::Error(env, e).ThrowAsJavaScriptException();
   return env.Undefined();
 }

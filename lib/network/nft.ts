@@ -120,7 +120,8 @@ const UNSUPPORTED_HINT =
 function nftError(err: unknown, what: string): PockerError {
   const e = (err ?? {}) as NativeNftError;
   const errno = typeof e.errno === 'number' ? e.errno : undefined;
-  const code = e.code ?? (errno !== undefined ? errnoName(errno) : 'EIO');
+  // By the number: the addon names only the errnos it knows.
+  const code = errno !== undefined ? errnoName(errno) : (e.code ?? 'EIO');
   const syscall = e.syscall ?? 'recvmsg';
   const request = e.request ? ` (${e.request})` : '';
   const unsupported =

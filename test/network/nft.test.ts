@@ -5,6 +5,8 @@
 // address from the host, and from a second namespace through the host (hairpin).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:os';
+import { join } from 'node:path';
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +23,7 @@ import {
 } from '../../lib/network/nft.js';
 import type { PortMapping } from '../../lib/network/ports.js';
 import { native } from '../../lib/native.js';
-import { tempRoot, until, removeTempDirs } from '../helpers.js';
+import { repoRoot, tempDir, tempRoot, until, removeTempDirs } from '../helpers.js';
 
 const newId = (): string => randomBytes(32).toString('hex');
 
@@ -180,6 +182,36 @@ describe('nftables rules', () => {
       process.env.PATH = path;
     }
     expect(tableText()).not.toContain('pkt-n0');
+  });
+
+  it('a kernel without nf_tables (no nfnetlink socket): ERR_POCKER_UNSUPPORTED naming what is missing; --internal, list and reconcile need none', () => {
+    // strace's fault injection makes every socket(2) of a child node fail with EPROTONOSUPPORT, what
+    // a kernel without nfnetlink answers; the child drives lib/network/nft.ts from dist/.
+    const script = join(tempDir(), 'unsupported.mjs');
+    writeFileSync(script, `
+      import { ensureNetworkRules, addPortRules, listRules, reconcileRules } from ${JSON.stringify(join(repoRoot, 'dist/network/nft.js'))};
+      const root = ${JSON.stringify(tempRoot())};
+      const out = {};
+      for (const [what, f] of [
+        ['bridge', () => ensureNetworkRules(root, { id: 'n1', bridge: 'pkt-u0', subnets: ['10.86.0.0/24'], internal: false })],
+        ['internal', () => ensureNetworkRules(root, { id: 'n2', bridge: 'pkt-u1', subnets: ['10.87.0.0/24'], internal: true })],
+        ['ports', () => addPortRules(root, 'c1', 'pkt-u0', [{ hostIp: '', hostPort: 8080, containerIp: '10.86.0.2', containerPort: 80, protocol: 'tcp' }])],
+        ['list', () => listRules(root)],
+        ['reconcile', () => reconcileRules(root, new Set(), new Set())],
+      ]) {
+        try { out[what] = { ok: await f() ?? null }; } catch (e) { out[what] = { code: e.code, errno: e.errno, syscall: e.syscall, step: e.step, message: e.message }; }
+      }
+      console.log(JSON.stringify(out));
+    `);
+    const stdout = execFileSync('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=socket', '-e', 'inject=socket:error=EPROTONOSUPPORT', process.execPath, script], { encoding: 'utf8' });
+    const out = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, { ok?: unknown; code?: string; errno?: number; syscall?: string; step?: string; message?: string }>;
+    const unsupported = { code: 'ERR_POCKER_UNSUPPORTED', errno: -constants.errno.EPROTONOSUPPORT, syscall: 'socket', step: 'network' };
+    expect(out.bridge).toMatchObject(unsupported);
+    expect(out.bridge!.message).toMatch(/needs the kernel's nftables \(nf_tables.*EPROTONOSUPPORT/);
+    expect(out.ports).toMatchObject(unsupported);
+    expect(out.internal).toEqual({ ok: null });
+    expect(out.list).toEqual({ ok: [] });
+    expect(out.reconcile).toEqual({ ok: 0 });
   });
 
   it('one batch is atomic: a stale handle (a rule another pocker deleted) fails it whole, ENOENT on NFT_MSG_DELRULE', async () => {
