@@ -5,7 +5,8 @@
 //   1. start-up: `run()` (warm Node process) and `pocker run --rm` with `--network bridge` against
 //      `--network none`, and `podman run --rm --network bridge` (netavark, else the system's CNI
 //      plugins) against `--network none`, interleaved, /bin/true on the busybox rootfs of run.mjs;
-//      plus the nft calls of lib/network/nft.ts alone (what a network and a published port cost).
+//      plus `-p` (one published port) over the bridge, and the rule calls of lib/network/nft.ts
+//      alone (what a network and a published port cost; with --baseline, the baseline's too).
 //   2. data path: TCP throughput and round-trip latency (a node client/server pair, 1-byte
 //      ping-pong, then a bulk send) container↔container on one bridge network, host↔published
 //      port (127.0.0.1 and the bridge's address), against the raw paths: a veth pair between two
@@ -176,34 +177,44 @@ async function startup(o, tmp, rootfs, root) {
   const notes = [];
   // pocker: library and CLI, none vs bridge.
   const { run } = await import(pathToFileURL(join(REPO, 'dist/index.js')).href);
-  const lib = async (network) => {
+  const lib = async (network, publish) => {
     const t0 = now();
-    const c = await run({ rootfs, cmd: ['/bin/true'], root, cgroupParent: PARENT, network, stdio: 'ignore' });
+    const c = await run({ rootfs, cmd: ['/bin/true'], root, cgroupParent: PARENT, network, stdio: 'ignore', ...(publish ? { publish } : {}) });
     const st = await c.wait();
     const t = ms(t0, now());
     if (st.exitCode !== 0) throw new Error(`run() exited ${st.exitCode}`);
     return t;
   };
-  const cli = (network) => timedSpawn(pk(root, 'run', '--rm', '--cgroup-parent', PARENT, '--network', network, '--rootfs', rootfs, '/bin/true'));
+  const cliOf = (bin, r) => (network, ...flags) =>
+    timedSpawn([process.execPath, bin, '--root', r, 'run', '--rm', '--cgroup-parent', PARENT, '--network', network, ...flags, '--rootfs', rootfs, '/bin/true']);
+  const cli = cliOf(POCKER, root);
+  // -p: one published port (its DNAT rules added at the start, removed at the end).
   const targets = {
     'run() --network none': () => lib('none'),
     'run() --network bridge': () => lib('bridge'),
+    'run() --network bridge -p': () => lib('bridge', ['127.0.0.1:18400:80']),
     'pocker run --rm --network none': () => cli('none'),
     'pocker run --rm --network bridge': () => cli('bridge'),
+    'pocker run --rm --network bridge -p': () => cli('bridge', '-p', '127.0.0.1:18401:80'),
   };
   // --baseline DIR: another checkout's (built) run() in the same runs, for before/after figures.
   if (o.baseline) {
     const base = (await import(pathToFileURL(join(o.baseline, 'dist/index.js')).href)).run;
     const baseRoot = join(tmp, 'baseline-root');
-    const blib = async (network) => {
+    const blib = async (network, publish) => {
       const t0 = now();
-      const c = await base({ rootfs, cmd: ['/bin/true'], root: baseRoot, cgroupParent: PARENT, network, stdio: 'ignore' });
+      const c = await base({ rootfs, cmd: ['/bin/true'], root: baseRoot, cgroupParent: PARENT, network, stdio: 'ignore', ...(publish ? { publish } : {}) });
       const st = await c.wait();
       if (st.exitCode !== 0) throw new Error(`baseline run() exited ${st.exitCode}`);
       return ms(t0, now());
     };
     targets['baseline run() --network none'] = () => blib('none');
     targets['baseline run() --network bridge'] = () => blib('bridge');
+    targets['baseline run() --network bridge -p'] = () => blib('bridge', ['127.0.0.1:18402:80']);
+    const bcli = cliOf(join(o.baseline, 'bin/pocker.cjs'), baseRoot);
+    targets['baseline pocker run --rm --network none'] = () => bcli('none');
+    targets['baseline pocker run --rm --network bridge'] = () => bcli('bridge');
+    targets['baseline pocker run --rm --network bridge -p'] = () => bcli('bridge', '-p', '127.0.0.1:18403:80');
     notes.push(`baseline: ${o.baseline}`);
   }
   // podman (runc: crun refuses this hybrid cgroup host without bench/run.mjs's namespace trick).
@@ -240,9 +251,9 @@ async function startup(o, tmp, rootfs, root) {
   return { cases, notes, pm };
 }
 
-/** The nft calls alone (lib/network/nft.ts, from dist/): a network's rules and one published port. */
-async function nftCosts(o, root) {
-  const nft = await import(pathToFileURL(join(REPO, 'dist/network/nft.js')).href);
+/** The rule calls alone (lib/network/nft.ts of `repo`, from dist/): a network's rules and one published port. */
+async function nftCosts(o, root, repo = REPO) {
+  const nft = await import(pathToFileURL(join(repo, 'dist/network/nft.js')).href);
   const per = { ensureNetworkRules: [], addPortRules: [], removeContainerRules: [], removeNetworkRules: [] };
   const net = { id: 'b'.repeat(64), bridge: 'bnft0', subnets: ['10.98.0.0/24'], internal: false };
   const m = [{ hostIp: '', hostPort: 18300, containerIp: '10.98.0.2', containerPort: 80, protocol: 'tcp' }];
@@ -292,15 +303,18 @@ async function main() {
     console.log(`\nstart-up, ms (/bin/true, busybox rootfs, ${o.runs} interleaved runs each)`);
     console.log(table(Object.entries(sum).map(([k, v]) => [k, v.n, fmt(v.median), fmt(v.p90), fmt(v.min)]), ['case', 'n', 'median', 'p90', 'min']));
     const d = (a, b) => (sum[a] && sum[b] ? fmt(sum[b].median - sum[a].median) : 'n/a');
-    console.log(`added by --network bridge (median): run() ${d('run() --network none', 'run() --network bridge')} ms (goal ≤ 2), CLI ${d('pocker run --rm --network none', 'pocker run --rm --network bridge')} ms, podman ${d('podman run --rm --network none', 'podman run --rm --network bridge')} ms${o.baseline ? `, baseline run() ${d('baseline run() --network none', 'baseline run() --network bridge')} ms` : ''}`);
+    console.log(`added by --network bridge (median): run() ${d('run() --network none', 'run() --network bridge')} ms (goal ≤ 2), CLI ${d('pocker run --rm --network none', 'pocker run --rm --network bridge')} ms, podman ${d('podman run --rm --network none', 'podman run --rm --network bridge')} ms${o.baseline ? `, baseline run() ${d('baseline run() --network none', 'baseline run() --network bridge')} ms, baseline CLI ${d('baseline pocker run --rm --network none', 'baseline pocker run --rm --network bridge')} ms` : ''}`);
+    console.log(`added by -p (median, over the bridge): run() ${d('run() --network bridge', 'run() --network bridge -p')} ms, CLI ${d('pocker run --rm --network bridge', 'pocker run --rm --network bridge -p')} ms${o.baseline ? `, baseline run() ${d('baseline run() --network bridge', 'baseline run() --network bridge -p')} ms, baseline CLI ${d('baseline pocker run --rm --network bridge', 'baseline pocker run --rm --network bridge -p')} ms` : ''}`);
     for (const n of s.notes) console.log(`  note: ${n}`);
 
-    try {
-      const c = await nftCosts(o, root);
-      console.log('\nlib/network/nft.ts alone, ms (each a `nft` exec or two)');
-      console.log(table(c.rows.map(([k, calls, v]) => [k, calls, fmt(v.median), fmt(v.p90), fmt(v.min)]), ['operation', 'nft calls', 'median', 'p90', 'min']));
-    } catch (err) {
-      console.log(`\nnft costs: n/a (${err.message})`);
+    for (const [label, repo] of [['this checkout', REPO], ...(o.baseline ? [['baseline', o.baseline]] : [])]) {
+      try {
+        const c = await nftCosts(o, join(tmp, `nft-${label.replace(/\W/g, '')}`), repo);
+        console.log(`\nlib/network/nft.ts alone (${label}), ms (calls: nf_tables dumps/batches, or nft execs before the netlink addon)`);
+        console.log(table(c.rows.map(([k, calls, v]) => [k, calls, fmt(v.median), fmt(v.p90), fmt(v.min)]), ['operation', 'calls', 'median', 'p90', 'min']));
+      } catch (err) {
+        console.log(`\nnft costs (${label}): n/a (${err.message})`);
+      }
     }
 
     // 2. data path

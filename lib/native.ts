@@ -86,6 +86,36 @@ export interface NetSnapshot {
   routes: NetRoute[];
 }
 
+/** One match or action of a rule of pocker's nftables table (cpp/addon/nft.cpp encodes it). */
+export type NftExpr =
+  | { kind: 'iifname' | 'oifname'; name: string; neq?: boolean }
+  /** ip/ip6 saddr/daddr in a prefix ('10.0.0.0/24'; a single address is '/32' or '/128'). */
+  | { kind: 'saddr' | 'daddr'; cidr: string }
+  | { kind: 'ctDnat' }
+  | { kind: 'fibLocal' }
+  | { kind: 'nfproto'; family: 'ipv4' | 'ipv6' }
+  | { kind: 'dport'; protocol: 'tcp' | 'udp'; port: number }
+  | { kind: 'accept' }
+  | { kind: 'drop' }
+  | { kind: 'masquerade' }
+  | { kind: 'dnat'; addr: string; port: number };
+
+/** One message of an nftApply() batch (table family inet). */
+export type NftCommand =
+  | { op: 'table' }
+  | { op: 'chain'; name: string; type: 'nat' | 'filter'; hook: 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting'; prio: number }
+  /** Appended to the chain, or with `insert` put at its head. */
+  | { op: 'rule'; chain: string; comment: string; insert?: boolean; expr: NftExpr[] }
+  | { op: 'delete'; chain: string; handle: number };
+
+/** A rule as nftList() reads it back: `expr` is the kernel's expression names (meta, cmp, nat...). */
+export interface NftListedRule {
+  chain: string;
+  handle: number;
+  comment: string;
+  expr: string[];
+}
+
 export interface NativeAddon {
   /** Seals a memfd copy of pocker-init (once per process); spawn() executes that copy. */
   setInitPath(path: string): void;
@@ -138,6 +168,14 @@ export interface NativeAddon {
   netRoutes(): NetRoute[];
   /** netLinks(), netAddresses() and netRoutes() of this namespace at once: one socket, one link dump. */
   netSnapshot(): NetSnapshot;
+  /**
+   * nf_tables (cpp/addon/nft.cpp): `commands` as ONE netlink batch on the inet table `table`, applied
+   * atomically by the kernel. Errors: SystemError shape, step `network`, syscall socket/sendmsg/recvmsg,
+   * plus `index` (the failed command; -1: the batch) and `request` (NFT_MSG_NEWRULE...).
+   */
+  nftApply(table: string, commands: NftCommand[]): void;
+  /** The rules of the inet table `table` (none when there is no such table). */
+  nftList(table: string): NftListedRule[];
   /** Clears FD_CLOEXEC, or sets it. */
   setCloexec(fd: number, on: boolean): void;
   /**

@@ -32,11 +32,13 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Debian packages the tests use (busybox-static: a static shell and tools for container rootfs fixtures;
  * docker-registry, skopeo, apache2-utils: a loopback registry, pushing test images to it, htpasswd;
  * jq: reading a container's config.json as any OCI tool would; runc: the reference the runc-verb tests compare
- * pocker-init's `state` and `runc spec` bundles with; nftables: the `nft` program pocker's bridge networks
- * write their rules with; iproute2: the tests' own view of links and addresses; util-linux: `unshare` for
+ * pocker-init's `state` and `runc spec` bundles with; nftables: the `nft` program, a test tool only (the
+ * network tests read pocker's table with it; pocker writes its rules over netlink itself and needs only the
+ * kernel's nftables); iproute2: the tests' own view of links and addresses; util-linux: `unshare` for
  * the network tests' namespace; uidmap: the setuid newuidmap/newgidmap a rootless user's subordinate ids are
- * mapped with (test/rootless); passt, slirp4netns: the user-mode network stacks of rootless -p). */
-const APT_PACKAGES = ['busybox-static', 'docker-registry', 'skopeo', 'apache2-utils', 'jq', 'runc', 'nftables', 'iproute2', 'util-linux', 'uidmap', 'passt', 'slirp4netns'];
+ * mapped with (test/rootless); passt, slirp4netns: the user-mode network stacks of rootless -p; strace: its fault
+ * injection plays a kernel without nf_tables in test/network/nft.test.ts). */
+const APT_PACKAGES = ['busybox-static', 'docker-registry', 'skopeo', 'apache2-utils', 'jq', 'runc', 'nftables', 'iproute2', 'util-linux', 'uidmap', 'passt', 'slirp4netns', 'strace'];
 /** The binaries' checks (test/integration/binaries.test.ts): binutils' readelf cross-checks the symbol versions the
  * test reads from the ELF files; qemu-user runs the static arm64 pocker-init; on x86_64 the linux-arm64 prebuild is
  * made by `scripts/prebuild.cjs --arch arm64` with Debian's cross toolchain and the multiarch libseccomp (about

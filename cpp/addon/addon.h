@@ -19,5 +19,6 @@ void initFs(Napi::Env env, Napi::Object exports);
 void initPty(Napi::Env env, Napi::Object exports);
 void initProcess(Napi::Env env, Napi::Object exports);
 void initNet(Napi::Env env, Napi::Object exports);
+void initNft(Napi::Env env, Napi::Object exports);
 
 }  // namespace pocker

@@ -9,6 +9,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initPty(env, exports);
   initProcess(env, exports);
   initNet(env, exports);
+  initNft(env, exports);
   return exports;
 }
 

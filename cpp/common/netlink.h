@@ -12,9 +12,12 @@
 // (pocker-init, single-threaded) or on a thread of its own that never returns to the caller (the
 // addon), then use it from anywhere.
 #pragma once
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -36,6 +39,83 @@ struct NetInterface {
 };
 
 namespace nl {
+
+// Shared by the rtnetlink requests below and the addon's nf_tables batches (cpp/addon/nft.cpp).
+// A request under construction: nlmsghdr, the family header, attributes (nests by offset).
+class Msg {
+ public:
+  Msg(uint16_t type, uint16_t flags) : buf_(NLMSG_HDRLEN, '\0') {
+    nlmsghdr h{};
+    h.nlmsg_type = type;
+    h.nlmsg_flags = static_cast<uint16_t>(NLM_F_REQUEST | flags);
+    std::memcpy(buf_.data(), &h, sizeof h);
+  }
+  // Appends `len` bytes (zero-padded to the 4-byte alignment of netlink).
+  void put(const void* data, size_t len) {
+    size_t at = buf_.size();
+    buf_.resize(at + NLMSG_ALIGN(len), '\0');
+    if (len) std::memcpy(buf_.data() + at, data, len);
+  }
+  void attr(uint16_t type, const void* data, size_t len) {
+    if (RTA_LENGTH(len) > 0xffff) {  // rta_len is 16 bits: refuse rather than wrap
+      overflow_ = true;
+      return;
+    }
+    rtattr a{};
+    a.rta_len = static_cast<unsigned short>(RTA_LENGTH(len));
+    a.rta_type = type;
+    size_t at = buf_.size();
+    buf_.resize(at + RTA_SPACE(len), '\0');
+    std::memcpy(buf_.data() + at, &a, sizeof a);
+    if (len) std::memcpy(buf_.data() + at + RTA_LENGTH(0), data, len);
+  }
+  void u32(uint16_t type, uint32_t v) { attr(type, &v, sizeof v); }
+  void str(uint16_t type, const std::string& s) { attr(type, s.c_str(), s.size() + 1); }
+  size_t nest(uint16_t type) {
+    size_t at = buf_.size();
+    attr(type | NLA_F_NESTED, nullptr, 0);
+    return at;
+  }
+  void end(size_t at) {
+    if (buf_.size() - at > 0xffff) overflow_ = true;
+    unsigned short len = static_cast<unsigned short>(buf_.size() - at);
+    std::memcpy(buf_.data() + at + offsetof(rtattr, rta_len), &len, sizeof len);
+  }
+  // The message, or an empty string (EMSGSIZE at send) if an attribute did not fit.
+  std::string& finish() {
+    if (overflow_) buf_.clear();
+    uint32_t len = static_cast<uint32_t>(buf_.size());
+    if (!buf_.empty()) std::memcpy(buf_.data() + offsetof(nlmsghdr, nlmsg_len), &len, sizeof len);
+    return buf_;
+  }
+
+ private:
+  std::string buf_;
+  bool overflow_ = false;
+};
+
+// The attributes following a family header, by type (NLA_F_* bits masked off); later ones win.
+template <size_t N>
+void parseAttrs(const void* start, int len, const rtattr* (&tb)[N]) {
+  for (auto& t : tb) t = nullptr;
+  for (auto* a = static_cast<const rtattr*>(start); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+    unsigned type = a->rta_type & NLA_TYPE_MASK;
+    if (type < N) tb[type] = a;
+  }
+}
+
+inline std::string attrString(const rtattr* a) {
+  if (!a) return {};
+  const char* p = static_cast<const char*>(RTA_DATA(a));
+  return std::string(p, strnlen(p, RTA_PAYLOAD(a)));
+}
+
+inline uint32_t attrU32(const rtattr* a) {
+  uint32_t v = 0;
+  if (a && RTA_PAYLOAD(a) >= sizeof v) std::memcpy(&v, RTA_DATA(a), sizeof v);
+  return v;
+}
+
 
 // An IP address (IPv4 in the first 4 bytes) with its prefix length.
 struct Cidr {

@@ -35,6 +35,49 @@ int64_t nowMs() {
   return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
 }
 
+// A network helper (pocker.network.setup / .cleanup) started as a normal program expects: the fixed
+// PATH below, SIGPIPE at its default and no signal blocked (the monitor blocks the ones it reads
+// from its signalfd and ignores SIGPIPE), each `moves[i].from` (if >= 0) as fd `moves[i].to` (< 10),
+// every fd from `closeFrom` up closed. Everything is made before fork(); between fork and exec only
+// async-signal-safe calls (sigaction, sigprocmask, fcntl, dup2, close_range, execve, _exit).
+// Returns the child's pid, or -1 with errno.
+struct FdMove {
+  int from, to;
+};
+
+pid_t spawnHelper(const std::vector<std::string>& args, const FdMove* moves, size_t count, unsigned closeFrom) {
+  constexpr size_t kMaxMoves = 8;
+  if (args.empty() || count > kMaxMoves) {
+    errno = EINVAL;
+    return -1;
+  }
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  static char pathEnv[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  char* envp[] = {pathEnv, nullptr};
+  sigset_t none;
+  sigemptyset(&none);
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  pid_t child = fork();
+  if (child != 0) return child;
+  sigaction(SIGPIPE, &dfl, nullptr);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Through spare numbers (>= 10) first: any `from` may be another move's `to`.
+  int spare[kMaxMoves];
+  for (size_t i = 0; i < count; i++) {
+    spare[i] = moves[i].from >= 0 ? fcntl(moves[i].from, F_DUPFD, 10) : -1;
+    if (moves[i].from >= 0 && spare[i] < 0) _exit(126);
+  }
+  for (size_t i = 0; i < count; i++)
+    if (spare[i] >= 0 && dup2(spare[i], moves[i].to) < 0) _exit(126);
+  syscall(SYS_close_range, closeFrom, ~0U, 0U);
+  execve(argv[0], argv.data(), envp);
+  _exit(127);
+}
+
 // pocker.network.setup with the container's pid appended: run to its end (a user-mode stack forks
 // into the background once the namespace is configured), 30 s at most; a non-zero end fails the start.
 // The pidfd of the daemon the last setup left (endNetworkSetup ends it).
@@ -55,37 +98,18 @@ Error runNetworkSetup(const Spec& spec, pid_t pid, int userNs, int netNs) {
   } else {
     args.push_back(std::to_string(pid));
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  static char pathEnv[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  char* envp[] = {pathEnv, nullptr};
-  sigset_t none;
-  sigemptyset(&none);
-  struct sigaction dfl;
-  std::memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
   // Its stderr goes to a pipe: warnings (no IPv6 route...) are not the container's output, and a
   // failure's message becomes the error's text.
   int errPipe[2];
   if (pipe2(errPipe, O_CLOEXEC | O_NONBLOCK) != 0) return fail("network", "pipe2", args[0]);
   Fd errRead(errPipe[0]), errWrite(errPipe[1]);
-  pid_t child = fork();
+  // Nothing of the caller's stdio (the daemon would hold it open after the container ended); fds
+  // 3, 4 (the namespaces, when given) and 5 (the pid pipe).
+  const FdMove moves[] = {{devNull.get(), 0}, {devNull.get(), 1}, {errWrite.get(), 2},
+                          {userNs >= 0 && netNs >= 0 ? userNs : -1, 3}, {userNs >= 0 && netNs >= 0 ? netNs : -1, 4},
+                          {pidWrite.get(), 5}};
+  pid_t child = spawnHelper(args, moves, sizeof moves / sizeof moves[0], 6);
   if (child < 0) return fail("network", "fork", args[0]);
-  if (child == 0) {
-    sigaction(SIGPIPE, &dfl, nullptr);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    // Nothing of the caller's stdio: the daemon would hold it open after the container ended.
-    if (dup2(devNull.get(), 0) < 0 || dup2(devNull.get(), 1) < 0 || dup2(errWrite.get(), 2) < 0) _exit(126);
-    // fds 3, 4 (the namespaces) and 5 (the pid pipe), through spare numbers first (any may be 3-5 now).
-    int u = userNs >= 0 ? fcntl(userNs, F_DUPFD, 10) : -1, n = netNs >= 0 ? fcntl(netNs, F_DUPFD, 10) : -1;
-    int p = fcntl(pidWrite.get(), F_DUPFD, 10);
-    if (p < 0 || dup2(p, 5) < 0) _exit(126);
-    if (u >= 0 && n >= 0 && (dup2(u, 3) < 0 || dup2(n, 4) < 0)) _exit(126);
-    syscall(SYS_close_range, 6U, ~0U, 0U);
-    execve(argv[0], argv.data(), envp);
-    _exit(127);
-  }
   Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, child, 0)));
   if (pidfd) {
     struct pollfd p = {pidfd.get(), POLLIN, 0};
@@ -185,30 +209,9 @@ void removeHostEnds(const std::vector<NetInterface>& interfaces) {
 
 void runNetworkCleanup(const Spec& spec) {
   if (spec.netCleanup.empty()) return;
-  // Everything the child needs is made before fork: between fork and exec only async-signal-safe
-  // calls (sigprocmask, sigaction, execve, _exit).
-  std::vector<char*> argv;
-  for (const auto& a : spec.netCleanup) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  static char pathEnv[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  char* envp[] = {pathEnv, nullptr};
-  sigset_t none;
-  sigemptyset(&none);
-  struct sigaction dfl;
-  std::memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-
-  pid_t child = fork();
+  // The monitor's stdio stays; nothing else of its (the sync socket, attach clients).
+  pid_t child = spawnHelper(spec.netCleanup, nullptr, 0, 3);
   if (child < 0) return;
-  if (child == 0) {
-    // The monitor blocks the signals it reads from its signalfd and ignores SIGPIPE: a normal
-    // program starts with neither.
-    sigaction(SIGPIPE, &dfl, nullptr);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    syscall(SYS_close_range, 3U, ~0U, 0U);  // the sync socket, attach clients: nothing of the monitor's
-    execve(argv[0], argv.data(), envp);
-    _exit(127);
-  }
   Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, child, 0)));
   const int64_t deadline = nowMs() + 10000;
   bool done = false;

@@ -148,7 +148,7 @@ function bridgeReady(snap: NetSnapshot, net: NetworkRecord): boolean {
  * Makes a network's bridge (with its gateways) and its rules when the bridge is missing: rules
  * first (they name the bridge, which need not exist yet), so a crash in between is mended by the
  * next attach, which finds no bridge and writes the rules again. A bridge that `snap` shows ready
- * costs nothing more: no netlink request, no nft call, no sysctl write.
+ * costs nothing more: no netlink request, no nftables batch, no sysctl write.
  */
 export async function ensureBridge(root: string, net: NetworkRecord, mtu: number, snap: NetSnapshot = netSnapshot()): Promise<void> {
   const n = native();
@@ -158,12 +158,14 @@ export async function ensureBridge(root: string, net: NetworkRecord, mtu: number
     try {
       await ensureNetworkRules(root, { id: net.id, bridge: net.bridge, subnets: net.subnets.map((s) => s.subnet), internal: net.internal });
     } catch (err) {
-      // No nft: say how to do without a bridge too (POCKER_DEFAULT_NETWORK=bridge may have asked for it).
+      // No nf_tables in the kernel: say how to do without a bridge too (POCKER_DEFAULT_NETWORK=bridge may have asked for it).
       if (err instanceof PockerError && err.code === 'ERR_POCKER_UNSUPPORTED') {
         throw new PockerError(`${err.message}; or run the container with --network none (and POCKER_DEFAULT_NETWORK unset or none)`, {
           code: 'ERR_POCKER_UNSUPPORTED',
           step: 'network',
-          path: 'nft',
+          ...(err.path !== undefined ? { path: err.path } : {}),
+          ...(err.syscall !== undefined ? { syscall: err.syscall } : {}),
+          ...(err.errno !== undefined ? { errno: err.errno } : {}),
           cause: err,
         });
       }

@@ -2,34 +2,43 @@
 // It holds the NAT of the bridge networks (masquerade out, hairpin, 127.0.0.1 ports) and the DNAT
 // of the published ports, and nothing else of the host's is ever touched.
 //
-// Why the `nft` program and not a library: there is no maintained npm binding of libnftables or of
-// nftables' netlink protocol; linking libnftables into the addon would drag libnftnl, libmnl,
-// jansson and gmp into the prebuilt binaries (and their ABI into the glibc baseline); `nft` is what
-// every distribution that has nftables ships, and its JSON interface (`nft -j`, libnftables-json(5))
-// is a stable, documented interface: rules go in as one JSON document (nft's argument, or a file
-// for a big one: see runDocument), the table comes out as JSON (`nft -j list table inet pocker`).
-// execFile, never a shell.
+// Spoken to the kernel directly: the addon's nftApply/nftList (cpp/addon/nft.cpp) encode the
+// rules as nf_tables netlink messages and send them as one batch (NFNL_MSG_BATCH_BEGIN ... END),
+// which the kernel applies atomically, so no `nft` program is needed — a fresh Debian has none —
+// only the kernel's nftables (nf_tables and its NAT, masq, fib, ct expressions, all in Debian's
+// kernel and loaded on demand). `nft list table inet pocker` still shows the rules (comments
+// included) as it shows its own; nft is a test tool now.
 //
-// When `nft` is absent, an operation that needs a rule (the NAT of a non-internal network, a
-// published port) fails with a clear error naming `apt-get install nftables` (ERR_POCKER_UNSUPPORTED,
-// step `network`; the CLI exits 125) before anything is created. iptables-nft is NOT used as a
-// fallback: it writes into the same kernel nftables through its own `ip filter`/`ip nat` tables
-// with iptables semantics (xtables matches, a table per family, no atomic multi-table transaction,
-// no rule comments we could match exactly across both families), so cleanup could not be exact and
-// it would mix pocker's rules with the host's iptables rules, the very thing one table avoids; a
-// host with iptables-nft has the nftables kernel side anyway, and `nft` is one package away.
+// Why hand-written and not libnftnl/libnftables: Debian's libnftnl-dev ships libnftnl.a but
+// libmnl-dev has no static archive, libnftables drags jansson and gmp in, and the addon is linked
+// for a glibc 2.28 baseline with its libstdc++ static (CMakeLists.txt), so any of them would be a
+// shared dependency of the prebuilt binary or a static build of our own; the rule set is small and
+// fixed (meta iifname/oifname, ip/ip6 saddr/daddr with prefix masks, ct status dnat, fib daddr
+// type local, meta nfproto, tcp/udp dport, masquerade, dnat addr+port, accept/drop), so encoding
+// those few expressions against the uapi <linux/netfilter/nf_tables.h> is less code and less risk
+// than a dependency (cpp/addon/nft.cpp's head lists each encoding).
+//
+// When the kernel has no nf_tables (no nfnetlink socket, no nftables subsystem, a missing NAT or
+// expression module), an operation that needs a rule (the NAT of a non-internal network, a
+// published port) fails with ERR_POCKER_UNSUPPORTED (step `network`; the CLI exits 125) before
+// anything is created. iptables-nft is NOT used as a fallback: it writes into the same kernel
+// nftables through its own `ip filter`/`ip nat` tables with iptables semantics (xtables matches, a
+// table per family, no atomic multi-table transaction), so cleanup could not be exact and it would
+// mix pocker's rules with the host's iptables rules, the very thing one table avoids.
 //
 // Every rule carries the comment `pocker:<rootTag>:<id>` (rootTag = first 8 hex of
 // sha256(realpath(root)); id = a network's or a container's id), so removal is exact (list, match
 // the comment, delete by handle — handles are never reused in a table, so a stale one fails instead
 // of hitting another rule) and a root's reconcile touches only its own rules. Every operation is ONE
-// nft transaction (one `nft -f` document is applied atomically): at most one list and one apply.
-import { execFile } from 'node:child_process';
+// netlink batch: at most one dump and one batch (a batch that loses a race with another pocker's
+// delete — ENOENT on a handle — is listed and sent again).
 import { createHash } from 'node:crypto';
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { PockerError } from '../errors.js';
+import { realpathSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { PockerError, errnoName } from '../errors.js';
+import { native, type NftCommand, type NftExpr } from '../native.js';
+import { parseCidr } from './addr.js';
 import type { PortMapping } from './ports.js';
 
 export const TABLE = 'pocker';
@@ -68,8 +77,8 @@ export interface NftRule {
   /** The id of the comment when it is pocker's, else ''. */
   rootTag: string;
   id: string;
-  /** The rule's expressions (libnftables-json). */
-  expr: unknown[];
+  /** The kernel's names of the rule's expressions, in order (meta, cmp, payload, masq, nat, ...). */
+  expr: string[];
 }
 
 /** The first 8 hex digits of sha256(realpath(root)): the tag a root's rules carry. */
@@ -89,120 +98,100 @@ export function ruleComment(root: string, id: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Running nft
+// Talking to nf_tables
 
-/** Costs of the nft calls of this process (for bench/network.mjs and tests): count and total ms. */
+/** Costs of the netlink calls of this process (for bench/network.mjs and tests): count and total ms. */
 export const nftStats = { calls: 0, ms: 0 };
 
-function nftMissing(cause: unknown): PockerError {
-  return new PockerError(
-    'nftables is needed for bridge networking (NAT and published ports) but the `nft` program was not found: ' +
-      'install it (Debian/Ubuntu: apt-get install nftables; Fedora: dnf install nftables; Alpine: apk add nftables)',
-    { code: 'ERR_POCKER_UNSUPPORTED', step: 'network', syscall: 'execve', path: 'nft', errno: 2, cause },
-  );
+interface NativeNftError {
+  code?: string;
+  errno?: number;
+  syscall?: string;
+  index?: number;
+  request?: string;
+  message?: string;
 }
 
-interface NftResult {
-  stdout: string;
-  stderr: string;
-  status: number;
-}
+const UNSUPPORTED_HINT =
+  'bridge networking (NAT and published ports) needs the kernel\'s nftables (nf_tables with nft_chain_nat, ' +
+  'nft_nat, nft_masq, nft_fib_inet, nft_ct), which this kernel does not offer';
 
-function runNft(args: string[]): Promise<NftResult> {
-  const t0 = performance.now();
-  return new Promise((resolveP, reject) => {
-    const child = execFile('nft', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      nftStats.calls++;
-      nftStats.ms += performance.now() - t0;
-      // A string code is the spawn's own failure (ENOENT: no nft in PATH); a number is nft's exit status.
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-        reject(nftMissing(err));
-        return;
-      }
-      const code = err ? (err as { code?: unknown }).code : 0;
-      resolveP({ stdout, stderr, status: typeof code === 'number' ? code : err ? 1 : 0 });
+/** The native error of nftApply/nftList as a PockerError (`what`: what pocker was doing). */
+function nftError(err: unknown, what: string): PockerError {
+  const e = (err ?? {}) as NativeNftError;
+  const errno = typeof e.errno === 'number' ? e.errno : undefined;
+  // By the number: the addon names only the errnos it knows.
+  const code = errno !== undefined ? errnoName(errno) : (e.code ?? 'EIO');
+  const syscall = e.syscall ?? 'recvmsg';
+  const request = e.request ? ` (${e.request})` : '';
+  const unsupported =
+    (syscall === 'socket' && (code === 'EPROTONOSUPPORT' || code === 'EAFNOSUPPORT')) ||
+    (e.request === 'NFNL_MSG_BATCH' && code === 'EOPNOTSUPP') ||
+    // A table, chain or rule the batch creates (the chains are in the same batch as the rules): a
+    // missing chain type or expression module.
+    (/^NFT_MSG_NEW/.test(e.request ?? '') && (code === 'ENOENT' || code === 'EOPNOTSUPP'));
+  if (unsupported) {
+    return new PockerError(`${UNSUPPORTED_HINT}: ${code}${request}`, {
+      code: 'ERR_POCKER_UNSUPPORTED',
+      step: 'network',
+      syscall,
+      path: `nftables inet ${TABLE}`,
+      ...(errno !== undefined ? { errno } : {}),
+      cause: err,
     });
-    child.on('error', () => {
-      // Reported through the callback (ENOENT, EACCES).
-    });
+  }
+  return new PockerError(`nftables: cannot ${what}: ${code}${request}`, {
+    code: 'ERR_POCKER',
+    step: 'network',
+    syscall,
+    path: `nftables inet ${TABLE}`,
+    ...(errno !== undefined ? { errno } : {}),
+    cause: err,
   });
 }
 
-function nftFailed(what: string, r: NftResult): PockerError {
-  const why = r.stderr.trim().split('\n')[0] || `exit status ${r.status}`;
-  return new PockerError(`nft: cannot ${what}: ${why}`, { code: 'ERR_POCKER', step: 'network', path: 'nft' });
-}
-
-type Command = Record<string, unknown>;
-
-/**
- * Runs one JSON document as one transaction. Not `nft -j -f -`: nft opens /dev/stdin, which fails
- * (ENXIO) when stdin is a socket, and Node gives a child's stdin as a socketpair. The document is
- * nft's argument (`nft -j '<json>'`: one argv string may be 128 KiB), or beyond 64 KiB a 0600 temp
- * file (`nft -j -f FILE`), removed right after.
- */
-async function runDocument(commands: Command[]): Promise<NftResult> {
-  const doc = JSON.stringify({ nftables: commands });
-  if (doc.length < 64 * 1024) return runNft(['-j', doc]);
-  const dir = mkdtempSync(join(tmpdir(), 'pocker-nft-'));
+function timed<T>(fn: () => T): T {
+  const t0 = performance.now();
   try {
-    const file = join(dir, 'rules.json');
-    writeFileSync(file, doc, { mode: 0o600 });
-    return await runNft(['-j', '-f', file]);
+    return fn();
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    nftStats.calls++;
+    nftStats.ms += performance.now() - t0;
   }
 }
 
-/** Applies `commands` as one transaction. */
-async function apply(commands: Command[], what: string): Promise<void> {
+/** Applies `commands` as one batch; throws the native error as is (see nftError). */
+function applyRaw(commands: NftCommand[]): void {
   if (commands.length === 0) return;
-  const r = await runDocument(commands);
-  if (r.status !== 0) throw nftFailed(what, r);
+  timed(() => native().nftApply(TABLE, commands));
 }
 
-/** Is the `nft` program there (and runnable)? */
-export async function nftAvailable(): Promise<boolean> {
+/** Applies `commands` as one batch. */
+async function apply(commands: NftCommand[], what: string): Promise<void> {
   try {
-    await runNft(['--version']);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The table's rules (all of them, every root's), or [] when there is no table. Throws when nft is absent. */
-async function listTable(): Promise<NftRule[]> {
-  const r = await runNft(['-j', 'list', 'table', FAMILY, TABLE]);
-  if (r.status !== 0) {
-    if (/No such file or directory/.test(r.stderr)) return [];
-    throw nftFailed(`list table ${FAMILY} ${TABLE}`, r);
-  }
-  let doc: { nftables?: Array<Record<string, unknown>> };
-  try {
-    doc = JSON.parse(r.stdout) as typeof doc;
+    applyRaw(commands);
   } catch (err) {
-    throw new PockerError(`nft printed what pocker cannot read: ${(err as Error).message}`, { code: 'ERR_POCKER', step: 'network', path: 'nft', cause: err });
+    throw nftError(err, what);
   }
-  const rules: NftRule[] = [];
-  for (const item of doc.nftables ?? []) {
-    const rule = item.rule as { chain?: string; handle?: number; comment?: string; expr?: unknown[] } | undefined;
-    if (!rule || typeof rule.handle !== 'number') continue;
-    const comment = rule.comment ?? '';
-    const m = /^pocker:([0-9a-f]{8}):([0-9a-zA-Z_.-]+)$/.exec(comment);
-    rules.push({
-      chain: rule.chain ?? '',
-      handle: rule.handle,
-      comment,
-      rootTag: m?.[1] ?? '',
-      id: m?.[2] ?? '',
-      expr: rule.expr ?? [],
-    });
-  }
-  return rules;
 }
 
-/** The rules of `root` (its tag), for tests and `network inspect`. [] without a table or without nft. */
+const COMMENT_RE = /^pocker:([0-9a-f]{8}):([0-9a-zA-Z_.-]+)$/;
+
+/** The table's rules (all of them, every root's), or [] when there is no table. */
+async function listTable(): Promise<NftRule[]> {
+  let listed;
+  try {
+    listed = timed(() => native().nftList(TABLE));
+  } catch (err) {
+    throw nftError(err, `list table ${FAMILY} ${TABLE}`);
+  }
+  return listed.map((r) => {
+    const m = COMMENT_RE.exec(r.comment);
+    return { chain: r.chain, handle: r.handle, comment: r.comment, rootTag: m?.[1] ?? '', id: m?.[2] ?? '', expr: r.expr };
+  });
+}
+
+/** The rules of `root` (its tag), for tests and `network inspect`. [] without a table or without nf_tables. */
 export async function listRules(root: string): Promise<NftRule[]> {
   let rules: NftRule[];
   try {
@@ -216,112 +205,137 @@ export async function listRules(root: string): Promise<NftRule[]> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Building rules (libnftables-json)
+// Building rules (validated here: the addon refuses what it cannot encode with a TypeError)
 
-function tableAndChains(): Command[] {
-  const out: Command[] = [{ add: { table: { family: FAMILY, name: TABLE } } }];
-  for (const c of BASE_CHAINS) {
-    out.push({ add: { chain: { family: FAMILY, table: TABLE, name: c.name, type: c.type, hook: c.hook, prio: c.prio, policy: 'accept' } } });
-  }
+const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
+
+function invalid(message: string): PockerError {
+  return new PockerError(message, { code: 'ERR_POCKER_INVALID', step: 'network' });
+}
+
+function checkIfname(name: string): string {
+  if (!IFNAME_RE.test(name)) throw invalid(`invalid bridge name ${JSON.stringify(name)}`);
+  return name;
+}
+
+function checkPort(port: number): number {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(`invalid port ${port}`);
+  return port;
+}
+
+function tableAndChains(): NftCommand[] {
+  const out: NftCommand[] = [{ op: 'table' }];
+  for (const c of BASE_CHAINS) out.push({ op: 'chain', name: c.name, type: c.type, hook: c.hook, prio: c.prio });
   return out;
 }
 
-function rule(verb: 'add' | 'insert', chain: ChainName, comment: string, expr: unknown[]): Command {
-  return { [verb]: { rule: { family: FAMILY, table: TABLE, chain, comment, expr } } };
+function rule(chain: ChainName, comment: string, expr: NftExpr[], insert = false): NftCommand {
+  if (comment.length > 254) throw invalid(`rule comment too long: ${comment}`);
+  return { op: 'rule', chain, comment, insert, expr };
 }
 
-function deleteRule(r: NftRule): Command {
-  return { delete: { rule: { family: FAMILY, table: TABLE, chain: r.chain, handle: r.handle } } };
+function deleteRule(r: NftRule): NftCommand {
+  return { op: 'delete', chain: r.chain, handle: r.handle };
 }
 
-const match = (left: unknown, right: unknown, op = '=='): unknown => ({ match: { op, left, right } });
-const meta = (key: string): unknown => ({ meta: { key } });
-const payload = (protocol: string, field: string): unknown => ({ payload: { protocol, field } });
+const iif = (name: string, neq = false): NftExpr => ({ kind: 'iifname', name, neq });
+const oif = (name: string, neq = false): NftExpr => ({ kind: 'oifname', name, neq });
 
-/** A CIDR as nft's prefix; the family's payload protocol (ip / ip6). */
-function prefix(cidr: string): { proto: 'ip' | 'ip6'; value: unknown } {
-  const [addr, len] = cidr.split('/') as [string, string | undefined];
-  const proto = addr.includes(':') ? 'ip6' : 'ip';
-  const bits = len === undefined ? (proto === 'ip' ? 32 : 128) : Number(len);
-  return { proto, value: { prefix: { addr, len: bits } } };
+/** A CIDR, normalized ('10.1.2.0/24'): its network address and length. */
+function prefix(cidr: string): string {
+  const c = parseCidr(cidr);
+  if (!c) throw invalid(`invalid subnet ${JSON.stringify(cidr)}`);
+  const [addr] = cidr.split('/') as [string];
+  const bits = cidr.includes('/') ? c.bits : c.family === 4 ? 32 : 128;
+  if (bits === 0) throw invalid(`invalid subnet ${JSON.stringify(cidr)}: a network's subnet cannot be /0`);
+  return `${addr}/${bits}`;
 }
 
 /** The rules of one network (see the file's head). */
-function networkRules(comment: string, net: NetworkRuleSpec): { append: Command[]; prepend: Command[] } {
-  const append: Command[] = [];
-  const prepend: Command[] = [];
-  const br = net.bridge;
+function networkRules(comment: string, net: NetworkRuleSpec): { append: NftCommand[]; prepend: NftCommand[] } {
+  const append: NftCommand[] = [];
+  const prepend: NftCommand[] = [];
+  const br = checkIfname(net.bridge);
   if (net.internal) {
     // Nothing in or out but within the network (inserted first: no other network's accept can pass it).
-    prepend.push(rule('insert', 'forward', comment, [match(meta('iifname'), br), match(meta('oifname'), br, '!='), { drop: null }]));
-    prepend.push(rule('insert', 'forward', comment, [match(meta('oifname'), br), match(meta('iifname'), br, '!='), { drop: null }]));
+    prepend.push(rule('forward', comment, [iif(br), oif(br, true), { kind: 'drop' }], true));
+    prepend.push(rule('forward', comment, [oif(br), iif(br, true), { kind: 'drop' }], true));
     return { append, prepend };
   }
-  append.push(rule('add', 'forward', comment, [match(meta('iifname'), br), { accept: null }]));
-  append.push(rule('add', 'forward', comment, [match(meta('oifname'), br), { accept: null }]));
-  for (const cidr of net.subnets) {
-    const { proto, value } = prefix(cidr);
+  append.push(rule('forward', comment, [iif(br), { kind: 'accept' }]));
+  append.push(rule('forward', comment, [oif(br), { kind: 'accept' }]));
+  for (const subnet of net.subnets) {
+    const cidr = prefix(subnet);
     // Out of the network to anywhere else: masquerade.
-    append.push(rule('add', 'postrouting', comment, [match(payload(proto, 'saddr'), value), match(meta('oifname'), br, '!='), { masquerade: null }]));
+    append.push(rule('postrouting', comment, [{ kind: 'saddr', cidr }, oif(br, true), { kind: 'masquerade' }]));
     // Hairpin: a container reaches a published port (of its own network) through a host address.
     append.push(
-      rule('add', 'postrouting', comment, [
-        match({ ct: { key: 'status' } }, 'dnat', 'in'),
-        match(payload(proto, 'saddr'), value),
-        match(payload(proto, 'daddr'), value),
-        match(meta('oifname'), br),
-        { masquerade: null },
-      ]),
+      rule('postrouting', comment, [{ kind: 'ctDnat' }, { kind: 'saddr', cidr }, { kind: 'daddr', cidr }, oif(br), { kind: 'masquerade' }]),
     );
   }
   // The host's own 127.0.0.1:PORT connections, DNAT'ed into the bridge (needs route_localnet=1 on it).
-  append.push(rule('add', 'postrouting', comment, [match(meta('oifname'), br), match(payload('ip', 'saddr'), { prefix: { addr: '127.0.0.0', len: 8 } }), { masquerade: null }]));
+  append.push(rule('postrouting', comment, [oif(br), { kind: 'saddr', cidr: '127.0.0.0/8' }, { kind: 'masquerade' }]));
   return { append, prepend };
 }
 
 /** The DNAT rules of one published port (prerouting and output). */
-function portRules(comment: string, m: PortMapping): Command[] {
-  const six = m.containerIp.includes(':');
-  const proto = six ? 'ip6' : 'ip';
-  const dst: unknown[] = m.hostIp === '' || m.hostIp === '0.0.0.0' || m.hostIp === '::'
-    ? [match({ fib: { result: 'type', flags: ['daddr'] } }, 'local'), match(meta('nfproto'), six ? 'ipv6' : 'ipv4')]
-    : [match(payload(m.hostIp.includes(':') ? 'ip6' : 'ip', 'daddr'), m.hostIp)];
-  const expr = [...dst, match(payload(m.protocol, 'dport'), m.hostPort), { dnat: { family: proto, addr: m.containerIp, port: m.containerPort } }];
-  return [rule('add', 'prerouting', comment, expr), rule('add', 'output', comment, expr)];
+function portRules(comment: string, m: PortMapping): NftCommand[] {
+  const family = isIP(m.containerIp);
+  if (family === 0) throw invalid(`invalid container address ${JSON.stringify(m.containerIp)}`);
+  if (m.protocol !== 'tcp' && m.protocol !== 'udp') throw invalid(`invalid protocol ${JSON.stringify(m.protocol)}`);
+  const any = m.hostIp === '' || m.hostIp === '0.0.0.0' || m.hostIp === '::';
+  const hostFamily = any ? family : isIP(m.hostIp);
+  if (hostFamily === 0) throw invalid(`invalid host address ${JSON.stringify(m.hostIp)}`);
+  const dst: NftExpr[] = any
+    ? [{ kind: 'fibLocal' }, { kind: 'nfproto', family: family === 6 ? 'ipv6' : 'ipv4' }]
+    : [{ kind: 'daddr', cidr: `${m.hostIp}/${hostFamily === 6 ? 128 : 32}` }];
+  const expr: NftExpr[] = [
+    ...dst,
+    { kind: 'dport', protocol: m.protocol, port: checkPort(m.hostPort) },
+    { kind: 'dnat', addr: m.containerIp, port: checkPort(m.containerPort) },
+  ];
+  return [rule('prerouting', comment, expr), rule('output', comment, expr)];
 }
 
 // ---------------------------------------------------------------------------------------------
 // The API (lib/network/store and run call these; the contract is in PLAN.md)
 
+/** A batch that lost a race: a rule it deletes was deleted by another pocker in between. */
+function lostRace(err: unknown): boolean {
+  const e = err as NativeNftError | undefined;
+  return e?.code === 'ENOENT' && e.request === 'NFT_MSG_DELRULE';
+}
+
 /**
  * Makes the table and base chains when missing and (re)writes the rules of network `net`: its old
- * rules (if any) are deleted and the new ones added in the same transaction, so calling it again is
- * harmless. An --internal network needs no NAT: without nft it is a no-op.
+ * rules (if any) are deleted and the new ones added in the same batch, so calling it again is
+ * harmless. An --internal network needs no NAT: without nf_tables it is a no-op.
  */
 export async function ensureNetworkRules(root: string, net: NetworkRuleSpec): Promise<void> {
   const comment = ruleComment(root, net.id);
-  let existing: NftRule[];
+  const { append, prepend } = networkRules(comment, net);
+  const batch = async (): Promise<NftCommand[]> => {
+    const existing = (await listTable()).filter((r) => r.comment === comment);
+    return [...tableAndChains(), ...existing.map(deleteRule), ...prepend, ...append];
+  };
+  let commands: NftCommand[];
   try {
-    existing = (await listTable()).filter((r) => r.comment === comment);
+    commands = await batch();
   } catch (err) {
     if (net.internal && err instanceof PockerError && err.code === 'ERR_POCKER_UNSUPPORTED') return;
     throw err;
   }
-  const { append, prepend } = networkRules(comment, net);
-  await applyRetrying([...tableAndChains(), ...existing.map(deleteRule), ...prepend, ...append], `set up the rules of network ${net.id}`, async () => {
-    const again = (await listTable()).filter((r) => r.comment === comment);
-    return [...tableAndChains(), ...again.map(deleteRule), ...prepend, ...append];
-  });
+  await applyRetrying(commands, `set up the rules of network ${net.id}`, batch);
 }
 
-/** Removes every rule of `id` (a network or a container) under `root`: one transaction. */
+/** Removes every rule of `id` (a network or a container) under `root`: one batch. */
 async function removeRulesOf(root: string, ids: (r: NftRule) => boolean, what: string): Promise<number> {
   const tag = rootTag(root);
   const pick = async (): Promise<NftRule[]> => {
     try {
       return (await listTable()).filter((r) => r.rootTag === tag && ids(r));
     } catch (err) {
-      // No nft: no rule of ours can exist.
+      // No nf_tables: no rule of ours can exist.
       if (err instanceof PockerError && err.code === 'ERR_POCKER_UNSUPPORTED') return [];
       throw err;
     }
@@ -329,19 +343,25 @@ async function removeRulesOf(root: string, ids: (r: NftRule) => boolean, what: s
   let doomed = await pick();
   for (let attempt = 0; ; attempt++) {
     if (doomed.length === 0) return 0;
-    const r = await runDocument(doomed.map(deleteRule));
-    if (r.status === 0) return doomed.length;
-    // Someone else (another pocker's reconcile) deleted one of them in between: list again.
-    if (attempt >= 3) throw nftFailed(what, r);
+    try {
+      applyRaw(doomed.map(deleteRule));
+      return doomed.length;
+    } catch (err) {
+      // Someone else (another pocker's reconcile) deleted one of them in between: list again.
+      if (!lostRace(err) || attempt >= 3) throw nftError(err, what);
+    }
     doomed = await pick();
   }
 }
 
-async function applyRetrying(commands: Command[], what: string, again: () => Promise<Command[]>): Promise<void> {
+async function applyRetrying(commands: NftCommand[], what: string, again: () => Promise<NftCommand[]>): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    const r = await runDocument(commands);
-    if (r.status === 0) return;
-    if (attempt >= 3) throw nftFailed(what, r);
+    try {
+      applyRaw(commands);
+      return;
+    } catch (err) {
+      if (!lostRace(err) || attempt >= 3) throw nftError(err, what);
+    }
     commands = await again();
   }
 }
@@ -352,7 +372,7 @@ export async function removeNetworkRules(root: string, networkId: string): Promi
 }
 
 /**
- * Adds the DNAT rules of a container's published ports (one transaction; makes the table and
+ * Adds the DNAT rules of a container's published ports (one batch; makes the table and
  * chains when missing). `bridge` is the network's bridge (kept for the rules' future use; the
  * network's own rules carry the masquerade). Call removeContainerRules() before adding again.
  */

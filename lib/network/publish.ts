@@ -1,5 +1,5 @@
 // Published ports from start to end, for the run flow (net-store's lib/network/attach.ts): claim the
-// host ports (lib/network/ports.ts), then add their DNAT rules (lib/network/nft.ts) in one nft
+// host ports (lib/network/ports.ts), then add their DNAT rules (lib/network/nft.ts) in one nftables
 // transaction — or, if that fails, give the claims back, so nothing is left; and the reverse when
 // the container ends (idempotent: usable from `network __release` and from reconcile).
 import { isIP } from 'node:net';
@@ -51,7 +51,7 @@ export async function publishPorts(
 
 /**
  * Removes a container's port rules and gives its host ports back (idempotent). A container without
- * a port claim costs no nft call: publishPorts() claims before it adds rules and this removes the
+ * a port claim costs no nftables request: publishPorts() claims before it adds rules and this removes the
  * rules before the claims, so rules without a claim cannot exist (reconcilePublished() still lists
  * the table for whatever addPortRules() alone made).
  */

@@ -755,9 +755,9 @@ const defaultNoneHint = ': none is the default network for now; add --network br
 
 /**
  * $POCKER_DEFAULT_NETWORK: none or bridge. The default is none for now (Docker's is bridge): a bridge
- * start now costs 1-2 ms on an idle machine (bench/README.md), but it needs the nft program, which a
- * fresh machine lacks, and turns on the host's ip_forward; until a plain `pocker run` can fall back
- * cleanly where nft is missing, it stays on none and works anywhere.
+ * start now costs 1-2 ms on an idle machine (bench/README.md) and needs no nft program any more
+ * (only the kernel's nftables: lib/network/nft.ts), but it turns on the host's ip_forward; which
+ * default pocker has is decided apart from that (issue 11).
  */
 export function defaultNetworkMode(env: NodeJS.ProcessEnv = process.env): 'none' | 'bridge' {
   const v = env.POCKER_DEFAULT_NETWORK;
