@@ -61,7 +61,8 @@ export interface RunOptions {
   volumes?: Array<string | VolumeSpec>;
   tmpfs?: Array<string | TmpfsSpec>;
   /**
-   * `bridge` (the default network; the default mode when $POCKER_DEFAULT_NETWORK says `bridge`, else `none`),
+   * `bridge` (the default network, and the default mode for root, as Docker's; a rootless caller's
+   * default is `none`, and `-p` alone picks `pasta`; $POCKER_DEFAULT_NETWORK=none|bridge overrides both),
    * `none` (a private network namespace with only loopback), `host`, `container:NAME|ID` (join that
    * running container's network namespace) or a user-defined network's name or id. Several
    * networks (bridge and user-defined ones): one interface each, eth0, eth1 … in order.

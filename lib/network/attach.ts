@@ -158,9 +158,9 @@ export async function ensureBridge(root: string, net: NetworkRecord, mtu: number
     try {
       await ensureNetworkRules(root, { id: net.id, bridge: net.bridge, subnets: net.subnets.map((s) => s.subnet), internal: net.internal });
     } catch (err) {
-      // No nf_tables in the kernel: say how to do without a bridge too (POCKER_DEFAULT_NETWORK=bridge may have asked for it).
+      // No nf_tables in the kernel: say how to do without a bridge too (it may be the default, not chosen).
       if (err instanceof PockerError && err.code === 'ERR_POCKER_UNSUPPORTED') {
-        throw new PockerError(`${err.message}; or run the container with --network none (and POCKER_DEFAULT_NETWORK unset or none)`, {
+        throw new PockerError(`${err.message}; or run the container with --network none (POCKER_DEFAULT_NETWORK=none makes that the default)`, {
           code: 'ERR_POCKER_UNSUPPORTED',
           step: 'network',
           ...(err.path !== undefined ? { path: err.path } : {}),

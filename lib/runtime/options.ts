@@ -750,18 +750,23 @@ function resolveLogOpts(value: RunOptions['logOpts']): { maxSize: number; maxFil
   return { maxSize, maxFiles };
 }
 
-/** Said when a network flag meets the default network (none), which the user did not choose. */
-const defaultNoneHint = ': none is the default network for now; add --network bridge (or set POCKER_DEFAULT_NETWORK=bridge)';
+/** Said when a network flag meets the default network while that is none (the user did not choose it). */
+function defaultNoneHint(env: NodeJS.ProcessEnv): string {
+  if (env.POCKER_DEFAULT_NETWORK === 'none') return ': the default network is none here (POCKER_DEFAULT_NETWORK=none); add --network bridge or a network\'s name';
+  return ': a rootless caller\'s default network is none (there is no bridge without root)';
+}
 
 /**
- * $POCKER_DEFAULT_NETWORK: none or bridge. The default is none for now (Docker's is bridge): a bridge
- * start now costs 1-2 ms on an idle machine (bench/README.md) and needs no nft program any more
- * (only the kernel's nftables: lib/network/nft.ts), but it turns on the host's ip_forward; which
- * default pocker has is decided apart from that (issue 11).
+ * The network of a container that names none: Docker's `bridge` for root, `none` for a rootless
+ * caller (who has no bridge; `-p` alone picks the user-mode stack, as Podman). $POCKER_DEFAULT_NETWORK
+ * (none or bridge) overrides it: the test suites set none outside their own network namespaces, so
+ * no test container gets a bridge on the machine's real network. The bridge needs no program (its
+ * rules go to nf_tables through netlink from the addon), only the kernel's bridge, veth and
+ * nf_tables support; where one is missing the error says so and names --network none.
  */
-export function defaultNetworkMode(env: NodeJS.ProcessEnv = process.env): 'none' | 'bridge' {
+export function defaultNetworkMode(env: NodeJS.ProcessEnv = process.env, rootless: boolean = isRootless()): 'none' | 'bridge' {
   const v = env.POCKER_DEFAULT_NETWORK;
-  if (v === undefined || v === '') return 'none';
+  if (v === undefined || v === '') return rootless ? 'none' : 'bridge';
   if (v === 'none' || v === 'bridge') return v;
   throw invalid(`invalid POCKER_DEFAULT_NETWORK ${show(v)}: none or bridge`);
 }
@@ -799,7 +804,7 @@ function resolveNetwork(opts: RunOptions, env: NodeJS.ProcessEnv): Pick<Resolved
   if (special !== undefined) {
     if (special.startsWith('container:') && special.length === 'container:'.length) throw invalid(`invalid network ${show(special)}: container: needs a container's name or id`);
     if (opts.ip !== undefined || opts.ip6 !== undefined || aliases || opts.macAddress !== undefined) {
-      throw invalid(`conflicting options: --ip, --network-alias and --mac-address need a bridge or user-defined network (--network ${special})${opts.network === undefined ? defaultNoneHint : ''}`);
+      throw invalid(`conflicting options: --ip, --network-alias and --mac-address need a bridge or user-defined network (--network ${special})${opts.network === undefined ? defaultNoneHint(env) : ''}`);
     }
     if (special.startsWith('container:') && (addHosts || dns || dnsSearch || dnsOptions)) throw invalid(`conflicting options: --add-host and --dns cannot be used with --network ${special} (its /etc/hosts and resolv.conf are the other container's)`);
   } else {
@@ -1443,7 +1448,7 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
       // Rootless -p: the user-mode network stack that is installed (pasta, else slirp4netns), as Podman.
       config.network = userModeHelper().kind;
     } else if (!config.networks && !isUserModeNetwork(config.network)) {
-      throw invalid(`conflicting options: port publishing and the container type network mode (--network ${config.network})${opts.network === undefined ? defaultNoneHint : ''}`);
+      throw invalid(`conflicting options: port publishing and the container type network mode (--network ${config.network})${opts.network === undefined ? defaultNoneHint(env) : ''}`);
     }
   }
   return config;

@@ -159,12 +159,25 @@ describe.skipIf(!isRoot)('containers on networks', () => {
     await expect(fetchTcp('127.0.0.1', 18081)).rejects.toThrow(/ECONNREFUSED/);
   });
 
-  it('--network bridge (the default with POCKER_DEFAULT_NETWORK=bridge); --internal has no way out; container: shares one namespace', async () => {
+  it('bridge is the default network (no --network, no POCKER_DEFAULT_NETWORK); --internal has no way out; container: shares one namespace', async () => {
     const root = newRoot();
-    const d = await cli(['--root', root, 'run', '--rm', '--cgroup-parent', testCgroupParent(), 'host', 'sh', '-c', 'ip -4 -o addr show eth0; ip route'], { env: { POCKER_DEFAULT_NETWORK: 'bridge' } });
+    // An empty POCKER_DEFAULT_NETWORK is unset: root's own default, Docker's bridge.
+    const d = await cli(['--root', root, 'run', '--rm', '--cgroup-parent', testCgroupParent(), 'host', 'sh', '-c', 'ip -4 -o addr show eth0; ip route'], { env: { POCKER_DEFAULT_NETWORK: '' } });
     expect(d.stderr).toBe('');
     expect(d.stdout).toMatch(/eth0 +inet 172\.(1[7-9]|2\d|3[01])\.0\.2\/16/);
     expect(d.stdout).toMatch(/^default via 172\.\d+\.0\.1 dev eth0/m);
+    // The library's run() has the same default.
+    const saved = process.env.POCKER_DEFAULT_NETWORK;
+    delete process.env.POCKER_DEFAULT_NETWORK;
+    try {
+      await run({ image: 'host', cmd: ['sleep', '60'], detach: true, name: 'libdefault', root, cgroupParent: testCgroupParent() });
+    } finally {
+      if (saved !== undefined) process.env.POCKER_DEFAULT_NETWORK = saved;
+    }
+    const lib = await inspectContainer('libdefault', { root });
+    expect(Object.keys(lib.NetworkSettings.Networks)).toEqual(['bridge']);
+    expect(lib.HostConfig.NetworkMode).toBe('bridge');
+    await pk(root, 'rm', '-f', 'libdefault');
     await pk(root, 'network', 'create', '--internal', '--subnet', '10.42.0.0/24', 'inner');
     const i = await pk(root, 'run', '--rm', '--network', 'inner', 'host', 'sh', '-c', 'ip route; busybox wget -T 2 -q -O- http://10.99.0.1/ 2>&1; echo rc=$?');
     expect(i.stdout).not.toMatch(/default/);
@@ -312,8 +325,6 @@ describe.skipIf(!isRoot)('containers on networks', () => {
       [['--network', 'h', '--mac-address', 'zz'], /invalid MAC address/],
       [['--network', 'none', '-p', '80'], /conflicting options: port publishing/],
       [['--add-host', 'nocolon'], /--add-host/],
-      // The default network is none for now: a network flag without --network says how to get a bridge.
-      [['-p', '80'], /none is the default network for now; add --network bridge/],
     ];
     for (const [args, re] of cases) {
       const r = await pk(root, 'run', '--rm', ...args, 'host', 'true');

@@ -12,6 +12,7 @@ import {
   parseBytes,
   parseEnvFile,
   applyImageDefaults,
+  defaultNetworkMode,
   resolveRunOptions,
   type ResolvedRunConfig,
 } from '../../lib/runtime/options.js';
@@ -42,6 +43,9 @@ beforeAll(() => {
 afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
+
+/** The default network with an empty environment: Docker's bridge for root, none for a rootless caller. */
+const DEFAULT_NETWORK = process.geteuid?.() === 0 ? 'bridge' : 'none';
 
 /** Resolves `{ image: 'host', ...extra }` with an empty environment. */
 function resolve(extra: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): ResolvedRunConfig {
@@ -81,7 +85,7 @@ describe('defaults', () => {
     expect(c.user).toBe('');
     expect(c).toMatchObject({ interactive: false, tty: false, readOnly: false, init: false, rm: false, noNewPrivs: false });
     expect(c.ttySize).toBeUndefined();
-    expect(c.network).toBe('none'); // not yet Docker's bridge (POCKER_DEFAULT_NETWORK=bridge makes it bridge)
+    expect(c.network).toBe(DEFAULT_NETWORK);
     expect(c.mounts).toEqual([]);
     expect(c.resources).toEqual({});
     expect(c.caps).toBe(capMask(DEFAULT_CAPS));
@@ -665,7 +669,7 @@ describe('mounts together', () => {
 
 describe('network, security', () => {
   it.each<[RunOptions['network'] | undefined, string]>([
-    [undefined, 'none'],
+    [undefined, DEFAULT_NETWORK],
     ['bridge', 'bridge'],
     ['none', 'none'],
     ['host', 'host'],
@@ -682,7 +686,13 @@ describe('network, security', () => {
     expect(c.network).toBe('front');
     expect(c.networks).toEqual([{ network: 'front', ip: '10.1.0.5', aliases: ['web'], mac: '02:42:aa:00:00:01' }, { network: 'back' }]);
     expect(c.addHosts).toEqual(['db:10.1.0.9']);
-    expect(resolveRunOptions({ rootfs: '/' }, {}).network).toBe('none');
+    // Docker's bridge for root, none for a rootless caller; POCKER_DEFAULT_NETWORK overrides both.
+    expect(defaultNetworkMode({}, false)).toBe('bridge');
+    expect(defaultNetworkMode({}, true)).toBe('none');
+    expect(defaultNetworkMode({ POCKER_DEFAULT_NETWORK: '' }, false)).toBe('bridge');
+    expect(defaultNetworkMode({ POCKER_DEFAULT_NETWORK: 'none' }, false)).toBe('none');
+    expect(defaultNetworkMode({ POCKER_DEFAULT_NETWORK: 'bridge' }, true)).toBe('bridge');
+    expect(resolveRunOptions({ rootfs: '/' }, {}).network).toBe(process.geteuid?.() === 0 ? 'bridge' : 'none');
     expect(resolveRunOptions({ rootfs: '/' }, { POCKER_DEFAULT_NETWORK: 'bridge' }).network).toBe('bridge');
     expect(resolveRunOptions({ rootfs: '/' }, { POCKER_DEFAULT_NETWORK: 'none' }).network).toBe('none');
     expect(() => resolveRunOptions({ rootfs: '/' }, { POCKER_DEFAULT_NETWORK: 'host' })).toThrow(/POCKER_DEFAULT_NETWORK/);
@@ -690,9 +700,11 @@ describe('network, security', () => {
     expect(() => resolveRunOptions({ rootfs: '/', network: 'none', publish: ['80'] }, {})).toThrow(/port publishing/);
     expect(() => resolveRunOptions({ rootfs: '/', addHosts: ['nope'] }, {})).toThrow(/--add-host/);
     expect(() => resolveRunOptions({ rootfs: '/', macAddress: '01:00:00:00:00:01' }, { POCKER_DEFAULT_NETWORK: 'bridge' })).toThrow(/invalid MAC/);
-    // With the default none, network flags say how to get a bridge.
-    expect(() => resolveRunOptions({ rootfs: '/', macAddress: '02:42:aa:00:00:01' }, {})).toThrow(/none is the default network for now; add --network bridge/);
-    expect(() => resolveRunOptions({ rootfs: '/', publish: ['80'] }, {})).toThrow(/none is the default network for now; add --network bridge/);
+    // With the default none, network flags say why the default is none and how to get a bridge.
+    const none = { POCKER_DEFAULT_NETWORK: 'none' };
+    expect(() => resolveRunOptions({ rootfs: '/', macAddress: '02:42:aa:00:00:01' }, none)).toThrow(/the default network is none here \(POCKER_DEFAULT_NETWORK=none\); add --network bridge/);
+    expect(() => resolveRunOptions({ rootfs: '/', publish: ['80'] }, none)).toThrow(/the default network is none here \(POCKER_DEFAULT_NETWORK=none\); add --network bridge/);
+    if (process.geteuid?.() === 0) expect(resolveRunOptions({ rootfs: '/', publish: ['80'] }, {}).network).toBe('bridge');
     expect(resolveRunOptions({ rootfs: '/', network: 'host', publish: ['80'] }, {}).publish).toBeUndefined();
   });
 
