@@ -151,10 +151,10 @@ Napi::Value Detect(const Napi::CallbackInfo& info) {
   return layoutToJs(env, layout);
 }
 
-// cgroupApply(cgroupsPath, resources (object | JSON string), options?: {layout?, fs?, update?})
+// cgroupApply(cgroupsPath, resources (object | JSON string), options?: {layout?, fs?, update?, delegated?})
 Napi::Value Apply(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* usage = "cgroupApply(cgroupsPath, resources, { layout?, fs?, update? })";
+  const char* usage = "cgroupApply(cgroupsPath, resources, { layout?, fs?, update?, delegated? })";
   std::string cgroupsPath, json;
   if (!stringArg(info, 0, &cgroupsPath) || info.Length() < 2) return throwTypeError(env, usage);
   if (info[1].IsString()) {
@@ -186,12 +186,21 @@ Napi::Value Apply(const Napi::CallbackInfo& info) {
   Napi::Value fsArg = opts.IsEmpty() ? env.Undefined() : opts.Get("fs");
   Napi::Value updateArg = opts.IsEmpty() ? env.Undefined() : opts.Get("update");
   const bool update = updateArg.IsBoolean() && updateArg.As<Napi::Boolean>().Value();
+  // delegated: how many leading segments of cgroupsPath are the caller's delegated subtree (rootless).
+  Napi::Value delegatedArg = opts.IsEmpty() ? env.Undefined() : opts.Get("delegated");
+  size_t delegated = 0;
+  if (!delegatedArg.IsUndefined()) {
+    if (!delegatedArg.IsNumber()) return throwTypeError(env, usage);
+    const double d = delegatedArg.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= 64) || d != static_cast<double>(static_cast<size_t>(d))) return throwTypeError(env, usage);
+    delegated = static_cast<size_t>(d);
+  }
   Error e;
   if (fsArg.IsObject()) {
     JsFs fs(env, fsArg.As<Napi::Object>());
-    e = cgroupApply(layout, cgroupsPath, res, &out, fs, update);
+    e = cgroupApply(layout, cgroupsPath, res, &out, fs, update, delegated);
   } else {
-    e = cgroupApply(layout, cgroupsPath, res, &out, realCgroupFs(), update);
+    e = cgroupApply(layout, cgroupsPath, res, &out, realCgroupFs(), update, delegated);
   }
   if (e) return throwError(env, e);
   return pathsToJs(env, out);

@@ -233,10 +233,14 @@ Error checkResources(const CgroupLayout& layout, const LinuxResources& r) {
 }
 
 Error applyV2(const CgroupLayout& layout, const std::vector<std::string>& segs, const LinuxResources& r,
-              const CgroupPaths& paths, Creator& c) {
+              const CgroupPaths& paths, Creator& c, size_t delegated) {
   const std::string& mount = layout.unifiedMount;
+  // A delegated subtree (a rootless caller's): the levels above it are not the caller's to write,
+  // so what counts is what its root offers (its cgroup.controllers), and controllers are enabled
+  // from there down only (as runc and crun do for a systemd-delegated user@UID.service).
+  const std::string top = under(mount, segs, delegated);
   std::string text;
-  CG_TRY(c.read(join(mount, "cgroup.controllers"), &text));
+  CG_TRY(c.read(join(top, "cgroup.controllers"), &text));
   const std::vector<std::string> available = tokens(text);
   std::vector<const char*> want = needed(r);
   for (const auto& [key, value] : r.unified) {
@@ -244,12 +248,12 @@ Error applyV2(const CgroupLayout& layout, const std::vector<std::string>& segs, 
     std::string ctrl = key.substr(0, key.find('.'));
     if (ctrl == "cgroup") continue;
     const char* name = staticName(ctrl);
-    if (!has(available, ctrl)) return Error{EOPNOTSUPP, kStep, name, mount};
+    if (!has(available, ctrl)) return Error{EOPNOTSUPP, kStep, name, top};
     if (std::find_if(want.begin(), want.end(), [&](const char* w) { return ctrl == w; }) == want.end())
       want.push_back(name);
   }
   for (const char* ctrl : want)
-    if (!has(available, ctrl)) return Error{EOPNOTSUPP, kStep, ctrl, mount};
+    if (!has(available, ctrl)) return Error{EOPNOTSUPP, kStep, ctrl, top};
   if (!c.updating() && c.exists(paths.v2Leaf)) return Error{EEXIST, kStep, "mkdir", paths.v2Leaf};
 
   std::vector<std::string> enable;
@@ -274,9 +278,9 @@ Error applyV2(const CgroupLayout& layout, const std::vector<std::string>& segs, 
     }
     return line.empty() ? Error{} : c.write(join(dir, "cgroup.subtree_control"), line);
   };
-  std::string dir = mount;
+  std::string dir = top;
   CG_TRY(enableIn(dir, false));
-  for (size_t i = 0; i + 1 < segs.size(); i++) {
+  for (size_t i = delegated; i + 1 < segs.size(); i++) {
     dir = join(dir, segs[i]);
     bool fresh = false;
     CG_TRY(c.parent(dir, &fresh));
@@ -611,14 +615,16 @@ CgroupFs& realCgroupFs() {
 }
 
 Error cgroupApply(const CgroupLayout& layout, std::string_view cgroupsPath, const LinuxResources& resources,
-                  CgroupPaths* out, CgroupFs& fs, bool update) {
+                  CgroupPaths* out, CgroupFs& fs, bool update, size_t delegated) {
   CgroupPaths paths;
   CG_TRY(cgroupPaths(layout, cgroupsPath, &paths));
   CG_TRY(checkResources(layout, resources));
   std::vector<std::string> segs;
   CG_TRY(segments(cgroupsPath, &segs));
+  // The delegated subtree is a parent level: at least one segment (the leaf) lies below it.
+  if (delegated >= segs.size() || (delegated > 0 && layout.version != 2)) return invalidArg("delegated", std::string(cgroupsPath));
   Creator c(fs, update);
-  CG_TRY(layout.version == 2 ? applyV2(layout, segs, resources, paths, c) : applyV1(layout, segs, resources, paths, c));
+  CG_TRY(layout.version == 2 ? applyV2(layout, segs, resources, paths, c, delegated) : applyV1(layout, segs, resources, paths, c));
   c.commit();
   *out = std::move(paths);
   return {};

@@ -123,8 +123,11 @@ CgroupFs& realCgroupFs();
 // With `update` (`pocker update` of a running container) the leaves must exist (ENOENT otherwise):
 // nothing is created or removed, the same files are written with the values given (v1: memsw before
 // the limit when the new limit is above the current memsw).
+// `delegated` (v2 only): the first `delegated` segments of cgroupsPath are a subtree delegated to
+// the caller (a rootless user's): the controllers checked are those of its cgroup.controllers, and
+// they are enabled from it down, never in the levels above (they are not the caller's).
 Error cgroupApply(const CgroupLayout& layout, std::string_view cgroupsPath, const LinuxResources& resources,
-                  CgroupPaths* out, CgroupFs& fs = realCgroupFs(), bool update = false);
+                  CgroupPaths* out, CgroupFs& fs = realCgroupFs(), bool update = false, size_t delegated = 0);
 
 // Kills every process left in the cgroup (cgroup.kill on v2, else SIGKILL to each pid in
 // cgroup.procs: these are processes of a cgroup pocker created), then removes it, retrying while

@@ -45,6 +45,11 @@ export interface CgroupApplyOptions {
   fs?: CgroupFsDouble;
   /** The cgroups exist (a running container's): write the resources given, create nothing. */
   update?: boolean;
+  /**
+   * v2: how many leading segments of the path are a subtree delegated to the caller (a rootless
+   * user's): controllers are checked against its cgroup.controllers and enabled from it down only.
+   */
+  delegated?: number;
 }
 
 /** The kernel side, implemented by the native addon (see NativeAddon in lib/native.ts). */
@@ -171,10 +176,19 @@ export function planCgroups(info: CgroupInfo, parent: string, id: string, res: R
   };
 }
 
-/** The addon's error as a PockerError of step `cgroup` (EOPNOTSUPP: a controller that is not there). */
-function cgroupError(err: unknown): PockerError {
+/**
+ * The addon's error as a PockerError of step `cgroup` (EOPNOTSUPP: a controller that is not there;
+ * under a delegated subtree, one its owner was not given).
+ */
+function cgroupError(err: unknown, delegated?: string): PockerError {
   if (err instanceof PockerError) return err;
   const e = err as { code?: string; syscall?: string; path?: string };
+  if (e.code === 'EOPNOTSUPP' && delegated !== undefined) {
+    return new PockerError(
+      `the ${e.syscall ?? ''} cgroup controller is not delegated to this user: ${e.path ?? delegated}/cgroup.controllers does not list it (root enables it in each parent's cgroup.subtree_control; systemd: Delegate=yes on user@.service); cannot apply the requested limit`,
+      { code: 'ERR_POCKER_UNSUPPORTED', step: 'cgroup', ...(e.path ? { path: e.path } : {}), cause: err },
+    );
+  }
   if (e.code === 'EOPNOTSUPP') {
     return new PockerError(`the ${e.syscall ?? ''} cgroup controller is not available on this host; cannot apply the requested limit`, {
       code: 'ERR_POCKER_UNSUPPORTED',
@@ -189,15 +203,31 @@ function cgroupError(err: unknown): PockerError {
 }
 
 /**
+ * How many leading segments of `segs` the delegated subtree `delegated` (relative to the mount) is;
+ * undefined without one. It must be a proper prefix of the parent (v2 only).
+ */
+function delegatedDepth(info: CgroupInfo, segs: string[], delegated: string | undefined): number | undefined {
+  if (delegated === undefined) return undefined;
+  const d = parentSegments(delegated);
+  if (info.version !== 2 || d.length > segs.length || d.some((s, i) => segs[i] !== s)) {
+    throw invalid(`cgroup parent ${JSON.stringify(segs.join('/'))} is not inside the delegated subtree ${JSON.stringify(delegated)}`);
+  }
+  return d.length;
+}
+
+/**
  * Creates the parent (each missing level) and the container's leaves and writes the limits: the
  * resources become OCI linux.resources (toOciResources) and the addon's cgroupApply does the rest
  * (every check before anything is created; on failure the leaves created so far are removed and a
  * PockerError of step 'cgroup' is thrown). Parent levels stay even when this call made them: they
  * are shared, and removing one could race with another container being created in it.
+ * `delegated` (a rootless caller's subtree, relative to the mount, a prefix of `parent`): nothing
+ * above it is written, and controllers are those it was given.
  */
-export function createCgroups(plan: CgroupPlan, res: Resources, ops: CgroupOps, info: CgroupInfo, parent: string): void {
+export function createCgroups(plan: CgroupPlan, res: Resources, ops: CgroupOps, info: CgroupInfo, parent: string, delegated?: string): void {
   const r = normalizeResources(res);
   const segs = parentSegments(parent);
+  const depth = delegatedDepth(info, segs, delegated);
   if (plan.version !== info.version) throw invalid('cgroup plan does not match the detected cgroup layout');
   const id = basename(plan.leafDirs[0] ?? '');
   checkId(id);
@@ -205,9 +235,9 @@ export function createCgroups(plan: CgroupPlan, res: Resources, ops: CgroupOps, 
   if (expected.join('\n') !== plan.leafDirs.join('\n')) throw invalid('cgroup plan does not match its parent');
   let applied: CgroupApplied;
   try {
-    applied = ops.cgroupApply([...segs, id].join('/'), toOciResources(r), { layout: info });
+    applied = ops.cgroupApply([...segs, id].join('/'), toOciResources(r), { layout: info, ...(depth !== undefined ? { delegated: depth } : {}) });
   } catch (err) {
-    throw cgroupError(err);
+    throw cgroupError(err, delegated);
   }
   if (applied.dirs.join('\n') !== plan.leafDirs.join('\n')) {
     // The two sides disagree on the paths: never leave what the addon made behind.
@@ -227,14 +257,15 @@ export function createCgroups(plan: CgroupPlan, res: Resources, ops: CgroupOps, 
  * only the resources given, through the same translation as createCgroups (the addon's cgroupApply,
  * in update mode).
  */
-export function updateCgroups(info: CgroupInfo, parent: string, id: string, res: Resources, ops: CgroupOps): void {
+export function updateCgroups(info: CgroupInfo, parent: string, id: string, res: Resources, ops: CgroupOps, delegated?: string): void {
   const r = normalizeResources(res);
   const segs = parentSegments(parent);
   checkId(id);
+  const depth = delegatedDepth(info, segs, delegated);
   try {
-    ops.cgroupApply([...segs, id].join('/'), toOciResources(r), { layout: info, update: true });
+    ops.cgroupApply([...segs, id].join('/'), toOciResources(r), { layout: info, update: true, ...(depth !== undefined ? { delegated: depth } : {}) });
   } catch (err) {
-    throw cgroupError(err);
+    throw cgroupError(err, delegated);
   }
 }
 

@@ -3,13 +3,13 @@
 // user@UID.service, or a directory root chowned to it). Without one (or on cgroup v1, which has
 // no safe delegation) a limit flag is refused before anything is made, and a run without limits
 // makes no cgroup at all: the container stays in the caller's own cgroup.
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { CgroupInfo } from '../cgroup/detect.js';
 import type { CgroupPlan } from '../cgroup/index.js';
 import type { Resources } from '../cgroup/resources.js';
-import { PockerError } from '../errors.js';
+import { PockerError, fromSystemError } from '../errors.js';
 
 /** The flags a Resources came from, for the error. */
 const FLAG_OF: Record<keyof Resources, string> = {
@@ -59,6 +59,46 @@ export function delegatedCgroup(mount: string, uid: number, selfCgroup?: string)
   return undefined;
 }
 
+/** The leaf a caller's processes are moved into when they sit in the delegated cgroup itself. */
+export const EVACUATION_LEAF = 'init';
+
+/** The delegated subtree a rootless cgroup parent (`<delegated>/pocker`) lies in. */
+export function delegatedOfParent(parent: string): string | undefined {
+  const p = parent.replace(/^\/+|\/+$/g, '');
+  return p.endsWith('/pocker') ? p.slice(0, -'/pocker'.length) : undefined;
+}
+
+/**
+ * cgroup v2's "no internal processes" rule: a cgroup with processes of its own cannot enable
+ * controllers for its children. systemd keeps a user's processes in leaves below user@UID.service
+ * (init.scope, app.slice/…), so the delegated cgroup itself is empty; where root delegated one
+ * directory and put the user's shell straight into it, its processes are first moved into a leaf
+ * of their own, `<delegated>/init` (as Podman and rootlesskit's cgroup2 evacuation do), and the
+ * delegated cgroup becomes free to enable controllers for pocker's containers. Nothing happens when
+ * the caller lives below the delegated cgroup (the systemd case).
+ */
+export function evacuateDelegated(mount: string, delegated: string, selfCgroup?: string): void {
+  const own = (selfCgroup ?? ownCgroupPath(readFileSync('/proc/self/cgroup', 'utf8')) ?? '').replace(/^\/+|\/+$/g, '');
+  if (own !== delegated) return;
+  const dir = join(mount, delegated);
+  const leaf = join(dir, EVACUATION_LEAF);
+  try {
+    mkdirSync(leaf);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(err, 'cgroup', `cannot make ${leaf} for this user's processes (they sit in the delegated cgroup ${dir}, which cannot enable controllers while they do)`);
+  }
+  // Each pid of the delegated cgroup (this process among them) moves to the leaf; one that exited meanwhile is skipped.
+  const procs = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
+  for (const pid of procs) {
+    try {
+      writeFileSync(join(leaf, 'cgroup.procs'), pid);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') continue;
+      throw fromSystemError(err, 'cgroup', `cannot move process ${pid} from the delegated cgroup ${dir} into ${leaf}`);
+    }
+  }
+}
+
 /** A plan that makes no cgroup: the container stays in the caller's. */
 export function noCgroupPlan(info: CgroupInfo): CgroupPlan {
   return { version: info.version, leafDirs: [], v1Tasks: [], statsFiles: {} };
@@ -82,7 +122,7 @@ export function rootlessCgroupParent(info: CgroupInfo, res: Resources, uid: numb
   const mount = info.unifiedMount ?? '/sys/fs/cgroup';
   const delegated = delegatedCgroup(mount, uid, selfCgroup);
   if (!delegated) {
-    throw refuse(`no cgroup v2 directory above this process's own cgroup is owned by uid ${uid} (systemd delegates user@${uid}.service to a logged-in user; otherwise root can chown a directory under ${mount} to the user, with cgroup.procs and cgroup.subtree_control)`);
+    throw refuse(`no cgroup v2 directory above this process's own cgroup is owned by uid ${uid} (systemd delegates user@${uid}.service to a logged-in user: from a login shell's session scope, start pocker with systemd-run --user --scope; otherwise root can chown a directory under ${mount} to the user, with cgroup.procs and cgroup.subtree_control)`);
   }
   return `${delegated}/pocker`;
 }

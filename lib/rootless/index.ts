@@ -10,13 +10,13 @@ import type { CgroupInfo } from '../cgroup/detect.js';
 import { planCgroups, type CgroupPlan } from '../cgroup/index.js';
 import { PockerError } from '../errors.js';
 import type { ResolvedRunConfig } from '../runtime/options.js';
-import { noCgroupPlan, rootlessCgroupParent } from './cgroup.js';
+import { delegatedOfParent, evacuateDelegated, noCgroupPlan, rootlessCgroupParent } from './cgroup.js';
 import { rootlessIdMaps, type RootlessIdMaps } from './idmap.js';
 import { checkUnprivilegedPorts, isUserModeNetwork, userModeHelper } from './network.js';
 
 export { isRootless, defaultStateRoot, rootlessDataRoot, runtimeDir } from './paths.js';
 export { rootlessIdMaps, type RootlessIdMaps } from './idmap.js';
-export { limitFlags, delegatedCgroup } from './cgroup.js';
+export { limitFlags, delegatedCgroup, delegatedOfParent } from './cgroup.js';
 export { isUserModeNetwork, userModeHelper, userModeSetup } from './network.js';
 
 /**
@@ -53,6 +53,18 @@ export function rootlessCgroupPlan(info: CgroupInfo, cfg: Pick<ResolvedRunConfig
   const parent = rootlessCgroupParent(info, cfg.resources, uid);
   if (parent === undefined) return { plan: noCgroupPlan(info) };
   return { plan: planCgroups(info, parent, cfg.id, cfg.resources), parent };
+}
+
+/**
+ * Before a rootless container's cgroup is made under `parent` (`<delegated>/pocker`): the caller's
+ * processes leave the delegated cgroup itself when they sit there (evacuateDelegated), so that it
+ * can enable controllers. Returns the delegated subtree, for createCgroups/updateCgroups.
+ */
+export function prepareDelegated(info: CgroupInfo, parent: string): string | undefined {
+  const delegated = delegatedOfParent(parent);
+  if (delegated === undefined || info.version !== 2) return undefined;
+  evacuateDelegated(info.unifiedMount ?? '/sys/fs/cgroup', delegated);
+  return delegated;
 }
 
 let cachedMaps: RootlessIdMaps | undefined;

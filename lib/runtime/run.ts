@@ -37,7 +37,7 @@ import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from '.
 import { removeAnonymousVolumesSync, withContainerVolumes, type ContainerVolume } from '../volume/index.js';
 import { signalDetached, signalName, signalNumber } from './signals.js';
 import { buildSpec as buildFullSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
-import { callerIdMaps, checkRootless, isRootless, isUserModeNetwork, rootlessCgroupPlan, userModeSetup } from '../rootless/index.js';
+import { callerIdMaps, checkRootless, isRootless, isUserModeNetwork, prepareDelegated, rootlessCgroupPlan, userModeSetup } from '../rootless/index.js';
 import type { CgroupInfo } from '../cgroup/detect.js';
 import { recordEvent } from '../state/events.js';
 import { hiddenStorePaths } from '../spec/hidden.js';
@@ -707,7 +707,7 @@ export async function run(options: RunOptions): Promise<Container> {
     removeRunVolumes(cfg);
   };
   try {
-    if (plan.leafDirs.length) createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
+    if (plan.leafDirs.length) createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent, isRootless() ? prepareDelegated(info, cfg.cgroupParent) : undefined);
   } catch (err) {
     removeDir();
     throw err instanceof PockerError ? err : fromSystemError(err, 'cgroup', 'cannot create the container cgroup');
@@ -840,7 +840,7 @@ async function startEntry(entry: ContainerEntry, opts: { attach?: boolean; remov
     // Leftovers of a start killed before its monitor took over (no monitor runs this container).
     for (const dir of plan.leafDirs) addon.cgroupRemove(dir);
     try {
-      if (plan.leafDirs.length) createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent);
+      if (plan.leafDirs.length) createCgroups(plan, cfg.resources, addon, info, cfg.cgroupParent, isRootless() ? prepareDelegated(info, cfg.cgroupParent) : undefined);
     } catch (err) {
       if (pair) closeQuietly(pair);
       if (opts.removeOnFailure) removeDir();

@@ -7,6 +7,7 @@ import { detectCgroups, updateCgroups } from '../cgroup/index.js';
 import type { Resources } from '../cgroup/resources.js';
 import { lookupContainer, readConfig, stateRoot, withContainerLock, writeConfig } from '../container/index.js';
 import { native } from '../native.js';
+import { delegatedOfParent, isRootless } from '../rootless/index.js';
 import type { StateOptions } from '../state/api.js';
 import { recordEvent, containerEventAttributes } from '../state/events.js';
 import type { RunOptions } from '../types.js';
@@ -77,7 +78,16 @@ export async function updateContainer(ref: string, options: UpdateOptions): Prom
     if (given.length && c.status === 'running') {
       const parent = record?.meta.cgroupParent ?? run?.config.cgroupParent;
       if (parent === undefined) throw invalid(`cannot update container ${c.name}: its record does not name its cgroup parent`);
-      updateCgroups(detectCgroups(), parent, c.id, resources, native());
+      // Rootless: only a container started with limits has a cgroup (under the user's delegated
+      // subtree); one started without them runs in the caller's own cgroup, which is not its to limit.
+      const delegated = isRootless() ? delegatedOfParent(parent) : undefined;
+      if (isRootless() && delegated === undefined) {
+        throw new PockerError(`cannot update the limits of running container ${c.name}: it was started without limit flags, so as a rootless container it has no cgroup of its own; stop it, update, and start it again (this needs a delegated cgroup)`, {
+          code: 'ERR_POCKER_UNSUPPORTED',
+          step: 'cgroup',
+        });
+      }
+      updateCgroups(detectCgroups(), parent, c.id, resources, native(), delegated);
     }
     if (record && run) {
       const meta = { ...record.meta, run: { ...run, config: { ...run.config, resources, ...(restart ? { restart } : {}) } } };

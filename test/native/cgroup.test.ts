@@ -393,6 +393,43 @@ describe('cgroupApply against a recording stand-in', () => {
       expect(fs.calls).toEqual([]);
     });
 
+    it('delegated: nothing above the delegated subtree is written; its own controllers are what counts', () => {
+      // The root offers everything, the delegated user@1000.service only memory and pids (what its
+      // parents enable for it); a rootless caller may write only from there down.
+      const info = v2Root('cpuset cpu io memory pids', '');
+      const service = join(root, 'u/user@1000.service');
+      mkdirSync(service, { recursive: true });
+      writeFileSync(join(service, 'cgroup.controllers'), 'memory pids\n');
+      writeFileSync(join(service, 'cgroup.subtree_control'), '\n');
+      const out = addon().cgroupApply('u/user@1000.service/pocker/c1', oci({ memory: 64 * MB, pidsLimit: 20 }), { layout: info, fs, delegated: 2 });
+      expect(fs.calls).toEqual([
+        'write @/u/user@1000.service/cgroup.subtree_control = +memory +pids',
+        'create @/u/user@1000.service/pocker',
+        'write @/u/user@1000.service/pocker/cgroup.subtree_control = +memory +pids',
+        'create @/u/user@1000.service/pocker/c1',
+        'write @/u/user@1000.service/pocker/c1/memory.max = 67108864',
+        'write @/u/user@1000.service/pocker/c1/memory.swap.max = 67108864',
+        'write @/u/user@1000.service/pocker/c1/pids.max = 20',
+      ]);
+      expect(out.v2Leaf).toBe(join(service, 'pocker/c1'));
+      // A limit whose controller was not delegated fails before any write, naming the subtree.
+      fs.calls = [];
+      expect(() => addon().cgroupApply('u/user@1000.service/pocker/c2', oci({ cpuQuota: { quota: 50000, period: 100000 } }), { layout: info, fs, delegated: 2 })).toThrow(
+        expect.objectContaining({ code: 'EOPNOTSUPP', syscall: 'cpu', step: 'cgroup', path: service }),
+      );
+      expect(fs.calls).toEqual([]);
+      // createCgroups says so in words.
+      expect(() => createCgroups(planCgroups(info, 'u/user@1000.service/pocker', 'c3', { cpuShares: 512 }), { cpuShares: 512 }, { cgroupApply: (p, r, o) => addon().cgroupApply(p, r, { ...o, fs }), cgroupRemove: () => {} }, info, 'u/user@1000.service/pocker', 'u/user@1000.service')).toThrow(
+        /the cpu cgroup controller is not delegated to this user: .*user@1000\.service\/cgroup\.controllers does not list it/,
+      );
+      // The delegated subtree must lie above the leaf, and only on v2.
+      for (const d of [4, 5, -1, 1.5]) {
+        expect(() => addon().cgroupApply('u/user@1000.service/pocker/c4', {}, { layout: info, fs, delegated: d }), String(d)).toThrow();
+      }
+      expect(() => createCgroups(planCgroups(info, 'other/pocker', 'c5', {}), {}, addon(), info, 'other/pocker', 'u/user@1000.service')).toThrow(/not inside the delegated subtree/);
+      expect(fs.calls).toEqual([]);
+    });
+
     it('unified: written last, its controllers enabled; unknown ones refused', () => {
       const info = v2Root('cpu io memory pids', 'cpu memory pids');
       apply(info, 'p/c', { pids: { limit: 9 }, unified: { 'io.weight': '50', 'pids.max': '7' } });

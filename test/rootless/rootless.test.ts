@@ -178,7 +178,7 @@ describe.skipIf(!isRoot || !busybox || !haveTools)('rootless pocker (an unprivil
     expect(r.stdout.split('\n').map((l) => l.trim().split(/\s+/).join(' '))).toEqual(['0', `0 ${bob.uid} 1`, '']);
   });
 
-  it('limit flags are refused with the clear error on this cgroup-v1 machine, and nothing is left', async () => {
+  it('limit flags are refused with the clear error without a delegated cgroup (cgroup v1 here; the root cgroup in the v2 guest), and nothing is left', async () => {
     for (const flag of [['--memory', '64m'], ['--cpus', '0.5'], ['--pids-limit', '10']]) {
       const r = await alice.pocker(['run', '--rm', ...flag, 'host', 'true']);
       expect(r.code).toBe(125);
@@ -186,8 +186,14 @@ describe.skipIf(!isRoot || !busybox || !haveTools)('rootless pocker (an unprivil
     }
     const containers = join(alice.home, '.local/share/pocker/containers');
     expect(existsSync(containers) ? readdirSync(containers) : []).toEqual([]);
-    // Without a limit it runs (no cgroup of its own).
+    // Without a limit it runs (no cgroup of its own), and its limits cannot be updated while it runs.
     expect((await alice.pocker(['run', '--rm', 'host', 'true'])).code).toBe(0);
+    const d = await alice.pocker(['run', '-d', '--name', 'nolimit', 'host', 'sleep', '1000']);
+    expect(d.code).toBe(0);
+    const up = await alice.pocker(['update', '--pids-limit', '10', 'nolimit']);
+    expect(up.code).toBe(1); // update's own exit for a container it could not update (as Docker's)
+    expect(up.stderr).toMatch(/cannot update the limits of running container nolimit: it was started without limit flags, so as a rootless container it has no cgroup of its own/);
+    expect((await alice.pocker(['rm', '-f', 'nolimit'])).code).toBe(0);
   });
 
   it('bridge networks are refused clearly', async () => {

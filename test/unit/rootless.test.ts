@@ -1,11 +1,11 @@
 // Rootless mode's pure parts: subid parsing, the caller's id maps, the runtime dir's checks, the
 // cgroup delegation decision and pasta's port arguments. No container runs.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { limitFlags, rootlessCgroupParent, delegatedCgroup, ownCgroupPath } from '../../lib/rootless/cgroup.js';
+import { limitFlags, rootlessCgroupParent, delegatedCgroup, delegatedOfParent, evacuateDelegated, ownCgroupPath } from '../../lib/rootless/cgroup.js';
 import { rootlessIdMaps } from '../../lib/rootless/idmap.js';
 import { checkUnprivilegedPorts, pastaPortArgs } from '../../lib/rootless/network.js';
 import { checkPrivateDir, runtimeDir } from '../../lib/rootless/paths.js';
@@ -118,6 +118,27 @@ describe('rootless cgroups', () => {
     expect(delegatedCgroup(mount, uid + 12345, '/a/deleg/session')).toBeUndefined();
     expect(() => rootlessCgroupParent({ version: 2, unifiedMount: mount }, { pidsLimit: 5 }, uid + 12345)).toThrow(/this user has no delegated cgroup: no cgroup v2 directory.*--pids-limit/);
     expect(ownCgroupPath('12:pids:/x\n0::/user.slice/user-1000.slice/user@1000.service/app.slice\n')).toBe('/user.slice/user-1000.slice/user@1000.service/app.slice');
+  });
+
+  it('the delegated subtree of a rootless parent is the parent without its pocker level', () => {
+    expect(delegatedOfParent('user.slice/user-1000.slice/user@1000.service/pocker')).toBe('user.slice/user-1000.slice/user@1000.service');
+    expect(delegatedOfParent('/a/pocker/')).toBe('a');
+    expect(delegatedOfParent('pocker')).toBeUndefined();
+    expect(delegatedOfParent('a/b')).toBeUndefined();
+  });
+
+  it("moves the caller's processes out of the delegated cgroup only when they sit in it (no internal processes)", () => {
+    const mount = join(dir, 'evac');
+    const deleg = join(mount, 'd');
+    mkdirSync(join(deleg, 'session'), { recursive: true });
+    writeFileSync(join(deleg, 'cgroup.procs'), '');
+    // The caller lives below (systemd's case): nothing is made or moved.
+    evacuateDelegated(mount, 'd', '/d/session');
+    expect(existsSync(join(deleg, 'init'))).toBe(false);
+    // The caller sits in the delegated cgroup: its leaf is made and each pid written there.
+    writeFileSync(join(deleg, 'cgroup.procs'), `${process.pid}\n`);
+    evacuateDelegated(mount, 'd', '/d');
+    expect(readFileSync(join(deleg, 'init', 'cgroup.procs'), 'utf8')).toBe(String(process.pid));
   });
 });
 
