@@ -21,11 +21,13 @@ const file = path.join(__dirname, '..', 'dist', 'cli.cjs');
 // keys). esbuild's CommonJS output reads imports as properties at the call site
 // (`import_node_crypto.randomBytes(6)`), so `pocker ps` no longer loads crypto just because a
 // module it imports could make an id. A feature test (`typeof zlib.createZstdDecompress`) reads
-// the real module. (Not node:stream: its exports are the Stream constructor, which a stand-in
-// object cannot be.)
+// the real module. node:stream too (~3 ms): its exports are the Stream constructor, which a
+// stand-in object cannot be, so scripts/bundle-cli.mjs fails the build when the bundle uses any of
+// these modules other than by reading a property (`import_node_stream.PassThrough`): a default or
+// namespace import would get the stand-in itself.
 const LAZY_BUILTINS = new Set([
   'async_hooks', 'child_process', 'crypto', 'dgram', 'dns', 'fs/promises', 'http', 'https', 'net', 'readline',
-  'stream/promises', 'timers/promises', 'tty', 'worker_threads', 'zlib',
+  'stream', 'stream/promises', 'timers/promises', 'tty', 'worker_threads', 'zlib',
 ]);
 
 function lazyBuiltin(load) {
@@ -107,6 +109,7 @@ function cli() {
     });
 }
 
-// Run as the `pocker` command; required (test/unit/cli-lazy.test.ts), it only gives versionAsked.
+// Run as the `pocker` command; required (test/unit/cli-lazy.test.ts, scripts/bundle-cli.mjs), it
+// only gives versionAsked and LAZY_BUILTINS.
 if (require.main === module) cli();
-else module.exports = { versionAsked };
+else module.exports = { versionAsked, LAZY_BUILTINS };

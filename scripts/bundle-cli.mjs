@@ -56,6 +56,25 @@ const text = readFileSync(file, 'latin1');
 // bin/pocker.cjs reads the file as latin1: that is its text only when every byte is ASCII.
 const nonAscii = /[^\x00-\x7f]/.exec(text);
 if (nonAscii) throw new Error(`dist/cli.cjs: a non-ASCII character at offset ${nonAscii.index} (esbuild's charset: 'ascii' leaves it): escape it in the source`);
+// bin/pocker.cjs hands the bundle a stand-in object for each of its lazy built-ins. A module whose
+// exports are a function (node:stream's are the Stream constructor) must then be used only by
+// reading a property (`import_node_stream.PassThrough`, at the call site): never as a value (a
+// default or namespace import, `__toESM(require("node:stream"))`), where the stand-in would not be it.
+const { LAZY_BUILTINS } = createRequire(import.meta.url)('../bin/pocker.cjs');
+for (const name of LAZY_BUILTINS) {
+  if (typeof createRequire(import.meta.url)(`node:${name}`) !== 'function') continue;
+  for (const m of text.matchAll(new RegExp(`(.)require\\("node:${name}"\\)`, 'g'))) {
+    const binding = m[1] === '=' ? /([\w$]+)=$/.exec(text.slice(Math.max(0, m.index - 60), m.index + 1))?.[1] : undefined;
+    if (!binding) throw new Error(`dist/cli.cjs: node:${name} is not bound to a variable at offset ${m.index} (bin/pocker.cjs gives a stand-in for it)`);
+    for (const use of text.matchAll(new RegExp(`(.)${binding.replace(/\$/g, '\\$')}(?![\\w$])(.)`, 'g'))) {
+      if (/[\w$.]/.test(use[1])) continue; // another name that ends with this one
+      const end = use.index + use[0].length;
+      const assigned = use[2] === '=' && text.startsWith(`require("node:${name}")`, end);
+      const declared = assigned || ((use[1] === ',' || use[1] === ' ') && /[,;]/.test(use[2]));
+      if (use[2] !== '.' && !declared) throw new Error(`dist/cli.cjs: ${binding} (node:${name}) is used other than by reading a property at offset ${use.index}`);
+    }
+  }
+}
 const script = new vm.Script(text, { filename: file });
 const mod = { exports: {} };
 script.runInThisContext().call(mod.exports, mod.exports, createRequire(file), mod, file, dirname(file));

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { useBlockingReads } from '../fsutil.js';
 import { commandToRun, modulesFor } from './commands.js';
 import { cliMain, createBaseProgram, version } from './program.js';
+import { useDirectStdio } from './stdio.js';
 import type { CliContext, RunExecutor } from './run.js';
 
 /** The program for `argv` (normalized): only what its command needs, or the whole program. */
@@ -28,5 +29,7 @@ const executeRun: RunExecutor = async (options) => (await import('./run.js')).ex
 export function main(argv: string[]): Promise<number> {
   // One command per process: its reads of the store need no thread pool (lib/fsutil.ts).
   useBlockingReads();
+  // Nor, for most commands, Node's stream objects for stdout and stderr (./stdio.ts).
+  useDirectStdio();
   return cliMain(argv, executeRun, (normalized, ctx) => programFor(normalized, ctx));
 }
