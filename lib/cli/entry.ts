@@ -70,9 +70,18 @@ export const WARMED_COMMANDS = ['ps', 'images', 'run'] as const;
 export async function warmUp(command: (typeof WARMED_COMMANDS)[number], root: string): Promise<number> {
   useBlockingReads();
   useDirectStdio();
+  // Only warming: what these throw where the build runs (not root, no cgroup mounts) does not matter.
   const resolveOnly: RunExecutor = async (options) => {
-    (await import('../runtime/options.js')).resolveRunOptions(options);
-    (await import('../cgroup/detect.js')).detectCgroups();
+    try {
+      (await import('../runtime/options.js')).resolveRunOptions(options);
+    } catch {
+      /* compiled all the same */
+    }
+    try {
+      (await import('../cgroup/detect.js')).detectCgroups();
+    } catch {
+      /* compiled all the same */
+    }
     return 0;
   };
   const args = command === 'run' ? ['run', '--rm', '--root', root, 'host', 'true'] : ['--root', root, command];
