@@ -21,11 +21,13 @@ const file = path.join(__dirname, '..', 'dist', 'cli.cjs');
 // keys). esbuild's CommonJS output reads imports as properties at the call site
 // (`import_node_crypto.randomBytes(6)`), so `pocker ps` no longer loads crypto just because a
 // module it imports could make an id. A feature test (`typeof zlib.createZstdDecompress`) reads
-// the real module. (Not node:stream: its exports are the Stream constructor, which a stand-in
-// object cannot be.)
+// the real module. node:stream too (~3 ms): its exports are the Stream constructor, which a
+// stand-in object cannot be, so scripts/bundle-cli.mjs fails the build when the bundle uses any of
+// these modules other than by reading a property (`import_node_stream.PassThrough`): a default or
+// namespace import would get the stand-in itself.
 const LAZY_BUILTINS = new Set([
   'async_hooks', 'child_process', 'crypto', 'dgram', 'dns', 'fs/promises', 'http', 'https', 'net', 'readline',
-  'stream/promises', 'timers/promises', 'tty', 'worker_threads', 'zlib',
+  'stream', 'stream/promises', 'timers/promises', 'tty', 'worker_threads', 'zlib',
 ]);
 
 function lazyBuiltin(load) {
@@ -58,10 +60,20 @@ function bundleRequire() {
   return Object.assign(req, { resolve: real.resolve, cache: real.cache, main: real.main });
 }
 
-function load() {
+/**
+ * Commands with a code cache of their own (dist/cli.cjs.CMD.v8cache; scripts/cli-cache.cjs warms
+ * it by running the command's first part, lib/cli/entry.ts's WARMED_COMMANDS): it holds the
+ * functions the command calls, compiled, and not the other commands' (one cache with every
+ * command's functions measured slower for ps than compiling ps's own at each run: the whole cache
+ * is deserialized). Any other command line gets dist/cli.cjs.v8cache (the program's shell, and
+ * every command's registration).
+ */
+const CACHED_COMMANDS = ['ps', 'images', 'run'];
+
+function load(command) {
   let cachedData;
   try {
-    cachedData = fs.readFileSync(`${file}.v8cache`);
+    cachedData = fs.readFileSync(CACHED_COMMANDS.includes(command) ? `${file}.${command}.v8cache` : `${file}.v8cache`);
   } catch {
     // No cache (a build without one): V8 compiles the bundle from its text.
   }
@@ -74,24 +86,31 @@ function load() {
 }
 
 /**
- * `pocker [GLOBAL OPTIONS] -v|--version …`: the version is package.json's, printed as commander
- * prints it, without reading or compiling the bundle (~15 ms here, most of what `--version` cost).
- * The global options are skipped as lib/cli/commands.ts's commandToRun() skips them (the unit
- * test cli-lazy compares the two on the same command lines); anything else goes to the bundle.
+ * The first word of the command line after the global options (`--root DIR`, `--root=DIR`, `-D`,
+ * `--debug`), skipped as lib/cli/commands.ts's commandToRun() skips them (the unit test cli-lazy
+ * compares the two on the same command lines), or undefined.
  */
-function versionAsked(argv) {
+function firstWord(argv) {
   for (let i = 2; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--root') {
-      if (i + 1 >= argv.length) return false;
+      if (i + 1 >= argv.length) return undefined;
       i++;
-    } else if (arg === '-D' || arg === '--debug' || arg.startsWith('--root=')) {
-      continue;
-    } else {
-      return arg === '-v' || arg === '--version';
+    } else if (arg !== '-D' && arg !== '--debug' && !arg.startsWith('--root=')) {
+      return arg;
     }
   }
-  return false;
+  return undefined;
+}
+
+/**
+ * `pocker [GLOBAL OPTIONS] -v|--version …`: the version is package.json's, printed as commander
+ * prints it, without reading or compiling the bundle (~15 ms here, most of what `--version` cost).
+ * Anything else goes to the bundle.
+ */
+function versionAsked(argv) {
+  const word = firstWord(argv);
+  return word === '-v' || word === '--version';
 }
 
 function cli() {
@@ -99,7 +118,7 @@ function cli() {
     process.stdout.write(`${JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')).version}\n`);
     return;
   }
-  load()
+  load(firstWord(process.argv))
     .main(process.argv)
     .catch((err) => {
       process.stderr.write(`pocker: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -107,6 +126,7 @@ function cli() {
     });
 }
 
-// Run as the `pocker` command; required (test/unit/cli-lazy.test.ts), it only gives versionAsked.
+// Run as the `pocker` command; required (test/unit/cli-lazy.test.ts, scripts/bundle-cli.mjs), it
+// only gives versionAsked, firstWord, CACHED_COMMANDS and LAZY_BUILTINS.
 if (require.main === module) cli();
-else module.exports = { versionAsked };
+else module.exports = { versionAsked, firstWord, CACHED_COMMANDS, LAZY_BUILTINS };

@@ -3,15 +3,16 @@
 // some twenty ES modules and commander's CJS-in-ESM wrapper (about 25 ms -> 6 ms here). The
 // library (dist/index.js, built by tsc) stays plain ESM.
 //
-// Then it writes V8's code cache for that file (dist/cli.cjs.v8cache): bin/pocker.cjs compiles the
-// bundle with it, so V8 deserializes instead of parsing ~0.5 MB on every run (7-8 ms here). The
-// cache belongs to this Node's V8: another version rejects it and the bundle is compiled as usual.
+// Then it writes V8's code caches for that file (scripts/cli-cache.cjs: dist/cli.cjs.v8cache, and
+// dist/cli.cjs.CMD.v8cache for the commands that have one of their own): bin/pocker.cjs compiles
+// the bundle with one, so V8 deserializes instead of parsing ~0.7 MB on every run (7-8 ms here).
+// A cache belongs to this Node's V8: another version rejects it and the bundle is compiled as usual.
 import { build } from 'esbuild';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import vm from 'node:vm';
+import { execFileSync } from 'node:child_process';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -46,18 +47,33 @@ await build({
   logLevel: 'warning',
 });
 
-// The code cache: compile as bin/pocker.cjs does, run the module's top level and build the whole
-// program once (no side effects: commander objects only; every command module is initialized), so
-// the functions a run needs first are compiled eagerly and land in the cache too. (A cache of the
-// top level alone is 200 KB instead of 270 KB and measured no faster for --version or ps: esbuild
-// hoists every function to the top scope, so most of the cache is there either way.)
 const file = join(root, 'dist/cli.cjs');
 const text = readFileSync(file, 'latin1');
 // bin/pocker.cjs reads the file as latin1: that is its text only when every byte is ASCII.
 const nonAscii = /[^\x00-\x7f]/.exec(text);
 if (nonAscii) throw new Error(`dist/cli.cjs: a non-ASCII character at offset ${nonAscii.index} (esbuild's charset: 'ascii' leaves it): escape it in the source`);
-const script = new vm.Script(text, { filename: file });
-const mod = { exports: {} };
-script.runInThisContext().call(mod.exports, mod.exports, createRequire(file), mod, file, dirname(file));
-await mod.exports.programFor(['node', 'pocker'], { env: {}, execute: async () => 0, writeErr: () => {}, exitCode: 0 });
-writeFileSync(`${file}.v8cache`, script.createCachedData());
+// bin/pocker.cjs hands the bundle a stand-in object for each of its lazy built-ins. A module whose
+// exports are a function (node:stream's are the Stream constructor) must then be used only by
+// reading a property (`import_node_stream.PassThrough`, at the call site): never as a value (a
+// default or namespace import, `__toESM(require("node:stream"))`), where the stand-in would not be it.
+const { CACHED_COMMANDS, LAZY_BUILTINS } = createRequire(import.meta.url)('../bin/pocker.cjs');
+for (const name of LAZY_BUILTINS) {
+  if (typeof createRequire(import.meta.url)(`node:${name}`) !== 'function') continue;
+  for (const m of text.matchAll(new RegExp(`(.)require\\("node:${name}"\\)`, 'g'))) {
+    const binding = m[1] === '=' ? /([\w$]+)=$/.exec(text.slice(Math.max(0, m.index - 60), m.index + 1))?.[1] : undefined;
+    if (!binding) throw new Error(`dist/cli.cjs: node:${name} is not bound to a variable at offset ${m.index} (bin/pocker.cjs gives a stand-in for it)`);
+    for (const use of text.matchAll(new RegExp(`(.)${binding.replace(/\$/g, '\\$')}(?![\\w$])(.)`, 'g'))) {
+      if (/[\w$.]/.test(use[1])) continue; // another name that ends with this one
+      const end = use.index + use[0].length;
+      const assigned = use[2] === '=' && text.startsWith(`require("node:${name}")`, end);
+      const declared = assigned || ((use[1] === ',' || use[1] === ' ') && /[,;]/.test(use[2]));
+      if (use[2] !== '.' && !declared) throw new Error(`dist/cli.cjs: ${binding} (node:${name}) is used other than by reading a property at offset ${use.index}`);
+    }
+  }
+}
+// The code caches (scripts/cli-cache.cjs), each written by a process of its own: V8 keeps what one
+// compile made for the next compile of the same text in a process, so a second cache made here
+// would hold the first one's functions too.
+for (const command of ['', ...CACHED_COMMANDS]) {
+  execFileSync(process.execPath, [join(root, 'scripts/cli-cache.cjs'), ...(command ? [command] : [])], { stdio: ['ignore', 'ignore', 'inherit'] });
+}

@@ -6,6 +6,7 @@ import { isatty } from 'node:tty';
 import type { DetachedContainer } from '../runtime/run.js';
 import { CliError, reportFailure } from './failure.js';
 import { proxiedSignals, rootFlag as rootOf, type CliContext } from './run.js';
+import { writeStdout, writeStderr } from './stdio.js';
 
 const ROOT_HELP = 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)';
 const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
@@ -160,7 +161,7 @@ export async function attachedSession(c: DetachedContainer, opts: { stdin: boole
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(outputDone), new Promise<void>((r) => (timer = setTimeout(r, 2000)))]);
     clearTimeout(timer);
-    if (status.oomKilled) process.stderr.write(`pocker: container ${c.name} was killed: out of memory (OOM)\n`);
+    if (status.oomKilled) writeStderr(`pocker: container ${c.name} was killed: out of memory (OOM)\n`);
     return status.exitCode;
   } finally {
     for (const f of cleanups.reverse()) f();
@@ -210,7 +211,7 @@ export function addAttachCommands(program: Command, ctx: CliContext): void {
       for (const ref of refs) {
         try {
           await start(ref, root ? { root } : {});
-          process.stdout.write(`${ref}\n`);
+          writeStdout(`${ref}\n`);
         } catch (err) {
           reportFailure(ctx, err, 'start');
         }
@@ -235,7 +236,7 @@ export function addAttachCommands(program: Command, ctx: CliContext): void {
       for (const ref of refs) {
         try {
           await restartContainer(ref, { ...(root ? { root } : {}), ...(flags.time !== undefined ? { timeout: flags.time } : {}) });
-          process.stdout.write(`${ref}\n`);
+          writeStdout(`${ref}\n`);
         } catch (err) {
           reportFailure(ctx, err, 'start');
         }

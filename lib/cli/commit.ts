@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 
 import { CliError, reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
+import { writeStdout } from './stdio.js';
 
 interface CommitFlags {
   change?: string[];
@@ -55,7 +56,7 @@ function addCommit(command: Command, ctx: CliContext): void {
           ...(flags.author !== undefined ? { author: flags.author } : {}),
           pause: flags.pause !== false,
         });
-        process.stdout.write(`${id}\n`);
+        writeStdout(`${id}\n`);
         ctx.exitCode = 0;
       } catch (err) {
         reportFailure(ctx, err);

@@ -3,6 +3,7 @@
 // list: a command or flag added to the CLI is completed at once. Arguments named after containers
 // or images complete from `pocker ps -a` / `pocker images` at completion time.
 import { Argument, type Command, type Option } from 'commander';
+import { writeStdout } from './stdio.js';
 
 
 /** One command as completion sees it. */
@@ -236,6 +237,6 @@ export function addCompletionCommand(program: Command): void {
     .action((shell: (typeof COMPLETION_SHELLS)[number]) => {
       const spec = completionSpec(program);
       const text = shell === 'bash' ? bashCompletion(spec) : shell === 'zsh' ? zshCompletion(spec) : fishCompletion(spec);
-      process.stdout.write(text);
+      writeStdout(text);
     });
 }

@@ -7,6 +7,7 @@ import { addPsCommand } from './ps.js';
 import { CliError, reportFailure, TemplateError, UsageError } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
 import { defaultStateRoot } from '../rootless/paths.js';
+import { writeStdout } from './stdio.js';
 
 const ROOT_HELP = 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)';
 
@@ -50,7 +51,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
         await stopContainer(ref, { ...(grace !== undefined ? { timeout: grace } : {}), root });
-        process.stdout.write(`${ref}\n`);
+        writeStdout(`${ref}\n`);
       });
     });
 
@@ -76,7 +77,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
         await killContainer(ref, { signal: sig, root });
-        process.stdout.write(`${ref}\n`);
+        writeStdout(`${ref}\n`);
       });
     });
 
@@ -92,7 +93,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
         const end = await waitContainer(ref, { root });
-        process.stdout.write(`${end.exitCode}\n`);
+        writeStdout(`${end.exitCode}\n`);
       });
     });
 
@@ -110,7 +111,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
       const root = rootOf(ctx, flags, cmd);
       await each(ctx, refs, async (ref) => {
         await removeContainer(ref, { force: !!flags.force, root, ...(flags.volumes ? { volumes: true } : {}) });
-        process.stdout.write(`${ref}\n`);
+        writeStdout(`${ref}\n`);
       });
     });
 
@@ -225,7 +226,7 @@ async function inspectObjects(ctx: CliContext, refs: string[], flags: InspectFla
   } else {
     text = `${goJson(objects, '    ')}\n`;
   }
-  process.stdout.write(text);
+  writeStdout(text);
   for (const err of errors) reportFailure(ctx, err);
   return errors.length > 0 ? 1 : 0;
 }

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { guard } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
 import { defaultStateRoot } from '../rootless/paths.js';
+import { writeStdout } from './stdio.js';
 
 const KIND = ['C', 'A', 'D'] as const;
 
@@ -20,7 +21,7 @@ export function addDiffCommand(program: Command, ctx: CliContext): Command {
       guard(ctx, async () => {
         const { containerChanges } = await import('../state/diff.js');
         const changes = await containerChanges(ref, { root: rootFlag(ctx, flags, cmd) ?? defaultStateRoot(ctx.env) });
-        process.stdout.write(changes.map((c) => `${KIND[c.Kind]} ${c.Path}\n`).join(''));
+        writeStdout(changes.map((c) => `${KIND[c.Kind]} ${c.Path}\n`).join(''));
       }),
     );
 }

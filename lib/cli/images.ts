@@ -16,6 +16,7 @@ import type { ImageEntry } from '../image/store.js';
 import { formatTable, goJson, goTimeString, humanSize, parseFormat, renderRows, renderTemplate, timeAgo } from './format.js';
 import { CliError, guard, reportFailure } from './failure.js';
 import type { CliContext } from './run.js';
+import { writeStdout } from './stdio.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared plumbing
@@ -41,7 +42,7 @@ async function library(): Promise<typeof import('../image/manage.js')> {
 }
 
 function out(text: string): void {
-  process.stdout.write(text);
+  writeStdout(text);
 }
 
 async function familiarFn(): Promise<(name: string) => string> {
@@ -84,7 +85,7 @@ async function readAll(): Promise<string> {
 /** Reads a line from a terminal without echoing it (passwords). */
 function readHidden(prompt: string): Promise<string> {
   const stdin = process.stdin;
-  process.stdout.write(prompt);
+  writeStdout(prompt);
   return new Promise((resolve, reject) => {
     let value = '';
     stdin.setRawMode(true);
@@ -92,7 +93,7 @@ function readHidden(prompt: string): Promise<string> {
       stdin.off('data', onData);
       stdin.setRawMode(false);
       stdin.pause();
-      process.stdout.write('\n');
+      writeStdout('\n');
       if (err) reject(err);
       else resolve(value);
     };

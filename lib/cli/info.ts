@@ -12,6 +12,7 @@ import { bytesSize, checkTemplate, formatTable, goJson, renderTemplate } from '.
 import { CliError, guard, TemplateError } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
 import { defaultStateRoot } from '../rootless/paths.js';
+import { writeStdout } from './stdio.js';
 
 /** `docker info`'s fields pocker has (system.Info's names), plus the client section. */
 export interface InfoData {
@@ -158,11 +159,11 @@ interface FormatFlags {
 /** Prints `data` through --format (json or a template), or with `text` when none. */
 function printFormatted(data: object, format: string | undefined, text: (d: never) => string): void {
   if (format === undefined || format === '') {
-    process.stdout.write(text(data as never));
+    writeStdout(text(data as never));
     return;
   }
   if (format === 'json') {
-    process.stdout.write(`${goJson(data)}\n`);
+    writeStdout(`${goJson(data)}\n`);
     return;
   }
   const body = format.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
@@ -181,7 +182,7 @@ function printFormatted(data: object, format: string | undefined, text: (d: neve
     if (err instanceof TemplateError) throw new CliError(err.message, { exitCode: 1 });
     throw err;
   }
-  process.stdout.write(`${out}\n`);
+  writeStdout(`${out}\n`);
 }
 
 /** The facts `pocker info` reports for `root` (containers) and `imageRoot` (images). */

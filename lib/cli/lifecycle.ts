@@ -9,6 +9,7 @@ import type { ContainerStats } from '../state/stats.js';
 import { CliError, guard, reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
 import { defaultStateRoot } from '../rootless/paths.js';
+import { writeStdout } from './stdio.js';
 
 const ROOT_HELP = 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)';
 
@@ -109,7 +110,7 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
             const now = sampleAll(list);
             const rows = list.map((c) => api.statsBetween(c, prev.get(c.id) ?? null, now.get(c.id) ?? null));
             const text = render(rows);
-            process.stdout.write(tty && flags.stream ? `\x1b[2J\x1b[H${text}` : text);
+            writeStdout(tty && flags.stream ? `\x1b[2J\x1b[H${text}` : text);
             if (!flags.stream) break;
             // The set of containers may change between two screens (refs given: the same ones).
             const { describeContainer } = await import('../container/index.js');
@@ -138,8 +139,8 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
         const { containerTopTable } = await import('../state/api.js');
         const { titles, rows } = await containerTopTable(ref, psOptions, { root: rootOf(ctx, flags, cmd) });
         // With ps options, the host's ps lines as printed (one cell each).
-        if (titles.length === 1) process.stdout.write(`${[titles[0]!, ...rows.map((r) => r[0]!)].join('\n')}\n`);
-        else process.stdout.write(table([titles, ...rows]));
+        if (titles.length === 1) writeStdout(`${[titles[0]!, ...rows.map((r) => r[0]!)].join('\n')}\n`);
+        else writeStdout(table([titles, ...rows]));
       });
     });
 
@@ -208,16 +209,16 @@ export function addLifecycleCommands(program: Command, ctx: CliContext): void {
     .action(async (flags: { force?: boolean; root?: string }, cmd: Command) => {
       await guard(ctx, async () => {
         if (!flags.force) {
-          process.stdout.write('WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ');
+          writeStdout('WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ');
           const answer = (await readLine())?.trim().toLowerCase();
-          if (answer === undefined) process.stdout.write('\n');
+          if (answer === undefined) writeStdout('\n');
           if (answer !== 'y' && answer !== 'yes') return;
         }
         const { pruneContainers } = await import('../runtime/lifecycle.js');
         const { humanSize } = await import('./format.js');
         const { deleted, reclaimedBytes: reclaimed } = await pruneContainers({ root: rootOf(ctx, flags, cmd) });
-        if (deleted.length) process.stdout.write(`Deleted Containers:\n${deleted.map((id) => `${id}\n`).join('')}\n`);
-        process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed, 4)}\n`);
+        if (deleted.length) writeStdout(`Deleted Containers:\n${deleted.map((id) => `${id}\n`).join('')}\n`);
+        writeStdout(`Total reclaimed space: ${humanSize(reclaimed, 4)}\n`);
       });
     });
 }

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { ArchiveEvent } from '../image/archive.js';
 import { CliError, reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
+import { writeStdout } from './stdio.js';
 
 interface LoadFlags {
   input?: string;
@@ -105,7 +106,7 @@ function addLoad(command: Command, ctx: CliContext): void {
         for (const name of names) {
           out += /^sha(256|512):/.test(name) ? `Loaded image ID: ${name}\n` : `Loaded image: ${parseReference(name).familiar}\n`;
         }
-        process.stdout.write(out);
+        writeStdout(out);
         ctx.exitCode = 0;
       } catch (err) {
         progress.stop();
@@ -170,7 +171,7 @@ function addImport(command: Command, ctx: CliContext): void {
           ...(flags.message !== undefined ? { message: flags.message } : {}),
           source: file,
         });
-        process.stdout.write(`${id}\n`);
+        writeStdout(`${id}\n`);
         ctx.exitCode = 0;
       } catch (err) {
         reportFailure(ctx, err);

@@ -25,6 +25,7 @@ import { addCompletionCommand } from './completion.js';
 import { addCreateCommand, addRunCommand, executeRun, type CliContext } from './run.js';
 import { addVolumeCommands } from './volume.js';
 import { cliMain, CONTAINER_ALIASES, createBaseProgram, runProgram, version } from './program.js';
+import { writeStdout } from './stdio.js';
 
 export {
   checkStoreReadable, CommandUsageError, commanderExitCode, createBaseProgram, normalizeArgv, usageFailure, version,
@@ -47,7 +48,7 @@ export function addHelpCommand(program: Command): void {
         if (!sub) throw new UsageError(`pocker: unknown help topic: ${names.join(' ')}`, 1);
         target = sub;
       }
-      process.stdout.write(target.helpInformation());
+      writeStdout(target.helpInformation());
     });
 }
 

@@ -7,6 +7,7 @@ import { defaultStateRoot } from '../rootless/paths.js';
 import { CliError, reportFailure } from './failure.js';
 import { goJson, parseFormat, renderRows, renderTemplate } from './format.js';
 import { rootFlag, type CliContext } from './run.js';
+import { writeStdout } from './stdio.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 const ROOT_OPT = ['--root <dir>', 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)'] as const;
@@ -54,7 +55,7 @@ export function addNetworkCommands(program: Command, ctx: CliContext): void {
           ipv6: !!flags.ipv6,
           labels,
         });
-        process.stdout.write(`${n.Id}\n`);
+        writeStdout(`${n.Id}\n`);
       } catch (err) {
         fail(ctx, err);
       }
@@ -85,13 +86,13 @@ export function addNetworkCommands(program: Command, ctx: CliContext): void {
         }
         const id = (x: string) => (flags.trunc ? x.slice(0, 12) : x);
         if (flags.quiet) {
-          process.stdout.write(nets.map((n) => `${id(n.id)}\n`).join(''));
+          writeStdout(nets.map((n) => `${id(n.id)}\n`).join(''));
           return;
         }
         const rows = nets.map((n) => ({ ID: id(n.id), Name: n.name, Driver: n.driver, Scope: n.scope, IPv6: String(n.ipv6), Internal: String(n.internal), CreatedAt: n.created, Labels: Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(',') }));
         const format = parseFormat(flags.format, '{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}');
-        if (format.json) process.stdout.write(rows.map((r) => `${goJson(r)}\n`).join(''));
-        else process.stdout.write(renderRows(format, rows, { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', CreatedAt: 'CREATED AT', Labels: 'LABELS' }));
+        if (format.json) writeStdout(rows.map((r) => `${goJson(r)}\n`).join(''));
+        else writeStdout(renderRows(format, rows, { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', CreatedAt: 'CREATED AT', Labels: 'LABELS' }));
       } catch (err) {
         reportFailure(ctx, err);
       }
@@ -117,8 +118,8 @@ export function addNetworkCommands(program: Command, ctx: CliContext): void {
           reportFailure(ctx, err);
         }
       }
-      if (flags.format) process.stdout.write(docs.map((d) => `${renderTemplate(flags.format!, d as Record<string, unknown>)}\n`).join(''));
-      else process.stdout.write(`${JSON.stringify(docs, null, 4)}\n`);
+      if (flags.format) writeStdout(docs.map((d) => `${renderTemplate(flags.format!, d as Record<string, unknown>)}\n`).join(''));
+      else writeStdout(`${JSON.stringify(docs, null, 4)}\n`);
     });
 
   network
@@ -138,7 +139,7 @@ export function addNetworkCommands(program: Command, ctx: CliContext): void {
       for (const ref of refs) {
         try {
           await removeNetwork(ref, { root });
-          process.stdout.write(`${ref}\n`);
+          writeStdout(`${ref}\n`);
         } catch (err) {
           if (flags.force && (err as { code?: string }).code === 'ERR_POCKER_NOT_FOUND') continue;
           reportFailure(ctx, err);
@@ -160,7 +161,7 @@ export function addNetworkCommands(program: Command, ctx: CliContext): void {
       try {
         const { pruneNetworks } = await import('../network/api.js');
         const r = await pruneNetworks({ root: rootOf(ctx, flags, cmd) });
-        if (r.deleted.length) process.stdout.write(`Deleted Networks:\n${r.deleted.map((n) => `${n}\n`).join('')}`);
+        if (r.deleted.length) writeStdout(`Deleted Networks:\n${r.deleted.map((n) => `${n}\n`).join('')}`);
       } catch (err) {
         reportFailure(ctx, err);
       }

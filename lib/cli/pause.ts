@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
 import { defaultStateRoot } from '../rootless/paths.js';
+import { writeStdout } from './stdio.js';
 
 function addOne(program: Command, ctx: CliContext, verb: 'pause' | 'unpause'): void {
   program
@@ -21,7 +22,7 @@ function addOne(program: Command, ctx: CliContext, verb: 'pause' | 'unpause'): v
       for (const ref of refs) {
         try {
           await (verb === 'pause' ? pauseContainer : unpauseContainer)(ref, { root });
-          process.stdout.write(`${ref}\n`);
+          writeStdout(`${ref}\n`);
         } catch (err) {
           reportFailure(ctx, err);
           code = ctx.exitCode ?? 1;

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { defaultStateRoot } from '../rootless/paths.js';
 import { CliError, reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
+import { writeStdout } from './stdio.js';
 
 export function addPortCommand(program: Command, ctx: CliContext): void {
   program
@@ -32,7 +33,7 @@ export function addPortCommand(program: Command, ctx: CliContext): void {
           const key = privatePort!.includes('/') ? privatePort!.toLowerCase() : `${privatePort}/tcp`;
           throw new CliError(`Error: No public port '${key}' published for ${ref}`, { exitCode: 1 });
         }
-        if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
+        if (lines.length > 0) writeStdout(`${lines.join('\n')}\n`);
       } catch (err) {
         reportFailure(ctx, err);
       }

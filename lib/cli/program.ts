@@ -10,6 +10,7 @@ import { defaultStateRoot } from '../rootless/paths.js';
 import { CliError, reportFailure, UsageError } from './failure.js';
 import { argumentCountMessage, commandPath, flagErrorMessage, pflagMessage, unknownCommandMessage } from './usage.js';
 import type { CliContext, RunExecutor } from './run.js';
+import { whenStdioMade, writeStderr } from './stdio.js';
 
 /** The version in package.json. */
 export function version(): string {
@@ -201,13 +202,17 @@ export async function runProgram(argv: string[], ctx: CliContext, build: (argv: 
 /**
  * The reader of stdout or stderr went away (EPIPE: `pocker logs … | head -1`, `pocker ps | head`):
  * the CLI ends at once with exit 0, as Docker's, without a stack trace. Any other error of these
- * streams is thrown, as Node would without a listener. Installed once, by main(), for every command.
+ * streams is thrown, as Node would without a listener. Installed once, by main(), for every command:
+ * on process.stdout and process.stderr when they are made (./stdio.ts: most commands never make
+ * them, and writeStdout/writeStderr end the same way on EPIPE).
  */
-export function endQuietlyOnEpipe(streams: NodeJS.WritableStream[] = [process.stdout, process.stderr]): void {
-  for (const s of streams) {
-    s.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') process.exit(0);
-      throw err;
+export function endQuietlyOnEpipe(): void {
+  for (const name of ['stdout', 'stderr'] as const) {
+    whenStdioMade(name, (s) => {
+      s.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EPIPE') process.exit(0);
+        throw err;
+      });
     });
   }
 }
@@ -221,7 +226,7 @@ export async function cliMain(argv: string[], execute: RunExecutor, build: (argv
   const ctx: CliContext = {
     env: process.env,
     execute,
-    writeErr: (text) => process.stderr.write(text),
+    writeErr: (text) => writeStderr(text),
     exitCode: 0,
   };
   const code = await runProgram(argv, ctx, (normalized) => build(normalized, ctx));

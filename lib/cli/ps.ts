@@ -8,6 +8,7 @@ import type { ContainerFilters, ContainerInfo } from '../state/api.js';
 import { goTimeString, humanDuration, humanSize, parseFormat, renderRows, renderTemplate } from './format.js';
 import { CliError, reportFailure, TemplateError } from './failure.js';
 import type { CliContext } from './run.js';
+import { writeStdout } from './stdio.js';
 
 /** One row of `ps`: Docker's ContainerContext fields, keys sorted (as `{{json .}}` prints them). */
 export type PsRow = {
@@ -213,7 +214,7 @@ export function addPsCommand(program: Command, ctx: CliContext, rootOf: (flags: 
       };
       const rows = list.map((c) => psRow(c, { trunc: flags.trunc, now, familiar: familiarName, ports }));
       try {
-        process.stdout.write(renderRows(format, rows, PS_HEADERS));
+        writeStdout(renderRows(format, rows, PS_HEADERS));
       } catch (err) {
         if (err instanceof TemplateError) return fail(err);
         throw err;

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 
 import { reportFailure } from './failure.js';
 import { rootFlag, type CliContext } from './run.js';
+import { writeStdout } from './stdio.js';
 
 interface PullFlags {
   quiet?: boolean;
@@ -41,7 +42,7 @@ export function addPullCommand(program: Command, ctx: CliContext): Command {
           onEvent: report,
         });
         report.stop();
-        process.stdout.write(`${result.name}\n`);
+        writeStdout(`${result.name}\n`);
         ctx.exitCode = 0;
       } catch (err) {
         report.stop();

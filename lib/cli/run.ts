@@ -8,6 +8,7 @@ import type { Container, RunOptions } from '../types.js';
 import { CliError, reportFailure } from './failure.js';
 import { argumentCountMessage } from './usage.js';
 import { resolveEnvEntry } from '../env.js';
+import { writeStdout, writeStderr } from './stdio.js';
 
 /** The parsed flags of `pocker run` (commander's camelCase names). */
 export interface RunFlags {
@@ -369,11 +370,11 @@ export function addCreateCommand(program: Command, ctx: CliContext): Command {
         const made = await create({
           ...options,
           onPull: (ev) => {
-            if (ev.type === 'resolving') process.stderr.write(`Unable to find image '${ev.reference}' locally\n`);
+            if (ev.type === 'resolving') writeStderr(`Unable to find image '${ev.reference}' locally\n`);
             (report ??= pullReporter(process.stderr))(ev);
           },
         });
-        process.stdout.write(`${made.id}\n`);
+        writeStdout(`${made.id}\n`);
       } finally {
         report?.stop();
       }
@@ -490,12 +491,12 @@ export async function executeRun(options: RunOptions, start?: (options: RunOptio
       c = await run({
         ...options,
         onPull: (ev) => {
-          if (ev.type === 'resolving') process.stderr.write(`Unable to find image '${ev.reference}' locally\n`);
+          if (ev.type === 'resolving') writeStderr(`Unable to find image '${ev.reference}' locally\n`);
           (report ??= pullReporter(process.stderr))(ev);
         },
       });
       if (options.detach) {
-        process.stdout.write(`${c.id}\n`);
+        writeStdout(`${c.id}\n`);
         return 0;
       }
     } finally {
@@ -539,7 +540,7 @@ export async function executeRun(options: RunOptions, start?: (options: RunOptio
     await Promise.race([outputDone, new Promise<void>((resolve) => { drainTimer = setTimeout(resolve, 2000); })]);
     clearTimeout(drainTimer);
     if (status.oomKilled) {
-      process.stderr.write(`pocker: container ${c.name} was killed: out of memory (OOM)\n`);
+      writeStderr(`pocker: container ${c.name} was killed: out of memory (OOM)\n`);
     }
     return status.exitCode;
   } finally {

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { reportFailure } from './failure.js';
 import { integer, rootFlag, type CliContext } from './run.js';
 import { defaultStateRoot } from '../rootless/paths.js';
+import { writeStdout } from './stdio.js';
 
 interface UpdateFlags {
   memory?: string;
@@ -49,7 +50,7 @@ export function addUpdateCommand(program: Command, ctx: CliContext): Command {
       for (const ref of refs) {
         try {
           await updateContainer(ref, options);
-          process.stdout.write(`${ref}\n`);
+          writeStdout(`${ref}\n`);
         } catch (err) {
           reportFailure(ctx, err);
           code = ctx.exitCode ?? 1;

@@ -8,6 +8,7 @@ import { confirm } from './images.js';
 import { rootFlag, type CliContext } from './run.js';
 import { defaultStateRoot } from '../rootless/paths.js';
 import type { VolumeFilters, VolumeInspect } from '../volume/index.js';
+import { writeStdout } from './stdio.js';
 
 const ROOT_HELP = 'Root directory of pocker state (default $POCKER_ROOT, else /var/lib/pocker as root, ~/.local/share/pocker rootless)';
 
@@ -16,7 +17,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
 }
 
 function out(text: string): void {
-  process.stdout.write(text);
+  writeStdout(text);
 }
 
 async function lib(): Promise<typeof import('../volume/index.js')> {

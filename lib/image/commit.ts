@@ -12,7 +12,7 @@ import * as zlib from 'node:zlib';
 
 import { PockerError, asPockerError, invalid, type PockerErrorCode } from '../errors.js';
 import { parseChanges, storeConfigAndManifest } from './archive.js';
-import { HashingStream } from './digest.js';
+import { HashingStream } from './hashing.js';
 import { TreeWalker, containerFs, usernsOf, writeTar } from './export.js';
 import { parseReference } from './reference.js';
 import { ImageStore, type ImageRecord } from './store.js';

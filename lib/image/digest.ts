@@ -1,6 +1,5 @@
 // Content digests (OCI `algorithm:hex`): parsing, hashing, and OCI chain ids.
-import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { createHash } from 'node:crypto';
 import { PockerError } from '../errors.js';
 import type { SetupStep } from '../errors.js';
 
@@ -73,37 +72,4 @@ export function chainIds(diffIds: readonly string[]): string[] {
     out.push(i === 0 ? diffId : digestOf(`${out[i - 1]} ${diffId}`));
   }
   return out;
-}
-
-/**
- * A pass-through stream that hashes and counts what flows through it. `digest` and `bytes` are
- * final once the stream has ended.
- */
-export class HashingStream extends Transform {
-  readonly algorithm: DigestAlgorithm;
-  bytes = 0;
-  #hash: Hash;
-  #digest: string | undefined;
-
-  constructor(algorithm: DigestAlgorithm = 'sha256') {
-    super();
-    this.algorithm = algorithm;
-    this.#hash = createHash(algorithm);
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#hash.update(chunk);
-    this.bytes += chunk.length;
-    callback(null, chunk);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    this.#digest = `${this.algorithm}:${this.#hash.digest('hex')}`;
-    callback();
-  }
-
-  /** The digest of everything that went through; undefined until the stream has been flushed. */
-  get digest(): string | undefined {
-    return this.#digest;
-  }
 }

@@ -32,7 +32,8 @@ import * as zlib from 'node:zlib';
 
 import { PockerError, asPockerError, fromSystemError, type PockerErrorCode, type SetupStep } from '../errors.js';
 import { defaultStateRoot } from '../rootless/paths.js';
-import { HashingStream, chainIds, digestOf, parseDigest, type ParsedDigest } from './digest.js';
+import { chainIds, digestOf, parseDigest, type ParsedDigest } from './digest.js';
+import { HashingStream } from './hashing.js';
 import { fsyncPath, writeFileAtomic } from '../fsutil.js';
 import { lockedBySomeoneElse, nativeFlock, tryFlock, withFileLock, type FlockFn } from './lock.js';
 import { toBuffer } from './streams.js';

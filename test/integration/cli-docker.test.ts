@@ -24,7 +24,7 @@
 //                            are Go's own "template: :1:2: executing ..." (exit 1).
 //   "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock"
 //                            (exit 1): pocker has no daemon, its store is the thing a user may not read.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -422,5 +422,27 @@ describe('completion: generated from the command definitions', () => {
   it('an unknown shell is refused (cobra: invalid argument "x" for "docker completion"), exit 1', async () => {
     const r = await cli(['completion', 'tcsh']);
     expect([r.code, r.stderr]).toEqual([1, 'pocker: invalid argument "tcsh" for "pocker completion"\n']);
+  });
+});
+
+describe('stdout and stderr without their stream objects (lib/cli/stdio.ts)', () => {
+  it('ps prints its table to a pipe, and ends quietly with 0 when the pipe has no reader (EPIPE)', async () => {
+    const root = tempRoot();
+    const r = await cli(['--root', root, 'ps']);
+    expect([r.code, r.stdout, r.stderr]).toEqual([0, 'CONTAINER ID   IMAGE     COMMAND   CREATED   STATUS    PORTS     NAMES\n', '']);
+    // The reader end is closed before the child can have started Node: its first write fails with EPIPE.
+    const child = spawn(process.execPath, [pockerBin, '--root', root, 'ps'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect([code, stderr]).toEqual([0, '']);
+  });
+
+  it('a usage error goes to stderr before anything else is written', async () => {
+    const r = await cli(['ps', '--nosuch']);
+    expect(r.code).toBe(125);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe("unknown flag: --nosuch\n\nUsage:  pocker ps [OPTIONS]\n\nRun 'pocker ps --help' for more information\n");
   });
 });

@@ -127,6 +127,8 @@ describe.skipIf(!enabled)('the npm package', () => {
     expect(files).toContain('package/prebuilds/linux-x64/pocker-init');
     expect(files).toContain('package/dist/index.js');
     expect(files).toContain('package/bin/pocker.cjs');
+    // The bundled CLI's code caches: the common one and each command's own (bin/pocker.cjs CACHED_COMMANDS).
+    for (const c of ['', '.ps', '.images', '.run']) expect(files).toContain(`package/dist/cli.cjs${c}.v8cache`);
     expect(files).toContain('package/LICENSE');
     expect(files.filter((f) => /^package\/(build|test|node_modules|bench|lib|\.ci)\//.test(f))).toEqual([]);
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { COMMAND_MODULES, commandToRun } from '../../lib/cli/commands.js';
-import { programFor } from '../../lib/cli/entry.js';
+import { programFor, WARMED_COMMANDS } from '../../lib/cli/entry.js';
 import { createProgram, runCli } from '../../lib/cli/main.js';
 import { runProgram } from '../../lib/cli/program.js';
 import type { CliContext } from '../../lib/cli/run.js';
@@ -99,6 +99,22 @@ describe('the lazily built program', () => {
     for (const args of lines) {
       const argv = ['node', 'pocker', ...args];
       expect(versionAsked(argv), args.join(' ')).toBe(commandToRun(argv) === '--version');
+    }
+  });
+
+  it('bin/pocker.cjs picks a command\'s own code cache exactly for the command the bundle runs', () => {
+    const bin = createRequire(import.meta.url)('../../bin/pocker.cjs') as { CACHED_COMMANDS: string[]; firstWord: (argv: string[]) => string | undefined };
+    expect([...bin.CACHED_COMMANDS].sort()).toEqual([...WARMED_COMMANDS].sort());
+    for (const c of bin.CACHED_COMMANDS) expect(COMMAND_MODULES.some((m) => m.names.includes(c)), c).toBe(true);
+    const lines = [
+      ['ps'], ['-D', 'ps', '-a'], ['--root', '/r', 'images'], ['--root=/r', 'run', '--rm', 'host', 'true'], ['--root', 'ps'], ['--root'], [],
+      ['-v', 'ps'], ['container', 'ls'], ['help', 'ps'], ['--bogus', 'ps'], ['image', 'ls'], ['-Dps'],
+    ];
+    for (const args of lines) {
+      const argv = ['node', 'pocker', ...args];
+      const word = bin.firstWord(argv);
+      // The cache is a matter of speed only: a command without its own gets the common one.
+      if (word !== undefined && bin.CACHED_COMMANDS.includes(word)) expect(commandToRun(argv), args.join(' ')).toBe(word);
     }
   });
 });

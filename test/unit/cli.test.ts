@@ -3,6 +3,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -251,14 +252,17 @@ describe('pocker --version', () => {
 });
 
 describe('the CLI entry', () => {
-  it('compiles the bundle with the V8 code cache built beside it, which this Node accepts', () => {
+  it('compiles the bundle with the V8 code cache built beside it for the command, which this Node accepts', () => {
+    const { CACHED_COMMANDS } = createRequire(import.meta.url)('../../bin/pocker.cjs') as { CACHED_COMMANDS: string[] };
     expect(existsSync(join(repo, 'dist', 'cli.cjs.v8cache'))).toBe(true);
-    // `ps` on an empty store (`--version` is answered without the bundle).
+    for (const c of CACHED_COMMANDS) expect(existsSync(join(repo, 'dist', `cli.cjs.${c}.v8cache`)), c).toBe(true);
+    // `--version` is answered without the bundle; `run` without an image is a usage error (no container).
     const empty = mkdtempSync(join(tmpdir(), 'pocker-v8cache-'));
     try {
-      const r = spawnSync(process.execPath, [join(repo, 'bin', 'pocker.cjs'), 'ps', '--root', empty], { encoding: 'utf8', env: { ...process.env, POCKER_REPORT_V8CACHE: '1' } });
-      expect(r.status).toBe(0);
-      expect(r.stderr).toBe('v8cache rejected=false\n');
+      for (const args of [['ps'], ['images'], ['run'], ['inspect', 'nosuch']]) {
+        const r = spawnSync(process.execPath, [join(repo, 'bin', 'pocker.cjs'), '--root', empty, ...args], { encoding: 'utf8', env: { ...process.env, POCKER_REPORT_V8CACHE: '1' } });
+        expect(r.stderr.split('\n')[0], args.join(' ')).toBe('v8cache rejected=false');
+      }
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
