@@ -24,15 +24,19 @@ function newRoot(): string {
   return r;
 }
 
+// Three CLI calls per root, a dozen roots: the roots are cleaned side by side (each is its own
+// store), with room for a loaded machine or the emulated guest (a 60 s hook timed out there).
 afterAll(async () => {
-  for (const root of roots) {
-    const ids = (await pk(root, 'ps', '-aq', '--no-trunc')).stdout.split('\n').filter(Boolean);
-    if (ids.length) await pk(root, 'rm', '-f', ...ids);
-    await pk(root, 'network', 'prune', '-f');
-  }
+  await Promise.all(
+    roots.map(async (root) => {
+      const ids = (await pk(root, 'ps', '-aq', '--no-trunc')).stdout.split('\n').filter(Boolean);
+      if (ids.length) await pk(root, 'rm', '-f', ...ids);
+      await pk(root, 'network', 'prune', '-f');
+    }),
+  );
   await cleanupAll();
   removeTempDirs();
-});
+}, 600_000);
 
 /** A TCP (port 80) and UDP (port 53) server answering with `tcp:NAME` / `udp:NAME:<message>`. */
 const SERVER = (name: string) =>
