@@ -461,40 +461,6 @@ int openSocket(Fd* fd, size_t sendSize) {
   return 0;
 }
 
-int sendAll(int fd, const std::string& msg) {
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  for (;;) {
-    ssize_t n = ::sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
-    if (n >= 0) return static_cast<size_t>(n) == msg.size() ? 0 : EMSGSIZE;
-    if (errno != EINTR) return errno;
-  }
-}
-
-// One datagram from the kernel into buf; -1 with errno (EAGAIN with MSG_DONTWAIT when none is left).
-ssize_t receive(int fd, std::string& buf, int flags) {
-  for (;;) {
-    sockaddr_nl from{};
-    iovec iov{buf.data(), buf.size()};
-    msghdr mh{};
-    mh.msg_name = &from;
-    mh.msg_namelen = sizeof from;
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    ssize_t n = ::recvmsg(fd, &mh, flags);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    if (mh.msg_flags & MSG_TRUNC) {
-      errno = EMSGSIZE;
-      return -1;
-    }
-    if (from.nl_pid != 0) continue;
-    return n;
-  }
-}
-
 void setSeq(std::string& msg, uint32_t seq) { std::memcpy(msg.data() + offsetof(nlmsghdr, nlmsg_seq), &seq, sizeof seq); }
 
 // The first sequence number of a call's messages: distinct per call (each call has its own socket
@@ -529,13 +495,13 @@ Failure applyBatch(const std::string& table, const std::vector<Command>& cmds) {
   }
   Fd fd;
   if (int e = openSocket(&fd, batch.size())) return {e, "socket", -1};
-  if (int e = sendAll(fd.get(), batch)) return {e, "sendmsg", -1};
+  if (int e = nl::sendToKernel(fd.get(), batch)) return {e, "sendmsg", -1};
   std::string buf(kReceiveBuffer, '\0');
   Failure first;
   bool acked = false;
   uint32_t last = seq0 + static_cast<uint32_t>(cmds.size());
   for (;;) {
-    ssize_t got = receive(fd.get(), buf, MSG_DONTWAIT);
+    ssize_t got = nl::receiveFromKernel(fd.get(), buf, MSG_DONTWAIT);
     if (got < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (!first.err) first = {errno, "recvmsg", -1};
@@ -632,12 +598,12 @@ int listRules(const std::string& table, std::vector<Rule>* out, const char** sys
     uint32_t seq = firstSeq();
     setSeq(msg, seq);
     *syscall = "sendmsg";
-    if (int e = sendAll(fd.get(), msg)) return e;
+    if (int e = nl::sendToKernel(fd.get(), msg)) return e;
     *syscall = "recvmsg";
     std::string buf(kReceiveBuffer, '\0');
     bool interrupted = false, done = false;
     while (!done) {
-      ssize_t got = receive(fd.get(), buf, 0);
+      ssize_t got = nl::receiveFromKernel(fd.get(), buf, 0);
       if (got < 0) return errno;
       int len = static_cast<int>(got);
       for (auto* h = reinterpret_cast<const nlmsghdr*>(buf.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {

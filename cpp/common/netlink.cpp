@@ -160,25 +160,31 @@ int Socket::send(std::string& msg, uint32_t* seq) {
   if (++seq_ == 0) seq_ = 1;
   *seq = seq_;
   std::memcpy(msg.data() + offsetof(nlmsghdr, nlmsg_seq), seq, sizeof *seq);
+  return sendToKernel(fd_.get(), msg);
+}
+
+ssize_t Socket::receive() { return receiveFromKernel(fd_.get(), buf_, 0); }
+
+int sendToKernel(int fd, const std::string& msg) {
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   for (;;) {
-    ssize_t n = ::sendto(fd_.get(), msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+    ssize_t n = ::sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
     if (n >= 0) return static_cast<size_t>(n) == msg.size() ? 0 : EMSGSIZE;
     if (errno != EINTR) return errno;
   }
 }
 
-ssize_t Socket::receive() {
+ssize_t receiveFromKernel(int fd, std::string& buf, int flags) {
   for (;;) {
     sockaddr_nl from{};
-    iovec iov{buf_.data(), buf_.size()};
+    iovec iov{buf.data(), buf.size()};
     msghdr mh{};
     mh.msg_name = &from;
     mh.msg_namelen = sizeof from;
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
-    ssize_t n = ::recvmsg(fd_.get(), &mh, 0);
+    ssize_t n = ::recvmsg(fd, &mh, flags);
     if (n < 0) {
       if (errno == EINTR) continue;
       return -1;

@@ -159,6 +159,13 @@ struct LinkChange {
   bool up = false;
 };
 
+// One netlink datagram to the kernel (EINTR retried): 0, EMSGSIZE when it went short, or errno.
+// Shared by the rtnetlink Socket below and the nf_tables batches (cpp/addon/nft.cpp).
+int sendToKernel(int fd, const std::string& msg);
+// One datagram from the kernel into buf (EINTR retried; datagrams from elsewhere skipped): its
+// size, or -1 with errno (EMSGSIZE when truncated; EAGAIN under MSG_DONTWAIT when none is left).
+ssize_t receiveFromKernel(int fd, std::string& buf, int flags);
+
 // Every request returns 0 or a positive errno (the kernel's, from its NLMSG_ERROR ack, or the
 // socket call's): callers turn it into an Error with the request's name (RTM_NEWLINK...).
 class Socket {
