@@ -3,9 +3,13 @@
 // some twenty ES modules and commander's CJS-in-ESM wrapper (about 25 ms -> 6 ms here). The
 // library (dist/index.js, built by tsc) stays plain ESM.
 //
-// Then it writes V8's code caches for that file (scripts/cli-cache.cjs: dist/cli.cjs.v8cache, and
-// dist/cli.cjs.CMD.v8cache for the commands that have one of their own): bin/pocker.cjs compiles
-// the bundle with one, so V8 deserializes instead of parsing ~0.7 MB on every run (7-8 ms here).
+// The hot commands (ps, run, images, …) get a bundle of their own, dist/cli/NAME.cjs from
+// lib/cli/bundles/NAME.ts: the program's shell, commander and that command's modules only, a fifth
+// to a half of the whole program (bin/pocker.cjs picks it by the command line's first word).
+//
+// Then it writes V8's code cache for each file (scripts/cli-cache.cjs: FILE.v8cache, warmed by
+// building or running the command's first part): bin/pocker.cjs compiles the bundle with it, so
+// V8 deserializes instead of parsing up to ~0.7 MB on every run (7-8 ms here).
 // A cache belongs to this Node's V8: another version rejects it and the bundle is compiled as usual.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
@@ -22,9 +26,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname) {';
 export const WRAPPER_TAIL = '\n})';
 
-await build({
-  entryPoints: [join(root, 'lib/cli/entry.ts')],
-  outfile: join(root, 'dist/cli.cjs'),
+const { BUNDLES, LAZY_BUILTINS } = createRequire(import.meta.url)('../bin/pocker.cjs');
+const bundleNames = [...new Set(Object.values(BUNDLES))];
+
+const options = {
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -45,35 +50,46 @@ await build({
   minifyWhitespace: true,
   sourcemap: false,
   logLevel: 'warning',
+};
+// The whole program (every command line without a bundle of its own) and the one-command bundles
+// (lib/cli/bundles/NAME.ts -> dist/cli/NAME.cjs; bin/pocker.cjs's BUNDLES says which runs which).
+await build({ ...options, entryPoints: [join(root, 'lib/cli/entry.ts')], outfile: join(root, 'dist/cli.cjs') });
+await build({
+  ...options,
+  entryPoints: Object.fromEntries(bundleNames.map((name) => [name, join(root, `lib/cli/bundles/${name}.ts`)])),
+  outdir: join(root, 'dist/cli'),
+  outExtension: { '.js': '.cjs' },
 });
 
-const file = join(root, 'dist/cli.cjs');
+for (const file of [join(root, 'dist/cli.cjs'), ...bundleNames.map((name) => join(root, `dist/cli/${name}.cjs`))]) checkBundle(file);
+
+function checkBundle(file) {
 const text = readFileSync(file, 'latin1');
 // bin/pocker.cjs reads the file as latin1: that is its text only when every byte is ASCII.
 const nonAscii = /[^\x00-\x7f]/.exec(text);
-if (nonAscii) throw new Error(`dist/cli.cjs: a non-ASCII character at offset ${nonAscii.index} (esbuild's charset: 'ascii' leaves it): escape it in the source`);
+if (nonAscii) throw new Error(`${file}: a non-ASCII character at offset ${nonAscii.index} (esbuild's charset: 'ascii' leaves it): escape it in the source`);
 // bin/pocker.cjs hands the bundle a stand-in object for each of its lazy built-ins. A module whose
 // exports are a function (node:stream's are the Stream constructor) must then be used only by
 // reading a property (`import_node_stream.PassThrough`, at the call site): never as a value (a
 // default or namespace import, `__toESM(require("node:stream"))`), where the stand-in would not be it.
-const { CACHED_COMMANDS, LAZY_BUILTINS } = createRequire(import.meta.url)('../bin/pocker.cjs');
 for (const name of LAZY_BUILTINS) {
   if (typeof createRequire(import.meta.url)(`node:${name}`) !== 'function') continue;
   for (const m of text.matchAll(new RegExp(`(.)require\\("node:${name}"\\)`, 'g'))) {
     const binding = m[1] === '=' ? /([\w$]+)=$/.exec(text.slice(Math.max(0, m.index - 60), m.index + 1))?.[1] : undefined;
-    if (!binding) throw new Error(`dist/cli.cjs: node:${name} is not bound to a variable at offset ${m.index} (bin/pocker.cjs gives a stand-in for it)`);
+    if (!binding) throw new Error(`${file}: node:${name} is not bound to a variable at offset ${m.index} (bin/pocker.cjs gives a stand-in for it)`);
     for (const use of text.matchAll(new RegExp(`(.)${binding.replace(/\$/g, '\\$')}(?![\\w$])(.)`, 'g'))) {
       if (/[\w$.]/.test(use[1])) continue; // another name that ends with this one
       const end = use.index + use[0].length;
       const assigned = use[2] === '=' && text.startsWith(`require("node:${name}")`, end);
       const declared = assigned || ((use[1] === ',' || use[1] === ' ') && /[,;]/.test(use[2]));
-      if (use[2] !== '.' && !declared) throw new Error(`dist/cli.cjs: ${binding} (node:${name}) is used other than by reading a property at offset ${use.index}`);
+      if (use[2] !== '.' && !declared) throw new Error(`${file}: ${binding} (node:${name}) is used other than by reading a property at offset ${use.index}`);
     }
   }
+}
 }
 // The code caches (scripts/cli-cache.cjs), each written by a process of its own: V8 keeps what one
 // compile made for the next compile of the same text in a process, so a second cache made here
 // would hold the first one's functions too.
-for (const command of ['', ...CACHED_COMMANDS]) {
-  execFileSync(process.execPath, [join(root, 'scripts/cli-cache.cjs'), ...(command ? [command] : [])], { stdio: ['ignore', 'ignore', 'inherit'] });
+for (const name of ['', ...bundleNames]) {
+  execFileSync(process.execPath, [join(root, 'scripts/cli-cache.cjs'), ...(name ? [name] : [])], { stdio: ['ignore', 'ignore', 'inherit'] });
 }

@@ -1,10 +1,11 @@
 // Writes one V8 code cache of the bundled CLI (run by scripts/bundle-cli.mjs, a process per cache,
-// stdout on /dev/null): `node scripts/cli-cache.cjs` writes dist/cli.cjs.v8cache, the cache of
-// every command without one of its own, after building the whole program once (commander objects
-// only, no side effects: every command module is initialized, so the functions that build
-// commands are compiled and in the cache); `node scripts/cli-cache.cjs CMD` writes
-// dist/cli.cjs.CMD.v8cache after running CMD's first part against an empty temp root
-// (lib/cli/entry.ts's warmUp), so that the functions CMD calls are in its cache (issue 12).
+// stdout on /dev/null): `node scripts/cli-cache.cjs` writes dist/cli.cjs.v8cache, the whole
+// program's (every command without a bundle of its own), after building the whole program once
+// (commander objects only, no side effects: every command module is initialized, so the functions
+// that build commands are compiled and in the cache); `node scripts/cli-cache.cjs NAME` writes
+// dist/cli/NAME.cjs.v8cache, a one-command bundle's, after its warmUp (lib/cli/start.ts: `ps`,
+// `images` and `run` run their first part against an empty temp root, so that the functions they
+// call are in the cache; the others build their program) (issue 12).
 // The bundle is compiled and run as bin/pocker.cjs does (its wrapper in the file, read as latin1).
 'use strict';
 const fs = require('node:fs');
@@ -13,28 +14,27 @@ const path = require('node:path');
 const vm = require('node:vm');
 const { createRequire } = require('node:module');
 
-const file = path.join(__dirname, '..', 'dist', 'cli.cjs');
-const command = process.argv[2];
+const bundle = process.argv[2];
+const file = bundle === undefined ? path.join(__dirname, '..', 'dist', 'cli.cjs') : path.join(__dirname, '..', 'dist', 'cli', `${bundle}.cjs`);
 
 async function main() {
   const script = new vm.Script(fs.readFileSync(file, 'latin1'), { filename: file });
   const mod = { exports: {} };
   script.runInThisContext().call(mod.exports, mod.exports, createRequire(file), mod, file, path.dirname(file));
-  if (command === undefined) {
+  if (bundle === undefined) {
     await mod.exports.programFor(['node', 'pocker'], { env: {}, execute: async () => 0, writeErr: () => {}, exitCode: 0 });
   } else {
-    if (!mod.exports.WARMED_COMMANDS.includes(command)) throw new Error(`cli-cache: no warm-up for ${command}`);
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pocker-cli-cache-'));
     try {
       // A warm-up that fails (no native addon built yet: `images` loads it) still leaves a valid
       // cache, with fewer functions in it: said, not fatal to the build.
-      const code = await mod.exports.warmUp(command, root);
-      if (code !== 0) process.stderr.write(`cli-cache: the warm-up of ${command} exited ${code}: its cache holds less\n`);
+      const code = await mod.exports.warmUp(root);
+      if (code !== 0) process.stderr.write(`cli-cache: the warm-up of ${bundle} exited ${code}: its cache holds less\n`);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
   }
-  fs.writeFileSync(command === undefined ? `${file}.v8cache` : `${file}.${command}.v8cache`, script.createCachedData());
+  fs.writeFileSync(`${file}.v8cache`, script.createCachedData());
   // The warm-up's CLI leaves a timer (cliMain's grace period): nothing else is left to do.
   process.exit(0);
 }

@@ -33,8 +33,13 @@ async function each(ctx: CliContext, refs: string[], fn: (ref: string) => Promis
   }
 }
 
-export function addContainerCommands(program: Command, ctx: CliContext): void {
+/** `ps` alone, as addContainerCommands registers it (the one-command bundle lib/cli/bundles/ps.ts). */
+export function addPsOnly(program: Command, ctx: CliContext): void {
   addPsCommand(program, ctx, (flags, cmd) => rootOf(ctx, flags, cmd));
+}
+
+export function addContainerCommands(program: Command, ctx: CliContext): void {
+  addPsOnly(program, ctx);
 
   program
     .command('stop')

@@ -127,8 +127,11 @@ describe.skipIf(!enabled)('the npm package', () => {
     expect(files).toContain('package/prebuilds/linux-x64/pocker-init');
     expect(files).toContain('package/dist/index.js');
     expect(files).toContain('package/bin/pocker.cjs');
-    // The bundled CLI's code caches: the common one and each command's own (bin/pocker.cjs CACHED_COMMANDS).
-    for (const c of ['', '.ps', '.images', '.run']) expect(files).toContain(`package/dist/cli.cjs${c}.v8cache`);
+    // The bundled CLI: the whole program and the one-command bundles (bin/pocker.cjs BUNDLES), each with its code cache.
+    for (const f of ['cli.cjs', 'cli/ps.cjs', 'cli/run.cjs', 'cli/images.cjs']) {
+      expect(files).toContain(`package/dist/${f}`);
+      expect(files).toContain(`package/dist/${f}.v8cache`);
+    }
     expect(files).toContain('package/LICENSE');
     expect(files.filter((f) => /^package\/(build|test|node_modules|bench|lib|\.ci)\//.test(f))).toEqual([]);
 

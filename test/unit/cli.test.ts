@@ -252,14 +252,14 @@ describe('pocker --version', () => {
 });
 
 describe('the CLI entry', () => {
-  it('compiles the bundle with the V8 code cache built beside it for the command, which this Node accepts', () => {
-    const { CACHED_COMMANDS } = createRequire(import.meta.url)('../../bin/pocker.cjs') as { CACHED_COMMANDS: string[] };
+  it('compiles each bundle with the V8 code cache built beside it, which this Node accepts', () => {
+    const { BUNDLES } = createRequire(import.meta.url)('../../bin/pocker.cjs') as { BUNDLES: Record<string, string> };
     expect(existsSync(join(repo, 'dist', 'cli.cjs.v8cache'))).toBe(true);
-    for (const c of CACHED_COMMANDS) expect(existsSync(join(repo, 'dist', `cli.cjs.${c}.v8cache`)), c).toBe(true);
+    for (const b of new Set(Object.values(BUNDLES))) expect(existsSync(join(repo, 'dist', 'cli', `${b}.cjs.v8cache`)), b).toBe(true);
     // `--version` is answered without the bundle; `run` without an image is a usage error (no container).
     const empty = mkdtempSync(join(tmpdir(), 'pocker-v8cache-'));
     try {
-      for (const args of [['ps'], ['images'], ['run'], ['inspect', 'nosuch']]) {
+      for (const args of [['ps'], ['images'], ['run'], ['inspect', 'nosuch'], ['volume', 'ls'], ['logs']]) {
         const r = spawnSync(process.execPath, [join(repo, 'bin', 'pocker.cjs'), '--root', empty, ...args], { encoding: 'utf8', env: { ...process.env, POCKER_REPORT_V8CACHE: '1' } });
         expect(r.stderr.split('\n')[0], args.join(' ')).toBe('v8cache rejected=false');
       }
