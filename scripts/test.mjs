@@ -55,7 +55,7 @@ const BUILD_COMMANDS = { cmake: 'cmake', 'g++': 'g++' };
 const BUILD_PACKAGES = ['nlohmann-json3-dev', 'libseccomp-dev'];
 
 const HOST_TESTS = ['test/unit', 'test/native', 'test/integration', 'test/security', 'test/rootless'];
-const VM_TESTS = ['test/integration/cgroups.test.ts', 'test/rootless/delegated.test.ts', 'test/integration/run.test.ts', 'test/integration/update.test.ts', 'test/integration/cgroupfs.test.ts', 'test/integration/pause.test.ts'];
+const VM_TESTS = ['test/integration/cgroups.test.ts', 'test/integration/layers-many.test.ts', 'test/rootless/delegated.test.ts', 'test/integration/run.test.ts', 'test/integration/update.test.ts', 'test/integration/cgroupfs.test.ts', 'test/integration/pause.test.ts'];
 /** Network tests the guest runs too (the whole guest pass runs under `unshare --net`). */
 const VM_NETWORK_TESTS = ['test/network'];
 const CHAOS_TESTS = ['test/chaos'];

@@ -328,17 +328,33 @@ Error mountRootfs(const Spec& s, Fd* rootfsMount) {
     if (mkdir(upper.c_str(), 0755) != 0 || mkdir(work.c_str(), 0700) != 0)
       return fail("mount-rootfs", "mkdir", upper);
   }
+  // mount(2) takes at most a page of options: a store's layer paths (~90 bytes each) fit 44 layers
+  // of the 125 Docker allows. The lower layers are named by fd numbers instead, relative to
+  // /proc/self/fd made the working directory for the mount ("12:11:10": overlay resolves relative
+  // names against the mounter's cwd), as the idmapped rootfs does (userns.cpp); the upper and work
+  // dirs keep their paths, which `system df` reads back from mountinfo to find a running container.
+  std::vector<Fd> lowerFds;
   std::string data = "lowerdir=";
   for (size_t i = 0; i < s.lowers.size(); i++) {
+    Fd fd(::open(s.lowers[i].c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return fail("mount-rootfs", "open", s.lowers[i]);
     if (i) data += ':';
-    data += escapeOverlay(s.lowers[i]);
+    data += std::to_string(fd.get());
+    lowerFds.push_back(std::move(fd));
   }
   data += ",upperdir=" + escapeOverlay(upper) + ",workdir=" + escapeOverlay(work);
   // In a user namespace overlay keeps its whiteouts and opaque markers in user.overlay.* (Linux 5.11).
   if (ownOverlay) data += ",userxattr";
+  if (data.size() >= 4096)
+    return Error{E2BIG, "mount-rootfs", "mount", s.rootfs + " (" + std::to_string(s.lowers.size()) + " layers: more than overlay's options can name)"};
+  Fd cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!cwd) return fail("mount-rootfs", "open", ".");
+  if (chdir("/proc/self/fd") != 0) return fail("mount-rootfs", "chdir", "/proc/self/fd");
   // nodev everywhere: with no device cgroup, a node made with CAP_MKNOD must stay unusable.
-  if (::mount("overlay", s.rootfs.c_str(), "overlay", MS_NODEV, data.c_str()) != 0)
-    return fail("mount-rootfs", "mount", s.rootfs);
+  int rc = ::mount("overlay", s.rootfs.c_str(), "overlay", MS_NODEV, data.c_str());
+  int e = errno;
+  if (fchdir(cwd.get()) != 0) return fail("mount-rootfs", "fchdir", ".");
+  if (rc != 0) return fail("mount-rootfs", "mount", s.rootfs, e);
   return {};
 }
 // Copies a directory tree (never following a symlink: entries come from readdir, each opened
