@@ -43,7 +43,7 @@ describe.skipIf(!isRoot || !busybox)('images of many layers', () => {
       const loaded = await pk(root, 'load', '-q', '-i', image(count, ref));
       expect(loaded.stderr).toBe('');
     }
-  });
+  }, 600_000); // loading 185 layers is slow on a loaded machine (vitest's hook default is 60 s)
 
   afterAll(async () => {
     await roots.removeAll();
