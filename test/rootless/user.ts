@@ -163,3 +163,8 @@ export function undoTun(): void {
     if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
   }
 }
+
+/** argv running `argv` as `user` with its environment (after its prefix), e.g. a Node script of the tests. */
+export function asUser(user: RootlessUser, argv: string[]): string[] {
+  return [...user.prefix, RUNUSER, '-u', user.name, '--', '/usr/bin/env', '-i', ...Object.entries(user.env).map(([k, v]) => `${k}=${v}`), ...argv];
+}
