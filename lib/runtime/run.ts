@@ -42,7 +42,7 @@ import type { CgroupInfo } from '../cgroup/detect.js';
 import { recordEvent } from '../state/events.js';
 import { hiddenStorePaths } from '../spec/hidden.js';
 import { resolveForStart } from './namespaces.js';
-import { checkNetworkRequests, networkStarted, releaseContainerNetwork, setupContainerNetwork, writeUserModeNetworkDoc } from '../network/attach.js';
+import { checkNetworkRequests, networkStarted, releaseArgv, releaseContainerNetwork, setupContainerNetwork, writeUserModeNetworkDoc } from '../network/attach.js';
 import { allocatePorts, exposedPorts, toDockerPorts, withPublishAll, type PortSpec } from '../network/ports.js';
 import { containerLive } from '../network/store.js';
 import type { PockerSection } from '../spec/pocker.js';
@@ -89,7 +89,8 @@ async function startNetwork(cfg: ResolvedRunConfig, name: string, document: OciD
     const specs = cfg.publishAll ? withPublishAll(cfg.publish ?? [], cfg.exposed ?? []) : (cfg.publish ?? []);
     const mappings = await allocatePorts(cfg.root, cfg.id, specs, '', { isLive: (id) => containerLive(cfg.root, id) });
     const fixed: PortSpec[] = mappings.map((m) => ({ hostIp: m.hostIp, hostPortStart: m.hostPort, hostPortEnd: m.hostPort, containerPortStart: m.containerPort, containerPortEnd: m.containerPort, protocol: m.protocol }));
-    pocker.network = { interfaces: [], ...userModeSetup(fixed, cfg.network) };
+    // Its last end gives the claims back and empties network.json's Ports (`network __release`, as root mode's).
+    pocker.network = { interfaces: [], ...userModeSetup(fixed, cfg.network), ...(mappings.length ? { cleanup: releaseArgv(cfg.root, cfg.id) } : {}) };
     writeUserModeNetworkDoc(cfg.root, cfg.id, name, cfg.hostname, toDockerPorts(mappings, cfg.exposed ?? []));
     return mappings.length > 0;
   }
