@@ -15,10 +15,10 @@
 // Random host ports (`-p 80`, `-P`) are picked by the caller (lib/network/ports.ts, as root) and
 // handed to the stack as fixed ones.
 import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 
 import { PockerError } from '../errors.js';
 import type { PortSpec } from '../network/ports.js';
+import { findExecutable } from './idmap.js';
 
 /** The user-mode network modes (Podman's names). */
 export const USER_MODE_NETWORKS = ['pasta', 'slirp4netns'] as const;
@@ -39,7 +39,7 @@ export function userModeHelper(mode?: UserModeNetwork, path = process.env.PATH ?
   }
   const kinds: UserModeNetwork[] = mode ? [mode] : ['pasta', 'slirp4netns'];
   for (const kind of kinds) {
-    const file = findInPath(kind, path);
+    const file = findExecutable(kind, path, []); // $PATH only, as Podman looks up its stacks
     if (file) {
       checkTun(kind);
       return { kind, path: file };
@@ -50,20 +50,6 @@ export function userModeHelper(mode?: UserModeNetwork, path = process.env.PATH ?
     code: 'ERR_POCKER_UNSUPPORTED',
     step: 'network',
   });
-}
-
-/** `name` in the directories of `path` ($PATH): the stacks are found where the caller's PATH says (Podman's). */
-function findInPath(name: string, path: string): string | undefined {
-  for (const dir of path.split(delimiter).filter((d) => d.startsWith('/'))) {
-    const file = join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      /* next */
-    }
-  }
-  return undefined;
 }
 
 /** Both stacks give the container a tap device: /dev/net/tun must be the caller's to open. */
