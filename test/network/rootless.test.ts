@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { cleanupAll, hostBusybox, isRoot, tempDir } from '../helpers.js';
-import { makeRootlessUser, pidsOf, privateTunPrefix, undoTun, type RootlessUser } from '../rootless/user.js';
+import { expectUserGone, makeRootlessUser, pidsOf, privateTunPrefix, undoTun, type RootlessUser } from '../rootless/user.js';
 import { findExecutable } from '../../lib/rootless/idmap.js';
 
 const busybox = hostBusybox();
@@ -67,14 +67,7 @@ describe.skipIf(!isRoot || !busybox || (!pasta && !slirp) || !findExecutable('ne
       /* not made */
     }
     await cleanupAll();
-    if (user) {
-      let left = pidsOf(user.uid);
-      for (let i = 0; i < 600 && left.length; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        left = pidsOf(user.uid);
-      }
-      expect(left, `${user.name} has no process left (pasta ends with the container's namespace)`).toEqual([]);
-    }
+    if (user) await expectUserGone(user, "no process left (pasta ends with the container's namespace)");
   });
 
   it.skipIf(!pasta)('-p 8080:80 is reached from 127.0.0.1 (the host port bound as the user)', async () => {

@@ -13,7 +13,7 @@ import { buildOciLayout, type LayerSpec } from '../image-builder.js';
 import { cleanupAll, hostBusybox, isRoot, tempDir } from '../helpers.js';
 import { runOnPty } from '../pty.js';
 import { gnuTar } from '../tar.js';
-import { makeRootlessUser, pidsOf, type RootlessUser } from './user.js';
+import { expectUserGone, makeRootlessUser, type RootlessUser } from './user.js';
 
 const busybox = hostBusybox();
 const haveTools = ['/usr/bin/newuidmap', '/usr/bin/newgidmap', '/usr/sbin/useradd', '/usr/sbin/runuser'].every((p) => existsSync(p));
@@ -62,17 +62,7 @@ describe.skipIf(!isRoot || !busybox || !haveTools)('rootless pocker (an unprivil
     alice?.remove();
     bob?.remove();
     await cleanupAll();
-    for (const u of [alice, bob]) {
-      if (!u) continue;
-      expect(existsSync(u.home), `${u.name}'s home is gone`).toBe(false);
-      // Killed processes leave /proc once reaped (by init, for reparented monitors): polled.
-      let left = pidsOf(u.uid);
-      for (let i = 0; i < 600 && left.length; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        left = pidsOf(u.uid);
-      }
-      expect(left, `${u.name} has no process left`).toEqual([]);
-    }
+    for (const u of [alice, bob]) if (u) await expectUserGone(u);
   });
 
   it('runs the host image as root of a user namespace mapped to the user and its subordinate ids', async () => {

@@ -27,7 +27,7 @@ import {
 import { DEFAULT_PROFILE_OUTCOMES, buildBattery, haveGcc, outcomes } from '../security/battery.js';
 import { HOST_PROCESSES_SCRIPT, MASK_SCRIPT, appendProbe, expectMasked, expectNoHostProcesses, hostWriteTargets } from '../security/checks.js';
 import { cases, prepareBase, snapshot, tarFor, type Case } from '../security/layer-cases.js';
-import { asUser, makeRootlessUser, pidsOf, type RootlessUser } from './user.js';
+import { asUser, expectUserGone, makeRootlessUser, type RootlessUser } from './user.js';
 
 const haveTools = ['/usr/bin/newuidmap', '/usr/bin/newgidmap', '/usr/sbin/useradd', '/usr/sbin/runuser'].every((p) => existsSync(p));
 
@@ -91,15 +91,7 @@ describe.skipIf(!isRoot || !hostBusybox() || !haveTools || !haveGcc)('test/secur
   afterAll(async () => {
     u?.remove();
     await cleanupAll();
-    if (!u) return;
-    expect(existsSync(u.home), `${u.name}'s home is gone`).toBe(false);
-    let left = pidsOf(u.uid);
-    for (let i = 0; i < 600 && left.length; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      left = pidsOf(u.uid);
-    }
-    expect(left, `${u.name} has no process left`).toEqual([]);
-    for (const f of ['/etc/subuid', '/etc/subgid']) expect(readFileSync(f, 'utf8')).not.toContain(`${u.name}:`);
+    if (u) await expectUserGone(u);
   });
 
   describe('escape.test.ts: symlinks planted in the rootfs', () => {

@@ -6,6 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 
+import { expect } from 'vitest';
+
 import { pockerBin, spawnCollect, tempDir, type CliResult } from '../helpers.js';
 
 export const SUBUID = '/etc/subuid';
@@ -84,6 +86,19 @@ function homeBase(): string {
   return `${SCRATCH}/home`;
 }
 
+
+/** After `u.remove()`: its home, its processes (polled: killed ones leave /proc once reaped, by init
+ * for reparented monitors and user-mode stacks) and its subid lines are gone. */
+export async function expectUserGone(u: RootlessUser, what = 'no process left'): Promise<void> {
+  expect(existsSync(u.home), `${u.name}'s home is gone`).toBe(false);
+  let left = pidsOf(u.uid);
+  for (let i = 0; i < 600 && left.length; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    left = pidsOf(u.uid);
+  }
+  expect(left, `${u.name} has ${what}`).toEqual([]);
+  for (const f of [SUBUID, SUBGID]) expect(lines(f).filter((l) => l.startsWith(`${u.name}:`)), `${u.name}'s lines in ${f}`).toEqual([]);
+}
 /** Makes the user; `withRange` gives it 65536 subordinate ids of its own. */
 export function makeRootlessUser(tag: string, withRange = true): RootlessUser {
   const name = `pkr${process.pid}${tag}`.slice(0, 31);
