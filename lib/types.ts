@@ -62,7 +62,7 @@ export interface RunOptions {
   tmpfs?: Array<string | TmpfsSpec>;
   /**
    * `bridge` (the default network, and the default mode for root, as Docker's; a rootless caller's
-   * default is `none`, and `-p` alone picks `pasta`; $POCKER_DEFAULT_NETWORK=none|bridge overrides both),
+   * default is `none`, and `-p` alone picks `pasta`, else `slirp4netns` ($POCKER_ROOTLESS_NETWORK chooses); $POCKER_DEFAULT_NETWORK=none|bridge overrides both),
    * `none` (a private network namespace with only loopback), `host`, `container:NAME|ID` (join that
    * running container's network namespace) or a user-defined network's name or id. Several
    * networks (bridge and user-defined ones): one interface each, eth0, eth1 … in order.

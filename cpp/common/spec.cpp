@@ -640,6 +640,12 @@ bool parseNetwork(Reader& r, const json& n, Spec* s) {
   if (!r.optStrings(n, "setup", path, &s->netSetup)) return false;
   if (!s->netSetup.empty() && (s->netSetup[0].empty() || s->netSetup[0][0] != '/'))
     return r.fail(path + ".setup[0]", "expected an absolute path");
+  std::string kind;
+  if (!r.optString(n, "setupKind", path, &kind)) return false;
+  if (!kind.empty() && kind != "slirp4netns") return r.fail(path + ".setupKind", "expected \"slirp4netns\"");
+  s->netSetupForeground = kind == "slirp4netns";
+  if (!r.optStrings(n, "forwards", path, &s->netForwards)) return false;
+  if (!s->netForwards.empty() && !s->netSetupForeground) return r.fail(path + ".forwards", "only with setupKind slirp4netns");
   if (!r.optStrings(n, "cleanup", path, &s->netCleanup)) return false;
   if (!s->netCleanup.empty() && (s->netCleanup[0].empty() || s->netCleanup[0][0] != '/'))
     return r.fail(path + ".cleanup[0]", "expected an absolute path");
@@ -837,6 +843,8 @@ Error parseSpec(const char* data, size_t len, Spec* out) {
     out->netInterfaces.clear();
     out->netCleanup.clear();
     out->netSetup.clear();
+    out->netSetupForeground = false;
+    out->netForwards.clear();
     // An exec gets its container's seccomp filter: linux.seccomp is the one part of `linux` it reads.
     const json* lx;
     if (!r.optObject(doc, "linux", "", &lx)) return bad();

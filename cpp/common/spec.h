@@ -160,6 +160,10 @@ struct Spec {
   // pocker.network.setup: an argv the monitor runs with the container's pid appended, before the
   // second go (a user-mode network stack such as pasta); a failure fails the start.
   std::vector<std::string> netSetup;
+  // pocker.network.setupKind "slirp4netns": netSetup stays in the foreground as the monitor's child
+  // (--ready-fd/--exit-fd), and each of netForwards (add_hostfwd JSON) goes to its API socket.
+  bool netSetupForeground = false;
+  std::vector<std::string> netForwards;
 };
 
 // Whether the container runs in a user namespace (a new one or one it joins).

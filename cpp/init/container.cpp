@@ -328,17 +328,33 @@ Error mountRootfs(const Spec& s, Fd* rootfsMount) {
     if (mkdir(upper.c_str(), 0755) != 0 || mkdir(work.c_str(), 0700) != 0)
       return fail("mount-rootfs", "mkdir", upper);
   }
+  // mount(2) takes at most a page of options: a store's layer paths (~90 bytes each) fit 44 layers
+  // of the 125 Docker allows. The lower layers are named by fd numbers instead, relative to
+  // /proc/self/fd made the working directory for the mount ("12:11:10": overlay resolves relative
+  // names against the mounter's cwd), as the idmapped rootfs does (userns.cpp); the upper and work
+  // dirs keep their paths, which `system df` reads back from mountinfo to find a running container.
+  std::vector<Fd> lowerFds;
   std::string data = "lowerdir=";
   for (size_t i = 0; i < s.lowers.size(); i++) {
+    Fd fd(::open(s.lowers[i].c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return fail("mount-rootfs", "open", s.lowers[i]);
     if (i) data += ':';
-    data += escapeOverlay(s.lowers[i]);
+    data += std::to_string(fd.get());
+    lowerFds.push_back(std::move(fd));
   }
   data += ",upperdir=" + escapeOverlay(upper) + ",workdir=" + escapeOverlay(work);
   // In a user namespace overlay keeps its whiteouts and opaque markers in user.overlay.* (Linux 5.11).
   if (ownOverlay) data += ",userxattr";
+  if (data.size() >= 4096)
+    return Error{E2BIG, "mount-rootfs", "mount", s.rootfs + " (" + std::to_string(s.lowers.size()) + " layers: more than overlay's options can name)"};
+  Fd cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!cwd) return fail("mount-rootfs", "open", ".");
+  if (chdir("/proc/self/fd") != 0) return fail("mount-rootfs", "chdir", "/proc/self/fd");
   // nodev everywhere: with no device cgroup, a node made with CAP_MKNOD must stay unusable.
-  if (::mount("overlay", s.rootfs.c_str(), "overlay", MS_NODEV, data.c_str()) != 0)
-    return fail("mount-rootfs", "mount", s.rootfs);
+  int rc = ::mount("overlay", s.rootfs.c_str(), "overlay", MS_NODEV, data.c_str());
+  int e = errno;
+  if (fchdir(cwd.get()) != 0) return fail("mount-rootfs", "fchdir", ".");
+  if (rc != 0) return fail("mount-rootfs", "mount", s.rootfs, e);
   return {};
 }
 // Copies a directory tree (never following a symlink: entries come from readdir, each opened
@@ -1173,10 +1189,34 @@ Error prepare(const Spec& s, int sock, int rootfsMount, Identity* id, std::vecto
 // exec: join every namespace of the running container that differs from ours (a container on the
 // host network shares ours), through a pidfd, all at once. The mount namespace brings the
 // container's root and a cwd at it; the pid namespace applies to our children (hence the fork).
+//
+// The target is the container's PID 1 unless its namespaces are closed to us: a rootless caller
+// cannot reach those of --init's PID 1 (it stays not dumpable, and its memory belongs to the initial
+// user namespace, where the caller has no CAP_SYS_PTRACE: /proc/<pid>/ns and setns(pidfd) are
+// EACCES/EPERM). Then the exec joins through PID 1's first child that it can reach (the workload,
+// which exec made dumpable in the container's user namespace): the same namespaces.
+static pid_t execTarget(pid_t pid) {
+  struct stat st;
+  const std::string p = "/proc/" + std::to_string(pid);
+  if (stat((p + "/ns/user").c_str(), &st) == 0 || (errno != EACCES && errno != EPERM)) return pid;
+  std::string children;
+  if (readFile((p + "/task/" + std::to_string(pid) + "/children").c_str(), &children) != 0) return pid;
+  for (size_t at = 0; at < children.size();) {
+    size_t end = children.find(' ', at);
+    if (end == std::string::npos) end = children.size();
+    const std::string child = children.substr(at, end - at);
+    at = end + 1;
+    if (child.empty() || child.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (stat(("/proc/" + child + "/ns/user").c_str(), &st) == 0) return static_cast<pid_t>(std::strtol(child.c_str(), nullptr, 10));
+  }
+  return pid;
+}
+
 Error prepareExec(const Spec& s, int sock, Identity* id, std::vector<std::string>* env) {
   if (setsid() < 0) return fail("setsid", "setsid");
-  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, s.execPid, 0)));
-  if (!pidfd) return fail("exec-join", "pidfd_open", "/proc/" + std::to_string(s.execPid));
+  const pid_t target = execTarget(s.execPid);
+  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, target, 0)));
+  if (!pidfd) return fail("exec-join", "pidfd_open", "/proc/" + std::to_string(target));
   static const struct {
     const char* name;
     int flag;
@@ -1185,14 +1225,14 @@ Error prepareExec(const Spec& s, int sock, Identity* id, std::vector<std::string
   int flags = 0;
   for (const auto& k : kinds) {
     struct stat mine, theirs;
-    std::string p = "/proc/" + std::to_string(s.execPid) + "/ns/" + k.name;
+    std::string p = "/proc/" + std::to_string(target) + "/ns/" + k.name;
     if (stat(p.c_str(), &theirs) != 0) return fail("exec-join", "stat", p);
     if (stat((std::string("/proc/self/ns/") + k.name).c_str(), &mine) != 0) return fail("exec-join", "stat", k.name);
     if (mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev) flags |= k.flag;
   }
   // setns(pidfd) with several namespaces enters the user namespace first (as nsenter and runc
   // order it), so the others are joined with the privileges it gives.
-  if (setns(pidfd.get(), flags) != 0) return fail("exec-join", "setns", "/proc/" + std::to_string(s.execPid));
+  if (setns(pidfd.get(), flags) != 0) return fail("exec-join", "setns", "/proc/" + std::to_string(target));
   Error err;
   if ((flags & CLONE_NEWUSER) && (err = becomeNamespaceRoot())) return err;
   if ((err = joinSessionKeyring())) return err;

@@ -136,7 +136,13 @@ int writeState(const std::string& dir, const std::string& json) {
   return 0;
 }
 
-static int removeEntry(const char* path, const struct stat*, int type, struct FTW*) {
+static int removeEntry(const char* path, const struct stat* st, int type, struct FTW*) {
+  // A directory of ours that cannot be read (a rootless overlay's work/work: the kernel makes it
+  // mode 0 in the container's user namespace, and may leave a whiteout in it): opened, then removed.
+  if (type == FTW_DNR && st && st->st_uid == geteuid() && ::chmod(path, 0700) == 0) {
+    nftw(path, removeEntry, 8, FTW_PHYS | FTW_DEPTH | FTW_MOUNT);
+    return 0;
+  }
   if (type == FTW_DP || type == FTW_D) ::rmdir(path);
   else ::unlink(path);
   return 0;

@@ -2,6 +2,8 @@
 // cgroups before it may run anything, relays start-up to the caller, then stays as the container's
 // parent: forwards signals, reaps it, records the OOM kill and removes the cgroups.
 #include <fcntl.h>
+#include <link.h>
+#include <malloc.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -35,18 +37,28 @@ namespace {
 // Signals the monitor forwards to the container (as docker's sig-proxy does).
 constexpr int kForwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
 
-// The linker's bounds of this (static, non-PIE) executable's headers and code.
-extern "C" char __executable_start[], etext[];
-
-// Start-up (the spec parser, clone3, the set-up relay) touched code the monitor's loop never runs
-// again, and the kernel maps a shared file's pages 64 KiB around each fault: drop those mappings
-// once, so a monitor's resident size is what its loop uses. The code is never written (read-only
-// file pages): the next access faults them back in from the sealed image.
-void trimCode() {
-  const uintptr_t page = 4096;
-  uintptr_t from = reinterpret_cast<uintptr_t>(__executable_start) & ~(page - 1);
-  uintptr_t to = (reinterpret_cast<uintptr_t>(etext) + page - 1) & ~(page - 1);
-  if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+// Start-up (the spec parser, clone3, the set-up relay, libseccomp's tables) touched code and
+// read-only data the monitor's loop never uses again, and the kernel maps a shared file's pages 64 KiB
+// around each fault: drop those mappings once, so a monitor's resident size is what its loop uses.
+// Only segments the program headers say are never written (no PF_W: the code, .rodata; RELRO lies in
+// the writable segment, so the relocated GOT is never dropped): their next access faults the page back
+// in from the sealed image. The heap likewise: the spec's parse (Docker's seccomp profile alone is a
+// few hundred strings) freed ~100 KiB that malloc keeps; malloc_trim gives its free pages back.
+void trimResident() {
+  dl_iterate_phdr(
+      [](struct dl_phdr_info* info, size_t, void*) -> int {
+        const uintptr_t page = 4096;
+        for (int i = 0; i < info->dlpi_phnum; i++) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type != PT_LOAD || (ph.p_flags & PF_W) != 0) continue;
+          uintptr_t from = (info->dlpi_addr + ph.p_vaddr) & ~(page - 1);
+          uintptr_t to = (info->dlpi_addr + ph.p_vaddr + ph.p_memsz + page - 1) & ~(page - 1);
+          if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+        }
+        return 1;  // the executable is the first (and, static, the only) object
+      },
+      nullptr);
+  malloc_trim(0);
 }
 
 }  // namespace
@@ -103,6 +115,27 @@ bool callerGone(int sync, bool syncOpen) {
 }
 
 // The container never got to exec: reap it, clean up, report.
+// Whether the container's start-up socket holds a message: a container that failed on its own (an
+// unknown user, a mount) reports that, then exits; whatever of ours fails after that (its network
+// namespace is gone) is a consequence, and its own report is the one to relay. (The first read after
+// a peer closed with our message unread may be ECONNRESET, ahead of the report: see the start-up loop.)
+bool containerReported(int fd) {
+  for (int tries = 0; tries < 2; tries++) {
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return true;
+    if (n < 0 && errno == ECONNRESET) continue;
+    return false;
+  }
+  return false;
+}
+
+// POCKER_FAULT=<point> (crash-safety tests; see net.cpp's faultPoint, which SIGKILLs instead).
+bool faultNamed(const char* point) {
+  const char* f = getenv("POCKER_FAULT");
+  return f && std::strcmp(f, point) == 0;
+}
+
 int abortStart(const Spec& spec, int sync, pid_t pid, const Error& e) {
   if (pid > 0) {
     ::kill(pid, SIGKILL);
@@ -306,10 +339,18 @@ int runMonitor(const Spec& spec, int sync) {
     // may run anything): a failed restart ends the policy as a failed exec would.
     if (setupExit == 0 && monitorPlumbsNetwork(spec)) {
       if (restarts > 0) netIfaces = reloadInterfaces(spec, netIfaces);
+      // The test of the race below: the container has failed and exited before its network is made.
+      if (faultNamed("net-after-container-exit")) {
+        siginfo_t si;
+        while (waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
+        }
+      }
       Error err = setupNetwork(spec, netIfaces, pid, setupUserNs ? setupUserNs.get() : -1, setupNetNs ? setupNetNs.get() : -1);
       setupUserNs.reset();
       setupNetNs.reset();
-      if (err) {
+      if (err && restarts == 0 && containerReported(child.get())) {
+        // Its own error comes first: the start-up loop below relays it (and cleans up).
+      } else if (err) {
         if (restarts == 0) return abortStart(spec, sync, pid, err);
         ::kill(pid, SIGKILL);
         while (waitpid(pid, nullptr, __WALL) < 0 && errno == EINTR) {
@@ -382,7 +423,7 @@ int runMonitor(const Spec& spec, int sync) {
       // workload that ends at once can never have its die before its start in the log.
       recordEvent(spec, "start");
       ready.reset();  // the caller's process may go now
-      if (spec.detach) trimCode();
+      if (spec.detach) trimResident();
 
       if (master) fcntl(master.get(), F_SETFL, fcntl(master.get(), F_GETFL) | O_NONBLOCK);
       hub.setInput(inW.release(), master.get(), spec.interactive, spec.stdinOnce);

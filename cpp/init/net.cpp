@@ -8,7 +8,9 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -144,12 +146,154 @@ Error runNetworkSetup(const Spec& spec, pid_t pid, int userNs, int netNs) {
   return Error{EIO, "network", program.c_str(), n > 0 ? std::string(said) : program + " failed"};
 }
 
+// What a failed helper said on its stderr (`errRead`, non-blocking: read what is there, never
+// wait for EOF), as the error's text.
+Error helperError(const std::string& program, int errRead, const std::string& otherwise) {
+  static char said[2048];
+  ssize_t n = ::read(errRead, said, sizeof said - 1);
+  said[n > 0 ? n : 0] = '\0';
+  for (ssize_t i = 0; i < n; i++)
+    if (said[i] == '\n') said[i] = ' ';
+  static std::string name;  // Error holds const char* syscall names
+  name = program;
+  return Error{EIO, "network", name.c_str(), n > 0 ? std::string(said) : otherwise};
+}
+
+// slirp4netns, the monitor's child for the whole run (setupKind "slirp4netns"): its pid, and the
+// write end of its --exit-fd pipe (closing it, or the monitor's death, ends slirp4netns).
+pid_t gForegroundPid = -1;
+int gForegroundExit = -1;
+
+// One request to slirp4netns's API socket (one connection each): written, its reply read to EOF
+// (10 s at most). An {"error": ...} reply, or none, fails.
+Error slirpRequest(const std::string& socketPath, const std::string& request, const std::string& program) {
+  Fd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!sock) return fail("network", "socket", socketPath);
+  struct sockaddr_un addr;
+  std::memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (socketPath.size() >= sizeof addr.sun_path) return Error{ENAMETOOLONG, "network", "connect", socketPath};
+  std::memcpy(addr.sun_path, socketPath.c_str(), socketPath.size());
+  if (::connect(sock.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) return fail("network", "connect", socketPath);
+  if (!writeAll(sock.get(), request.data(), request.size())) return fail("network", "write", socketPath);
+  ::shutdown(sock.get(), SHUT_WR);
+  std::string reply;
+  const int64_t deadline = nowMs() + 10000;
+  for (;;) {
+    int64_t left = deadline - nowMs();
+    if (left <= 0) break;
+    struct pollfd p = {sock.get(), POLLIN, 0};
+    int n = poll(&p, 1, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    char buf[1024];
+    ssize_t got = ::read(sock.get(), buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    reply.append(buf, static_cast<size_t>(got));
+  }
+  static std::string name;
+  name = program;
+  if (reply.empty()) return Error{EIO, "network", name.c_str(), "no reply to " + request};
+  if (reply.find("\"error\"") != std::string::npos) return Error{EIO, "network", name.c_str(), reply + " (to " + request + ")"};
+  return {};
+}
+
+// setupKind "slirp4netns": the argv with --ready-fd 5 and --exit-fd 6 (a pipe whose write end only
+// the monitor holds), the namespaces (or the pid) and the tap's name appended, started as the
+// monitor's child; ready when it writes "1" to fd 5 (30 s at most; its early end fails the start
+// with what it said). Then each published port through its API socket (a private temporary
+// directory, removed once they are added: slirp4netns keeps what it bound), before the workload runs.
+Error runForegroundSetup(const Spec& spec, pid_t pid, int userNs, int netNs) {
+  std::vector<std::string> args = spec.netSetup;
+  const std::string program = args[0];
+  int ready[2], exitPipe[2], errPipe[2];
+  if (pipe2(ready, O_CLOEXEC | O_NONBLOCK) != 0) return fail("network", "pipe2", program);
+  Fd readyRead(ready[0]), readyWrite(ready[1]);
+  if (pipe2(exitPipe, O_CLOEXEC) != 0) return fail("network", "pipe2", program);
+  Fd exitRead(exitPipe[0]), exitWrite(exitPipe[1]);
+  if (pipe2(errPipe, O_CLOEXEC | O_NONBLOCK) != 0) return fail("network", "pipe2", program);
+  Fd errRead(errPipe[0]), errWrite(errPipe[1]);
+  Fd devNull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devNull) return fail("network", "open", "/dev/null");
+  args.insert(args.end(), {"--ready-fd", "5", "--exit-fd", "6"});
+  // The API socket, in a directory of the monitor's own (mkdtemp: 0700), gone when this returns.
+  char dir[] = "/tmp/pocker-slirp-XXXXXX";
+  std::string socketPath;
+  if (!spec.netForwards.empty()) {
+    if (!mkdtemp(dir)) return fail("network", "mkdtemp", "/tmp");
+    socketPath = std::string(dir) + "/api.sock";
+    args.insert(args.end(), {"--api-socket", socketPath});
+  }
+  struct DirGuard {
+    const std::string& sock;
+    const char* dir;
+    ~DirGuard() {
+      if (sock.empty()) return;
+      ::unlink(sock.c_str());
+      ::rmdir(dir);
+    }
+  } guard{socketPath, dir};
+  const bool fds = userNs >= 0 && netNs >= 0;
+  if (fds) {
+    args.insert(args.end(), {"--userns-path", "/proc/self/fd/3", "--netns-type=path", "/proc/self/fd/4"});
+  } else {
+    args.push_back(std::to_string(pid));
+  }
+  args.push_back("tap0");
+  const FdMove moves[] = {{devNull.get(), 0},     {devNull.get(), 1}, {errWrite.get(), 2}, {fds ? userNs : -1, 3},
+                          {fds ? netNs : -1, 4}, {readyWrite.get(), 5}, {exitRead.get(), 6}};
+  pid_t child = spawnHelper(args, moves, sizeof moves / sizeof moves[0], 7);
+  if (child < 0) return fail("network", "fork", program);
+  readyWrite.reset();
+  exitRead.reset();
+  errWrite.reset();
+  auto stop = [&](Error e) {
+    ::kill(child, SIGKILL);
+    while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return e;
+  };
+  // Ready: "1" on fd 5. EOF there (it ended) or 30 s without it fail.
+  const int64_t deadline = nowMs() + 30000;
+  bool isReady = false;
+  for (;;) {
+    int64_t left = deadline - nowMs();
+    if (left <= 0) break;
+    struct pollfd p = {readyRead.get(), POLLIN, 0};
+    int n = poll(&p, 1, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    char c = 0;
+    ssize_t got = ::read(readyRead.get(), &c, 1);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    isReady = got == 1 && c == '1';
+    break;
+  }
+  if (!isReady) {
+    // Its stderr is read after it is gone (all it wrote is in the pipe then).
+    ::kill(child, SIGKILL);
+    while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return helperError(program, errRead.get(), program + " did not become ready");
+  }
+  for (const auto& request : spec.netForwards)
+    if (Error e = slirpRequest(socketPath, request, program)) return stop(e);
+  gForegroundPid = child;
+  gForegroundExit = exitWrite.release();
+  return {};
+}
+
+Error runUserModeSetup(const Spec& spec, pid_t pid, int userNs, int netNs) {
+  return spec.netSetupForeground ? runForegroundSetup(spec, pid, userNs, netNs) : runNetworkSetup(spec, pid, userNs, netNs);
+}
+
 }  // namespace
 
 Error setupNetwork(const Spec& spec, const std::vector<NetInterface>& interfaces, pid_t pid, int userNs, int netNs) {
   if (!(spec.namespaces & CLONE_NEWNET)) return {};
   // (ownLoopback: the container brings its lo up; a rootless monitor cannot enter its namespace.)
-  if (ownLoopback(spec)) return spec.netSetup.empty() ? Error{} : runNetworkSetup(spec, pid, userNs, netNs);
+  if (ownLoopback(spec)) return spec.netSetup.empty() ? Error{} : runUserModeSetup(spec, pid, userNs, netNs);
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/ns/net", static_cast<int>(pid));
   Fd target(::open(path, O_RDONLY | O_CLOEXEC));
@@ -164,7 +308,7 @@ Error setupNetwork(const Spec& spec, const std::vector<NetInterface>& interfaces
   if (setns(self.get(), CLONE_NEWNET) != 0) return fail("network", "setns", "/proc/self/ns/net");
   if (openErr) return Error{openErr, "network", "socket", "lo"};
   if (int e = inner.setLinkUp("lo")) return Error{e, "network", "RTM_NEWLINK", "lo"};
-  if (interfaces.empty()) return spec.netSetup.empty() ? Error{} : runNetworkSetup(spec, pid, userNs, netNs);
+  if (interfaces.empty()) return spec.netSetup.empty() ? Error{} : runUserModeSetup(spec, pid, userNs, netNs);
 
   nl::Socket host;
   if (int e = host.open()) return Error{e, "network", "socket", interfaces[0].hostName};
@@ -185,6 +329,16 @@ Error loopbackUp() {
 }
 
 void endNetworkSetup() {
+  if (gForegroundPid > 0) {
+    // Its exit fd closed, slirp4netns ends by itself; SIGKILL makes the wait below short and sure
+    // (it keeps no state worth a graceful end).
+    ::close(gForegroundExit);
+    ::kill(gForegroundPid, SIGKILL);
+    while (waitpid(gForegroundPid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    gForegroundPid = -1;
+    gForegroundExit = -1;
+  }
   if (gSetupDaemon < 0) return;
   syscall(SYS_pidfd_send_signal, gSetupDaemon, SIGTERM, nullptr, 0U);
   ::close(gSetupDaemon);

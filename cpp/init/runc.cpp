@@ -48,7 +48,7 @@ namespace pocker {
 namespace {
 
 // Every function here is [[gnu::cold]] (optimized for size, placed in .text.unlikely, away from the
-// code a detached monitor runs; see trimCode in monitor.cpp for the monitor's resident size).
+// code a detached monitor runs; see trimResident in monitor.cpp for the monitor's resident size).
 using json = nlohmann::json;
 
 // Global options (plain pointers into argv: no static constructor runs in a monitor).

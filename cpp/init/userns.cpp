@@ -255,8 +255,13 @@ Error buildRootfs(const Spec& s, int usernsFd, uid_t rootUid, gid_t rootGid, Fd*
   if (unshare(CLONE_NEWNS) != 0) return fail("idmap", "unshare", "mount namespace");
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail("idmap", "mount", "/");
   // Each idmapped layer is attached over its own path (overlay takes only mounts of the caller's
-  // namespace before Linux 6.15) and named to overlay by its fd (/proc/self/fd/N): a path would not
-  // reach a mount stacked on "/" (the host image), lookups start below it.
+  // namespace before Linux 6.15) and named to overlay by its fd: a path would not reach a mount
+  // stacked on "/" (the host image), lookups start below it. The names are relative to
+  // /proc/self/fd, made this helper's working directory: "7" instead of "/proc/self/fd/7". Before
+  // Linux 6.8 overlay takes its layers as one "lowerdir" string, and fsconfig takes strings of at
+  // most 256 bytes: 14 layers by absolute fd paths, about 60 by these (overlay resolves relative
+  // names against the mounter's working directory, at fsconfig time since 6.5, at
+  // FSCONFIG_CMD_CREATE before; the chdir comes below, once every path here is opened).
   std::vector<Fd> trees;
   std::string lowers;
   const std::string dir = s.upper.substr(0, s.upper.rfind('/'));
@@ -279,7 +284,7 @@ Error buildRootfs(const Spec& s, int usernsFd, uid_t rootUid, gid_t rootGid, Fd*
     if (syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, lower.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
       return fail("idmap", "move_mount", lower);
     if (!lowers.empty()) lowers += ':';
-    lowers += "/proc/self/fd/" + std::to_string(tree.get());
+    lowers += std::to_string(tree.get());
     trees.push_back(std::move(tree));
   }
   // Every directory is named to overlay by an fd as well: fsconfig takes strings of at most 256
@@ -287,7 +292,7 @@ Error buildRootfs(const Spec& s, int usernsFd, uid_t rootUid, gid_t rootGid, Fd*
   auto byFd = [&](const std::string& path, std::string* out) -> Error {
     Fd fd(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!fd) return fail("idmap", "open", path);
-    *out = "/proc/self/fd/" + std::to_string(fd.get());
+    *out = std::to_string(fd.get());
     trees.push_back(std::move(fd));
     return {};
   };
@@ -322,9 +327,10 @@ Error buildRootfs(const Spec& s, int usernsFd, uid_t rootUid, gid_t rootGid, Fd*
   if (Error err = byFd(upper, &upperFd)) return err;
   if (Error err = byFd(work, &workFd)) return err;
   // Two tries: one layer at a time ("lowerdir+", Linux 6.8: no limit on the number of layers),
-  // then the whole list at once (at most 256 bytes: about 14 layers). A kernel whose overlay still
+  // then the whole list at once (at most 256 bytes: about 60 layers by fd number). A kernel whose overlay still
   // parses its options the legacy way takes any key at fsconfig time and refuses "lowerdir+" only
   // at FSCONFIG_CMD_CREATE, hence a fresh context for the second try.
+  if (chdir("/proc/self/fd") != 0) return fail("idmap", "chdir", "/proc/self/fd");
   Fd fs;
   for (int attempt = 0; attempt < 2; attempt++) {
     const bool plus = attempt == 0;

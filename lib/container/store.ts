@@ -17,7 +17,7 @@
 // RecordVersionError (ERR_POCKER_UNSUPPORTED), which ps skips with a warning, inspect/start/rm
 // report, and rm -f removes anyway.
 import { isFrozen } from '../cgroup/freezer.js';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -764,9 +764,34 @@ export function createContainerDir(dir: string, layout: ContainerLayoutDirs): vo
   }
 }
 
-/** Removes the container's directory (with everything in it); the name is released by the caller (names.ts). */
+/**
+ * Removes the container's directory (with everything in it); the name is released by the caller
+ * (names.ts). A rootless container's overlay leaves its work directory `work/work` mode 0000 (the
+ * kernel makes it so, owned by the user as root of the container's namespace), with a whiteout
+ * the kernel may leave in it: the caller's own directories it cannot read are opened up first.
+ */
 export function removeContainerDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if ((code !== 'EACCES' && code !== 'EPERM') || process.getuid?.() === 0) throw err;
+    openOwnDirs(dir, process.getuid?.() ?? -1);
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+  }
+}
+
+/** Gives the owner rwx on every directory below `dir` that `uid` owns (those it can then list). */
+function openOwnDirs(dir: string, uid: number): void {
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch {
+    return;
+  }
+  if (!st.isDirectory() || st.uid !== uid) return;
+  if ((st.mode & 0o700) !== 0o700) chmodSync(dir, (st.mode & 0o7777) | 0o700);
+  for (const name of readdirSync(dir)) openOwnDirs(join(dir, name), uid);
 }
 
 /** What `stop` / `rm -f` ask a container's monitor to do. */

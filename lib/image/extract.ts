@@ -9,7 +9,7 @@
 // symlink, hardlink to something that is not an entry of this layer, or are otherwise invalid are
 // refused with ERR_POCKER_LAYER_UNSAFE (step `extract`, `path` = the entry's name). The caller removes
 // `dest` after a failure. Absolute names are made relative (as Docker does).
-import { closeSync, constants as fsConstants, writeSync, writev as writevCb } from 'node:fs';
+import { closeSync, constants as fsConstants, statfsSync, writeSync, writev as writevCb } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -265,6 +265,48 @@ interface SystemErrorLike {
   code?: string;
 }
 
+/** statfs f_type of the filesystems named in whiteoutRefused()'s error (linux/magic.h). */
+const FS_NAMES: Record<number, string> = {
+  0x794c7630: 'overlayfs',
+  0x65735546: 'fuse',
+  0x01021997: '9p',
+  0x6969: 'nfs',
+  0xff534d42: 'cifs',
+  0xef53: 'ext4',
+  0x58465342: 'xfs',
+  0x9123683e: 'btrfs',
+  0x01021994: 'tmpfs',
+};
+
+/**
+ * A whiteout (0:0 character device) the filesystem of `dest` refused: overlayfs refuses it to
+ * everyone (root too: ovl_mknod returns EPERM for WHITEOUT_DEV) and cannot be an overlay upper dir
+ * either, so a store on overlayfs (a home or /var/lib inside a container, a live system's root) can
+ * hold no image with deletions. Said clearly, naming the filesystem and what to do, instead of a
+ * bare EPERM. undefined for any other failure (left to the caller's error).
+ */
+function whiteoutRefused(err: unknown, dest: string): PockerError | undefined {
+  const code = (err as SystemErrorLike).code;
+  if (code !== 'EPERM' && code !== 'EOPNOTSUPP' && code !== 'EINVAL') return undefined;
+  let type: number;
+  try {
+    type = Number(statfsSync(dest).type);
+  } catch {
+    return undefined;
+  }
+  const name = FS_NAMES[type] ?? `filesystem type 0x${type.toString(16)}`;
+  const cure = 'put the store on a filesystem that can hold overlay layers (ext4, xfs, btrfs, tmpfs): --root, $POCKER_ROOT, or rootless $XDG_DATA_HOME';
+  return new PockerError(`cannot store image layers on ${name} (${dest}): it refuses overlay whiteouts (mknod of a 0:0 character device: ${code}); ${cure}`, {
+    code: 'ERR_POCKER_UNSUPPORTED', // the store's filesystem cannot hold overlay layers
+    step: 'extract',
+    path: dest,
+    ...((err as { errno?: number }).errno !== undefined ? { errno: (err as { errno: number }).errno } : {}),
+    syscall: 'mknodat',
+    cause: err,
+  });
+}
+
+
 /**
  * Extracts one layer tar into `dest` (an existing, normally empty, directory). Resolves with the
  * number of entries and content bytes; rejects with ERR_POCKER_LAYER_UNSAFE for a hostile or
@@ -396,7 +438,11 @@ export async function extractLayer(input: Readable, dest: string, opts: ExtractO
         ensureDirs(parts, parentCount);
         const target = [...parts.slice(0, parentCount), name].join('/');
         forget(target);
-        call('whiteout', () => addon.fsMknod(root, target, S_IFCHR, 0, 0));
+        try {
+          addon.fsMknod(root, target, S_IFCHR, 0, 0);
+        } catch (err) {
+          throw whiteoutRefused(err, dest) ?? failed(err, 'whiteout');
+        }
         const owner = ids(h);
         if (owner.uid !== undefined) call('whiteout', () => addon.fsSetMeta(root, target, owner));
         entry.resume();

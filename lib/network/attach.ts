@@ -254,6 +254,11 @@ function writeNetworkDoc(root: string, id: string, doc: ContainerNetworkDoc): vo
   writeInPlace(networkDocPath(root, id), `${JSON.stringify(doc, null, 2)}\n`);
 }
 
+/** network.json of a container on a user-mode network (pasta, slirp4netns): its published ports only. */
+export function writeUserModeNetworkDoc(root: string, id: string, name: string, hostname: string, ports: DockerPortMap): void {
+  writeNetworkDoc(root, id, { version: 1, name, hostname, extraHosts: [], Ports: ports, Networks: {} });
+}
+
 /**
  * Writes `text` over the file at `path` on the same inode (made 0644 if missing): written from
  * offset 0, then cut to its length. Not O_TRUNC: ext4 (auto_da_alloc) starts writing back a file

@@ -4,6 +4,7 @@
 // the container ends (idempotent: usable from `network __release` and from reconcile).
 import { isIP } from 'node:net';
 import { PockerError } from '../errors.js';
+import { isRootless } from '../rootless/paths.js';
 import { addPortRules, reconcileRules, removeContainerRules } from './nft.js';
 import { containerLive } from './store.js';
 import { allocatePorts, claimedPorts, reconcilePorts, releasePorts, toDockerPorts, type AllocateOptions, type DockerPortMap, type PortMapping, type PortSpec } from './ports.js';
@@ -57,7 +58,8 @@ export async function publishPorts(
  */
 export async function unpublishPorts(root: string, containerId: string): Promise<void> {
   if (!claimedPorts(root).some((p) => p.container === containerId)) return;
-  await removeContainerRules(root, containerId);
+  // (A rootless caller's claims are a user-mode network's: no rule of theirs exists.)
+  if (!isRootless()) await removeContainerRules(root, containerId);
   releasePorts(root, containerId);
 }
 

@@ -29,9 +29,12 @@ export interface RootlessIdOptions {
   path?: string;
 }
 
-/** An executable named `name` on `path`, or undefined. */
-export function findExecutable(name: string, path = process.env.PATH ?? ''): string | undefined {
-  const dirs = [...path.split(delimiter), '/usr/local/bin', '/usr/bin', '/usr/sbin', '/bin', '/sbin'].filter((d) => d.startsWith('/'));
+/** The system's directories, searched after $PATH for the setuid id mappers (a cron or `env -i` PATH may lack sbin). */
+const SYSTEM_DIRS = ['/usr/local/bin', '/usr/bin', '/usr/sbin', '/bin', '/sbin'];
+
+/** An executable named `name` on `path` (then in `extraDirs`), or undefined; relative entries are skipped. */
+export function findExecutable(name: string, path = process.env.PATH ?? '', extraDirs: readonly string[] = SYSTEM_DIRS): string | undefined {
+  const dirs = [...path.split(delimiter), ...extraDirs].filter((d) => d.startsWith('/'));
   for (const dir of dirs) {
     const file = join(dir, name);
     try {

@@ -73,7 +73,8 @@ export async function runInUserns(op: 'extract' | 'remove', dirs: string[], stdi
   }
   // The worker's paths are its bind mounts': said as the caller's.
   const path = e.path?.replace(/^\/tmp\/w(\d+)/, (_m, i: string) => dirs[Number(i)] ?? _m);
-  throw new PockerError(e.message || `the userns worker failed (status ${status.exitCode})`, {
+  const message = e.message?.replace(/\/tmp\/w(\d+)/g, (_m, i: string) => dirs[Number(i)] ?? _m);
+  throw new PockerError(message || `the userns worker failed (status ${status.exitCode})`, {
     code: isPockerErrorCode(e.code) ? e.code : 'ERR_POCKER',
     step: op === 'extract' ? 'extract' : 'remove',
     ...(e.errno !== undefined ? { errno: e.errno } : {}),

@@ -1446,7 +1446,7 @@ export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = pro
       delete config.publishAll;
     } else if (isRootless() && opts.network === undefined && !config.networks) {
       // Rootless -p: the user-mode network stack that is installed (pasta, else slirp4netns), as Podman.
-      config.network = userModeHelper().kind;
+      config.network = userModeHelper(undefined, env.PATH ?? '', env).kind;
     } else if (!config.networks && !isUserModeNetwork(config.network)) {
       throw invalid(`conflicting options: port publishing and the container type network mode (--network ${config.network})${opts.network === undefined ? defaultNoneHint(env) : ''}`);
     }

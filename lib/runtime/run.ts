@@ -42,8 +42,9 @@ import type { CgroupInfo } from '../cgroup/detect.js';
 import { recordEvent } from '../state/events.js';
 import { hiddenStorePaths } from '../spec/hidden.js';
 import { resolveForStart } from './namespaces.js';
-import { checkNetworkRequests, networkStarted, releaseContainerNetwork, setupContainerNetwork } from '../network/attach.js';
-import { exposedPorts, withPublishAll } from '../network/ports.js';
+import { checkNetworkRequests, networkStarted, releaseArgv, releaseContainerNetwork, setupContainerNetwork, writeUserModeNetworkDoc } from '../network/attach.js';
+import { allocatePorts, exposedPorts, toDockerPorts, withPublishAll, type PortSpec } from '../network/ports.js';
+import { containerLive } from '../network/store.js';
 import type { PockerSection } from '../spec/pocker.js';
 import { allocateAuto, hostIdOf, type UsernsMaps, type UsernsRequest } from '../userns/index.js';
 
@@ -79,6 +80,19 @@ async function startNetwork(cfg: ResolvedRunConfig, name: string, document: OciD
     bind('/etc/hosts', setup.hosts);
     bind('/etc/resolv.conf', setup.resolv);
     return true;
+  }
+  if (isUserModeNetwork(cfg.network) && document.pocker) {
+    const pocker = document.pocker as PockerSection;
+    // The host ports of a user-mode network, random ones too, claimed as root mode claims them
+    // (lib/network/ports.ts: ephemeral range, test bind, claim files) and handed to the stack as
+    // fixed ports; network.json records them for `pocker port`, ps PORTS and inspect.
+    const specs = cfg.publishAll ? withPublishAll(cfg.publish ?? [], cfg.exposed ?? []) : (cfg.publish ?? []);
+    const mappings = await allocatePorts(cfg.root, cfg.id, specs, '', { isLive: (id) => containerLive(cfg.root, id) });
+    const fixed: PortSpec[] = mappings.map((m) => ({ hostIp: m.hostIp, hostPortStart: m.hostPort, hostPortEnd: m.hostPort, containerPortStart: m.containerPort, containerPortEnd: m.containerPort, protocol: m.protocol }));
+    // Its last end gives the claims back and empties network.json's Ports (`network __release`, as root mode's).
+    pocker.network = { interfaces: [], ...userModeSetup(fixed, cfg.network), ...(mappings.length ? { cleanup: releaseArgv(cfg.root, cfg.id) } : {}) };
+    writeUserModeNetworkDoc(cfg.root, cfg.id, name, cfg.hostname, toDockerPorts(mappings, cfg.exposed ?? []));
+    return mappings.length > 0;
   }
   if (cfg.joins?.netDir) {
     bind('/etc/hosts', join(cfg.joins.netDir, 'hosts'));
@@ -655,6 +669,11 @@ function cgroupPlanFor(info: CgroupInfo, cfg: ResolvedRunConfig): CgroupPlan {
   return plan;
 }
 
+/** The fixed host ports of `cfg.publish` (random ones and -P are allocated later, by startNetwork). */
+function fixedPorts(cfg: ResolvedRunConfig): PortSpec[] {
+  return (cfg.publish ?? []).filter((p) => p.hostPortStart !== 0);
+}
+
 /**
  * The document of a start (buildSpec), with a user-mode network's setup argv. A rootless container without a cgroup of its own (no limit,
  * lib/rootless) gets no /sys/fs/cgroup view: there is no leaf of its to show, and a user namespace
@@ -662,8 +681,9 @@ function cgroupPlanFor(info: CgroupInfo, cfg: ResolvedRunConfig): CgroupPlan {
  */
 const buildSpec: typeof buildFullSpec = (cfg, l, plan, opts) => {
   const doc = buildFullSpec(cfg, l, plan, opts);
-  // A user-mode network (pasta): the monitor runs it with the container's pid before the workload runs.
-  if (isUserModeNetwork(cfg.network) && doc.pocker) doc.pocker.network = { interfaces: [], setup: userModeSetup(cfg.publish ?? [], cfg.network) };
+  // A user-mode network (pasta, slirp4netns): the monitor runs it before the workload runs. Its
+  // published ports are allocated and put in by startNetwork (random host ports are picked then).
+  if (isUserModeNetwork(cfg.network) && doc.pocker) doc.pocker.network = { interfaces: [], ...userModeSetup(fixedPorts(cfg), cfg.network) };
   if (!isRootless()) return doc;
   if (plan.leafDirs.length === 0) doc.mounts = (doc.mounts ?? []).filter((m) => m.type !== 'cgroup');
   // Only the caller's own gid mapped (no subgid range): the tty group (5) does not exist in the

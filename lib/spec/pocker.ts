@@ -92,6 +92,13 @@ export interface PockerNetwork {
   interfaces: PockerInterface[];
   /** An argv the monitor runs with the container's pid appended before the workload may run (a user-mode stack: pasta). */
   setup?: string[];
+  /**
+   * How `setup` runs: unset, it forks a daemon and ends (pasta); 'slirp4netns': it stays in the
+   * foreground as the monitor's child (--ready-fd, --exit-fd given by the monitor) until the run ends.
+   */
+  setupKind?: 'slirp4netns';
+  /** slirp4netns: add_hostfwd requests (JSON) the monitor sends to its API socket before the workload runs. */
+  forwards?: string[];
   cleanup?: string[];
 }
 

@@ -400,6 +400,17 @@ describe.skipIf(!isRoot)('run: real containers', () => {
       expect(g.code).toBe(125);
       expect(g.stderr).toMatch(/unable to find group nosuchgroup/);
     });
+
+    it("the container's own error wins over the monitor's network setup that finds it gone (a race seen under load)", async () => {
+      // The monitor waits until the container has failed and exited, then opens its network
+      // namespace (gone: ENOENT). It used to report that ("failed at network: open /proc/N/ns/net").
+      const g = await cli(['run', '--rm', '-u', '0:nosuchgroup', '--rootfs', busyboxRootfs(), 'true'], {
+        env: { POCKER_FAULT: 'net-after-container-exit' },
+      });
+      expect(g.code).toBe(125);
+      expect(g.stderr).toMatch(/unable to find group nosuchgroup/);
+      expect(g.stderr).not.toMatch(/network/);
+    });
   });
 
   describe('working directory', () => {

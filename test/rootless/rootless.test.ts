@@ -3,7 +3,9 @@
 // that user's: its state root (~/.local/share/pocker), its containers in a user namespace mapped
 // with its ranges, images extracted in that namespace with their owners, no cgroup on this
 // cgroup-v1 machine (limit flags refused clearly), and a second user who sees none of it.
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -11,7 +13,7 @@ import { buildOciLayout, type LayerSpec } from '../image-builder.js';
 import { cleanupAll, hostBusybox, isRoot, tempDir } from '../helpers.js';
 import { runOnPty } from '../pty.js';
 import { gnuTar } from '../tar.js';
-import { makeRootlessUser, pidsOf, type RootlessUser } from './user.js';
+import { expectUserGone, makeRootlessUser, type RootlessUser } from './user.js';
 
 const busybox = hostBusybox();
 const haveTools = ['/usr/bin/newuidmap', '/usr/bin/newgidmap', '/usr/sbin/useradd', '/usr/sbin/runuser'].every((p) => existsSync(p));
@@ -60,17 +62,7 @@ describe.skipIf(!isRoot || !busybox || !haveTools)('rootless pocker (an unprivil
     alice?.remove();
     bob?.remove();
     await cleanupAll();
-    for (const u of [alice, bob]) {
-      if (!u) continue;
-      expect(existsSync(u.home), `${u.name}'s home is gone`).toBe(false);
-      // Killed processes leave /proc once reaped (by init, for reparented monitors): polled.
-      let left = pidsOf(u.uid);
-      for (let i = 0; i < 600 && left.length; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        left = pidsOf(u.uid);
-      }
-      expect(left, `${u.name} has no process left`).toEqual([]);
-    }
+    for (const u of [alice, bob]) if (u) await expectUserGone(u);
   });
 
   it('runs the host image as root of a user namespace mapped to the user and its subordinate ids', async () => {
@@ -194,6 +186,53 @@ describe.skipIf(!isRoot || !busybox || !haveTools)('rootless pocker (an unprivil
     expect(up.code).toBe(1); // update's own exit for a container it could not update (as Docker's)
     expect(up.stderr).toMatch(/cannot update the limits of running container nolimit: it was started without limit flags, so as a rootless container it has no cgroup of its own/);
     expect((await alice.pocker(['rm', '-f', 'nolimit'])).code).toBe(0);
+  });
+
+  it('save writes the loaded image as the user (manifest and layer digests), and it loads back into a second store', async () => {
+    expect((await alice.pocker(['load', '-i', imageTar])).code).toBe(0); // loaded already unless run alone
+    const out = join(alice.runtimeDir, 'saved.tar');
+    const save = await alice.pocker(['save', '-o', out, 'owners:1']);
+    expect(save.stderr).toBe('');
+    expect(save.code).toBe(0);
+    expect(statSync(out).uid).toBe(alice.uid);
+    const dir = tempDir('rootless-saved');
+    execFileSync('tar', ['-xf', out, '-C', dir]);
+    const read = (p: string): Buffer => readFileSync(join(dir, p));
+    const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+    const [entry, ...more] = JSON.parse(read('manifest.json').toString()) as Array<{ Config: string; RepoTags: string[]; Layers: string[] }>;
+    expect(more).toEqual([]);
+    expect(entry!.RepoTags).toEqual(['owners:1']);
+    const id = (await alice.pocker(['images', '-q', '--no-trunc', 'owners:1'])).stdout.trim();
+    expect(sha(read(entry!.Config))).toBe(id);
+    const config = JSON.parse(read(entry!.Config).toString()) as { rootfs: { diff_ids: string[] } };
+    expect(config.rootfs.diff_ids).toHaveLength(2);
+    expect(entry!.Layers.map((l) => sha(read(l)))).toEqual(config.rootfs.diff_ids);
+    // The saved layers keep the tar's owners and the whiteout (not the subordinate ids of the store).
+    const second = join(alice.home, 'second-store');
+    const load = await alice.pocker(['--root', second, 'load', '-i', out]);
+    expect(load.stderr).toBe('');
+    expect(load.stdout).toBe('Loaded image: owners:1\n');
+    const r = await alice.pocker(['--root', second, 'run', '--rm', 'owners:1', 'sh', '-c', 'stat -c "%u:%g %n" /home/alice/notes /srv/bob; test -e /etc/gone || echo gone; ls /opaque']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('1000:1000 /home/alice/notes\n2000:2000 /srv/bob\ngone\nnew\n');
+  });
+
+  it('a store on overlayfs (a home inside a container or a live system) is refused naming the filesystem, not with a bare EPERM', async () => {
+    // overlayfs refuses whiteout devices to everyone (and cannot be an overlay upper dir).
+    const base = tempDir('rootless-ovl');
+    for (const d of ['lower', 'upper', 'work', 'merged']) mkdirSync(join(base, d));
+    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${base}/lower,upperdir=${base}/upper,workdir=${base}/work`, join(base, 'merged')]);
+    try {
+      const store = join(base, 'merged', 'store');
+      mkdirSync(store);
+      chownSync(store, alice.uid, alice.gid);
+      const r = await alice.pocker(['--root', store, 'load', '-i', imageTar]);
+      expect(r.code, r.stderr).toBe(1); // load's own failure exit, as Docker's
+      expect(r.stderr).toMatch(new RegExp(`cannot store image layers on overlayfs \\(${store}/.*\\): it refuses overlay whiteouts .*--root, \\$POCKER_ROOT, or rootless \\$XDG_DATA_HOME`));
+      expect((await alice.pocker(['--root', store, 'images', '-q'])).stdout).toBe('');
+    } finally {
+      execFileSync('umount', [join(base, 'merged')]);
+    }
   });
 
   it('bridge networks are refused clearly', async () => {

@@ -4,7 +4,9 @@
 // ends its processes, deletes the user and its home, and takes exactly its lines out of the subid
 // files again (other lines, which another test process may add meanwhile, are kept as they are).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+
+import { expect } from 'vitest';
 
 import { pockerBin, spawnCollect, tempDir, type CliResult } from '../helpers.js';
 
@@ -67,13 +69,43 @@ export function pidsOf(uid: number): number[] {
   return out;
 }
 
+const OVERLAYFS_MAGIC = 0x794c7630;
+/** The guest's scratch ext4 disk (cgroup2-vm --disk), where scripts/test.mjs gives the VM pass one. */
+const SCRATCH = '/scratch';
+
+/**
+ * Where the users' homes go: /home, unless /home is on overlayfs (the cgroup-v2 guest's root is a
+ * tmpfs overlay over the host's), which can hold no image layer (whiteouts are refused: pocker says
+ * so, tested in rootless.test.ts) nor be an overlay upper dir. There the homes go on the guest's
+ * scratch ext4 disk, a filesystem a real home is on; the tmpfs of /tmp would not do on the guest's
+ * 6.1 kernel either (tmpfs has user.* xattrs, for rootless overlay markers, only from Linux 6.6).
+ */
+function homeBase(): string {
+  if (Number(statfsSync('/home').type) !== OVERLAYFS_MAGIC || !existsSync(SCRATCH)) return '/home';
+  mkdirSync(`${SCRATCH}/home`, { recursive: true, mode: 0o755 });
+  return `${SCRATCH}/home`;
+}
+
+
+/** After `u.remove()`: its home, its processes (polled: killed ones leave /proc once reaped, by init
+ * for reparented monitors and user-mode stacks) and its subid lines are gone. */
+export async function expectUserGone(u: RootlessUser, what = 'no process left'): Promise<void> {
+  expect(existsSync(u.home), `${u.name}'s home is gone`).toBe(false);
+  let left = pidsOf(u.uid);
+  for (let i = 0; i < 600 && left.length; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    left = pidsOf(u.uid);
+  }
+  expect(left, `${u.name} has ${what}`).toEqual([]);
+  for (const f of [SUBUID, SUBGID]) expect(lines(f).filter((l) => l.startsWith(`${u.name}:`)), `${u.name}'s lines in ${f}`).toEqual([]);
+}
 /** Makes the user; `withRange` gives it 65536 subordinate ids of its own. */
 export function makeRootlessUser(tag: string, withRange = true): RootlessUser {
   const name = `pkr${process.pid}${tag}`.slice(0, 31);
-  execFileSync('useradd', ['-m', '-s', '/bin/sh', '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', name], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const home = `${homeBase()}/${name}`;
+  execFileSync('useradd', ['-m', '-d', home, '-s', '/bin/sh', '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', name], { stdio: ['ignore', 'ignore', 'pipe'] });
   const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
   const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
-  const home = `/home/${name}`;
   let range: RootlessUser['range'];
   if (withRange) {
     // High ids of this process's own (pid-derived): no range of another user or of pocker's `auto`.
@@ -162,4 +194,9 @@ export function undoTun(): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
   }
+}
+
+/** argv running `argv` as `user` with its environment (after its prefix), e.g. a Node script of the tests. */
+export function asUser(user: RootlessUser, argv: string[]): string[] {
+  return [...user.prefix, RUNUSER, '-u', user.name, '--', '/usr/bin/env', '-i', ...Object.entries(user.env).map(([k, v]) => `${k}=${v}`), ...argv];
 }

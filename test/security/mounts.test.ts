@@ -29,6 +29,7 @@ import {
   until,
 } from '../helpers.js';
 import { buildLayerTar, type LayerSpec } from '../image-builder.js';
+import { appendProbe, hostWriteTargets } from './checks.js';
 
 const roots = rootTracker();
 /** Mount points the tests made on the host (unmounted in afterAll, whatever happened). */
@@ -102,12 +103,8 @@ describe.skipIf(!isRoot)('mounts (issue 10: findings 2, 9, 10, 12)', () => {
     it('-v /:/host:ro: the host\'s /proc/sys, cgroup release_agent and /dev/kmsg cannot be opened for writing', async () => {
       // Each file is only opened for appending and closed, nothing is written: even without the fix
       // no host setting changes.
-      const targets = ['/host/proc/sys/kernel/core_pattern', '/host/dev/kmsg'];
-      const agent = ['cpu', 'memory', 'pids', 'systemd'].map((h) => `/sys/fs/cgroup/${h}/release_agent`).find((p) => existsSync(p));
-      if (agent) targets.push(`/host${agent}`);
-      const r = await sh(`for f in ${targets.join(' ')}; do (true >> $f) 2>/dev/null && echo "$f writable" || echo "$f refused"; done`, {
-        volumes: ['/:/host:ro'],
-      });
+      const targets = hostWriteTargets();
+      const r = await sh(appendProbe(targets), { volumes: ['/:/host:ro'] });
       expect(r.status.exitCode).toBe(0);
       expect(r.stdout.trim().split('\n')).toEqual(targets.map((t) => `${t} refused`));
     });

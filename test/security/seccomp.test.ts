@@ -32,20 +32,9 @@ import {
   tempRoot,
   testCgroupParent,
 } from '../helpers.js';
+import { DEFAULT_PROFILE_OUTCOMES, buildBattery, haveGcc, outcomes } from './battery.js';
 
-const haveGcc = spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
 const isX64 = process.arch === 'x64';
-
-/** Probe name -> outcome ("ok" or an errno name), from the battery's lines. */
-function outcomes(text: string): Record<string, string> {
-  return Object.fromEntries(
-    text
-      .trim()
-      .split('\n')
-      .filter((l) => /^\S+ \S+$/.test(l))
-      .map((l) => l.split(' ') as [string, string]),
-  );
-}
 
 // ---------------------------------------------------------------------------------------------
 // A classic BPF interpreter for seccomp programs (struct seccomp_data as input).
@@ -228,8 +217,7 @@ describe.skipIf(!isRoot || !haveGcc)('seccomp (Docker default profile), keyrings
   const volume = () => [`${batteryDir}:/battery:ro`];
 
   beforeAll(() => {
-    batteryDir = tempDir('battery');
-    execFileSync('gcc', ['-static', '-O1', '-o', join(batteryDir, 'battery'), join(repoRoot, 'test/security/battery/battery.c')]);
+    batteryDir = buildBattery();
   });
 
   afterAll(async () => {
@@ -244,26 +232,7 @@ describe.skipIf(!isRoot || !haveGcc)('seccomp (Docker default profile), keyrings
 
   it('finding 5: under the default profile every probe fails with the profile\'s errno (clone3: ENOSYS)', async () => {
     const got = outcomes(await battery([]));
-    expect(got).toEqual({
-      keyctl: 'EPERM',
-      add_key: 'EPERM',
-      request_key: 'EPERM',
-      'unshare-user': 'EPERM',
-      'unshare-net': 'EPERM',
-      'clone-newuser': 'EPERM',
-      clone3: 'ENOSYS',
-      perf_event_open: 'EPERM',
-      userfaultfd: 'EPERM',
-      personality: 'EPERM',
-      kcmp: 'EPERM',
-      pidfd_getfd: 'EPERM',
-      set_mempolicy: 'EPERM',
-      migrate_pages: 'EPERM',
-      sysfs: 'EPERM',
-      'socket-vsock': 'EPERM',
-      'socket-inet': 'ok',
-      'syscall-467': 'ENOSYS',
-    });
+    expect(got).toEqual(DEFAULT_PROFILE_OUTCOMES);
   });
 
   it('finding 5: with seccomp=unconfined the same calls reach the kernel (what main allowed)', async () => {

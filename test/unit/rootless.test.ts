@@ -1,5 +1,5 @@
 // Rootless mode's pure parts: subid parsing, the caller's id maps, the runtime dir's checks, the
-// cgroup delegation decision and pasta's port arguments. No container runs.
+// cgroup delegation decision, pasta's port arguments, slirp4netns's forwards and the stack's choice. No container runs.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { limitFlags, rootlessCgroupParent, delegatedCgroup, delegatedOfParent, evacuateDelegated, ownCgroupPath } from '../../lib/rootless/cgroup.js';
 import { rootlessIdMaps } from '../../lib/rootless/idmap.js';
-import { checkUnprivilegedPorts, pastaPortArgs } from '../../lib/rootless/network.js';
+import { checkUnprivilegedPorts, pastaPortArgs, slirpForwards, userModeHelper } from '../../lib/rootless/network.js';
 import { checkPrivateDir, runtimeDir } from '../../lib/rootless/paths.js';
 import { parseSubidText, rangesOf } from '../../lib/userns/subid.js';
 import { parsePublish } from '../../lib/network/ports.js';
@@ -146,6 +146,29 @@ describe('user-mode networks', () => {
   it('gives pasta the published ports, nothing else forwarded', () => {
     expect(pastaPortArgs(parsePublish(['8080:80', '127.0.0.1:5353:53/udp']))).toEqual(['-t', '8080:80', '-u', '127.0.0.1/5353:53', '-T', 'none', '-U', 'none']);
     expect(pastaPortArgs([])).toEqual(['-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none']);
+  });
+
+  it("gives slirp4netns one add_hostfwd request per port", () => {
+    expect(slirpForwards(parsePublish(['8080:80', '127.0.0.1:5353:53/udp', '9000-9001:90-91'])).map((r) => JSON.parse(r) as unknown)).toEqual([
+      { execute: 'add_hostfwd', arguments: { proto: 'tcp', host_addr: '0.0.0.0', host_port: 8080, guest_port: 80 } },
+      { execute: 'add_hostfwd', arguments: { proto: 'udp', host_addr: '127.0.0.1', host_port: 5353, guest_port: 53 } },
+      { execute: 'add_hostfwd', arguments: { proto: 'tcp', host_addr: '0.0.0.0', host_port: 9000, guest_port: 90 } },
+      { execute: 'add_hostfwd', arguments: { proto: 'tcp', host_addr: '0.0.0.0', host_port: 9001, guest_port: 91 } },
+    ]);
+  });
+
+  it('picks the stack in $PATH: pasta first, slirp4netns else, $POCKER_ROOTLESS_NETWORK forcing one', () => {
+    const bin = join(dir, 'stacks');
+    mkdirSync(bin);
+    expect(() => userModeHelper(undefined, bin, {})).toThrow(/neither pasta nor slirp4netns is installed \(Debian: apt-get install passt, or slirp4netns\)/);
+    expect(() => userModeHelper(undefined, bin, { POCKER_ROOTLESS_NETWORK: 'vde' })).toThrow(/invalid POCKER_ROOTLESS_NETWORK "vde": pasta or slirp4netns/);
+    expect(() => userModeHelper(undefined, bin, { POCKER_ROOTLESS_NETWORK: 'slirp4netns' })).toThrow(/slirp4netns is not installed/);
+    if (!existsSync('/dev/net/tun')) return; // (the stacks' tun check)
+    for (const name of ['pasta', 'slirp4netns']) writeFileSync(join(bin, name), '#!/bin/sh\n', { mode: 0o755 });
+    expect(userModeHelper(undefined, bin, {})).toEqual({ kind: 'pasta', path: join(bin, 'pasta') });
+    expect(userModeHelper(undefined, bin, { POCKER_ROOTLESS_NETWORK: 'slirp4netns' })).toEqual({ kind: 'slirp4netns', path: join(bin, 'slirp4netns') });
+    rmSync(join(bin, 'pasta'));
+    expect(userModeHelper(undefined, bin, {}).kind).toBe('slirp4netns');
   });
 
   it('explains a host port below the unprivileged start', () => {

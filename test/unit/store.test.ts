@@ -183,15 +183,27 @@ describe.skipIf(!hasFlock)('blobs', () => {
     const root = newRoot();
     const store = newStore(root);
     const data = randomBytes(64 * 1024);
-    const source = new Readable({ read() {} });
-    source.push(data.subarray(0, 1000));
-    setTimeout(() => source.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })), 20);
+    // The source fails once writeBlob reads past its first chunk: a real signal, not a timer (under
+    // load a 20 ms timer fired before writeBlob had attached its error handler: an uncaught error).
+    let reads = 0;
+    const source = new Readable({
+      read() {
+        if (reads++ === 0) this.push(data.subarray(0, 1000));
+        else setImmediate(() => this.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
+      },
+    });
     const err = await expectError(store.writeBlob({ digest: sha256(data), size: data.length }, source), 'ECONNRESET', 'pull');
     expect(err.message).toMatch(/socket hang up/);
     // an abort
     const ac = new AbortController();
-    const aborted = Readable.from(slowly(data, 50, 5), { signal: ac.signal });
-    setTimeout(() => ac.abort(), 30);
+    let pulls = 0;
+    const aborted = new Readable({
+      signal: ac.signal,
+      read() {
+        if (pulls++ === 0) this.push(data.subarray(0, 1000));
+        else setImmediate(() => ac.abort());
+      },
+    });
     await expectError(store.writeBlob({ digest: sha256(data), size: data.length }, aborted), 'ABORT_ERR', 'pull');
     expect(blobFiles(root)).toEqual([]);
     expect(tmpGarbage(root)).toEqual([]);
