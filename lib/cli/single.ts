@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { commandToRun } from './command-names.js';
 import type { Register } from './commands.js';
+import { CliError } from './failure.js';
 import { createBaseProgram, version } from './program.js';
 import { startCli, warmUp as warm } from './start.js';
 import type { CliContext, RunExecutor } from './run.js';
@@ -26,7 +27,7 @@ export interface SingleCommandBundle {
 }
 
 const noExecutor: RunExecutor = async () => {
-  throw new Error('internal: this bundle does not run containers');
+  throw new CliError('internal: this bundle does not run containers', { code: 'ERR_POCKER' });
 };
 
 /** The bundle for `names`, whose program is made by `registers` (in createProgram's order). */
@@ -34,7 +35,7 @@ export function singleCommand(names: readonly string[], registers: readonly Regi
   const programFor = async (argv: readonly string[], ctx: CliContext): Promise<Command> => {
     const name = commandToRun(argv);
     // bin/pocker.cjs and main() checked the raw command line; normalizeArgv keeps its first word.
-    if (name === undefined || !names.includes(name)) throw new Error(`internal: the ${names[0]} bundle cannot run ${name ?? 'this command line'}`);
+    if (name === undefined || !names.includes(name)) throw new CliError(`internal: the ${names[0]} bundle cannot run ${name ?? 'this command line'}`, { code: 'ERR_POCKER' });
     const program = createBaseProgram(ctx);
     for (const register of registers) register(program, ctx, version);
     return program;
