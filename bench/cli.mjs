@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // The CLI's own start-up cost (issue 12: every command ≤ `node -e 0` + 10 ms), interleaved.
 //
-//   node bench/cli.mjs [--runs 25] [--base DIR] [--only node,version,ps,run]
+//   node bench/cli.mjs [--runs 25] [--base DIR] [--only node,version,ps,images,run]
 //
 // Each round runs every row once, in a rotated order, so a noisy machine hurts all rows alike;
 // the medians are compared with the median of `node -e 0` from the same rounds. `--base DIR`
 // adds the same rows for another checkout's bin/pocker.cjs (DIR holds bin/, dist/ and
-// package.json; several: DIR,DIR), for a before/after in one run. `run` needs root (the built-in `host` image).
+// package.json; several: DIR,DIR), for a before/after in one run. `run` needs root (the built-in `host` image);
+// it runs with POCKER_DEFAULT_NETWORK=none unless the environment sets it (no network set-up in the figure).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,8 @@ const opt = (name, dflt) => {
 };
 const runs = Number(opt('--runs', '25'));
 const bases = opt('--base', null)?.split(',') ?? [];
-const only = new Set(opt('--only', 'node,version,ps,run').split(','));
+const only = new Set(opt('--only', 'node,version,ps,images,run').split(','));
+process.env.POCKER_DEFAULT_NETWORK ??= 'none';
 
 const empty = mkdtempSync(join(tmpdir(), 'pocker-bench-empty-'));
 const roots = [];
@@ -31,6 +33,7 @@ for (const [tag, dir] of [['', REPO], ...bases.map((b) => [`${b.split('/').pop()
   const bin = join(dir, 'bin', 'pocker.cjs');
   if (only.has('version')) rows.push({ label: `${tag}pocker --version`, argv: [bin, '--version'] });
   if (only.has('ps')) rows.push({ label: `${tag}pocker ps (empty root)`, argv: [bin, 'ps', '--root', empty] });
+  if (only.has('images')) rows.push({ label: `${tag}pocker images (empty root)`, argv: [bin, 'images', '--root', empty] });
   if (only.has('run') && process.getuid?.() === 0) {
     const root = mkdtempSync(join(tmpdir(), 'pocker-bench-root-'));
     roots.push(root);
@@ -85,7 +88,7 @@ try {
 
 const node = rows.find((r) => r.label === 'node -e 0');
 console.log(`${runs} interleaved runs each, Node ${process.version}; wall: spawn to exit (ms), cpu: the process's user+sys (ms)`);
-console.log(`${'row'.padEnd(34)}${'wall'.padStart(8)}${'p25'.padStart(8)}${'p75'.padStart(8)}${'− node'.padStart(9)}${'cpu'.padStart(8)}${'− node'.padStart(9)}`);
+console.log(`${'row'.padEnd(40)}${'wall'.padStart(8)}${'p25'.padStart(8)}${'p75'.padStart(8)}${'− node'.padStart(9)}${'cpu'.padStart(8)}${'− node'.padStart(9)}`);
 const nodeWall = node ? median(node.times.map((t) => t.ms)) : null;
 const nodeCpu = node ? median(node.times.map((t) => t.cpu)) : null;
 const delta = (v, ref) => (ref === null ? '' : `${v - ref >= 0 ? '+' : ''}${(v - ref).toFixed(1)}`);
@@ -95,6 +98,6 @@ for (const r of rows) {
   const wall = median(s);
   const cpu = median(r.times.map((t) => t.cpu));
   const ref = r === node;
-  console.log(`${r.label.padEnd(34)}${wall.toFixed(1).padStart(8)}${q(0.25).toFixed(1).padStart(8)}${q(0.75).toFixed(1).padStart(8)}` +
+  console.log(`${r.label.padEnd(40)}${wall.toFixed(1).padStart(8)}${q(0.25).toFixed(1).padStart(8)}${q(0.75).toFixed(1).padStart(8)}` +
     `${(ref ? '' : delta(wall, nodeWall)).padStart(9)}${cpu.toFixed(0).padStart(8)}${(ref ? '' : delta(cpu, nodeCpu)).padStart(9)}`);
 }

@@ -12,7 +12,7 @@
 // V8 deserializes instead of parsing up to ~0.7 MB on every run (7-8 ms here).
 // A cache belongs to this Node's V8: another version rejects it and the bundle is compiled as usual.
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +54,11 @@ const options = {
 // The whole program (every command line without a bundle of its own) and the one-command bundles
 // (lib/cli/bundles/NAME.ts -> dist/cli/NAME.cjs; bin/pocker.cjs's BUNDLES says which runs which).
 await build({ ...options, entryPoints: [join(root, 'lib/cli/entry.ts')], outfile: join(root, 'dist/cli.cjs') });
+// A bundle no longer in BUNDLES (and its cache) must not stay in dist/ to be packed.
+for (const f of readdirSync(join(root, 'dist/cli'))) {
+  const m = /^(.+)\.cjs(\.v8cache)?$/.exec(f);
+  if (m && !bundleNames.includes(m[1])) rmSync(join(root, 'dist/cli', f));
+}
 await build({
   ...options,
   entryPoints: Object.fromEntries(bundleNames.map((name) => [name, join(root, `lib/cli/bundles/${name}.ts`)])),

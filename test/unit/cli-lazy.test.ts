@@ -150,8 +150,8 @@ describe('the lazily built program', () => {
     try {
       const lines: [string, string[]][] = [
         ['ps', ['ps', '--bogus']], ['ps', ['ps', 'extra']], ['ps', ['ps', '--help']], ['ps', ['--root', empty, 'ps', '-a']], ['run', ['run']],
-        ['run', ['run', '--pids-limit', 'abc', 'host']], ['containers', ['rm']], ['containers', ['stop']], ['logs', ['logs', '-n']],
-        ['images', ['images', '--bogus']], ['exec', ['exec']], ['attach', ['start']], ['create', ['create']], ['pull', ['pull']],
+        ['run', ['run', '--pids-limit', 'abc', 'host']], ['logs', ['logs', '-n']], ['images', ['images', '--bogus']], ['images', ['rmi']],
+        ['exec', ['exec']],
       ];
       for (const [name, args] of lines) {
         const bundle = (await import(`../../lib/cli/bundles/${name}.ts`)) as SingleCommandBundle;
