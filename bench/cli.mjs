@@ -8,11 +8,12 @@
 // adds the same rows for another checkout's bin/pocker.cjs (DIR holds bin/, dist/ and
 // package.json; several: DIR,DIR), for a before/after in one run. `run` needs root (the built-in `host` image);
 // it runs with POCKER_DEFAULT_NETWORK=none unless the environment sets it (no network set-up in the figure).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { timedRun } from './common.mjs';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -41,28 +42,7 @@ for (const [tag, dir] of [['', REPO], ...bases.map((b) => [`${b.split('/').pop()
   }
 }
 
-// Each row runs under bash, whose `times` then gives the child's user+sys CPU time to the
-// millisecond: on a shared machine CPU time moves much less with the load than wall time does.
-const TIMED = '"$@" >/dev/null; s=$?; times >&3; exit $s';
-
-function once(argv) {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const child = spawn('bash', ['-c', TIMED, 'bash', process.execPath, ...argv], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
-    let err = '';
-    let times = '';
-    child.stderr.on('data', (d) => (err += d));
-    child.stdio[3].on('data', (d) => (times += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      // `times`: the shell's user and sys, then its children's: "0m0.104s 0m0.036s".
-      const kids = times.trim().split('\n')[1]?.match(/(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/);
-      if (code !== 0 || !kids) reject(new Error(`${argv.join(' ')}: exit ${code}: ${err}`));
-      else resolve({ ms, cpu: (Number(kids[1]) * 60 + Number(kids[2]) + Number(kids[3]) * 60 + Number(kids[4])) * 1000 });
-    });
-  });
-}
+const once = (argv) => timedRun([process.execPath, ...argv]);
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -1,6 +1,6 @@
 // Helpers shared by the benches (run.mjs, oci.mjs, lifecycle.mjs): statistics, the busybox rootfs,
 // the base OCI config, machine facts, cgroup clean-up and the report table. One copy of each.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync,
   rmdirSync, statfsSync, symlinkSync, writeFileSync,
@@ -195,4 +195,28 @@ export function table(rows, header) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (r) => r.map((c, i) => pad(c, widths[i], i > 0)).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+// Each sample runs under bash, whose `times` then gives the child's user+sys CPU time to the
+// millisecond: on a shared machine CPU time moves much less with the load than wall time does.
+const TIMED = '"$@" >/dev/null; s=$?; times >&3; exit $s';
+
+/** Runs argv to its end: { ms: spawn to exit, cpu: its user+sys and its waited children's (ms) }. */
+export function timedRun(argv, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn('bash', ['-c', TIMED, 'bash', ...argv], { ...opts, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    let err = '';
+    let times = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.stdio[3].on('data', (d) => (times += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      // `times`: the shell's user and sys, then its children's: "0m0.104s 0m0.036s".
+      const kids = times.trim().split('\n')[1]?.match(/(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/);
+      if (code !== 0 || !kids) reject(new Error(`${argv.join(' ')}: exit ${code}: ${err}`));
+      else resolve({ ms, cpu: (Number(kids[1]) * 60 + Number(kids[2]) + Number(kids[3]) * 60 + Number(kids[4])) * 1000 });
+    });
+  });
 }

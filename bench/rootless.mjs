@@ -24,7 +24,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { CGROUP_PARENT, buildRootfs, cgroupFacts, cgroupHierarchies, removeCgroupDir, sh, summarize, table } from './common.mjs';
+import { CGROUP_PARENT, buildRootfs, cgroupFacts, cgroupHierarchies, removeCgroupDir, sh, summarize, table, timedRun } from './common.mjs';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(REPO, 'bin', 'pocker.cjs');
@@ -172,22 +172,7 @@ for await (const _ of createInterface({ input: process.stdin })) {
   const libRoot = libWorker('root', rootStore, CGROUP_PARENT);
   const libUser = libWorker(name, userStore);
 
-  const TIMED = '"$@" >/dev/null; s=$?; times >&3; exit $s';
-  const timedSpawn = (argv) => new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const child = spawn('bash', ['-c', TIMED, 'bash', ...argv], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], cwd: '/' });
-    let err = '';
-    let times = '';
-    child.stderr.on('data', (d) => (err += d));
-    child.stdio[3].on('data', (d) => (times += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      const kids = times.trim().split('\n')[1]?.match(/(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/);
-      if (code !== 0 || !kids) reject(new Error(`${argv.join(' ')}: exit ${code}: ${err}`));
-      else resolve({ ms, cpu: (Number(kids[1]) * 60 + Number(kids[2]) + Number(kids[3]) * 60 + Number(kids[4])) * 1000 });
-    });
-  });
+  const timedSpawn = (argv) => timedRun(argv, { cwd: '/' });
   rows.push(
     { key: 'lib-root', label: 'library run() + wait(), root', once: () => libRoot.once() },
     { key: 'lib-rootless', label: 'library run() + wait(), rootless', once: () => libUser.once() },
