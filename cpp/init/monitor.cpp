@@ -114,7 +114,6 @@ bool callerGone(int sync, bool syncOpen) {
   return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0;
 }
 
-// The container never got to exec: reap it, clean up, report.
 // Whether the container's start-up socket holds a message: a container that failed on its own (an
 // unknown user, a mount) reports that, then exits; whatever of ours fails after that (its network
 // namespace is gone) is a consequence, and its own report is the one to relay. (The first read after
@@ -136,6 +135,7 @@ bool faultNamed(const char* point) {
   return f && std::strcmp(f, point) == 0;
 }
 
+// The container never got to exec: reap it, clean up, report.
 int abortStart(const Spec& spec, int sync, pid_t pid, const Error& e) {
   if (pid > 0) {
     ::kill(pid, SIGKILL);

@@ -37,6 +37,32 @@ int64_t nowMs() {
   return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
 }
 
+// Whether `fd` becomes readable (data, EOF, or a pidfd's process ending) before `deadline`
+// (nowMs()'s clock); an interrupted poll goes on waiting for what is left.
+bool readableBy(int fd, int64_t deadline) {
+  for (;;) {
+    int64_t left = deadline - nowMs();
+    if (left <= 0) return false;
+    struct pollfd p = {fd, POLLIN, 0};
+    int n = poll(&p, 1, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    return n > 0;
+  }
+}
+
+// What a failed helper said on its stderr (`errRead`, non-blocking: a daemon it left may hold the
+// pipe, so read what is there, never wait for EOF), as the error's text.
+Error helperError(const std::string& program, int errRead, const std::string& otherwise) {
+  static char said[2048];
+  ssize_t n = ::read(errRead, said, sizeof said - 1);
+  said[n > 0 ? n : 0] = '\0';
+  for (ssize_t i = 0; i < n; i++)
+    if (said[i] == '\n') said[i] = ' ';
+  static std::string name;  // Error holds const char* syscall names
+  name = program;
+  return Error{EIO, "network", name.c_str(), n > 0 ? std::string(said) : otherwise};
+}
+
 // A network helper (pocker.network.setup / .cleanup) started as a normal program expects: the fixed
 // PATH below, SIGPIPE at its default and no signal blocked (the monitor blocks the ones it reads
 // from its signalfd and ignores SIGPIPE), each `moves[i].from` (if >= 0) as fd `moves[i].to` (< 10),
@@ -113,13 +139,7 @@ Error runNetworkSetup(const Spec& spec, pid_t pid, int userNs, int netNs) {
   pid_t child = spawnHelper(args, moves, sizeof moves / sizeof moves[0], 6);
   if (child < 0) return fail("network", "fork", args[0]);
   Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, child, 0)));
-  if (pidfd) {
-    struct pollfd p = {pidfd.get(), POLLIN, 0};
-    int n;
-    while ((n = poll(&p, 1, 30000)) < 0 && errno == EINTR) {
-    }
-    if (n == 0) ::kill(child, SIGKILL);
-  }
+  if (pidfd && !readableBy(pidfd.get(), nowMs() + 30000)) ::kill(child, SIGKILL);
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
@@ -135,28 +155,7 @@ Error runNetworkSetup(const Spec& spec, pid_t pid, int userNs, int netNs) {
     }
     return {};
   }
-  // What it said (a daemon it left may hold the pipe: read what is there, never wait for EOF).
-  static char said[2048];
-  ssize_t n = ::read(errRead.get(), said, sizeof said - 1);
-  said[n > 0 ? n : 0] = '\0';
-  for (ssize_t i = 0; i < n; i++)
-    if (said[i] == '\n') said[i] = ' ';
-  static std::string program;  // Error holds const char* syscall names
-  program = args[0];
-  return Error{EIO, "network", program.c_str(), n > 0 ? std::string(said) : program + " failed"};
-}
-
-// What a failed helper said on its stderr (`errRead`, non-blocking: read what is there, never
-// wait for EOF), as the error's text.
-Error helperError(const std::string& program, int errRead, const std::string& otherwise) {
-  static char said[2048];
-  ssize_t n = ::read(errRead, said, sizeof said - 1);
-  said[n > 0 ? n : 0] = '\0';
-  for (ssize_t i = 0; i < n; i++)
-    if (said[i] == '\n') said[i] = ' ';
-  static std::string name;  // Error holds const char* syscall names
-  name = program;
-  return Error{EIO, "network", name.c_str(), n > 0 ? std::string(said) : otherwise};
+  return helperError(args[0], errRead.get(), args[0] + " failed");
 }
 
 // slirp4netns, the monitor's child for the whole run (setupKind "slirp4netns"): its pid, and the
@@ -179,13 +178,7 @@ Error slirpRequest(const std::string& socketPath, const std::string& request, co
   ::shutdown(sock.get(), SHUT_WR);
   std::string reply;
   const int64_t deadline = nowMs() + 10000;
-  for (;;) {
-    int64_t left = deadline - nowMs();
-    if (left <= 0) break;
-    struct pollfd p = {sock.get(), POLLIN, 0};
-    int n = poll(&p, 1, static_cast<int>(left));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+  while (readableBy(sock.get(), deadline)) {
     char buf[1024];
     ssize_t got = ::read(sock.get(), buf, sizeof buf);
     if (got < 0 && errno == EINTR) continue;
@@ -248,22 +241,15 @@ Error runForegroundSetup(const Spec& spec, pid_t pid, int userNs, int netNs) {
   readyWrite.reset();
   exitRead.reset();
   errWrite.reset();
-  auto stop = [&](Error e) {
+  auto reap = [&] {
     ::kill(child, SIGKILL);
     while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
     }
-    return e;
   };
   // Ready: "1" on fd 5. EOF there (it ended) or 30 s without it fail.
   const int64_t deadline = nowMs() + 30000;
   bool isReady = false;
-  for (;;) {
-    int64_t left = deadline - nowMs();
-    if (left <= 0) break;
-    struct pollfd p = {readyRead.get(), POLLIN, 0};
-    int n = poll(&p, 1, static_cast<int>(left));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+  while (readableBy(readyRead.get(), deadline)) {
     char c = 0;
     ssize_t got = ::read(readyRead.get(), &c, 1);
     if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
@@ -271,14 +257,14 @@ Error runForegroundSetup(const Spec& spec, pid_t pid, int userNs, int netNs) {
     break;
   }
   if (!isReady) {
-    // Its stderr is read after it is gone (all it wrote is in the pipe then).
-    ::kill(child, SIGKILL);
-    while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
-    }
+    reap();  // its stderr is read after it is gone (all it wrote is in the pipe then)
     return helperError(program, errRead.get(), program + " did not become ready");
   }
   for (const auto& request : spec.netForwards)
-    if (Error e = slirpRequest(socketPath, request, program)) return stop(e);
+    if (Error e = slirpRequest(socketPath, request, program)) {
+      reap();
+      return e;
+    }
   gForegroundPid = child;
   gForegroundExit = exitWrite.release();
   return {};
@@ -368,21 +354,12 @@ void runNetworkCleanup(const Spec& spec) {
   if (child < 0) return;
   Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, child, 0)));
   const int64_t deadline = nowMs() + 10000;
-  bool done = false;
-  while (!done) {
-    int64_t left = deadline - nowMs();
-    if (left <= 0) break;
-    if (pidfd) {
-      struct pollfd p = {pidfd.get(), POLLIN, 0};
-      int n = poll(&p, 1, static_cast<int>(left));
-      if (n < 0 && errno != EINTR) break;
-      if (n > 0) done = true;
-    } else {
-      // No pidfd (kernel < 5.3, which clone3 needs anyway): poll the child.
-      if (waitpid(child, nullptr, WNOHANG) == child) return;
-      struct timespec t = {0, 20 * 1000 * 1000};
-      nanosleep(&t, nullptr);
-    }
+  bool done = pidfd && readableBy(pidfd.get(), deadline);
+  // No pidfd (kernel < 5.3, which clone3 needs anyway): poll the child.
+  while (!pidfd && nowMs() < deadline) {
+    if (waitpid(child, nullptr, WNOHANG) == child) return;
+    struct timespec t = {0, 20 * 1000 * 1000};
+    nanosleep(&t, nullptr);
   }
   if (!done) ::kill(child, SIGKILL);
   while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
