@@ -669,21 +669,15 @@ function cgroupPlanFor(info: CgroupInfo, cfg: ResolvedRunConfig): CgroupPlan {
   return plan;
 }
 
-/** The fixed host ports of `cfg.publish` (random ones and -P are allocated later, by startNetwork). */
-function fixedPorts(cfg: ResolvedRunConfig): PortSpec[] {
-  return (cfg.publish ?? []).filter((p) => p.hostPortStart !== 0);
-}
-
 /**
- * The document of a start (buildSpec), with a user-mode network's setup argv. A rootless container without a cgroup of its own (no limit,
+ * The document of a start (buildSpec). A rootless container without a cgroup of its own (no limit,
  * lib/rootless) gets no /sys/fs/cgroup view: there is no leaf of its to show, and a user namespace
  * cannot mount the host's hierarchies (its sysfs shows an empty directory there).
  */
 const buildSpec: typeof buildFullSpec = (cfg, l, plan, opts) => {
   const doc = buildFullSpec(cfg, l, plan, opts);
-  // A user-mode network (pasta, slirp4netns): the monitor runs it before the workload runs. Its
-  // published ports are allocated and put in by startNetwork (random host ports are picked then).
-  if (isUserModeNetwork(cfg.network) && doc.pocker) doc.pocker.network = { interfaces: [], ...userModeSetup(fixedPorts(cfg), cfg.network) };
+  // (A user-mode network's plan, pasta or slirp4netns with its ports, is put in by startNetwork,
+  // which every start runs once the host ports are allocated.)
   if (!isRootless()) return doc;
   if (plan.leafDirs.length === 0) doc.mounts = (doc.mounts ?? []).filter((m) => m.type !== 'cgroup');
   // Only the caller's own gid mapped (no subgid range): the tty group (5) does not exist in the
