@@ -4,12 +4,13 @@
 // before the process that uses them starts; so the work runs in a rootless container of the `host`
 // image (pocker-init makes and maps the namespace; `pocker run` in a child process) whose workload
 // is worker.ts on this Node. The
-// directories it works on are bound under a tmpfs at /tmp (the host's paths under the store are
-// masked in a `host` container).
+// directories it works on are bound under a tmpfs (the host's paths under the store are masked in a
+// `host` container): at /tmp, or, when pocker or Node lives there (a clone in /tmp), at the first of
+// a few other directories every system has that holds neither.
 import { spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, realpathSync, rmSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 
 import { PockerError, isPockerErrorCode } from '../errors.js';
@@ -27,6 +28,24 @@ export function needsUsernsWorker(): boolean {
   return isRootless() && callerIdMaps().helpers !== undefined;
 }
 
+/**
+ * Where the worker's container gets its tmpfs: a directory of the host that exists and holds
+ * neither pocker nor the Node running it (the tmpfs would hide them from the worker).
+ */
+export function scratchDir(keep: readonly string[] = [packageRoot, process.execPath]): string {
+  const real = keep.map((p) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p;
+    }
+  });
+  const holds = (dir: string) => real.some((p) => p === dir || p.startsWith(dir + sep));
+  return ['/tmp', '/run', '/mnt', '/var/tmp'].find((d) => existsSync(d) && !holds(d)) ?? '/tmp';
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 async function collect(stream: Readable | null): Promise<string> {
   if (!stream) return '';
   let text = '';
@@ -35,7 +54,7 @@ async function collect(stream: Readable | null): Promise<string> {
 }
 
 /**
- * Runs the worker's `op` on `dirs` (each bound read-write at /tmp/w<i>, the worker seeing those
+ * Runs the worker's `op` on `dirs` (each bound read-write at SCRATCH/w<i>, the worker seeing those
  * paths) with `stdin` as its input; resolves with its JSON result, rejects with its error.
  */
 export async function runInUserns(op: 'extract' | 'remove', dirs: string[], stdin?: Readable): Promise<unknown> {
@@ -44,10 +63,11 @@ export async function runInUserns(op: 'extract' | 'remove', dirs: string[], stdi
     throw new PockerError(`the userns worker ${worker} is missing: build pocker (npm run build:ts)`, { code: 'ERR_POCKER_NOT_FOUND', step: 'extract', path: worker });
   }
   // The CLI in a child process (not run() here: the image store that calls this is below the runtime).
-  const inside = dirs.map((_, i) => `/tmp/w${i}`);
+  const scratch = scratchDir();
+  const inside = dirs.map((_, i) => `${scratch}/w${i}`);
   const argv = [
     join(packageRoot, 'bin', 'pocker.cjs'),
-    'run', '--rm', '--network', 'none', '--tmpfs', '/tmp', '--root', join(runtimeDir(), 'helpers'),
+    'run', '--rm', '--network', 'none', '--tmpfs', scratch, '--root', join(runtimeDir(), 'helpers'),
     ...(stdin ? ['-i'] : []),
     ...dirs.flatMap((d, i) => ['-v', `${d}:${inside[i]}`]),
     'host', process.execPath, worker, op, ...inside,
@@ -72,8 +92,9 @@ export async function runInUserns(op: 'extract' | 'remove', dirs: string[], stdi
     e = { message: err.trim() };
   }
   // The worker's paths are its bind mounts': said as the caller's.
-  const path = e.path?.replace(/^\/tmp\/w(\d+)/, (_m, i: string) => dirs[Number(i)] ?? _m);
-  const message = e.message?.replace(/\/tmp\/w(\d+)/g, (_m, i: string) => dirs[Number(i)] ?? _m);
+  const named = new RegExp(`${escapeRegExp(scratch)}/w(\\d+)`, 'g');
+  const path = e.path?.replace(named, (_m, i: string) => dirs[Number(i)] ?? _m);
+  const message = e.message?.replace(named, (_m, i: string) => dirs[Number(i)] ?? _m);
   throw new PockerError(message || `the userns worker failed (status ${status.exitCode})`, {
     code: isPockerErrorCode(e.code) ? e.code : 'ERR_POCKER',
     step: op === 'extract' ? 'extract' : 'remove',

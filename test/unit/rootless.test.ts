@@ -9,6 +9,7 @@ import { limitFlags, rootlessCgroupParent, delegatedCgroup, delegatedOfParent, e
 import { rootlessIdMaps } from '../../lib/rootless/idmap.js';
 import { checkUnprivilegedPorts, pastaPortArgs, slirpForwards, userModeHelper } from '../../lib/rootless/network.js';
 import { checkPrivateDir, runtimeDir } from '../../lib/rootless/paths.js';
+import { scratchDir } from '../../lib/rootless/userns.js';
 import { parseSubidText, rangesOf } from '../../lib/userns/subid.js';
 import { parsePublish } from '../../lib/network/ports.js';
 
@@ -174,5 +175,16 @@ describe('user-mode networks', () => {
   it('explains a host port below the unprivileged start', () => {
     expect(() => checkUnprivilegedPorts(parsePublish(['80:80']), () => 1024)).toThrow(/ports below 1024 need root .*ip_unprivileged_port_start=80/);
     expect(() => checkUnprivilegedPorts(parsePublish(['8080:80']), () => 1024)).not.toThrow();
+  });
+});
+
+describe('the userns worker\'s tmpfs (a fixed bug: a clone in /tmp hid pocker from its own worker)', () => {
+  it('is /tmp unless pocker or Node lives there; then another directory that holds neither', () => {
+    expect(scratchDir(['/opt/pocker', '/usr/bin/node'])).toBe('/tmp');
+    const other = scratchDir(['/tmp/ci/pocker', '/usr/bin/node']);
+    expect(other).not.toBe('/tmp');
+    expect(existsSync(other)).toBe(true);
+    expect(scratchDir(['/tmp/ci/pocker', '/run/node/bin/node'])).not.toMatch(/^\/(tmp|run)$/);
+    expect(scratchDir(['/tmpfoo/pocker', '/usr/bin/node'])).toBe('/tmp'); // a prefix is not a parent
   });
 });
