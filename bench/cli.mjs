@@ -1,13 +1,19 @@
 #!/usr/bin/env node
 // The CLI's own start-up cost (issue 12: every command ≤ `node -e 0` + 10 ms), interleaved.
 //
-//   node bench/cli.mjs [--runs 25] [--base DIR] [--only node,version,ps,images,run]
+//   node bench/cli.mjs [--runs 25] [--base DIR] [--only node,version,ps,images,run,inspect] [--instructions]
 //
 // Each round runs every row once, in a rotated order, so a noisy machine hurts all rows alike;
 // the medians are compared with the median of `node -e 0` from the same rounds. `--base DIR`
 // adds the same rows for another checkout's bin/pocker.cjs (DIR holds bin/, dist/ and
 // package.json; several: DIR,DIR), for a before/after in one run. `run` needs root (the built-in `host` image);
 // it runs with POCKER_DEFAULT_NETWORK=none unless the environment sets it (no network set-up in the figure).
+// `inspect` (root too) inspects a created, never started container: a command served by the whole
+// program's bundle. `--instructions` counts the instructions the `node` process runs (valgrind's
+// callgrind, `--runs` defaults to 2 there, the mean reported), a measure a busy machine does not move
+// by more than a few per cent, where CPU and wall time swing by tens of milliseconds (`run` is left
+// out there: valgrind 3.19 has no pidfd_open).
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -21,9 +27,10 @@ const opt = (name, dflt) => {
   const i = args.indexOf(name);
   return i === -1 ? dflt : args[i + 1];
 };
-const runs = Number(opt('--runs', '25'));
+const instructions = args.includes('--instructions');
+const runs = Number(opt('--runs', instructions ? '2' : '25'));
 const bases = opt('--base', null)?.split(',') ?? [];
-const only = new Set(opt('--only', 'node,version,ps,images,run').split(','));
+const only = new Set(opt('--only', 'node,version,ps,images,run,inspect').split(','));
 process.env.POCKER_DEFAULT_NETWORK ??= 'none';
 
 const empty = mkdtempSync(join(tmpdir(), 'pocker-bench-empty-'));
@@ -35,11 +42,47 @@ for (const [tag, dir] of [['', REPO], ...bases.map((b) => [`${b.split('/').pop()
   if (only.has('version')) rows.push({ label: `${tag}pocker --version`, argv: [bin, '--version'] });
   if (only.has('ps')) rows.push({ label: `${tag}pocker ps (empty root)`, argv: [bin, 'ps', '--root', empty] });
   if (only.has('images')) rows.push({ label: `${tag}pocker images (empty root)`, argv: [bin, 'images', '--root', empty] });
-  if (only.has('run') && process.getuid?.() === 0) {
+  // Not under callgrind: valgrind 3.19 (Debian 12) fails pidfd_open with ENOSYS, and a run needs it.
+  if (only.has('run') && process.getuid?.() === 0 && !instructions) {
     const root = mkdtempSync(join(tmpdir(), 'pocker-bench-root-'));
     roots.push(root);
     rows.push({ label: `${tag}pocker run --rm host true`, argv: [bin, 'run', '--rm', '--root', root, 'host', 'true'] });
   }
+  if (only.has('inspect') && process.getuid?.() === 0) {
+    const root = mkdtempSync(join(tmpdir(), 'pocker-bench-root-'));
+    roots.push(root);
+    const made = spawnSync(process.execPath, [bin, 'create', '--root', root, '--name', 'b', 'host', 'true'], { encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`pocker create failed: ${made.stderr}`);
+    rows.push({ label: `${tag}pocker inspect (a container)`, argv: [bin, 'inspect', '--root', root, 'b'] });
+  }
+}
+
+/** The instructions of the node process (not its children), from callgrind's summary line. */
+function countInstructions(argv) {
+  const r = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, ...argv], { encoding: 'utf8' });
+  const m = /Collected : (\d+)/.exec(r.stderr ?? '');
+  if (r.status !== 0 || !m) throw new Error(`callgrind of ${argv.join(' ')} failed (${r.error?.message ?? r.status}): ${r.stderr?.slice(-500)}`);
+  return Number(m[1]);
+}
+
+if (instructions) {
+  try {
+    const counts = rows.map((r) => {
+      const xs = Array.from({ length: runs }, () => countInstructions(r.argv));
+      return { label: r.label, mean: xs.reduce((a, b) => a + b, 0) / xs.length, spread: Math.max(...xs) - Math.min(...xs) };
+    });
+    const ref = counts.find((c) => c.label === 'node -e 0');
+    console.log(`instructions of the node process (callgrind), mean of ${runs} runs, millions; Node ${process.version}`);
+    console.log(`${'row'.padEnd(40)}${'M instr'.padStart(10)}${'spread'.padStart(8)}${'− node'.padStart(9)}`);
+    for (const c of counts) {
+      const d = ref && c !== ref ? `+${((c.mean - ref.mean) / 1e6).toFixed(1)}` : '';
+      console.log(`${c.label.padEnd(40)}${(c.mean / 1e6).toFixed(1).padStart(10)}${(c.spread / 1e6).toFixed(1).padStart(8)}${d.padStart(9)}`);
+    }
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+    for (const root of roots) rmSync(root, { recursive: true, force: true });
+  }
+  process.exit(0);
 }
 
 const once = (argv) => timedRun([process.execPath, ...argv]);

@@ -11,7 +11,10 @@
 // needs cleaning up. withFileLock() never blocks the event loop; withFileLockSync() is for the few
 // synchronous APIs whose critical section is a handful of syscalls (it sleeps between attempts).
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { closeSync, constants, fsyncSync, openSync, read, readFile, readFileSync, readSync, readdir, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync, constants, fsyncSync, lstat, lstatSync, mkdir, mkdirSync, openSync, read, readFile, readFileSync, readSync, readdir, readdirSync,
+  renameSync, rmSync, stat, statSync, writeFileSync, type MakeDirectoryOptions, type Stats,
+} from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
@@ -47,16 +50,38 @@ function settle<T>(read: () => T): Promise<T> {
 }
 
 const readFileCb: (path: string, encoding: 'utf8') => Promise<string> = promisify(readFile);
+const readFileBufCb: (path: string) => Promise<Buffer> = promisify(readFile);
 const readdirCb: (path: string) => Promise<string[]> = promisify(readdir);
 const readCb = promisify(read);
+const statCb: (path: string) => Promise<Stats> = promisify(stat);
+const lstatCb: (path: string) => Promise<Stats> = promisify(lstat);
+const mkdirCb: (path: string, options: MakeDirectoryOptions) => Promise<string | undefined> = promisify(mkdir);
 
 /**
  * The store readers' async file calls: off the event loop (libuv's thread pool) unless
  * useBlockingReads() was called. From fs's callback API rather than fs/promises: a short CLI
  * command would otherwise load fs/promises (~2 ms here) for these alone.
  */
-export function readFileAsync(path: string, encoding: 'utf8'): Promise<string> {
-  return blockingReads ? settle(() => readFileSync(path, encoding)) : readFileCb(path, encoding);
+export function readFileAsync(path: string, encoding: 'utf8'): Promise<string>;
+export function readFileAsync(path: string): Promise<Buffer>;
+export function readFileAsync(path: string, encoding?: 'utf8'): Promise<string | Buffer> {
+  if (encoding) return blockingReads ? settle(() => readFileSync(path, encoding)) : readFileCb(path, encoding);
+  return blockingReads ? settle(() => readFileSync(path)) : readFileBufCb(path);
+}
+
+/** stat(), as readFileAsync(). */
+export function statAsync(path: string): Promise<Stats> {
+  return blockingReads ? settle(() => statSync(path)) : statCb(path);
+}
+
+/** lstat(), as readFileAsync(). */
+export function lstatAsync(path: string): Promise<Stats> {
+  return blockingReads ? settle(() => lstatSync(path)) : lstatCb(path);
+}
+
+/** mkdir(), as readFileAsync() (a store's directories are made on first use, by readers too). */
+export function mkdirAsync(path: string, options: MakeDirectoryOptions): Promise<string | undefined> {
+  return blockingReads ? settle(() => mkdirSync(path, options)) : mkdirCb(path, options);
 }
 
 /** readdir(), as readFileAsync(). */

@@ -22,7 +22,7 @@ import { close as closeCb, constants as fsConstants, createReadStream, open as o
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { extract as tarExtract, pack as tarPack, type Header, type Pack } from 'tar-stream';
@@ -33,7 +33,7 @@ import { drained, toBuffer } from './streams.js';
 import { isSignalSpec } from '../signals.js';
 import { PockerError, invalid, type PockerErrorCode, type SetupStep } from '../errors.js';
 import { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
-import { HashingStream } from './hashing.js';
+import { HashingStream, VerifyingStream } from './hashing.js';
 import { lockedBySomeoneElse, nativeFlock, tryFlock } from './lock.js';
 import { parseReference } from './reference.js';
 import { hostPlatform, selectManifest } from './registry.js';
@@ -211,26 +211,6 @@ async function decompressedInput(input: Readable | AsyncIterable<unknown>, what:
     if (!stream.destroyed && !stream.readableEnded) stream.destroy();
   });
   return stream.pipe(d);
-}
-
-/** Passes bytes through and fails at the end unless there were exactly `size` bytes with digest `digest`. */
-class Verify extends HashingStream {
-  constructor(
-    private readonly expected: string,
-    private readonly size: number,
-    private readonly what: string,
-    private readonly step: SetupStep,
-  ) {
-    super(parseDigest(expected).algorithm);
-  }
-  override _flush(cb: TransformCallback): void {
-    super._flush((err) => {
-      if (err) return cb(err);
-      if (this.bytes !== this.size) cb(digestError(`${this.what}: expected ${this.size} bytes, got ${this.bytes}`, this.step));
-      else if (this.digest !== this.expected) cb(digestError(`${this.what}: expected digest ${this.expected}, got ${this.digest}`, this.step));
-      else cb();
-    });
-  }
 }
 
 /** A readable of the stream through the transforms, errors of every stage reaching the end. */
@@ -846,7 +826,7 @@ async function uncompressedLayer(store: ImageStore, digest: string, diffId: stri
   await once(hasher, 'end');
   if (hasher.digest !== diffId) throw digestError(`${what}: blob ${digest} decompresses to content with digest ${hasher.digest}`, 'save');
   const size = hasher.bytes;
-  return { digest: diffId, size, open: async () => chain(await stream(), new Verify(diffId, size, what, 'save')) };
+  return { digest: diffId, size, open: async () => chain(await stream(), new VerifyingStream(diffId, (why) => digestError(`${what}: ${why}`, 'save'), size)) };
 }
 
 async function prepareImage(store: ImageStore, record: ImageRecord, names: string[], format: 'docker' | 'oci'): Promise<SavedImage> {

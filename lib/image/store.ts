@@ -22,19 +22,17 @@
 //   close() (or the process's death) drops the rest.
 import { createHash, randomBytes } from 'node:crypto';
 import { close as closeCb, constants, createReadStream, ftruncate as ftruncateCb, open as openCb, write as writeCb } from 'node:fs';
-import { lstat, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { open, rename, rm, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import * as zlib from 'node:zlib';
 
 import { PockerError, asPockerError, fromSystemError, type PockerErrorCode, type SetupStep } from '../errors.js';
 import { defaultStateRoot } from '../rootless/paths.js';
-import { chainIds, digestOf, parseDigest, type ParsedDigest } from './digest.js';
-import { HashingStream } from './hashing.js';
-import { fsyncPath, writeFileAtomic } from '../fsutil.js';
+import { chainIds, digestOf, parseDigest } from './digest.js';
+import { fsyncPath, lstatAsync, mkdirAsync, readFileAsync, readdirAsync, statAsync, writeFileAtomic } from '../fsutil.js';
 import { lockedBySomeoneElse, nativeFlock, tryFlock, withFileLock, type FlockFn } from './lock.js';
 import { toBuffer } from './streams.js';
 import { layerCompression, type LayerCompression } from './types.js';
@@ -203,7 +201,7 @@ const isErrno = (err: unknown, ...codes: string[]): boolean => codes.includes((e
 
 async function exists(path: string): Promise<boolean> {
   try {
-    await lstat(path);
+    await lstatAsync(path);
     return true;
   } catch (err) {
     if (isErrno(err, 'ENOENT', 'ENOTDIR')) return false;
@@ -213,7 +211,7 @@ async function exists(path: string): Promise<boolean> {
 
 async function isDirectory(path: string): Promise<boolean> {
   try {
-    return (await lstat(path)).isDirectory();
+    return (await lstatAsync(path)).isDirectory();
   } catch (err) {
     if (isErrno(err, 'ENOENT', 'ENOTDIR')) return false;
     throw fromSystemError(err, 'store', `cannot stat ${path}`);
@@ -253,7 +251,7 @@ const sourceBytes = (chunk: unknown): Buffer => toBuffer(chunk, 'blob source', '
 export async function diskUsageOf(path: string, seen: Set<string> = new Set()): Promise<number> {
   let st;
   try {
-    st = await lstat(path);
+    st = await lstatAsync(path);
   } catch (err) {
     if (isErrno(err, 'ENOENT', 'ENOTDIR')) return 0;
     throw fromSystemError(err, 'store', `cannot stat ${path}`);
@@ -267,7 +265,7 @@ export async function diskUsageOf(path: string, seen: Set<string> = new Set()): 
   if (st.isDirectory()) {
     let names: string[];
     try {
-      names = await readdir(path);
+      names = await readdirAsync(path);
     } catch (err) {
       if (isErrno(err, 'ENOENT', 'ENOTDIR')) return total;
       // Rootless: a directory of a subordinate id (mode 0700 in the image) is not the caller's to
@@ -291,7 +289,8 @@ function sniffCompression(head: Buffer): LayerCompression {
   return 'none';
 }
 
-type ZstdZlib = typeof zlib & { createZstdDecompress?: () => Transform };
+// node:zlib is imported where a layer is unpacked: evaluating it costs ~2 ms that listings do not need.
+type ZstdZlib = typeof import('node:zlib') & { createZstdDecompress?: () => Transform };
 
 function zstdUnsupported(blobDigest: string): PockerError {
   return storeError(
@@ -299,34 +298,6 @@ function zstdUnsupported(blobDigest: string): PockerError {
     'ERR_POCKER_UNSUPPORTED',
     'pull',
   );
-}
-
-/** Counts the bytes going through, for progress reports. */
-class Counter extends Transform {
-  bytes = 0;
-  constructor(private readonly onProgress?: (bytes: number) => void) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    this.onProgress?.(this.bytes);
-    cb(null, chunk);
-  }
-}
-
-/** Passes a blob through and fails at the end unless it has the expected digest. */
-class Verifier extends HashingStream {
-  constructor(private readonly expected: ParsedDigest, private readonly path: string) {
-    super(expected.algorithm);
-  }
-  override _flush(cb: TransformCallback): void {
-    super._flush((err) => {
-      if (err) return cb(err);
-      const want = `${this.expected.algorithm}:${this.expected.hex}`;
-      if (this.digest !== want) cb(digestError(`blob ${want} in the store is corrupt: its content has digest ${this.digest}`, 'store', this.path));
-      else cb();
-    });
-  }
 }
 
 function validateName(name: unknown, what = 'image name'): string {
@@ -454,7 +425,7 @@ export class ImageStore {
   #ensureRoot(): Promise<void> {
     this.#rootReady ??= (async () => {
       try {
-        await mkdir(this.root, { recursive: true, mode: 0o711 });
+        await mkdirAsync(this.root, { recursive: true, mode: 0o711 });
       } catch (err) {
         this.#rootReady = undefined;
         throw fromSystemError(err, 'store', `cannot create the image store ${this.root}`);
@@ -477,7 +448,7 @@ export class ImageStore {
       try {
         await this.#ensureRoot();
         for (const dir of [this.blobsDir, join(this.blobsDir, 'sha256'), this.layersDir, this.tmpDir]) {
-          await mkdir(dir, { recursive: true, mode: 0o700 });
+          await mkdirAsync(dir, { recursive: true, mode: 0o700 });
         }
         return await this.withLock(async () => {
           const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
@@ -488,7 +459,7 @@ export class ImageStore {
             if (!tryFlock(this.#flock(), fd, true, lockPath)) throw lockedBySomeoneElse(lockPath);
             // On a full disk the store still opens (rmi and prune free space); writers make the
             // directory when they need it, and fail then with ENOSPC.
-            hasDir = await mkdir(join(this.tmpDir, id), { mode: 0o700 }).then(
+            hasDir = await mkdirAsync(join(this.tmpDir, id), { mode: 0o700 }).then(
               () => true,
               (err: unknown) => {
                 if (isErrno(err, 'ENOSPC', 'EDQUOT')) return false;
@@ -556,7 +527,7 @@ export class ImageStore {
   /** The owner's tmp dir, made now if it could not be at open (a full disk then). */
   async #ownerDir(owner: Owner): Promise<string> {
     if (!owner.hasDir) {
-      await mkdir(owner.dir, { mode: 0o700 });
+      await mkdirAsync(owner.dir, { mode: 0o700 });
       owner.hasDir = true;
     }
     return owner.dir;
@@ -568,7 +539,7 @@ export class ImageStore {
     const live = new Set<string>(this.#owner ? [this.#owner.id] : []);
     let names: string[];
     try {
-      names = await readdir(this.tmpDir);
+      names = await readdirAsync(this.tmpDir);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return { leases, freed: 0 };
       throw err;
@@ -589,7 +560,7 @@ export class ImageStore {
         if (tryFlock(flock, fd, true, path)) continue; // free: a dead owner, removed below
         live.add(id);
         try {
-          const parsed = JSON.parse(await readFile(path, 'utf8')) as { leases?: unknown };
+          const parsed = JSON.parse(await readFileAsync(path, 'utf8')) as { leases?: unknown };
           if (Array.isArray(parsed.leases)) for (const l of parsed.leases) if (typeof l === 'string') leases.add(l);
         } catch {
           // A live owner whose lease list is unreadable: nothing to add.
@@ -623,7 +594,7 @@ export class ImageStore {
   async hasBlob(digest: string): Promise<boolean> {
     const path = this.blobPath(digest);
     try {
-      return (await stat(path)).isFile();
+      return (await statAsync(path)).isFile();
     } catch (err) {
       if (isErrno(err, 'ENOENT', 'ENOTDIR')) return false;
       throw fromSystemError(err, 'store', `cannot stat blob ${digest}`);
@@ -649,7 +620,7 @@ export class ImageStore {
     const path = this.blobPath(digest);
     let data: Buffer;
     try {
-      data = await readFile(path);
+      data = await readFileAsync(path);
     } catch (err) {
       if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw notFound(`blob ${digest} is not in the image store`, path);
       throw fromSystemError(err, 'store', `cannot read blob ${digest}`);
@@ -669,7 +640,9 @@ export class ImageStore {
     });
     const input = fh.createReadStream();
     if (options.verify === false) return input;
-    const verifier = new Verifier(parseDigest(digest), path);
+    const { VerifyingStream } = await import('./hashing.js');
+    const verifier = new VerifyingStream(digest, (_why, actual) =>
+      digestError(`blob ${digest} in the store is corrupt: its content has digest ${actual.digest}`, 'store', path));
     pipeline(input, verifier).catch(() => {}); // errors reach the consumer through the verifier
     return verifier;
   }
@@ -739,7 +712,7 @@ export class ImageStore {
     const final = this.blobPath(digest);
     try {
       await this.withLock(async () => {
-        await mkdir(dirname(final), { recursive: true, mode: 0o700 });
+        await mkdirAsync(dirname(final), { recursive: true, mode: 0o700 });
         if (await exists(final)) await unlink(tmpPath);
         else await rename(tmpPath, final);
         await this.#addLeases([digest]);
@@ -810,7 +783,7 @@ export class ImageStore {
     const path = this.layerPath(chainId);
     if (!(await isDirectory(path))) return undefined;
     try {
-      const rec = JSON.parse(await readFile(this.#layerMetaPath(chainId), 'utf8')) as LayerRecord;
+      const rec = JSON.parse(await readFileAsync(this.#layerMetaPath(chainId), 'utf8')) as LayerRecord;
       if (rec.chainId !== chainId) return undefined;
       return { ...rec, path };
     } catch {
@@ -855,7 +828,8 @@ export class ImageStore {
     if (/encrypted/.test(mediaType)) {
       throw storeError(`layer ${blobDigest} has media type ${mediaType}: encrypted layers are not supported`, 'ERR_POCKER_UNSUPPORTED', 'pull');
     }
-    const zstd = (zlib as ZstdZlib).createZstdDecompress;
+    const zlib: ZstdZlib = await import('node:zlib');
+    const zstd = zlib.createZstdDecompress;
     if (layerCompression(mediaType) === 'zstd' && typeof zstd !== 'function') throw zstdUnsupported(blobDigest);
 
     const blobPath = this.blobPath(blobDigest);
@@ -881,12 +855,13 @@ export class ImageStore {
     const tmpLayer = join(owner.dir, `layer-${chainId.slice(7, 23)}-${random}`);
     const tmpMeta = `${tmpLayer}.json`;
     try {
-      await mkdir(tmpLayer, { mode: 0o755 });
+      await mkdirAsync(tmpLayer, { mode: 0o755 });
       const { extractLayer } = await import('./extract.js');
 
       const diff = parseDigest(diffId);
       const input = createReadStream(blobPath);
-      const counter = new Counter(options.onProgress);
+      const { CountingStream, HashingStream } = await import('./hashing.js');
+      const counter = new CountingStream(options.onProgress);
       // 256 KiB output chunks: with zlib's default 16 KiB, tar parsing of a large layer was ~2.5x slower.
       const decompress = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 256 * 1024 }) : compression === 'zstd' ? zstd!.call(zlib) : undefined;
       const hasher = new HashingStream(diff.algorithm);
@@ -973,7 +948,7 @@ export class ImageStore {
     const path = this.imagesFile;
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      text = await readFileAsync(path, 'utf8');
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return { version: IMAGES_VERSION, images: {} };
       throw fromSystemError(err, 'store', `cannot read ${path}`);
@@ -1148,7 +1123,7 @@ export class ImageStore {
         if (meta) refs.add(meta.blobDigest);
       }
       try {
-        const manifest = JSON.parse((await readFile(this.blobPath(r.manifestDigest))).toString('utf8')) as {
+        const manifest = JSON.parse((await readFileAsync(this.blobPath(r.manifestDigest))).toString('utf8')) as {
           config?: { digest?: unknown };
           layers?: Array<{ digest?: unknown }>;
         };
@@ -1169,7 +1144,7 @@ export class ImageStore {
       const dir = join(this.blobsDir, algorithm);
       let names: string[];
       try {
-        names = await readdir(dir);
+        names = await readdirAsync(dir);
       } catch (err) {
         if (isErrno(err, 'ENOENT')) continue;
         throw fromSystemError(err, 'store', `cannot read ${dir}`);
@@ -1191,7 +1166,7 @@ export class ImageStore {
   async #listLayers(): Promise<string[]> {
     let names: string[];
     try {
-      names = await readdir(this.layersDir);
+      names = await readdirAsync(this.layersDir);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return [];
       throw fromSystemError(err, 'store', `cannot read ${this.layersDir}`);

@@ -446,3 +446,34 @@ describe('stdout and stderr without their stream objects (lib/cli/stdio.ts)', ()
     expect(r.stderr).toBe("unknown flag: --nosuch\n\nUsage:  pocker ps [OPTIONS]\n\nRun 'pocker ps --help' for more information\n");
   });
 });
+
+describe("what a short command loads (issue 12: nothing a command does not use)", () => {
+  // Node's built-in modules the CLI gets as stand-ins (bin/pocker.cjs, LAZY_BUILTINS), loaded at
+  // their first use: a listing of an empty or container-only store uses none of them. Each one
+  // loaded by a module's top level (a class extending node:stream's Transform, a namespace import
+  // of node:zlib, fs/promises for one mkdir) cost `images` 1-2 ms of CPU here.
+  const HEAVY = ['zlib', 'stream', 'fs/promises', 'crypto', 'readline', 'net', 'tty'];
+
+  async function builtinsLoadedBy(args: string[]): Promise<string[]> {
+    const dir = tempDir();
+    const probe = join(dir, 'probe.cjs');
+    writeFileSync(probe, [
+      "const before = new Set(process.moduleLoadList);",
+      "process.on('exit', () => require('node:fs').writeFileSync(process.env.PROBE_OUT, JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m)))));",
+    ].join('\n'));
+    const out = join(dir, 'loaded.json');
+    const r = spawnSync(process.execPath, ['-r', probe, pockerBin, ...args], { encoding: 'utf8', env: { ...process.env, PROBE_OUT: out, POCKER_DEFAULT_NETWORK: 'none' } });
+    expect(r.status, r.stderr).toBe(0);
+    const loaded = JSON.parse(readFileSync(out, 'utf8')) as string[];
+    return loaded.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+  }
+
+  it.runIf(isRoot)('images, ps -a and inspect load no stream, zlib, fs/promises or crypto module', async () => {
+    const root = tempRoot();
+    await pk(root, 'create', '--name', 'listed', 'host', 'true');
+    for (const args of [['images'], ['ps', '-a'], ['inspect', 'listed'], ['images', '-q']]) {
+      const loaded = await builtinsLoadedBy(['--root', root, ...args]);
+      expect(loaded.filter((m) => HEAVY.includes(m)), args.join(' ')).toEqual([]);
+    }
+  });
+});
