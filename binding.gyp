@@ -4,7 +4,7 @@
       "target_name": "pocker",
       "sources": [
         "cpp/addon/module.cpp", "cpp/addon/spawn.cpp", "cpp/addon/cgroup.cpp", "cpp/addon/fs.cpp", "cpp/addon/extract.cpp",
-        "cpp/addon/pty.cpp", "cpp/addon/errors.cpp", "cpp/addon/process.cpp", "cpp/addon/net.cpp", "cpp/addon/nft.cpp",
+        "cpp/addon/pty.cpp", "cpp/addon/errors.cpp", "cpp/addon/process.cpp", "cpp/addon/net.cpp", "cpp/addon/nft.cpp", "cpp/addon/random.cpp",
         "cpp/common/cgroup.cpp", "cpp/common/mountinfo.cpp", "cpp/common/util.cpp", "cpp/common/resolve.cpp", "cpp/common/wire.cpp", "cpp/common/netlink.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "cpp"],

@@ -16,13 +16,13 @@ import {
   renameSync, rmSync, stat, statSync, writeFileSync, type MakeDirectoryOptions, type Stats,
 } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { PockerError, fromSystemError } from './errors.js';
 import { native } from './native.js';
+import { randomHex } from './random.js';
 import type { SetupStep } from './types.js';
 
 
@@ -126,7 +126,7 @@ export interface AtomicWriteOptions {
 
 /** A temp file name beside `path` that no other writer (another process, or the monitor's `<file>.tmp`) uses. */
 function tmpBeside(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomHex(4)}.tmp`);
 }
 
 /** fsyncs a file or directory by path. */

@@ -20,5 +20,6 @@ void initPty(Napi::Env env, Napi::Object exports);
 void initProcess(Napi::Env env, Napi::Object exports);
 void initNet(Napi::Env env, Napi::Object exports);
 void initNft(Napi::Env env, Napi::Object exports);
+void initRandom(Napi::Env env, Napi::Object exports);
 
 }  // namespace pocker

@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initProcess(env, exports);
   initNet(env, exports);
   initNft(env, exports);
+  initRandom(env, exports);
   return exports;
 }
 

@@ -7,11 +7,11 @@
 // container was removed, e.g. by its monitor with --rm, or its creator died): such a claim is taken
 // over. The lock is held for a few syscalls only (and, in claimName, the creation of the directory).
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 
 import { PockerError } from '../errors.js';
 import { withFileLock, withFileLockSync } from '../fsutil.js';
+import { randomBelow } from '../random.js';
 import { containerCgroupDirs, containerDir, readConfig, writeConfig } from './store.js';
 
 const ADJECTIVES = [
@@ -30,7 +30,7 @@ const SURNAMES = [
 
 /** A random `adjective_surname`. */
 export function generateName(): string {
-  return `${ADJECTIVES[randomInt(ADJECTIVES.length)]}_${SURNAMES[randomInt(SURNAMES.length)]}`;
+  return `${ADJECTIVES[randomBelow(ADJECTIVES.length)]}_${SURNAMES[randomBelow(SURNAMES.length)]}`;
 }
 
 export function namesDir(root: string): string {
@@ -81,7 +81,7 @@ function claimLocked(root: string, name: string, id: string): void {
     const owner = nameOwner(root, name);
     if (owner && existsSync(containerDir(root, owner))) throw nameConflict(name, owner);
     // Stale: its container is gone. Move it aside (rename is atomic), then claim anew.
-    const aside = join(namesDir(root), `.stale-${process.pid}-${randomInt(1e9)}`);
+    const aside = join(namesDir(root), `.stale-${process.pid}-${randomBelow(1e9)}`);
     renameSync(dir, aside);
     rmSync(aside, { recursive: true, force: true });
     mkdirSync(dir, { mode: 0o700 });
@@ -145,7 +145,7 @@ export async function claimName(root: string, name: string | undefined, id: stri
     let chosen = name;
     if (chosen === undefined) {
       for (let i = 0; i < 64 && chosen === undefined; i++) {
-        const candidate = i < 48 ? generateName() : `${generateName()}${randomInt(10)}`;
+        const candidate = i < 48 ? generateName() : `${generateName()}${randomBelow(10)}`;
         try {
           claimLocked(root, candidate, id);
           chosen = candidate;

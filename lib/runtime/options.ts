@@ -4,7 +4,6 @@
 // writes, the spec sent to pocker-init) trust a ResolvedRunConfig completely. Errors are
 // `invalid(message, path?)` (code ERR_POCKER_INVALID, step `validate`) and their messages follow
 // Docker's wording where Docker has one, always naming the offending value.
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,6 +22,7 @@ import { isSignalSpec, normalizeSignal } from '../signals.js';
 import { parsePublish, type PortSpec } from '../network/ports.js';
 import { validateNetworkFlags, type NetworkRequest } from '../network/flags.js';
 import { resolveUserns, type UsernsMaps, type UsernsRequest } from '../userns/index.js';
+import { randomHex } from '../random.js';
 
 export interface ResolvedMount {
   /** `image-volume` mounts come from an image's VOLUMEs (run() adds them); `volume`: a volume of <root>/volumes/. */
@@ -1398,7 +1398,7 @@ export function resolvePublishOptions(opts: Pick<RunOptions, 'publish' | 'publis
 /** Validates `opts` completely and resolves defaults. Throws `invalid()` on the first bad value. */
 export function resolveRunOptions(opts: RunOptions, env: NodeJS.ProcessEnv = process.env): ResolvedRunConfig {
   if (opts === null || typeof opts !== 'object') throw invalid(`invalid run options ${show(opts)}: must be an object`);
-  const id = randomBytes(32).toString('hex');
+  const id = randomHex(32);
   const rootfs = resolveRootfs(opts);
   const name = resolveName(opts.name, id);
   const hostname = resolveHostname(opts.hostname, id);

@@ -9,10 +9,10 @@
 // copied): the native architecture's entry of `archMap` with its sub-architectures, and each rule
 // kept or dropped by its `includes`/`excludes` (architectures, capabilities of the container's
 // bounding set, minimum kernel).
-import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 import { invalid } from '../errors.js';
 import type { LinuxSeccomp, LinuxSeccompArg, LinuxSyscall } from './oci.js';
+import { sha256Hex } from '../random.js';
 import dockerDefault from './seccomp-default.json' with { type: 'json' };
 
 /** A condition of Docker's profile format (`includes` / `excludes` of a rule). */
@@ -144,7 +144,7 @@ export function toOciSeccomp(profile: DockerSeccompProfile, opts: ConvertOptions
 
 /** A short, stable key of a converted profile (the name of its compiled program in the store's cache). */
 export function seccompKey(s: LinuxSeccomp): string {
-  return createHash('sha256').update(JSON.stringify(s)).digest('hex');
+  return sha256Hex(JSON.stringify(s));
 }
 
 // ---------------------------------------------------------------------------------------------
