@@ -24,10 +24,11 @@ export function startCli(argv: string[], execute: RunExecutor, build: ProgramBui
 }
 
 /**
- * Listings whose actions await all the work they start (nothing left in promise callbacks once
- * their promise has settled): the process ends as soon as they are done (endIfIdle).
+ * Listings and read-only reports whose actions await all the work they start (nothing left in
+ * promise callbacks once their promise has settled): the process ends as soon as they are done
+ * (endIfIdle). `inspect` (containers, images, volumes, networks), `port` and `history` only read.
  */
-const END_WHEN_DONE = new Set(['ps', 'images']);
+const END_WHEN_DONE = new Set(['ps', 'images', 'inspect', 'port', 'history']);
 
 /**
  * Ends the process at once when the command has left nothing to wait for: no handle, request,
