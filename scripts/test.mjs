@@ -296,10 +296,12 @@ function vmUnavailable() {
 }
 
 async function vmPass() {
-  const envArgs = ['--env', 'POCKER_TEST_IN_VM=1'];
+  // POCKER_TEST_TIMEOUT_MS: the guest's --testTimeout, for the tests that set a timeout of their own
+  // (test/helpers.ts longTest: the longer of the two applies).
+  const envArgs = ['--env', 'POCKER_TEST_IN_VM=1', '--env', `POCKER_TEST_TIMEOUT_MS=${VM_TEST_TIMEOUT_MS}`];
   // Our own knobs travel along (CI, NODE_OPTIONS, TERM, ... are passed by cgroup2-vm itself).
   for (const name of Object.keys(process.env).sort()) {
-    if (name.startsWith('POCKER_') && name !== 'POCKER_TEST_SKIP_VM' && name !== 'POCKER_TEST_IN_VM') envArgs.push('--env', name);
+    if (name.startsWith('POCKER_') && !['POCKER_TEST_SKIP_VM', 'POCKER_TEST_IN_VM', 'POCKER_TEST_TIMEOUT_MS'].includes(name)) envArgs.push('--env', name);
   }
   const code = await run(VM_SCRIPT, [
     '--timeout', String(VM_TIMEOUT_SECONDS),

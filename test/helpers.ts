@@ -51,6 +51,16 @@ export const RUN_CGROUP_PREFIX = `${CGROUP_PREFIX}${TEST_RUN}-`;
 
 export const isRoot = process.getuid?.() === 0;
 
+/**
+ * The timeout of a test that sets its own (longer than the project's 60 s): `ms`, or the pass's own
+ * per-test timeout where that is longer. The cgroup-v2 guest is an emulated machine, 8-20x slower
+ * than the host; its pass sets 600 s (POCKER_TEST_TIMEOUT_MS, scripts/test.mjs), and a test's own
+ * `120_000` would otherwise override it (a 2-minute network test timed out there under load).
+ */
+export function longTest(ms: number): number {
+  return Math.max(ms, Number(process.env.POCKER_TEST_TIMEOUT_MS) || 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Temp dirs
 

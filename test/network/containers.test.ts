@@ -15,7 +15,7 @@ import { native } from '../../lib/native.js';
 import { listRules, removeContainerRules, removeNetworkRules } from '../../lib/network/nft.js';
 import { claimedPorts } from '../../lib/network/ports.js';
 import { defaultBridgeName, readEndpoints, readNetworks } from '../../lib/network/store.js';
-import { cleanupAll, cli, containerState, copyRootfs, hostBusybox, isRoot, pk, removeTempDirs, tempDir, testCgroupParent, tempRoot, until } from '../helpers.js';
+import { cleanupAll, cli, containerState, copyRootfs, hostBusybox, isRoot, longTest, pk, removeTempDirs, tempDir, testCgroupParent, tempRoot, until } from '../helpers.js';
 
 const roots: string[] = [];
 function newRoot(): string {
@@ -272,7 +272,7 @@ describe.skipIf(!isRoot)('containers on networks', () => {
     expect((await pk(root, 'exec', 'r1', 'ip', '-o', 'link')).stdout).not.toContain('eth1');
     await pk(root, 'rm', '-f', 'r1', 'peer');
     expect(await leftovers(root)).toEqual(NOTHING);
-  }, 120_000);
+  }, longTest(120_000));
 
   it('50 containers started in parallel on one network get 50 distinct addresses', async () => {
     const root = newRoot();
@@ -285,7 +285,7 @@ describe.skipIf(!isRoot)('containers on networks', () => {
     expect(ips.every((ip) => /^10\.45\.0\.\d+$/.test(ip))).toBe(true);
     await Promise.all(started.map((c) => removeContainer(c.id, { root, force: true })));
     expect(await leftovers(root)).toEqual(NOTHING);
-  }, 180_000);
+  }, longTest(180_000));
 
   it.each(['net-veth', 'net-addr', 'net-route'])('monitor SIGKILLed at %s: the start fails; rm -f and network prune leave nothing', async (fault) => {
     const root = newRoot();
@@ -317,7 +317,7 @@ describe.skipIf(!isRoot)('containers on networks', () => {
       await pk(root, 'network', 'prune', '-f');
       expect(await leftovers(root), fault).toEqual(NOTHING);
     }
-  }, 120_000);
+  }, longTest(120_000));
 
   it('bad input: exit 125, a clear message, nothing created', async () => {
     const root = newRoot();

@@ -1,8 +1,8 @@
 // buildSpec(): the OCI document a container runs from (no root, no kernel objects).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 import type { CgroupPlan } from '../../lib/cgroup/index.js';
 import { resolveRunOptions, type ResolvedRunConfig } from '../../lib/runtime/options.js';
@@ -32,6 +32,7 @@ function layout(cfg: ResolvedRunConfig): SpecLayout {
 
 const src = mkdtempSync(join(tmpdir(), 'pocker-spec-unit-'));
 writeFileSync(join(src, 'file'), '');
+afterAll(() => rmSync(src, { recursive: true, force: true }));
 
 describe('buildSpec', () => {
   const cfg = resolveRunOptions({ image: 'host', cmd: ['sh', '-c', 'true'], root: '/tmp/pocker-spec-unit-root', memory: '64m', pidsLimit: 10 });
