@@ -1,7 +1,7 @@
 // The CLI's output: writing to stdout/stderr with backpressure, and writing a tar archive to
 // `-o FILE` (save, export) the way Docker does. (Ending quietly when the reader of stdout or
 // stderr goes away is ./program.ts's endQuietlyOnEpipe: start-up must not load this module.)
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random.js';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { lstat, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -49,7 +49,7 @@ export async function writeToFile(target: string, write: (out: Writable) => Prom
     await write(out);
     return;
   }
-  const tmp = join(dirname(target), `.${basename(target)}.pocker-tmp-${randomBytes(6).toString('hex')}`);
+  const tmp = join(dirname(target), `.${basename(target)}.pocker-tmp-${randomHex(6)}`);
   const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
   try {
     await opened(out);

@@ -1,12 +1,11 @@
 // The image code's stream classes, apart from the modules that use them: a class that extends
 // node:stream's Transform loads node:stream (1-7 ms here, by load) when its module is evaluated,
 // and ./digest.ts and ./store.ts are evaluated by commands that never stream a blob (`pocker ps`,
-// `images`, `inspect`; issue 12). So the users import this module where they stream
-// (`await import('./hashing.js')`) and only its types at the top.
+// `images`, `inspect`; issue 12). So ./store.ts imports this module where it streams
+// (`await import('./hashing.js')`); ./archive.ts and ./commit.ts, which always stream, at the top.
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { DigestAlgorithm } from './digest.js';
-import { parseDigest } from './digest.js';
+import { parseDigest, type DigestAlgorithm } from './digest.js';
 
 /**
  * A pass-through stream that hashes and counts what flows through it. `digest` and `bytes` are

@@ -11,7 +11,7 @@
 // cost every monitor a socket and a server loop) and works with every resolver in every image
 // (musl, glibc, busybox read /etc/hosts first). The cost: a rewrite per member on each change, and
 // no DNS for names (`nslookup` asks the nameservers of resolv.conf, which are the host's).
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../random.js';
 import { parseAddHost, type NetworkRequest } from './flags.js';
 export { parseAddHost, validateNetworkFlags, type NetworkRequest } from './flags.js';
 import { closeSync, constants, existsSync, ftruncateSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
@@ -112,7 +112,7 @@ export function checkNetworkRequests(root: string, reqs: NetworkRequest[]): void
 
 /** The veth's host end: `vp` + 12 hex of sha256(container id, interface) (15 bytes at most). */
 export function hostEndName(containerId: string, iface: string): string {
-  return `vp${createHash('sha256').update(`${containerId}/${iface}`).digest('hex').slice(0, 12)}`;
+  return `vp${sha256Hex(`${containerId}/${iface}`).slice(0, 12)}`;
 }
 
 /**
@@ -221,7 +221,7 @@ export function interfaceOf(net: NetworkRecord, e: Endpoint, mtu: number): NetIn
 function endpointSettings(net: NetworkRecord, e: Endpoint): EndpointSettings {
   return {
     NetworkID: net.id,
-    EndpointID: createHash('sha256').update(`${net.id}/${e.container}`).digest('hex'),
+    EndpointID: sha256Hex(`${net.id}/${e.container}`),
     Gateway: e.ipv4 ? gatewayOf(net, 4) : '',
     IPAddress: e.ipv4,
     IPPrefixLen: e.ipv4 ? prefixLen(net, 4) : 0,

@@ -32,7 +32,7 @@
 // of hitting another rule) and a root's reconcile touches only its own rules. Every operation is ONE
 // netlink batch: at most one dump and one batch (a batch that loses a race with another pocker's
 // delete — ENOENT on a handle — is listed and sent again).
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../random.js';
 import { realpathSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
@@ -89,7 +89,7 @@ export function rootTag(root: string): string {
   } catch {
     real = resolve(root);
   }
-  return createHash('sha256').update(real).digest('hex').slice(0, 8);
+  return sha256Hex(real).slice(0, 8);
 }
 
 /** The comment of the rules of `id` (a network's or a container's) under `root`. */

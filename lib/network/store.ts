@@ -8,7 +8,7 @@
 // Leases are reconciled against live containers (a container that runs, or whose allocating
 // process still lives) every time the lock is taken for an allocation and by `network prune`, so a
 // SIGKILLed run never keeps an address for good.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomHex } from '../random.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -249,7 +249,7 @@ function pickSubnet(taken: Cidr[]): Cidr {
 /** A ULA /64 for an --ipv6 network without a given IPv6 subnet. */
 function pickSubnet6(taken: Cidr[]): Cidr {
   for (let i = 0; i < 64; i++) {
-    const c = parseCidr(`fd${randomBytes(5).toString('hex').replace(/^(..)(....)(....)$/, '$1:$2:$3')}::/64`)!;
+    const c = parseCidr(`fd${randomHex(5).replace(/^(..)(....)(....)$/, '$1:$2:$3')}::/64`)!;
     if (!taken.some((t) => overlaps(t, c))) return c;
   }
   throw netError('could not find a free IPv6 subnet', 'ERR_POCKER_CONFLICT');
@@ -320,7 +320,7 @@ export function createNetworkRecord(root: string, name: string, o: NetworkCreate
     const existing = readNetworks(root);
     if (existing.some((n) => n.name === name)) throw netError(`network with name ${name} already exists`, 'ERR_POCKER_CONFLICT', name);
     const subnets = planSubnets(o, existing);
-    const id = randomBytes(32).toString('hex');
+    const id = randomHex(32);
     const r: NetworkRecord = {
       version: NETWORK_RECORD_VERSION,
       id,
@@ -358,7 +358,7 @@ export function ensureDefaultNetwork(root: string): NetworkRecord {
     const again = existing.find((n) => n.name === DEFAULT_NETWORK);
     if (again) return again;
     const subnets = planSubnets(fixed ? { subnets: [fixed] } : {}, existing);
-    const id = randomBytes(32).toString('hex');
+    const id = randomHex(32);
     const r: NetworkRecord = {
       version: NETWORK_RECORD_VERSION,
       id,

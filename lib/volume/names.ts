@@ -1,5 +1,5 @@
 // Volume names and paths: pure (no I/O), for the run options' validation and the store alike.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random.js';
 import { join } from 'node:path';
 
 import { invalid } from '../errors.js';
@@ -33,6 +33,6 @@ export function validateVolumeName(name: unknown, verb = 'create'): string {
 
 /** A new anonymous volume's name: 64 random hex digits, as Docker's. */
 export function randomVolumeName(): string {
-  return randomBytes(32).toString('hex');
+  return randomHex(32);
 }
 

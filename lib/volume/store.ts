@@ -10,7 +10,7 @@
 // A volume appears whole: its directory is made under a temporary name with _data and volume.json
 // in it, then renamed into place. A removal renames it away first, then deletes it. Which
 // containers use a volume is read from their records (ContainerMeta.volumes).
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random.js';
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -162,7 +162,7 @@ export async function createVolumeLocked(root: string, name: string, labels: Rec
   const existing = await readVolume(root, name);
   if (existing) return { record: existing, created: false };
   const dir = join(volumesDir(root), name);
-  const tmp = join(volumesDir(root), `.new-${randomBytes(6).toString('hex')}`);
+  const tmp = join(volumesDir(root), `.new-${randomHex(6)}`);
   const record: VolumeRecord = { version: 1, name, createdAt: now(), labels, options: {}, ...(autoRemove ? { autoRemove } : {}) };
   try {
     // A directory left without a record (a killed remove) is in the way: take it away first.
@@ -182,7 +182,7 @@ export async function createVolumeLocked(root: string, name: string, labels: Rec
 
 /** Removes a volume's directory (caller holds the lock): renamed away first, so it is never seen half-removed. */
 export async function removeVolumeLocked(root: string, name: string): Promise<void> {
-  const gone = join(volumesDir(root), `.rm-${randomBytes(6).toString('hex')}`);
+  const gone = join(volumesDir(root), `.rm-${randomHex(6)}`);
   try {
     await rename(join(volumesDir(root), name), gone);
   } catch (err) {
@@ -195,7 +195,7 @@ export async function removeVolumeLocked(root: string, name: string): Promise<vo
 
 /** removeVolumeLocked(), synchronous. */
 export function removeVolumeLockedSync(root: string, name: string): void {
-  const gone = join(volumesDir(root), `.rm-${randomBytes(6).toString('hex')}`);
+  const gone = join(volumesDir(root), `.rm-${randomHex(6)}`);
   try {
     renameSync(join(volumesDir(root), name), gone);
   } catch (err) {
