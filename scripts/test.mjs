@@ -9,8 +9,9 @@
 //   3. build:ts       `npm run build:ts` (tsc, then the CLI bundle)
 //   4. host tests     vitest over test/unit, test/native, test/integration, test/security, test/rootless (this
 //                     machine: cgroup v1)
-//   5. cgroup-v2 VM   the cgroup tests again inside ../shared/vm/cgroup2-vm (a cgroup-v2-only
-//                     guest, emulated and 8-20x slower); skipped loudly when the VM script is
+//   5. cgroup-v2 VM   the cgroup tests and the network tests again inside ../shared/vm/cgroup2-vm (a
+//                     cgroup-v2-only guest, emulated and 8-20x slower), in two guests at once (VM_GROUPS);
+//                     skipped loudly when the VM script is
 //                     absent or we are not root (a FAILED step under CI=true), on purpose with
 //                     --no-vm or POCKER_TEST_SKIP_VM=1
 //   6. chaos          vitest over test/chaos (`npm run test:chaos`: a seeded random plan of container
@@ -55,17 +56,27 @@ const BUILD_COMMANDS = { cmake: 'cmake', 'g++': 'g++' };
 const BUILD_PACKAGES = ['nlohmann-json3-dev', 'libseccomp-dev'];
 
 const HOST_TESTS = ['test/unit', 'test/native', 'test/integration', 'test/security', 'test/rootless'];
+/** The guest's cgroup tests: the files whose code paths differ on cgroup v2. */
 const VM_TESTS = ['test/integration/cgroups.test.ts', 'test/integration/layers-many.test.ts', 'test/rootless/delegated.test.ts', 'test/rootless/rootless.test.ts', 'test/integration/run.test.ts', 'test/integration/update.test.ts', 'test/integration/cgroupfs.test.ts', 'test/integration/pause.test.ts'];
-/** Network tests the guest runs too (the whole guest pass runs under `unshare --net`). */
+/** Network tests the guest runs too (under `unshare --net`, as on the host). */
 const VM_NETWORK_TESTS = ['test/network'];
+/**
+ * The guest pass is two guests that run at once, each its own kernel, cgroup tree and network stack:
+ * a file's cleanup check and the leftovers it judges stay its own (files stay serial within a guest,
+ * vitest.config.ts). The guest is emulated (TCG: no hardware virtualization on our machines) and one
+ * file's work mostly keeps one vCPU busy, so one guest with both groups left a host core idle: in
+ * two, the pass takes about as long as its longer group (each group took ~900 s of stop 20's loaded
+ * 2610 s run, whose limit is VM_TIMEOUT_SECONDS).
+ */
+const VM_GROUPS = { cgroup: VM_TESTS, network: VM_NETWORK_TESTS };
 const CHAOS_TESTS = ['test/chaos'];
 /** Run inside a network namespace made for the run (`unshare --net`): bridges, rules, ports die with it. */
 const NETWORK_TESTS = ['test/network'];
 const FINAL_TESTS = ['test/final'];
 /** The cgroup-v2 guest (POCKER_TEST_VM_SCRIPT overrides it: the runner's own test points it at a missing file). */
 const VM_SCRIPT = process.env.POCKER_TEST_VM_SCRIPT || resolve(repo, '..', 'shared', 'vm', 'cgroup2-vm');
-// The guest pass took 1412 s under `stress-ng --cpu 2` with the network tests (containers.test.ts alone
-// 474 s there): room for a busy CI machine, within .ci/run's 70 minutes for npm test.
+// Per guest. In one guest, the whole pass took 2610 s under `stress-ng --cpu 2` (containers.test.ts alone
+// 601 s there): room for a busy CI machine, within .ci/run's 70 minutes for npm test.
 const VM_TIMEOUT_SECONDS = 3000;
 /** Per-test and per-hook timeout inside the VM, whose Node runs 8-20x slower than the host's. */
 const VM_TEST_TIMEOUT_MS = 600_000;
@@ -134,30 +145,46 @@ function banner(lines) {
   console.log(`\n${bar}\n${lines.map((l) => `!!! ${l}`).join('\n')}\n${bar}\n`);
 }
 
-let current; // the running child, for signal forwarding
+const current = new Set(); // the running children, for signal forwarding
 let interrupted; // the signal that interrupted us
 
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
     interrupted = signal;
     // A terminal's Ctrl-C already reached the whole foreground process group.
-    if (signal !== 'SIGINT' && current) current.kill(signal);
+    if (signal !== 'SIGINT') for (const child of current) child.kill(signal);
   });
 }
 
-/** Runs a command with inherited stdio; resolves with its exit code (128+N when killed by signal N). */
-function run(cmd, args, options = {}) {
-  console.log(`\n$ ${[cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')}`);
+/**
+ * Runs a command; resolves with its exit code (128+N when killed by signal N). Its stdio are ours, or with
+ * `prefix`, its output lines are printed with that prefix (two commands running at once stay readable).
+ */
+function run(cmd, args, { prefix, ...options } = {}) {
+  console.log(`\n${prefix ?? ''}$ ${[cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')}`);
   return new Promise((resolvePromise) => {
-    const child = spawn(cmd, args, { cwd: repo, stdio: 'inherit', ...options });
-    current = child;
+    const child = spawn(cmd, args, { cwd: repo, stdio: prefix === undefined ? 'inherit' : ['inherit', 'pipe', 'pipe'], ...options });
+    current.add(child);
+    if (prefix !== undefined) {
+      for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
+        let partial = '';
+        from.setEncoding('utf8');
+        from.on('data', (text) => {
+          const lines = (partial + text).split('\n');
+          partial = lines.pop();
+          if (lines.length) to.write(lines.map((l) => `${prefix}${l}\n`).join(''));
+        });
+        from.on('end', () => partial && to.write(`${prefix}${partial}\n`));
+      }
+    }
     child.once('error', (err) => {
       console.error(`pocker test: cannot run ${cmd}: ${err.message}`);
-      current = undefined;
+      current.delete(child);
       resolvePromise(127);
     });
-    child.once('exit', (code, signal) => {
-      current = undefined;
+    // With pipes, 'close': the exit code after the last of its output.
+    child.once(prefix === undefined ? 'exit' : 'close', (code, signal) => {
+      current.delete(child);
       const signals = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
       resolvePromise(code ?? 128 + (signals[signal] ?? 0));
     });
@@ -295,14 +322,16 @@ function vmUnavailable() {
   return undefined;
 }
 
-async function vmPass() {
+/** One guest: `files` under vitest, output lines prefixed with `[vm NAME]`; resolves with its step result. */
+async function vmGuest(name, files) {
   // POCKER_TEST_TIMEOUT_MS: the guest's --testTimeout, for the tests that set a timeout of their own
   // (test/helpers.ts longTest: the longer of the two applies).
   const envArgs = ['--env', 'POCKER_TEST_IN_VM=1', '--env', `POCKER_TEST_TIMEOUT_MS=${VM_TEST_TIMEOUT_MS}`];
   // Our own knobs travel along (CI, NODE_OPTIONS, TERM, ... are passed by cgroup2-vm itself).
-  for (const name of Object.keys(process.env).sort()) {
-    if (name.startsWith('POCKER_') && !['POCKER_TEST_SKIP_VM', 'POCKER_TEST_IN_VM', 'POCKER_TEST_TIMEOUT_MS'].includes(name)) envArgs.push('--env', name);
+  for (const env of Object.keys(process.env).sort()) {
+    if (env.startsWith('POCKER_') && !['POCKER_TEST_SKIP_VM', 'POCKER_TEST_IN_VM', 'POCKER_TEST_TIMEOUT_MS'].includes(env)) envArgs.push('--env', env);
   }
+  const start = performance.now();
   const code = await run(VM_SCRIPT, [
     '--timeout', String(VM_TIMEOUT_SECONDS),
     '--workdir', repo,
@@ -314,16 +343,27 @@ async function vmPass() {
     // vitest's own bin, not npx: loading npm costs ~12 s in the emulated guest. In a network namespace of
     // its own, as test/network requires (the guest has only lo anyway).
     'unshare', '--net', '--',
-    'node_modules/.bin/vitest', 'run', ...VM_TESTS, ...VM_NETWORK_TESTS,
+    'node_modules/.bin/vitest', 'run', ...files,
     '--passWithNoTests',
-    ...reportArgs('vm'),
+    // No results cache: both guests would write node_modules/.vite/vitest/results.json at once over 9p.
+    '--no-cache',
+    ...reportArgs(`vm-${name}`),
     `--testTimeout=${VM_TEST_TIMEOUT_MS}`,
     `--hookTimeout=${VM_TEST_TIMEOUT_MS}`,
     ...opts.vitestArgs,
-  ]);
-  if (code === 124) return { status: 'FAILED', note: `timed out after ${VM_TIMEOUT_SECONDS}s` };
-  if (code === 125) return { status: 'FAILED', note: 'the VM died before the command finished (exit 125)' };
-  return fromExit(code);
+  ], { prefix: `[vm ${name}] ` });
+  const seconds = ((performance.now() - start) / 1000).toFixed(1);
+  console.log(`=== pocker test: cgroup-v2 VM, ${name} guest: exit ${code} in ${seconds}s`);
+  if (code === 124) return { status: 'FAILED', note: `${name} guest timed out after ${VM_TIMEOUT_SECONDS}s` };
+  if (code === 125) return { status: 'FAILED', note: `${name} guest: the VM died before the command finished (exit 125)` };
+  return code === 0 ? { status: 'ok', note: `${name} ${seconds}s` } : { status: 'FAILED', note: `${name} guest exit ${code}` };
+}
+
+/** The guest pass: the VM_GROUPS in guests of their own, at once. */
+async function vmPass() {
+  const results = await Promise.all(Object.entries(VM_GROUPS).map(([name, files]) => vmGuest(name, files)));
+  const failed = results.filter((r) => r.status !== 'ok');
+  return { status: failed.length ? 'FAILED' : 'ok', note: (failed.length ? failed : results).map((r) => r.note).join(', ') };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -372,7 +412,7 @@ function testCounts() {
 if (opts.vmStatus) {
   const unavailable = opts.noVm ? undefined : vmUnavailable();
   if (opts.noVm) console.log(`cgroup-v2 VM pass: skipped on purpose (${opts.skipVmReason})`);
-  else if (!unavailable) console.log(`cgroup-v2 VM pass: runs (${VM_SCRIPT})`);
+  else if (!unavailable) console.log(`cgroup-v2 VM pass: runs (${VM_SCRIPT}), in ${Object.keys(VM_GROUPS).length} guests at once: ${Object.entries(VM_GROUPS).map(([name, files]) => `${name} (${files.join(' ')})`).join('; ')}`);
   else {
     const missing = vmMissingStep(unavailable);
     console.log(missing.headline);

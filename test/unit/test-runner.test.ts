@@ -35,3 +35,15 @@ describe('npm test without the cgroup-v2 VM', () => {
     expect(r.out).toMatch(/skipped on purpose \(--no-vm\)/);
   });
 });
+
+describe('the cgroup-v2 guest pass', () => {
+  it('runs the cgroup and the network files in two guests at once (as root; not as another user)', () => {
+    const r = vmStatus({ POCKER_TEST_VM_SCRIPT: '/bin/true', CI: 'true' });
+    if (process.getuid?.() !== 0) {
+      expect(r.out).toMatch(/not running as root/);
+      return;
+    }
+    expect(r.status).toBe(0);
+    expect(r.out).toMatch(/runs \(\/bin\/true\), in 2 guests at once: cgroup \(test\/integration\/cgroups\.test\.ts .*\); network \(test\/network\)/);
+  });
+});
