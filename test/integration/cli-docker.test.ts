@@ -32,7 +32,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCgroups } from '../../lib/cgroup/detect.js';
 import { runCli } from '../../lib/cli/main.js';
 import type { CliContext } from '../../lib/cli/run.js';
-import { busyboxRootfs, cleanupAll, cli, isRoot, pk, pockerBin, repoRoot, rootTracker, tempDir, tempRoot } from '../helpers.js';
+import { busyboxRootfs, cleanupAll, cli, cliArgs, isRoot, pk, pockerBin, repoRoot, rootTracker, tempDir, tempRoot, testCgroupParent } from '../helpers.js';
 
 const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -462,7 +462,8 @@ describe("what a short command loads (issue 12: nothing a command does not use)"
       "process.on('exit', () => require('node:fs').writeFileSync(process.env.PROBE_OUT, JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m)))));",
     ].join('\n'));
     const out = join(dir, 'loaded.json');
-    const r = spawnSync(process.execPath, ['-r', probe, pockerBin, ...args], { encoding: 'utf8', env: { ...process.env, PROBE_OUT: out, POCKER_DEFAULT_NETWORK: 'none' } });
+    // cliArgs: a run or create gets the test's cgroup parent (without it, the default `pocker` parent was made and left).
+    const r = spawnSync(process.execPath, ['-r', probe, pockerBin, ...cliArgs(args)], { encoding: 'utf8', env: { ...process.env, PROBE_OUT: out, POCKER_DEFAULT_NETWORK: 'none' } });
     expect(r.status, r.stderr).toBe(0);
     const loaded = JSON.parse(readFileSync(out, 'utf8')) as string[];
     return loaded.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
@@ -475,6 +476,12 @@ describe("what a short command loads (issue 12: nothing a command does not use)"
     for (const args of [['images'], ['ps', '-a'], ['inspect', 'listed'], ['images', '-q'], ['run', '--rm', 'host', 'true'], ['create', '--name', 'gone', 'host', 'true'], ['rm', 'gone']]) {
       const loaded = await builtinsLoadedBy(['--root', root, ...args]);
       expect(loaded.filter((m) => HEAVY.includes(m)), args.join(' ')).toEqual([]);
+      if (args[0] === 'create') {
+        // Its container went under this test run's cgroup parent, not the default `pocker` (a bug of this test once).
+        const id = (await pk(root, 'inspect', '-f', '{{.Id}}', 'gone')).stdout.trim();
+        const spec = JSON.parse(readFileSync(join(root, 'containers', id, 'config.json'), 'utf8')) as { linux: { cgroupsPath: string } };
+        expect(spec.linux.cgroupsPath.split('/').filter(Boolean)[0]).toBe(testCgroupParent());
+      }
     }
   });
 });
