@@ -16,7 +16,7 @@
 // tars whose digest is the diff id; stored gzip blobs are decompressed, twice: once to learn the
 // size and check the digest before any output, once to stream it). `format: 'oci'` writes only the
 // OCI layout, with the stored blobs as they are when they are all there (the pulled digests).
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { close as closeCb, constants as fsConstants, createReadStream, open as openCb, write as writeCb } from 'node:fs';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
@@ -31,6 +31,7 @@ type TarHeaders = Partial<Header> & Pick<Header, 'name'>;
 
 import { drained, toBuffer } from './streams.js';
 import { isSignalSpec } from '../signals.js';
+import { randomHex } from '../random.js';
 import { PockerError, invalid, type PockerErrorCode, type SetupStep } from '../errors.js';
 import { digestOf, parseDigest, type DigestAlgorithm } from './digest.js';
 import { HashingStream, VerifyingStream } from './hashing.js';
@@ -270,7 +271,7 @@ class Staging {
   static async create(store: ImageStore): Promise<Staging> {
     await store.open();
     return store.withLock(async () => {
-      const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
+      const id = `${process.pid}-${randomHex(6)}`;
       const lockPath = join(store.tmpDir, `${id}.lock`);
       const dir = join(store.tmpDir, id);
       const fd = await openFd(lockPath, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);

@@ -20,7 +20,7 @@
 //   pull records it (putImage). Until then the writer's owner file lists it, and prune() (under the
 //   lock) keeps whatever a live owner lists. putImage() drops the leases its record now covers;
 //   close() (or the process's death) drops the rest.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { close as closeCb, constants, createReadStream, ftruncate as ftruncateCb, open as openCb, write as writeCb } from 'node:fs';
 import { open, rename, rm, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -33,6 +33,7 @@ import { PockerError, asPockerError, fromSystemError, type PockerErrorCode, type
 import { defaultStateRoot } from '../rootless/paths.js';
 import { chainIds, digestOf, parseDigest } from './digest.js';
 import { fsyncPath, lstatAsync, mkdirAsync, readFileAsync, readdirAsync, statAsync, writeFileAtomic } from '../fsutil.js';
+import { randomHex } from '../random.js';
 import { lockedBySomeoneElse, nativeFlock, tryFlock, withFileLock, type FlockFn } from './lock.js';
 import { toBuffer } from './streams.js';
 import { layerCompression, type LayerCompression } from './types.js';
@@ -451,7 +452,7 @@ export class ImageStore {
           await mkdirAsync(dir, { recursive: true, mode: 0o700 });
         }
         return await this.withLock(async () => {
-          const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
+          const id = `${process.pid}-${randomHex(6)}`;
           let hasDir = true;
           const lockPath = join(this.tmpDir, `${id}.lock`);
           const fd = await openFd(lockPath, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
@@ -666,7 +667,7 @@ export class ImageStore {
     }
     const owner = await this.#open();
     await this.#ownerDir(owner);
-    const tmpPath = join(owner.dir, `blob-${hex.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
+    const tmpPath = join(owner.dir, `blob-${hex.slice(0, 16)}-${randomHex(6)}`);
     let fh: FileHandle | undefined;
     let committed = false;
     try {
@@ -731,7 +732,7 @@ export class ImageStore {
   async importBlob(source: Readable | AsyncIterable<Buffer | Uint8Array | string>): Promise<{ digest: string; size: number; path: string }> {
     const owner = await this.#open();
     await this.#ownerDir(owner);
-    const tmpPath = join(owner.dir, `import-${randomBytes(6).toString('hex')}`);
+    const tmpPath = join(owner.dir, `import-${randomHex(6)}`);
     let fh: FileHandle | undefined;
     try {
       fh = await open(tmpPath, 'wx', 0o644);
@@ -850,7 +851,7 @@ export class ImageStore {
     const compression = sniffCompression(head);
     if (compression === 'zstd' && typeof zstd !== 'function') throw zstdUnsupported(blobDigest);
 
-    const random = randomBytes(6).toString('hex');
+    const random = randomHex(6);
     await this.#ownerDir(owner);
     const tmpLayer = join(owner.dir, `layer-${chainId.slice(7, 23)}-${random}`);
     const tmpMeta = `${tmpLayer}.json`;
@@ -936,7 +937,7 @@ export class ImageStore {
   async #writeMissingMeta(chainId: string, diffId: string, parent: string | null, blobDigest: string, mediaType: string): Promise<LayerInfo> {
     const path = this.layerPath(chainId);
     const record: LayerRecord = { chainId, diffId, parent, blobDigest, mediaType, size: await diskUsageOf(path), entries: 0, created: new Date().toISOString() };
-    await writeFileAtomic(this.#layerMetaPath(chainId), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644, tmpPath: join(await this.#ownerDir(this.#owner!), `meta-${randomBytes(6).toString('hex')}`) });
+    await writeFileAtomic(this.#layerMetaPath(chainId), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644, tmpPath: join(await this.#ownerDir(this.#owner!), `meta-${randomHex(6)}`) });
     return { ...record, path };
   }
 
@@ -1214,7 +1215,7 @@ export class ImageStore {
         if (await exists(path)) {
           // Without its own tmp dir (a full disk) straight into tmp/: an entry of no live owner,
           // which the next clean-up of tmp/ removes if this process does not.
-          const trashName = `prune-${chainId.slice(7, 23)}-${randomBytes(6).toString('hex')}`;
+          const trashName = `prune-${chainId.slice(7, 23)}-${randomHex(6)}`;
           const trash = owner.hasDir ? join(owner.dir, trashName) : join(this.tmpDir, `${owner.id}-${trashName}`);
           await rename(path, trash);
           doomed.push(trash);
