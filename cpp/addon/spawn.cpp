@@ -45,8 +45,13 @@ namespace {
 
 // ---------- the sealed pocker-init image ----------
 
+// setInitPath() only opens pocker-init (gInitSrc); the copy every spawn executes (gInitFd) is made
+// on the first spawn, or adopted from a live monitor (shareInit): most commands that load the addon
+// (an flock, a cgroup write) never start a process, and the copy (1.4 MB through a tmpfs of its
+// own) cost each of them ~1 ms. Both live for the whole process.
 std::mutex gInitMutex;
-int gInitFd = -1;  // lives for the whole process
+int gInitSrc = -1;  // pocker-init as setInitPath() found it (a regular file)
+int gInitFd = -1;   // its read-only copy, once made or adopted
 std::string gInitPath;
 
 // Copies the first `size` bytes of `from` to `to` (sendfile, from offset 0); 0 or an errno.
@@ -60,16 +65,14 @@ int copyWhole(int to, int from, off_t size) {
   return 0;
 }
 
-int sealedCopy(const std::string& path, int* out) {
-  Fd src(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!src) return errno;
+int sealedCopy(int src, int* out) {
   struct stat st;
-  if (fstat(src.get(), &st) != 0) return errno;
+  if (fstat(src, &st) != 0) return errno;
   Fd mem(static_cast<int>(syscall(SYS_memfd_create, "pocker-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC)));
   if (!mem && errno == EINVAL)
     mem.reset(static_cast<int>(syscall(SYS_memfd_create, "pocker-init", MFD_CLOEXEC | MFD_ALLOW_SEALING)));
   if (!mem) return errno;
-  if (int e = copyWhole(mem.get(), src.get(), st.st_size)) return e;
+  if (int e = copyWhole(mem.get(), src, st.st_size)) return e;
   if (fchmod(mem.get(), 0555) != 0) return errno;
   int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;
   if (fcntl(mem.get(), F_ADD_SEALS, seals | F_SEAL_EXEC) != 0 && fcntl(mem.get(), F_ADD_SEALS, seals) != 0)
@@ -85,12 +88,10 @@ int sealedCopy(const std::string& path, int* out) {
 // open, so /proc/<pid>/exe reads "/memfd:pocker-init (deleted)", as a memfd's does: what pocker's
 // tools (and ps users) match a pocker-init on. Exec'd and shared exactly as the memfd was.
 // Needs CAP_SYS_ADMIN (fsopen): root, as run() is.
-int readOnlyCopy(const std::string& path, int* out) {
+int readOnlyCopy(int src, int* out) {
   static const char kName[] = "memfd:pocker-init";
-  Fd src(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!src) return errno;
   struct stat st;
-  if (fstat(src.get(), &st) != 0) return errno;
+  if (fstat(src, &st) != 0) return errno;
   Fd fs(static_cast<int>(syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC)));
   if (!fs) return errno;
   if (syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, "mode", "0555", 0) != 0) return errno;
@@ -100,7 +101,7 @@ int readOnlyCopy(const std::string& path, int* out) {
   {
     Fd file(openat(mnt.get(), kName, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0555));
     if (!file) return errno;
-    if (int e = copyWhole(file.get(), src.get(), st.st_size)) return e;
+    if (int e = copyWhole(file.get(), src, st.st_size)) return e;
   }  // the only writable open file is closed
   Fd ro(openat(mnt.get(), kName, O_RDONLY | O_CLOEXEC));
   if (!ro) return errno;
@@ -113,18 +114,36 @@ int readOnlyCopy(const std::string& path, int* out) {
   return 0;
 }
 
+// The copy spawns execute, made from gInitSrc on first use (gInitMutex held): 0 or an errno, with
+// the failed call's name in *syscallName.
+int ensureInitCopy(const char** syscallName) {
+  if (gInitFd >= 0) return 0;
+  *syscallName = "setInitPath";
+  if (gInitSrc < 0) return ENOEXEC;
+  int fd = -1;
+  // A sealed memfd where a private read-only mount cannot be made (not root, an old kernel).
+  *syscallName = "memfd";
+  if (readOnlyCopy(gInitSrc, &fd) != 0) {
+    if (int err = sealedCopy(gInitSrc, &fd)) return err;
+  }
+  gInitFd = fd;
+  return 0;
+}
+
 Napi::Value SetInitPath(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsString()) return throwTypeError(info.Env(), "setInitPath(path)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
   std::lock_guard<std::mutex> lock(gInitMutex);
-  if (gInitFd >= 0 && gInitPath == path) return info.Env().Undefined();
-  int fd = -1;
-  // A sealed memfd where a private read-only mount cannot be made (not root, an old kernel).
-  if (readOnlyCopy(path, &fd) != 0) {
-    if (int err = sealedCopy(path, &fd)) return throwSystemError(info.Env(), err, "memfd", path, "spawn");
-  }
+  if (gInitSrc >= 0 && gInitPath == path) return info.Env().Undefined();
+  Fd src(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!src) return throwSystemError(info.Env(), errno, "open", path, "spawn");
+  struct stat st;
+  if (fstat(src.get(), &st) != 0) return throwSystemError(info.Env(), errno, "fstat", path, "spawn");
+  if (!S_ISREG(st.st_mode)) return throwSystemError(info.Env(), EACCES, "open", path, "spawn");
+  if (gInitSrc >= 0) ::close(gInitSrc);
   if (gInitFd >= 0) ::close(gInitFd);
-  gInitFd = fd;
+  gInitSrc = src.release();
+  gInitFd = -1;
   gInitPath = path;
   return info.Env().Undefined();
 }
@@ -134,7 +153,9 @@ Napi::Value SetInitPath(const Napi::CallbackInfo& info) {
 // change it (a file on a read-only mount, or a memfd sealed against writes and size changes), it
 // is still root's and mode 0555 (a memfd's mode can be changed: such a one is not adopted), and it
 // holds exactly our bytes.
-bool sameSealedImage(int candidate, int ours) {
+// `ours` is our copy, or pocker-init itself (no copy made yet): a candidate that is that very file
+// is refused then (a spawn never executes the host's file).
+bool sameSealedImage(int candidate, int ours, bool oursIsCopy) {
   constexpr int kNeed = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK;
   int seals = fcntl(candidate, F_GET_SEALS);
   struct statvfs vfs;
@@ -143,7 +164,7 @@ bool sameSealedImage(int candidate, int ours) {
   struct stat a, b;
   if (fstat(candidate, &a) != 0 || fstat(ours, &b) != 0 || a.st_size != b.st_size) return false;
   if (!S_ISREG(a.st_mode) || (a.st_mode & 07777) != 0555 || a.st_uid != 0 || a.st_gid != 0) return false;
-  if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) return true;
+  if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) return oursIsCopy;
   static char x[64 * 1024], y[64 * 1024];
   for (off_t off = 0; off < b.st_size;) {
     ssize_t n = pread(ours, y, sizeof y, off);
@@ -160,15 +181,17 @@ Napi::Value ShareInit(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsArray()) return throwTypeError(info.Env(), "shareInit(pids)");
   Napi::Array pids = info[0].As<Napi::Array>();
   std::lock_guard<std::mutex> lock(gInitMutex);
-  if (gInitFd < 0) return Napi::Number::New(info.Env(), 0);
+  // Compared with our copy, or (none made yet) with pocker-init itself: the same bytes.
+  int ours = gInitFd >= 0 ? gInitFd : gInitSrc;
+  if (ours < 0) return Napi::Number::New(info.Env(), 0);
   for (uint32_t i = 0; i < pids.Length(); i++) {
     Napi::Value v = pids.Get(i);
     if (!v.IsNumber()) continue;
     int pid = v.As<Napi::Number>().Int32Value();
     if (pid <= 0) continue;
     Fd candidate(::open(("/proc/" + std::to_string(pid) + "/exe").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!candidate || !sameSealedImage(candidate.get(), gInitFd)) continue;
-    ::close(gInitFd);
+    if (!candidate || !sameSealedImage(candidate.get(), ours, ours == gInitFd)) continue;
+    if (gInitFd >= 0) ::close(gInitFd);
     gInitFd = candidate.release();
     return Napi::Number::New(info.Env(), pid);
   }
@@ -266,10 +289,9 @@ int Monitor::Start(Napi::Env env, Napi::Object self, const uint8_t* spec, size_t
   int initFd;
   {
     std::lock_guard<std::mutex> lock(gInitMutex);
+    if (int err = ensureInitCopy(syscallName)) return err;
     initFd = gInitFd;
   }
-  *syscallName = "setInitPath";
-  if (initFd < 0) return ENOEXEC;
 
   // The spec travels in a sealed memfd: any size, read-only for pocker-init.
   *syscallName = "memfd_create";

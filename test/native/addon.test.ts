@@ -70,6 +70,30 @@ describe.skipIf(!built)('native addon', () => {
     expect(seen[0]).toMatch(/^\/memfd:pocker-init/);
   });
 
+  it('copies pocker-init on the first spawn, not when the addon is loaded (most commands never spawn)', () => {
+    const dir = existsSync(new URL('../../build/Release/pocker.node', import.meta.url)) ? '../../build/Release/' : '../../prebuilds/linux-x64/';
+    const addonPath = new URL(`${dir}pocker.node`, import.meta.url).pathname;
+    const initPath = process.env.POCKER_INIT || new URL(`${dir}pocker-init`, import.meta.url).pathname;
+    // In a process of its own: this one may have spawned already. It prints the targets of its
+    // open descriptors after setInitPath, then after one spawn (a spec pocker-init refuses).
+    const script = `
+      const { readdirSync, readlinkSync, openSync } = require('node:fs');
+      const fds = () => readdirSync('/proc/self/fd').map((n) => { try { return readlinkSync('/proc/self/fd/' + n); } catch { return ''; } });
+      const addon = require(${JSON.stringify(addonPath)});
+      addon.setInitPath(${JSON.stringify(initPath)});
+      const loaded = fds();
+      const devnull = openSync('/dev/null', 'r+');
+      addon.spawn({ spec: Buffer.from('{}'), stdio: [devnull, devnull, devnull], onEvent: (ev) => {
+        if (ev.type === 'reaped') console.log(JSON.stringify({ loaded, spawned: fds() }));
+      } });`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const { loaded, spawned } = JSON.parse(r.stdout) as { loaded: string[]; spawned: string[] };
+    expect(loaded).toContain(initPath); // opened, to copy later
+    expect(loaded.filter((t) => t.startsWith('/memfd:pocker-init'))).toEqual([]);
+    expect(spawned.filter((t) => t.startsWith('/memfd:pocker-init'))).toHaveLength(1);
+  });
+
   it('throws SystemError-shaped errors with a step', () => {
     const addon = native();
     let caught: unknown;
