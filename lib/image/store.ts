@@ -945,6 +945,23 @@ export class ImageStore {
   // Image records
 
   /** Reads and validates images.json (missing: empty). Corrupt: ERR_POCKER_STORE_CORRUPT. */
+  /**
+   * images.json as it is now, read without the store's lock (nor making the store's directory):
+   * `pocker images`, `inspect` and `history` read the list and need neither the addon (flock) nor
+   * a write. A reader sees the old or the new list, because #writeImages replaces the file by
+   * rename; but on a full disk it writes the file over in place, under the lock, and a reader then
+   * may see it half written: a list that does not parse is read again under the lock. A caller that
+   * changes the list holds the lock itself (re-entrant), so its reads are the locked ones.
+   */
+  async #snapshot(): Promise<ImagesFile> {
+    try {
+      return await this.#readImages();
+    } catch (err) {
+      if (err instanceof PockerError && err.code === 'ERR_POCKER_STORE_CORRUPT') return this.withLock(() => this.#readImages());
+      throw err;
+    }
+  }
+
   async #readImages(): Promise<ImagesFile> {
     const path = this.imagesFile;
     let text: string;
@@ -999,12 +1016,12 @@ export class ImageStore {
 
   async getImage(name: string): Promise<ImageRecord | undefined> {
     validateName(name);
-    return this.withLock(async () => (await this.#readImages()).images[name]);
+    return (await this.#snapshot()).images[name];
   }
 
   /** Every image, newest first (then by name). */
   async listImages(): Promise<ImageEntry[]> {
-    const file = await this.withLock(() => this.#readImages());
+    const file = await this.#snapshot();
     return Object.entries(file.images)
       .map(([name, rec]) => ({ name, ...rec }))
       .sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -1015,7 +1032,7 @@ export class ImageStore {
    * digits), as `docker rmi`/`inspect` accept. A prefix matching several ids: ERR_POCKER_AMBIGUOUS.
    */
   async resolveImage(nameOrId: string): Promise<ImageEntry | undefined> {
-    const file = await this.withLock(() => this.#readImages());
+    const file = await this.#snapshot();
     const byName = file.images[nameOrId];
     if (byName) return { name: nameOrId, ...byName };
     const m = /^(?:(sha256|sha512):)?([0-9a-f]{4,128})$/.exec(nameOrId);
@@ -1098,7 +1115,7 @@ export class ImageStore {
   /** Names of the images whose layer stack contains chainId. */
   async imagesUsingLayer(chainId: string): Promise<string[]> {
     this.layerPath(chainId);
-    const file = await this.withLock(() => this.#readImages());
+    const file = await this.#snapshot();
     return Object.entries(file.images)
       .filter(([, r]) => r.layers.includes(chainId))
       .map(([n]) => n)
@@ -1242,7 +1259,7 @@ export class ImageStore {
 
   /** `system df`: disk usage per layer and image, blobs, tmp/, and what prune() would reclaim. */
   async diskUsage(): Promise<DiskUsage> {
-    const file = await this.withLock(() => this.#readImages());
+    const file = await this.#snapshot();
     const referenced = await this.#referencedBy(Object.values(file.images));
     const seen = new Set<string>();
     const layerImages = new Map<string, string[]>();

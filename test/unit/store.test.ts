@@ -2,7 +2,7 @@
 // images.json, leases, prune, tmp/ cleanup, the lock. No root needed; every test uses its own
 // temp store root. Layer directories are made by hand here (extraction is in the integration test).
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -534,14 +534,54 @@ describe.skipIf(!hasFlock)('tmp/ cleanup and the lock', () => {
     try {
       expect(native().flock(fd, true, false)).toBe(true);
       const t0 = Date.now();
-      const err = await expectError(s2.getImage('a:b'), 'ERR_POCKER_LOCK_TIMEOUT', 'store');
+      const err = await expectError(s2.withLock(() => undefined), 'ERR_POCKER_LOCK_TIMEOUT', 'store');
       expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
       expect(err.path).toBe(join(root, 'store.lock'));
     } finally {
       closeSync(fd);
     }
     // Released by close: available again.
-    expect(await s2.getImage('a:b')).toBeUndefined();
+    expect(await s2.withLock(() => 'mine')).toBe('mine');
+  });
+
+  it('the image list is read without the lock; a list that does not parse is read again under it', async () => {
+    const { store, root, record } = await fixture();
+    await store.putImage('a:1', record);
+    const reader = newStore(root, { lockTimeoutMs: 60_000 });
+    // Held by another open file description, as a writer in another process holds it.
+    const fd = openSync(join(root, 'store.lock'), 'r');
+    let closed = false;
+    try {
+      expect(native().flock(fd, true, false)).toBe(true);
+      // Readers do not wait for it (`pocker images` loads no addon and writes nothing).
+      expect((await reader.listImages()).map((i) => i.name)).toEqual(['a:1']);
+      expect(await reader.getImage('a:1')).toEqual(record);
+      expect((await reader.resolveImage(record.id))?.name).toBe('a:1');
+      // A full disk's in-place rewrite, caught half done (its writer holds the lock): the reader
+      // waits for the lock and reads the finished list.
+      const file = join(root, 'images.json');
+      const finished = readFileSync(file, 'utf8');
+      writeFileSync(file, finished.slice(0, 20));
+      let settled = false;
+      const listed = reader.listImages().finally(() => (settled = true));
+      // It has read the half list and opened the lock file to wait for the lock: two descriptors of
+      // store.lock in this process, ours and the reader's.
+      const lockFds = () => readdirSync('/proc/self/fd').filter((n) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${n}`) === join(root, 'store.lock');
+        } catch {
+          return false;
+        }
+      }).length;
+      while (lockFds() < 2) await sleep(10);
+      expect(settled).toBe(false);
+      writeFileSync(file, finished);
+      closeSync(fd);
+      closed = true;
+      expect((await listed).map((i) => i.name)).toEqual(['a:1']);
+    } finally {
+      if (!closed) closeSync(fd);
+    }
   });
 });
 
