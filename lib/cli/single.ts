@@ -48,6 +48,6 @@ export function singleCommand(names: readonly string[], registers: readonly Regi
       if (name === undefined || !names.includes(name)) return undefined;
       return startCli(argv, execute, programFor);
     },
-    warmUp: (root) => warm(names[0]!, root, programFor),
+    warmUp: (root) => warm(names[0]!, root, programFor, execute === noExecutor ? undefined : execute),
   };
 }

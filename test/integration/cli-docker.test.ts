@@ -25,14 +25,14 @@
 //   "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock"
 //                            (exit 1): pocker has no daemon, its store is the thing a user may not read.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { detectCgroups } from '../../lib/cgroup/detect.js';
 import { runCli } from '../../lib/cli/main.js';
 import type { CliContext } from '../../lib/cli/run.js';
-import { busyboxRootfs, cleanupAll, cli, cliArgs, isRoot, pk, pockerBin, repoRoot, rootTracker, tempDir, tempRoot, testCgroupParent } from '../helpers.js';
+import { busyboxRootfs, cgroupMounts, cleanupAll, cli, cliArgs, isRoot, pk, pockerBin, repoRoot, rootTracker, tempDir, tempRoot, testCgroupParent } from '../helpers.js';
 
 const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -483,5 +483,35 @@ describe("what a short command loads (issue 12: nothing a command does not use)"
         expect(spec.linux.cgroupsPath.split('/').filter(Boolean)[0]).toBe(testCgroupParent());
       }
     }
+  });
+
+  it.runIf(isRoot)("images (the image store's listing) and inspect of a missing image load no addon and make nothing", () => {
+    const dir = tempDir();
+    const probe = join(dir, 'probe.cjs');
+    writeFileSync(probe, "process.on('exit', () => require('node:fs').writeSync(2, require('node:fs').readFileSync('/proc/self/maps', 'utf8').includes('pocker.node') ? 'ADDON LOADED' : 'no addon'));");
+    const root = join(dir, 'store'); // not made yet
+    for (const args of [['images'], ['images', '-q'], ['image', 'inspect', 'nosuch:1']]) {
+      const r = spawnSync(process.execPath, ['-r', probe, pockerBin, '--root', root, ...args], { encoding: 'utf8' });
+      expect(r.stderr, args.join(' ')).toMatch(/no addon$/);
+      expect(existsSync(root), args.join(' ')).toBe(false);
+    }
+  });
+
+  it.runIf(isRoot)("the build's warm-up of run's code cache runs a real container, and leaves no cgroup, file or process behind", () => {
+    const out = join(tempDir(), 'run.v8cache');
+    const tmp = tempDir(); // its TMPDIR: where it makes its temp root
+    const child = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'cli-cache.cjs'), 'run', '--out', out], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp } });
+    expect(child.status, child.stderr).toBe(0);
+    expect(child.stderr).toBe(''); // no "its cache holds less": the real run passed
+    expect(statSync(out).size).toBeGreaterThan(0);
+    // Its cgroup parent, pocker-cache-<its pid>, is gone from every hierarchy (it ran, so it was made).
+    for (const m of cgroupMounts()) expect(existsSync(join(m, `pocker-cache-${child.pid}`)), m).toBe(false);
+    expect(readdirSync(tmp)).toEqual([]);
+    // POCKER_BUILD_NO_CONTAINER=1: only the command line is resolved, and the cache holds less.
+    const lean = join(tempDir(), 'run-lean.v8cache');
+    const noRun = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'cli-cache.cjs'), 'run', '--out', lean], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp, POCKER_BUILD_NO_CONTAINER: '1' } });
+    expect(noRun.status, noRun.stderr).toBe(0);
+    expect(statSync(lean).size).toBeLessThan(statSync(out).size);
+    expect(readdirSync(tmp)).toEqual([]);
   });
 });

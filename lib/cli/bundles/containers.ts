@@ -1,0 +1,6 @@
+// dist/cli/containers.cjs: `pocker inspect|stop|kill|wait|rm` (../single.ts), the container
+// commands scripts run most after `run` and `ps`.
+import { addContainerCommands } from '../containers.js';
+import { singleCommand } from '../single.js';
+
+export const { names, programFor, main, warmUp } = singleCommand(['inspect', 'stop', 'kill', 'wait', 'rm'], [addContainerCommands]);
