@@ -1,11 +1,76 @@
 #include "common/util.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <cstring>
 
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+// getdents64's record (glibc declares none before 2.30).
+struct linux_dirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
 namespace pocker {
+
+namespace {
+void closeOne(int fd, bool cloexec) {
+  if (!cloexec) {
+    ::close(fd);
+    return;
+  }
+  int flags = fcntl(fd, F_GETFD);
+  if (flags >= 0 && !(flags & FD_CLOEXEC)) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
+}  // namespace
+
+void closeFrom(unsigned first, bool cloexec) {
+  if (syscall(SYS_close_range, first, ~0U, cloexec ? CLOSE_RANGE_CLOEXEC : 0U) == 0) return;
+  closeFromByList(first, cloexec);
+}
+
+void closeFromByList(unsigned first, bool cloexec) {
+  int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) {
+    // No /proc (an OCI bundle may mount none): every possible number.
+    struct rlimit rl;
+    rlim_t max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur : 1u << 20;
+    for (rlim_t fd = first; fd < max; fd++) closeOne(static_cast<int>(fd), cloexec);
+    return;
+  }
+  // Closing changes the directory being read: after a pass that closed something, read it again.
+  alignas(8) char buf[4096];
+  for (bool again = true; again;) {
+    again = false;
+    lseek(dir, 0, SEEK_SET);
+    for (;;) {
+      long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+      if (n <= 0) break;
+      for (long off = 0; off < n;) {
+        auto* d = reinterpret_cast<struct linux_dirent64*>(buf + off);
+        off += d->d_reclen;
+        int fd = 0;
+        const char* c = d->d_name;
+        if (*c < '0' || *c > '9') continue;
+        for (; *c >= '0' && *c <= '9'; c++) fd = fd * 10 + (*c - '0');
+        if (fd == dir || static_cast<unsigned>(fd) < first) continue;
+        closeOne(fd, cloexec);
+        again = again || !cloexec;
+      }
+    }
+  }
+  ::close(dir);
+}
 
 bool writeAll(int fd, const void* buf, size_t len) {
   auto p = static_cast<const char*>(buf);

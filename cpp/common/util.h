@@ -60,6 +60,15 @@ int readFile(const char* path, std::string* out);
 // open(O_WRONLY|O_CLOEXEC) + one write(2) of `value`: the way cgroup control files want it.
 int writeFile(const char* path, const std::string& value);
 
+// Closes every descriptor >= first (cloexec: marks it close-on-exec instead). close_range(2) needs
+// Linux 5.9 (CLOSE_RANGE_CLOEXEC 5.11); where it is refused, closeFromByList does the same by
+// listing /proc/self/fd, and without /proc every number up to RLIMIT_NOFILE is tried: on an older
+// kernel nothing may cross into a container unnoticed (a leaked host fd is a way out of it). No
+// allocation: it runs between fork and exec.
+void closeFrom(unsigned first, bool cloexec = false);
+// The fallback itself (pocker-init selftest runs it on any kernel).
+void closeFromByList(unsigned first, bool cloexec);
+
 // Sends `data` with an optional fd over a SOCK_SEQPACKET socket.
 bool sendMsg(int sock, const std::string& data, int fd = -1);
 // Receives one packet; *fd gets a passed descriptor (close-on-exec) or -1. Returns bytes or -1.

@@ -1080,7 +1080,7 @@ void dropInheritedFds() {
     if (null >= 0) dup2(null, i);
     else ::close(i);
   }
-  syscall(SYS_close_range, 3U, ~0U, 0U);
+  closeFrom(3U);
 }
 
 // --init: PID 1 reaps every orphan and forwards signals to the workload; exits with its status.
@@ -1339,7 +1339,7 @@ int runContainer(const Spec& spec, int sock, const std::vector<int>& joinFds) {
     return 1;
   }
   // Everything but stdio (and runc's --preserve-fds) and the (close-on-exec) sync socket is closed at exec.
-  syscall(SYS_close_range, 3U + static_cast<unsigned>(spec.preserveFds), ~0U, CLOSE_RANGE_CLOEXEC);
+  closeFrom(3U + static_cast<unsigned>(spec.preserveFds), true);
 
   if (spec.runc) {
     // runc's create: set up, tell the creator (EOF on the socket), then wait on the exec fifo

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/filter.h>
 #include <seccomp.h>
@@ -64,7 +65,8 @@ static int wireEcho() {
 // under an emulator: test/integration/binaries.test.ts runs the arm64 prebuild under qemu-aarch64). It
 // parses CONFIG (an OCI config.json; default: a small built-in one) as a start does, compiles its seccomp
 // profile with the linked-in libseccomp (never the cache), checks the program tests this machine's audit
-// architecture, and prints one JSON line. Creates nothing: no namespace, mount or file.
+// architecture, runs closeFrom's fallback (closeFromByList) on three descriptors of its own, and prints
+// one JSON line. Creates nothing: no namespace, mount or file.
 static int selftest(const char* configPath) {
   static const char builtin[] = R"({"ociVersion":"1.2.0","process":{"args":["/bin/true"],"cwd":"/","user":{"uid":0,"gid":0}},
     "root":{"path":"rootfs"},"mounts":[{"destination":"/proc","type":"proc","source":"proc"}],
@@ -94,13 +96,23 @@ static int selftest(const char* configPath) {
     if (f.code == (BPF_JMP | BPF_JEQ | BPF_K) && f.k == arch) archChecks++;
   }
   if (insns > 0 && archChecks == 0) return failed("the seccomp program never tests this machine's architecture");
+  // closeFrom's fallback for kernels without close_range (before 5.9), run here on any kernel: two
+  // descriptors closed, and one marked close-on-exec, by listing /proc/self/fd.
+  if (dup2(2, 900) != 900 || dup2(2, 901) != 901) return failed(std::string("dup2: ") + std::strerror(errno));
+  closeFromByList(900, false);
+  if (fcntl(900, F_GETFD) != -1 || fcntl(901, F_GETFD) != -1) return failed("closeFromByList left a descriptor open");
+  if (dup2(2, 902) != 902) return failed(std::string("dup2: ") + std::strerror(errno));
+  closeFromByList(902, true);
+  int flags = fcntl(902, F_GETFD);
+  ::close(902);
+  if (flags < 0 || !(flags & FD_CLOEXEC)) return failed("closeFromByList did not mark a descriptor close-on-exec");
   struct utsname u;
   if (uname(&u) != 0) return failed(std::string("uname: ") + std::strerror(errno));
   const scmp_version* v = seccomp_version();
   char line[512];
   int n = std::snprintf(line, sizeof line,
                         "{\"ok\":true,\"machine\":\"%s\",\"auditArch\":%u,\"libseccomp\":\"%u.%u.%u\",\"args\":%zu,"
-                        "\"mounts\":%zu,\"seccompInstructions\":%zu}\n",
+                        "\"mounts\":%zu,\"seccompInstructions\":%zu,\"closeFallback\":true}\n",
                         u.machine, arch, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, spec.args.size(),
                         spec.mounts.size(), insns);
   return n > 0 && writeAll(1, line, static_cast<size_t>(n)) ? 0 : 1;
@@ -127,7 +139,7 @@ int main(int argc, char** argv) {
     return 125;
   }
   // Nothing but stdio, the sync socket, the spec (and an attach client) may cross into the container.
-  syscall(SYS_close_range, 6U, ~0U, 0U);
+  closeFrom(6U);
 
   std::string raw;
   Spec spec;

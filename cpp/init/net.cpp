@@ -101,7 +101,7 @@ pid_t spawnHelper(const std::vector<std::string>& args, const FdMove* moves, siz
   }
   for (size_t i = 0; i < count; i++)
     if (spare[i] >= 0 && dup2(spare[i], moves[i].to) < 0) _exit(126);
-  syscall(SYS_close_range, closeFrom, ~0U, 0U);
+  pocker::closeFrom(closeFrom);
   execve(argv[0], argv.data(), envp);
   _exit(127);
 }

@@ -107,7 +107,8 @@ function checkInitRuns(cmd: string[], arch: string, machineName: string): void {
     const r = runInit(cmd, ['selftest', selftestConfig(dir, arch)]);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as Selftest;
-    expect(out).toMatchObject({ ok: true, machine: machineName, auditArch: AUDIT_ARCH[machineName] });
+    // closeFallback: pocker-init closes what must not reach a container without close_range (Linux < 5.9) too.
+    expect(out).toMatchObject({ ok: true, machine: machineName, auditArch: AUDIT_ARCH[machineName], closeFallback: true });
     // Docker's profile: a few hundred syscalls, compiled to hundreds of instructions.
     expect(out.seccompInstructions).toBeGreaterThan(100);
     // The built-in spec (no argument) works as well.
