@@ -1,6 +1,6 @@
 // PockerError: every error pocker raises, shaped like Node's SystemError (code, errno, syscall,
 // path) plus the setup `step` that failed. The codes and the steps are each ONE list, here.
-import { constants } from 'node:os';
+import { constants, release } from 'node:os';
 
 // ---------------------------------------------------------------------------------------------
 // Codes
@@ -172,6 +172,21 @@ export function invalid(message: string, path?: string): PockerError {
 }
 
 /**
+ * The oldest kernel pocker runs containers on: clone3 and pidfd_open came in Linux 5.3, openat2 (every
+ * mount and layer path is resolved with it) in 5.6, setns with a pidfd (`exec`) in 5.8. The prebuilt
+ * binaries load on older systems (glibc 2.28: RHEL 8, Debian 10, Ubuntu 20.04), whose kernels
+ * (4.18, 4.19, 5.4) lack some of these.
+ */
+export const MIN_KERNEL = '5.8';
+
+/** For an ENOSYS from `syscall`: what it says about this kernel (else ''). */
+export function kernelHint(code: string, syscall: unknown): string {
+  if (code !== 'ENOSYS') return '';
+  const call = typeof syscall === 'string' && syscall ? syscall : 'a system call';
+  return `; this kernel (Linux ${release()}) lacks ${call}: pocker needs Linux ${MIN_KERNEL} or newer`;
+}
+
+/**
  * Wraps an error thrown by the addon or by Node (which may carry code/errno/syscall/path) with a
  * step. A code outside PockerErrorCode (Node's ERR_STREAM_PREMATURE_CLOSE, ERR_INVALID_ARG_TYPE, a
  * SyntaxError from JSON.parse, ...) becomes ERR_POCKER; the original stays the `cause`.
@@ -181,7 +196,7 @@ export function fromSystemError(err: unknown, step: SetupStep, what: string): Po
   const code = isPockerErrorCode(e.code) ? e.code : 'ERR_POCKER';
   const detail = [e.syscall, e.path].filter((x) => typeof x === 'string' && x).join(' ');
   const why = code === 'ERR_POCKER' && typeof e.message === 'string' ? e.message : code;
-  return new PockerError(`${what}: ${why}${detail ? ` (${detail})` : ''}`, {
+  return new PockerError(`${what}: ${why}${detail ? ` (${detail})` : ''}${kernelHint(code, e.syscall)}`, {
     code,
     step,
     ...(typeof e.errno === 'number' ? { errno: e.errno } : {}),

@@ -5,7 +5,7 @@ import { join, relative, isAbsolute } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
 import { createCgroups, detectCgroups, planCgroups, removeCgroups, type CgroupPlan } from '../cgroup/index.js';
-import { PockerError, errnoName, fromSystemError } from '../errors.js';
+import { PockerError, errnoName, fromSystemError, kernelHint } from '../errors.js';
 import { native, type NativeEvent, type NativeMonitor } from '../native.js';
 import {
   claimName,
@@ -416,7 +416,7 @@ function setupError(ev: Extract<NativeEvent, { type: 'error' }>, cfg: Pick<Launc
   } else if (ev.step === 'user') {
     message = userStepMessage(ev, cfg.user, code);
   } else {
-    message = `container setup failed at ${ev.step}: ${code} (${ev.syscall}${ev.path ? ` ${ev.path}` : ''})`;
+    message = `container setup failed at ${ev.step}: ${code} (${ev.syscall}${ev.path ? ` ${ev.path}` : ''})${kernelHint(code, ev.syscall)}`;
   }
   return new PockerError(message, { code, errno, syscall: ev.syscall, path: ev.path, step: ev.step });
 }

@@ -1,6 +1,7 @@
 // One error model (issue 8): every error the library throws is a PockerError whose code is one of
 // lib/errors.ts's list and whose step is one of its SETUP_STEPS; no plain Error is thrown in lib/.
 import { readdirSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -10,8 +11,10 @@ import {
   PockerError,
   SETUP_STEPS,
   asPockerError,
+  MIN_KERNEL,
   fromSystemError,
   isPockerErrorCode,
+  kernelHint,
 } from '../../lib/errors.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -45,6 +48,14 @@ describe('one error model', () => {
     expect(isPockerErrorCode('ERR_INVALID_ARG_TYPE')).toBe(false);
     expect(isPockerErrorCode('ERR_POCKER_CGROUP_UNSUPPORTED')).toBe(false);
     expect(new Set(SETUP_STEPS).size).toBe(SETUP_STEPS.length);
+  });
+
+  it('an ENOSYS names the system call, this kernel and the kernel pocker needs (an older distribution\'s kernel)', () => {
+    const sys = Object.assign(new Error('ENOSYS'), { code: 'ENOSYS', errno: -38, syscall: 'pidfd_open' });
+    const err = fromSystemError(sys, 'spawn', 'cannot start pocker-init');
+    expect(err).toMatchObject({ code: 'ENOSYS', errno: -38, syscall: 'pidfd_open', step: 'spawn' });
+    expect(err.message).toBe(`cannot start pocker-init: ENOSYS (pidfd_open); this kernel (Linux ${release()}) lacks pidfd_open: pocker needs Linux ${MIN_KERNEL} or newer`);
+    expect(kernelHint('ENOENT', 'open')).toBe('');
   });
 
   it("Node's own codes and plain errors become ERR_POCKER, system errors keep their errno name", () => {
