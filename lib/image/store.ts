@@ -944,7 +944,6 @@ export class ImageStore {
   // -------------------------------------------------------------------------------------------
   // Image records
 
-  /** Reads and validates images.json (missing: empty). Corrupt: ERR_POCKER_STORE_CORRUPT. */
   /**
    * images.json as it is now, read without the store's lock (nor making the store's directory):
    * `pocker images`, `inspect` and `history` read the list and need neither the addon (flock) nor
@@ -962,6 +961,7 @@ export class ImageStore {
     }
   }
 
+  /** Reads and validates images.json (missing: empty). Corrupt: ERR_POCKER_STORE_CORRUPT. */
   async #readImages(): Promise<ImagesFile> {
     const path = this.imagesFile;
     let text: string;
