@@ -14,7 +14,7 @@
 // by more than a few per cent, where CPU and wall time swing by tens of milliseconds (`run` is left
 // out there: valgrind 3.19 has no pidfd_open).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,20 @@ const only = new Set(opt('--only', 'node,version,ps,images,run,inspect').split('
 process.env.POCKER_DEFAULT_NETWORK ??= 'none';
 
 const empty = mkdtempSync(join(tmpdir(), 'pocker-bench-empty-'));
+// `run` makes the default cgroup parent (`pocker`) as a user's run does; the bench removes it at the
+// end when it was not there before (it is empty then: every container ran with --rm).
+const defaultParents = () => ['/sys/fs/cgroup/pocker', ...readdirSync('/sys/fs/cgroup').map((h) => join('/sys/fs/cgroup', h, 'pocker'))].filter((d) => existsSync(d));
+const parentsBefore = new Set(defaultParents());
+process.on('exit', () => {
+  for (const d of defaultParents()) {
+    if (parentsBefore.has(d)) continue;
+    try {
+      rmdirSync(d);
+    } catch {
+      // not empty: someone else's container is in it
+    }
+  }
+});
 const roots = [];
 const rows = [];
 if (only.has('node')) rows.push({ label: 'node -e 0', argv: ['-e', '0'] });
