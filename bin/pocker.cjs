@@ -70,7 +70,8 @@ function bundleRequire(file) {
  * cache (~0.3-0.85 MB in the package), which a rarely used command (start, pull, volume, …) does
  * not earn back; any other command line gets the whole program, dist/cli.cjs (bench/cli.mjs, issue
  * 12). `containers` serves what scripts run around `run` (inspect, stop, kill, wait, rm): its cache
- * is warmed by inspecting a created container (`inspect` went from node + 16 to node + 11 ms). One process loads one bundle, so a module duplicated across bundles still exists once in it
+ * is warmed by inspecting a created container (`inspect` went from node + 16 to node + 11 ms). One
+ * process loads one bundle, so a module duplicated across bundles still exists once in it
  * (`instanceof PockerError` holds).
  */
 const BUNDLES = {

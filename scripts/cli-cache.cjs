@@ -1,6 +1,6 @@
 // Writes one V8 code cache of the bundled CLI (run by scripts/bundle-cli.mjs, a process per cache,
-// stdout on /dev/null): `node scripts/cli-cache.cjs [--out FILE]` writes dist/cli.cjs.v8cache, the whole
-// program's (every command without a bundle of its own), after building the whole program once
+// stdout on /dev/null): `node scripts/cli-cache.cjs [--out FILE]` writes dist/cli.cjs.v8cache,
+// the whole program's (every command without a bundle of its own), after building the whole program once
 // (commander objects only, no side effects: every command module is initialized, so the functions
 // that build commands are compiled and in the cache); `node scripts/cli-cache.cjs NAME` writes
 // dist/cli/NAME.cjs.v8cache, a one-command bundle's, after its warmUp (lib/cli/start.ts: `ps` and

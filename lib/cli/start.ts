@@ -2,7 +2,6 @@
 // ./single.ts, a one-command bundle): the process setup, cliMain, the early end of the listings,
 // and the warm-up scripts/cli-cache.cjs runs before it writes a bundle's V8 code cache.
 import type { Command } from 'commander';
-import { rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { useBlockingReads } from '../fsutil.js';
 import { commandToRun } from './command-names.js';
@@ -60,10 +59,9 @@ const WARM_CONTAINER = 'pocker-cache-warm';
  * container, `run --rm --network none host true` in `root` under a cgroup parent of its own
  * (`pocker-cache-<pid>`, removed after), so that the cache holds the whole path of a `pocker run`,
  * launch, wait and removal included (bench/README.md: ~5-8 ms of CPU less per run here). Not root,
- * with POCKER_BUILD_NO_CONTAINER=1 (a build that must not start one), or when that run fails, its
- * command line is only parsed and resolved (resolveRunOptions,
- * detectCgroups: reads only) by an executor that starts nothing. Any other command only builds its
- * program.
+ * with POCKER_BUILD_NO_CONTAINER=1 (a build that must not start one), or when that run fails, the
+ * same command line is only parsed and resolved (resolveRunOptions, detectCgroups: reads only) by
+ * an executor that starts nothing. Any other command only builds its program.
  */
 export async function warmUp(command: string, root: string, build: ProgramBuilder, execute?: RunExecutor): Promise<number> {
   useBlockingReads();
@@ -72,11 +70,13 @@ export async function warmUp(command: string, root: string, build: ProgramBuilde
     await build(['node', 'pocker', command], { env: {}, execute: async () => 0, writeErr: () => {}, exitCode: 0 });
     return 0;
   }
+  const parent = `pocker-cache-${process.pid}`;
+  const argv = ['node', 'pocker', ...(command === 'run'
+    ? ['run', '--rm', '--root', root, '--network', 'none', '--cgroup-parent', parent, 'host', 'true']
+    : ['--root', root, command, ...(command === 'inspect' ? [WARM_CONTAINER] : [])])];
   if (command === 'run' && execute && process.geteuid?.() === 0 && process.env.POCKER_BUILD_NO_CONTAINER !== '1') {
-    const parent = `pocker-cache-${process.pid}`;
     try {
-      const args = ['run', '--rm', '--root', root, '--network', 'none', '--cgroup-parent', parent, 'host', 'true'];
-      if ((await cliMain(['node', 'pocker', ...args], execute, (normalized, ctx) => build(normalized, ctx))) === 0) return 0;
+      if ((await cliMain(argv, execute, (normalized, ctx) => build(normalized, ctx))) === 0) return 0;
     } finally {
       await removeCgroupParent(parent);
     }
@@ -101,24 +101,27 @@ export async function warmUp(command: string, root: string, build: ProgramBuilde
     }
     return 0;
   };
-  const args = command === 'run' ? ['run', '--rm', '--root', root, 'host', 'true'] : ['--root', root, command, ...(command === 'inspect' ? [WARM_CONTAINER] : [])];
-  return cliMain(['node', 'pocker', ...args], resolveOnly, (normalized, ctx) => build(normalized, ctx));
+  return cliMain(argv, resolveOnly, (normalized, ctx) => build(normalized, ctx));
 }
 
-/** Removes the warm-up's (empty) cgroup parent from every hierarchy it was made in. */
+/**
+ * Removes the warm-up's cgroup parent from every hierarchy, with the addon's cgroupRemove (as every
+ * container cgroup is removed; a missing one is no error).
+ */
 async function removeCgroupParent(parent: string): Promise<void> {
   const { detectCgroups, planCgroups } = await import('../cgroup/index.js');
-  let dirs: string[];
+  const { native } = await import('../native.js');
+  let leaves: string[];
   try {
-    dirs = planCgroups(detectCgroups(), parent, 'x', {}).leafDirs.map((d) => dirname(d));
+    leaves = planCgroups(detectCgroups(), parent, 'x', {}).leafDirs;
   } catch {
     return; // no cgroup hierarchy: nothing was made
   }
-  for (const dir of dirs) {
+  for (const leaf of leaves) {
     try {
-      rmdirSync(dir);
+      native().cgroupRemove(dirname(leaf));
     } catch {
-      // ENOENT: not made in this hierarchy
+      // No addon (the run did not start), or this hierarchy's is busy: the others are still removed.
     }
   }
 }
