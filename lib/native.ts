@@ -253,28 +253,43 @@ interface NodeGypBuild {
  * shipped prebuild. These two paths are checked directly: node-gyp-build's general search costs
  * 4-6 ms of every CLI start here, so it is only the fallback for other layouts.
  */
-function addonPath(require: NodeRequire): string {
+function addonPath(): string {
   for (const dir of [join(packageRoot, 'build', 'Release'), join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`)]) {
     const file = join(dir, 'pocker.node');
     if (existsSync(file)) return file;
   }
-  return (require('node-gyp-build') as NodeGypBuild).resolve(packageRoot);
+  return (createRequire(join(packageRoot, 'package.json'))('node-gyp-build') as NodeGypBuild).resolve(packageRoot);
+}
+
+/**
+ * Loads the addon at `path` with a CommonJS require, so that every loader in the process shares
+ * one instance (Node's module cache): the bundled CLI's own (its module wrapper's), or one made
+ * for it (the ES modules). The bundle reaches node:module through a stand-in (bin/pocker.cjs), so
+ * a CLI start that loads the addon does not also load Node's ES module loader (~0.6 ms here).
+ */
+function loadAddon(path: string): NativeAddon {
+  const load = typeof require === 'function' ? require : createRequire(path);
+  return load(path) as NativeAddon;
 }
 
 /** Loads the addon and points it at the pocker-init built with it. Throws a clear error when neither a prebuild nor a build exists. */
 export function native(): NativeAddon {
   if (cached) return cached;
-  const require = createRequire(join(packageRoot, 'package.json'));
-  const path = addonPath(require);
-  const addon = require(path) as NativeAddon;
+  const path = addonPath();
+  const addon = loadAddon(path);
   addon.setInitPath(initPath(path));
   cached = addon;
   return addon;
 }
 
+/** The addon when this process has loaded it already (native()), else undefined: nothing is loaded. */
+export function loadedNative(): NativeAddon | undefined {
+  return cached;
+}
+
 /** The pocker-init binary that native() runs (for tests and tools that execute it directly). */
 export function nativeInitPath(): string {
-  return initPath(addonPath(createRequire(join(packageRoot, 'package.json'))));
+  return initPath(addonPath());
 }
 
 /** pocker-init lives beside the addon it was built with (prebuilds/linux-x64/ or build/Release/), so the two always match; POCKER_INIT overrides. */
