@@ -36,8 +36,10 @@ const options = {
   target: 'node20',
   // The addon loader resolves prebuilds/ or build/ at run time.
   external: ['node-gyp-build'],
-  define: { 'import.meta.url': '__pockerModuleUrl' },
-  banner: { js: `${WRAPPER_HEAD}const __pockerModuleUrl = require('node:url').pathToFileURL(__filename).href;` },
+  // lib/paths.ts finds the package from __pockerBundleDir in a bundle (import.meta.url is for the
+  // ES modules; here it is never read).
+  define: { 'import.meta.url': 'undefined' },
+  banner: { js: `${WRAPPER_HEAD}const __pockerBundleDir = __dirname;` },
   footer: { js: WRAPPER_TAIL },
   // import('node:net') becomes a require: the code-cached script has no dynamic-import loader. And
   // import('./ps.js') becomes a lazily initialized module of the bundle: lib/cli/entry.ts imports
