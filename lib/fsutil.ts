@@ -17,7 +17,6 @@ import {
 } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { PockerError, fromSystemError } from './errors.js';
@@ -49,13 +48,13 @@ function settle<T>(read: () => T): Promise<T> {
   }
 }
 
-const readFileCb: (path: string, encoding: 'utf8') => Promise<string> = promisify(readFile);
-const readFileBufCb: (path: string) => Promise<Buffer> = promisify(readFile);
-const readdirCb: (path: string) => Promise<string[]> = promisify(readdir);
-const readCb = promisify(read);
-const statCb: (path: string) => Promise<Stats> = promisify(stat);
-const lstatCb: (path: string) => Promise<Stats> = promisify(lstat);
-const mkdirCb: (path: string, options: MakeDirectoryOptions) => Promise<string | undefined> = promisify(mkdir);
+/**
+ * fs's callback call `start(cb)` as a promise. Not util.promisify: seven wrappers made when the
+ * module loads cost every CLI start, which reads synchronously (useBlockingReads) and never calls them.
+ */
+function viaCallback<T>(start: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => start((err, value) => (err ? reject(err) : resolve(value))));
+}
 
 /**
  * The store readers' async file calls: off the event loop (libuv's thread pool) unless
@@ -65,34 +64,34 @@ const mkdirCb: (path: string, options: MakeDirectoryOptions) => Promise<string |
 export function readFileAsync(path: string, encoding: 'utf8'): Promise<string>;
 export function readFileAsync(path: string): Promise<Buffer>;
 export function readFileAsync(path: string, encoding?: 'utf8'): Promise<string | Buffer> {
-  if (encoding) return blockingReads ? settle(() => readFileSync(path, encoding)) : readFileCb(path, encoding);
-  return blockingReads ? settle(() => readFileSync(path)) : readFileBufCb(path);
+  if (encoding) return blockingReads ? settle(() => readFileSync(path, encoding)) : viaCallback<string>((cb) => readFile(path, encoding, cb));
+  return blockingReads ? settle(() => readFileSync(path)) : viaCallback<Buffer>((cb) => readFile(path, cb));
 }
 
 /** stat(), as readFileAsync(). */
 export function statAsync(path: string): Promise<Stats> {
-  return blockingReads ? settle(() => statSync(path)) : statCb(path);
+  return blockingReads ? settle(() => statSync(path)) : viaCallback<Stats>((cb) => stat(path, cb));
 }
 
 /** lstat(), as readFileAsync(). */
 export function lstatAsync(path: string): Promise<Stats> {
-  return blockingReads ? settle(() => lstatSync(path)) : lstatCb(path);
+  return blockingReads ? settle(() => lstatSync(path)) : viaCallback<Stats>((cb) => lstat(path, cb));
 }
 
 /** mkdir(), as readFileAsync() (a store's directories are made on first use, by readers too). */
 export function mkdirAsync(path: string, options: MakeDirectoryOptions): Promise<string | undefined> {
-  return blockingReads ? settle(() => mkdirSync(path, options)) : mkdirCb(path, options);
+  return blockingReads ? settle(() => mkdirSync(path, options)) : viaCallback<string | undefined>((cb) => mkdir(path, options, cb));
 }
 
 /** readdir(), as readFileAsync(). */
 export function readdirAsync(path: string): Promise<string[]> {
-  return blockingReads ? settle(() => readdirSync(path)) : readdirCb(path);
+  return blockingReads ? settle(() => readdirSync(path)) : viaCallback<string[]>((cb) => readdir(path, cb));
 }
 
 /** A positional read of `length` bytes of `fd` into `buf` (from 0), as readFileAsync(); resolves with the bytes read. */
 export async function readAtAsync(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
   if (blockingReads) return readSync(fd, buf, 0, length, position);
-  return (await readCb(fd, buf, 0, length, position)).bytesRead;
+  return viaCallback<number>((cb) => read(fd, buf, 0, length, position, cb));
 }
 
 /**
