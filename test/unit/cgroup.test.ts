@@ -225,6 +225,13 @@ describe('planCgroups', () => {
     });
   });
 
+  it('paths are joined exactly without path.join: a mount point given with a trailing slash, or at /', () => {
+    expect(planCgroups({ version: 2, unifiedMount: '/sys/fs/cgroup/' }, 'pocker/a', 'x', {}).leafDirs).toEqual(['/sys/fs/cgroup/pocker/a/x']);
+    const root = planCgroups({ version: 1, v1Mounts: { memory: '/' } }, 'pocker', 'x', {});
+    expect(root.leafDirs).toEqual(['/pocker/x']);
+    expect(root.v1Tasks).toEqual(['/pocker/x/tasks']);
+  });
+
   it('rejects names that escape the parent and bad resources', () => {
     const info = detectCgroups(PURE_V2);
     for (const parent of ['', '..', 'pocker/../x', 'pocker//x', 'a b']) {
