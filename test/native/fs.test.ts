@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  chmodSync,
   closeSync,
   constants,
   existsSync,
@@ -21,7 +22,8 @@ import {
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { native } from '../../lib/native.js';
+import { removeContainerDir } from '../../lib/container/store.js';
+import { loadedNative, native } from '../../lib/native.js';
 import { cleanupAll, isRoot, repoRoot, tempDir } from '../helpers.js';
 
 const { S_IFCHR, S_IFIFO } = constants;
@@ -273,6 +275,19 @@ describe('root-relative fs primitives', () => {
       addon.fsLchown(root, 'abs', 4242, 4242);
       expect(lstatSync(join(rootDir, 'abs')).uid).toBe(4242);
     }
+  });
+
+  it('removeContainerDir, with the addon loaded, removes a whole tree through it without following a symlink', () => {
+    // An overlay's work/work is left mode 0000; a container directory holds no symlink of its own,
+    // but one planted there must be unlinked, never followed (afterEach: `outside` is unchanged).
+    mkdirSync(join(rootDir, 'scratch/work/work'), { recursive: true });
+    writeFileSync(join(rootDir, 'scratch/work/work/f'), 'x');
+    chmodSync(join(rootDir, 'scratch/work/work'), 0);
+    symlinkSync(outside, join(rootDir, 'scratch/out'));
+    expect(loadedNative()).toBe(addon);
+    removeContainerDir(rootDir);
+    expect(existsSync(rootDir)).toBe(false);
+    removeContainerDir(rootDir); // gone already: no error, as fs.rmSync with force
   });
 
   it('refuses a regular file as a parent with ENOTDIR', () => {
