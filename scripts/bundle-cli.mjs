@@ -37,8 +37,8 @@ const options = {
   // The addon loader resolves prebuilds/ or build/ at run time.
   external: ['node-gyp-build'],
   // lib/paths.ts finds the package from __pockerBundleDir in a bundle (import.meta.url is for the
-  // ES modules; here it is never read).
-  define: { 'import.meta.url': 'undefined' },
+  // ES modules; here it is never read); lib/cli/program.ts's version() is package.json's, as built.
+  define: { 'import.meta.url': 'undefined', __pockerVersion: JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
   banner: { js: `${WRAPPER_HEAD}const __pockerBundleDir = __dirname;` },
   footer: { js: WRAPPER_TAIL },
   // import('node:net') becomes a require: the code-cached script has no dynamic-import loader. And
