@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import { join } from 'node:path';
 
 import { PockerError } from '../errors.js';
-import { withFileLock, withFileLockSync } from '../fsutil.js';
+import { removeTreeSync, withFileLock, withFileLockSync } from '../fsutil.js';
 import { randomBelow } from '../random.js';
 import { containerCgroupDirs, containerDir, readConfig, writeConfig } from './store.js';
 
@@ -172,7 +172,7 @@ export function releaseName(root: string, name: string, id: string): void {
   if (nameOwner(root, name) !== id) return;
   try {
     withNamesLockSync(root, () => {
-      if (nameOwner(root, name) === id) rmSync(join(namesDir(root), name), { recursive: true, force: true });
+      if (nameOwner(root, name) === id) removeTreeSync(join(namesDir(root), name));
     });
   } catch {
     /* best effort: a stale claim is taken over anyway */

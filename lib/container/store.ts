@@ -19,13 +19,12 @@
 import { isFrozen } from '../cgroup/freezer.js';
 import { chmodSync, closeSync, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import { cgroupParentsOfProcess, findContainerCgroupDirs } from '../cgroup/index.js';
 import { procStat } from '../proc.js';
 import { PockerError, fromSystemError } from '../errors.js';
-import { mapLimit, readFileAsync, readdirAsync, writeFileAtomicSync, withFileLock } from '../fsutil.js';
-import { loadedNative, type NativeAddon } from '../native.js';
+import { mapLimit, readFileAsync, readdirAsync, removeTreeSync, writeFileAtomicSync, withFileLock } from '../fsutil.js';
 import { defaultStateRoot } from '../rootless/paths.js';
 import {
   RECORD_VERSION,
@@ -772,39 +771,13 @@ export function createContainerDir(dir: string, layout: ContainerLayoutDirs): vo
  * the kernel may leave in it: the caller's own directories it cannot read are opened up first.
  */
 export function removeContainerDir(dir: string): void {
-  const addon = loadedNative();
-  if (addon && removeNatively(addon, dir)) return;
   try {
-    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    removeTreeSync(dir, 5);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if ((code !== 'EACCES' && code !== 'EPERM') || process.getuid?.() === 0) throw err;
     openOwnDirs(dir, process.getuid?.() ?? -1);
     rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
-  }
-}
-
-/**
- * Removes `dir` with the addon's fd-relative removal (cpp/addon/extract.cpp removeAt: no symlink
- * followed, like fs.rmSync). Used when a run or a start has loaded the addon anyway: fs.rmSync is
- * JavaScript in Node 20 that V8 compiles afresh in every process (~1.5-2 ms of CPU of a short
- * `pocker run` here, against ~0.2 ms). False when it failed (a file appearing meanwhile, a
- * rootless user's unreadable directory): fs.rmSync then retries and reports, as without the addon.
- */
-function removeNatively(addon: NativeAddon, dir: string): boolean {
-  let fd: number;
-  try {
-    fd = addon.fsOpenRoot(dirname(dir));
-  } catch {
-    return false;
-  }
-  try {
-    addon.fsRemove(fd, basename(dir));
-    return true;
-  } catch {
-    return false;
-  } finally {
-    closeSync(fd);
   }
 }
 
