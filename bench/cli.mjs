@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The CLI's own start-up cost (issue 12: every command ≤ `node -e 0` + 10 ms), interleaved.
 //
-//   node bench/cli.mjs [--runs 25] [--base DIR] [--only node,version,ps,images,run,inspect] [--instructions]
+//   node bench/cli.mjs [--runs 25] [--base DIR] [--only node,version,ps,images,run,inspect] [--instructions] [--keep-ca-certs]
 //
 // Each round runs every row once, in a rotated order, so a noisy machine hurts all rows alike;
 // the medians are compared with the median of `node -e 0` from the same rounds. `--base DIR`
@@ -32,6 +32,14 @@ const runs = Number(opt('--runs', instructions ? '2' : '25'));
 const bases = opt('--base', null)?.split(',') ?? [];
 const only = new Set(opt('--only', 'node,version,ps,images,run,inspect').split(','));
 process.env.POCKER_DEFAULT_NETWORK ??= 'none';
+// Every Node process loads the certificates NODE_EXTRA_CA_CERTS names when it starts, before any
+// script (a CA bundle: ~40-80 ms of OpenSSL here, in `node -e 0` as in every row, and its locks
+// make each row's spread several times wider). It is not pocker's and cancels out of the
+// differences, so the rows run without it unless `--keep-ca-certs`.
+if (!args.includes('--keep-ca-certs') && process.env.NODE_EXTRA_CA_CERTS) {
+  console.log(`(rows run without NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}: --keep-ca-certs keeps it)`);
+  delete process.env.NODE_EXTRA_CA_CERTS;
+}
 
 const empty = mkdtempSync(join(tmpdir(), 'pocker-bench-empty-'));
 // `run` makes the default cgroup parent (`pocker`) as a user's run does; the bench removes it at the
