@@ -2,7 +2,7 @@
 // help and completion) and the bundled entry (./entry.ts: only the command that runs is loaded and
 // registered): the global options, the pre-action checks, commander's errors in Docker's words,
 // argv normalization. It imports no command module, so nothing here loads the runtime.
-import { accessSync, constants as fsConstants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, fstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../paths.js';
@@ -10,7 +10,7 @@ import { defaultStateRoot } from '../rootless/paths.js';
 import { CliError, reportFailure, UsageError } from './failure.js';
 import { argumentCountMessage, commandPath, flagErrorMessage, pflagMessage, unknownCommandMessage } from './usage.js';
 import type { CliContext, RunExecutor } from './run.js';
-import { whenStdioMade, writeStderr } from './stdio.js';
+import { whenStdioMade, writeStderr, writeStdout } from './stdio.js';
 
 /** package.json's version, written into a bundle by scripts/bundle-cli.mjs (undefined in the ES modules). */
 declare const __pockerVersion: string | undefined;
@@ -120,6 +120,19 @@ function beforeAction(program: Command, action: Command, ctx: CliContext): void 
 }
 
 /**
+ * Whether `fd` may be a terminal: a character device other than a memory device (major 1:
+ * /dev/null, /dev/zero, …). A regular file, pipe or socket never is one.
+ */
+function mayBeTerminal(fd: number): boolean {
+  try {
+    const st = fstatSync(fd);
+    return st.isCharacterDevice() && ((st.rdev >>> 8) & 0xfff) !== 1;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The program without its commands (global options, output, the pre-action hook). Parse it once:
  * commander keeps option values between parses.
  */
@@ -137,8 +150,16 @@ export function createBaseProgram(ctx: CliContext): Command {
     // Subcommands inherit these (commander copies them in .command()).
     .exitOverride()
     .configureOutput({
+      writeOut: (text) => writeStdout(text),
       writeErr: (text) => ctx.writeErr(text),
       outputError: (text, write) => write(`pocker: ${text.replace(/^error: /, '')}`),
+      // Commander asks process.stdout/stderr for a terminal's width and colours before any help:
+      // making them costs 3-5 ms (./stdio.ts), so only what may be a terminal is asked.
+      // (80: commander's width when it gets none.)
+      getOutHelpWidth: () => (mayBeTerminal(1) && process.stdout.isTTY ? process.stdout.columns : undefined) ?? 80,
+      getErrHelpWidth: () => (mayBeTerminal(2) && process.stderr.isTTY ? process.stderr.columns : undefined) ?? 80,
+      getOutHasColors: () => mayBeTerminal(1) && process.stdout.isTTY && (process.stdout.hasColors?.() ?? false),
+      getErrHasColors: () => mayBeTerminal(2) && process.stderr.isTTY && (process.stderr.hasColors?.() ?? false),
     });
   program.hook('preAction', (_thisCommand, actionCommand) => beforeAction(program, actionCommand, ctx));
   return program;
