@@ -120,16 +120,21 @@ function beforeAction(program: Command, action: Command, ctx: CliContext): void 
 }
 
 /**
- * Whether `fd` may be a terminal: a character device other than a memory device (major 1:
- * /dev/null, /dev/zero, …). A regular file, pipe or socket never is one.
+ * process.stdout (fd 1) or process.stderr (fd 2) when it is a terminal, else undefined. Making the
+ * stream costs 3-5 ms (./stdio.ts), so it is asked only when the fd may be a terminal: a character
+ * device other than a memory device (major 1: /dev/null, /dev/zero, …). A regular file, pipe or
+ * socket never is one.
  */
-function mayBeTerminal(fd: number): boolean {
+function terminalStream(fd: 1 | 2): NodeJS.WriteStream | undefined {
+  let st;
   try {
-    const st = fstatSync(fd);
-    return st.isCharacterDevice() && ((st.rdev >>> 8) & 0xfff) !== 1;
+    st = fstatSync(fd);
   } catch {
-    return false;
+    return undefined;
   }
+  if (!st.isCharacterDevice() || ((st.rdev >>> 8) & 0xfff) === 1) return undefined;
+  const stream = fd === 1 ? process.stdout : process.stderr;
+  return stream.isTTY ? stream : undefined;
 }
 
 /**
@@ -153,13 +158,12 @@ export function createBaseProgram(ctx: CliContext): Command {
       writeOut: (text) => writeStdout(text),
       writeErr: (text) => ctx.writeErr(text),
       outputError: (text, write) => write(`pocker: ${text.replace(/^error: /, '')}`),
-      // Commander asks process.stdout/stderr for a terminal's width and colours before any help:
-      // making them costs 3-5 ms (./stdio.ts), so only what may be a terminal is asked.
-      // (80: commander's width when it gets none.)
-      getOutHelpWidth: () => (mayBeTerminal(1) && process.stdout.isTTY ? process.stdout.columns : undefined) ?? 80,
-      getErrHelpWidth: () => (mayBeTerminal(2) && process.stderr.isTTY ? process.stderr.columns : undefined) ?? 80,
-      getOutHasColors: () => mayBeTerminal(1) && process.stdout.isTTY && (process.stdout.hasColors?.() ?? false),
-      getErrHasColors: () => mayBeTerminal(2) && process.stderr.isTTY && (process.stderr.hasColors?.() ?? false),
+      // Commander asks process.stdout/stderr for a terminal's width and colours before any help;
+      // only a terminal is asked (80: commander's width when it gets none).
+      getOutHelpWidth: () => terminalStream(1)?.columns ?? 80,
+      getErrHelpWidth: () => terminalStream(2)?.columns ?? 80,
+      getOutHasColors: () => terminalStream(1)?.hasColors?.() ?? false,
+      getErrHasColors: () => terminalStream(2)?.hasColors?.() ?? false,
     });
   program.hook('preAction', (_thisCommand, actionCommand) => beforeAction(program, actionCommand, ctx));
   return program;

@@ -777,7 +777,7 @@ export function removeContainerDir(dir: string): void {
     const code = (err as NodeJS.ErrnoException).code;
     if ((code !== 'EACCES' && code !== 'EPERM') || process.getuid?.() === 0) throw err;
     openOwnDirs(dir, process.getuid?.() ?? -1);
-    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    removeTreeSync(dir, 5);
   }
 }
 
