@@ -75,11 +75,12 @@ struct CgroupPaths {
   // The container's leaves (one per joined v1 hierarchy: cpu, cpuacct, cpuset, memory, pids,
   // co-mounted ones once; or the v2 leaf). cgroupRemove each to clean up.
   std::vector<std::string> dirs;
-  // v1: <leaf>/tasks, which the container's first process writes 0 into (joining by itself); the
-  // hybrid's cgroup2 leaf (last) through its cgroup.procs. The joined hierarchies' leaves come
-  // first in `dirs`, then those of v1Others and hybridUnified (joined, no limit written).
+  // v1: <leaf>/tasks, which the container's first process writes 0 into (joining by itself). The
+  // joined hierarchies' leaves come first in `dirs`, then those of v1Others and hybridUnified
+  // (joined, no limit written).
   std::vector<std::string> v1Tasks;
-  // v2: the leaf, for CLONE_INTO_CGROUP.
+  // The cgroup2 leaf the container is born in (CLONE_INTO_CGROUP): v2's, or a hybrid's (v1 with
+  // cgroup2 mounted beside: version stays 1, and this is the last of `dirs`).
   std::string v2Leaf;
   // v1 <memory leaf>/memory.oom_control, v2 <leaf>/memory.events (both have "oom_kill N");
   // "" without a memory hierarchy.

@@ -778,7 +778,8 @@ bool parsePocker(Reader& r, const json& p, Spec* s) {
         if (source.empty() || source[0] != '/') return r.fail(vp + ".source", "expected an absolute path");
         s->cgroupBinds.emplace_back(std::move(name), std::move(source));
       }
-    s->cgroupVersion = !s->cgroupV2.empty() ? 2 : !s->cgroupV1Tasks.empty() ? 1 : 0;
+    // v1 whenever there are v1 hierarchies to join: a hybrid's cgroup2 leaf is v2Leaf too.
+    s->cgroupVersion = !s->cgroupV1Tasks.empty() ? 1 : !s->cgroupV2.empty() ? 2 : 0;
   }
   return true;
 }

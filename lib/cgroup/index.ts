@@ -21,7 +21,7 @@ export interface CgroupApplied {
   dirs: string[];
   /** v1: <leaf>/tasks files the container's first process writes 0 into. */
   v1Tasks: string[];
-  /** v2: the leaf (CLONE_INTO_CGROUP). */
+  /** The cgroup2 leaf the container is born in (CLONE_INTO_CGROUP): v2's, or a v1 hybrid's. */
   v2Leaf?: string;
   /** v1 memory.oom_control, v2 memory.events. */
   oomFile?: string;
@@ -67,7 +67,12 @@ export interface CgroupPlan {
   version: 1 | 2;
   /** The container's cgroup dir(s): one on v2, one per joined hierarchy on v1. */
   leafDirs: string[];
-  /** v2: the leaf, for CLONE_INTO_CGROUP. */
+  /**
+   * The cgroup2 leaf the container is born in (CLONE_INTO_CGROUP): v2's, or a v1 hybrid's (the
+   * last of leafDirs). cgroup2 has no per-thread `tasks`: a write to its cgroup.procs takes the
+   * kernel's global threadgroup lock even for a process moving itself, and that lock's RCU grace
+   * period cost ~11 ms of every hybrid run's wall time.
+   */
   v2Leaf?: string;
   /**
    * v1: the `tasks` files the container's first process writes 0 into, joining each hierarchy
@@ -173,10 +178,12 @@ export function planCgroups(info: CgroupInfo, parent: string, id: string, res: R
   const cpuacct = leafOf('cpuacct');
   const memory = leafOf('memory');
   const pids = leafOf('pids');
+  const hybridLeaf = info.hybridUnified !== undefined ? leafDirs.at(-1) : undefined;
   return {
     version: 1,
     leafDirs,
-    v1Tasks: leafDirs.map((d, i) => `${d}/${mounts[i] === info.hybridUnified ? 'cgroup.procs' : 'tasks'}`),
+    ...(hybridLeaf !== undefined ? { v2Leaf: hybridLeaf } : {}),
+    v1Tasks: (hybridLeaf !== undefined ? leafDirs.slice(0, -1) : leafDirs).map((d) => `${d}/tasks`),
     views: mounts.map((m, i) => ({ name: basename(m), source: leafDirs[i]! })),
     ...(memory ? { oomFile: { version: 1 as const, path: `${memory}/memory.oom_control` } } : {}),
     statsFiles: {

@@ -119,12 +119,14 @@ export function cgroupProcs(dirs: string[]): number[] {
 
 /**
  * How a new process (exec) joins a container's cgroup dirs: the v2 leaf through CLONE_INTO_CGROUP,
- * or the v1 `tasks` files it writes 0 into itself.
+ * or the v1 `tasks` files it writes 0 into itself. A v1 hybrid's cgroup2 leaf (no `tasks`, a
+ * cgroup.procs) is born into too, as the container was (see CgroupPlan.v2Leaf).
  */
 export function cgroupJoinTargets(dirs: string[], version: 1 | 2): { v2Leaf?: string; v1Tasks: string[] } {
   if (version === 2) return dirs[0] ? { v2Leaf: dirs[0], v1Tasks: [] } : { v1Tasks: [] };
-  // A v1 hybrid's cgroup2 leaf has no `tasks`: its cgroup.procs takes the 0 the same way.
-  return { v1Tasks: dirs.map((d) => (existsSync(join(d, 'tasks')) || !existsSync(join(d, 'cgroup.procs')) ? join(d, 'tasks') : join(d, 'cgroup.procs'))) };
+  const cgroup2 = (d: string) => !existsSync(join(d, 'tasks')) && existsSync(join(d, 'cgroup.procs'));
+  const hybridLeaf = dirs.find(cgroup2);
+  return { ...(hybridLeaf !== undefined ? { v2Leaf: hybridLeaf } : {}), v1Tasks: dirs.filter((d) => d !== hybridLeaf).map((d) => join(d, 'tasks')) };
 }
 
 /** Mount points of every cgroup hierarchy (v1 controllers, named v1 hierarchies, cgroup2). */

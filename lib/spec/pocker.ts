@@ -59,7 +59,7 @@ export interface PockerMonitor {
 
 /** The cgroups the TypeScript side created for the container (pocker-init joins and removes them). */
 export interface PockerCgroups {
-  /** v2: the leaf, for CLONE_INTO_CGROUP. */
+  /** The cgroup2 leaf the container is born in (CLONE_INTO_CGROUP): v2's, or a v1 hybrid's. */
   v2Leaf?: string;
   /** v1: `tasks` files the container's first process writes 0 (itself) into. */
   v1Tasks: string[];

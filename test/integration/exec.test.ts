@@ -18,7 +18,7 @@ describe.skipIf(!isRoot)('exec', () => {
     const r = await cli(['run', '-d', '--name', 'exec-target', '-e', 'FROM_RUN=1', '-w', '/tmp', '--security-opt', 'no-new-privileges', '--cap-drop', 'NET_RAW', 'host', 'sleep', '100'], { root });
     expect(r.code).toBe(0);
     id = r.stdout.trim();
-    const script = 'cat /proc/1/cmdline | tr "\\0" " "; echo; hostname; echo $FROM_RUN; pwd; grep -E "^(CapBnd|NoNewPrivs)" /proc/self/status; cat /proc/self/cgroup | grep -c pocker; echo pid=$$';
+    const script = 'cat /proc/1/cmdline | tr "\\0" " "; echo; hostname; echo $FROM_RUN; pwd; grep -E "^(CapBnd|NoNewPrivs)" /proc/self/status; cat /proc/self/cgroup | grep -c pocker; echo pid=$$; [ "$(cat /proc/self/cgroup)" = "$(cat /proc/1/cgroup)" ] && echo same-cgroups';
     const c = await exec('exec-target', { cmd: ['sh', '-c', script], root });
     const [out, status] = await Promise.all([collect(c.stdout), c.wait()]);
     expect(status.exitCode).toBe(0);
@@ -31,6 +31,8 @@ describe.skipIf(!isRoot)('exec', () => {
     expect(Number(lines[6])).toBeGreaterThan(0);
     expect(lines[7]).toMatch(/^pid=\d+$/);
     expect(Number(lines[7]!.slice(4))).toBeLessThan(100); // a pid of the container's namespace
+    // Every hierarchy the container's init is in (a v1 hybrid's cgroup2 too, born into), the same leaves.
+    expect(lines[8]).toBe('same-cgroups');
   });
 
   it('CLI: exit codes (N, 126, 127), -u, -e, -w, -i; a stopped container is refused', async () => {

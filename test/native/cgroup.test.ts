@@ -546,8 +546,11 @@ describe.skipIf(!isRoot)('cgroupApply on this host', () => {
       expect(read(join(cpu, 'cpu.cfs_quota_us'))).toBe('50000');
       expect(read(join(cpu, 'cpu.cfs_period_us'))).toBe('100000');
       expect(read(join(cpu, 'cpu.shares'))).toBe('512');
-      // A hybrid's cgroup2 leaf (last) is joined through its cgroup.procs.
-      expect(out.v1Tasks).toEqual(out.dirs.map((d) => join(d, info.hybridUnified && d.startsWith(`${info.hybridUnified}/`) ? 'cgroup.procs' : 'tasks')));
+      // A hybrid's cgroup2 leaf (last) is born into (CLONE_INTO_CGROUP), the others joined through tasks.
+      const hybrid = info.hybridUnified ? out.dirs.at(-1) : undefined;
+      if (hybrid) expect(hybrid.startsWith(`${info.hybridUnified}/`)).toBe(true);
+      expect(out.v2Leaf).toBe(hybrid);
+      expect(out.v1Tasks).toEqual(out.dirs.filter((d) => d !== hybrid).map((d) => join(d, 'tasks')));
       expect(out.oomFile).toBe(join(mem, 'memory.oom_control'));
       const cpusetMount = info.v1Mounts!['cpuset'];
       if (cpusetMount) {

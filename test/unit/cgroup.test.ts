@@ -167,7 +167,10 @@ describe('planCgroups', () => {
     expect(plan).toEqual({
       version: 1,
       leafDirs: leaves,
-      v1Tasks: leaves.map((l) => (l.includes('/unified/') ? `${l}/cgroup.procs` : `${l}/tasks`)),
+      // The hybrid's cgroup2 leaf: born into (CLONE_INTO_CGROUP), never written into cgroup.procs
+      // (the kernel's global threadgroup lock and its RCU grace period: ~11 ms of every run here).
+      v2Leaf: '/sys/fs/cgroup/unified/pocker/test-1/abc',
+      v1Tasks: leaves.slice(0, -1).map((l) => `${l}/tasks`),
       oomFile: { version: 1, path: '/sys/fs/cgroup/memory/pocker/test-1/abc/memory.oom_control' },
       views: names.map((c, i) => ({ name: c, source: leaves[i] })),
       statsFiles: {
@@ -317,7 +320,8 @@ class FakeOps implements CgroupOps {
     const mounts = [...new Set(['cpu', 'cpuacct', 'cpuset', 'memory', 'pids'].map((c) => layout.v1Mounts?.[c]).filter((m): m is string => !!m))];
     const others = [...(layout.v1Others ?? []), ...(layout.hybridUnified ? [layout.hybridUnified] : [])];
     const dirs = [...mounts, ...others].map((m) => join(m, path));
-    return { version: 1, dirs, v1Tasks: dirs.map((d) => join(d, d.startsWith(`${layout.hybridUnified}/`) ? 'cgroup.procs' : 'tasks')) };
+    const hybrid = layout.hybridUnified ? dirs.at(-1) : undefined;
+    return { version: 1, dirs, v1Tasks: dirs.filter((d) => d !== hybrid).map((d) => join(d, 'tasks')), ...(hybrid ? { v2Leaf: hybrid } : {}) };
   }
   cgroupRemove(p: string): void {
     this.calls.push(['remove', p]);
@@ -487,6 +491,15 @@ describe('a container\'s cgroup dirs from outside', () => {
   it('exec joins the v2 leaf or the v1 tasks files', () => {
     expect(cgroupJoinTargets(['/cg/pocker/a'], 2)).toEqual({ v2Leaf: '/cg/pocker/a', v1Tasks: [] });
     expect(cgroupJoinTargets(['/cg/cpu/pocker/a', '/cg/memory/pocker/a'], 1)).toEqual({ v1Tasks: ['/cg/cpu/pocker/a/tasks', '/cg/memory/pocker/a/tasks'] });
+  });
+
+  it('exec on a v1 hybrid: born into the cgroup2 leaf (cgroup.procs, no tasks), the v1 ones joined through tasks', () => {
+    const dirs = ['cpu', 'memory', 'unified'].map((h) => join(root, h, 'pocker', 'a'));
+    for (const d of dirs) {
+      mkdirSync(d, { recursive: true });
+      writeFileSync(join(d, d.includes('/unified/') ? 'cgroup.procs' : 'tasks'), '');
+    }
+    expect(cgroupJoinTargets(dirs, 1)).toEqual({ v2Leaf: dirs[2], v1Tasks: [join(dirs[0]!, 'tasks'), join(dirs[1]!, 'tasks')] });
   });
 
   it('a lost record: the leaves named after the id under "pocker" and the parents other containers use', () => {
