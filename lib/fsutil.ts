@@ -281,30 +281,50 @@ function backoff(attempt: number, left: number): number {
 
 /** Files whose lock the current async context holds (for re-entrancy). */
 const held = new AsyncLocalStorage<ReadonlySet<string>>();
+/**
+ * Files whose lock is held while a synchronous critical section runs (withFileLockThenSync): no
+ * other JavaScript runs until it returns, so a plain set says exactly who is nested in it.
+ */
+const heldNow = new Set<string>();
 /** In-process queue per lock file: the tail every new acquirer waits for. */
 const queues = new Map<string, Promise<void>>();
 
+/** Whether the caller runs inside a critical section of `path` (a nested call). */
+function heldHere(path: string): boolean {
+  return heldNow.has(path) || held.getStore()?.has(path) === true;
+}
+
 /**
- * Runs fn while holding an exclusive flock on `path` (created 0600 when missing), and releases it
- * afterwards whatever happens. Two holders in one process (two promises) also exclude each other,
- * because each acquisition opens the file anew; an in-process queue keeps them from polling against
- * each other, and a nested withFileLock() of the same file inside fn (same async context) does not
- * deadlock: it runs fn directly. `openFlags` (default O_RDWR|O_CREAT) lets a caller refuse to create
- * the lock file (its error is then thrown as is, for the caller to map).
+ * Takes the exclusive flock on `path` (created 0600 when missing), after the in-process queue: its
+ * release() closes the descriptor and lets the next acquirer in. Throws, holding nothing, on a
+ * timeout or an error.
  */
-export async function withFileLock<T>(path: string, fn: () => Promise<T> | T, options: LockOptions & { openFlags?: number } = {}): Promise<T> {
-  if (held.getStore()?.has(path)) return await fn();
+async function acquireFileLock(path: string, options: LockOptions & { openFlags?: number }): Promise<() => void> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const step = options.step ?? 'store';
   const deadline = Date.now() + timeoutMs;
   const flock = options.flock ?? nativeFlock();
 
   const previous = queues.get(path);
-  let release!: () => void;
-  const mine = new Promise<void>((resolve) => (release = resolve));
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => (done = resolve));
   const tail = (previous ?? Promise.resolve()).then(() => mine);
   queues.set(path, tail);
   let fd: number | undefined;
+  const release = (): void => {
+    // Closing the only descriptor (libuv opens every file O_CLOEXEC, so no child inherits it) of
+    // this open file description releases the flock.
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        /* already closed */
+      }
+      fd = undefined;
+    }
+    done();
+    if (queues.get(path) === tail) queues.delete(path);
+  };
   try {
     // Our turn in this process first (bounded by the same deadline) ...
     if (previous) {
@@ -328,22 +348,49 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T> | T, op
       if (left <= 0) throw lockTimeout(path, timeoutMs, step, options.what);
       await sleep(backoff(attempt, left));
     }
+    return release;
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
 
+/**
+ * Runs fn while holding an exclusive flock on `path` (created 0600 when missing), and releases it
+ * afterwards whatever happens. Two holders in one process (two promises) also exclude each other,
+ * because each acquisition opens the file anew; an in-process queue keeps them from polling against
+ * each other, and a nested withFileLock() of the same file inside fn (same async context) does not
+ * deadlock: it runs fn directly. `openFlags` (default O_RDWR|O_CREAT) lets a caller refuse to create
+ * the lock file (its error is then thrown as is, for the caller to map).
+ */
+export async function withFileLock<T>(path: string, fn: () => Promise<T> | T, options: LockOptions & { openFlags?: number } = {}): Promise<T> {
+  if (heldHere(path)) return await fn();
+  const release = await acquireFileLock(path, options);
+  try {
     const mineHeld = new Set(held.getStore() ?? []);
     mineHeld.add(path);
     return await held.run(mineHeld, fn);
   } finally {
-    // Closing the only descriptor (libuv opens every file O_CLOEXEC, so no child inherits it) of
-    // this open file description releases the flock.
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        /* already closed */
-      }
-    }
     release();
-    if (queues.get(path) === tail) queues.delete(path);
+  }
+}
+
+/**
+ * withFileLock() for a critical section that is synchronous (`fn` returns no promise): the lock is
+ * waited for without blocking the event loop, as there, and fn runs at once when it is held. No
+ * other JavaScript runs until fn returns, so a nested call (withFileLock or this) is known by a
+ * plain set, without withFileLock's AsyncLocalStorage: entering one enables Node's promise hooks
+ * for the rest of the process, which cost a `pocker run` ~1 ms of CPU (its name claim is this).
+ */
+export async function withFileLockThenSync<T>(path: string, fn: () => T extends PromiseLike<unknown> ? never : T, options: LockOptions = {}): Promise<T> {
+  if (heldHere(path)) return fn();
+  const release = await acquireFileLock(path, options);
+  heldNow.add(path);
+  try {
+    return fn();
+  } finally {
+    heldNow.delete(path);
+    release();
   }
 }
 
@@ -357,6 +404,9 @@ export function withFileLockSync<T>(path: string, fn: () => T, options: LockOpti
   const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const step = options.step ?? 'store';
   const deadline = Date.now() + timeoutMs;
+  // Nested in a critical section of the same file (this thread holds it): a second descriptor's
+  // flock would wait for the first until the timeout.
+  if (heldHere(path)) return fn();
   const flock = options.flock ?? nativeFlock();
   let fd: number;
   try {

@@ -2,7 +2,7 @@
 // version; fixtures from a real run in test/fixtures/records-v1) is migrated, version 2 round-trips,
 // a newer version is refused with a clear message; and the shared file lock (lib/fsutil.ts) gives up
 // with ERR_POCKER_LOCK_TIMEOUT instead of blocking.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { fstatSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import {
   stateDocument,
   type ContainerMeta,
 } from '../../lib/container/record.js';
-import { withFileLock, writeFileAtomic, writeFileAtomicSync, type FlockFn } from '../../lib/fsutil.js';
+import { withFileLock, withFileLockSync, withFileLockThenSync, writeFileAtomic, writeFileAtomicSync, type FlockFn } from '../../lib/fsutil.js';
 import { thrown } from './thrown.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'records-v1');
@@ -98,5 +98,70 @@ describe('lib/fsutil', () => {
     expect(ticks).toBeGreaterThan(0);
     // Free: fn runs, and its value comes back.
     expect(await withFileLock(join(dir, 'lock'), () => 'ran', { flock: () => true })).toBe('ran');
+  });
+
+  it('withFileLockThenSync: a synchronous critical section, exclusive with withFileLock in the process, re-entrant without AsyncLocalStorage', async () => {
+    const path = join(dir, 'sync-lock');
+    // One holder at a time, as flock on separate open files: a holder's descriptor closed since frees it.
+    let owner: number | undefined;
+    const flock: FlockFn = (fd) => {
+      if (owner !== undefined && owner !== fd) {
+        try {
+          fstatSync(owner);
+          return false;
+        } catch {
+          /* closed: free */
+        }
+      }
+      owner = fd;
+      return true;
+    };
+    const busy: FlockFn = () => false;
+
+    // It waits for an async holder in this process (the in-process queue), never runs inside its section.
+    const order: string[] = [];
+    let started!: () => void;
+    const inA = new Promise<void>((resolve) => (started = resolve));
+    let finishA!: () => void;
+    const gate = new Promise<void>((resolve) => (finishA = resolve));
+    const a = withFileLock(path, async () => {
+      order.push('a start');
+      started();
+      await gate;
+      order.push('a end');
+    }, { flock });
+    await inA;
+    const b = withFileLockThenSync(path, () => {
+      order.push('b');
+      return 'b done';
+    }, { flock });
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(order).toEqual(['a start']);
+    finishA();
+    expect(await b).toBe('b done');
+    await a;
+    expect(order).toEqual(['a start', 'a end', 'b']);
+
+    // Nested calls of the same file inside its section run at once (a second descriptor's flock would
+    // wait for the first until the timeout): withFileLockSync, withFileLock, and itself.
+    const nested = await withFileLockThenSync(path, () => {
+      const inner: string[] = [withFileLockSync(path, () => 'sync', { flock: busy, timeoutMs: 50 })];
+      void withFileLock(path, () => inner.push('async, at once'), { flock: busy, timeoutMs: 50 });
+      void withFileLockThenSync(path, () => inner.push('then-sync, at once'), { flock: busy, timeoutMs: 50 });
+      return inner;
+    }, { flock });
+    expect(nested).toEqual(['sync', 'async, at once', 'then-sync, at once']);
+    // withFileLockSync inside an async holder's section (its AsyncLocalStorage context) too.
+    expect(await withFileLock(path, async () => {
+      await Promise.resolve();
+      return withFileLockSync(path, () => 'sync in async', { flock: busy, timeoutMs: 50 });
+    }, { flock })).toBe('sync in async');
+
+    // A throw is passed on, and the section is over: a later call is not taken for a nested one.
+    await expect(withFileLockThenSync(path, () => {
+      throw new Error('boom');
+    }, { flock })).rejects.toThrow('boom');
+    await expect(withFileLockThenSync(path, () => 'never', { flock: busy, timeoutMs: 50 })).rejects.toMatchObject({ code: 'ERR_POCKER_LOCK_TIMEOUT' });
+    expect(() => withFileLockSync(path, () => 'never', { flock: busy, timeoutMs: 50 })).toThrow(expect.objectContaining({ code: 'ERR_POCKER_LOCK_TIMEOUT' }) as Error);
   });
 });
