@@ -3,6 +3,12 @@
 //
 //   node bench/cli.mjs [--runs 25] [--base DIR] [--only node,version,ps,images,run,inspect] [--instructions] [--keep-ca-certs]
 //
+// With `run`, it also measures the container itself, to tell the CLI's own overhead from it: the
+// same `host true` container started by run() in a warm process (the library, loaded once), whose
+// CPU per container (its own share of the process, pocker-init and `true`) is the difference
+// between a process that starts 3 + K containers and one that starts 3. The CLI's own overhead is
+// then `run` − `node -e 0` − that.
+//
 // Each round runs every row once, in a rotated order, so a noisy machine hurts all rows alike;
 // the medians are compared with the median of `node -e 0` from the same rounds. `--base DIR`
 // adds the same rows for another checkout's bin/pocker.cjs (DIR holds bin/, dist/ and
@@ -14,10 +20,10 @@
 // by more than a few per cent, where CPU and wall time swing by tens of milliseconds (`run` is left
 // out there: valgrind 3.19 has no pidfd_open).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { timedRun } from './common.mjs';
 
@@ -58,6 +64,9 @@ process.on('exit', () => {
 });
 const roots = [];
 const rows = [];
+// The container's own cost (see the top): a script that starts 3 + K containers with run().
+const CONTAINERS = 20;
+let containerProbe;
 if (only.has('node')) rows.push({ label: 'node -e 0', argv: ['-e', '0'] });
 for (const [tag, dir] of [['', REPO], ...bases.map((b) => [`${b.split('/').pop()}: `, b])]) {
   const bin = join(dir, 'bin', 'pocker.cjs');
@@ -69,6 +78,20 @@ for (const [tag, dir] of [['', REPO], ...bases.map((b) => [`${b.split('/').pop()
     const root = mkdtempSync(join(tmpdir(), 'pocker-bench-root-'));
     roots.push(root);
     rows.push({ label: `${tag}pocker run --rm host true`, argv: [bin, 'run', '--rm', '--root', root, 'host', 'true'] });
+    if (dir === REPO) {
+      const probeRoot = mkdtempSync(join(tmpdir(), 'pocker-bench-root-'));
+      roots.push(probeRoot);
+      const probeDir = mkdtempSync(join(tmpdir(), 'pocker-bench-probe-'));
+      roots.push(probeDir);
+      const script = join(probeDir, 'containers.mjs');
+      writeFileSync(script, [
+        `const { run } = await import(${JSON.stringify(pathToFileURL(join(REPO, 'dist', 'index.js')).href)});`,
+        'const n = 3 + Number(process.argv[2]);',
+        "const network = process.env.POCKER_DEFAULT_NETWORK === 'none' ? { network: 'none' } : {};",
+        'for (let i = 0; i < n; i++) await (await run({ image: \'host\', cmd: [\'true\'], stdio: \'ignore\', root: process.argv[3], rm: true, ...network })).wait();',
+      ].join('\n'));
+      containerProbe = { none: [script, '0', probeRoot], some: [script, String(CONTAINERS), probeRoot], cpu0: [], cpuK: [], ms0: [], msK: [] };
+    }
   }
   if (only.has('inspect') && process.getuid?.() === 0) {
     const root = mkdtempSync(join(tmpdir(), 'pocker-bench-root-'));
@@ -126,6 +149,18 @@ try {
       r.times.push(await once(r.argv));
     }
   }
+  // The container's cost: fewer rounds (each starts 23 containers), interleaved the same way.
+  if (containerProbe) {
+    await once(containerProbe.some);
+    for (let i = 0; i < Math.max(5, Math.ceil(runs / 4)); i++) {
+      const a = await once(containerProbe.none);
+      const b = await once(containerProbe.some);
+      containerProbe.cpu0.push(a.cpu);
+      containerProbe.ms0.push(a.ms);
+      containerProbe.cpuK.push(b.cpu);
+      containerProbe.msK.push(b.ms);
+    }
+  }
 } finally {
   rmSync(empty, { recursive: true, force: true });
   for (const root of roots) rmSync(root, { recursive: true, force: true });
@@ -152,4 +187,14 @@ for (const r of rows) {
   const low = (p) => (ref || !node ? '' : delta(quantile(cpus, p), quantile(node.times.map((t) => t.cpu), p)));
   console.log(`${r.label.padEnd(40)}${wall.toFixed(1).padStart(8)}${quantile(walls, 0.25).toFixed(1).padStart(8)}${quantile(walls, 0.75).toFixed(1).padStart(8)}` +
     `${(ref ? '' : delta(wall, nodeWall)).padStart(9)}${cpu.toFixed(0).padStart(8)}${(ref ? '' : delta(cpu, nodeCpu)).padStart(9)}${low(0.1).padStart(8)}${low(0.25).padStart(8)}`);
+}
+if (containerProbe && node) {
+  const per = (k, z) => (median(containerProbe[k]) - median(containerProbe[z])) / CONTAINERS;
+  const cpu = per('cpuK', 'cpu0');
+  const wall = per('msK', 'ms0');
+  const cli = rows.find((r) => r.label === 'pocker run --rm host true');
+  const cliCpu = median(cli.times.map((t) => t.cpu)) - nodeCpu;
+  const cliWall = median(cli.times.map((t) => t.ms)) - nodeWall;
+  console.log(`the container alone (run() in a warm process, per container, ${containerProbe.cpu0.length} x ${CONTAINERS}): wall ${wall.toFixed(1)} ms, cpu ${cpu.toFixed(1)} ms`);
+  console.log(`pocker run's own overhead (run - node -e 0 - the container): wall ${(cliWall - wall).toFixed(1)} ms, cpu ${(cliCpu - cpu).toFixed(1)} ms`);
 }
