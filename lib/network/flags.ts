@@ -1,8 +1,8 @@
 // The network flags of a container, checked for syntax only (no store, no kernel): --network's
 // requests (--ip, --ip6, --network-alias, --mac-address), --add-host, --dns. Pure.
-import { isIP } from 'node:net';
 
 import { PockerError } from '../errors.js';
+import { ipFamily } from './addr.js';
 
 /** One network a container asks for (`--network NAME` with its --ip, --network-alias, --mac-address). */
 export interface NetworkRequest {
@@ -28,19 +28,19 @@ export function parseAddHost(v: string): { host: string; ip: string } {
   const host = sep > 0 ? v.slice(0, sep) : '';
   let ip = sep > 0 ? v.slice(sep + 1) : '';
   if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
-  if (!HOSTNAME_RE.test(host) || isIP(ip) === 0) throw bad(`invalid argument "${v}" for "--add-host" flag: invalid IP address in add-host: "${ip}"`, v);
+  if (!HOSTNAME_RE.test(host) || ipFamily(ip) === 0) throw bad(`invalid argument "${v}" for "--add-host" flag: invalid IP address in add-host: "${ip}"`, v);
   return { host, ip };
 }
 
 /** Validates the per-container flags (pure). */
 export function validateNetworkFlags(reqs: NetworkRequest[], info: { extraHosts?: string[]; dns?: string[] }): void {
   for (const r of reqs) {
-    if (r.ip !== undefined && isIP(r.ip) !== 4) throw bad(`invalid IPv4 address: ${r.ip}`, r.ip);
-    if (r.ip6 !== undefined && isIP(r.ip6) !== 6) throw bad(`invalid IPv6 address: ${r.ip6}`, r.ip6);
+    if (r.ip !== undefined && ipFamily(r.ip) !== 4) throw bad(`invalid IPv4 address: ${r.ip}`, r.ip);
+    if (r.ip6 !== undefined && ipFamily(r.ip6) !== 6) throw bad(`invalid IPv6 address: ${r.ip6}`, r.ip6);
     if (r.mac !== undefined && (!MAC_RE.test(r.mac) || (parseInt(r.mac.slice(0, 2), 16) & 1) === 1)) throw bad(`invalid MAC address: ${r.mac}`, r.mac);
     for (const a of r.aliases ?? []) if (!HOSTNAME_RE.test(a)) throw bad(`invalid network alias ${JSON.stringify(a)}`, a);
   }
   for (const h of info.extraHosts ?? []) parseAddHost(h);
-  for (const d of info.dns ?? []) if (isIP(d) === 0) throw bad(`invalid argument "${d}" for "--dns" flag: ${d} is not an ip address`, d);
+  for (const d of info.dns ?? []) if (ipFamily(d) === 0) throw bad(`invalid argument "${d}" for "--dns" flag: ${d} is not an ip address`, d);
 }
 

@@ -34,11 +34,10 @@
 // delete — ENOENT on a handle — is listed and sent again).
 import { sha256Hex } from '../random.js';
 import { realpathSync, writeFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { PockerError, errnoName } from '../errors.js';
 import { native, type NftCommand, type NftExpr } from '../native.js';
-import { parseCidr } from './addr.js';
+import { ipFamily, parseCidr } from './addr.js';
 import type { PortMapping } from './ports.js';
 
 export const TABLE = 'pocker';
@@ -280,11 +279,11 @@ function networkRules(comment: string, net: NetworkRuleSpec): { append: NftComma
 
 /** The DNAT rules of one published port (prerouting and output). */
 function portRules(comment: string, m: PortMapping): NftCommand[] {
-  const family = isIP(m.containerIp);
+  const family = ipFamily(m.containerIp);
   if (family === 0) throw invalid(`invalid container address ${JSON.stringify(m.containerIp)}`);
   if (m.protocol !== 'tcp' && m.protocol !== 'udp') throw invalid(`invalid protocol ${JSON.stringify(m.protocol)}`);
   const any = m.hostIp === '' || m.hostIp === '0.0.0.0' || m.hostIp === '::';
-  const hostFamily = any ? family : isIP(m.hostIp);
+  const hostFamily = any ? family : ipFamily(m.hostIp);
   if (hostFamily === 0) throw invalid(`invalid host address ${JSON.stringify(m.hostIp)}`);
   const dst: NftExpr[] = any
     ? [{ kind: 'fibLocal' }, { kind: 'nfproto', family: family === 6 ? 'ipv6' : 'ipv4' }]

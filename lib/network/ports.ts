@@ -11,11 +11,11 @@
 import { constants, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync, closeSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { PockerError, invalid } from '../errors.js';
 import { procStat } from '../proc.js';
 import { withFileLock } from '../fsutil.js';
+import { ipFamily } from './addr.js';
 
 export type Protocol = 'tcp' | 'udp';
 
@@ -79,7 +79,7 @@ export function parsePortSpec(raw: string): PortSpec {
     containerPart = containerPart.slice(0, slash);
   }
   if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
-  if (ip !== '' && isIP(ip) === 0) throw invalid(`invalid publish ${JSON.stringify(raw)}: invalid IP address: ${ip}`);
+  if (ip !== '' && ipFamily(ip) === 0) throw invalid(`invalid publish ${JSON.stringify(raw)}: invalid IP address: ${ip}`);
   if (containerPart === '') throw invalid(`invalid publish ${JSON.stringify(raw)}: no port specified: ${raw}<empty>`);
   const [cs, ce] = parsePort(containerPart, 'containerPort', raw, false);
   let [hs, he] = [0, 0];
@@ -194,7 +194,7 @@ async function testBind(protocol: Protocol, hostIp: string, port: number): Promi
       server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRINUSE' ? 'inuse' : (err.code ?? 'error')));
       server.listen({ host, port, exclusive: true }, () => server.close(() => resolve('ok')));
     } else {
-      const sock = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4' });
+      const sock = createSocket({ type: ipFamily(host) === 6 ? 'udp6' : 'udp4' });
       sock.once('error', (err: NodeJS.ErrnoException) => {
         sock.close();
         resolve(err.code === 'EADDRINUSE' ? 'inuse' : (err.code ?? 'error'));

@@ -2,9 +2,9 @@
 // host ports (lib/network/ports.ts), then add their DNAT rules (lib/network/nft.ts) in one nftables
 // transaction — or, if that fails, give the claims back, so nothing is left; and the reverse when
 // the container ends (idempotent: usable from `network __release` and from reconcile).
-import { isIP } from 'node:net';
 import { PockerError } from '../errors.js';
 import { isRootless } from '../rootless/paths.js';
+import { ipFamily } from './addr.js';
 import { addPortRules, reconcileRules, removeContainerRules } from './nft.js';
 import { containerLive } from './store.js';
 import { allocatePorts, claimedPorts, reconcilePorts, releasePorts, toDockerPorts, type AllocateOptions, type DockerPortMap, type PortMapping, type PortSpec } from './ports.js';
@@ -29,9 +29,9 @@ export async function publishPorts(
   exposed: PortSpec[] = [],
   options: AllocateOptions = {},
 ): Promise<Published> {
-  const six = isIP(containerIp) === 6;
+  const six = ipFamily(containerIp) === 6;
   for (const s of specs) {
-    if (s.hostIp !== '' && (isIP(s.hostIp) === 6) !== six) {
+    if (s.hostIp !== '' && (ipFamily(s.hostIp) === 6) !== six) {
       throw new PockerError(`cannot publish ${s.hostIp.includes(':') ? `[${s.hostIp}]` : s.hostIp}:${s.hostPortStart || ''}:${s.containerPortStart}/${s.protocol}: the container's address ${containerIp} is IPv${six ? 6 : 4}`, {
         code: 'ERR_POCKER_INVALID',
         step: 'network',

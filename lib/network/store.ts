@@ -10,7 +10,6 @@
 // SIGKILLed run never keeps an address for good.
 import { randomBytes, randomHex } from '../random.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { join } from 'node:path';
 
 import { describeContainer } from '../container/index.js';
@@ -20,7 +19,7 @@ import { PockerError } from '../errors.js';
 import { withFileLockSync, writeFileAtomicSync } from '../fsutil.js';
 import { native } from '../native.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
-import { bigToIp, cidrText, contains, defaultPools, hostRange, ipToBig, overlaps, parseCidr, type Cidr } from './addr.js';
+import { bigToIp, cidrText, contains, defaultPools, hostRange, ipFamily, ipToBig, overlaps, parseCidr, type Cidr } from './addr.js';
 import { rootTag } from './nft.js';
 
 export const NETWORK_RECORD_VERSION = 1;
@@ -283,7 +282,7 @@ function planSubnets(o: NetworkCreateOptions, existing: NetworkRecord[]): Networ
   for (const { c, gw } of pairs) {
     let gateway: string;
     if (gw !== undefined) {
-      if (typeof gw !== 'string' || isIP(gw) === 0) throw netError(`invalid gateway ${JSON.stringify(gw)}: expected an IP address`, 'ERR_POCKER_INVALID', String(gw));
+      if (typeof gw !== 'string' || ipFamily(gw) === 0) throw netError(`invalid gateway ${JSON.stringify(gw)}: expected an IP address`, 'ERR_POCKER_INVALID', String(gw));
       const { first, last } = hostRange(c);
       const n = ipToBig(gw);
       if (!contains(c, gw) || n < first || n > last) throw netError(`no matching subnet for gateway ${gw}: it is outside ${cidrText(c)} (or is its network or broadcast address)`, 'ERR_POCKER_INVALID', gw);
@@ -410,7 +409,7 @@ export function macOf(ipv4: string): string {
 /** Checks --ip/--ip6 against a network (before anything is created). */
 export function checkRequestedAddress(net: NetworkRecord, ip: string | undefined, family: 4 | 6): void {
   if (ip === undefined) return;
-  if (isIP(ip) !== family) throw netError(`invalid IPv${family} address: ${ip}`, 'ERR_POCKER_INVALID', ip);
+  if (ipFamily(ip) !== family) throw netError(`invalid IPv${family} address: ${ip}`, 'ERR_POCKER_INVALID', ip);
   const s = net.subnets.find((x) => x.subnet.includes(':') === (family === 6));
   if (!s) throw netError(`invalid --ip${family === 6 ? '6' : ''} ${ip}: network ${net.name} has no IPv${family} subnet`, 'ERR_POCKER_INVALID', ip);
   const c = parseCidr(s.subnet)!;
