@@ -357,6 +357,29 @@ export function cliArgs(args: string[], opts: CliOptions = {}): string[] {
   return [...args.slice(0, i), verb, ...root, '--cgroup-parent', opts.cgroupParent ?? testCgroupParent(), ...args.slice(i + 1)];
 }
 
+/**
+ * Runs `node bin/pocker.cjs <argv>` (argv as given: no root or cgroup parent added) with a probe
+ * that records the modules the CLI loaded: Node's built-in modules it loaded beyond its start
+ * ('net', 'internal/promise_hooks', ...), with its exit status, stdout and stderr.
+ */
+export function builtinsLoadedBy(argv: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string; loaded: string[] } {
+  const dir = tempDir('probe');
+  const probe = join(dir, 'probe.cjs');
+  writeFileSync(probe, [
+    'const before = new Set(process.moduleLoadList);',
+    "process.on('exit', () => require('node:fs').writeFileSync(process.env.PROBE_OUT, JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m)))));",
+  ].join('\n'));
+  const out = join(dir, 'loaded.json');
+  const r = spawnSync(process.execPath, ['-r', probe, pockerBin, ...argv], { encoding: 'utf8', env: { ...process.env, ...env, PROBE_OUT: out } });
+  const loaded = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as string[]) : [];
+  return {
+    status: r.status,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    loaded: loaded.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length)),
+  };
+}
+
 /** Runs `node bin/pocker.cjs <args>` (with the test root and cgroup parent for `run`). */
 export function cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return spawnCollect(process.execPath, [pockerBin, ...cliArgs(args, opts)], {

@@ -32,7 +32,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCgroups } from '../../lib/cgroup/detect.js';
 import { runCli } from '../../lib/cli/main.js';
 import type { CliContext } from '../../lib/cli/run.js';
-import { busyboxRootfs, cgroupMounts, cleanupAll, cli, cliArgs, isRoot, pk, pockerBin, repoRoot, rootTracker, tempDir, tempRoot, testCgroupParent } from '../helpers.js';
+import { builtinsLoadedBy, busyboxRootfs, cgroupMounts, cleanupAll, cli, cliArgs, isRoot, pk, pockerBin, repoRoot, rootTracker, tempDir, tempRoot, testCgroupParent } from '../helpers.js';
 
 const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -455,19 +455,12 @@ describe("what a short command loads (issue 12: nothing a command does not use)"
   // loads Node's ES module loader (~0.6 ms): the bundle's require and the addon's load need neither.
   const HEAVY = ['zlib', 'stream', 'fs/promises', 'crypto', 'readline', 'net', 'tty', 'module', 'internal/modules/esm/loader'];
 
-  async function builtinsLoadedBy(args: string[]): Promise<string[]> {
-    const dir = tempDir();
-    const probe = join(dir, 'probe.cjs');
-    writeFileSync(probe, [
-      "const before = new Set(process.moduleLoadList);",
-      "process.on('exit', () => require('node:fs').writeFileSync(process.env.PROBE_OUT, JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m)))));",
-    ].join('\n'));
-    const out = join(dir, 'loaded.json');
+  /** The built-ins `pocker <args>` loads (a run or create gets the test's cgroup parent). */
+  function builtinsOf(args: string[]): string[] {
     // cliArgs: a run or create gets the test's cgroup parent (without it, the default `pocker` parent was made and left).
-    const r = spawnSync(process.execPath, ['-r', probe, pockerBin, ...cliArgs(args)], { encoding: 'utf8', env: { ...process.env, PROBE_OUT: out, POCKER_DEFAULT_NETWORK: 'none' } });
+    const r = builtinsLoadedBy(cliArgs(args), { POCKER_DEFAULT_NETWORK: 'none' });
     expect(r.status, r.stderr).toBe(0);
-    const loaded = JSON.parse(readFileSync(out, 'utf8')) as string[];
-    return loaded.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+    return r.loaded;
   }
 
   it.runIf(isRoot)('images, ps -a, inspect, run --rm, create, rm and a command\'s --help load no stream, zlib, fs/promises, crypto or module module', async () => {
@@ -477,7 +470,7 @@ describe("what a short command loads (issue 12: nothing a command does not use)"
     // A command's --help into a pipe: commander asks for a terminal's width and colours, which
     // made process.stdout (node:stream, node:net) before it printed a line.
     for (const args of [['images'], ['ps', '-a'], ['inspect', 'listed'], ['images', '-q'], ['run', '--rm', 'host', 'true'], ['create', '--name', 'gone', 'host', 'true'], ['rm', 'gone'], ['ps', '--help'], ['run', '--help']]) {
-      const loaded = await builtinsLoadedBy(['--root', root, ...args]);
+      const loaded = builtinsOf(['--root', root, ...args]);
       expect(loaded.filter((m) => HEAVY.includes(m)), args.join(' ')).toEqual([]);
       // The name claim's critical section is synchronous (withFileLockThenSync): a run or create
       // enters no AsyncLocalStorage, whose promise hooks cost every later promise (~1 ms of a run).

@@ -4,7 +4,7 @@
 // `-p 80` and `pocker port`, --internal, `container:`, connect/disconnect while running, 50
 // containers in parallel, fault points and a SIGKILLed CLI followed by rm -f / network prune, and
 // bad input (exit 125, nothing created). Packets go only to containers made here and 127.0.0.1.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { native } from '../../lib/native.js';
 import { listRules, removeContainerRules, removeNetworkRules } from '../../lib/network/nft.js';
 import { claimedPorts } from '../../lib/network/ports.js';
 import { defaultBridgeName, readEndpoints, readNetworks } from '../../lib/network/store.js';
-import { cleanupAll, cli, containerState, copyRootfs, hostBusybox, isRoot, longTest, pk, pockerBin, removeTempDirs, tempDir, testCgroupParent, tempRoot, until } from '../helpers.js';
+import { builtinsLoadedBy, cleanupAll, cli, containerState, copyRootfs, hostBusybox, isRoot, longTest, pk, removeTempDirs, tempDir, testCgroupParent, tempRoot, until } from '../helpers.js';
 
 const roots: string[] = [];
 function newRoot(): string {
@@ -200,21 +200,10 @@ describe.skipIf(!isRoot)('containers on networks', () => {
 
   it('a run on the default bridge loads neither node:net nor node:stream (addresses are checked without node:net: ~3 ms a run)', () => {
     const root = newRoot();
-    const dir = tempDir();
-    const probe = join(dir, 'probe.cjs');
-    writeFileSync(probe, [
-      'const before = new Set(process.moduleLoadList);',
-      "process.on('exit', () => require('node:fs').writeFileSync(process.env.PROBE_OUT, JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m)))));",
-    ].join('\n'));
-    const out = join(dir, 'loaded.json');
-    const r = spawnSync(process.execPath, ['-r', probe, pockerBin, '--root', root, 'run', '--rm', '--cgroup-parent', testCgroupParent(), 'host', 'sh', '-c', 'ip -4 -o addr show eth0'], {
-      encoding: 'utf8',
-      env: { ...process.env, PROBE_OUT: out, POCKER_DEFAULT_NETWORK: '' },
-    });
+    const r = builtinsLoadedBy(['--root', root, 'run', '--rm', '--cgroup-parent', testCgroupParent(), 'host', 'sh', '-c', 'ip -4 -o addr show eth0'], { POCKER_DEFAULT_NETWORK: '' });
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/eth0 +inet 172\.(1[7-9]|2\d|3[01])\.0\.\d+\/16/);
-    const loaded = JSON.parse(readFileSync(out, 'utf8')) as string[];
-    expect(loaded.filter((m) => ['NativeModule net', 'NativeModule stream', 'NativeModule dns'].includes(m))).toEqual([]);
+    expect(r.loaded.filter((m) => ['net', 'stream', 'dns'].includes(m))).toEqual([]);
   });
 
   it('connect and disconnect while running: an interface comes and goes, names follow', async () => {
