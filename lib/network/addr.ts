@@ -6,8 +6,8 @@ export type Family = 4 | 6;
 
 // ipFamily is node:net's isIP, written here: node:net is the only public place it is, and loading
 // node:net loads node:stream, perf_hooks and diagnostics_channel with it (~3 ms of every `pocker
-// run` on a bridge network, which used nothing else of it). test/unit/network.test.ts compares the
-// two on a few thousand strings.
+// run` on a bridge network, which used nothing else of it). test/unit/addr.test.ts compares the
+// two on edge cases and 20000 generated strings.
 const V4_OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]\\d|\\d)';
 const V4 = new RegExp(`^(?:${V4_OCTET}\\.){3}${V4_OCTET}$`);
 const V6_GROUP = /^[0-9a-fA-F]{1,4}$/;
