@@ -261,15 +261,26 @@ function addonPath(): string {
   return (createRequire(join(packageRoot, 'package.json'))('node-gyp-build') as NodeGypBuild).resolve(packageRoot);
 }
 
+/** The addons this process has loaded, by path: one registry for every copy of this module (below). */
+const LOADED = Symbol.for('pocker.native.loaded');
+
 /**
- * Loads the addon at `path` with a CommonJS require, so that every loader in the process shares
- * one instance (Node's module cache): the bundled CLI's own (its module wrapper's), or one made
- * for it (the ES modules). The bundle reaches node:module through a stand-in (bin/pocker.cjs), so
- * a CLI start that loads the addon does not also load Node's ES module loader (~0.6 ms here).
+ * Loads the addon at `path` with process.dlopen, once per process. A CommonJS require of the same
+ * absolute path would first resolve it as a module (the package scope's package.json looked up,
+ * read and parsed: ~0.6 ms of every CLI start that loads the addon, here), for a path already
+ * final. Every copy of this module in the process (the bundled CLI's, the ES modules') shares the
+ * one instance through a registry on globalThis, as Node's module cache did.
  */
 function loadAddon(path: string): NativeAddon {
-  const load = typeof require === 'function' ? require : createRequire(path);
-  return load(path) as NativeAddon;
+  const registry = ((globalThis as { [LOADED]?: Map<string, NativeAddon> })[LOADED] ??= new Map());
+  let addon = registry.get(path);
+  if (!addon) {
+    const mod = { exports: {} };
+    process.dlopen(mod, path);
+    addon = mod.exports as NativeAddon;
+    registry.set(path, addon);
+  }
+  return addon;
 }
 
 /** Loads the addon and points it at the pocker-init built with it. Throws a clear error when neither a prebuild nor a build exists. */

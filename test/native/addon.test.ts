@@ -2,7 +2,7 @@
 // channel. No container is created here (a malformed spec stops pocker-init before any namespace).
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { native, type NativeEvent } from '../../lib/native.js';
 import { encodeSpec } from '../../lib/spec/build.js';
@@ -92,6 +92,15 @@ describe.skipIf(!built)('native addon', () => {
     expect(loaded).toContain(initPath); // opened, to copy later
     expect(loaded.filter((t) => t.startsWith('/memfd:pocker-init'))).toEqual([]);
     expect(spawned.filter((t) => t.startsWith('/memfd:pocker-init'))).toHaveLength(1);
+  });
+
+  it('loads one instance per process, shared by every copy of lib/native (the bundled CLI\'s and the ES modules\')', async () => {
+    // A second copy of the module (its own module instance, as the CLI bundle's is) gets the very
+    // object the first one loaded, from the registry on globalThis, not a second load of the file.
+    vi.resetModules();
+    const copy = await import('../../lib/native.js');
+    expect(copy.native).not.toBe(native);
+    expect(copy.native()).toBe(native());
   });
 
   it('throws SystemError-shaped errors with a step', () => {
