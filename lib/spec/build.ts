@@ -7,7 +7,7 @@ import type { CgroupPlan } from '../cgroup/index.js';
 import type { ResolvedMount, ResolvedRunConfig } from '../runtime/options.js';
 import { DEFAULT_DEVICES, DEFAULT_MOUNTS, MASKED_PATHS, READONLY_PATHS, capNames } from './defaults.js';
 import { OCI_VERSION, type LinuxNamespace, type LinuxSeccomp, type Mount, type Process, type Spec } from './oci.js';
-import { dockerDefaultProfile, seccompKey, toOciSeccomp, type SeccompChoice } from './seccomp.js';
+import { defaultOciSeccomp, seccompKey, toOciSeccomp, type SeccompChoice } from './seccomp.js';
 import { POCKER_SCHEMA_VERSION, type PockerCgroups, type PockerImageVolume, type PockerSection, type RestartPolicyName } from './pocker.js';
 
 /** Where a container's layers live (run.ts decides; see its layout()). */
@@ -111,7 +111,7 @@ export function containerSeccomp(choice: SeccompChoice | undefined, caps: bigint
   if (c.kind === 'custom') return toOciSeccomp(c.profile, { caps: capNames(caps) });
   let s = defaultSeccomps.get(caps);
   if (!s) {
-    s = deepFreeze(toOciSeccomp(dockerDefaultProfile(), { caps: capNames(caps) }));
+    s = deepFreeze(defaultOciSeccomp({ caps: capNames(caps) }));
     defaultSeccomps.set(caps, s);
   }
   return s;

@@ -84,6 +84,15 @@ export function dockerDefaultProfile(): DockerSeccompProfile {
   return structuredClone(dockerDefault) as DockerSeccompProfile;
 }
 
+/**
+ * Docker's default profile converted for a container with these capabilities, on this machine.
+ * toOciSeccomp reads the shared data without changing it and copies what it keeps, so no copy
+ * of the whole profile is made first (dockerDefaultProfile's structuredClone: ~0.2 ms of a run).
+ */
+export function defaultOciSeccomp(opts: ConvertOptions): LinuxSeccomp {
+  return toOciSeccomp(dockerDefault as DockerSeccompProfile, opts);
+}
+
 /** `6.18.44-foo` >= `5.8`? (Docker's kernelGreaterEqualThan: major.minor only). */
 export function kernelAtLeast(release: string, min: string): boolean {
   const parse = (v: string): [number, number] => {
@@ -104,7 +113,7 @@ export interface ConvertOptions {
   kernel?: string;
 }
 
-/** Docker's profile format -> OCI linux.seccomp for a container with these capabilities, on this machine. */
+/** Docker's profile format -> OCI linux.seccomp for a container with these capabilities, on this machine. `profile` is only read. */
 export function toOciSeccomp(profile: DockerSeccompProfile, opts: ConvertOptions): LinuxSeccomp {
   const native = NATIVE[opts.arch ?? process.arch];
   const arch = native?.docker ?? '';

@@ -6,7 +6,7 @@ import { PockerError } from '../../lib/errors.js';
 import { resolveRunOptions } from '../../lib/runtime/options.js';
 import { buildExecSpec, containerSeccomp } from '../../lib/spec/build.js';
 import { DEFAULT_CAPS, CAPABILITIES } from '../../lib/spec/defaults.js';
-import { dockerDefaultProfile, kernelAtLeast, parseSeccompProfile, toOciSeccomp, type DockerSeccompProfile } from '../../lib/spec/seccomp.js';
+import { defaultOciSeccomp, dockerDefaultProfile, kernelAtLeast, parseSeccompProfile, toOciSeccomp, type DockerSeccompProfile } from '../../lib/spec/seccomp.js';
 
 const defaultCaps = DEFAULT_CAPS.map((c) => `CAP_${c}`);
 const mask = (names: string[]) => names.reduce((m, c) => m | (1n << BigInt(CAPABILITIES[c.replace(/^CAP_/, '')]!)), 0n);
@@ -15,6 +15,22 @@ const allowed = (s: ReturnType<typeof toOciSeccomp>, name: string) =>
 
 describe('toOciSeccomp (Docker\'s default profile)', () => {
   const def = toOciSeccomp(dockerDefaultProfile(), { caps: defaultCaps, arch: 'x64', kernel: '6.1.0' });
+
+  it('defaultOciSeccomp converts the shared profile without a copy, and shares nothing with it', () => {
+    const before = JSON.stringify(dockerDefaultProfile());
+    const s = defaultOciSeccomp({ caps: defaultCaps, arch: 'x64', kernel: '6.1.0' });
+    expect(s).toEqual(def);
+    // The result is the caller's: changing it (or freezing it, as containerSeccomp does) leaves the
+    // profile that later conversions read as it was.
+    for (const rule of s.syscalls!) {
+      rule.names.push('changed');
+      for (const a of rule.args ?? []) a.value = 12345;
+      Object.freeze(rule.names);
+    }
+    s.architectures!.push('changed');
+    expect(JSON.stringify(dockerDefaultProfile())).toBe(before);
+    expect(defaultOciSeccomp({ caps: defaultCaps, arch: 'x64', kernel: '6.1.0' })).toEqual(def);
+  });
 
   it('keeps the default action and errno, and the native archMap entry with its sub-architectures', () => {
     expect(def.defaultAction).toBe('SCMP_ACT_ERRNO');
