@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PockerError } from '../../lib/errors.js';
 import type { RunOptions } from '../../lib/types.js';
@@ -266,6 +266,39 @@ describe('the CLI entry', () => {
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the CLI\'s end', () => {
+  // cliMain (lib/cli/program.ts): a command that leaves nothing behind ends the process by itself,
+  // with no timer made (a process's first timer costs ~0.6 ms: issue 12); one that leaves a handle
+  // open (here an interval) is still ended, with its exit code, by the grace timer.
+  const countTimers = 'data:text/javascript,import {writeSync} from "node:fs";let n=0;const s=globalThis.setTimeout;globalThis.setTimeout=(...a)=>{n++;return s(...a)};process.on("exit",(c)=>writeSync(2,"timers="+n+" code="+c+"\\n"))';
+
+  it('ends by itself, without a timer, when the command leaves nothing behind (ps, images)', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'pocker-end-'));
+    try {
+      for (const args of [['ps'], ['images', '-q']]) {
+        const r = spawnSync(process.execPath, ['--import', countTimers, join(repo, 'bin', 'pocker.cjs'), '--root', empty, ...args], { encoding: 'utf8', timeout: 60_000 });
+        expect(r.stderr, args[0]).toBe('timers=0 code=0\n');
+        expect(r.status).toBe(0);
+      }
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('ends a command that left a handle open, with its exit code', () => {
+    const program = pathToFileURL(join(repo, 'dist', 'cli', 'program.js')).href;
+    const r = spawnSync(process.execPath, ['--import', countTimers, '--input-type=module', '-e', `
+      import { cliMain, createBaseProgram } from ${JSON.stringify(program)};
+      await cliMain(['node', 'pocker', 'probe'], async () => 0, (argv, ctx) => {
+        const p = createBaseProgram(ctx);
+        p.command('probe').action(() => { setInterval(() => {}, 60_000); ctx.exitCode = 3; });
+        return p;
+      });`], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('timers=1 code=3\n');
+    expect(r.status).toBe(3);
   });
 });
 
