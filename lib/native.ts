@@ -166,6 +166,12 @@ export interface NativeAddon {
   netAddresses(pid?: number): NetAddress[];
   /** The main table's unicast routes (IPv4 and IPv6) of this namespace. */
   netRoutes(): NetRoute[];
+  /**
+   * Can this process bind `host:port` (an IP address, or '0.0.0.0' / '::' for all)? 0 when it can,
+   * else the errno of the failing call (EADDRINUSE: something of this host holds it). Binds as
+   * Node's net and dgram would (TCP: SO_REUSEADDR, bind, listen), and closes the socket at once.
+   */
+  netBindTest(protocol: 'tcp' | 'udp', host: string, port: number): number;
   /** netLinks(), netAddresses() and netRoutes() of this namespace at once: one socket, one link dump. */
   netSnapshot(): NetSnapshot;
   /**

@@ -4,6 +4,7 @@
 // reconcile, nothing left behind by a failed allocation.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -104,6 +105,40 @@ describe('host port allocation', () => {
     const bad = await allocatePorts(root, newId(), parsePublish(['192.0.2.55:18102:80']), '172.17.0.2').catch((e: unknown) => e);
     expect(bad).toMatchObject({ code: 'ERR_POCKER_INVALID', step: 'network' });
     expect((bad as Error).message).toMatch(/cannot assign requested address/);
+  });
+
+  it('the bind test (the addon\'s netBindTest) sees UDP and IPv6 holders, and frees what it bound', async () => {
+    const root = tempRoot();
+    // A UDP socket of this host on 127.0.0.1:18110, and a TCP listener on [::1]:18111.
+    const udp = createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(18110, '127.0.0.1', resolve));
+    const v6 = await listen(18111, '::1');
+    try {
+      const err = await allocatePorts(root, newId(), parsePublish(['127.0.0.1:18110:53/udp']), '172.17.0.2').catch((e: unknown) => e);
+      expect((err as Error).message).toBe('Bind for 127.0.0.1:18110 failed: port is already allocated (a process of this host listens on it)');
+      // The TCP port of the same number is free; so is UDP on another address.
+      await allocatePorts(root, newId(), parsePublish(['127.0.0.1:18110:53']), '172.17.0.2');
+      const v6err = await allocatePorts(root, newId(), parsePublish(['[::1]:18111:80']), '172.17.0.2').catch((e: unknown) => e);
+      expect((v6err as Error).message).toBe('Bind for [::1]:18111 failed: port is already allocated (a process of this host listens on it)');
+      // All addresses of both families (`::`, dual-stack as the kernel's default) overlap [::1].
+      await expect(allocatePorts(root, newId(), parsePublish(['[::]:18111:80']), '172.17.0.2')).rejects.toThrow(/port is already allocated/);
+      expect(claimFiles(root)).toEqual(['tcp-127.0.0.1-18110']);
+    } finally {
+      udp.close();
+      v6.close();
+    }
+    // What the test bound is closed again: a host process can take every port the checks used.
+    for (const [port, host] of [[18112, '0.0.0.0'], [18113, '::']] as const) {
+      await allocatePorts(root, newId(), parsePublish([`${host.includes(':') ? `[${host}]` : host}:${port}:80`]), '172.17.0.2');
+      (await listen(port, host)).close();
+    }
+    const udp2 = createSocket('udp4');
+    await allocatePorts(root, newId(), parsePublish(['127.0.0.1:18114:53/udp']), '172.17.0.2');
+    await new Promise<void>((resolve, reject) => {
+      udp2.once('error', reject);
+      udp2.bind(18114, '127.0.0.1', resolve);
+    });
+    udp2.close();
   });
 
   it('stale claims (dead container, dead allocator) are taken over and reconciled; live ones stay', async () => {
