@@ -30,14 +30,24 @@ const noExecutor: RunExecutor = async () => {
   throw new CliError('internal: this bundle does not run containers', { code: 'ERR_POCKER' });
 };
 
-/** The bundle for `names`, whose program is made by `registers` (in createProgram's order). */
-export function singleCommand(names: readonly string[], registers: readonly Register[], execute: RunExecutor = noExecutor): SingleCommandBundle {
+/**
+ * A registration of the bundle: the top-level commands it makes (its module's MODULE_NAMES entry,
+ * or fewer), and the function that makes them.
+ */
+export type BundleRegister = readonly [commands: readonly string[], register: Register];
+
+/**
+ * The bundle for `names`, whose program is made by `registers` (in createProgram's order): for a
+ * command line, only the registrations that make its command (as ./entry.ts's modulesFor), so a
+ * bundle of several modules (`run`, `create`, `start`) builds one module's commands per start.
+ */
+export function singleCommand(names: readonly string[], registers: readonly BundleRegister[], execute: RunExecutor = noExecutor): SingleCommandBundle {
   const programFor = async (argv: readonly string[], ctx: CliContext): Promise<Command> => {
     const name = commandToRun(argv);
     // bin/pocker.cjs and main() checked the raw command line; normalizeArgv keeps its first word.
     if (name === undefined || !names.includes(name)) throw new CliError(`internal: the ${names[0]} bundle cannot run ${name ?? 'this command line'}`, { code: 'ERR_POCKER' });
     const program = createBaseProgram(ctx);
-    for (const register of registers) register(program, ctx, version);
+    for (const [commands, register] of registers) if (commands.includes(name)) register(program, ctx, version);
     return program;
   };
   return {

@@ -43,7 +43,7 @@ function endIfIdle(code: number): void {
 }
 
 /** The commands whose code cache is warmed by running their first part (warmUp). */
-export const WARMED_COMMANDS = ['ps', 'images', 'run', 'inspect'] as const;
+export const WARMED_COMMANDS = ['ps', 'images', 'run', 'create', 'inspect'] as const;
 
 /** The container warmUp creates in its root (`pocker create`, a process of its own) for `inspect`. */
 const WARM_CONTAINER = 'pocker-cache-warm';
@@ -58,7 +58,8 @@ const WARM_CONTAINER = 'pocker-cache-warm';
  * fails, a missing one). `run`, as root (CI's build and the published package's), runs a real
  * container, `run --rm --network none host true` in `root` under a cgroup parent of its own
  * (`pocker-cache-<pid>`, removed after), so that the cache holds the whole path of a `pocker run`,
- * launch, wait and removal included (bench/README.md: ~5-8 ms of CPU less per run here). Not root,
+ * launch, wait and removal included (bench/README.md: ~5-8 ms of CPU less per run here); `create`
+ * creates a container there the same way (a record only: nothing runs). Not root,
  * with POCKER_BUILD_NO_CONTAINER=1 (a build that must not start one), or when that run fails, the
  * same command line is only parsed and resolved (resolveRunOptions, detectCgroups: reads only) by
  * an executor that starts nothing. Any other command only builds its program.
@@ -73,8 +74,10 @@ export async function warmUp(command: string, root: string, build: ProgramBuilde
   const parent = `pocker-cache-${process.pid}`;
   const argv = ['node', 'pocker', ...(command === 'run'
     ? ['run', '--rm', '--root', root, '--network', 'none', '--cgroup-parent', parent, 'host', 'true']
-    : ['--root', root, command, ...(command === 'inspect' ? [WARM_CONTAINER] : [])])];
-  if (command === 'run' && execute && process.geteuid?.() === 0 && process.env.POCKER_BUILD_NO_CONTAINER !== '1') {
+    : command === 'create'
+      ? ['create', '--root', root, '--network', 'none', '--cgroup-parent', parent, 'host', 'true']
+      : ['--root', root, command, ...(command === 'inspect' ? [WARM_CONTAINER] : [])])];
+  if ((command === 'run' || command === 'create') && execute && process.geteuid?.() === 0 && process.env.POCKER_BUILD_NO_CONTAINER !== '1') {
     try {
       if ((await cliMain(argv, execute, (normalized, ctx) => build(normalized, ctx))) === 0) return 0;
     } finally {

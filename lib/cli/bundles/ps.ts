@@ -2,4 +2,4 @@
 import { addPsOnly } from '../containers.js';
 import { singleCommand } from '../single.js';
 
-export const { names, programFor, main, warmUp } = singleCommand(['ps'], [addPsOnly]);
+export const { names, programFor, main, warmUp } = singleCommand(['ps'], [[['ps'], addPsOnly]]);
