@@ -81,7 +81,9 @@ export async function warmUp(command: string, root: string, build: ProgramBuilde
       : ['--root', root, command, ...(command === 'inspect' ? [WARM_CONTAINER] : [])])];
   if ((command === 'run' || command === 'create') && execute && process.geteuid?.() === 0 && process.env.POCKER_BUILD_NO_CONTAINER !== '1') {
     try {
-      if ((await cliMain(argv, execute, (normalized, ctx) => build(normalized, ctx))) === 0) return 0;
+      const code = await cliMain(argv, execute, (normalized, ctx) => build(normalized, ctx));
+      if (code === 0 && command === 'create') return await warmStart(root, execute, build);
+      if (code === 0) return 0;
     } finally {
       await removeCgroupParent(parent);
     }
@@ -102,6 +104,26 @@ export async function warmUp(command: string, root: string, build: ProgramBuilde
     return 0;
   };
   return cliMain(argv, resolveOnly, (normalized, ctx) => build(normalized, ctx));
+}
+
+/**
+ * The rest of the create bundle's warm-up, as root, after `create` made a container in `root`:
+ * `start` of it (detached), and `start -a` of a second one, in this process, so that start's and
+ * attach's functions are in the cache too; both run `true` under the warm-up's cgroup parent and
+ * are waited for (the library's waitContainer) before it is removed.
+ */
+async function warmStart(root: string, execute: RunExecutor, build: ProgramBuilder): Promise<number> {
+  const { listContainers } = await import('../state/api.js');
+  const [first] = await listContainers({ all: true, root });
+  if (!first) return 1;
+  const parent = `pocker-cache-${process.pid}`;
+  const line = (...args: string[]) => cliMain(['node', 'pocker', '--root', root, ...args], execute, (normalized, ctx) => build(normalized, ctx));
+  let code = await line('start', first.id);
+  if (code === 0) code = await line('create', '--name', 'pocker-cache-warm-attach', '--network', 'none', '--cgroup-parent', parent, 'host', 'true');
+  if (code === 0) code = await line('start', '-a', 'pocker-cache-warm-attach');
+  const { waitContainer } = await import('../runtime/lifecycle.js');
+  await waitContainer(first.id, { root }).catch(() => undefined);
+  return code;
 }
 
 /**
