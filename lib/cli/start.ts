@@ -43,10 +43,12 @@ function endIfIdle(code: number): void {
 }
 
 /** The commands whose code cache is warmed by running their first part (warmUp). */
-export const WARMED_COMMANDS = ['ps', 'images', 'run', 'create', 'inspect'] as const;
+export const WARMED_COMMANDS = ['ps', 'images', 'run', 'create', 'inspect', 'exec', 'logs'] as const;
 
 /** The container warmUp creates in its root (`pocker create`, a process of its own) for `inspect`. */
 const WARM_CONTAINER = 'pocker-cache-warm';
+/** The container the create bundle's warm-up creates (and then starts, as root). */
+const WARM_CREATED = 'pocker-cache-warm-created';
 /** The running container warmUp starts there for `kill`, `wait` and `stop` (as root only). */
 const WARM_RUNNING = 'pocker-cache-warm-running';
 
@@ -61,7 +63,9 @@ const WARM_RUNNING = 'pocker-cache-warm-running';
  * container, `run --rm --network none host true` in `root` under a cgroup parent of its own
  * (`pocker-cache-<pid>`, removed after), so that the cache holds the whole path of a `pocker run`,
  * launch, wait and removal included (bench/README.md: ~5-8 ms of CPU less per run here); `create`
- * creates a container there the same way (a record only: nothing runs). Not root,
+ * creates a container there the same way and then starts it (warmStart). `inspect` (the containers
+ * bundle), `exec` and `logs` run against containers made by processes of their own
+ * (warmContainerCommands, warmOnContainer). Not root,
  * with POCKER_BUILD_NO_CONTAINER=1 (a build that must not start one), or when that run fails, the
  * same command line is only parsed and resolved (resolveRunOptions, detectCgroups: reads only) by
  * an executor that starts nothing. Any other command only builds its program.
@@ -77,7 +81,7 @@ export async function warmUp(command: string, root: string, build: ProgramBuilde
   const argv = ['node', 'pocker', ...(command === 'run'
     ? ['run', '--rm', '--root', root, '--network', 'none', '--cgroup-parent', parent, 'host', 'true']
     : command === 'create'
-      ? ['create', '--root', root, '--network', 'none', '--cgroup-parent', parent, 'host', 'true']
+      ? ['create', '--root', root, '--name', WARM_CREATED, '--network', 'none', '--cgroup-parent', parent, 'host', 'true']
       : ['--root', root, command, ...(command === 'inspect' ? [WARM_CONTAINER] : [])])];
   if ((command === 'run' || command === 'create') && execute && process.geteuid?.() === 0 && process.env.POCKER_BUILD_NO_CONTAINER !== '1') {
     try {
@@ -89,6 +93,7 @@ export async function warmUp(command: string, root: string, build: ProgramBuilde
     }
   }
   if (command === 'inspect') return warmContainerCommands(root, parent, build);
+  if (command === 'exec' || command === 'logs') return warmOnContainer(command, root, parent, build);
   // Only warming: what these throw where the build runs (not root, no cgroup mounts) does not matter.
   const resolveOnly: RunExecutor = async (options) => {
     try {
@@ -107,23 +112,54 @@ export async function warmUp(command: string, root: string, build: ProgramBuilde
 }
 
 /**
- * The rest of the create bundle's warm-up, as root, after `create` made a container in `root`:
+ * The rest of the create bundle's warm-up, as root, after `create` made WARM_CREATED in `root`:
  * `start` of it (detached), and `start -a` of a second one, in this process, so that start's and
- * attach's functions are in the cache too; both run `true` under the warm-up's cgroup parent and
- * are waited for (the library's waitContainer) before it is removed.
+ * attach's functions are in the cache too. Both run `true` under the warm-up's cgroup parent; a
+ * `pocker wait` (a process of its own) waits for the detached one before the parent is removed.
  */
 async function warmStart(root: string, execute: RunExecutor, build: ProgramBuilder): Promise<number> {
-  const { listContainers } = await import('../state/api.js');
-  const [first] = await listContainers({ all: true, root });
-  if (!first) return 1;
   const parent = `pocker-cache-${process.pid}`;
   const line = (...args: string[]) => cliMain(['node', 'pocker', '--root', root, ...args], execute, (normalized, ctx) => build(normalized, ctx));
-  let code = await line('start', first.id);
-  if (code === 0) code = await line('create', '--name', 'pocker-cache-warm-attach', '--network', 'none', '--cgroup-parent', parent, 'host', 'true');
-  if (code === 0) code = await line('start', '-a', 'pocker-cache-warm-attach');
-  const { waitContainer } = await import('../runtime/lifecycle.js');
-  await waitContainer(first.id, { root }).catch(() => undefined);
+  let code = await line('start', WARM_CREATED);
+  if (code === 0) code = await line('create', '--name', `${WARM_CREATED}-attached`, '--network', 'none', '--cgroup-parent', parent, 'host', 'true');
+  if (code === 0) code = await line('start', '-a', `${WARM_CREATED}-attached`);
+  const { spawnSync } = await import('node:child_process');
+  const { packageRoot } = await import('../paths.js');
+  spawnSync(process.execPath, [join(packageRoot, 'bin', 'pocker.cjs'), '--root', root, 'wait', WARM_CREATED], { stdio: 'ignore' });
   return code;
+}
+
+/**
+ * The exec and logs bundles' warm-up, as root: `exec` runs `true` in a container that `pocker run
+ * -d` started (`sleep`), `logs` reads one that `pocker run` ran to its end (`echo`), each under the
+ * warm-up's cgroup parent; `pocker rm -f` removes it after. Those three are processes of their
+ * own (their functions stay out of this cache); `exec` or `logs` runs in this one. Not root, or
+ * with POCKER_BUILD_NO_CONTAINER=1, only the program is built.
+ */
+async function warmOnContainer(command: 'exec' | 'logs', root: string, parent: string, build: ProgramBuilder): Promise<number> {
+  const noExecutor: RunExecutor = async () => 0;
+  if (process.geteuid?.() !== 0 || process.env.POCKER_BUILD_NO_CONTAINER === '1') {
+    await build(['node', 'pocker', command], { env: {}, execute: noExecutor, writeErr: () => {}, exitCode: 0 });
+    return 0;
+  }
+  const { spawnSync } = await import('node:child_process');
+  const { packageRoot } = await import('../paths.js');
+  const bin = join(packageRoot, 'bin', 'pocker.cjs');
+  const pk = (...args: string[]) => spawnSync(process.execPath, [bin, '--root', root, ...args], { stdio: 'ignore' }).status;
+  const name = `pocker-cache-warm-${command}`;
+  try {
+    // A foreground container is removed when it ends: `logs` reads a detached one, once it ended.
+    const started = command === 'exec'
+      ? pk('run', '-d', '--name', name, '--network', 'none', '--cgroup-parent', parent, 'host', 'sleep', '600')
+      : pk('run', '-d', '--name', name, '--network', 'none', '--cgroup-parent', parent, 'host', 'echo', 'pocker');
+    if (started !== 0) return started ?? 1;
+    if (command === 'logs') pk('wait', name);
+    const line = command === 'exec' ? ['exec', name, 'true'] : ['logs', name];
+    return await cliMain(['node', 'pocker', '--root', root, ...line], noExecutor, (normalized, ctx) => build(normalized, ctx));
+  } finally {
+    pk('rm', '-f', name);
+    await removeCgroupParent(parent);
+  }
 }
 
 /**
