@@ -47,6 +47,8 @@ export const WARMED_COMMANDS = ['ps', 'images', 'run', 'create', 'inspect', 'exe
 
 /** The container warmUp creates in its root (`pocker create`, a process of its own) for `inspect`. */
 const WARM_CONTAINER = 'pocker-cache-warm';
+/** A bound on each process the warm-ups start (a build must not hang where something went wrong). */
+const WARM_TIMEOUT_MS = 60_000;
 /** The container the create bundle's warm-up creates (and then starts, as root). */
 const WARM_CREATED = 'pocker-cache-warm-created';
 /** The running container warmUp starts there for `kill`, `wait` and `stop` (as root only). */
@@ -120,12 +122,14 @@ export async function warmUp(command: string, root: string, build: ProgramBuilde
 async function warmStart(root: string, execute: RunExecutor, build: ProgramBuilder): Promise<number> {
   const parent = `pocker-cache-${process.pid}`;
   const line = (...args: string[]) => cliMain(['node', 'pocker', '--root', root, ...args], execute, (normalized, ctx) => build(normalized, ctx));
-  let code = await line('start', WARM_CREATED);
+  const started = await line('start', WARM_CREATED);
+  let code = started;
   if (code === 0) code = await line('create', '--name', `${WARM_CREATED}-attached`, '--network', 'none', '--cgroup-parent', parent, 'host', 'true');
   if (code === 0) code = await line('start', '-a', `${WARM_CREATED}-attached`);
   const { spawnSync } = await import('node:child_process');
   const { packageRoot } = await import('../paths.js');
-  spawnSync(process.execPath, [join(packageRoot, 'bin', 'pocker.cjs'), '--root', root, 'wait', WARM_CREATED], { stdio: 'ignore' });
+  // `true` ends at once; the timeout only bounds a build on a machine where something went wrong.
+  if (started === 0) spawnSync(process.execPath, [join(packageRoot, 'bin', 'pocker.cjs'), '--root', root, 'wait', WARM_CREATED], { stdio: 'ignore', timeout: WARM_TIMEOUT_MS });
   return code;
 }
 
@@ -145,7 +149,7 @@ async function warmOnContainer(command: 'exec' | 'logs', root: string, parent: s
   const { spawnSync } = await import('node:child_process');
   const { packageRoot } = await import('../paths.js');
   const bin = join(packageRoot, 'bin', 'pocker.cjs');
-  const pk = (...args: string[]) => spawnSync(process.execPath, [bin, '--root', root, ...args], { stdio: 'ignore' }).status;
+  const pk = (...args: string[]) => spawnSync(process.execPath, [bin, '--root', root, ...args], { stdio: 'ignore', timeout: WARM_TIMEOUT_MS }).status;
   const name = `pocker-cache-warm-${command}`;
   try {
     // A foreground container is removed when it ends: `logs` reads a detached one, once it ended.
@@ -174,9 +178,9 @@ async function warmContainerCommands(root: string, parent: string, build: Progra
   const { spawnSync } = await import('node:child_process');
   const { packageRoot } = await import('../paths.js');
   const bin = join(packageRoot, 'bin', 'pocker.cjs');
-  spawnSync(process.execPath, [bin, '--root', root, 'create', '--name', WARM_CONTAINER, '--network', 'none', 'host', 'true'], { stdio: 'ignore' });
+  spawnSync(process.execPath, [bin, '--root', root, 'create', '--name', WARM_CONTAINER, '--network', 'none', 'host', 'true'], { stdio: 'ignore', timeout: WARM_TIMEOUT_MS });
   const running = process.geteuid?.() === 0 && process.env.POCKER_BUILD_NO_CONTAINER !== '1' &&
-    spawnSync(process.execPath, [bin, '--root', root, 'run', '-d', '--name', WARM_RUNNING, '--network', 'none', '--cgroup-parent', parent, 'host', 'sleep', '600'], { stdio: 'ignore' }).status === 0;
+    spawnSync(process.execPath, [bin, '--root', root, 'run', '-d', '--name', WARM_RUNNING, '--network', 'none', '--cgroup-parent', parent, 'host', 'sleep', '600'], { stdio: 'ignore', timeout: WARM_TIMEOUT_MS }).status === 0;
   const noExecutor: RunExecutor = async () => 0;
   const lines = [
     ['inspect', WARM_CONTAINER],
@@ -187,10 +191,16 @@ async function warmContainerCommands(root: string, parent: string, build: Progra
   try {
     for (const line of lines) {
       const c = await cliMain(['node', 'pocker', '--root', root, ...line], noExecutor, (normalized, ctx) => build(normalized, ctx));
-      // `wait` exits with the container's status (137: killed).
-      if (code === 0 && c !== 0 && line[0] !== 'wait') code = c;
+      // `wait` exits with the container's status (137: killed). Anything else that fails ends the
+      // warm-up (a `wait` after a failed `kill` would wait out the sleep).
+      if (c !== 0 && line[0] !== 'wait') {
+        code = c;
+        break;
+      }
     }
   } finally {
+    // What is left after a failure goes (a process of its own; nothing to do when all went).
+    if (code !== 0) spawnSync(process.execPath, [bin, '--root', root, 'rm', '-f', WARM_CONTAINER, ...(running ? [WARM_RUNNING] : [])], { stdio: 'ignore', timeout: WARM_TIMEOUT_MS });
     if (running) await removeCgroupParent(parent);
   }
   return code;
