@@ -150,6 +150,14 @@ export interface NativeAddon {
    * process is there (any more). Errors have step `kill`.
    */
   signalVerified(pid: number, start: number, parent: number, signal: number): boolean;
+  /**
+   * Watches the process at `pid` whose start time is `start` (0: any) through a pidfd: onExit is
+   * called once when it ends. An id for unwatchExit, or 0 when no such process lives. The watch
+   * never keeps the process alive by itself (its poll handle is unref'd).
+   */
+  watchExit(pid: number, start: number, onExit: () => void): number;
+  /** Ends a watch without calling it (nothing for one that has ended). */
+  unwatchExit(id: number): void;
   // Networking, in the caller's network namespace unless a pid is given (then inside that process's;
   // the Node thread itself never changes namespace).
   /** The links of this namespace. */

@@ -6,10 +6,12 @@
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 
 #include "addon/addon.h"
 #include "common/util.h"
@@ -65,10 +67,105 @@ Napi::Value SignalVerified(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
+// An exit watch: a pidfd polled on the loop (unref'd: a watch never keeps the process alive; the
+// waiter's own timer does), calling onExit once when the process ends. Main thread only.
+struct ExitWatch {
+  uint32_t id = 0;
+  Napi::Env env = nullptr;
+  Fd pidfd;
+  uv_poll_t* poll = nullptr;
+  Napi::FunctionReference onExit;
+  Napi::AsyncContext* ctx = nullptr;
+};
+
+std::map<uint32_t, ExitWatch*> gWatches;
+uint32_t gNextWatch = 1;
+
+// Ends watch `w`: its poll closed (the handle freed by libuv's close callback), the callback and
+// context released, the watch forgotten and freed.
+void endWatch(ExitWatch* w) {
+  gWatches.erase(w->id);
+  uv_poll_stop(w->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(w->poll), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+  w->onExit.Reset();
+  delete w->ctx;
+  delete w;
+}
+
+void onWatchReadable(uv_poll_t* h, int status, int events) {
+  (void)status;
+  (void)events;
+  auto* w = static_cast<ExitWatch*>(h->data);
+  Napi::Env env = w->env;
+  Napi::HandleScope scope(env);
+  Napi::Function cb = w->onExit.Value();
+  Napi::AsyncContext* ctx = w->ctx;
+  w->ctx = nullptr;
+  endWatch(w);
+  // After the watch is gone: the callback may start another one, or unwatch this id (a no-op now).
+  cb.MakeCallback(env.Global(), {}, *ctx);
+  delete ctx;
+}
+
+// watchExit(pid, start, onExit): an id (> 0) once the process at `pid` whose start time is `start`
+// (field 22 of its stat; 0: any) is watched, onExit called when it ends; 0 when no such process
+// lives (gone already, a zombie, or another one at that pid: nothing to wait for).
+Napi::Value WatchExit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsFunction())
+    return throwTypeError(env, "watchExit(pid: number, start: number, onExit: () => void)");
+  int64_t pid = info[0].As<Napi::Number>().Int64Value();
+  double start = info[1].As<Napi::Number>().DoubleValue();
+  if (pid <= 0 || pid > 0x7fffffff) return Napi::Number::New(env, 0);
+  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)));
+  if (!pidfd) {
+    if (errno == ESRCH) return Napi::Number::New(env, 0);
+    return throwSystemError(env, errno, "pidfd_open", "", "wait");
+  }
+  // Checked after pidfd_open: the pidfd holds the process found now, so a pid reused later
+  // cannot be the one watched.
+  uint64_t st = 0;
+  pid_t pp = 0;
+  bool zombie = false;
+  if (!procStat(static_cast<pid_t>(pid), &st, &pp, &zombie) || zombie || (start > 0 && static_cast<double>(st) != start))
+    return Napi::Number::New(env, 0);
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return throwSystemError(env, EINVAL, "uv_default_loop", "", "wait");
+  auto* w = new ExitWatch;
+  w->env = env;
+  w->pidfd = std::move(pidfd);
+  w->poll = new uv_poll_t;
+  if (int e = uv_poll_init(loop, w->poll, w->pidfd.get())) {
+    delete w->poll;
+    delete w;
+    return throwSystemError(env, -e, "uv_poll_init", "", "wait");
+  }
+  w->poll->data = w;
+  w->onExit = Napi::Persistent(info[2].As<Napi::Function>());
+  w->ctx = new Napi::AsyncContext(env, "pocker:watchExit");
+  w->id = gNextWatch++;
+  if (gNextWatch == 0) gNextWatch = 1;
+  gWatches[w->id] = w;
+  uv_poll_start(w->poll, UV_READABLE, onWatchReadable);
+  uv_unref(reinterpret_cast<uv_handle_t*>(w->poll));
+  return Napi::Number::New(env, w->id);
+}
+
+// unwatchExit(id): ends a watch without calling it (a no-op for one that ended).
+Napi::Value UnwatchExit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return throwTypeError(env, "unwatchExit(id: number)");
+  auto it = gWatches.find(static_cast<uint32_t>(info[0].As<Napi::Number>().Int64Value()));
+  if (it != gWatches.end()) endWatch(it->second);
+  return env.Undefined();
+}
+
 }  // namespace
 
 void initProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("signalVerified", Napi::Function::New(env, SignalVerified, "signalVerified"));
+  exports.Set("watchExit", Napi::Function::New(env, WatchExit, "watchExit"));
+  exports.Set("unwatchExit", Napi::Function::New(env, UnwatchExit, "unwatchExit"));
 }
 
 }  // namespace pocker

@@ -30,7 +30,6 @@ import {
   type ListedContainer,
   type RootOptions,
 } from '../container/index.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 import { PockerError, foregroundError, invalid, notRunningError } from '../errors.js';
 import { cgroupParentsOfProcess, cgroupProcs } from '../cgroup/index.js';
@@ -53,17 +52,39 @@ export { foregroundError, notRunningError } from '../errors.js';
 /** Polls until the container has exited or `ms` passed (`Infinity` waits forever); null when its directory went away. */
 async function waitExited(c: ContainerEntry, ms: number): Promise<ListedContainer | null> {
   const end = Date.now() + ms;
-  // Short at first (a killed container ends within a few ms, and stop/rm wait on this), then
-  // longer, so that a long `wait` costs next to nothing.
+  // The container's monitor records how it ended and then exits: its exit ends each wait below at
+  // once (a pidfd). The wait is also bounded, short at first, then longer (a container whose
+  // monitor stays, restarting it, or one with no monitor of ours to watch), so that a long `wait`
+  // costs next to nothing.
   let delay = 10;
   for (;;) {
     if (!existsSync(c.dir)) return null;
     const now = describeContainer(c);
     if (now.status === 'exited') return now;
     if (Date.now() >= end) return now;
-    await sleep(delay);
+    await processEnd(now.state?.monitorPid ?? 0, now.state?.monitorStart, Math.min(delay, end - Date.now()));
     delay = Math.min(delay * 1.5, 200);
   }
+}
+
+/**
+ * Resolves when the process `pid` (with start time `start`, when known) has ended, or after `ms`,
+ * whichever is first: the addon watches its pidfd, so an exit is seen at once, not at the next
+ * poll (`stop`, `rm -f` and `wait` waited up to 10-200 ms past it). At once when no such process
+ * lives; only the timer without a pid.
+ */
+function processEnd(pid: number, start: number | undefined, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    let watch = 0;
+    const done = (): void => {
+      clearTimeout(timer);
+      if (watch) native().unwatchExit(watch);
+      watch = 0;
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(0, ms));
+    if (pid > 0 && (watch = native().watchExit(pid, start ?? 0, done)) === 0) done();
+  });
 }
 
 /** Options of stopContainer(). */
@@ -255,7 +276,7 @@ async function removeLocked(root: string, c: ListedContainer, force: boolean): P
   }
   // Waits (briefly) for the monitor to end, so that it has removed the cgroups.
   const monitorPid = c.state?.monitorPid ?? 0;
-  for (let i = 0; i < 500 && isPockerInit(monitorPid); i++) await sleep(10);
+  if (isPockerInit(monitorPid)) await processEnd(monitorPid, c.state?.monitorStart, 5000);
   // A monitor (or, before it took over, the creating process, or a start) that died could not
   // clean up: kill what is left in the container's cgroups and remove them.
   await releaseNetworkOf(root, c.id);
@@ -335,8 +356,7 @@ export async function renameContainer(ref: string, name: string, options: StateO
 /** Waits (up to `ms`) for the container's monitor to end, so that it has cleaned up after itself. */
 async function waitMonitorGone(c: ListedContainer, ms = 5000): Promise<void> {
   const pid = c.state?.monitorPid ?? 0;
-  const end = Date.now() + ms;
-  while (isPockerInit(pid) && Date.now() < end) await sleep(50);
+  if (isPockerInit(pid)) await processEnd(pid, c.state?.monitorStart, ms);
 }
 
 /**

@@ -1,7 +1,7 @@
 // The addon's signalVerified (cpp/addon/process.cpp): a pid from a record is signalled only when
 // the process there is the one recorded (start time, or parent for a record without one), through
 // a pidfd. The processes are children of this test.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -53,5 +53,57 @@ describe('signalVerified', () => {
     expect(native().signalVerified(0, 0, 0, 9)).toBe(false);
     expect(native().signalVerified(-1, 0, 0, 9)).toBe(false);
     expect(native().signalVerified(2 ** 22 + 1, 0, 0, 9)).toBe(false);
+  });
+});
+
+describe('watchExit', () => {
+  // The wake-up of stop, rm -f and wait (lib/runtime/lifecycle.ts processEnd): a pidfd, polled on
+  // the loop, unref'd.
+  it('calls back once when the process with the recorded start time ends; 0 for another one or none', async () => {
+    const c = await sleeper();
+    const pid = c.pid!;
+    expect(native().watchExit(pid, startOf(pid) + 1, () => {})).toBe(0);
+    expect(native().watchExit(2 ** 22 + 1, 0, () => {})).toBe(0);
+    let calls = 0;
+    const ended = new Promise<void>((resolve) => {
+      const id = native().watchExit(pid, startOf(pid), () => {
+        calls++;
+        resolve();
+      });
+      expect(id).toBeGreaterThan(0);
+    });
+    c.kill('SIGKILL');
+    await ended;
+    await exited(c);
+    expect(calls).toBe(1);
+    // Gone: nothing to watch.
+    expect(native().watchExit(pid, 0, () => {})).toBe(0);
+  });
+
+  it('unwatchExit ends a watch without calling it', async () => {
+    const c = await sleeper();
+    let called = false;
+    const id = native().watchExit(c.pid!, 0, () => {
+      called = true;
+    });
+    native().unwatchExit(id);
+    native().unwatchExit(id); // a second time: nothing
+    // A second watch of the same process sees its end: the first one, gone, is not called.
+    const ended = new Promise<void>((resolve) => native().watchExit(c.pid!, 0, resolve));
+    c.kill('SIGKILL');
+    await ended;
+    expect(called).toBe(false);
+  });
+
+  it('never keeps the process alive by itself (its poll handle is unref\'d)', async () => {
+    const c = await sleeper();
+    // A process whose only handle is a watch of a sleep that lasts 600 s ends at once (the built
+    // library: the global setup builds dist/).
+    const script = `const { native } = await import(${JSON.stringify(new URL('../../dist/native.js', import.meta.url).href)});
+      console.log(native().watchExit(${c.pid}, 0, () => console.log('called')) > 0 ? 'watching' : 'none');`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stdout, r.stderr).toBe('watching\n');
+    expect(r.status).toBe(0);
+    expect(processAlive(c.pid!)).toBe(true);
   });
 });
