@@ -39,7 +39,7 @@ import { containerEventAttributes, recordEvent } from '../state/events.js';
 import { treeSize } from '../state/stats.js';
 import type { ExitStatus } from '../types.js';
 import { exitFromMonitor, faultPoint, start } from './run.js';
-import { normalizeSignal, signalDetached, signalMonitor, signalName, signalNumber, signalTo, signalWorkload } from './signals.js';
+import { normalizeSignal, processEnd, signalDetached, signalMonitor, signalName, signalNumber, signalTo, signalWorkload } from './signals.js';
 import { removeAnonymousVolumes } from '../volume/index.js';
 
 type StateOptions = RootOptions;
@@ -67,25 +67,6 @@ async function waitExited(c: ContainerEntry, ms: number): Promise<ListedContaine
   }
 }
 
-/**
- * Resolves when the process `pid` (with start time `start`, when known) has ended, or after `ms`,
- * whichever is first: the addon watches its pidfd, so an exit is seen at once, not at the next
- * poll (`stop`, `rm -f` and `wait` waited up to 10-200 ms past it). At once when no such process
- * lives; only the timer without a pid.
- */
-function processEnd(pid: number, start: number | undefined, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    let watch = 0;
-    const done = (): void => {
-      clearTimeout(timer);
-      if (watch) native().unwatchExit(watch);
-      watch = 0;
-      resolve();
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    if (pid > 0 && (watch = native().watchExit(pid, start ?? 0, done)) === 0) done();
-  });
-}
 
 /** Options of stopContainer(). */
 export interface StopOptions extends StateOptions {

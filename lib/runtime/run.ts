@@ -35,7 +35,7 @@ import type { Container, ExitStatus, RunOptions, StdioOption } from '../types.js
 import { attachDir, attachFd, type Attachment } from './attach.js';
 import { applyImageDefaults, resolveRunOptions, type ResolvedRunConfig } from './options.js';
 import { removeAnonymousVolumesSync, withContainerVolumes, type ContainerVolume } from '../volume/index.js';
-import { signalDetached, signalName, signalNumber } from './signals.js';
+import { processEnd, signalDetached, signalName, signalNumber } from './signals.js';
 import { buildSpec as buildFullSpec, eventAttributes, type SpecLayout } from '../spec/build.js';
 import { callerIdMaps, checkRootless, isRootless, isUserModeNetwork, prepareDelegated, rootlessCgroupPlan, userModeSetup } from '../rootless/index.js';
 import type { CgroupInfo } from '../cgroup/detect.js';
@@ -310,8 +310,9 @@ export async function exitFromMonitor(dir: string, tty: boolean): Promise<ExitSt
   return a.exited;
 }
 
-/** Polls a detached container's state until it has exited. With `rm` its directory goes away
- * instead: the status is then the monitor's (exitFromMonitor), else unknown (exitCode -1). */
+/** Waits until a detached container has exited (its state; woken by its monitor's exit, polled as
+ * the bound). With `rm` its directory goes away instead: the status is then the monitor's
+ * (exitFromMonitor), else unknown (exitCode -1). */
 async function waitDetached(dir: string): Promise<ExitStatus> {
   let run: StoredRun | undefined;
   try {
@@ -320,10 +321,12 @@ async function waitDetached(dir: string): Promise<ExitStatus> {
     /* unreadable: polled below */
   }
   if (run?.config.rm) {
+    const monitor = effectiveState(dir).state;
     const told = await exitFromMonitor(dir, !!run.config.tty);
     if (told) {
       // As before: wait() resolves once the monitor has removed the container (right after it told us).
-      for (let i = 0; i < 1000 && existsSync(dir); i++) await new Promise((r) => setTimeout(r, 10));
+      // The monitor removes it, then ends: once it has ended, nothing else will.
+      for (let i = 0; i < 1000 && existsSync(dir); i++) if (await processEnd(monitor?.monitorPid ?? 0, monitor?.monitorStart, 10)) break;
       return told;
     }
   }
@@ -334,7 +337,7 @@ async function waitDetached(dir: string): Promise<ExitStatus> {
       return { exitCode: state.exitCode, signal: state.signal ? (signalName(state.signal)) : null, oomKilled: state.oomKilled };
     }
     if (!existsSync(dir)) return { exitCode: -1, signal: null, oomKilled: false };
-    await new Promise((r) => setTimeout(r, 100));
+    await processEnd(state?.monitorPid ?? 0, state?.monitorStart, 100);
   }
 }
 

@@ -59,3 +59,24 @@ export function signalTo(pid: number, sig: NodeJS.Signals | number): void {
 }
 
 export { normalizeSignal, signalName, signalNumber } from '../signals.js';
+
+/**
+ * Resolves when the process `pid` (with start time `start`, when known) has ended, or after `ms`,
+ * whichever is first: the addon watches its pidfd, so an exit is seen at once, not at the next
+ * poll (`stop`, `rm -f`, `wait` and a detached handle's wait() waited up to 10-200 ms past it).
+ * True when the process has ended (or no such process lives), false when the time ran out (and
+ * always without a pid: the timer alone).
+ */
+export function processEnd(pid: number, start: number | undefined, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let watch = 0;
+    const done = (ended: boolean): void => {
+      clearTimeout(timer);
+      if (watch) native().unwatchExit(watch);
+      watch = 0;
+      resolve(ended);
+    };
+    const timer = setTimeout(() => done(false), Math.max(0, ms));
+    if (pid > 0 && (watch = native().watchExit(pid, start ?? 0, () => done(true))) === 0) done(true);
+  });
+}
