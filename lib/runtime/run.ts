@@ -40,6 +40,7 @@ import { buildSpec as buildFullSpec, eventAttributes, type SpecLayout } from '..
 import { callerIdMaps, checkRootless, isRootless, isUserModeNetwork, prepareDelegated, rootlessCgroupPlan, userModeSetup } from '../rootless/index.js';
 import type { CgroupInfo } from '../cgroup/detect.js';
 import { recordEvent } from '../state/events.js';
+import { procStat } from '../proc.js';
 import { hiddenStorePaths } from '../spec/hidden.js';
 import { resolveForStart } from './namespaces.js';
 import { checkNetworkRequests, networkStarted, releaseArgv, releaseContainerNetwork, setupContainerNetwork, writeUserModeNetworkDoc } from '../network/attach.js';
@@ -507,19 +508,20 @@ export class RunningContainer implements Container {
     this.monitor = null;
   }
 
-  /** exec -d: the process outlives the caller; wait() polls for its end (its status is not known here). */
+  /**
+   * exec -d: the process outlives the caller; wait() resolves at its end (a pidfd watch of the
+   * process with the start time it has now: a pid reused later is not it). Its status is not
+   * known here.
+   */
   detachedProcess(): void {
     this.monitor = null;
     const pid = this.pid;
+    const start = Number(procStat(pid)?.start ?? 0);
     this.done = (async () => {
-      for (;;) {
-        try {
-          process.kill(pid, 0);
-        } catch {
-          return { exitCode: -1, signal: null, oomKilled: false };
-        }
-        await new Promise((r) => setTimeout(r, 100));
+      while (!(await processEnd(pid, start, 60_000))) {
+        // still running: watch on
       }
+      return { exitCode: -1, signal: null, oomKilled: false };
     })();
   }
 

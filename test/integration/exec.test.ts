@@ -35,6 +35,22 @@ describe.skipIf(!isRoot)('exec', () => {
     expect(lines[8]).toBe('same-cgroups');
   });
 
+  it('exec -d: the handle\'s wait() resolves when the detached process ends, not before', async () => {
+    const d = await exec('exec-target', { cmd: ['sleep', '600'], detach: true, root });
+    let settled = false;
+    const waited = d.wait().then((s) => {
+      settled = true;
+      return s;
+    });
+    // Other work meanwhile (a whole CLI exec): the detached process still runs, wait() is pending.
+    expect((await cli(['--root', root, 'exec', 'exec-target', 'true'])).code).toBe(0);
+    expect(settled).toBe(false);
+    expect(d.pid).toBeGreaterThan(0);
+    process.kill(d.pid, 'SIGKILL');
+    // Its status is not known to the handle (the process is not this one's child).
+    expect(await waited).toEqual({ exitCode: -1, signal: null, oomKilled: false });
+  });
+
   it('CLI: exit codes (N, 126, 127), -u, -e, -w, -i; a stopped container is refused', async () => {
     expect((await cli(['--root', root, 'exec', 'exec-target', 'sh', '-c', 'exit 7'])).code).toBe(7);
     const notFound = await cli(['--root', root, 'exec', 'exec-target', 'no-such-program']);
