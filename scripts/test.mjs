@@ -57,7 +57,7 @@ const BUILD_PACKAGES = ['nlohmann-json3-dev', 'libseccomp-dev'];
 
 const HOST_TESTS = ['test/unit', 'test/native', 'test/integration', 'test/security', 'test/rootless'];
 /** The guest's cgroup tests: the files whose code paths differ on cgroup v2. */
-const VM_TESTS = ['test/integration/cgroups.test.ts', 'test/integration/layers-many.test.ts', 'test/rootless/delegated.test.ts', 'test/rootless/rootless.test.ts', 'test/integration/run.test.ts', 'test/integration/update.test.ts', 'test/integration/cgroupfs.test.ts', 'test/integration/pause.test.ts'];
+const VM_TESTS = ['test/integration/cgroups.test.ts', 'test/integration/layers-many.test.ts', 'test/rootless/delegated.test.ts', 'test/rootless/rootless.test.ts', 'test/integration/run.test.ts', 'test/integration/update.test.ts', 'test/integration/cgroupfs.test.ts', 'test/integration/pause.test.ts', 'test/integration/exec.test.ts'];
 /** Network tests the guest runs too (under `unshare --net`, as on the host). */
 const VM_NETWORK_TESTS = ['test/network'];
 /**
