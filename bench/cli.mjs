@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The CLI's own start-up cost (issue 12: every command ≤ `node -e 0` + 10 ms), interleaved.
 //
-//   node bench/cli.mjs [--runs 25] [--base DIR] [--only node,version,ps,images,run,inspect] [--instructions] [--keep-ca-certs]
+//   node bench/cli.mjs [--runs 25] [--base DIR] [--only node,version,ps,images,run,inspect,create,start,stop,rm,exec,logs] [--instructions] [--keep-ca-certs]
 //
 // With `run`, it also measures the container itself, to tell the CLI's own overhead from it: the
 // same `host true` container started by run() in a warm process (the library, loaded once), whose
@@ -14,8 +14,10 @@
 // adds the same rows for another checkout's bin/pocker.cjs (DIR holds bin/, dist/ and
 // package.json; several: DIR,DIR), for a before/after in one run. `run` needs root (the built-in `host` image);
 // it runs with POCKER_DEFAULT_NETWORK=none unless the environment sets it (no network set-up in the figure).
-// `inspect` (root too) inspects a created, never started container: a command served by the whole
-// program's bundle. `--instructions` counts the instructions the `node` process runs (valgrind's
+// `inspect` (root too) inspects a created, never started container. The container rows (root):
+// `create` (of `host true`), `start` of a created container, `stop -t 0` of a running `sleep`, `rm`
+// of a created container (each timed on a container made for it, untimed, by the same checkout),
+// `exec true` in a running container and `logs` of one that printed 50 lines. `--instructions` counts the instructions the `node` process runs (valgrind's
 // callgrind, `--runs` defaults to 2 there, the mean reported), a measure a busy machine does not move
 // by more than a few per cent, where CPU and wall time swing by tens of milliseconds (`run` is left
 // out there: valgrind 3.19 has no pidfd_open).
@@ -36,7 +38,7 @@ const opt = (name, dflt) => {
 const instructions = args.includes('--instructions');
 const runs = Number(opt('--runs', instructions ? '2' : '25'));
 const bases = opt('--base', null)?.split(',') ?? [];
-const only = new Set(opt('--only', 'node,version,ps,images,run,inspect').split(','));
+const only = new Set(opt('--only', 'node,version,ps,images,run,inspect,create,start,stop,rm,exec,logs').split(','));
 process.env.POCKER_DEFAULT_NETWORK ??= 'none';
 // Every Node process loads the certificates NODE_EXTRA_CA_CERTS names when it starts, before any
 // script (a CA bundle: ~40-80 ms of OpenSSL here, in `node -e 0` as in every row, and its locks
@@ -64,6 +66,8 @@ process.on('exit', () => {
 });
 const roots = [];
 const rows = [];
+// The roots whose containers are removed at the end (`pocker rm -f`, with the checkout that made them).
+const containerRoots = [];
 // The container's own cost (see the top): a script that starts 3 + K containers with run().
 const CONTAINERS = 20;
 let containerProbe;
@@ -100,6 +104,25 @@ for (const [tag, dir] of [['', REPO], ...bases.map((b) => [`${b.split('/').pop()
     if (made.status !== 0) throw new Error(`pocker create failed: ${made.stderr}`);
     rows.push({ label: `${tag}pocker inspect (a container)`, argv: [bin, 'inspect', '--root', root, 'b'] });
   }
+  if (process.getuid?.() === 0 && !instructions && ['create', 'start', 'stop', 'rm', 'exec', 'logs'].some((c) => only.has(c))) {
+    const root = mkdtempSync(join(tmpdir(), 'pocker-bench-root-'));
+    roots.push(root);
+    containerRoots.push({ bin, root });
+    const pk = (...a) => {
+      const r = spawnSync(process.execPath, [bin, '--root', root, ...a], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`pocker ${a.join(' ')} failed: ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    // A container of its own for each timed start, stop and rm (made untimed, before it).
+    const fresh = (...a) => () => pk(...a);
+    if (only.has('create')) rows.push({ label: `${tag}pocker create host true`, argv: [bin, '--root', root, 'create', 'host', 'true'] });
+    if (only.has('start')) rows.push({ label: `${tag}pocker start (a created one)`, argv: [bin, '--root', root, 'start'], prepare: fresh('create', 'host', 'true') });
+    if (only.has('stop')) rows.push({ label: `${tag}pocker stop -t 0 (a running one)`, argv: [bin, '--root', root, 'stop', '-t', '0'], prepare: fresh('run', '-d', 'host', 'sleep', '600') });
+    if (only.has('rm')) rows.push({ label: `${tag}pocker rm (a created one)`, argv: [bin, '--root', root, 'rm'], prepare: fresh('create', 'host', 'true') });
+    if (only.has('exec') || only.has('logs')) pk('run', '-d', '--name', 'svc', 'host', 'sh', '-c', 'i=0; while [ $i -lt 50 ]; do echo line $i; i=$((i+1)); done; exec sleep 600');
+    if (only.has('exec')) rows.push({ label: `${tag}pocker exec true (a running one)`, argv: [bin, '--root', root, 'exec', 'svc', 'true'] });
+    if (only.has('logs')) rows.push({ label: `${tag}pocker logs (50 lines)`, argv: [bin, '--root', root, 'logs', 'svc'] });
+  }
 }
 
 /** The instructions of the node process (not its children), from callgrind's summary line. */
@@ -131,6 +154,15 @@ if (instructions) {
 }
 
 const once = (argv) => timedRun([process.execPath, ...argv]);
+/** One timed run of row `r`: with a `prepare`, on what it made (untimed). */
+const timeRow = (r) => (r.prepare ? once([...r.argv, r.prepare()]) : once(r.argv));
+/** Removes every container the container rows made, then their roots. */
+const removeContainers = () => {
+  for (const { bin, root } of containerRoots) {
+    const ids = spawnSync(process.execPath, [bin, '--root', root, 'ps', '-aq'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    if (ids.length) spawnSync(process.execPath, [bin, '--root', root, 'rm', '-f', ...ids], { stdio: 'ignore' });
+  }
+};
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -141,12 +173,12 @@ const median = (xs) => {
 try {
   for (const r of rows) {
     r.times = [];
-    await once(r.argv); // warm-up: page cache, code cache
+    await timeRow(r); // warm-up: page cache, code cache
   }
   for (let i = 0; i < runs; i++) {
     for (let j = 0; j < rows.length; j++) {
       const r = rows[(i + j) % rows.length];
-      r.times.push(await once(r.argv));
+      r.times.push(await timeRow(r));
     }
   }
   // The container's cost: fewer rounds (each starts 23 containers), interleaved the same way.
@@ -162,6 +194,7 @@ try {
     }
   }
 } finally {
+  removeContainers();
   rmSync(empty, { recursive: true, force: true });
   for (const root of roots) rmSync(root, { recursive: true, force: true });
 }
