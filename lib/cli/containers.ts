@@ -120,6 +120,11 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
       });
     });
 
+  addInspectOnly(program, ctx);
+}
+
+/** `inspect` alone, as addContainerCommands registers it (the one-command bundle lib/cli/bundles/inspect.ts). */
+export function addInspectOnly(program: Command, ctx: CliContext): void {
   program
     .command('inspect')
     .description('Return low-level information on pocker objects (containers, images)')

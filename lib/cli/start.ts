@@ -43,7 +43,7 @@ function endIfIdle(code: number): void {
 }
 
 /** The commands whose code cache is warmed by running their first part (warmUp). */
-export const WARMED_COMMANDS = ['ps', 'images', 'run', 'create', 'inspect', 'exec', 'logs'] as const;
+export const WARMED_COMMANDS = ['ps', 'images', 'run', 'create', 'inspect', 'stop', 'exec', 'logs'] as const;
 
 /** The container warmUp creates in its root (`pocker create`, a process of its own) for `inspect`. */
 const WARM_CONTAINER = 'pocker-cache-warm';
@@ -65,8 +65,8 @@ const WARM_RUNNING = 'pocker-cache-warm-running';
  * container, `run --rm --network none host true` in `root` under a cgroup parent of its own
  * (`pocker-cache-<pid>`, removed after), so that the cache holds the whole path of a `pocker run`,
  * launch, wait and removal included (bench/README.md: ~5-8 ms of CPU less per run here); `create`
- * creates a container there the same way and then starts it (warmStart). `inspect` (the containers
- * bundle), `exec` and `logs` run against containers made by processes of their own
+ * creates a container there the same way and then starts it (warmStart). `inspect`, `stop` (the
+ * containers bundle), `exec` and `logs` run against containers made by processes of their own
  * (warmContainerCommands, warmOnContainer). Not root,
  * with POCKER_BUILD_NO_CONTAINER=1 (a build that must not start one), or when that run fails, the
  * same command line is only parsed and resolved (resolveRunOptions, detectCgroups: reads only) by
@@ -94,7 +94,7 @@ export async function warmUp(command: string, root: string, build: ProgramBuilde
       await removeCgroupParent(parent);
     }
   }
-  if (command === 'inspect') return warmContainerCommands(root, parent, build);
+  if (command === 'inspect' || command === 'stop') return warmContainerCommands(command, root, parent, build);
   if (command === 'exec' || command === 'logs') return warmOnContainer(command, root, parent, build);
   // Only warming: what these throw where the build runs (not root, no cgroup mounts) does not matter.
   const resolveOnly: RunExecutor = async (options) => {
@@ -167,26 +167,24 @@ async function warmOnContainer(command: 'exec' | 'logs', root: string, parent: s
 }
 
 /**
- * The containers bundle's warm-up (`inspect`, `stop`, `kill`, `wait`, `rm`: what scripts run
- * around `run`): `inspect` of a container `pocker create` made (a process of its own, so that
- * create's functions stay out of this cache); as root (as `run`'s), `kill`, `wait` and `stop` of a
- * container `pocker run -d` started under the cgroup parent of the warm-up (`sleep`); then `rm` of
- * both. In this process, so that their functions are compiled and land in the cache: without them
+ * The inspect and containers bundles' warm-ups. `inspect`: of a container `pocker create` made (a
+ * process of its own, so that create's functions stay out of this cache). `stop` (the containers
+ * bundle: stop, kill, wait, rm): as root, `kill`, `wait` and `stop` of a container `pocker run -d`
+ * started under the cgroup parent of the warm-up (`sleep`), and `rm` of it and of a created one.
+ * In this process, so that their functions are compiled and land in the cache: without them
  * `pocker rm` compiled ~2 ms of module code on every start. Returns the first failure's code.
  */
-async function warmContainerCommands(root: string, parent: string, build: ProgramBuilder): Promise<number> {
+async function warmContainerCommands(command: 'inspect' | 'stop', root: string, parent: string, build: ProgramBuilder): Promise<number> {
   const { spawnSync } = await import('node:child_process');
   const { packageRoot } = await import('../paths.js');
   const bin = join(packageRoot, 'bin', 'pocker.cjs');
   spawnSync(process.execPath, [bin, '--root', root, 'create', '--name', WARM_CONTAINER, '--network', 'none', 'host', 'true'], { stdio: 'ignore', timeout: WARM_TIMEOUT_MS });
-  const running = process.geteuid?.() === 0 && process.env.POCKER_BUILD_NO_CONTAINER !== '1' &&
+  const running = command === 'stop' && process.geteuid?.() === 0 && process.env.POCKER_BUILD_NO_CONTAINER !== '1' &&
     spawnSync(process.execPath, [bin, '--root', root, 'run', '-d', '--name', WARM_RUNNING, '--network', 'none', '--cgroup-parent', parent, 'host', 'sleep', '600'], { stdio: 'ignore', timeout: WARM_TIMEOUT_MS }).status === 0;
   const noExecutor: RunExecutor = async () => 0;
-  const lines = [
-    ['inspect', WARM_CONTAINER],
-    ...(running ? [['kill', WARM_RUNNING], ['wait', WARM_RUNNING], ['stop', WARM_RUNNING], ['rm', WARM_RUNNING]] : []),
-    ['rm', WARM_CONTAINER],
-  ];
+  const lines = command === 'inspect'
+    ? [['inspect', WARM_CONTAINER]]
+    : [...(running ? [['kill', WARM_RUNNING], ['wait', WARM_RUNNING], ['stop', WARM_RUNNING], ['rm', WARM_RUNNING]] : []), ['rm', WARM_CONTAINER]];
   let code = 0;
   try {
     for (const line of lines) {
@@ -200,7 +198,7 @@ async function warmContainerCommands(root: string, parent: string, build: Progra
     }
   } finally {
     // What is left after a failure goes (a process of its own; nothing to do when all went).
-    if (code !== 0) spawnSync(process.execPath, [bin, '--root', root, 'rm', '-f', WARM_CONTAINER, ...(running ? [WARM_RUNNING] : [])], { stdio: 'ignore', timeout: WARM_TIMEOUT_MS });
+    if (code !== 0 && running) spawnSync(process.execPath, [bin, '--root', root, 'rm', '-f', WARM_RUNNING], { stdio: 'ignore', timeout: WARM_TIMEOUT_MS });
     if (running) await removeCgroupParent(parent);
   }
   return code;

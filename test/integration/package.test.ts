@@ -128,12 +128,12 @@ describe.skipIf(!enabled)('the npm package', () => {
     expect(files).toContain('package/dist/index.js');
     expect(files).toContain('package/bin/pocker.cjs');
     // The bundled CLI: the whole program and the one-command bundles (bin/pocker.cjs BUNDLES), each with its code cache.
-    for (const f of ['cli.cjs', 'cli/ps.cjs', 'cli/run.cjs', 'cli/create.cjs', 'cli/images.cjs', 'cli/exec.cjs', 'cli/logs.cjs', 'cli/containers.cjs']) {
+    for (const f of ['cli.cjs', 'cli/ps.cjs', 'cli/run.cjs', 'cli/create.cjs', 'cli/images.cjs', 'cli/exec.cjs', 'cli/logs.cjs', 'cli/containers.cjs', 'cli/inspect.cjs']) {
       expect(files).toContain(`package/dist/${f}`);
       expect(files).toContain(`package/dist/${f}.v8cache`);
     }
     // No other one-command bundle: each repeats the shared code and has its own cache (issue 12's size).
-    expect(files.filter((f) => /^package\/dist\/cli\/[^/]+\.cjs$/.test(f)).sort()).toEqual(['containers', 'create', 'exec', 'images', 'logs', 'ps', 'run'].map((b) => `package/dist/cli/${b}.cjs`));
+    expect(files.filter((f) => /^package\/dist\/cli\/[^/]+\.cjs$/.test(f)).sort()).toEqual(['containers', 'create', 'exec', 'images', 'inspect', 'logs', 'ps', 'run'].map((b) => `package/dist/cli/${b}.cjs`));
     expect(files).toContain('package/LICENSE');
     expect(files.filter((f) => /^package\/(build|test|node_modules|bench|lib|\.ci)\//.test(f))).toEqual([]);
 
