@@ -158,6 +158,8 @@ export interface NativeAddon {
   watchExit(pid: number, start: number, onExit: () => void): number;
   /** Ends a watch without calling it (nothing for one that has ended). */
   unwatchExit(id: number): void;
+  /** The pids of the processes running a pocker-init image (/proc/PID/exe: its memfd copy or the binary), ascending. */
+  pockerInitPids(): number[];
   // Networking, in the caller's network namespace unless a pid is given (then inside that process's;
   // the Node thread itself never changes namespace).
   /** The links of this namespace. */

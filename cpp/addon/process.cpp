@@ -2,6 +2,7 @@
 // the record means. pidfd_open pins the process found at the pid now; its start time (field 22 of
 // /proc/PID/stat) is then checked against the recorded one, and the signal goes through the
 // pidfd: a pid that was reused after the check can never receive it.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -12,6 +13,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <algorithm>
+#include <string_view>
+#include <vector>
 
 #include "addon/addon.h"
 #include "common/util.h"
@@ -160,9 +164,49 @@ Napi::Value UnwatchExit(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Is `exe` (a /proc/PID/exe link) a pocker-init image: the sealed copy (`/memfd:pocker-init…`) or
+// the binary itself (`…/pocker-init`, or `… (deleted)` once replaced on disk)?
+bool isPockerInitExe(std::string_view exe) {
+  constexpr std::string_view memfd = "/memfd:pocker-init", name = "/pocker-init", deleted = " (deleted)";
+  if (exe.substr(0, memfd.size()) == memfd) return true;
+  if (exe.size() >= deleted.size() && exe.substr(exe.size() - deleted.size()) == deleted) exe.remove_suffix(deleted.size());
+  return exe.size() >= name.size() && exe.substr(exe.size() - name.size()) == name;
+}
+
+// pockerInitPids(): the pids of this pid namespace's processes that run a pocker-init image (their
+// /proc/PID/exe), ascending. One readlink per process, no exception per kernel thread or process
+// of another user (those are skipped): the JavaScript loop it replaces cost ~15 us a process
+// (`ps` on a machine of 500 processes: ~7 ms).
+Napi::Value PockerInitPids(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct Closer {
+    DIR* d;
+    ~Closer() {
+      if (d) closedir(d);
+    }
+  } proc{opendir("/proc")};
+  if (!proc.d) return throwSystemError(env, errno, "opendir", "/proc", "lookup");
+  std::vector<int> pids;
+  char path[64], exe[4096];
+  while (dirent* e = readdir(proc.d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || end == e->d_name || *end != '\0') continue;
+    std::snprintf(path, sizeof path, "/proc/%ld/exe", pid);
+    ssize_t n = readlink(path, exe, sizeof exe);
+    if (n <= 0 || static_cast<size_t>(n) >= sizeof exe) continue;  // gone, a kernel thread, not ours to read
+    if (isPockerInitExe(std::string_view(exe, static_cast<size_t>(n)))) pids.push_back(static_cast<int>(pid));
+  }
+  std::sort(pids.begin(), pids.end());
+  Napi::Array out = Napi::Array::New(env, pids.size());
+  for (size_t i = 0; i < pids.size(); i++) out.Set(static_cast<uint32_t>(i), pids[i]);
+  return out;
+}
+
 }  // namespace
 
 void initProcess(Napi::Env env, Napi::Object exports) {
+  exports.Set("pockerInitPids", Napi::Function::New(env, PockerInitPids, "pockerInitPids"));
   exports.Set("signalVerified", Napi::Function::New(env, SignalVerified, "signalVerified"));
   exports.Set("watchExit", Napi::Function::New(env, WatchExit, "watchExit"));
   exports.Set("unwatchExit", Napi::Function::New(env, UnwatchExit, "unwatchExit"));

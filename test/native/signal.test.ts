@@ -2,7 +2,9 @@
 // the process there is the one recorded (start time, or parent for a record without one), through
 // a pidfd. The processes are children of this test.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { native } from '../../lib/native.js';
@@ -105,5 +107,37 @@ describe('watchExit', () => {
     expect(r.stdout, r.stderr).toBe('watching\n');
     expect(r.status).toBe(0);
     expect(processAlive(c.pid!)).toBe(true);
+  });
+});
+
+describe('pockerInitPids', () => {
+  // findMonitors' candidates (lib/container/store.ts): processes whose /proc/PID/exe is a
+  // pocker-init image. A copy of sleep named pocker-init stands in for one here.
+  it('lists the processes running a file named pocker-init (also once it is deleted), and no other', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pocker-initpids-'));
+    try {
+      const fake = join(dir, 'pocker-init');
+      copyFileSync(realpathSync('/bin/sleep'), fake);
+      chmodSync(fake, 0o755);
+      const named = spawn(fake, ['600'], { stdio: 'ignore' });
+      children.push(named);
+      await new Promise((r) => named.once('spawn', r));
+      const other = await sleeper();
+      await until('the copy runs', () => readlinkSync(`/proc/${named.pid}/exe`) === fake);
+      let pids = native().pockerInitPids();
+      expect(pids).toContain(named.pid);
+      expect(pids).not.toContain(other.pid);
+      expect(pids).toEqual([...pids].sort((a, b) => a - b));
+      unlinkSync(fake);
+      expect(readlinkSync(`/proc/${named.pid}/exe`)).toBe(`${fake} (deleted)`);
+      pids = native().pockerInitPids();
+      expect(pids).toContain(named.pid);
+      named.kill('SIGKILL');
+      other.kill('SIGKILL');
+      await exited(named);
+      expect(native().pockerInitPids()).not.toContain(named.pid);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
