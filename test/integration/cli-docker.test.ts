@@ -25,12 +25,13 @@
 //   "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock"
 //                            (exit 1): pocker has no daemon, its store is the thing a user may not read.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { detectCgroups } from '../../lib/cgroup/detect.js';
 import { runCli } from '../../lib/cli/main.js';
+import { native } from '../../lib/native.js';
 import type { CliContext } from '../../lib/cli/run.js';
 import { builtinsLoadedBy, busyboxRootfs, cgroupMounts, cleanupAll, cli, cliArgs, isRoot, pk, pockerBin, repoRoot, rootTracker, tempDir, tempRoot, testCgroupParent } from '../helpers.js';
 
@@ -493,6 +494,35 @@ describe("what a short command loads (issue 12: nothing a command does not use)"
       const r = spawnSync(process.execPath, ['-r', probe, pockerBin, '--root', root, ...args], { encoding: 'utf8' });
       expect(r.stderr, args.join(' ')).toMatch(/no addon$/);
       expect(existsSync(root), args.join(' ')).toBe(false);
+    }
+  });
+
+  it.runIf(isRoot)("the warm-ups of create/start, stop/kill/wait/rm, inspect, exec and logs use real containers, and leave no cgroup, file or process behind", () => {
+    const tmp = tempDir(); // their TMPDIR: where each makes its temp root
+    // A monitor left behind would hold files under tmp (its container's log, deleted with the root).
+    const monitorsUnder = (dir: string): number[] =>
+      native().pockerInitPids().filter((pid) => {
+        try {
+          return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+            try {
+              return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(dir);
+            } catch {
+              return false;
+            }
+          });
+        } catch {
+          return false;
+        }
+      });
+    for (const bundle of ['create', 'containers', 'inspect', 'exec', 'logs']) {
+      const out = join(tempDir(), `${bundle}.v8cache`);
+      const child = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'cli-cache.cjs'), bundle, '--out', out], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp } });
+      expect(child.status, `${bundle}: ${child.stderr}`).toBe(0);
+      expect(child.stderr, bundle).toBe(''); // no "its cache holds less": every step passed
+      expect(statSync(out).size).toBeGreaterThan(0);
+      for (const m of cgroupMounts()) expect(existsSync(join(m, `pocker-cache-${child.pid}`)), `${bundle}: ${m}`).toBe(false);
+      expect(readdirSync(tmp), bundle).toEqual([]);
+      expect(monitorsUnder(tmp), bundle).toEqual([]);
     }
   });
 
