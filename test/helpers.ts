@@ -619,6 +619,21 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** Does process `pid` hold a file open under `dir` (a link of /proc/PID/fd starting with it)? False when it is gone or not ours to read. */
+export function holdsFileUnder(pid: number | string, dir: string): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(dir);
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
 /** Removes every container of `root` (rm -f), so that no pocker-init is left behind. */
 export async function removeAllContainers(root: string): Promise<void> {
   const ids = (await cli(['--root', root, 'ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);

@@ -25,7 +25,7 @@
 //   "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock"
 //                            (exit 1): pocker has no daemon, its store is the thing a user may not read.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -33,7 +33,7 @@ import { detectCgroups } from '../../lib/cgroup/detect.js';
 import { runCli } from '../../lib/cli/main.js';
 import { native } from '../../lib/native.js';
 import type { CliContext } from '../../lib/cli/run.js';
-import { builtinsLoadedBy, busyboxRootfs, cgroupMounts, cleanupAll, cli, cliArgs, isRoot, pk, pockerBin, repoRoot, rootTracker, tempDir, tempRoot, testCgroupParent } from '../helpers.js';
+import { builtinsLoadedBy, busyboxRootfs, holdsFileUnder, cgroupMounts, cleanupAll, cli, cliArgs, isRoot, pk, pockerBin, repoRoot, rootTracker, tempDir, tempRoot, testCgroupParent } from '../helpers.js';
 
 const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -500,20 +500,7 @@ describe("what a short command loads (issue 12: nothing a command does not use)"
   it.runIf(isRoot)("the warm-ups of create/start, stop/kill/wait/rm, inspect, exec and logs use real containers, and leave no cgroup, file or process behind", () => {
     const tmp = tempDir(); // their TMPDIR: where each makes its temp root
     // A monitor left behind would hold files under tmp (its container's log, deleted with the root).
-    const monitorsUnder = (dir: string): number[] =>
-      native().pockerInitPids().filter((pid) => {
-        try {
-          return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-            try {
-              return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(dir);
-            } catch {
-              return false;
-            }
-          });
-        } catch {
-          return false;
-        }
-      });
+    const monitorsUnder = (dir: string): number[] => native().pockerInitPids().filter((pid) => holdsFileUnder(pid, dir));
     for (const bundle of ['create', 'containers', 'inspect', 'exec', 'logs']) {
       const out = join(tempDir(), `${bundle}.v8cache`);
       const child = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'cli-cache.cjs'), bundle, '--out', out], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp } });

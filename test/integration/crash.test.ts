@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, utimesS
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { cleanupAll, cli, psRows, type PsRow, existingCgroupParentDirs, isRoot, mountinfoLinesNaming, pk, sleep, tempRoot, testCgroupParent, until } from '../helpers.js';
+import { cleanupAll, cli, holdsFileUnder, psRows, type PsRow, existingCgroupParentDirs, isRoot, mountinfoLinesNaming, pk, sleep, tempRoot, testCgroupParent, until } from '../helpers.js';
 
 
 const readOr = (p: string) => {
@@ -39,18 +39,7 @@ function initsOf(root: string, cliPid = -1): string[] {
   const parentsOfThose = new Set([...inTestCgroup].map((p) => statOf(p)?.[1]).filter(Boolean) as string[]);
   return pids.filter((p) => {
     if (!isInit(p)) return false;
-    if (inTestCgroup.has(p) || parentsOfThose.has(p) || statOf(p)?.[1] === String(cliPid)) return true;
-    try {
-      return readdirSync(`/proc/${p}/fd`).some((fd) => {
-        try {
-          return readlinkSync(`/proc/${p}/fd/${fd}`).startsWith(root);
-        } catch {
-          return false;
-        }
-      });
-    } catch {
-      return false;
-    }
+    return inTestCgroup.has(p) || parentsOfThose.has(p) || statOf(p)?.[1] === String(cliPid) || holdsFileUnder(p, root);
   });
 }
 
