@@ -75,8 +75,9 @@ const WARM_RUNNING = 'pocker-cache-warm-running';
 export async function warmUp(command: string, root: string, build: ProgramBuilder, execute?: RunExecutor): Promise<number> {
   useBlockingReads();
   useDirectStdio();
-  if (!(WARMED_COMMANDS as readonly string[]).includes(command)) {
-    await build(['node', 'pocker', command], { env: {}, execute: async () => 0, writeErr: () => {}, exitCode: 0 });
+  // exec and logs are warmed on containers only; without them, as any other command, the program is only built.
+  if (!(WARMED_COMMANDS as readonly string[]).includes(command) || ((command === 'exec' || command === 'logs') && !containersAllowed())) {
+    await build(['node', 'pocker', command], { env: {}, execute: noExecutor, writeErr: () => {}, exitCode: 0 });
     return 0;
   }
   const parent = `pocker-cache-${process.pid}`;
@@ -85,10 +86,10 @@ export async function warmUp(command: string, root: string, build: ProgramBuilde
     : command === 'create'
       ? ['create', '--root', root, '--name', WARM_CREATED, '--network', 'none', '--cgroup-parent', parent, 'host', 'true']
       : ['--root', root, command, ...(command === 'inspect' ? [WARM_CONTAINER] : [])])];
-  if ((command === 'run' || command === 'create') && execute && process.geteuid?.() === 0 && process.env.POCKER_BUILD_NO_CONTAINER !== '1') {
+  if ((command === 'run' || command === 'create') && execute && containersAllowed()) {
     try {
       const code = await cliMain(argv, execute, (normalized, ctx) => build(normalized, ctx));
-      if (code === 0 && command === 'create') return await warmStart(root, execute, build);
+      if (code === 0 && command === 'create') return await warmStart(root, parent, execute, build);
       if (code === 0) return 0;
     } finally {
       await removeCgroupParent(parent);
@@ -113,53 +114,62 @@ export async function warmUp(command: string, root: string, build: ProgramBuilde
   return cliMain(argv, resolveOnly, (normalized, ctx) => build(normalized, ctx));
 }
 
+/** May the warm-ups start containers: as root (CI's build, the published package's), unless POCKER_BUILD_NO_CONTAINER=1. */
+function containersAllowed(): boolean {
+  return process.geteuid?.() === 0 && process.env.POCKER_BUILD_NO_CONTAINER !== '1';
+}
+
+/** The executor of the warm-ups' command lines that run no container of their own. */
+const noExecutor: RunExecutor = async () => 0;
+
+/**
+ * `pocker --root ROOT ARGS…` in a process of its own, so that its functions stay out of this
+ * cache: its exit status (null when it was ended at WARM_TIMEOUT_MS, a bound for a build on a
+ * machine where something went wrong).
+ */
+async function pockerProcess(root: string): Promise<(...args: string[]) => number | null> {
+  const { spawnSync } = await import('node:child_process');
+  const { packageRoot } = await import('../paths.js');
+  const bin = join(packageRoot, 'bin', 'pocker.cjs');
+  return (...args) => spawnSync(process.execPath, [bin, '--root', root, ...args], { stdio: 'ignore', timeout: WARM_TIMEOUT_MS }).status;
+}
+
+/** `pocker --root ROOT ARGS…` in this process, so that its functions land in the cache: its exit code. */
+function inProcess(root: string, execute: RunExecutor, build: ProgramBuilder): (...args: string[]) => Promise<number> {
+  return (...args) => cliMain(['node', 'pocker', '--root', root, ...args], execute, (normalized, ctx) => build(normalized, ctx));
+}
+
 /**
  * The rest of the create bundle's warm-up, as root, after `create` made WARM_CREATED in `root`:
  * `start` of it (detached), and `start -a` of a second one, in this process, so that start's and
  * attach's functions are in the cache too. Both run `true` under the warm-up's cgroup parent; a
  * `pocker wait` (a process of its own) waits for the detached one before the parent is removed.
  */
-async function warmStart(root: string, execute: RunExecutor, build: ProgramBuilder): Promise<number> {
-  const parent = `pocker-cache-${process.pid}`;
-  const line = (...args: string[]) => cliMain(['node', 'pocker', '--root', root, ...args], execute, (normalized, ctx) => build(normalized, ctx));
+async function warmStart(root: string, parent: string, execute: RunExecutor, build: ProgramBuilder): Promise<number> {
+  const line = inProcess(root, execute, build);
   const started = await line('start', WARM_CREATED);
   let code = started;
   if (code === 0) code = await line('create', '--name', `${WARM_CREATED}-attached`, '--network', 'none', '--cgroup-parent', parent, 'host', 'true');
   if (code === 0) code = await line('start', '-a', `${WARM_CREATED}-attached`);
-  const { spawnSync } = await import('node:child_process');
-  const { packageRoot } = await import('../paths.js');
-  // `true` ends at once; the timeout only bounds a build on a machine where something went wrong.
-  if (started === 0) spawnSync(process.execPath, [join(packageRoot, 'bin', 'pocker.cjs'), '--root', root, 'wait', WARM_CREATED], { stdio: 'ignore', timeout: WARM_TIMEOUT_MS });
+  if (started === 0) (await pockerProcess(root))('wait', WARM_CREATED);
   return code;
 }
 
 /**
  * The exec and logs bundles' warm-up, as root: `exec` runs `true` in a container that `pocker run
- * -d` started (`sleep`), `logs` reads one that `pocker run` ran to its end (`echo`), each under the
- * warm-up's cgroup parent; `pocker rm -f` removes it after. Those three are processes of their
- * own (their functions stay out of this cache); `exec` or `logs` runs in this one. Not root, or
- * with POCKER_BUILD_NO_CONTAINER=1, only the program is built.
+ * -d` started (`sleep`), `logs` reads one that ran to its end (`echo`), each under the warm-up's
+ * cgroup parent; `pocker rm -f` removes it after. Those are processes of their own (their
+ * functions stay out of this cache); `exec` or `logs` runs in this one.
  */
 async function warmOnContainer(command: 'exec' | 'logs', root: string, parent: string, build: ProgramBuilder): Promise<number> {
-  const noExecutor: RunExecutor = async () => 0;
-  if (process.geteuid?.() !== 0 || process.env.POCKER_BUILD_NO_CONTAINER === '1') {
-    await build(['node', 'pocker', command], { env: {}, execute: noExecutor, writeErr: () => {}, exitCode: 0 });
-    return 0;
-  }
-  const { spawnSync } = await import('node:child_process');
-  const { packageRoot } = await import('../paths.js');
-  const bin = join(packageRoot, 'bin', 'pocker.cjs');
-  const pk = (...args: string[]) => spawnSync(process.execPath, [bin, '--root', root, ...args], { stdio: 'ignore', timeout: WARM_TIMEOUT_MS }).status;
+  const pk = await pockerProcess(root);
   const name = `pocker-cache-warm-${command}`;
   try {
     // A foreground container is removed when it ends: `logs` reads a detached one, once it ended.
-    const started = command === 'exec'
-      ? pk('run', '-d', '--name', name, '--network', 'none', '--cgroup-parent', parent, 'host', 'sleep', '600')
-      : pk('run', '-d', '--name', name, '--network', 'none', '--cgroup-parent', parent, 'host', 'echo', 'pocker');
+    const started = pk('run', '-d', '--name', name, '--network', 'none', '--cgroup-parent', parent, 'host', ...(command === 'exec' ? ['sleep', '600'] : ['echo', 'pocker']));
     if (started !== 0) return started ?? 1;
     if (command === 'logs') pk('wait', name);
-    const line = command === 'exec' ? ['exec', name, 'true'] : ['logs', name];
-    return await cliMain(['node', 'pocker', '--root', root, ...line], noExecutor, (normalized, ctx) => build(normalized, ctx));
+    return await inProcess(root, noExecutor, build)(...(command === 'exec' ? ['exec', name, 'true'] : ['logs', name]));
   } finally {
     pk('rm', '-f', name);
     await removeCgroupParent(parent);
@@ -175,30 +185,28 @@ async function warmOnContainer(command: 'exec' | 'logs', root: string, parent: s
  * `pocker rm` compiled ~2 ms of module code on every start. Returns the first failure's code.
  */
 async function warmContainerCommands(command: 'inspect' | 'stop', root: string, parent: string, build: ProgramBuilder): Promise<number> {
-  const { spawnSync } = await import('node:child_process');
-  const { packageRoot } = await import('../paths.js');
-  const bin = join(packageRoot, 'bin', 'pocker.cjs');
-  spawnSync(process.execPath, [bin, '--root', root, 'create', '--name', WARM_CONTAINER, '--network', 'none', 'host', 'true'], { stdio: 'ignore', timeout: WARM_TIMEOUT_MS });
-  const running = command === 'stop' && process.geteuid?.() === 0 && process.env.POCKER_BUILD_NO_CONTAINER !== '1' &&
-    spawnSync(process.execPath, [bin, '--root', root, 'run', '-d', '--name', WARM_RUNNING, '--network', 'none', '--cgroup-parent', parent, 'host', 'sleep', '600'], { stdio: 'ignore', timeout: WARM_TIMEOUT_MS }).status === 0;
-  const noExecutor: RunExecutor = async () => 0;
+  const pk = await pockerProcess(root);
+  pk('create', '--name', WARM_CONTAINER, '--network', 'none', 'host', 'true');
+  const running = command === 'stop' && containersAllowed() &&
+    pk('run', '-d', '--name', WARM_RUNNING, '--network', 'none', '--cgroup-parent', parent, 'host', 'sleep', '600') === 0;
+  const line = inProcess(root, noExecutor, build);
   const lines = command === 'inspect'
     ? [['inspect', WARM_CONTAINER]]
     : [...(running ? [['kill', WARM_RUNNING], ['wait', WARM_RUNNING], ['stop', WARM_RUNNING], ['rm', WARM_RUNNING]] : []), ['rm', WARM_CONTAINER]];
   let code = 0;
   try {
-    for (const line of lines) {
-      const c = await cliMain(['node', 'pocker', '--root', root, ...line], noExecutor, (normalized, ctx) => build(normalized, ctx));
+    for (const args of lines) {
+      const c = await line(...args);
       // `wait` exits with the container's status (137: killed). Anything else that fails ends the
       // warm-up (a `wait` after a failed `kill` would wait out the sleep).
-      if (c !== 0 && line[0] !== 'wait') {
+      if (c !== 0 && args[0] !== 'wait') {
         code = c;
         break;
       }
     }
   } finally {
-    // What is left after a failure goes (a process of its own; nothing to do when all went).
-    if (code !== 0 && running) spawnSync(process.execPath, [bin, '--root', root, 'rm', '-f', WARM_RUNNING], { stdio: 'ignore', timeout: WARM_TIMEOUT_MS });
+    // What is left after a failure goes (nothing to do when all went).
+    if (code !== 0 && running) pk('rm', '-f', WARM_RUNNING);
     if (running) await removeCgroupParent(parent);
   }
   return code;

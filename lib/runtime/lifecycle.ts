@@ -67,7 +67,6 @@ async function waitExited(c: ContainerEntry, ms: number): Promise<ListedContaine
   }
 }
 
-
 /** Options of stopContainer(). */
 export interface StopOptions extends StateOptions {
   /** Seconds to wait after the stop signal before SIGKILL (default: the container's stopTimeout, else 10; negative: wait forever). */
