@@ -43,6 +43,27 @@ bool procStat(pid_t pid, uint64_t* start, pid_t* ppid, bool* zombie) {
   return true;
 }
 
+// A pidfd of the process at `pid` when it is the one meant: start time `start`, or without one (0)
+// a child of `parent` (0: any). The start time is read after pidfd_open: the pidfd holds the
+// process found then, so a pid reused later can never be the one signalled or watched. An empty
+// Fd (with *err 0) when no such process lives (gone, a zombie, another one), else *err the errno
+// of pidfd_open.
+Fd pidfdOfProcess(int64_t pid, double start, int64_t parent, int* err) {
+  *err = 0;
+  if (pid <= 0 || pid > 0x7fffffff) return Fd();
+  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)));
+  if (!pidfd) {
+    if (errno != ESRCH) *err = errno;
+    return Fd();
+  }
+  uint64_t st = 0;
+  pid_t pp = 0;
+  bool zombie = false;
+  if (!procStat(static_cast<pid_t>(pid), &st, &pp, &zombie) || zombie) return Fd();
+  if (start > 0 ? static_cast<double>(st) != start : (parent > 0 && pp != parent)) return Fd();
+  return pidfd;
+}
+
 // signalVerified(pid, start, parent, signal): true once sent; false when no process at `pid` is the
 // one meant (start time `start`, or without one (0) a child of `parent`), or it has just ended.
 Napi::Value SignalVerified(const Napi::CallbackInfo& info) {
@@ -53,17 +74,11 @@ Napi::Value SignalVerified(const Napi::CallbackInfo& info) {
   double start = info[1].As<Napi::Number>().DoubleValue();
   int64_t parent = info[2].As<Napi::Number>().Int64Value();
   int64_t sig = info[3].As<Napi::Number>().Int64Value();
-  if (pid <= 0 || pid > 0x7fffffff || sig < 0 || sig >= NSIG) return Napi::Boolean::New(env, false);
-  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)));
-  if (!pidfd) {
-    if (errno == ESRCH) return Napi::Boolean::New(env, false);
-    return throwSystemError(env, errno, "pidfd_open", "", "kill");
-  }
-  uint64_t st = 0;
-  pid_t pp = 0;
-  bool zombie = false;
-  if (!procStat(static_cast<pid_t>(pid), &st, &pp, &zombie) || zombie) return Napi::Boolean::New(env, false);
-  if (start > 0 ? static_cast<double>(st) != start : (parent > 0 && pp != parent)) return Napi::Boolean::New(env, false);
+  if (sig < 0 || sig >= NSIG) return Napi::Boolean::New(env, false);
+  int err = 0;
+  Fd pidfd = pidfdOfProcess(pid, start, parent, &err);
+  if (err) return throwSystemError(env, err, "pidfd_open", "", "kill");
+  if (!pidfd) return Napi::Boolean::New(env, false);
   if (syscall(SYS_pidfd_send_signal, pidfd.get(), static_cast<int>(sig), nullptr, 0) != 0) {
     if (errno == ESRCH) return Napi::Boolean::New(env, false);
     return throwSystemError(env, errno, "pidfd_send_signal", "", "kill");
@@ -120,19 +135,10 @@ Napi::Value WatchExit(const Napi::CallbackInfo& info) {
     return throwTypeError(env, "watchExit(pid: number, start: number, onExit: () => void)");
   int64_t pid = info[0].As<Napi::Number>().Int64Value();
   double start = info[1].As<Napi::Number>().DoubleValue();
-  if (pid <= 0 || pid > 0x7fffffff) return Napi::Number::New(env, 0);
-  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)));
-  if (!pidfd) {
-    if (errno == ESRCH) return Napi::Number::New(env, 0);
-    return throwSystemError(env, errno, "pidfd_open", "", "wait");
-  }
-  // Checked after pidfd_open: the pidfd holds the process found now, so a pid reused later
-  // cannot be the one watched.
-  uint64_t st = 0;
-  pid_t pp = 0;
-  bool zombie = false;
-  if (!procStat(static_cast<pid_t>(pid), &st, &pp, &zombie) || zombie || (start > 0 && static_cast<double>(st) != start))
-    return Napi::Number::New(env, 0);
+  int err = 0;
+  Fd pidfd = pidfdOfProcess(pid, start, 0, &err);
+  if (err) return throwSystemError(env, err, "pidfd_open", "", "wait");
+  if (!pidfd) return Napi::Number::New(env, 0);
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return throwSystemError(env, EINVAL, "uv_default_loop", "", "wait");
   auto* w = new ExitWatch;
