@@ -73,7 +73,7 @@ function bundleRequire() {
  * (`ps` reads and compiles ~240 KB instead of ~760 KB, and its top level makes that many fewer
  * closures). Each has its own code cache, warmed with its command (scripts/cli-cache.cjs). Only
  * the commands run often and short get one: each bundle repeats the shared code and has its own
- * cache (~0.3-0.85 MB in the package), which a rarely used command (start, pull, volume, …) does
+ * cache (~0.3-0.85 MB in the package), which a rarely used command (pull, volume, network, …) does
  * not earn back; any other command line gets the whole program, dist/cli.cjs (bench/cli.mjs, issue
  * 12). `containers` serves what scripts run around `run` (stop, kill, wait, rm), its cache warmed
  * by running them; `inspect` has its own, smaller one (warmed by inspecting a created container);
