@@ -57,12 +57,15 @@ function ensureBuildPackages() {
   if (missing.length === 0 || process.getuid?.() !== 0 || !fs.existsSync('/usr/bin/apt-get')) return;
   console.error(`pocker: installing ${missing.join(' ')} (what the native build needs)`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  // Wait for another apt-get or dpkg that holds dpkg's lock (as scripts/test.mjs does) instead of
+  // failing at once and leaving the build to fail on the missing headers.
+  const lock = ['-o', 'DPkg::Lock::Timeout=600'];
   try {
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+    execFileSync('apt-get', [...lock, 'install', '-y', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
   } catch {
     try {
-      execFileSync('apt-get', ['update'], { stdio: 'inherit' });
-      execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+      execFileSync('apt-get', [...lock, 'update'], { stdio: 'inherit' });
+      execFileSync('apt-get', [...lock, 'install', '-y', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
     } catch {
       /* the build's error message says what is missing */
     }
