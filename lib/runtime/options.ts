@@ -4,9 +4,11 @@
 // writes, the spec sent to pocker-init) trust a ResolvedRunConfig completely. Errors are
 // `invalid(message, path?)` (code ERR_POCKER_INVALID, step `validate`) and their messages follow
 // Docker's wording where Docker has one, always naming the offending value.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+// Named imports only: the bundler makes a namespace import of a built-in (`import * as fs`) a copy
+// of the module's every property at load (esbuild's __toESM: 70 KB of getters for node:fs alone).
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { availableParallelism, cpus as hostCpus, hostname as hostHostname } from 'node:os';
+import { isAbsolute, join as joinPath, posix, relative, resolve as resolvePath } from 'node:path';
 import { invalid } from '../errors.js';
 import { resolveEnvEntry } from '../env.js';
 import { defaultStateRoot, isRootless } from '../rootless/paths.js';
@@ -132,7 +134,7 @@ function show(value: unknown): string {
 
 /** Normalises an absolute path lexically, without a trailing slash (except for `/`). */
 function normalisePath(p: string): string {
-  return path.posix.normalize(p).replace(/(.)\/+$/, '$1');
+  return posix.normalize(p).replace(/(.)\/+$/, '$1');
 }
 
 function noNul(value: string, what: string): void {
@@ -158,12 +160,12 @@ function bool(value: unknown, what: string): boolean {
 
 /** The number of CPUs this process may use (what Docker's sysinfo.NumCPU reports). */
 function cpuCount(): number {
-  return os.availableParallelism();
+  return availableParallelism();
 }
 
 /** The highest CPU number that may appear in a cpuset (CPUs are numbered from 0). */
 function cpuMaxIndex(): number {
-  return Math.max(os.cpus().length, os.availableParallelism()) - 1;
+  return Math.max(hostCpus().length, availableParallelism()) - 1;
 }
 
 /** The kernel's highest capability number (/proc/sys/kernel/cap_last_cap), capped to the ones we name. */
@@ -173,7 +175,7 @@ function lastCap(): number {
   const known = Math.max(...Object.values(CAPABILITIES));
   cachedLastCap = known;
   try {
-    const n = Number.parseInt(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim(), 10);
+    const n = Number.parseInt(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim(), 10);
     if (Number.isInteger(n) && n >= 0) cachedLastCap = Math.min(n, known);
   } catch {
     // Not Linux, or /proc not mounted: assume every capability we know.
@@ -273,7 +275,7 @@ function resolveUserEnv(opts: RunOptions, env: NodeJS.ProcessEnv): string[] {
     for (const file of strArray(opts.envFile, 'env file')) {
       let text: string;
       try {
-        text = fs.readFileSync(file, 'utf8');
+        text = readFileSync(file, 'utf8');
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? 'error';
         throw invalid(`cannot read env file ${file}: ${code}`, file);
@@ -466,9 +468,9 @@ function resolveVolume(spec: unknown, root: string): ResolvedMount {
 
   const src = str(source, 'volume source');
   // Not a path: a named volume (made when missing), as Docker's `-v NAME:/path`.
-  if (!path.isAbsolute(src)) return volumeMount(root, src, mountTarget(target, 'volume'), readonly);
+  if (!isAbsolute(src)) return volumeMount(root, src, mountTarget(target, 'volume'), readonly);
   try {
-    fs.statSync(src);
+    statSync(src);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw invalid(`invalid volume source ${src}: ${code === 'ENOENT' ? 'no such file or directory' : code ?? 'cannot stat'}`, src);
@@ -612,10 +614,10 @@ function resolveSecurityOpt(opts: RunOptions): { noNewPrivs: boolean; seccomp: S
     else if (value === 'builtin') seccomp = { kind: 'default' };
     else if (value === '') throw invalid('invalid --security-opt "seccomp=": expected unconfined, builtin or a profile file');
     else {
-      const file = path.resolve(value);
+      const file = resolvePath(value);
       let text: string;
       try {
-        text = fs.readFileSync(file, 'utf8');
+        text = readFileSync(file, 'utf8');
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         throw invalid(`opening seccomp profile (${value}) failed: ${code === 'ENOENT' ? 'no such file or directory' : code === 'EISDIR' ? 'is a directory' : code ?? 'cannot read'}`, file);
@@ -698,12 +700,12 @@ function resolveRootfs(opts: RunOptions): ResolvedRunConfig['rootfs'] {
   if (dir === '') throw invalid('invalid rootfs "": must be a directory');
   let real: string;
   try {
-    real = fs.realpathSync(path.resolve(dir));
+    real = realpathSync(resolvePath(dir));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw invalid(`invalid rootfs ${dir}: ${code === 'ENOENT' ? 'no such file or directory' : code ?? 'cannot resolve'}`, dir);
   }
-  if (!fs.statSync(real).isDirectory()) throw invalid(`invalid rootfs ${dir}: not a directory`, dir);
+  if (!statSync(real).isDirectory()) throw invalid(`invalid rootfs ${dir}: not a directory`, dir);
   return { kind: 'dir', path: real };
 }
 
@@ -830,7 +832,7 @@ function resolveRoot(value: unknown, env: NodeJS.ProcessEnv): string {
   const raw = value !== undefined ? value : env.POCKER_ROOT || defaultStateRoot(env);
   const root = str(raw, 'root directory');
   if (root === '') throw invalid('invalid root directory "": must be a path');
-  return path.resolve(root);
+  return resolvePath(root);
 }
 
 function resolveCgroupParent(value: unknown): string {
@@ -909,7 +911,7 @@ const ULIMITS: Readonly<Record<string, `RLIMIT_${string}`>> = {
 /** The kernel's ceiling for RLIMIT_NOFILE (/proc/sys/fs/nr_open). */
 function nrOpen(): number {
   try {
-    const n = Number.parseInt(fs.readFileSync('/proc/sys/fs/nr_open', 'utf8'), 10);
+    const n = Number.parseInt(readFileSync('/proc/sys/fs/nr_open', 'utf8'), 10);
     return Number.isSafeInteger(n) && n > 0 ? n : 1048576;
   } catch {
     return 1048576;
@@ -969,25 +971,25 @@ function deviceMode(mode: string): boolean {
 }
 
 /** The device nodes of a host path: itself, or those under a directory (Docker's getDevicesFromPath). */
-function devicesAt(host: string, shown: string): Array<{ path: string; st: fs.Stats }> {
+function devicesAt(host: string, shown: string): Array<{ path: string; st: Stats }> {
   let real: string;
-  let st: fs.Stats;
+  let st: Stats;
   try {
-    real = fs.realpathSync(host);
-    st = fs.statSync(real);
+    real = realpathSync(host);
+    st = statSync(real);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw invalid(`error gathering device information while adding custom device ${show(shown)}: ${code === 'ENOENT' ? 'no such file or directory' : code ?? 'cannot stat'}`, host);
   }
   if (st.isCharacterDevice() || st.isBlockDevice()) return [{ path: real, st }];
   if (!st.isDirectory()) throw invalid(`error gathering device information while adding custom device ${show(shown)}: not a device node`, host);
-  const out: Array<{ path: string; st: fs.Stats }> = [];
+  const out: Array<{ path: string; st: Stats }> = [];
   const walk = (dir: string, depth: number): void => {
     if (depth > 8) return;
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = joinPath(dir, e.name);
       if (e.isDirectory()) walk(p, depth + 1);
-      else if (e.isCharacterDevice() || e.isBlockDevice()) out.push({ path: p, st: fs.statSync(p) });
+      else if (e.isCharacterDevice() || e.isBlockDevice()) out.push({ path: p, st: statSync(p) });
     }
   };
   walk(real, 0);
@@ -1027,10 +1029,10 @@ export function parseDevice(value: unknown): ResolvedDevice[] {
   if (!inContainer.startsWith('/')) throw invalid(`bad format for path: ${inContainer}`);
   const dst = mountTarget(inContainer, 'device');
   const found = devicesAt(host, host);
-  const real = fs.realpathSync(host);
+  const real = realpathSync(host);
   return found.map(({ path: p, st }) => ({
     pathOnHost: p,
-    pathInContainer: p === real ? dst : path.posix.join(dst, path.relative(real, p)),
+    pathInContainer: p === real ? dst : posix.join(dst, relative(real, p)),
     cgroupPermissions: perms,
     type: st.isBlockDevice() ? ('b' as const) : ('c' as const),
     ...devNumbers(BigInt(st.rdev)),
@@ -1083,7 +1085,7 @@ function resolveLabels(opts: RunOptions): Record<string, string> | undefined {
   for (const file of opts.labelFile === undefined ? [] : strArray(opts.labelFile, 'label file')) {
     let text: string;
     try {
-      text = fs.readFileSync(file, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch (err) {
       throw invalid(`open ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as NodeJS.ErrnoException).code ?? 'cannot read'}`, file);
     }
@@ -1246,8 +1248,8 @@ function resolveMountFlag(value: unknown, root: string): ResolvedMount {
     case 'bind': {
       const src = m.source === undefined ? '' : str(m.source, 'mount source');
       if (src === '') throw invalid(`invalid ${what}: field Source must not be empty`);
-      if (!path.isAbsolute(src)) throw invalid(`invalid ${what}: invalid mount path: '${src}' mount path must be absolute`, src);
-      if (!fs.existsSync(src)) throw invalid(`invalid ${what}: bind source path does not exist: ${src}`, src);
+      if (!isAbsolute(src)) throw invalid(`invalid ${what}: invalid mount path: '${src}' mount path must be absolute`, src);
+      if (!existsSync(src)) throw invalid(`invalid ${what}: bind source path does not exist: ${src}`, src);
       const prop = m.bindPropagation === undefined ? undefined : str(m.bindPropagation, 'bind-propagation');
       if (prop !== undefined && !PROPAGATIONS.includes(prop)) throw invalid(`invalid bind-propagation ${show(prop)}: ${PROPAGATIONS.join(', ')}`);
       const r = resolveVolume({ source: src, target: m.target, readonly: ro }, root);
@@ -1311,7 +1313,7 @@ function resolveRunFlags(opts: RunOptions, cfg: ResolvedRunConfig, userEnv: stri
   if (utsMode) {
     if (opts.hostname !== undefined) throw invalid('Conflicting options: hostname and the UTS mode');
     cfg.utsMode = utsMode;
-    cfg.hostname = os.hostname();
+    cfg.hostname = hostHostname();
     cfg.env = containerEnv(userEnv, cfg.hostname, cfg.tty);
   }
   if (opts.shmSize !== undefined) {

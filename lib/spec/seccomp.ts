@@ -9,7 +9,7 @@
 // copied): the native architecture's entry of `archMap` with its sub-architectures, and each rule
 // kept or dropped by its `includes`/`excludes` (architectures, capabilities of the container's
 // bounding set, minimum kernel).
-import * as os from 'node:os';
+import { release as kernelRelease } from 'node:os';
 import { invalid } from '../errors.js';
 import type { LinuxSeccomp, LinuxSeccompArg, LinuxSyscall } from './oci.js';
 import { sha256Hex } from '../random.js';
@@ -117,7 +117,7 @@ export interface ConvertOptions {
 export function toOciSeccomp(profile: DockerSeccompProfile, opts: ConvertOptions): LinuxSeccomp {
   const native = NATIVE[opts.arch ?? process.arch];
   const arch = native?.docker ?? '';
-  const kernel = opts.kernel ?? os.release();
+  const kernel = opts.kernel ?? kernelRelease();
   const caps = new Set(opts.caps);
   const out: LinuxSeccomp = { defaultAction: profile.defaultAction };
   if (profile.defaultErrnoRet !== undefined) out.defaultErrnoRet = profile.defaultErrnoRet;
