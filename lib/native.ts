@@ -208,6 +208,15 @@ export interface NativeAddon {
    * Returns the new fd (close it with fs.closeSync). Errors: SystemError shape, step `copy`.
    */
   fsOpenInRoot(rootFd: number, path: string, flags: number, mode: number): number;
+  /**
+   * A whole file as a one-byte (latin1) string, read into memory the kernel populates in one call;
+   * an external string over it where Node has them (no copy into V8's heap). bin/pocker.cjs reads
+   * the CLI's bundle with it. As many bytes as fstat gives (a procfs file reads as empty), or fewer
+   * when the file shrank meanwhile. Errors: SystemError shape, step `cli`.
+   */
+  readFileLatin1(path: string): string;
+  /** A whole file as a Buffer over memory of its own, populated in one call (the bundle's code cache). Errors as readFileLatin1. */
+  readFileBytes(path: string): Buffer;
 
   // Root-relative filesystem primitives (layer extraction; cpp/addon/extract.cpp). `rootFd` comes
   // from fsOpenRoot; every `path` is relative to it ("" or "." is the root itself, a leading "/"
