@@ -180,10 +180,19 @@ function cli() {
   const bundle = Object.hasOwn(BUNDLES, word ?? '') ? BUNDLES[word] : undefined;
   // A one-command bundle declines (undefined, having done nothing) a line it does not run.
   const done = (bundle && load(path.join(dist, 'cli', `${bundle}.cjs`)).main(process.argv)) || load(path.join(dist, 'cli.cjs')).main(process.argv);
-  done.catch((err) => {
+  done.then(
+    // The command has ended (cliMain set process.exitCode) and nothing keeps the loop alive: end
+    // now. A natural end would first tear down Node's environment and V8's heap, which nothing
+    // here needs (~0.85 ms of every command on the CI VMs); 'exit' listeners still run. With a
+    // handle left open, cliMain's grace timer ends the process as before.
+    () => {
+      if (process.getActiveResourcesInfo().length === 0) process.exit();
+    },
+    (err) => {
       process.stderr.write(`pocker: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 125;
-    });
+    },
+  );
 }
 
 // Run as the `pocker` command; required (test/unit/cli-lazy.test.ts, scripts/bundle-cli.mjs), it
