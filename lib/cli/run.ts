@@ -364,25 +364,40 @@ export function addCreateCommand(program: Command, ctx: CliContext): Command {
     if (!options) return;
     try {
       const { create } = await import('../runtime/run.js');
-      const { pullReporter } = await import('./progress.js');
-      let report: ReturnType<typeof pullReporter> | undefined;
+      const pull = await pullProgress(options);
       try {
-        const made = await create({
-          ...options,
-          onPull: (ev) => {
-            if (ev.type === 'resolving') writeStderr(`Unable to find image '${ev.reference}' locally\n`);
-            (report ??= pullReporter(process.stderr))(ev);
-          },
-        });
+        const made = await create({ ...options, ...pull.options });
         writeStdout(`${made.id}\n`);
       } finally {
-        report?.stop();
+        pull.stop();
       }
       ctx.exitCode = 0;
     } catch (err) {
       reportFailure(ctx, err, 'run', undefined, 'pocker create');
     }
   });
+}
+
+/**
+ * How `run` and `create` report a pull: a missing image is pulled first, with Docker's messages and
+ * progress on stderr. The reporter is made on the first event: on a terminal it draws (and resets
+ * the cursor), which must not happen when nothing is pulled. The built-in `host` image and a
+ * --rootfs are never pulled, so their runs do not load the progress module (cli-progress and its
+ * modules: ~0.3 ms of a run, issue 12).
+ */
+async function pullProgress(options: RunOptions): Promise<{ options: Pick<RunOptions, 'onPull'>; stop(): void }> {
+  if (options.image === undefined || options.image === 'host') return { options: {}, stop: () => undefined };
+  const { pullReporter } = await import('./progress.js');
+  let report: ReturnType<typeof pullReporter> | undefined;
+  return {
+    options: {
+      onPull: (ev) => {
+        if (ev.type === 'resolving') writeStderr(`Unable to find image '${ev.reference}' locally\n`);
+        (report ??= pullReporter(process.stderr))(ev);
+      },
+    },
+    stop: () => report?.stop(),
+  };
 }
 
 /** Adds `run` to the program. `ctx.execute` runs the container (the real one: `executeRun`). */
@@ -481,26 +496,16 @@ export async function executeRun(options: RunOptions, start?: (options: RunOptio
   try {
     // `start` is exec's way in: the same stdio, pty and signal handling for a process in a container.
     const run = start ?? (await import('../runtime/run.js')).run;
-    // A missing image is pulled first, with Docker's messages and progress on stderr. The
-    // reporter is made on the first event: on a terminal it draws (and resets the cursor), which
-    // must not happen when nothing is pulled.
-    const { pullReporter } = await import('./progress.js');
-    let report: ReturnType<typeof pullReporter> | undefined;
+    const pull = await pullProgress(options);
     let c: Container;
     try {
-      c = await run({
-        ...options,
-        onPull: (ev) => {
-          if (ev.type === 'resolving') writeStderr(`Unable to find image '${ev.reference}' locally\n`);
-          (report ??= pullReporter(process.stderr))(ev);
-        },
-      });
+      c = await run({ ...options, ...pull.options });
       if (options.detach) {
         writeStdout(`${c.id}\n`);
         return 0;
       }
     } finally {
-      report?.stop();
+      pull.stop();
     }
     container = c;
     for (const signal of pending.splice(0)) forward(signal);
