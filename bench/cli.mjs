@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The CLI's own start-up cost (issue 12: every command ≤ `node -e 0` + 10 ms), interleaved.
 //
-//   node bench/cli.mjs [--runs 25] [--base DIR] [--only node,version,ps,images,run,inspect,create,start,stop,rm,exec,logs] [--instructions] [--keep-ca-certs]
+//   node bench/cli.mjs [--runs 25] [--base DIR] [--only node,version,ps,images,run,inspect,create,start,stop,rm,exec,logs] [--instructions | --faults] [--keep-ca-certs]
 //
 // With `run`, it also measures the container itself, to tell the CLI's own overhead from it: the
 // same `host true` container started by run() in a warm process (the library, loaded once), whose
@@ -20,7 +20,9 @@
 // `exec true` in a running container and `logs` of one that printed 50 lines. `--instructions` counts the instructions the `node` process runs (valgrind's
 // callgrind, `--runs` defaults to 2 there, the mean reported), a measure a busy machine does not move
 // by more than a few per cent, where CPU and wall time swing by tens of milliseconds (`run` is left
-// out there: valgrind 3.19 has no pidfd_open).
+// out there: valgrind 3.19 has no pidfd_open). `--faults` counts the page faults of each row (GNU
+// time's %R: the node process and the children it waits for), 5 runs by default: as steady as
+// instructions, and on the CI VMs (shadow paging) each fault costs ~10 µs.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +38,8 @@ const opt = (name, dflt) => {
   return i === -1 ? dflt : args[i + 1];
 };
 const instructions = args.includes('--instructions');
-const runs = Number(opt('--runs', instructions ? '2' : '25'));
+const faults = args.includes('--faults');
+const runs = Number(opt('--runs', instructions || faults ? (instructions ? '2' : '5') : '25'));
 const bases = opt('--base', null)?.split(',') ?? [];
 const only = new Set(opt('--only', 'node,version,ps,images,run,inspect,create,start,stop,rm,exec,logs').split(','));
 process.env.POCKER_DEFAULT_NETWORK ??= 'none';
@@ -163,6 +166,39 @@ const removeContainers = () => {
     if (ids.length) spawnSync(process.execPath, [bin, '--root', root, 'rm', '-f', ...ids], { stdio: 'ignore' });
   }
 };
+
+if (faults) {
+  // Page faults (minor: a page first touched, or mapped from the page cache) of the node process
+  // and the children it waited for (pocker-init, the container), by GNU time's %R. On a virtual
+  // machine with shadow paging each costs ~10 µs (the CI VMs here: `node -e 0` takes ~1900), and
+  // the count barely moves with the machine's load, where CPU and wall time swing by tens of ms.
+  const faultsOf = (r) => {
+    const argv = r.prepare ? [...r.argv, r.prepare()] : r.argv;
+    const t = spawnSync('/usr/bin/time', ['-f', 'FAULTS %R', process.execPath, ...argv], { encoding: 'utf8' });
+    const m = /FAULTS (\d+)\s*$/.exec(t.stderr ?? '');
+    if (t.status !== 0 || !m) throw new Error(`${argv.join(' ')} (GNU time: apt-get install time) failed (${t.error?.message ?? t.status}): ${t.stderr?.slice(-500)}`);
+    return Number(m[1]);
+  };
+  try {
+    const counts = rows.map((r) => {
+      faultsOf(r); // warm-up: page cache, code cache
+      const xs = Array.from({ length: runs }, () => faultsOf(r)).sort((a, b) => a - b);
+      return { label: r.label, median: xs[xs.length >> 1], spread: xs.at(-1) - xs[0] };
+    });
+    const ref = counts.find((c) => c.label === 'node -e 0');
+    console.log(`minor page faults (the process and its waited-for children), median of ${runs} runs; Node ${process.version}`);
+    console.log(`${'row'.padEnd(40)}${'faults'.padStart(8)}${'spread'.padStart(8)}${'− node'.padStart(9)}`);
+    for (const c of counts) {
+      const d = ref && c !== ref ? `${c.median >= ref.median ? '+' : ''}${c.median - ref.median}` : '';
+      console.log(`${c.label.padEnd(40)}${String(c.median).padStart(8)}${String(c.spread).padStart(8)}${d.padStart(9)}`);
+    }
+  } finally {
+    removeContainers();
+    rmSync(empty, { recursive: true, force: true });
+    for (const root of roots) rmSync(root, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
