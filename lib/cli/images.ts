@@ -14,6 +14,7 @@ import type { ImageInspect, ImageInfo } from '../image/manage.js';
 import { repoDigest, shortImageId, shownReference, splitName } from '../image/names.js';
 import type { ImageEntry } from '../image/store.js';
 import { formatTable, goJson, goTimeString, humanSize, parseFormat, renderRows, renderTemplate, timeAgo } from './format.js';
+import { isoTime } from '../state/timestamps.js';
 import { CliError, guard, reportFailure } from './failure.js';
 import type { CliContext } from './run.js';
 import { writeStdout } from './stdio.js';
@@ -154,7 +155,10 @@ export function imageRow(
   const parts = splitName(entry.name, options.familiar);
   return {
     Containers: options.containers === undefined ? 'N/A' : String(options.containers),
-    CreatedAt: goTimeString(entry.created),
+    // A getter, as ps's: the time zone only for a --format (or json) that shows it.
+    get CreatedAt() {
+      return goTimeString(entry.created);
+    },
     CreatedSince: timeAgo(entry.created, options.now),
     Digest: parts.digest ?? repoDigest(entry),
     ID: options.noTrunc ? entry.id : shortImageId(entry.id),
@@ -249,7 +253,7 @@ async function imageHistory(ref: string, flags: HistoryFlags, cmd: Command, ctx:
     const created = new Date(h.Created * 1000);
     return {
       ID: trunc && h.Id !== '<missing>' ? shortImageId(h.Id) : h.Id,
-      CreatedSince: human ? timeAgo(created, now) : created.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      CreatedSince: human ? timeAgo(created, now) : isoTime(created).replace(/\.\d{3}Z$/, 'Z'),
       CreatedAt: goTimeString(created),
       CreatedBy: trunc ? ellipsis(createdBy, 45) : createdBy,
       Size: human ? humanSize(h.Size, 3) : String(h.Size),

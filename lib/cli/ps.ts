@@ -97,7 +97,12 @@ export function psRow(c: ContainerInfo, options: PsRowOptions = {}): PsRow {
   const created = Date.parse(c.created);
   return {
     Command: commandText(c.command, trunc),
-    CreatedAt: Number.isNaN(created) ? '' : goTimeString(created),
+    // A getter: Go's local time needs the machine's time zone (ICU reads /etc/localtime and its
+    // zone data: ~1 ms of a process's first local time), which only a --format naming .CreatedAt
+    // reads (and json); the table shows RunningFor (issue 12).
+    get CreatedAt() {
+      return Number.isNaN(created) ? '' : goTimeString(created);
+    },
     ID: trunc ? c.id.slice(0, 12) : c.id,
     Image: imageText(c, trunc, options.familiar ?? ((n) => n)),
     // Docker's `k=v,k2=v2` (sorted here: Docker's order is a Go map's).

@@ -210,12 +210,15 @@ export function isDamagedRecord(err: unknown): err is PockerError {
  */
 export function writeConfig(dir: string, spec: OciDocument, meta: ContainerMeta, runtime: Record<string, unknown> = {}, durable = true): void {
   const text = `${JSON.stringify(configDocument(spec, meta, runtime))}\n`;
+  const path = join(dir, 'config.json');
+  // Unchanged: nothing to write. existsSync first: a new container has none yet, and the failed
+  // read's exception cost every run and create (issue 12).
   try {
-    if (readFileSync(join(dir, 'config.json'), 'utf8') === text) return;
+    if (existsSync(path) && readFileSync(path, 'utf8') === text) return;
   } catch {
-    /* not written yet */
+    /* unreadable: written anew */
   }
-  writeFileAtomicSync(join(dir, 'config.json'), text, { mode: 0o600, durable });
+  writeFileAtomicSync(path, text, { mode: 0o600, durable });
 }
 
 /** Writes state.json atomically (the store writes `created`; the monitor writes the rest). */

@@ -48,6 +48,7 @@ import { allocatePorts, exposedPorts, toDockerPorts, withPublishAll, type PortSp
 import { containerLive } from '../network/store.js';
 import type { PockerSection } from '../spec/pocker.js';
 import { allocateAuto, hostIdOf, type UsernsMaps, type UsernsRequest } from '../userns/index.js';
+import { isoTime } from '../state/timestamps.js';
 
 /**
  * The network of one start, into `document`: for bridge and user-defined networks the leases,
@@ -228,7 +229,7 @@ async function prepare(resolved: ResolvedRunConfig, options: RunOptions, plan: C
       const meta: ContainerMeta = {
         id: cfg.id,
         name,
-        created: new Date().toISOString(),
+        created: isoTime(),
         args: cfg.args,
         image,
         cgroups: plan.leafDirs,

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { PockerError } from '../../lib/errors.js';
-import { logTimeNanos, parseGoDuration, parseRfc3339Nanos, parseTimeArg, timeValueNanos, unixNanosString } from '../../lib/state/timestamps.js';
+import { isoTime, logTimeNanos, parseGoDuration, parseRfc3339Nanos, parseTimeArg, timeValueNanos, unixNanosString } from '../../lib/state/timestamps.js';
 import { thrown } from './thrown.js';
 
 const NOW = Date.parse('2024-05-06T07:08:09.123Z');
@@ -111,5 +111,14 @@ describe('library time values', () => {
     expect(logTimeNanos('2024-05-06T07:08:09.123456789Z')).toBe(ns(Date.UTC(2024, 4, 6, 7, 8, 9)) + 123_456_789n);
     expect(logTimeNanos('garbage')).toBe(0n);
     expect(logTimeNanos('2024-13-01T00:00:00Z')).toBe(0n);
+  });
+});
+
+describe('isoTime', () => {
+  it("is toISOString's text, from the UTC fields (no time zone looked up)", () => {
+    for (const ms of [0, 1, 999, NOW, Date.parse('2000-02-29T23:59:59.999Z'), Date.parse('0099-01-02T03:04:05.006Z'), Date.parse('9999-12-31T23:59:59.999Z'), -1, Date.now()]) {
+      expect(isoTime(new Date(ms)), String(ms)).toBe(new Date(ms).toISOString());
+    }
+    expect(isoTime()).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 });
