@@ -145,17 +145,25 @@ class FileMemory {
 
 void unmapFinalizer(napi_env, void* data, void* hint) { munmap(data, reinterpret_cast<size_t>(hint)); }
 
+// The readers' argument: `path`, read whole into `file`. An empty Value when that is done, else the
+// error thrown (a TypeError, or the SystemError of the failed call with step `cli`).
+Napi::Value readPathArg(const Napi::CallbackInfo& info, const char* usage, FileMemory& file, std::string& path) {
+  if (info.Length() < 1 || !info[0].IsString()) return throwTypeError(info.Env(), usage);
+  path = info[0].As<Napi::String>().Utf8Value();
+  const char* syscall = "";
+  if (int err = file.read(path, syscall)) return throwSystemError(info.Env(), err, syscall, path, "cli");
+  return Napi::Value();
+}
+
 // readFileLatin1(path): the file's bytes as a one-byte string (bin/pocker.cjs: the CLI bundle's
 // ASCII text for vm.Script). An external string over the populated memory where Node supports them:
 // no copy into V8's heap (fs.readFileSync(path, 'latin1') reads into a Buffer, then copies it into
 // a new string: twice the pages, ~2 ms more for the `run` bundle here). V8 keeps the text for as
 // long as the script lives (lazy compilation, Function.prototype.toString).
 Napi::Value ReadFileLatin1(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsString()) return throwTypeError(info.Env(), "readFileLatin1(path)");
-  std::string path = info[0].As<Napi::String>().Utf8Value();
   FileMemory file;
-  const char* syscall = "";
-  if (int err = file.read(path, syscall)) return throwSystemError(info.Env(), err, syscall, path, "cli");
+  std::string path;
+  if (Napi::Value thrown = readPathArg(info, "readFileLatin1(path)", file, path); !thrown.IsEmpty()) return thrown;
   napi_value result;
   if (file.size() > 0 && node_api_create_external_string_latin1 != nullptr) {
     bool copied = false;
@@ -176,11 +184,9 @@ Napi::Value ReadFileLatin1(const Napi::CallbackInfo& info) {
 // readFileBytes(path): the file as a Buffer over populated memory of its own (bin/pocker.cjs: the
 // bundle's V8 code cache, which V8 reads once while it compiles the script).
 Napi::Value ReadFileBytes(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsString()) return throwTypeError(info.Env(), "readFileBytes(path)");
-  std::string path = info[0].As<Napi::String>().Utf8Value();
   FileMemory file;
-  const char* syscall = "";
-  if (int err = file.read(path, syscall)) return throwSystemError(info.Env(), err, syscall, path, "cli");
+  std::string path;
+  if (Napi::Value thrown = readPathArg(info, "readFileBytes(path)", file, path); !thrown.IsEmpty()) return thrown;
   if (file.size() == 0) return Napi::Buffer<char>::New(info.Env(), 0);
   size_t mapped = file.mapped(), size = file.size();
   char* data = file.release();
