@@ -98,7 +98,7 @@ const BUNDLES = {
  * readFileBytes: into memory the kernel populates in one call, and the text as an external string
  * that V8 does not copy into its heap). Reading them with fs cost twice the pages, each a page
  * fault (~10 µs each on the virtual machines CI runs on): 5.3 ms for `run`'s bundle and cache
- * here, against ~2.5. The addon is registered where lib/native.ts's loadAddon looks
+ * here, against ~1.5 (and a run loads the addon anyway). The addon is registered where lib/native.ts's loadAddon looks
  * (Symbol.for('pocker.native.loaded'), by the same path), so the bundle does not load it again.
  * Its two usual places only, as lib/native.ts's addonPath() looks first; without one of them
  * (an install that has neither yet), or on an error, undefined: the bundle is read with fs.
