@@ -56,6 +56,7 @@ import {
   type ImageIndex,
   type ImageManifest,
 } from './types.js';
+import { isoTime } from '../state/timestamps.js';
 
 const openFd = promisify(openCb);
 const closeFd = promisify(closeCb);
@@ -729,7 +730,7 @@ export async function loadImages(input: Readable, options: LoadOptions = {}): Pr
         ...(plan.indexDigest ? { indexDigest: plan.indexDigest } : {}),
         configDigest: plan.configDigest,
         layers: chainIds,
-        created: typeof plan.config.created === 'string' && !Number.isNaN(Date.parse(plan.config.created)) ? plan.config.created : new Date().toISOString(),
+        created: typeof plan.config.created === 'string' && !Number.isNaN(Date.parse(plan.config.created)) ? plan.config.created : isoTime(),
         size: plan.layers.reduce((n, l) => n + l.size, 0),
       };
       loaded.push(...(await recordImage(store, plan.names, record, emit)));
@@ -1091,7 +1092,7 @@ export async function importRootfs(input: Readable, options: ImportOptions = {})
     });
     emit({ type: 'layer', id: id12, status: 'Loaded' });
 
-    const created = new Date().toISOString();
+    const created = isoTime();
     const platform = hostPlatform();
     const config: ImageConfig = {
       architecture: platform.architecture,

@@ -23,6 +23,7 @@ import {
   type ImageConfig,
   type ImageManifest,
 } from './types.js';
+import { isoTime } from '../state/timestamps.js';
 
 export interface CommitOptions {
   /** `REPOSITORY[:TAG]` to record the image under (default: untagged, by id only). */
@@ -153,7 +154,7 @@ export async function commitContainer(root: string, containerRef: string, option
     const chains = store.chainId(diffIds);
     await store.ensureLayer(chains.at(-1)!, diffId, baseChains.at(-1) ?? null, blob.digest, MEDIA_TYPE_OCI_LAYER_GZIP);
 
-    const created = new Date().toISOString();
+    const created = isoTime();
     const history: HistoryEntry = {
       created,
       ...(options.author ? { author: options.author } : {}),

@@ -11,6 +11,7 @@ import { ImageStore } from './store.js';
 import type { Descriptor, ImageConfig, Platform } from './types.js';
 import { PockerError } from '../errors.js';
 import type { PullProgress } from '../types.js';
+import { isoTime } from '../state/timestamps.js';
 
 /** What pull() reports while it works (the public PullProgress type). */
 export type PullEvent = PullProgress;
@@ -163,7 +164,7 @@ export async function pull(reference: string, options: PullOptions = {}): Promis
       ...(resolved.index ? { indexDigest: resolved.index.digest } : {}),
       configDigest: resolved.config.digest,
       layers: chainIds,
-      created: config.created ?? new Date().toISOString(),
+      created: config.created ?? isoTime(),
       size,
     });
     const digest = resolved.index?.digest ?? resolved.digest;

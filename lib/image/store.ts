@@ -37,6 +37,7 @@ import { randomHex } from '../random.js';
 import { lockedBySomeoneElse, nativeFlock, tryFlock, withFileLock, type FlockFn } from './lock.js';
 import { toBuffer } from './streams.js';
 import { layerCompression, type LayerCompression } from './types.js';
+import { isoTime } from '../state/timestamps.js';
 
 const openFd = promisify(openCb);
 const closeFd = promisify(closeCb);
@@ -905,7 +906,7 @@ export class ImageStore {
         mediaType,
         size: await diskUsageOf(tmpLayer),
         entries: result.entries,
-        created: new Date().toISOString(),
+        created: isoTime(),
       };
       const fh = await open(tmpMeta, 'wx', 0o644);
       try {
@@ -936,7 +937,7 @@ export class ImageStore {
   /** A layer dir without metadata (killed between the two renames): write what we know. Under the lock. */
   async #writeMissingMeta(chainId: string, diffId: string, parent: string | null, blobDigest: string, mediaType: string): Promise<LayerInfo> {
     const path = this.layerPath(chainId);
-    const record: LayerRecord = { chainId, diffId, parent, blobDigest, mediaType, size: await diskUsageOf(path), entries: 0, created: new Date().toISOString() };
+    const record: LayerRecord = { chainId, diffId, parent, blobDigest, mediaType, size: await diskUsageOf(path), entries: 0, created: isoTime() };
     await writeFileAtomic(this.#layerMetaPath(chainId), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644, tmpPath: join(await this.#ownerDir(this.#owner!), `meta-${randomHex(6)}`) });
     return { ...record, path };
   }

@@ -21,6 +21,7 @@ import { native } from '../native.js';
 import { DEFAULT_STATE_ROOT } from '../paths.js';
 import { bigToIp, cidrText, contains, defaultPools, hostRange, ipFamily, ipToBig, overlaps, parseCidr, type Cidr } from './addr.js';
 import { rootTag } from './nft.js';
+import { isoTime } from '../state/timestamps.js';
 
 export const NETWORK_RECORD_VERSION = 1;
 /** The default network's name (Docker's). */
@@ -329,7 +330,7 @@ export function createNetworkRecord(root: string, name: string, o: NetworkCreate
       internal: !!o.internal,
       ipv6: !!o.ipv6,
       bridge: `pk-${id.slice(0, 12)}`,
-      created: new Date().toISOString(),
+      created: isoTime(),
       labels: { ...(o.labels ?? {}) },
     };
     writeRecord(root, r);
@@ -367,7 +368,7 @@ export function ensureDefaultNetwork(root: string): NetworkRecord {
       internal: false,
       ipv6: false,
       bridge: defaultBridgeName(root),
-      created: new Date().toISOString(),
+      created: isoTime(),
       labels: {},
     };
     writeRecord(root, r);

@@ -80,9 +80,9 @@ export function parseRfc3339Nanos(value: string): bigint | null {
 /**
  * `date.toISOString()` (UTC, milliseconds: `2024-05-06T07:08:09.123Z`) from the UTC fields. V8's
  * toISOString looks up the machine's time zone first (ICU reads /etc/localtime and loads its zone
- * data: 0.7-1.2 ms of the first call in a process), which an ISO time in UTC does not need; a
- * record's `created` is written on every `run` and `create` (issue 12). Years 0-9999 only, as the
- * store's own times are.
+ * data: 0.7-1.2 ms of the first call in a process), which an ISO time in UTC does not need. Every
+ * `created` the store writes (containers on each `run` and `create`, images, layers, networks,
+ * volumes) comes from here (issue 12). Years 0-9999 only, as the store's own times are.
  */
 export function isoTime(date: Date = new Date()): string {
   const p = (n: number, width = 2) => String(n).padStart(width, '0');

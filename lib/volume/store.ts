@@ -20,6 +20,7 @@ import { withFileLock, withFileLockSync, writeFileAtomic } from '../fsutil.js';
 import { containerDir, listContainerRecords } from '../container/store.js';
 import { recordEvent } from '../state/events.js';
 import { VOLUME_NAME, volumeDataDir } from './names.js';
+import { isoTime } from '../state/timestamps.js';
 
 export { ANONYMOUS_LABEL, VOLUME_NAME_CHARS, randomVolumeName, validateVolumeName, volumeDataDir } from './names.js';
 
@@ -41,7 +42,7 @@ export function volumesDir(root: string): string {
 
 /** Docker's CreatedAt: RFC 3339 in seconds. */
 function now(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  return isoTime().replace(/\.\d+Z$/, 'Z');
 }
 
 function notFound(name: string): PockerError {
