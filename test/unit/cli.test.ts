@@ -226,6 +226,15 @@ describe('pocker run: exit codes', () => {
   });
 });
 
+/**
+ * A preload that reports each dlopen (`DLOPEN <path>`) and each call of the addon's whole-file
+ * readers (`readFileLatin1 <path>`, `readFileBytes <path>`) on stderr.
+ */
+const ADDON_HOOK = 'data:text/javascript,' + encodeURIComponent(
+  'const o=process.dlopen;process.dlopen=function(m,f){const r=o.apply(this,arguments);process.stderr.write("DLOPEN "+f+"\\n");' +
+    'for(const k of ["readFileLatin1","readFileBytes"]){const g=m.exports[k];if(g)m.exports[k]=(p)=>{process.stderr.write(k+" "+p+"\\n");return g(p)}}return r}',
+);
+
 describe('pocker --version', () => {
   const entry = join(repo, 'dist', 'cli.cjs');
 
@@ -240,10 +249,9 @@ describe('pocker --version', () => {
 
   it('prints the package.json version without loading the native addon', () => {
     const { version } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string };
-    // Any dlopen (a .node addon) would be reported on stderr.
-    const hook = 'data:text/javascript,const o=process.dlopen;process.dlopen=function(...a){process.stderr.write("DLOPEN "+a[1]+"\\n");return o.apply(this,a)}';
+    // Any dlopen (a .node addon) would be reported on stderr (ADDON_HOOK).
     for (const flag of ['--version', '-v']) {
-      const r = spawnSync(process.execPath, ['--import', hook, join(repo, 'bin', 'pocker.cjs'), flag], { encoding: 'utf8' });
+      const r = spawnSync(process.execPath, ['--import', ADDON_HOOK, join(repo, 'bin', 'pocker.cjs'), flag], { encoding: 'utf8' });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       expect(r.stdout).toBe(`${version}\n`);
@@ -273,18 +281,13 @@ describe('the CLI entry\'s reads', () => {
   // bin/pocker.cjs loads the addon before the bundle and reads the bundle and its cache with it
   // (readFileLatin1, readFileBytes: fewer page faults than fs, issue 12), registering it where
   // lib/native.ts looks, so a command that needs the addon does not load it a second time.
-  const hook = 'data:text/javascript,' + encodeURIComponent(
-    'const o=process.dlopen;process.dlopen=function(m,f){const r=o.apply(this,arguments);process.stderr.write("DLOPEN "+f+"\\n");' +
-      'for(const k of ["readFileLatin1","readFileBytes"]){const g=m.exports[k];if(g)m.exports[k]=(p)=>{process.stderr.write(k+" "+p+"\\n");return g(p)}}return r}',
-  );
-
   it('loads the addon once and reads the bundle and its code cache through it', () => {
     // Where bin/pocker.cjs (and lib/native.ts) look first: a build, else the prebuild.
     const addon = [join(repo, 'build', 'Release', 'pocker.node'), join(repo, 'prebuilds', `${process.platform}-${process.arch}`, 'pocker.node')].find((f) => existsSync(f));
     const empty = mkdtempSync(join(tmpdir(), 'pocker-reads-'));
     try {
       for (const [args, bundle] of [[['ps'], 'cli/ps'], [['images'], 'cli/images'], [['volume', 'ls'], 'cli'], [['run'], 'cli/run']] as const) {
-        const r = spawnSync(process.execPath, ['--import', hook, join(repo, 'bin', 'pocker.cjs'), '--root', empty, ...args], { encoding: 'utf8', timeout: 60_000 });
+        const r = spawnSync(process.execPath, ['--import', ADDON_HOOK, join(repo, 'bin', 'pocker.cjs'), '--root', empty, ...args], { encoding: 'utf8', timeout: 60_000 });
         const file = join(repo, 'dist', `${bundle}.cjs`);
         const lines = r.stderr.split('\n').filter((l) => /^(DLOPEN|readFile)/.test(l));
         expect(lines.filter((l) => l.startsWith('DLOPEN')), args.join(' ')).toEqual([`DLOPEN ${addon}`]);
