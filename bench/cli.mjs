@@ -136,26 +136,6 @@ function countInstructions(argv) {
   return Number(m[1]);
 }
 
-if (instructions) {
-  try {
-    const counts = rows.map((r) => {
-      const xs = Array.from({ length: runs }, () => countInstructions(r.argv));
-      return { label: r.label, mean: xs.reduce((a, b) => a + b, 0) / xs.length, spread: Math.max(...xs) - Math.min(...xs) };
-    });
-    const ref = counts.find((c) => c.label === 'node -e 0');
-    console.log(`instructions of the node process (callgrind), mean of ${runs} runs, millions; Node ${process.version}`);
-    console.log(`${'row'.padEnd(40)}${'M instr'.padStart(10)}${'spread'.padStart(8)}${'− node'.padStart(9)}`);
-    for (const c of counts) {
-      const d = ref && c !== ref ? `+${((c.mean - ref.mean) / 1e6).toFixed(1)}` : '';
-      console.log(`${c.label.padEnd(40)}${(c.mean / 1e6).toFixed(1).padStart(10)}${(c.spread / 1e6).toFixed(1).padStart(8)}${d.padStart(9)}`);
-    }
-  } finally {
-    rmSync(empty, { recursive: true, force: true });
-    for (const root of roots) rmSync(root, { recursive: true, force: true });
-  }
-  process.exit(0);
-}
-
 const once = (argv) => timedRun([process.execPath, ...argv]);
 /** One timed run of row `r`: with a `prepare`, on what it made (untimed). */
 const timeRow = (r) => (r.prepare ? once([...r.argv, r.prepare()]) : once(r.argv));
@@ -166,6 +146,50 @@ const removeContainers = () => {
     if (ids.length) spawnSync(process.execPath, [bin, '--root', root, 'rm', '-f', ...ids], { stdio: 'ignore' });
   }
 };
+
+/** Removes the containers the container rows made, the empty root and every root. */
+const cleanup = () => {
+  removeContainers();
+  rmSync(empty, { recursive: true, force: true });
+  for (const root of roots) rmSync(root, { recursive: true, force: true });
+};
+
+/**
+ * The counting modes (`--instructions`, `--faults`): `measure(row)` on each row `runs` times (after
+ * one uncounted run with `warmUp`), the row's figure `pick`ed from them, printed by `format` beside
+ * the runs' spread and the figure's excess over `node -e 0`; then the process ends.
+ */
+function reportCounts({ title, column, width, warmUp, measure, pick, format }) {
+  try {
+    const counts = rows.map((r) => {
+      if (warmUp) measure(r);
+      const xs = Array.from({ length: runs }, () => measure(r)).sort((a, b) => a - b);
+      return { label: r.label, value: pick(xs), spread: xs.at(-1) - xs[0] };
+    });
+    const ref = counts.find((c) => c.label === 'node -e 0');
+    console.log(title);
+    console.log(`${'row'.padEnd(40)}${column.padStart(width)}${'spread'.padStart(8)}${'− node'.padStart(9)}`);
+    for (const c of counts) {
+      const d = ref && c !== ref ? `${c.value >= ref.value ? '+' : ''}${format(c.value - ref.value)}` : '';
+      console.log(`${c.label.padEnd(40)}${format(c.value).padStart(width)}${format(c.spread).padStart(8)}${d.padStart(9)}`);
+    }
+  } finally {
+    cleanup();
+  }
+  process.exit(0);
+}
+
+if (instructions) {
+  reportCounts({
+    title: `instructions of the node process (callgrind), mean of ${runs} runs, millions; Node ${process.version}`,
+    column: 'M instr',
+    width: 10,
+    warmUp: false,
+    measure: (r) => countInstructions(r.argv),
+    pick: (xs) => xs.reduce((a, b) => a + b, 0) / xs.length,
+    format: (n) => (n / 1e6).toFixed(1),
+  });
+}
 
 if (faults) {
   // Page faults (minor: a page first touched, or mapped from the page cache) of the node process
@@ -179,25 +203,15 @@ if (faults) {
     if (t.status !== 0 || !m) throw new Error(`${argv.join(' ')} (GNU time: apt-get install time) failed (${t.error?.message ?? t.status}): ${t.stderr?.slice(-500)}`);
     return Number(m[1]);
   };
-  try {
-    const counts = rows.map((r) => {
-      faultsOf(r); // warm-up: page cache, code cache
-      const xs = Array.from({ length: runs }, () => faultsOf(r)).sort((a, b) => a - b);
-      return { label: r.label, median: xs[xs.length >> 1], spread: xs.at(-1) - xs[0] };
-    });
-    const ref = counts.find((c) => c.label === 'node -e 0');
-    console.log(`minor page faults (the process and its waited-for children), median of ${runs} runs; Node ${process.version}`);
-    console.log(`${'row'.padEnd(40)}${'faults'.padStart(8)}${'spread'.padStart(8)}${'− node'.padStart(9)}`);
-    for (const c of counts) {
-      const d = ref && c !== ref ? `${c.median >= ref.median ? '+' : ''}${c.median - ref.median}` : '';
-      console.log(`${c.label.padEnd(40)}${String(c.median).padStart(8)}${String(c.spread).padStart(8)}${d.padStart(9)}`);
-    }
-  } finally {
-    removeContainers();
-    rmSync(empty, { recursive: true, force: true });
-    for (const root of roots) rmSync(root, { recursive: true, force: true });
-  }
-  process.exit(0);
+  reportCounts({
+    title: `minor page faults (the process and its waited-for children), median of ${runs} runs; Node ${process.version}`,
+    column: 'faults',
+    width: 8,
+    warmUp: true, // page cache, code cache
+    measure: faultsOf,
+    pick: (xs) => xs[xs.length >> 1],
+    format: String,
+  });
 }
 
 const median = (xs) => {
@@ -230,9 +244,7 @@ try {
     }
   }
 } finally {
-  removeContainers();
-  rmSync(empty, { recursive: true, force: true });
-  for (const root of roots) rmSync(root, { recursive: true, force: true });
+  cleanup();
 }
 
 const node = rows.find((r) => r.label === 'node -e 0');
